@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests for daemon/lib/util.c. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util.h"
+
+static void test_parse_size_units(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(zbs_parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(zbs_parse_size("512", &v), 0);
+	assert_int_equal(v, 512);
+	assert_int_equal(zbs_parse_size("256K", &v), 0);
+	assert_int_equal(v, 256 * 1024);
+	assert_int_equal(zbs_parse_size("10G", &v), 0);
+	assert_int_equal(v, 10ull << 30);
+	assert_int_equal(zbs_parse_size("10gib", &v), 0);
+	assert_int_equal(v, 10ull << 30);
+	assert_int_equal(zbs_parse_size("3T", &v), 0);
+	assert_int_equal(v, 3ull << 40);
+	assert_int_equal(zbs_parse_size("1MB", &v), 0);
+	assert_int_equal(v, 1ull << 20);
+}
+
+static void test_parse_size_rejects(void **state)
+{
+	uint64_t v = 42;
+	const char *bad[] = { "", "G", "-1", "10X", "10 G", "1.5G", " 10", "10GG",
+			      "99999999999999999999", "16777216P", NULL };
+
+	for (int i = 0; bad[i]; i++)
+		assert_int_equal(zbs_parse_size(bad[i], &v), -1);
+	assert_int_equal(zbs_parse_size(NULL, &v), -1);
+	assert_int_equal(v, 42);
+}
+
+static void test_parse_u64(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(zbs_parse_u64("3", 1, 3, &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(zbs_parse_u64("4", 1, 3, &v), -1);
+	assert_int_equal(zbs_parse_u64("0", 1, 3, &v), -1);
+	assert_int_equal(zbs_parse_u64("1x", 1, 3, &v), -1);
+	assert_int_equal(zbs_parse_u64("+1", 0, 3, &v), -1);
+}
+
+static void test_format_size(void **state)
+{
+	char buf[32];
+
+	zbs_format_size(10ull << 30, buf, sizeof(buf));
+	assert_string_equal(buf, "10 GiB");
+	zbs_format_size(512, buf, sizeof(buf));
+	assert_string_equal(buf, "512 B");
+	zbs_format_size(256 * 1024, buf, sizeof(buf));
+	assert_string_equal(buf, "256 KiB");
+	zbs_format_size(1536 * 1024, buf, sizeof(buf));
+	assert_string_equal(buf, "1.5 MiB");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size_units),
+		cmocka_unit_test(test_parse_size_rejects),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_format_size),
+	};
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}

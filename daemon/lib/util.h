@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by daemons and tools: parsing, time. */
+#ifndef ZBS_UTIL_H
+#define ZBS_UTIL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Parse a byte size: a decimal number with an optional binary unit suffix
+ * K, M, G, T, P (also KiB/KB, ... all meaning powers of 1024) or B.
+ * Returns 0, or -1 on junk, an empty string or overflow.
+ */
+int zbs_parse_size(const char *s, uint64_t *out);
+
+/* Format a byte size as "10 GiB", "256 KiB", "512 B" (exact unit if whole). */
+void zbs_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Parse an unsigned decimal integer in [min, max]; returns 0 or -1. */
+int zbs_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
+uint64_t zbs_now_ns(void);
+uint64_t zbs_wall_ns(void);
+
+#endif
