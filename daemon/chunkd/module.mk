@@ -9,3 +9,17 @@ UNIT_TESTS += test_chunkd
 test_chunkd_SRCS := daemon/chunkd/test/test_chunkd.c daemon/chunkd/test/harness.c
 test_chunkd_DEPS := zbs
 test_chunkd_LIBS := -lpthread
+
+# Malformed input on raw sockets against a real zbs-chunkd.
+UNIT_TESTS += test_malformed
+test_malformed_SRCS := daemon/chunkd/test/test_malformed.c daemon/chunkd/test/harness.c
+test_malformed_DEPS := zbs
+
+# libFuzzer harness of the request decoder, built with clang and run briefly.
+NATIVE_TESTS += daemon/chunkd/test/fuzz-wire.sh
+
+# In-process tests of the store API (includes store.c for its static helpers).
+UNIT_TESTS += test_store
+test_store_SRCS := daemon/chunkd/test/test_store.c daemon/chunkd/test/harness.c
+test_store_DEPS := zbs
+test_store_LIBS := -llmdb -luuid -lpthread
