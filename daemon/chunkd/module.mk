@@ -2,7 +2,7 @@
 BINS += zbs-chunkd
 zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c
 zbs-chunkd_DEPS := zbs
-zbs-chunkd_LIBS := -llmdb -luuid -lpthread
+zbs-chunkd_LIBS := -llmdb -luuid -luring -lpthread
 
 # Conformance tests against a real zbs-chunkd process ($ZBS_BIN/zbs-chunkd).
 UNIT_TESTS += test_chunkd

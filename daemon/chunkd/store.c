@@ -55,7 +55,8 @@ struct replica_rec {
 
 struct zbs_replica {
 	uint64_t pid, epoch;		/* immutable */
-	int fd;				/* immutable while referenced */
+	int fd;				/* buffered; immutable while referenced */
+	int dfd;			/* O_DIRECT, or -1 when unsupported */
 	bool thick;			/* immutable */
 	atomic_int refs;
 	atomic_int data_dirty;		/* written since the last fdatasync */
@@ -169,6 +170,13 @@ static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, boo
 	r->pid = pid;
 	r->epoch = epoch;
 	r->fd = fd;
+	r->dfd = -1;
+	if (fd >= 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		r->dfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	}
 	r->thick = thick;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->data_dirty, 0);
@@ -187,6 +195,8 @@ static void replica_put(struct zbs_replica *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->dfd >= 0)
+		close(r->dfd);
 	free(r->done);
 	free(r->dirty);
 	pthread_mutex_destroy(&r->lock);
@@ -674,55 +684,140 @@ static bool dirty_test(const struct zbs_replica *r, uint64_t s)
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
-static int do_write(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_replica *r,
-		    const struct zbs_req *req, const void *payload, struct zbs_reply *rep)
+/* Fencing: READ with lease_epoch 0 is unfenced. */
+static bool fenced(const struct zbs_replica *r, const struct zbs_req *req)
 {
-	bool recovering;
-	uint64_t g = 0;
-	int rc;
+	if (req->opcode == ZBS_OP_GET_INFO || req->opcode == ZBS_OP_GET_BLOCK_MAP ||
+	    (req->opcode == ZBS_OP_READ && req->lease_epoch == 0))
+		return false;
+	return req->lease_epoch < r->lease_epoch;
+}
 
-	pthread_mutex_lock(&r->lock);
-	if (r->state == ZBS_RSTATE_ERROR) {
-		rc = ZBS_ST_IO;
-		goto out_unlock;
+int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct zbs_store_io *io,
+		       struct zbs_reply *rep)
+{
+	struct zbs_replica *r;
+	int rc = ZBS_ST_OK;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->opcode = req->opcode;
+	rep->id = req->id;
+	memset(io, 0, sizeof(*io));
+	r = table_lookup(st, req->pid);
+	if (!r) {
+		rep->status = ZBS_ST_NOENT;
+		return ZBS_ST_NOENT;
 	}
-	recovering = r->state == ZBS_RSTATE_RECOVERING;
-	if (!recovering) {
+	pthread_mutex_lock(&r->lock);
+	if (r->epoch != req->epoch) {
+		rc = ZBS_ST_EPOCH;
+	} else if (fenced(r, req)) {
+		rc = ZBS_ST_STALE;
+	} else if (r->state == ZBS_RSTATE_ERROR) {
+		rc = ZBS_ST_IO;
+	} else if (req->opcode == ZBS_OP_READ) {
+		if (r->state != ZBS_RSTATE_NORMAL)
+			rc = ZBS_ST_RECOVERING;
+	} else if (r->state == ZBS_RSTATE_NORMAL) {
 		if (req->gen != r->next_gen) {
 			rc = ZBS_ST_GEN;
-			goto out_unlock;
+		} else {
+			io->gen = r->next_gen++;
+			io->counted = true;
 		}
-		g = r->next_gen++;
-	} else if (r->dirty) {
+	} else if (r->dirty) {	/* recovering: foreground write, no gen check */
 		dirty_mark(r, req->offset, req->length);
 	}
-	replica_alloc(r, req->offset, req->length);
+	if (rc == ZBS_ST_OK && req->opcode == ZBS_OP_WRITE)
+		replica_alloc(r, req->offset, req->length);
+	if (rc != ZBS_ST_OK) {
+		replica_fill_reply(r, rep);
+		rep->status = (uint32_t)rc;
+		pthread_mutex_unlock(&r->lock);
+		replica_put(r);
+		return rc;
+	}
 	pthread_mutex_unlock(&r->lock);
+	io->r = r;
+	io->req = *req;
+	io->direct = r->dfd >= 0;
+	io->fd = io->direct ? r->dfd : r->fd;
+	return ZBS_ST_OK;
+}
 
-	rc = pwrite_full(r->fd, payload, req->length, (off_t)req->offset);
-	atomic_store(&r->data_dirty, 1);
-	if (!rc && (req->flags & ZBS_WF_FUA) && fdatasync(r->fd) < 0)
-		rc = -errno;
+void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_store_io *io,
+		      void *buf, int res, struct zbs_reply *rep)
+{
+	struct zbs_replica *r = io->r;
+	const struct zbs_req *req = &io->req;
+	bool write = req->opcode == ZBS_OP_WRITE;
+	uint32_t done = res > 0 ? (uint32_t)res : 0;
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->opcode = req->opcode;
+	rep->id = req->id;
+	if (res < 0 && res != -EINVAL)
+		rc = res;
+	else if (done < req->length) {
+		/* short, or refused by O_DIRECT (alignment): finish buffered */
+		char *p = (char *)buf + done;
+		off_t off = (off_t)(req->offset + done);
+
+		rc = write ? pwrite_full(r->fd, p, req->length - done, off)
+			   : pread_full(r->fd, p, req->length - done, off);
+		io->dsync = false;
+	}
+	if (write) {
+		atomic_store(&r->data_dirty, 1);
+		if (!rc && (req->flags & ZBS_WF_FUA) && !io->dsync && fdatasync(r->fd) < 0)
+			rc = -errno;
+	}
 
 	pthread_mutex_lock(&r->lock);
 	if (rc) {
-		log_err("replica %" PRIu64 ": write at %" PRIu64 "+%u: %s; replica now in error",
-			r->pid, req->offset, req->length, strerror(-rc));
-		r->state = ZBS_RSTATE_ERROR;
-		r->meta_dirty = true;
+		log_err("replica %" PRIu64 ": %s at %" PRIu64 "+%u: %s%s", r->pid,
+			write ? "write" : "read", req->offset, req->length, strerror(-rc),
+			write ? "; replica now in error" : "");
+		if (write) {
+			r->state = ZBS_RSTATE_ERROR;
+			r->meta_dirty = true;
+		}
 		rc = errno_status(rc);
-	} else if (!recovering && replica_complete(r, g) < 0) {
+	} else if (io->counted && replica_complete(r, io->gen) < 0) {
 		r->state = ZBS_RSTATE_ERROR;
 		r->meta_dirty = true;
 		rc = ZBS_ST_IO;
 	}
-	batch_add(st, b, r);
-	if (req->flags & ZBS_WF_FUA)
-		b->sync = true;
-out_unlock:
+	if (write) {
+		batch_add(st, b, r);
+		if (req->flags & ZBS_WF_FUA)
+			b->sync = true;
+	}
 	replica_fill_reply(r, rep);
 	pthread_mutex_unlock(&r->lock);
-	return rc;
+	rep->status = (uint32_t)rc;
+	rep->length = !rc && !write ? req->length : 0;
+	replica_put(r);
+	io->r = NULL;
+}
+
+/* READ/WRITE executed synchronously through the asynchronous API. */
+static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
+		    const void *payload, void *out, struct zbs_reply *rep)
+{
+	struct zbs_store_io io;
+	void *buf;
+	int res;
+
+	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+		return;
+	/* callers' buffers are not aligned: use the buffered fd */
+	buf = req->opcode == ZBS_OP_WRITE ? (void *)payload : out;
+	res = req->opcode == ZBS_OP_WRITE
+		? pwrite_full(io.r->fd, buf, req->length, (off_t)req->offset)
+		: pread_full(io.r->fd, buf, req->length, (off_t)req->offset);
+	zbs_store_io_end(st, b, &io, buf, res < 0 ? res : (int)req->length, rep);
 }
 
 static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
@@ -783,6 +878,10 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	rep->id = req->id;
 
 	switch (req->opcode) {
+	case ZBS_OP_READ:
+	case ZBS_OP_WRITE:
+		sync_io(st, b, req, payload, out, rep);
+		return;
 	case ZBS_OP_FLUSH:
 		rc = zbs_store_batch_commit(st, b);
 		if (!rc && zbs_store_flush(st) < 0)
@@ -815,10 +914,9 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	}
 
 	/* fencing */
-	if (req->opcode != ZBS_OP_GET_INFO && req->opcode != ZBS_OP_GET_BLOCK_MAP &&
-	    !(req->opcode == ZBS_OP_READ && req->lease_epoch == 0)) {
+	{
 		pthread_mutex_lock(&r->lock);
-		if (req->lease_epoch < r->lease_epoch)
+		if (fenced(r, req))
 			rc = ZBS_ST_STALE;
 		pthread_mutex_unlock(&r->lock);
 		if (rc)
@@ -826,27 +924,6 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	}
 
 	switch (req->opcode) {
-	case ZBS_OP_READ: {
-		uint32_t state;
-
-		pthread_mutex_lock(&r->lock);
-		state = r->state;
-		pthread_mutex_unlock(&r->lock);
-		if (state != ZBS_RSTATE_NORMAL) {
-			rc = state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
-			break;
-		}
-		if (pread_full(r->fd, out, req->length, (off_t)req->offset) < 0) {
-			log_err("replica %" PRIu64 ": read at %" PRIu64 ": %m", r->pid, req->offset);
-			rc = ZBS_ST_IO;
-			break;
-		}
-		rep->length = req->length;
-		break;
-	}
-	case ZBS_OP_WRITE:
-		rc = do_write(st, b, r, req, payload, rep);
-		goto out_put;
 	case ZBS_OP_RECOVER_WRITE:
 		rc = do_recover_write(st, b, r, req, payload);
 		break;
@@ -909,7 +986,6 @@ out_info:
 	pthread_mutex_lock(&r->lock);
 	replica_fill_reply(r, rep);
 	pthread_mutex_unlock(&r->lock);
-out_put:
 	replica_put(r);
 out:
 	rep->status = (uint32_t)rc;

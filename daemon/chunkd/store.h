@@ -90,6 +90,30 @@ struct zbs_store_batch {
 void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
 		    const void *payload, void *out, struct zbs_reply *reply);
 
+/*
+ * Asynchronous READ/WRITE (the data path issues the IO itself, e.g. with
+ * io_uring): zbs_store_io_begin() applies every rule (and, for a WRITE,
+ * accepts its gen and marks its blocks allocated). When it returns
+ * ZBS_ST_OK the caller transfers io->req.length bytes at io->req.offset on
+ * io->fd (O_DIRECT when the filesystem supports it: buffers aligned to
+ * 4096) and then calls zbs_store_io_end() with the result (bytes or
+ * -errno; it finishes short or refused transfers itself). Otherwise the
+ * reply is filled with the error and there is nothing to end.
+ */
+struct zbs_store_io {
+	struct zbs_replica *r;		/* referenced between begin and end */
+	struct zbs_req req;
+	int fd;
+	bool direct;			/* fd is O_DIRECT */
+	bool counted;			/* WRITE took gen io->gen */
+	bool dsync;			/* caller wrote with RWF_DSYNC (FUA done) */
+	uint64_t gen;
+};
+int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct zbs_store_io *io,
+		       struct zbs_reply *rep);
+void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_store_io *io,
+		      void *buf, int res, struct zbs_reply *rep);
+
 /* Persist the batch's metadata; on failure returns ZBS_ST_IO (the replies
  * of the batch must then say so). Always empties the batch. */
 int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b);
