@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,6 +11,8 @@
 #include "net.h"
 
 #define RBUF_SIZE (64 * 1024)
+#define SQ_IOV 256		/* queued iovecs before an automatic push */
+#define SQ_BYTES (512 * 1024)
 
 struct zbs_dc {
 	int fd;
@@ -20,6 +23,9 @@ struct zbs_dc {
 	unsigned ninflight;
 	uint8_t *rbuf;
 	uint32_t rpos, rlen;
+	struct iovec sq[SQ_IOV];	/* queued, not yet sent */
+	int nsq;
+	size_t sq_bytes;
 };
 
 int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out)
@@ -61,19 +67,12 @@ unsigned zbs_dc_inflight(const struct zbs_dc *dc)
 	return dc->ninflight;
 }
 
-int zbs_dc_submit(struct zbs_dc *dc, struct zbs_dc_op *op)
+int zbs_dc_push(struct zbs_dc *dc)
 {
-	struct zbs_wire_req w;
-	struct iovec iov[2];
-	int n = 1;
+	struct iovec *v = dc->sq;
+	int n = dc->nsq;
 
-	op->req.id = dc->next_id++;
-	memset(&op->reply, 0, sizeof(op->reply));
-	zbs_wire_encode_req(&op->req, &w);
-	iov[0] = (struct iovec){ &w, sizeof(w) };
-	if (zbs_wire_op_has_payload(op->req.opcode) && op->req.length)
-		iov[n++] = (struct iovec){ op->buf, op->req.length };
-	for (struct iovec *v = iov; n > 0;) {
+	while (n > 0) {
 		struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)n };
 		ssize_t s = sendmsg(dc->fd, &m, MSG_NOSIGNAL);
 
@@ -92,9 +91,35 @@ int zbs_dc_submit(struct zbs_dc *dc, struct zbs_dc_op *op)
 			v->iov_len -= (size_t)s;
 		}
 	}
+	dc->nsq = 0;
+	dc->sq_bytes = 0;
+	return 0;
+}
+
+int zbs_dc_submit(struct zbs_dc *dc, struct zbs_dc_op *op)
+{
+	bool payload = zbs_wire_op_has_payload(op->req.opcode) && op->req.length;
+	int rc;
+
+	if (dc->nsq + 2 > SQ_IOV) {
+		rc = zbs_dc_push(dc);
+		if (rc)
+			return rc;
+	}
+	op->req.id = dc->next_id++;
+	memset(&op->reply, 0, sizeof(op->reply));
+	zbs_wire_encode_req(&op->req, &op->wire_);
+	dc->sq[dc->nsq++] = (struct iovec){ &op->wire_, sizeof(op->wire_) };
+	dc->sq_bytes += sizeof(op->wire_);
+	if (payload) {
+		dc->sq[dc->nsq++] = (struct iovec){ op->buf, op->req.length };
+		dc->sq_bytes += op->req.length;
+	}
 	op->next_ = dc->inflight;
 	dc->inflight = op;
 	dc->ninflight++;
+	if (dc->sq_bytes >= SQ_BYTES)
+		return zbs_dc_push(dc);
 	return 0;
 }
 
@@ -117,6 +142,12 @@ static int dc_read(struct zbs_dc *dc, void *dst, size_t len)
 				p += k;
 			len -= k;
 			continue;
+		}
+		if (dc->nsq) {		/* about to block: send what is queued */
+			int rc = zbs_dc_push(dc);
+
+			if (rc)
+				return rc;
 		}
 		if (p && len >= RBUF_SIZE / 2) {	/* large payload: straight in */
 			n = recv(dc->fd, p, len, 0);

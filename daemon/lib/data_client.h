@@ -5,7 +5,9 @@
  *
  * A struct zbs_dc is used by one thread at a time. Two styles:
  *  - asynchronous: fill a struct zbs_dc_op, zbs_dc_submit() it (many may be
- *    outstanding), zbs_dc_complete() returns whichever finished next;
+ *    outstanding), zbs_dc_complete() returns whichever finished next.
+ *    Submitted requests are queued and sent together (one sendmsg) at the
+ *    latest when the caller waits, or by zbs_dc_push();
  *  - synchronous helpers (zbs_dc_read/write/sync/...) that wait for their
  *    own reply (replies to other outstanding ops are kept for
  *    zbs_dc_complete()).
@@ -29,14 +31,18 @@ struct zbs_dc_op {
 	struct zbs_reply reply;	/* out */
 	void *priv;		/* the caller's */
 	struct zbs_dc_op *next_;	/* internal */
+	struct zbs_wire_req wire_;	/* internal: encoded header until sent */
 };
 
 int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out);
 void zbs_dc_close(struct zbs_dc *dc);
 unsigned zbs_dc_inflight(const struct zbs_dc *dc);
 
-/* Send op; it must stay valid until zbs_dc_complete() returns it. 0 or -errno. */
+/* Queue op (sent by the next wait or push); it and its buffer must stay
+ * valid until zbs_dc_complete() returns it. 0 or -errno. */
 int zbs_dc_submit(struct zbs_dc *dc, struct zbs_dc_op *op);
+/* Send every queued request now. 0 or -errno. */
+int zbs_dc_push(struct zbs_dc *dc);
 /* Wait for the next reply; *done = its op. 0 or -errno (-EPROTO: bad reply). */
 int zbs_dc_complete(struct zbs_dc *dc, struct zbs_dc_op **done);
 /* Submit op and wait for its reply; returns op->reply.status or -errno. */
