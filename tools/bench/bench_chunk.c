@@ -28,6 +28,7 @@
 #define EPOCH	1
 #define LEASE	1
 #define MAXQD	32
+#define ROUNDS	3
 
 enum kind { SEQWRITE, RANDWRITE, RANDREAD };
 
@@ -76,10 +77,10 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static struct result finish(struct lat *l, uint64_t t0, uint64_t t1, uint32_t bs)
+static struct result finish(struct lat *l, uint64_t elapsed_ns, uint32_t bs)
 {
 	struct result r = { 0 };
-	double secs = (double)(t1 - t0) / 1e9;
+	double secs = (double)elapsed_ns / 1e9;
 
 	qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
 	r.iops = (double)l->n / secs;
@@ -88,7 +89,8 @@ static struct result finish(struct lat *l, uint64_t t0, uint64_t t1, uint32_t bs
 		r.p50_us = (double)l->v[l->n / 2] / 1e3;
 		r.p99_us = (double)l->v[(l->n * 99) / 100] / 1e3;
 	}
-	l->n = 0;
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 	return r;
 }
 
@@ -125,13 +127,12 @@ static int keep_going(const struct pattern *p, uint64_t t0, double secs, uint64_
 
 static uint64_t chunk_gen;
 
-static struct result run_chunkd(struct zbs_dc *dc, const struct pattern *p, double secs,
-				uint8_t **bufs)
+/* Run pattern p for secs; latencies into l; returns the elapsed ns. */
+static uint64_t run_chunkd(struct zbs_dc *dc, const struct pattern *p, double secs,
+			   uint8_t **bufs, struct lat *l)
 {
 	struct zbs_dc_op ops[MAXQD];
 	uint64_t start[MAXQD], seq = 0, t0, done = 0;
-	struct lat l = { 0 };
-	struct result r;
 	int inflight = 0;
 
 	t0 = zbs_now_ns();
@@ -164,7 +165,7 @@ static struct result run_chunkd(struct zbs_dc *dc, const struct pattern *p, doub
 			exit(1);
 		}
 		now = zbs_now_ns();
-		lat_add(&l, now - *(uint64_t *)op->priv);
+		lat_add(l, now - *(uint64_t *)op->priv);
 		inflight--;
 		done++;
 		if (keep_going(p, t0, secs, done + (uint64_t)inflight)) {
@@ -180,19 +181,15 @@ static struct result run_chunkd(struct zbs_dc *dc, const struct pattern *p, doub
 			inflight++;
 		}
 	}
-	r = finish(&l, t0, zbs_now_ns(), p->bs);
-	free(l.v);
-	return r;
+	return zbs_now_ns() - t0;
 }
 
 /* ---- local file: pwrite/pread at QD1, io_uring at QD > 1 ------------ */
 
-static struct result run_local(int fd, struct io_uring *ring, const struct pattern *p, double secs,
-			       uint8_t **bufs)
+static uint64_t run_local(int fd, struct io_uring *ring, const struct pattern *p, double secs,
+			  uint8_t **bufs, struct lat *l)
 {
 	uint64_t start[MAXQD], seq = 0, t0, done = 0;
-	struct lat l = { 0 };
-	struct result r;
 	int inflight = 0;
 
 	t0 = zbs_now_ns();
@@ -206,7 +203,7 @@ static struct result run_local(int fd, struct io_uring *ring, const struct patte
 				perror("bench-chunk: local io");
 				exit(1);
 			}
-			lat_add(&l, zbs_now_ns() - s);
+			lat_add(l, zbs_now_ns() - s);
 			done++;
 		}
 	} else {
@@ -234,7 +231,7 @@ static struct result run_local(int fd, struct io_uring *ring, const struct patte
 			}
 			i = (int)io_uring_cqe_get_data64(cqe);
 			io_uring_cqe_seen(ring, cqe);
-			lat_add(&l, zbs_now_ns() - start[i]);
+			lat_add(l, zbs_now_ns() - start[i]);
 			inflight--;
 			done++;
 			if (keep_going(p, t0, secs, done + (uint64_t)inflight)) {
@@ -252,9 +249,7 @@ static struct result run_local(int fd, struct io_uring *ring, const struct patte
 			}
 		}
 	}
-	r = finish(&l, t0, zbs_now_ns(), p->bs);
-	free(l.v);
-	return r;
+	return zbs_now_ns() - t0;
 }
 
 static void print_line(const char *target, const struct pattern *p, const struct result *r)
@@ -325,14 +320,6 @@ int main(int argc, char **argv)
 		chunkd_stop(&proc);
 		return 1;
 	}
-	for (size_t i = 0; i < NPAT; i++) {
-		rc[i] = run_chunkd(dc, &patterns[i], secs, bufs);
-		print_line("chunkd", &patterns[i], &rc[i]);
-	}
-	zbs_dc_close(dc);
-	if (chunkd_stop(&proc) != 0)
-		fprintf(stderr, "bench-chunk: chunkd did not exit cleanly (see %s)\n", proc.log);
-
 	/* the local limit: same directory, same open flags as replica files */
 	oflags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC;
 	fd = open(local, oflags | O_DIRECT, 0600);
@@ -342,12 +329,33 @@ int main(int argc, char **argv)
 	}
 	if (fd < 0 || ftruncate(fd, (off_t)EXTENT) < 0 || io_uring_queue_init(64, &ring, 0) < 0) {
 		perror("bench-chunk: local file");
+		chunkd_stop(&proc);
 		return 1;
 	}
+	/*
+	 * Each pattern runs ROUNDS times alternately on chunkd and on the local
+	 * file, so that load from elsewhere on the machine hits both alike.
+	 * The sequential pass comes first: it also fills both files.
+	 */
 	for (size_t i = 0; i < NPAT; i++) {
-		rl[i] = run_local(fd, &ring, &patterns[i], secs, bufs);
-		print_line("local", &patterns[i], &rl[i]);
+		struct lat lc = { 0 }, ll = { 0 };
+		uint64_t tc = 0, tl = 0;
+		int rounds = patterns[i].kind == SEQWRITE ? 1 : ROUNDS;
+
+		for (int k = 0; k < rounds; k++) {
+			tc += run_chunkd(dc, &patterns[i], secs / rounds, bufs, &lc);
+			tl += run_local(fd, &ring, &patterns[i], secs / rounds, bufs, &ll);
+		}
+		rc[i] = finish(&lc, tc, patterns[i].bs);
+		rl[i] = finish(&ll, tl, patterns[i].bs);
 	}
+	zbs_dc_close(dc);
+	if (chunkd_stop(&proc) != 0)
+		fprintf(stderr, "bench-chunk: chunkd did not exit cleanly (see %s)\n", proc.log);
+	for (size_t i = 0; i < NPAT; i++)
+		print_line("chunkd", &patterns[i], &rc[i]);
+	for (size_t i = 0; i < NPAT; i++)
+		print_line("local", &patterns[i], &rl[i]);
 	io_uring_queue_exit(&ring);
 	close(fd);
 	harness_rmrf(tmp);
