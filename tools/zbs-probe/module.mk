@@ -2,3 +2,4 @@
 BINS += zbs-probe
 zbs-probe_SRCS := tools/zbs-probe/probe.c
 zbs-probe_DEPS := zbs
+NATIVE_TESTS += tools/zbs-probe/test-probe.sh

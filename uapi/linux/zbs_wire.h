@@ -57,12 +57,16 @@
  *   - WRITE to a normal replica must carry gen == the replica's next
  *     expected gen (its gen plus the writes already accepted and not yet
  *     completed); anything else gets ZBS_ST_GEN and changes nothing. The
- *     persisted gen advances only over contiguously completed writes. The
- *     reply's `gen` is the replica's gen after the write.
- * Durability: a WRITE reply means the data is in the server's cache (like a
- * disk with a write cache); with ZBS_WF_FUA the data and the new gen are
- * on stable storage before the reply. A FLUSH reply means every write
- * acknowledged before the FLUSH was received is on stable storage.
+ *     persisted gen advances only over contiguously completed writes.
+ *     Pipelined writes may complete out of order: a reply's `gen` is the
+ *     replica's contiguous gen when the reply was made, so it is at least
+ *     this write's gen + 1 only once every earlier write completed.
+ * Durability: a WRITE reply means the data was written (O_DIRECT: it may
+ * still sit in the device's volatile cache, like a disk with a write
+ * cache) and survives a crash of the chunk process; with ZBS_WF_FUA the
+ * data and the new gen are on stable storage before the reply. A FLUSH
+ * reply means every write acknowledged before the FLUSH was received is
+ * on stable storage.
  *
  * Opcodes
  * -------
