@@ -4,8 +4,11 @@
  * Replica files are used with O_DIRECT (the chunk does not double-cache what
  * the client's page cache holds; FUA is a RWF_DSYNC write), so READ/WRITE go
  * to the ring and up to MAX_INFLIGHT of them per connection are in flight on
- * the device at once; the socket receive is on the same ring. Every other
- * opcode runs synchronously in the thread. Replies of everything that
+ * the device at once; the socket receive is on the same ring. A request
+ * that overlaps a write in flight on the same replica waits for it, so
+ * overlapping requests take effect in arrival order. Every other opcode
+ * runs synchronously in the thread once the connection's earlier IO has
+ * completed (a FLUSH thus covers every earlier write on its connection). Replies of everything that
  * completed in one loop turn go out with one sendmsg(), after the turn's
  * metadata commit. Without io_uring (old kernel, seccomp) a connection falls
  * back to executing requests one by one (conn_loop_sync).
@@ -70,6 +73,7 @@ struct slot {
 	uint8_t *buf;
 	uint32_t cap;
 	struct zbs_store_io io;
+	bool busy;		/* IO in flight */
 	int next_free;
 };
 
@@ -213,6 +217,27 @@ static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 }
 
 /*
+ * Does req touch a range of the same replica that a READ/WRITE in flight on
+ * this connection touches, one of them being a write? Such requests wait,
+ * so overlapping requests take effect in arrival order on every replica.
+ */
+static bool overlaps_inflight(const struct conn_state *cs, const struct zbs_req *req)
+{
+	for (int i = 0; i < MAX_INFLIGHT; i++) {
+		const struct slot *sl = &cs->slots[i];
+		const struct zbs_req *o = &sl->io.req;
+
+		if (!sl->busy || o->pid != req->pid)
+			continue;
+		if (o->opcode != ZBS_OP_WRITE && req->opcode != ZBS_OP_WRITE)
+			continue;
+		if (req->offset < o->offset + o->length && o->offset < req->offset + req->length)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Start an asynchronous READ/WRITE. Returns 0 when it was issued or answered
  * (rule refused it), 1 when no slot is free (retry after completions), -1 on
  * a fatal error.
@@ -224,6 +249,12 @@ static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uin
 	struct slot *sl;
 	int i = slot_get(cs, req->length);
 
+	if (i < 0 && cs->nrep) {
+		/* slots of completed reads/writes are freed once their replies are sent */
+		if (flush_replies(cs) < 0)
+			return -1;
+		i = slot_get(cs, req->length);
+	}
 	if (i < 0)
 		return cs->inflight ? 1 : -1;
 	sl = &cs->slots[i];
@@ -250,6 +281,7 @@ static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uin
 		io_uring_prep_read(sqe, sl->io.fd, sl->buf, req->length, req->offset);
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+	sl->busy = true;
 	cs->inflight++;
 	return 0;
 }
@@ -262,6 +294,7 @@ static void complete_io(struct conn_state *cs, int i, int res)
 	struct zbs_reply rep;
 
 	cs->inflight--;
+	sl->busy = false;
 	if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
 		cs->closing = true;
 	zbs_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, res, &rep);
@@ -316,12 +349,18 @@ static int process_frames(struct conn_state *cs)
 				  zbs_wire_status_str((uint32_t)status));
 			queue_reply(cs, &rep, NULL, false);
 		} else if (cs->ring && (req.opcode == ZBS_OP_READ || req.opcode == ZBS_OP_WRITE)) {
-			int rc = submit_io(cs, &req, cs->in + cs->pos + HDR);
+			int rc;
+
+			if (overlaps_inflight(cs, &req))
+				break;		/* keep arrival order on overlapping ranges */
+			rc = submit_io(cs, &req, cs->in + cs->pos + HDR);
 
 			if (rc > 0)
 				break;		/* no free slot: wait for completions */
 			if (rc < 0)
 				return -1;
+		} else if (cs->inflight) {
+			break;		/* control ops run after earlier IO completed */
 		} else {
 			uint8_t *out = cs->arena + cs->arena_used;
 

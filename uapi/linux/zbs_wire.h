@@ -18,7 +18,11 @@
  * in any order; the client matches them by `id`, which the server copies
  * from the request untouched (the client may put a generation cookie in it).
  * Ordering that matters (writes of one pid in gen order) is the client's:
- * the server accepts WRITEs in the order they arrive on a connection.
+ * the server accepts WRITEs in the order they arrive on a connection. On one
+ * connection, requests whose ranges of a replica overlap (one of them a
+ * write) take effect in arrival order, and every opcode other than READ
+ * and WRITE runs after all earlier requests of the connection completed
+ * (so a FLUSH covers every write sent before it on its connection).
  *
  * Errors
  * ------

@@ -374,6 +374,48 @@ static void test_pipelined(void **state)
 	free(rd);
 }
 
+/* Overlapping pipelined requests take effect in arrival order. */
+static void test_pipelined_overlap_order(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 64 };
+	struct zbs_dc_op ops[N + 2];
+	uint8_t *data = malloc((size_t)N * 16384), rd[16384], want[16384];
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, 0, &r), ZBS_ST_OK);
+	memset(want, 0, sizeof(want));
+	for (int i = 0; i < N; i++) {
+		/* alternating 16 KiB and 4 KiB writes over the same 16 KiB */
+		uint32_t len = i % 2 ? 4096 : 16384;
+		uint64_t off = i % 2 ? (uint64_t)(i % 4) * 4096 : 0;
+
+		fill(data + (size_t)i * 16384, len, 900 + i);
+		memcpy(want + off, data + (size_t)i * 16384, len);
+		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 14, .epoch = 1,
+						      .lease_epoch = 1, .gen = (uint64_t)i,
+						      .offset = off, .length = len },
+					     .buf = data + (size_t)i * 16384 };
+		assert_int_equal(zbs_dc_submit(f->dc, &ops[i]), 0);
+	}
+	ops[N] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_READ, .pid = 14, .epoch = 1,
+					      .lease_epoch = 1, .offset = 0, .length = 16384 },
+				     .buf = rd };
+	assert_int_equal(zbs_dc_submit(f->dc, &ops[N]), 0);
+	ops[N + 1] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_GET_INFO, .pid = 14, .epoch = 1 } };
+	assert_int_equal(zbs_dc_submit(f->dc, &ops[N + 1]), 0);
+	for (int i = 0; i < N + 2; i++) {
+		struct zbs_dc_op *done;
+
+		assert_int_equal(zbs_dc_complete(f->dc, &done), 0);
+		assert_int_equal(done->reply.status, ZBS_ST_OK);
+	}
+	assert_memory_equal(rd, want, sizeof(want));
+	/* GET_INFO ran after every earlier write completed */
+	assert_int_equal(ops[N + 1].reply.gen, N);
+	free(data);
+}
+
 struct writer {
 	uint16_t port;
 	uint64_t pid;
@@ -685,6 +727,7 @@ int main(void)
 		T(test_epoch_mismatch),
 		T(test_invalid_ranges),
 		T(test_pipelined),
+		T(test_pipelined_overlap_order),
 		T(test_concurrent_writers),
 		T(test_crash_durability),
 		T(test_many_writes_kill9_gen_consistent),
