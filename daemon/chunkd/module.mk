@@ -23,3 +23,6 @@ UNIT_TESTS += test_store
 test_store_SRCS := daemon/chunkd/test/test_store.c daemon/chunkd/test/harness.c
 test_store_DEPS := zbs
 test_store_LIBS := -llmdb -luuid -lpthread
+
+# The conformance suite once more on the synchronous (no io_uring) path.
+NATIVE_TESTS += daemon/chunkd/test/sync-mode.sh

@@ -812,12 +812,43 @@ static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struc
 
 	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
 		return;
-	/* callers' buffers are not aligned: use the buffered fd */
-	buf = req->opcode == ZBS_OP_WRITE ? (void *)payload : out;
-	res = req->opcode == ZBS_OP_WRITE
-		? pwrite_full(io.r->fd, buf, req->length, (off_t)req->offset)
-		: pread_full(io.r->fd, buf, req->length, (off_t)req->offset);
-	zbs_store_io_end(st, b, &io, buf, res < 0 ? res : (int)req->length, rep);
+	/* through an aligned bounce buffer, so all data IO uses the same fd
+	 * (O_DIRECT) and never mixes with the page cache */
+	if (posix_memalign(&buf, 4096, req->length)) {
+		zbs_store_io_end(st, b, &io, out, -ENOMEM, rep);
+		return;
+	}
+	if (req->opcode == ZBS_OP_WRITE) {
+		memcpy(buf, payload, req->length);
+		res = (int)pwrite(io.fd, buf, req->length, (off_t)req->offset);
+	} else {
+		res = (int)pread(io.fd, buf, req->length, (off_t)req->offset);
+	}
+	if (res < 0)
+		res = -errno;
+	zbs_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
+	if (req->opcode == ZBS_OP_READ && rep->status == ZBS_ST_OK)
+		memcpy(out, buf, req->length);
+	free(buf);
+}
+
+/* Write [buf, buf+len) at off, O_DIRECT when possible (buf 4096-aligned). */
+static int replica_pwrite(struct zbs_replica *r, const void *buf, size_t len, off_t off)
+{
+	if (r->dfd >= 0) {
+		ssize_t n = pwrite(r->dfd, buf, len, off);
+
+		if (n == (ssize_t)len)
+			return 0;
+		if (n < 0 && errno != EINVAL)
+			return -errno;
+		if (n > 0) {		/* short: finish buffered */
+			buf = (const char *)buf + n;
+			len -= (size_t)n;
+			off += n;
+		}
+	}
+	return pwrite_full(r->fd, buf, len, off);
 }
 
 static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
@@ -825,15 +856,21 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 			    const void *payload)
 {
 	uint64_t s0 = req->offset / ZBS_SECTOR_SIZE, n = req->length / ZBS_SECTOR_SIZE;
-	const char *data = payload;
+	char *data;
 	int rc = 0;
+
+	if (posix_memalign((void **)&data, 4096, req->length))
+		return ZBS_ST_IO;
+	memcpy(data, payload, req->length);
 
 	/* held across the writes: a foreground write marks its sectors dirty
 	 * under this lock first, so it is either skipped here or lands after */
 	pthread_mutex_lock(&r->lock);
 	if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
+		rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
 		pthread_mutex_unlock(&r->lock);
-		return r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
+		free(data);
+		return rc;
 	}
 	for (uint64_t i = 0; i < n && !rc;) {
 		uint64_t j;
@@ -844,11 +881,12 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 		}
 		for (j = i; j < n && !dirty_test(r, s0 + j); j++)
 			;
-		rc = pwrite_full(r->fd, data + i * ZBS_SECTOR_SIZE,
+		rc = replica_pwrite(r, data + i * ZBS_SECTOR_SIZE,
 				 (size_t)(j - i) * ZBS_SECTOR_SIZE,
 				 (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
 		i = j;
 	}
+	free(data);
 	atomic_store(&r->data_dirty, 1);
 	if (!rc && (req->flags & ZBS_WF_FUA) && fdatasync(r->fd) < 0)
 		rc = -errno;
