@@ -87,6 +87,7 @@ struct zbs_store {
 	pthread_mutex_t ddl_lock;
 	struct zbs_replica *buckets[HASH_BUCKETS];
 	unsigned nreplicas;
+	bool opened;			/* fully opened: close persists */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -1087,6 +1088,9 @@ static int open_env(struct zbs_store *st, bool create)
 		rc = mdb_env_open(st->env, path, MDB_NOSYNC | MDB_NOTLS, 0600);
 	if (rc) {
 		log_err("%s: cannot open metadata store: %s", path, mdb_strerror(rc));
+		if (st->env)
+			mdb_env_close(st->env);
+		st->env = NULL;
 		return -EIO;
 	}
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
@@ -1385,6 +1389,7 @@ int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **
 		log_info("%s: chunk %s, %u replicas", dir, st->uuid, st->nreplicas);
 	}
 	close(dfd);
+	st->opened = true;
 	*out = st;
 	return 0;
 fail:
@@ -1398,7 +1403,7 @@ void zbs_store_close(struct zbs_store *st)
 {
 	if (!st)
 		return;
-	if (st->env) {
+	if (st->opened) {
 		struct zbs_replica **v;
 		unsigned n;
 
