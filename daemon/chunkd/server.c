@@ -41,6 +41,7 @@
 #define RING_ENTRIES	128
 #define UD_RECV		UINT64_MAX
 #define SMALL_BUF	(64 * 1024)	/* slot buffers above this are freed after use */
+#define MAX_INFLIGHT_BYTES (16 * ZBS_WIRE_MAX_IO)	/* per connection */
 
 struct conn {
 	struct zbs_server *srv;
@@ -93,6 +94,7 @@ struct conn_state {
 	struct slot slots[MAX_INFLIGHT];
 	int free_slot;
 	unsigned inflight;
+	uint64_t inflight_bytes;
 	bool recv_posted;
 	bool closing;
 };
@@ -248,8 +250,11 @@ static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uin
 	struct zbs_reply rep;
 	struct io_uring_sqe *sqe;
 	struct slot *sl;
-	int i = slot_get(cs, req->length);
+	int i;
 
+	if (cs->inflight && cs->inflight_bytes + req->length > MAX_INFLIGHT_BYTES)
+		return 1;		/* bound the memory a connection pins */
+	i = slot_get(cs, req->length);
 	if (i < 0 && cs->nrep) {
 		/* slots of completed reads/writes are freed once their replies are sent */
 		if (flush_replies(cs) < 0)
@@ -284,6 +289,7 @@ static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uin
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
 	sl->busy = true;
 	cs->inflight++;
+	cs->inflight_bytes += req->length;
 	return 0;
 }
 
@@ -295,6 +301,7 @@ static void complete_io(struct conn_state *cs, int i, int res)
 	struct zbs_reply rep;
 
 	cs->inflight--;
+	cs->inflight_bytes -= sl->io.req.length;
 	sl->busy = false;
 	if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
 		cs->closing = true;

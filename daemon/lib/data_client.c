@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -62,6 +63,16 @@ void zbs_dc_close(struct zbs_dc *dc)
 	free(dc);
 }
 
+int zbs_dc_set_timeout(struct zbs_dc *dc, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (setsockopt(dc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(dc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
 unsigned zbs_dc_inflight(const struct zbs_dc *dc)
 {
 	return dc->ninflight;
@@ -79,7 +90,7 @@ int zbs_dc_push(struct zbs_dc *dc)
 		if (s < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 		}
 		while (n > 0 && (size_t)s >= v->iov_len) {
 			s -= (ssize_t)v->iov_len;
@@ -166,6 +177,8 @@ static int dc_read(struct zbs_dc *dc, void *dst, size_t len)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -ETIMEDOUT;
 		return n == 0 ? -ECONNRESET : -errno;
 	}
 	return 0;

@@ -36,6 +36,9 @@ struct zbs_dc_op {
 
 int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out);
 void zbs_dc_close(struct zbs_dc *dc);
+/* Fail sends and waits that make no progress for ms milliseconds with
+ * -ETIMEDOUT (0: wait forever, the default). The connection is then unusable. */
+int zbs_dc_set_timeout(struct zbs_dc *dc, unsigned ms);
 unsigned zbs_dc_inflight(const struct zbs_dc *dc);
 
 /* Queue op (sent by the next wait or push); it and its buffer must stay

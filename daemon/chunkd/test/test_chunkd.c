@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -623,6 +624,23 @@ static void test_recovery_interrupted_by_restart(void **state)
 	assert_int_equal(r.gen, 5);
 }
 
+/* The client library gives up on a chunk that stops answering. */
+static void test_client_timeout(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_set_timeout(f->dc, 200), 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(kill(f->p.pid, SIGSTOP), 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), -ETIMEDOUT);
+	assert_int_equal(kill(f->p.pid, SIGCONT), 0);
+	/* a new connection works */
+	zbs_dc_close(f->dc);
+	fix_connect(f);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+}
+
 /* ---- start-up checks ----------------------------------------------- */
 
 static int write_text(const char *path, const char *text)
@@ -733,6 +751,7 @@ int main(void)
 		T(test_many_writes_kill9_gen_consistent),
 		T(test_recovery_write_skips_dirty),
 		T(test_recovery_interrupted_by_restart),
+		T(test_client_timeout),
 		T(test_startup_refusals),
 	};
 	return cmocka_run_group_tests_name("chunkd", tests, NULL, NULL);
