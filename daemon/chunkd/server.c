@@ -485,6 +485,7 @@ static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct conn_state *cs = calloc(1, sizeof(*cs));
+	const char *no_uring = getenv("ZBS_CHUNKD_NO_URING");
 	struct io_uring ring;
 
 	if (!cs)
@@ -497,7 +498,8 @@ static void *conn_main(void *arg)
 	cs->free_slot = -1;
 	for (int i = MAX_INFLIGHT - 1; i >= 0; i--)
 		slot_release(cs, i);
-	if (!getenv("ZBS_CHUNKD_NO_URING") && io_uring_queue_init(RING_ENTRIES, &ring, 0) == 0) {
+	if (!(no_uring && *no_uring && strcmp(no_uring, "0")) &&
+	    io_uring_queue_init(RING_ENTRIES, &ring, 0) == 0) {
 		cs->ring = &ring;
 		conn_loop_ring(cs);
 		io_uring_queue_exit(&ring);
