@@ -56,7 +56,7 @@ PY
 st=0
 n=3
 for f in fuzz_wire fuzz_store; do
-	if "$out/$f" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 \
+	if TMPDIR=$work "$out/$f" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix="$out/$f-" "$work/corpus" > "$work/$f.log" 2>&1; then
 		grep -E 'stat::number_of_executed_units' "$work/$f.log" | sed 's/^/# /'
 		echo "ok $n - $f ran ${secs}s without a finding"

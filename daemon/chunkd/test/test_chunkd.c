@@ -67,7 +67,11 @@ static int setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
 	snprintf(f->data, sizeof(f->data), "%s/data", f->tmp);
-	assert_int_equal(chunkd_start(&f->p, f->data, NULL), 0);
+	if (chunkd_start(&f->p, f->data, NULL) != 0) {
+		harness_rmrf(f->tmp);
+		free(f);
+		fail_msg("cannot start %s", chunkd_binary());
+	}
 	fix_connect(f);
 	*state = f;
 	return 0;

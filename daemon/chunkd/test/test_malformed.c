@@ -99,7 +99,11 @@ static int group_setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
 	snprintf(f->data, sizeof(f->data), "%s/data", f->tmp);
-	assert_int_equal(chunkd_start(&f->p, f->data, NULL), 0);
+	if (chunkd_start(&f->p, f->data, NULL) != 0) {
+		harness_rmrf(f->tmp);
+		free(f);
+		fail_msg("cannot start %s", chunkd_binary());
+	}
 	assert_int_equal(zbs_dc_connect("127.0.0.1", f->p.port, &f->dc), 0);
 	for (size_t i = 0; i < sizeof(f->golden); i++)
 		f->golden[i] = (uint8_t)(i * 7 + 1);
