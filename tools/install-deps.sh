@@ -9,8 +9,8 @@ pkgs=(
 	# libraries
 	libnl-3-dev libnl-genl-3-dev libprotobuf-c-dev protobuf-c-compiler
 	liblmdb-dev libuv1-dev liburing-dev libcmocka-dev libjson-c-dev uuid-dev
-	# fuzzing (libFuzzer) and sanitizers
-	clang libclang-rt-14-dev
+	# fuzzing (libFuzzer) and sanitizers; python3 writes the fuzz seed corpus
+	clang libclang-rt-14-dev python3
 	# VM test runner: kernel to boot, qemu, busybox initramfs
 	linux-image-amd64 qemu-system-x86 busybox-static
 	# workloads and peers for tests and benchmarks

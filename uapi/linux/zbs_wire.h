@@ -18,7 +18,11 @@
  * in any order; the client matches them by `id`, which the server copies
  * from the request untouched (the client may put a generation cookie in it).
  * Ordering that matters (writes of one pid in gen order) is the client's:
- * the server accepts WRITEs in the order they arrive on a connection.
+ * the server accepts WRITEs in the order they arrive on a connection. On one
+ * connection, requests whose ranges of a replica overlap (one of them a
+ * write) take effect in arrival order, and every opcode other than READ
+ * and WRITE runs after all earlier requests of the connection completed
+ * (so a FLUSH covers every write sent before it on its connection).
  *
  * Errors
  * ------
@@ -57,12 +61,16 @@
  *   - WRITE to a normal replica must carry gen == the replica's next
  *     expected gen (its gen plus the writes already accepted and not yet
  *     completed); anything else gets ZBS_ST_GEN and changes nothing. The
- *     persisted gen advances only over contiguously completed writes. The
- *     reply's `gen` is the replica's gen after the write.
- * Durability: a WRITE reply means the data is in the server's cache (like a
- * disk with a write cache); with ZBS_WF_FUA the data and the new gen are
- * on stable storage before the reply. A FLUSH reply means every write
- * acknowledged before the FLUSH was received is on stable storage.
+ *     persisted gen advances only over contiguously completed writes.
+ *     Pipelined writes may complete out of order: a reply's `gen` is the
+ *     replica's contiguous gen when the reply was made, so it is at least
+ *     this write's gen + 1 only once every earlier write completed.
+ * Durability: a WRITE reply means the data was written (O_DIRECT: it may
+ * still sit in the device's volatile cache, like a disk with a write
+ * cache) and survives a crash of the chunk process; with ZBS_WF_FUA the
+ * data and the new gen are on stable storage before the reply. A FLUSH
+ * reply means every write acknowledged before the FLUSH was received is
+ * on stable storage.
  *
  * Opcodes
  * -------
