@@ -11,3 +11,4 @@ BINS += zbs-metad
 zbs-metad_SRCS := daemon/metad/main.c
 zbs-metad_DEPS := zbsmeta zbsrpc zbsproto zbs
 zbs-metad_LIBS := $(META_LIBS)
+CFLAGS += -I$(TOP)/daemon/metad

@@ -104,7 +104,7 @@ int zbs_rpc_resolve(const char *hostport, uint16_t defport,
 	if (colon) {
 		char *end;
 		unsigned long p = strtoul(colon + 1, &end, 10);
-		if (!colon[1] || *end || p == 0 || p > 65535)
+		if (!colon[1] || *end || p > 65535)
 			return -1;
 		snprintf(port, sizeof(port), "%lu", p);
 	} else {
