@@ -12,3 +12,19 @@ zbs-metad_SRCS := daemon/metad/main.c
 zbs-metad_DEPS := zbsmeta zbsrpc zbsproto zbs
 zbs-metad_LIBS := $(META_LIBS)
 CFLAGS += -I$(TOP)/daemon/metad
+
+# Chunk side of the meta session (daemon/chunkd/meta_session.c): its rules
+# live here until zbs-chunkd has its own fragment. Users link zbsrpc,
+# zbsproto, zbs and -lprotobuf-c -luv -lpthread.
+LIBS += zbsmetasession
+zbsmetasession_SRCS := daemon/chunkd/meta_session.c
+CFLAGS += -I$(TOP)/daemon/chunkd
+
+# Test tools: a chunk without a store, and a lease/malformed-frame driver.
+BINS += zbs-fake-chunk zbs-meta-cli
+zbs-fake-chunk_SRCS := daemon/metad/test/fake_chunk.c
+zbs-fake-chunk_DEPS := zbsmetasession zbsrpc zbsproto zbs
+zbs-fake-chunk_LIBS := -lprotobuf-c -luv -lpthread
+zbs-meta-cli_SRCS := daemon/metad/test/meta_cli.c
+zbs-meta-cli_DEPS := zbsrpc zbsproto zbs
+zbs-meta-cli_LIBS := -lprotobuf-c
