@@ -28,3 +28,10 @@ zbs-fake-chunk_LIBS := -lprotobuf-c -luv -lpthread
 zbs-meta-cli_SRCS := daemon/metad/test/meta_cli.c
 zbs-meta-cli_DEPS := zbsrpc zbsproto zbs
 zbs-meta-cli_LIBS := -lprotobuf-c
+
+UNIT_TESTS += test_placement test_meta
+test_placement_SRCS := daemon/metad/test/test_placement.c
+test_placement_DEPS := zbsmeta
+test_meta_SRCS := daemon/metad/test/test_meta.c
+test_meta_DEPS := zbsmeta zbsrpc zbsproto zbs
+test_meta_LIBS := $(META_LIBS)
