@@ -35,3 +35,4 @@ test_placement_DEPS := zbsmeta
 test_meta_SRCS := daemon/metad/test/test_meta.c
 test_meta_DEPS := zbsmeta zbsrpc zbsproto zbs
 test_meta_LIBS := $(META_LIBS)
+NATIVE_TESTS += daemon/metad/test/metad.sh
