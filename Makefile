@@ -25,7 +25,6 @@ ifeq ($(KDIR),)
     KDIR := $(lastword $(shell ls -d /lib/modules/*/build 2>/dev/null | sort -V))
   endif
 endif
-KVER := $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -51,8 +50,11 @@ GEN_HDRS :=
 NATIVE_TESTS :=
 
 .PHONY: all module userspace check test tests demo deps sparse clean bench \
-	bench-chunk bench-meta dkms-check vm-check
-all: module userspace
+	bench-chunk bench-meta dkms-check selftests-build native-tests-list
+all: module userspace selftests-build
+
+selftests-build:
+	$(MAKE) -C selftests all
 
 include $(sort $(wildcard */module.mk */*/module.mk))
 
@@ -100,6 +102,7 @@ module:
 	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
 
 sparse:
+	@mkdir -p $(O)
 	$(MAKE) -C $(KDIR) M=$(TOP) W=1 C=2 CHECK="sparse -Wno-decl" modules 2>&1 | tee $(O)/sparse.log
 	@! grep -E 'warning:|error:' $(O)/sparse.log
 
@@ -124,3 +127,6 @@ clean:
 native-tests-list:
 	@mkdir -p $(O)/tests
 	@printf '%s\n' $(NATIVE_TESTS) > $(O)/tests/native-tests.list
+
+print-kdir:
+	@echo $(KDIR)
