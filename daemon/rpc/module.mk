@@ -3,3 +3,7 @@
 LIBS += zbsrpc
 zbsrpc_SRCS := daemon/rpc/rpc.c daemon/rpc/client.c
 CFLAGS += -I$(TOP)/daemon/rpc
+
+UNIT_TESTS += test_rpc
+test_rpc_SRCS := daemon/rpc/test/test_rpc.c
+test_rpc_DEPS := zbsrpc

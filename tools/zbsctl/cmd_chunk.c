@@ -187,6 +187,45 @@ ZBSCTL_OBJECT(session_obj)
 
 struct json_object *zc_pextent_json(const Zbs__PExtent *p);
 
+static int lease_revoke(const struct zbsctl_opts *o, int argc, char **argv)
+{
+	Zbs__RevokeRequest req = ZBS__REVOKE_REQUEST__INIT;
+	Zbs__RevokeResponse *resp;
+	struct zbs_rpc_client c;
+	uint64_t x;
+	int st;
+
+	if (argc != 4) {
+		zbsctl_err("usage: zbsctl lease revoke --volume VOLUME | --pid PID | --session ID");
+		return ZBSCTL_USAGE;
+	}
+	if (strcmp(argv[2], "--volume") == 0) {
+		req.volume = argv[3];
+	} else if (strcmp(argv[2], "--pid") == 0 || strcmp(argv[2], "--session") == 0) {
+		if (zc_opt_u64(argv[2], argv[3], 1, UINT64_MAX, &x))
+			return ZBSCTL_USAGE;
+		if (argv[2][2] == 'p')
+			req.pid = x;
+		else
+			req.session_id = x;
+	} else {
+		zbsctl_err("lease revoke: unknown option '%s'", argv[2]);
+		return ZBSCTL_USAGE;
+	}
+	if ((st = zc_connect(o, &c)))
+		return st;
+	st = zc_call(&c, ZBS_M_REVOKE, &req, &zbs__revoke_response__descriptor, &resp);
+	zbs_rpc_close(&c);
+	if (st)
+		return st;
+	if (o->json)
+		printf("{ \"released\": %u }\n", resp->released);
+	else
+		printf("released %u lease owner(s)\n", resp->released);
+	zbs__revoke_response__free_unpacked(resp, NULL);
+	return ZBSCTL_OK;
+}
+
 static int lease_run(const struct zbsctl_opts *o, int argc, char **argv)
 {
 	Zbs__PExtentShowRequest req = ZBS__PEXTENT_SHOW_REQUEST__INIT;
@@ -196,13 +235,18 @@ static int lease_run(const struct zbsctl_opts *o, int argc, char **argv)
 	int st;
 
 	if (argc < 2 || zbsctl_is_help(argv[1]) || (argc > 2 && zbsctl_is_help(argv[2]))) {
-		fprintf(argc < 2 ? stderr : stdout, "Usage: zbsctl [--json] lease show PID\n\n"
-			"A pextent's lease: owner session and chunk, lease_epoch, meta_gen,\n"
-			"location and alive location.\n");
+		fprintf(argc < 2 ? stderr : stdout,
+			"Usage: zbsctl [--json] lease show PID\n"
+			"       zbsctl [--json] lease revoke --volume VOLUME | --pid PID | --session ID\n\n"
+			"show: a pextent's lease: owner session and chunk, lease_epoch,\n"
+			"meta_gen, location and alive location.\n"
+			"revoke: release lease owners; the chunks are told on their next keepalive.\n");
 		return argc < 2 ? ZBSCTL_USAGE : ZBSCTL_OK;
 	}
+	if (strcmp(argv[1], "revoke") == 0)
+		return lease_revoke(o, argc, argv);
 	if (strcmp(argv[1], "show") || argc != 3) {
-		zbsctl_err("usage: zbsctl lease show PID");
+		zbsctl_err("usage: zbsctl lease show PID | lease revoke ...; see 'zbsctl lease --help'");
 		return ZBSCTL_USAGE;
 	}
 	if (zc_opt_u64("PID", argv[2], 1, UINT64_MAX, &pid))
@@ -239,7 +283,7 @@ static int lease_run(const struct zbsctl_opts *o, int argc, char **argv)
 
 static struct zbsctl_object lease_obj = {
 	.name = "lease",
-	.summary = "show the lease of a pextent (zbs-metad)",
+	.summary = "show or revoke pextent leases (zbs-metad)",
 	.run = lease_run,
 };
 ZBSCTL_OBJECT(lease_obj)

@@ -61,7 +61,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..27"
+echo "1..28"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -153,10 +153,17 @@ if [ "$(zc --json volume show p1 | jq_ 'd["id"]')" = "$pv" ] &&
    zc volume show tk >/dev/null; then
 	ok "kill -9 and restart: volumes, pextents, lease owner kept"
 else not_ok "persistence" "$(zc volume list 2>&1)"; fi
-sleep 0.5
+sleep $((LEASE_MS * 2 / 1000 + 1))	# longer than a lease: renewals must work
 if [ "$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')" = "$sessions_before" ] && wait_for 5 healthy_is 2; then
 	ok "sessions survive a quick restart and keep being renewed"
 else not_ok "session reuse" "$sessions_before vs $(zc session list 2>&1)"; fi
+
+# ---- revoke by pid through zbsctl, delivered on the keepalive reply ------------------
+if [ "$(zc --json lease revoke --pid "$ppid" | jq_ 'd["released"]')" = 1 ] &&
+   wait_for 5 grep -q "^revoke 2 - $ppid$" "$T/ev1" &&
+   [ "$(zc --json lease show "$ppid" | jq_ 'd["owner_session"]')" = 0 ]; then
+	ok "lease revoke --pid: owner released, chunk told on its keepalive"
+else not_ok "revoke pid" "$(cat "$T/ev1")"; fi
 
 # ---- malformed frames ---------------------------------------------------------------
 bad=""
