@@ -67,6 +67,16 @@ static int raw(const char *what)
 		len += 16;
 		expect_close = false;
 		expect_status = ZBS_RPC_EINVAL;
+	} else if (!strcmp(what, "unknown-field")) {
+		/* ListChunksRequest{cid=0} plus field 99 (varint 5): ignored */
+		static const uint8_t body[] = { 0x98, 0x06, 0x05 };
+		h.method = ZBS_M_LIST_CHUNKS;
+		h.len = sizeof(body);
+		zbs_rpc_hdr_encode(&h, buf);
+		memcpy(buf + ZBS_RPC_HDR_LEN, body, sizeof(body));
+		len += sizeof(body);
+		expect_close = false;
+		expect_status = ZBS_RPC_OK;
 	} else if (!strcmp(what, "unknown-method")) {
 		h.method = 999;
 		zbs_rpc_hdr_encode(&h, buf);
@@ -103,8 +113,8 @@ static int raw(const char *what)
 		printf("error=%s\n", strerror(-rc));
 		return 1;
 	}
-	Zbs__ErrorReply *e = zbs__error_reply__unpack(NULL, rh.len, body);
-	printf("status=%u\nmessage=%s\n", rh.status, e ? e->message : "?");
+	Zbs__ErrorReply *e = rh.status ? zbs__error_reply__unpack(NULL, rh.len, body) : NULL;
+	printf("status=%u\nmessage=%s\n", rh.status, e ? e->message : "-");
 	if (e)
 		zbs__error_reply__free_unpacked(e, NULL);
 	free(body);
@@ -123,7 +133,7 @@ int main(int argc, char **argv)
 			"       ... remove-replica PID EPOCH CID GEN SID\n"
 			"       ... revoke volume|pid|session X\n"
 			"       ... raw bad-magic|oversize|bad-flags|reply-flag|garbage-body|"
-			"unknown-method|unknown-service|truncated\n");
+			"unknown-field|unknown-method|unknown-service|truncated\n");
 		return 2;
 	}
 	if (zbs_rpc_connect(&c, argv[1], 5000, &err)) {

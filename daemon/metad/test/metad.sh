@@ -167,11 +167,11 @@ else not_ok "revoke pid" "$(cat "$T/ev1")"; fi
 
 # ---- malformed frames ---------------------------------------------------------------
 bad=""
-for c in bad-magic oversize bad-flags reply-flag garbage-body unknown-method unknown-service truncated; do
+for c in bad-magic oversize bad-flags reply-flag garbage-body unknown-field unknown-method unknown-service truncated; do
 	cli raw $c > "$T/raw" 2>&1 || bad="$bad $c($(tr '\n' ' ' < "$T/raw"))"
 done
 if [ -z "$bad" ] && kill -0 "$META_PID" && zc volume list >/dev/null; then
-	ok "malformed frames closed, bad bodies/methods answered, server keeps serving"
+	ok "malformed frames closed, bad bodies/methods answered, unknown fields ignored, server keeps serving"
 else not_ok "malformed" "$bad"; fi
 
 # ---- CLI conventions ----------------------------------------------------------------
