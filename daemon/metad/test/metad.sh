@@ -61,7 +61,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..28"
+echo "1..30"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -157,6 +157,28 @@ sleep $((LEASE_MS * 2 / 1000 + 1))	# longer than a lease: renewals must work
 if [ "$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')" = "$sessions_before" ] && wait_for 5 healthy_is 2; then
 	ok "sessions survive a quick restart and keep being renewed"
 else not_ok "session reuse" "$sessions_before vs $(zc session list 2>&1)"; fi
+
+# ---- kill -9 under load: every acknowledged create survives -------------------------
+( i=0; while :; do i=$((i + 1)); zc volume create "k$i" 1G >/dev/null 2>&1 && echo "k$i" >> "$T/acked" || exit 0; done ) &
+loader=$!
+wait_for 10 test -s "$T/acked"; sleep 0.3
+kill -9 "$META_PID"; wait "$META_PID" 2>/dev/null; wait "$loader" 2>/dev/null
+start_meta "$PORT" || { sleep 0.5; start_meta "$PORT"; }
+zc --json volume list | jq_ '"\n".join(v["name"] for v in d)' > "$T/listed"
+missing=$(grep -vxFf "$T/listed" "$T/acked" | tr '\n' ' ')
+if [ -s "$T/acked" ] && [ -z "$missing" ]; then ok "kill -9 under load: all $(wc -l < "$T/acked") acknowledged creates survive"; else not_ok "kill -9 under load" "missing: $missing"; fi
+
+# ---- meta down longer than a lease: chunks notice, get new sessions ------------------
+old_sessions=$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')
+kill -9 "$META_PID"; wait "$META_PID" 2>/dev/null
+sleep $((LEASE_MS * 2 / 1000 + 1))
+start_meta "$PORT" || { sleep 0.5; start_meta "$PORT"; }
+new_sessions() { [ "$(healthy_count)" = 2 ] && [ "$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')" != "$old_sessions" ]; }
+if wait_for 10 new_sessions && grep -q "^revoke 3 " "$T/ev1" && [ "$(zc --json lease show "$ppid" | jq_ 'd["owner_session"]')" = 0 ]; then
+	ok "meta down beyond the lease: chunks drop their leases and create new sessions; old owners released"
+else not_ok "session re-creation" "$(zc session list 2>&1)" "$(cat "$T/ev1")"; fi
+s1=$(sid_of "$c1")
+cli lease p1 3 write "$s1" >/dev/null
 
 # ---- revoke by pid through zbsctl, delivered on the keepalive reply ------------------
 if [ "$(zc --json lease revoke --pid "$ppid" | jq_ 'd["released"]')" = 1 ] &&
