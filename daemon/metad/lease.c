@@ -281,16 +281,23 @@ void meta_data_report(struct meta *m, struct meta_session *s,
 	}
 }
 
-uint32_t meta_scan_pextents(struct meta *m)
+uint32_t meta_scan_pextents(struct meta *m, uint64_t budget)
 {
 	uint32_t now = meta_now_s(m), released = 0;
+	uint64_t pid = m->scan_cursor;
 	uint32_t idle_s = m->cfg.idle_release_ms / 1000, grace_s = m->cfg.alive_grace_ms / 1000;
 
 	if (!idle_s)
 		idle_s = 1;
 	if (!grace_s)
 		grace_s = 1;
-	for (uint64_t pid = 1; pid < m->npext; pid++) {
+	if (budget > m->npext)
+		budget = m->npext;
+	for (; budget; budget--, pid++) {
+		if (pid >= m->npext || pid == 0)
+			pid = 1;	/* wrap around */
+		if (pid >= m->npext)
+			break;
 		struct meta_pext *p = &m->pext[pid];
 		if (!(p->flags & PEXT_USED))
 			continue;
@@ -304,5 +311,6 @@ uint32_t meta_scan_pextents(struct meta *m)
 				p->alive_location = loc_remove(p->alive_location, c);
 		}
 	}
+	m->scan_cursor = pid;
 	return released;
 }

@@ -151,6 +151,7 @@ struct meta {
 	struct meta_pext *pext;		/* by pid */
 	uint64_t npext, cappext;	/* npext = highest pid + 1 */
 	uint64_t live_pext;
+	uint64_t scan_cursor;		/* next pid of the sliced scan */
 };
 
 /* seconds since start, for the compact per-pextent timestamps */
@@ -228,8 +229,12 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify);
 /* release all owners of session sid (expiry/leave) */
 uint32_t meta_release_session_leases(struct meta *m, uint64_t sid);
-/* idle owner release and alive_location grace; returns owners released */
-uint32_t meta_scan_pextents(struct meta *m);
+/*
+ * Idle owner release and alive_location grace over the next `budget`
+ * pextents (a slice: the scan resumes where the last one stopped and wraps
+ * around); returns owners released.
+ */
+uint32_t meta_scan_pextents(struct meta *m, uint64_t budget);
 /* data report of cid: update alive slots; queue GC deletes for dead pids */
 void meta_data_report(struct meta *m, struct meta_session *s,
 		      const struct meta_replica_report *reps, size_t n);

@@ -296,10 +296,8 @@ static void on_tick(uv_timer_t *t)
 
 	clock_now(m);
 	meta_expire_sessions(m);
-	if (m->now_ns - srv->last_scan_ns >= 1000000000ULL) {
-		srv->last_scan_ns = m->now_ns;
-		meta_scan_pextents(m);
-	}
+	/* a slice per tick keeps the loop responsive with millions of pextents */
+	meta_scan_pextents(m, 65536);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

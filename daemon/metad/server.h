@@ -18,7 +18,6 @@ struct server {
 	struct meta m;
 	struct meta_store *store;
 	struct conn *conns;
-	uint64_t last_scan_ns;
 	unsigned int port;	/* bound port (listen on port 0 picks one) */
 };
 

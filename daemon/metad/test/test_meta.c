@@ -347,7 +347,7 @@ static void test_idle_release_and_revoke(void **state)
 		for (int c = 1; c <= 2; c++)
 			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
-		meta_scan_pextents(&f->m);
+		meta_scan_pextents(&f->m, UINT64_MAX);
 	}
 	assert_int_equal(meta_pext(&f->m, p0)->owner, 0);
 	assert_int_equal(meta_pext(&f->m, p1)->owner, f->sid[2]);
@@ -367,6 +367,30 @@ static void test_idle_release_and_revoke(void **state)
 	assert_int_equal(meta_revoke(&f->m, NULL, 0, f->sid[2], &e), 1);
 	assert_int_equal(meta_revoke(&f->m, NULL, 12345, 0, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+}
+
+static void test_scan_slices(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 2);
+	v = mkvol(f, "v", 5 * 256ULL * 1024 * 1024, 2, true);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	tick(f, 61000);
+	for (int c = 1; c <= 2; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+	/* 5 idle owners, 2 per slice: 2, 2, 1, then nothing left */
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 1);
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[1])->leases, 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[1])->ncmds, 5);
 }
 
 static void test_data_report(void **state)
@@ -389,7 +413,7 @@ static void test_data_report(void **state)
 		tick(f, 1000);
 		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
 		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, true, 7, &s, &e), 0);
-		meta_scan_pextents(&f->m);
+		meta_scan_pextents(&f->m, UINT64_MAX);
 	}
 	assert_int_equal(loc_count(p->alive_location), 1);
 	assert_int_equal(loc_get(p->alive_location, 0), 1);
@@ -481,6 +505,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 	};
