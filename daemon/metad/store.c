@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <lmdb.h>
 
 #include "log.h"
@@ -25,6 +28,7 @@
 #define META_FORMAT 1
 
 struct meta_store {
+	int lockfd;			/* flock: one metad per data dir */
 	MDB_env *env;
 	MDB_dbi meta, chunk, topo, session, volume, vtable, pext;
 	MDB_txn *txn;
@@ -63,9 +67,21 @@ int store_open(struct meta_store **out, const char *dir, char *err, size_t errle
 	MDB_txn *txn;
 	int rc;
 
+	char path[4096];
+
 	if (!s)
 		return -ENOMEM;
 	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/metad.lock", dir);
+	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "data dir %s: %s", dir,
+			 s->lockfd < 0 ? strerror(errno) : "in use by another zbs-metad");
+		if (s->lockfd >= 0)
+			close(s->lockfd);
+		free(s);
+		return -1;
+	}
 	if ((rc = mdb_env_create(&s->env)) ||
 	    (rc = mdb_env_set_maxdbs(s->env, 16)) ||
 	    (rc = mdb_env_set_mapsize(s->env, 64ULL << 30)) ||
@@ -73,6 +89,7 @@ int store_open(struct meta_store **out, const char *dir, char *err, size_t errle
 		snprintf(err, errlen, "cannot open store in %s: %s", dir, mdb_strerror(rc));
 		if (s->env)
 			mdb_env_close(s->env);
+		close(s->lockfd);
 		free(s);
 		return -1;
 	}
@@ -86,6 +103,7 @@ int store_open(struct meta_store **out, const char *dir, char *err, size_t errle
 	    (rc = mdb_dbi_open(txn, "pext", MDB_CREATE, &s->pext))) {
 		snprintf(err, errlen, "cannot open store tables in %s: %s", dir, mdb_strerror(rc));
 		mdb_env_close(s->env);
+		close(s->lockfd);
 		free(s);
 		return -1;
 	}
@@ -97,6 +115,7 @@ int store_open(struct meta_store **out, const char *dir, char *err, size_t errle
 			snprintf(err, errlen, "store in %s has an unknown format", dir);
 			mdb_txn_abort(txn);
 			mdb_env_close(s->env);
+			close(s->lockfd);
 			free(s);
 			return -1;
 		}
@@ -108,6 +127,7 @@ int store_open(struct meta_store **out, const char *dir, char *err, size_t errle
 	if (rc || (rc = mdb_txn_commit(txn))) {
 		snprintf(err, errlen, "store in %s: %s", dir, mdb_strerror(rc));
 		mdb_env_close(s->env);
+		close(s->lockfd);
 		free(s);
 		return -1;
 	}
@@ -122,6 +142,7 @@ void store_close(struct meta_store *s)
 	if (s->txn)
 		store_commit(s);
 	mdb_env_close(s->env);
+	close(s->lockfd);
 	free(s);
 }
 

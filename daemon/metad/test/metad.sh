@@ -61,7 +61,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..30"
+echo "1..31"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -179,6 +179,11 @@ if wait_for 10 new_sessions && grep -q "^revoke 3 " "$T/ev1" && [ "$(zc --json l
 else not_ok "session re-creation" "$(zc session list 2>&1)" "$(cat "$T/ev1")"; fi
 s1=$(sid_of "$c1")
 cli lease p1 3 write "$s1" >/dev/null
+
+"$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 > "$T/second" 2>&1; st=$?
+if [ $st = 1 ] && grep -q "in use by another zbs-metad" "$T/second" && zc volume list >/dev/null; then
+	ok "a second metad on the same data dir refuses to start"
+else not_ok "data dir lock" "exit $st" "$(cat "$T/second")"; fi
 
 # ---- revoke by pid through zbsctl, delivered on the keepalive reply ------------------
 if [ "$(zc --json lease revoke --pid "$ppid" | jq_ 'd["released"]')" = 1 ] &&
