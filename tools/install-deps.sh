@@ -15,6 +15,8 @@ pkgs=(
 	linux-image-amd64 qemu-system-x86 busybox-static
 	# workloads and peers for tests and benchmarks
 	fio nbd-server nbd-client e2fsprogs iproute2 procps psmisc
+	# JSON checks in native test scripts
+	python3
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
