@@ -193,7 +193,6 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-bool meta_valid_name(const char *s);
 bool meta_valid_name(const char *s)
 {
 	return valid_name(s);
@@ -325,7 +324,6 @@ static void session_drop(struct meta *m, struct meta_session *s, const char *why
 	free(s);
 }
 
-struct meta_session *meta_session_add(struct meta *m, uint64_t id, uint32_t cid);
 struct meta_session *meta_session_add(struct meta *m, uint64_t id, uint32_t cid)
 {
 	struct meta_session *s = calloc(1, sizeof(*s));

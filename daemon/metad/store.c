@@ -37,9 +37,6 @@ struct meta_store {
 #define CHUNK_PERSIST_LEN offsetof(struct meta_chunk, thick_pids)
 #define SESSION_PERSIST_LEN offsetof(struct meta_session, expire_ns)
 
-struct meta_session *meta_session_add(struct meta *m, uint64_t id, uint32_t cid);
-struct meta_volume *meta_volume_load(struct meta *m, const void *rec, size_t len);
-
 static void be64(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)

@@ -10,8 +10,6 @@
 #include "placement.h"
 #include "rpc.h"
 
-bool meta_valid_name(const char *s);
-
 static uint32_t healthy_chunks(struct meta *m)
 {
 	uint32_t n = 0;
@@ -210,7 +208,6 @@ static struct meta_volume *volume_add(struct meta *m)
 	return v;
 }
 
-struct meta_volume *meta_volume_load(struct meta *m, const void *rec, size_t len);
 struct meta_volume *meta_volume_load(struct meta *m, const void *rec, size_t len)
 {
 	struct meta_volume *v;
