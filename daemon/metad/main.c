@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* zbs-metad: the meta server. Options, then the event loop of server.c. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.keepalive_ms = cfg.session_lease_ms / 4;
+	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-reply is an EPIPE, not our end */
 	if (server_init(&srv, &cfg, data, listen))
 		return 1;
 	log_info("listening on %s (port %u), data %s, session lease %u ms", listen, srv.port,

@@ -87,6 +87,18 @@ static int raw(const char *what)
 		zbs_rpc_hdr_encode(&h, buf);
 		expect_close = false;
 		expect_status = ZBS_RPC_EUNSUPP;
+	} else if (!strcmp(what, "send-and-close")) {
+		/* many requests, then gone before the replies: EPIPE/ECONNRESET */
+		Zbs__VolumeShowRequest q = ZBS__VOLUME_SHOW_REQUEST__INIT;
+		q.volume = "tk";
+		q.pextents = 1;
+		for (int i = 0; i < 2000; i++)
+			if (zbs_rpc_send(&c, ZBS_M_VOLUME_SHOW, &q.base, NULL))
+				break;
+		struct linger lg = { 1, 0 };	/* close with RST */
+		setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		printf("sent=send-and-close\n");
+		return 0;
 	} else if (!strcmp(what, "truncated")) {
 		h.len = 40;
 		zbs_rpc_hdr_encode(&h, buf);

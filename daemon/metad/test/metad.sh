@@ -194,7 +194,7 @@ else not_ok "revoke pid" "$(cat "$T/ev1")"; fi
 
 # ---- malformed frames ---------------------------------------------------------------
 bad=""
-for c in bad-magic oversize bad-flags reply-flag garbage-body unknown-field unknown-method unknown-service truncated; do
+for c in bad-magic oversize bad-flags reply-flag garbage-body unknown-field unknown-method unknown-service truncated send-and-close; do
 	cli raw $c > "$T/raw" 2>&1 || bad="$bad $c($(tr '\n' ' ' < "$T/raw"))"
 done
 if [ -z "$bad" ] && kill -0 "$META_PID" && zc volume list >/dev/null; then
