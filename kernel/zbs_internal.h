@@ -4,23 +4,226 @@
  *
  * zbs_main.c     module init/exit, parameters
  * zbs_ctl.c      /dev/zbs-control misc device and its ioctls
+ * zbs_dev.c      volume devices: lifecycle, blk-mq, request state machine
+ * zbs_map.c      per-device extent-map cache, parking, upcalls
+ * zbs_conn.c     chunk servers and the TCP connections to them
+ * zbs_genl.c     generic netlink family "zbs" (the agent channel)
  * zbs_debugfs.c  debugfs directory and test-only hooks
+ *
+ * Object lifetimes
+ *  - struct zbs_dev: one per /dev/zbsN; `ref` counts lookups (ioctl,
+ *    netlink), freed from the gendisk's free_disk after del_gendisk.
+ *  - struct zbs_map: one lease of one vextent, refcounted: the extent slot
+ *    holds one ref, every command using it another.
+ *  - struct zbs_chunk: one per chunk address, module lifetime (a small
+ *    table, freed at module exit), with its connections.
  */
 #ifndef _ZBS_INTERNAL_H
 #define _ZBS_INTERNAL_H
 
 #include <linux/types.h>
+#include <linux/blk-mq.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+#include <linux/workqueue.h>
 #include <linux/zbs.h>
+#include <linux/zbs_genl.h>
+#include <linux/zbs_layout.h>
+#include <linux/zbs_wire.h>
 
 #ifndef ZBS_MODULE_VERSION
 #define ZBS_MODULE_VERSION "unknown"
 #endif
 
-/* Module parameter: enables the test-only hooks in debugfs. */
+#define ZBS_MAX_CHUNKS		256	/* distinct chunk addresses per host */
+#define ZBS_CONNS_PER_CHUNK	4
+#define ZBS_MAX_IO_BYTES	(256U * 1024)	/* one request, <= ZBS_WIRE_MAX_IO */
+
+/* Module parameters. */
 extern bool zbs_test_hooks;
+extern unsigned int zbs_map_retry_ms;	/* re-send a map request after this */
+extern unsigned int zbs_reconnect_ms;	/* between connection attempts */
+
+extern struct workqueue_struct *zbs_wq;
 
 u64 zbs_features(void);
 
+/* ---- chunks and connections (zbs_conn.c) ---------------------------- */
+struct zbs_leg;
+struct zbs_cmd;
+struct zbs_dev;
+
+struct zbs_sock;
+
+struct zbs_conn {
+	struct zbs_chunk	*chunk;
+	int			idx;
+	spinlock_t		lock;		/* sendq, cur, cookie, down_since */
+	struct zbs_sock		*cur;		/* connected socket, NULL while down */
+	u32			cookie;		/* bumped at every connect */
+	u32			next_id;	/* xa_alloc_cyclic hint */
+	struct list_head	sendq;		/* legs to send, in order */
+	struct xarray		inflight;	/* slot -> leg sent, awaiting reply */
+	wait_queue_head_t	wait;		/* tx thread: sendq, state */
+	wait_queue_head_t	rx_wait;	/* rx thread: a socket to read */
+	struct task_struct	*tx_thread;
+	struct task_struct	*rx_thread;
+	unsigned long		down_since;	/* jiffies, 0 while up */
+};
+
+struct zbs_chunk {
+	u32			idx;		/* in the chunk table */
+	__be32			addr;
+	u16			port;
+	struct zbs_conn		conns[ZBS_CONNS_PER_CHUNK];
+};
+
+struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);	/* create or find */
+struct zbs_chunk *zbs_chunk_by_idx(u32 idx);
+void zbs_leg_submit(struct zbs_leg *leg, struct zbs_conn *conn);
+int zbs_conn_setup(void);
+void zbs_conn_release(void);
+
+/* ---- extent maps (zbs_map.c) ------------------------------------------ */
+struct zbs_replica {
+	struct zbs_chunk	*chunk;
+	u32			cid;
+	u32			flags;		/* ZBS_RF_* */
+};
+
+/* One lease of one vextent, as the agent answered it. */
+struct zbs_map {
+	struct kref		ref;
+	u64			pid, epoch, lease_epoch;
+	u64			next_gen;	/* protected by the extent's lock */
+	unsigned long		expires;	/* jiffies */
+	bool			ever_exist;	/* protected by the extent's lock */
+	u8			nr;
+	unsigned long		failed;		/* bit per replica, atomic bitops */
+	struct zbs_replica	rep[ZBS_MAX_REPLICAS];
+};
+
+/* The cache slot of one vextent of one device (lives as long as the device). */
+struct zbs_ext {
+	struct zbs_dev		*dev;
+	u64			vext;
+	spinlock_t		lock;		/* everything below */
+	struct zbs_map		*map;		/* current lease, NULL if none */
+	u64			req_id;		/* wanted map request, 0 if none */
+	unsigned long		req_sent;	/* jiffies it reached the agent, 0 if not */
+	bool			req_write;	/* ask for a write lease */
+	struct list_head	parked;		/* commands waiting for a map */
+	u32			inflight;	/* commands issued under a map */
+	u64			revoke_seq;	/* last revoke that dropped its map */
+	struct work_struct	upcall_work;
+};
+
+void zbs_map_put(struct zbs_map *map);
+struct zbs_map *zbs_map_alloc(gfp_t gfp);
+struct zbs_ext *zbs_ext_get(struct zbs_dev *dev, u64 vext, gfp_t gfp);
+/* Park a command on its extent until a map arrives (ext->lock held). */
+void __zbs_ext_park(struct zbs_ext *ext, struct zbs_cmd *cmd);
+/* Usable map of an extent, or NULL (ext->lock held). Drops expired maps. */
+struct zbs_map *__zbs_ext_map(struct zbs_ext *ext);
+/* Forget `map` if it is still the extent's current one (ext->lock held). */
+void __zbs_ext_drop_map(struct zbs_ext *ext, struct zbs_map *map);
+int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
+		  struct zbs_map *map);		/* consumes map */
+int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout);
+void zbs_map_resend_all(void);			/* a new agent registered */
+void zbs_map_tick(struct zbs_dev *dev);
+void zbs_map_destroy_all(struct zbs_dev *dev);
+extern wait_queue_head_t zbs_drain_wait;
+
+/* ---- devices and IO (zbs_dev.c, zbs_io.c) -------------------------- */
+struct zbs_dev {
+	u32			id;
+	struct kref		ref;		/* lookups; the index holds one */
+	struct zbs_ioc_dev_config cfg;
+	unsigned long		io_timeout;	/* jiffies */
+	struct gendisk		*disk;
+	struct blk_mq_tag_set	tag_set;
+	bool			dying;
+	atomic_t		open_count;
+	atomic64_t		inflight;	/* requests started, not ended */
+	atomic_t		nr_parked;
+	atomic_t		nr_maps;
+	struct xarray		exts;		/* vext -> struct zbs_ext */
+	spinlock_t		dirty_lock;
+	DECLARE_BITMAP(dirty_chunks, ZBS_MAX_CHUNKS);	/* written since last flush */
+	struct delayed_work	tick_work;	/* upcall re-send, deadlines */
+};
+
+struct zbs_leg {
+	struct zbs_cmd		*cmd;
+	struct zbs_conn		*conn;
+	struct list_head	node;		/* conn sendq */
+	struct zbs_wire_req	req;
+	u8			rep_idx;	/* replica slot in cmd->map */
+	struct zbs_chunk	*chunk;
+	u32			sock_cookie;	/* socket it was sent on */
+	unsigned long		sent_at;	/* jiffies */
+	int			status;		/* wire status, or -errno */
+	u64			reply_gen;
+};
+
+/* Per-request state in the blk-mq PDU. */
+struct zbs_cmd {
+	struct request		*rq;
+	struct zbs_dev		*dev;
+	struct zbs_ext		*ext;
+	struct zbs_map		*map;		/* ref held while legs are out */
+	u64			off;		/* in the extent */
+	u32			len;
+	u16			op;		/* ZBS_OP_READ/WRITE/FLUSH */
+	bool			fua;
+	u64			gen;
+	atomic_t		pending;	/* legs out */
+	atomic_t		ok;		/* legs that succeeded */
+	bool			map_bad;	/* fenced or inconsistent: drop the map */
+	u8			tried;		/* read: replicas tried under this map */
+	int			err;		/* errno to end with if it fails */
+	unsigned long		deadline;	/* jiffies: fail after this */
+	struct list_head	park;		/* on ext->parked */
+	struct delayed_work	dwork;		/* completion, retry, flush (worker) */
+	u8			nr_legs;	/* legs of the current attempt */
+	struct zbs_leg		legs[ZBS_MAX_REPLICAS];
+	struct zbs_leg		**flush_legs;	/* flush: one per chunk */
+	u32			nr_flush_legs;
+};
+
+/* zbs_io.c */
+int zbs_wire_errno(int st);
+blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd);
+void zbs_cmd_issue(struct zbs_cmd *cmd);	/* route a command (ext unlocked) */
+void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st);
+void zbs_leg_done(struct zbs_leg *leg);		/* a leg's reply or failure */
+int zbs_io_setup(void);
+void zbs_io_release(void);
+
+/* zbs_dev.c */
+struct zbs_dev *zbs_dev_get(u32 id);		/* ref, or NULL */
+struct zbs_dev *zbs_dev_get_next(u32 *id);	/* iteration from *id */
+void zbs_dev_put(struct zbs_dev *dev);
+int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id);
+int zbs_dev_del(u32 id);
+int zbs_dev_info(u32 id, struct zbs_ioc_dev_info *info);
+int zbs_dev_list(u32 *ids, u32 capacity, u32 *count);
+int zbs_dev_setup(void);
+void zbs_dev_release(void);
+
+/* ---- netlink (zbs_genl.c) ------------------------------------------- */
+int zbs_genl_setup(void);
+void zbs_genl_release(void);
+bool zbs_genl_session_valid(void);
+int zbs_genl_map_request(struct zbs_dev *dev, u64 vext, u64 req_id, bool write);
+void zbs_genl_replica_failed(struct zbs_dev *dev, u64 vext, struct zbs_map *map,
+			     int idx, u64 gen, int err);
+void zbs_genl_existence(struct zbs_dev *dev, u64 vext, struct zbs_map *map, u64 gen);
+
+/* ---- control device, debugfs ------------------------------------------ */
 int zbs_ctl_setup(void);
 void zbs_ctl_release(void);
 

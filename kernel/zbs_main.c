@@ -13,9 +13,15 @@ bool zbs_test_hooks;
 module_param_named(test_hooks, zbs_test_hooks, bool, 0444);
 MODULE_PARM_DESC(test_hooks, "Enable test-only fault hooks in debugfs (default: off)");
 
+unsigned int zbs_reconnect_ms = 500;
+module_param_named(reconnect_ms, zbs_reconnect_ms, uint, 0644);
+MODULE_PARM_DESC(reconnect_ms, "Delay between connection attempts to a chunk (default 500)");
+
+struct workqueue_struct *zbs_wq;
+
 u64 zbs_features(void)
 {
-	u64 f = ZBS_FEAT_CONTROL;
+	u64 f = ZBS_FEAT_CONTROL | ZBS_FEAT_DEVICES | ZBS_FEAT_GENL;
 
 	if (zbs_test_hooks)
 		f |= ZBS_FEAT_TEST_HOOKS;
@@ -28,15 +34,37 @@ static int __init zbs_init(void)
 
 	zbs_debugfs_setup();
 
+	zbs_wq = alloc_workqueue("zbs", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!zbs_wq) {
+		ret = -ENOMEM;
+		goto out_debugfs;
+	}
+	ret = zbs_io_setup();
+	if (ret)
+		goto out_wq;
+	ret = zbs_dev_setup();
+	if (ret)
+		goto out_io;
+	ret = zbs_genl_setup();
+	if (ret)
+		goto out_dev;
 	ret = zbs_ctl_setup();
 	if (ret)
-		goto out_debugfs;
+		goto out_genl;
 
 	pr_info("loaded, version %s, abi %u.%u%s\n", ZBS_MODULE_VERSION,
 		ZBS_ABI_MAJOR, ZBS_ABI_MINOR,
 		zbs_test_hooks ? ", test hooks enabled" : "");
 	return 0;
 
+out_genl:
+	zbs_genl_release();
+out_dev:
+	zbs_dev_release();
+out_io:
+	zbs_io_release();
+out_wq:
+	destroy_workqueue(zbs_wq);
 out_debugfs:
 	zbs_debugfs_release();
 	return ret;
@@ -44,8 +72,13 @@ out_debugfs:
 
 static void __exit zbs_exit(void)
 {
-	/* Close entry points first, in reverse order of setup. */
+	/* Close entry points first: netlink, then the control device. */
+	zbs_genl_release();
 	zbs_ctl_release();
+	zbs_dev_release();
+	zbs_conn_release();
+	zbs_io_release();
+	destroy_workqueue(zbs_wq);
 	zbs_debugfs_release();
 	pr_info("unloaded\n");
 }

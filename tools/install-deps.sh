@@ -9,14 +9,12 @@ pkgs=(
 	# libraries
 	libnl-3-dev libnl-genl-3-dev libprotobuf-c-dev protobuf-c-compiler
 	liblmdb-dev libuv1-dev liburing-dev libcmocka-dev libjson-c-dev uuid-dev
-	# fuzzing (libFuzzer) and sanitizers
-	clang libclang-rt-14-dev
+	# fuzzing (libFuzzer) and sanitizers; python3 writes the fuzz seed corpus
+	clang libclang-rt-14-dev python3
 	# VM test runner: kernel to boot, qemu, busybox initramfs
 	linux-image-amd64 qemu-system-x86 busybox-static
 	# workloads and peers for tests and benchmarks
 	fio nbd-server nbd-client e2fsprogs iproute2 procps psmisc
-	# JSON checks in native test scripts
-	python3
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

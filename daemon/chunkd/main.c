@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zbs-chunkd: the chunk server. Opens the extent store on --data-dir and
+ * serves the data protocol on --listen. The session with zbs-metad and the
+ * netlink agent are separate modules started from main() below.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "net.h"
+#include "server.h"
+#include "store.h"
+
+struct chunkd_opts {
+	const char *data_dir;
+	char listen_host[256];
+	uint16_t listen_port;
+	const char *uuid;		/* expected chunk identity, optional */
+	const char *port_file;		/* write the bound data port here */
+	int log_level;
+	/* the meta session adds its options here (e.g. --meta HOST:PORT) */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: zbs-chunkd --data-dir DIR [options]\n"
+		"\n"
+		"  -d, --data-dir DIR       extent store directory (created and initialized if empty)\n"
+		"  -l, --listen HOST:PORT   data port (default 0.0.0.0:%u; port 0 = any free port)\n"
+		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID\n"
+		"      --port-file FILE     write the bound data port to FILE once listening\n"
+		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
+		"  -h, --help               this help\n",
+		ZBS_WIRE_DEFAULT_PORT);
+}
+
+enum { OPT_UUID = 256, OPT_PORT_FILE };
+
+static int parse_args(int argc, char **argv, struct chunkd_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "uuid", required_argument, NULL, OPT_UUID },
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	snprintf(o->listen_host, sizeof(o->listen_host), "0.0.0.0");
+	o->listen_port = ZBS_WIRE_DEFAULT_PORT;
+	o->log_level = ZBS_LOG_INFO;
+	while ((c = getopt_long(argc, argv, "d:l:v:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o->data_dir = optarg;
+			break;
+		case 'l':
+			if (zbs_parse_hostport(optarg, "0.0.0.0", o->listen_host,
+					       sizeof(o->listen_host), &o->listen_port) < 0) {
+				fprintf(stderr, "zbs-chunkd: bad --listen '%s' (HOST:PORT)\n", optarg);
+				return -1;
+			}
+			break;
+		case OPT_UUID:
+			o->uuid = optarg;
+			break;
+		case OPT_PORT_FILE:
+			o->port_file = optarg;
+			break;
+		case 'v':
+			o->log_level = zbs_log_parse_level(optarg);
+			if (o->log_level < 0) {
+				fprintf(stderr, "zbs-chunkd: bad --log-level '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "zbs-chunkd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->data_dir) {
+		fprintf(stderr, "zbs-chunkd: --data-dir is required\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct chunkd_opts o = { 0 };
+	struct zbs_store *st = NULL;
+	struct zbs_server *srv = NULL;
+	sigset_t set;
+	int sig, rc;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	zbs_log_init("zbs-chunkd", (enum zbs_log_level)o.log_level);
+
+	/* signals are taken synchronously by sigwait() below; every thread
+	 * started from here inherits the mask */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	rc = zbs_store_open(o.data_dir, o.uuid, &st);
+	if (rc < 0) {
+		log_err("cannot use data dir %s: %s", o.data_dir, strerror(-rc));
+		return 1;
+	}
+	rc = zbs_server_start(st, o.listen_host, o.listen_port, &srv);
+	if (rc < 0)
+		goto out_store;
+	log_info("chunk %s serving data on %s:%u", zbs_store_uuid(st), o.listen_host,
+		 zbs_server_port(srv));
+	if (o.port_file && write_port_file(o.port_file, zbs_server_port(srv)) < 0) {
+		log_err("cannot write %s: %m", o.port_file);
+		rc = -EIO;
+		goto out_server;
+	}
+
+	/* the meta session thread starts here (and stops before the server) */
+
+	sigwait(&set, &sig);
+	log_info("signal %d: shutting down", sig);
+	rc = 0;
+out_server:
+	zbs_server_stop(srv);
+out_store:
+	zbs_store_close(st);
+	return rc < 0 ? 1 : 0;
+}

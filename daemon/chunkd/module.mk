@@ -1,0 +1,33 @@
+# zbs-chunkd: the chunk server (extent store + data protocol server).
+BINS += zbs-chunkd
+zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c
+zbs-chunkd_DEPS := zbs
+zbs-chunkd_LIBS := -llmdb -luuid -luring -lpthread
+
+# Conformance tests against a real zbs-chunkd process ($ZBS_BIN/zbs-chunkd).
+UNIT_TESTS += test_chunkd
+test_chunkd_SRCS := daemon/chunkd/test/test_chunkd.c daemon/chunkd/test/harness.c
+test_chunkd_DEPS := zbs
+test_chunkd_LIBS := -lpthread
+
+# Malformed input on raw sockets against a real zbs-chunkd.
+UNIT_TESTS += test_malformed
+test_malformed_SRCS := daemon/chunkd/test/test_malformed.c daemon/chunkd/test/harness.c
+test_malformed_DEPS := zbs
+
+# libFuzzer harness of the request decoder, built with clang and run briefly.
+NATIVE_TESTS += daemon/chunkd/test/fuzz-wire.sh
+
+# In-process tests of the store API (includes store.c for its static helpers).
+UNIT_TESTS += test_store
+test_store_SRCS := daemon/chunkd/test/test_store.c daemon/chunkd/test/harness.c
+test_store_DEPS := zbs
+test_store_LIBS := -llmdb -luuid -lpthread
+
+# The conformance suite once more on the synchronous (no io_uring) path.
+NATIVE_TESTS += daemon/chunkd/test/sync-mode.sh
+
+# Table tests of the protocol helpers in daemon/lib (wire.c, net.c).
+UNIT_TESTS += test_wire
+test_wire_SRCS := daemon/chunkd/test/test_wire.c
+test_wire_DEPS := zbs

@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Data-port server: one thread per connection, each with its own io_uring.
+ * Replica files are used with O_DIRECT (the chunk does not double-cache what
+ * the client's page cache holds; FUA is a RWF_DSYNC write), so READ/WRITE go
+ * to the ring and up to MAX_INFLIGHT of them per connection are in flight on
+ * the device at once; the socket receive is on the same ring. A request
+ * that overlaps a write in flight on the same replica waits for it, so
+ * overlapping requests take effect in arrival order. Every other opcode
+ * runs synchronously in the thread once the connection's earlier IO has
+ * completed (a FLUSH thus covers every earlier write on its connection). Replies of everything that
+ * completed in one loop turn go out with one sendmsg(), after the turn's
+ * metadata commit. Without io_uring (old kernel, seccomp) a connection falls
+ * back to executing requests one by one (conn_loop_sync; forced with the
+ * environment variable ZBS_CHUNKD_NO_URING=1, which the tests use).
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "server.h"
+#include "store.h"
+#include "wire.h"
+
+#define HDR		((uint32_t)sizeof(struct zbs_wire_req))
+#define INBUF_SIZE	(ZBS_WIRE_MAX_IO + 256 * 1024)
+#define ARENA_SIZE	(2 * ZBS_WIRE_MAX_IO)
+#define MAX_REPLIES	256
+#define MAX_INFLIGHT	64
+#define RING_ENTRIES	128
+#define UD_RECV		UINT64_MAX
+#define SMALL_BUF	(64 * 1024)	/* slot buffers above this are freed after use */
+#define MAX_INFLIGHT_BYTES (16 * ZBS_WIRE_MAX_IO)	/* per connection */
+
+struct conn {
+	struct zbs_server *srv;
+	int fd;
+	pthread_t thread;
+	bool done;			/* srv->lock */
+	struct conn *next;		/* srv->lock */
+};
+
+struct zbs_server {
+	struct zbs_store *st;
+	int lfd;
+	uint16_t port;
+	pthread_t accept_thread;
+	pthread_mutex_t lock;
+	struct conn *conns;		/* lock */
+	unsigned nconns;		/* lock */
+	bool stopping;			/* lock */
+};
+
+struct out_reply {
+	struct zbs_wire_reply hdr;
+	const void *data;
+	uint32_t len;
+	bool mutating;
+	int slot;		/* slot to release once sent, or -1 */
+};
+
+/* One asynchronous READ/WRITE: its aligned buffer and store context. */
+struct slot {
+	uint8_t *buf;
+	uint32_t cap;
+	struct zbs_store_io io;
+	bool busy;		/* IO in flight */
+	int next_free;
+};
+
+struct conn_state {
+	struct conn *c;
+	struct zbs_store_batch batch;
+	uint8_t *in;
+	uint32_t have, pos;
+	uint8_t *arena;
+	uint32_t arena_used;
+	struct out_reply rep[MAX_REPLIES];
+	unsigned nrep;
+	struct iovec iov[2 * MAX_REPLIES];
+	/* io_uring mode */
+	struct io_uring *ring;
+	struct slot slots[MAX_INFLIGHT];
+	int free_slot;
+	unsigned inflight;
+	uint64_t inflight_bytes;
+	bool recv_posted;
+	bool closing;
+};
+
+static void slot_release(struct conn_state *cs, int i)
+{
+	struct slot *s = &cs->slots[i];
+
+	if (s->cap > SMALL_BUF) {
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	}
+	s->next_free = cs->free_slot;
+	cs->free_slot = i;
+}
+
+/* A free slot with an aligned buffer of at least len bytes, or -1. */
+static int slot_get(struct conn_state *cs, uint32_t len)
+{
+	int i = cs->free_slot;
+	struct slot *s;
+
+	if (i < 0)
+		return -1;
+	s = &cs->slots[i];
+	if (s->cap < len) {
+		uint32_t cap = len < 4096 ? 4096 : len;
+		void *p;
+
+		if (posix_memalign(&p, 4096, cap))
+			return -1;
+		free(s->buf);
+		s->buf = p;
+		s->cap = cap;
+	}
+	cs->free_slot = s->next_free;
+	return i;
+}
+
+static int send_iov(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)(n > 1024 ? 1024 : n) };
+		ssize_t s = sendmsg(fd, &m, MSG_NOSIGNAL);
+
+		if (s < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (n > 0 && (size_t)s >= iov->iov_len) {
+			s -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + s;
+			iov->iov_len -= (size_t)s;
+		}
+	}
+	return 0;
+}
+
+/* Commit the batch's metadata, then send every queued reply. */
+static int flush_replies(struct conn_state *cs)
+{
+	int st = zbs_store_batch_commit(cs->c->srv->st, &cs->batch);
+	int n = 0, rc;
+
+	for (unsigned i = 0; i < cs->nrep; i++) {
+		struct out_reply *o = &cs->rep[i];
+
+		if (st != ZBS_ST_OK && o->mutating && o->hdr.status == 0) {
+			/* not persisted: must not be acknowledged */
+			o->hdr.status = htole32(ZBS_ST_IO);
+			o->hdr.length = 0;
+			o->len = 0;
+		}
+		cs->iov[n++] = (struct iovec){ &o->hdr, sizeof(o->hdr) };
+		if (o->len)
+			cs->iov[n++] = (struct iovec){ (void *)o->data, o->len };
+	}
+	rc = n ? send_iov(cs->c->fd, cs->iov, n) : 0;
+	for (unsigned i = 0; i < cs->nrep; i++)
+		if (cs->rep[i].slot >= 0)
+			slot_release(cs, cs->rep[i].slot);
+	cs->nrep = 0;
+	cs->arena_used = 0;
+	return rc;
+}
+
+static void queue_reply(struct conn_state *cs, const struct zbs_reply *r, const void *data,
+			bool mutating)
+{
+	struct out_reply *o = &cs->rep[cs->nrep++];
+
+	zbs_wire_encode_reply(r, &o->hdr);
+	o->data = data;
+	o->len = r->status ? 0 : r->length;
+	o->mutating = mutating;
+	o->slot = -1;
+}
+
+static uint32_t out_need(const struct zbs_req *r)
+{
+	if (r->opcode == ZBS_OP_READ)
+		return r->length;
+	if (r->opcode == ZBS_OP_GET_BLOCK_MAP)
+		return ZBS_WIRE_BLOCK_MAP_BYTES;
+	return 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe) {		/* full: hand the queued ones to the kernel */
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+/*
+ * Does req touch a range of the same replica that a READ/WRITE in flight on
+ * this connection touches, one of them being a write? Such requests wait,
+ * so overlapping requests take effect in arrival order on every replica.
+ */
+static bool overlaps_inflight(const struct conn_state *cs, const struct zbs_req *req)
+{
+	for (int i = 0; i < MAX_INFLIGHT; i++) {
+		const struct slot *sl = &cs->slots[i];
+		const struct zbs_req *o = &sl->io.req;
+
+		if (!sl->busy || o->pid != req->pid)
+			continue;
+		if (o->opcode != ZBS_OP_WRITE && req->opcode != ZBS_OP_WRITE)
+			continue;
+		if (req->offset < o->offset + o->length && o->offset < req->offset + req->length)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Start an asynchronous READ/WRITE. Returns 0 when it was issued or answered
+ * (rule refused it), 1 when no slot is free (retry after completions), -1 on
+ * a fatal error.
+ */
+static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uint8_t *payload)
+{
+	struct zbs_reply rep;
+	struct io_uring_sqe *sqe;
+	struct slot *sl;
+	int i;
+
+	if (cs->inflight && cs->inflight_bytes + req->length > MAX_INFLIGHT_BYTES)
+		return 1;		/* bound the memory a connection pins */
+	i = slot_get(cs, req->length);
+	if (i < 0 && cs->nrep) {
+		/* slots of completed reads/writes are freed once their replies are sent */
+		if (flush_replies(cs) < 0)
+			return -1;
+		i = slot_get(cs, req->length);
+	}
+	if (i < 0)
+		return cs->inflight ? 1 : -1;
+	sl = &cs->slots[i];
+	if (zbs_store_io_begin(cs->c->srv->st, req, &sl->io, &rep) != ZBS_ST_OK) {
+		slot_release(cs, i);
+		queue_reply(cs, &rep, NULL, false);
+		return 0;
+	}
+	sqe = get_sqe(cs->ring);
+	if (!sqe) {
+		zbs_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, -EIO, &rep);
+		slot_release(cs, i);
+		queue_reply(cs, &rep, NULL, true);
+		return 0;
+	}
+	if (req->opcode == ZBS_OP_WRITE) {
+		memcpy(sl->buf, payload, req->length);
+		io_uring_prep_write(sqe, sl->io.fd, sl->buf, req->length, req->offset);
+		if (req->flags & ZBS_WF_FUA) {
+			sqe->rw_flags = RWF_DSYNC;
+			sl->io.dsync = true;
+		}
+	} else {
+		io_uring_prep_read(sqe, sl->io.fd, sl->buf, req->length, req->offset);
+	}
+	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+	sl->busy = true;
+	cs->inflight++;
+	cs->inflight_bytes += req->length;
+	return 0;
+}
+
+/* An asynchronous READ/WRITE finished: queue its reply (slot freed when sent). */
+static void complete_io(struct conn_state *cs, int i, int res)
+{
+	struct slot *sl = &cs->slots[i];
+	bool write = sl->io.req.opcode == ZBS_OP_WRITE;
+	struct zbs_reply rep;
+
+	cs->inflight--;
+	cs->inflight_bytes -= sl->io.req.length;
+	sl->busy = false;
+	if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
+		cs->closing = true;
+	zbs_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, res, &rep);
+	queue_reply(cs, &rep, sl->buf, write);
+	cs->rep[cs->nrep - 1].slot = i;
+}
+
+/*
+ * Handle every complete frame in the input buffer. Returns 0 to go on, or
+ * -1 when the connection must close (protocol error, send failure).
+ */
+static int process_frames(struct conn_state *cs)
+{
+	struct zbs_store *st = cs->c->srv->st;
+
+	while (cs->have - cs->pos >= HDR) {
+		struct zbs_wire_req w;
+		struct zbs_req req;
+		struct zbs_reply rep;
+		uint32_t plen, need;
+		int status;
+
+		memcpy(&w, cs->in + cs->pos, HDR);
+		status = zbs_wire_decode_req(&w, &req, &plen);
+		if (status == ZBS_ST_PROTO) {
+			memset(&rep, 0, sizeof(rep));
+			rep.opcode = req.opcode;
+			rep.id = req.id;
+			rep.status = ZBS_ST_PROTO;
+			log_warn("connection %d: bad frame (magic/version/length): closing", cs->c->fd);
+			if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
+				return -1;
+			queue_reply(cs, &rep, NULL, false);
+			flush_replies(cs);
+			return -1;
+		}
+		if (cs->have - cs->pos - HDR < plen)
+			break;		/* wait for the rest of the payload */
+		status = zbs_wire_check_req(&req);
+		need = status == ZBS_ST_OK ? out_need(&req) : 0;
+		if (cs->nrep == MAX_REPLIES || cs->arena_used + need > ARENA_SIZE) {
+			if (flush_replies(cs) < 0)
+				return -1;
+		}
+		if (status != ZBS_ST_OK) {
+			memset(&rep, 0, sizeof(rep));
+			rep.opcode = req.opcode;
+			rep.id = req.id;
+			rep.status = (uint32_t)status;
+			log_debug("connection %d: %s id %lu: %s", cs->c->fd,
+				  zbs_wire_op_str(req.opcode), (unsigned long)req.id,
+				  zbs_wire_status_str((uint32_t)status));
+			queue_reply(cs, &rep, NULL, false);
+		} else if (cs->ring && (req.opcode == ZBS_OP_READ || req.opcode == ZBS_OP_WRITE)) {
+			int rc;
+
+			if (overlaps_inflight(cs, &req))
+				break;		/* keep arrival order on overlapping ranges */
+			rc = submit_io(cs, &req, cs->in + cs->pos + HDR);
+
+			if (rc > 0)
+				break;		/* no free slot: wait for completions */
+			if (rc < 0)
+				return -1;
+		} else if (cs->inflight) {
+			break;		/* control ops run after earlier IO completed */
+		} else {
+			uint8_t *out = cs->arena + cs->arena_used;
+
+			zbs_store_exec(st, &cs->batch, &req, cs->in + cs->pos + HDR, out, &rep);
+			if (rep.status == ZBS_ST_OK)
+				cs->arena_used += rep.length;
+			queue_reply(cs, &rep, out,
+				    req.opcode != ZBS_OP_READ && req.opcode != ZBS_OP_GET_INFO &&
+				    req.opcode != ZBS_OP_GET_BLOCK_MAP);
+		}
+		cs->pos += HDR + plen;
+	}
+	return 0;
+}
+
+/* io_uring mode: socket receive and READ/WRITE on the connection's ring. */
+static void conn_loop_ring(struct conn_state *cs)
+{
+	struct conn *c = cs->c;
+	bool shut = false;
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int rc;
+
+		if (!cs->closing && process_frames(cs) < 0)
+			cs->closing = true;
+		if (!cs->recv_posted && cs->pos) {
+			memmove(cs->in, cs->in + cs->pos, cs->have - cs->pos);
+			cs->have -= cs->pos;
+			cs->pos = 0;
+		}
+		if (cs->nrep && flush_replies(cs) < 0)
+			cs->closing = true;
+		if (cs->closing && !shut) {
+			shutdown(c->fd, SHUT_RDWR);	/* ends a posted receive */
+			shut = true;
+		}
+		if (!cs->closing && !cs->recv_posted && cs->have < INBUF_SIZE) {
+			struct io_uring_sqe *sqe = get_sqe(cs->ring);
+
+			if (!sqe) {
+				cs->closing = true;
+				continue;
+			}
+			io_uring_prep_recv(sqe, c->fd, cs->in + cs->have, INBUF_SIZE - cs->have, 0);
+			io_uring_sqe_set_data64(sqe, UD_RECV);
+			cs->recv_posted = true;
+		}
+		if (!cs->inflight && !cs->recv_posted) {
+			if (cs->closing)
+				break;
+			continue;	/* buffer full of partial data cannot happen; re-loop */
+		}
+		rc = io_uring_submit_and_wait(cs->ring, 1);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			log_err("connection %d: io_uring: %s", c->fd, strerror(-rc));
+			/* cannot wait for in-flight IO: the buffers must stay; give up hard */
+			abort();
+		}
+		io_uring_for_each_cqe(cs->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+			seen++;
+			if (ud == UD_RECV) {
+				cs->recv_posted = false;
+				if (cqe->res > 0) {
+					cs->have += (uint32_t)cqe->res;
+				} else if (cqe->res != -EINTR && cqe->res != -EAGAIN) {
+					if (cs->have - cs->pos && !cs->closing)
+						log_debug("connection %d: closed inside a frame", c->fd);
+					cs->closing = true;
+				}
+			} else {
+				complete_io(cs, (int)ud, cqe->res);
+			}
+		}
+		io_uring_cq_advance(cs->ring, seen);
+	}
+}
+
+/* Fallback without io_uring: requests executed one by one. */
+static void conn_loop_sync(struct conn_state *cs)
+{
+	struct conn *c = cs->c;
+
+	for (;;) {
+		ssize_t n;
+
+		if (process_frames(cs) < 0)
+			break;
+		if (cs->nrep && flush_replies(cs) < 0)
+			break;
+		if (cs->pos) {
+			memmove(cs->in, cs->in + cs->pos, cs->have - cs->pos);
+			cs->have -= cs->pos;
+			cs->pos = 0;
+		}
+		n = recv(c->fd, cs->in + cs->have, INBUF_SIZE - cs->have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (cs->have)
+				log_debug("connection %d: closed inside a frame (%u bytes dropped)",
+					  c->fd, cs->have);
+			break;
+		}
+		cs->have += (uint32_t)n;
+	}
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct conn_state *cs = calloc(1, sizeof(*cs));
+	const char *no_uring = getenv("ZBS_CHUNKD_NO_URING");
+	struct io_uring ring;
+
+	if (!cs)
+		goto out;
+	cs->c = c;
+	cs->in = malloc(INBUF_SIZE);
+	cs->arena = malloc(ARENA_SIZE);
+	if (!cs->in || !cs->arena)
+		goto out;
+	cs->free_slot = -1;
+	for (int i = MAX_INFLIGHT - 1; i >= 0; i--)
+		slot_release(cs, i);
+	if (!(no_uring && *no_uring && strcmp(no_uring, "0")) &&
+	    io_uring_queue_init(RING_ENTRIES, &ring, 0) == 0) {
+		cs->ring = &ring;
+		conn_loop_ring(cs);
+		io_uring_queue_exit(&ring);
+	} else {
+		log_debug("connection %d: no io_uring, serving synchronously", c->fd);
+		conn_loop_sync(cs);
+	}
+out:
+	if (cs) {
+		zbs_store_batch_commit(c->srv->st, &cs->batch);
+		free(cs->in);
+		free(cs->arena);
+		for (int i = 0; i < MAX_INFLIGHT; i++)
+			free(cs->slots[i].buf);
+		free(cs);
+	}
+	shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_lock(&c->srv->lock);
+	c->done = true;
+	pthread_mutex_unlock(&c->srv->lock);
+	return NULL;
+}
+
+/* Join and free finished connections. Caller holds srv->lock. */
+static void reap_conns(struct zbs_server *srv, bool all)
+{
+	struct conn **pp = &srv->conns;
+
+	while (*pp) {
+		struct conn *c = *pp;
+
+		if (!c->done && !all) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		srv->nconns--;
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(c->thread, NULL);
+		close(c->fd);
+		free(c);
+		pthread_mutex_lock(&srv->lock);
+	}
+}
+
+static void *accept_main(void *arg)
+{
+	struct zbs_server *srv = arg;
+
+	for (;;) {
+		int fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC), one = 1;
+		struct conn *c;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			pthread_mutex_lock(&srv->lock);
+			bool stop = srv->stopping;
+			pthread_mutex_unlock(&srv->lock);
+			if (stop)
+				break;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("accept: %m");
+				usleep(10000);
+				continue;
+			}
+			log_err("accept: %m");
+			break;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		pthread_mutex_lock(&srv->lock);
+		reap_conns(srv, false);
+		if (srv->stopping || srv->nconns >= ZBS_SERVER_MAX_CONNS) {
+			pthread_mutex_unlock(&srv->lock);
+			log_warn("too many connections (%d): refusing one", ZBS_SERVER_MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			pthread_mutex_unlock(&srv->lock);
+			close(fd);
+			continue;
+		}
+		c->srv = srv;
+		c->fd = fd;
+		if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
+			pthread_mutex_unlock(&srv->lock);
+			log_warn("cannot start a connection thread");
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = srv->conns;
+		srv->conns = c;
+		srv->nconns++;
+		pthread_mutex_unlock(&srv->lock);
+	}
+	return NULL;
+}
+
+int zbs_server_start(struct zbs_store *st, const char *host, uint16_t port,
+		     struct zbs_server **out)
+{
+	struct zbs_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return -ENOMEM;
+	srv->st = st;
+	pthread_mutex_init(&srv->lock, NULL);
+	srv->lfd = zbs_tcp_listen(host, port, 128, &srv->port);
+	if (srv->lfd < 0) {
+		int rc = srv->lfd;
+
+		log_err("cannot listen on %s:%u: %s", host, port, strerror(-rc));
+		pthread_mutex_destroy(&srv->lock);
+		free(srv);
+		return rc;
+	}
+	if (pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0) {
+		close(srv->lfd);
+		pthread_mutex_destroy(&srv->lock);
+		free(srv);
+		return -EAGAIN;
+	}
+	*out = srv;
+	return 0;
+}
+
+uint16_t zbs_server_port(const struct zbs_server *srv)
+{
+	return srv->port;
+}
+
+void zbs_server_stop(struct zbs_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	pthread_mutex_unlock(&srv->lock);
+	shutdown(srv->lfd, SHUT_RDWR);
+	pthread_join(srv->accept_thread, NULL);
+	close(srv->lfd);
+	pthread_mutex_lock(&srv->lock);
+	for (struct conn *c = srv->conns; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	reap_conns(srv, true);
+	pthread_mutex_unlock(&srv->lock);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}

@@ -1,0 +1,1441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Extent store: replica table, LMDB metadata, replica files, and the rules
+ * of the data protocol. See store.h.
+ *
+ * Locking: st->table_lock (rwlock) protects the hash table; st->ddl_lock
+ * serializes replica creation and deletion (file names are reused); each
+ * replica's r->lock protects its metadata fields (never held across IO,
+ * except by RECOVER_WRITE, which must not race with foreground writes
+ * marking sectors dirty). LMDB write transactions serialize among
+ * themselves, and metadata is copied into a transaction under r->lock, so
+ * the stored gen never goes backwards.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "log.h"
+#include "store.h"
+
+#define STORE_FORMAT		1
+#define SUPER_MAGIC		0x5355425aU	/* "ZBUS" */
+#define REC_MAGIC		0x5252425aU	/* "ZBRR" */
+#define REC_F_THICK		1U
+#define HASH_BUCKETS		1024
+#define DIRTY_BYTES		(ZBS_EXTENT_SIZE / ZBS_SECTOR_SIZE / 8)	/* 64 KiB */
+#define BITMAP_BYTES		ZBS_WIRE_BLOCK_MAP_BYTES
+
+/* LMDB records, host byte order (the store is local to this machine). */
+struct super_rec {
+	uint32_t magic;
+	uint32_t format;
+	char uuid[40];
+};
+
+struct replica_rec {
+	uint32_t magic;
+	uint32_t format;
+	uint64_t pid, epoch, lease_epoch, gen;
+	uint32_t state, flags;
+	uint8_t bitmap[BITMAP_BYTES];
+};
+
+struct zbs_replica {
+	uint64_t pid, epoch;		/* immutable */
+	int fd;				/* buffered; immutable while referenced */
+	int dfd;			/* O_DIRECT, or -1 when unsupported */
+	bool thick;			/* immutable */
+	atomic_int refs;
+	atomic_int data_dirty;		/* written since the last fdatasync */
+	struct zbs_replica *hnext;	/* st->table_lock */
+
+	pthread_mutex_t lock;
+	uint64_t lease_epoch;
+	uint64_t gen;			/* contiguously completed writes */
+	uint64_t next_gen;		/* gen + accepted, not yet completed */
+	uint64_t *done;			/* completed gens above gen (out of order) */
+	unsigned ndone, done_cap;
+	uint32_t state;
+	uint32_t alloc_blocks;
+	uint8_t bitmap[BITMAP_BYTES];
+	uint8_t *dirty;			/* RECOVERING: 1 bit per 512 B sector */
+	bool meta_dirty;		/* differs from LMDB */
+	bool deleted;
+};
+
+struct zbs_store {
+	char *dir;
+	char uuid[40];
+	int lock_fd;
+	int rep_dirfd;
+	MDB_env *env;
+	MDB_dbi dbi_super, dbi_rep;
+	pthread_rwlock_t table_lock;
+	pthread_mutex_t ddl_lock;
+	struct zbs_replica *buckets[HASH_BUCKETS];
+	unsigned nreplicas;
+	bool opened;			/* fully opened: close persists */
+};
+
+/* ---- small helpers -------------------------------------------------- */
+
+static unsigned bucket_of(uint64_t pid)
+{
+	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 54) % HASH_BUCKETS;
+}
+
+static void rep_name(uint64_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRIu64, pid);
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) {		/* past EOF: zeros */
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static uint32_t popcount_map(const uint8_t *map)
+{
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < BITMAP_BYTES; i++)
+		n += (uint32_t)__builtin_popcount(map[i]);
+	return n;
+}
+
+static int errno_status(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT ? ZBS_ST_NOSPC : ZBS_ST_IO;
+}
+
+/* ---- replica objects ------------------------------------------------ */
+
+static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
+{
+	struct zbs_replica *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->pid = pid;
+	r->epoch = epoch;
+	r->fd = fd;
+	r->dfd = -1;
+	if (fd >= 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		r->dfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	}
+	r->thick = thick;
+	atomic_init(&r->refs, 1);
+	atomic_init(&r->data_dirty, 0);
+	pthread_mutex_init(&r->lock, NULL);
+	return r;
+}
+
+static void replica_get(struct zbs_replica *r)
+{
+	atomic_fetch_add(&r->refs, 1);
+}
+
+static void replica_put(struct zbs_replica *r)
+{
+	if (atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->dfd >= 0)
+		close(r->dfd);
+	free(r->done);
+	free(r->dirty);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* Caller holds r->lock. */
+static void replica_fill_info(const struct zbs_replica *r, struct zbs_replica_info *i)
+{
+	i->pid = r->pid;
+	i->epoch = r->epoch;
+	i->lease_epoch = r->lease_epoch;
+	i->gen = r->gen;
+	i->alloc_blocks = r->alloc_blocks;
+	i->state = r->state;
+	i->thick = r->thick;
+}
+
+/* Caller holds r->lock. */
+static void replica_fill_reply(const struct zbs_replica *r, struct zbs_reply *rep)
+{
+	rep->gen = r->gen;
+	rep->epoch = r->epoch;
+	rep->lease_epoch = r->lease_epoch;
+	rep->state = r->state;
+	rep->alloc_blocks = r->alloc_blocks;
+}
+
+/* Caller holds r->lock. */
+static void replica_to_rec(const struct zbs_replica *r, struct replica_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->magic = REC_MAGIC;
+	rec->format = STORE_FORMAT;
+	rec->pid = r->pid;
+	rec->epoch = r->epoch;
+	rec->lease_epoch = r->lease_epoch;
+	rec->gen = r->gen;
+	rec->state = r->state;
+	rec->flags = r->thick ? REC_F_THICK : 0;
+	memcpy(rec->bitmap, r->bitmap, BITMAP_BYTES);
+}
+
+/* Mark the 256 KiB blocks of [off, off+len) allocated. Caller holds r->lock. */
+static void replica_alloc(struct zbs_replica *r, uint64_t off, uint32_t len)
+{
+	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
+
+	for (; b <= e; b++) {
+		if (!(r->bitmap[b / 8] & (1U << (b % 8)))) {
+			r->bitmap[b / 8] |= (uint8_t)(1U << (b % 8));
+			r->alloc_blocks++;
+			r->meta_dirty = true;
+		}
+	}
+}
+
+/* Write g completed: advance gen over contiguous completions. Holds r->lock. */
+static int replica_complete(struct zbs_replica *r, uint64_t g)
+{
+	if (g != r->gen) {
+		if (r->ndone == r->done_cap) {
+			unsigned cap = r->done_cap ? r->done_cap * 2 : 16;
+			uint64_t *d = realloc(r->done, cap * sizeof(*d));
+
+			if (!d)
+				return -ENOMEM;
+			r->done = d;
+			r->done_cap = cap;
+		}
+		r->done[r->ndone++] = g;
+		return 0;
+	}
+	r->gen++;
+	for (bool again = true; again;) {
+		again = false;
+		for (unsigned i = 0; i < r->ndone; i++) {
+			if (r->done[i] == r->gen) {
+				r->done[i] = r->done[--r->ndone];
+				r->gen++;
+				again = true;
+				break;
+			}
+		}
+	}
+	r->meta_dirty = true;
+	return 0;
+}
+
+/* ---- table ---------------------------------------------------------- */
+
+static struct zbs_replica *table_lookup(struct zbs_store *st, uint64_t pid)
+{
+	struct zbs_replica *r;
+
+	pthread_rwlock_rdlock(&st->table_lock);
+	for (r = st->buckets[bucket_of(pid)]; r; r = r->hnext)
+		if (r->pid == pid)
+			break;
+	if (r)
+		replica_get(r);
+	pthread_rwlock_unlock(&st->table_lock);
+	return r;
+}
+
+/* Caller holds table_lock for writing; the table takes over r's reference. */
+static void table_insert_locked(struct zbs_store *st, struct zbs_replica *r)
+{
+	unsigned b = bucket_of(r->pid);
+
+	r->hnext = st->buckets[b];
+	st->buckets[b] = r;
+	st->nreplicas++;
+}
+
+static void table_remove(struct zbs_store *st, struct zbs_replica *r)
+{
+	struct zbs_replica **pp;
+
+	pthread_rwlock_wrlock(&st->table_lock);
+	for (pp = &st->buckets[bucket_of(r->pid)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == r) {
+			*pp = r->hnext;
+			st->nreplicas--;
+			replica_put(r);	/* the table's reference */
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&st->table_lock);
+}
+
+/* Referenced snapshot of every replica; caller puts each and frees. */
+static struct zbs_replica **table_snapshot(struct zbs_store *st, unsigned *n)
+{
+	struct zbs_replica **v;
+	unsigned k = 0;
+
+	pthread_rwlock_rdlock(&st->table_lock);
+	v = malloc((st->nreplicas + 1) * sizeof(*v));
+	if (v) {
+		for (unsigned b = 0; b < HASH_BUCKETS; b++)
+			for (struct zbs_replica *r = st->buckets[b]; r; r = r->hnext) {
+				replica_get(r);
+				v[k++] = r;
+			}
+	}
+	pthread_rwlock_unlock(&st->table_lock);
+	*n = k;
+	return v;
+}
+
+/* ---- metadata persistence ----------------------------------------- */
+
+static void key_of(uint64_t pid, uint8_t key[8])
+{
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(pid >> (56 - 8 * i));	/* big-endian: ordered by pid */
+}
+
+/* Persist the metadata of reps (those with meta_dirty); durable when sync. */
+static int persist(struct zbs_store *st, struct zbs_replica **reps, unsigned n, bool sync)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc)
+		goto fail;
+	for (unsigned i = 0; i < n; i++) {
+		struct zbs_replica *r = reps[i];
+		struct replica_rec rec;
+		uint8_t key[8];
+		MDB_val k = { 8, key }, v = { sizeof(rec), &rec };
+		bool put = false;
+
+		pthread_mutex_lock(&r->lock);
+		if (r->meta_dirty && !r->deleted) {
+			replica_to_rec(r, &rec);
+			r->meta_dirty = false;
+			put = true;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (!put)
+			continue;
+		key_of(r->pid, key);
+		rc = mdb_put(txn, st->dbi_rep, &k, &v, 0);
+		if (rc) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		goto fail;
+	if (sync) {
+		rc = mdb_env_sync(st->env, 1);
+		if (rc)
+			goto fail;
+	}
+	return 0;
+fail:
+	log_err("store %s: metadata update failed: %s", st->dir, mdb_strerror(rc));
+	/* the in-memory state is ahead of LMDB: make the next commit retry */
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_lock(&reps[i]->lock);
+		reps[i]->meta_dirty = true;
+		pthread_mutex_unlock(&reps[i]->lock);
+	}
+	return -EIO;
+}
+
+int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b)
+{
+	int rc = 0;
+
+	if (b->n || b->sync)
+		rc = persist(st, b->reps, b->n, b->sync);
+	for (unsigned i = 0; i < b->n; i++)
+		replica_put(b->reps[i]);
+	b->n = 0;
+	b->sync = false;
+	return rc ? ZBS_ST_IO : ZBS_ST_OK;
+}
+
+static void batch_add(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_replica *r)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->reps[i] == r)
+			return;
+	if (b->n == ZBS_BATCH_MAX)
+		zbs_store_batch_commit(st, b);	/* errors: retried by the next commit */
+	replica_get(r);
+	b->reps[b->n++] = r;
+}
+
+/* ---- create / delete ------------------------------------------------ */
+
+/*
+ * Get replica pid, creating it (file first, then its record, durably) when
+ * missing. Returns a referenced replica or NULL with *status set.
+ */
+static struct zbs_replica *replica_get_or_create(struct zbs_store *st, uint64_t pid,
+						 uint64_t epoch, uint64_t lease_epoch,
+						 bool thick, uint32_t state, int *status)
+{
+	struct zbs_replica *r;
+	char name[32];
+	int fd, rc;
+
+	r = table_lookup(st, pid);
+	if (r)
+		return r;
+	pthread_mutex_lock(&st->ddl_lock);
+	r = table_lookup(st, pid);
+	if (r)
+		goto out;
+	rep_name(pid, name, sizeof(name));
+	fd = openat(st->rep_dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (ftruncate(fd, (off_t)ZBS_EXTENT_SIZE) < 0 ||
+	    (thick && fallocate(fd, 0, 0, (off_t)ZBS_EXTENT_SIZE) < 0) ||
+	    fsync(fd) < 0 || fsync(st->rep_dirfd) < 0) {
+		rc = -errno;
+		close(fd);
+		unlinkat(st->rep_dirfd, name, 0);
+		goto fail;
+	}
+	r = replica_new(pid, epoch, fd, thick);
+	if (!r) {
+		close(fd);
+		unlinkat(st->rep_dirfd, name, 0);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	r->lease_epoch = lease_epoch;
+	r->state = state;
+	r->meta_dirty = true;
+	if (state == ZBS_RSTATE_RECOVERING) {
+		r->dirty = calloc(1, DIRTY_BYTES);
+		if (!r->dirty) {
+			replica_put(r);
+			unlinkat(st->rep_dirfd, name, 0);
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	rc = persist(st, &r, 1, true);
+	if (rc) {
+		replica_put(r);
+		unlinkat(st->rep_dirfd, name, 0);
+		goto fail;
+	}
+	log_info("replica %" PRIu64 " epoch %" PRIu64 " created%s", pid, epoch,
+		 thick ? " (thick)" : "");
+	replica_get(r);		/* the caller's; the table keeps the first */
+	pthread_rwlock_wrlock(&st->table_lock);
+	table_insert_locked(st, r);
+	pthread_rwlock_unlock(&st->table_lock);
+out:
+	pthread_mutex_unlock(&st->ddl_lock);
+	return r;
+fail:
+	pthread_mutex_unlock(&st->ddl_lock);
+	log_err("replica %" PRIu64 ": cannot create: %s", pid, strerror(-rc));
+	*status = errno_status(rc);
+	return NULL;
+}
+
+int zbs_store_delete_replica(struct zbs_store *st, uint64_t pid, uint64_t epoch)
+{
+	struct zbs_replica *r;
+	MDB_txn *txn;
+	uint8_t key[8];
+	MDB_val k = { 8, key };
+	char name[32];
+	int rc;
+
+	pthread_mutex_lock(&st->ddl_lock);
+	r = table_lookup(st, pid);
+	if (!r) {
+		pthread_mutex_unlock(&st->ddl_lock);
+		return -ENOENT;
+	}
+	if (r->epoch != epoch) {
+		pthread_mutex_unlock(&st->ddl_lock);
+		replica_put(r);
+		return -ESTALE;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->deleted = true;
+	pthread_mutex_unlock(&r->lock);
+	table_remove(st, r);
+	key_of(pid, key);
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (!rc) {
+		rc = mdb_del(txn, st->dbi_rep, &k, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	if (!rc)
+		rc = mdb_env_sync(st->env, 1);
+	if (rc) {
+		log_err("replica %" PRIu64 ": delete failed: %s", pid, mdb_strerror(rc));
+		pthread_mutex_unlock(&st->ddl_lock);
+		replica_put(r);
+		return -EIO;
+	}
+	/* a crash before the unlink leaves an orphan file, removed at start */
+	rep_name(pid, name, sizeof(name));
+	if (unlinkat(st->rep_dirfd, name, 0) < 0)
+		log_warn("replica %" PRIu64 ": unlink: %m", pid);
+	pthread_mutex_unlock(&st->ddl_lock);
+	log_info("replica %" PRIu64 " epoch %" PRIu64 " deleted", pid, epoch);
+	replica_put(r);
+	return 0;
+}
+
+/* ---- queries -------------------------------------------------------- */
+
+const char *zbs_store_uuid(const struct zbs_store *st)
+{
+	return st->uuid;
+}
+
+int zbs_store_foreach_replica(struct zbs_store *st,
+			      int (*cb)(const struct zbs_replica_info *, void *arg), void *arg)
+{
+	struct zbs_replica **v;
+	unsigned n, i;
+	int rc = 0;
+
+	v = table_snapshot(st, &n);
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct zbs_replica_info info;
+
+		pthread_mutex_lock(&v[i]->lock);
+		replica_fill_info(v[i], &info);
+		pthread_mutex_unlock(&v[i]->lock);
+		if (!rc)
+			rc = cb(&info, arg);
+		replica_put(v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica_info *out)
+{
+	struct zbs_replica *r = table_lookup(st, pid);
+
+	if (!r)
+		return -ENOENT;
+	pthread_mutex_lock(&r->lock);
+	replica_fill_info(r, out);
+	pthread_mutex_unlock(&r->lock);
+	replica_put(r);
+	return 0;
+}
+
+int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
+{
+	struct zbs_replica **v;
+	struct statvfs sv;
+	uint64_t used = 0, thin = 0, total, avail;
+	unsigned n;
+
+	if (statvfs(st->dir, &sv) < 0)
+		return -errno;
+	v = table_snapshot(st, &n);
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t a;
+
+		pthread_mutex_lock(&v[i]->lock);
+		a = (uint64_t)v[i]->alloc_blocks * ZBS_BLOCK_SIZE;
+		pthread_mutex_unlock(&v[i]->lock);
+		if (v[i]->thick) {
+			used += ZBS_EXTENT_SIZE;
+		} else {
+			used += a;
+			thin += a;
+		}
+		replica_put(v[i]);
+	}
+	free(v);
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	out->total = total & ~(uint64_t)(ZBS_BLOCK_SIZE - 1);
+	/* what this chunk can hold: what it holds plus what it may still take */
+	out->valid = used + avail < total ? used + avail : total;
+	out->valid &= ~(uint64_t)(ZBS_BLOCK_SIZE - 1);
+	out->used = used;
+	out->thin_used = thin;
+	return 0;
+}
+
+int zbs_store_flush(struct zbs_store *st)
+{
+	struct zbs_replica **v;
+	unsigned n;
+	int rc = 0;
+
+	v = table_snapshot(st, &n);
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		struct zbs_replica *r = v[i];
+
+		if (atomic_exchange(&r->data_dirty, 0) && fdatasync(r->fd) < 0) {
+			rc = -errno;
+			log_err("replica %" PRIu64 ": fdatasync: %m", r->pid);
+			pthread_mutex_lock(&r->lock);
+			r->state = ZBS_RSTATE_ERROR;
+			r->meta_dirty = true;
+			pthread_mutex_unlock(&r->lock);
+		}
+	}
+	if (persist(st, v, n, true) < 0 && !rc)
+		rc = -EIO;
+	for (unsigned i = 0; i < n; i++)
+		replica_put(v[i]);
+	free(v);
+	return rc;
+}
+
+/* ---- request execution ---------------------------------------------- */
+
+/* Mark the 512 B sectors of [off, off+len) dirty. Caller holds r->lock. */
+static void dirty_mark(struct zbs_replica *r, uint64_t off, uint32_t len)
+{
+	for (uint64_t s = off / ZBS_SECTOR_SIZE; s < (off + len) / ZBS_SECTOR_SIZE; s++)
+		r->dirty[s / 8] |= (uint8_t)(1U << (s % 8));
+}
+
+static bool dirty_test(const struct zbs_replica *r, uint64_t s)
+{
+	return r->dirty[s / 8] & (1U << (s % 8));
+}
+
+/* Fencing: READ with lease_epoch 0 is unfenced. */
+static bool fenced(const struct zbs_replica *r, const struct zbs_req *req)
+{
+	if (req->opcode == ZBS_OP_GET_INFO || req->opcode == ZBS_OP_GET_BLOCK_MAP ||
+	    (req->opcode == ZBS_OP_READ && req->lease_epoch == 0))
+		return false;
+	return req->lease_epoch < r->lease_epoch;
+}
+
+int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct zbs_store_io *io,
+		       struct zbs_reply *rep)
+{
+	struct zbs_replica *r;
+	int rc = ZBS_ST_OK;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->opcode = req->opcode;
+	rep->id = req->id;
+	memset(io, 0, sizeof(*io));
+	r = table_lookup(st, req->pid);
+	if (!r) {
+		rep->status = ZBS_ST_NOENT;
+		return ZBS_ST_NOENT;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (r->epoch != req->epoch) {
+		rc = ZBS_ST_EPOCH;
+	} else if (fenced(r, req)) {
+		rc = ZBS_ST_STALE;
+	} else if (r->state == ZBS_RSTATE_ERROR) {
+		rc = ZBS_ST_IO;
+	} else if (req->opcode == ZBS_OP_READ) {
+		if (r->state != ZBS_RSTATE_NORMAL)
+			rc = ZBS_ST_RECOVERING;
+	} else if (r->state == ZBS_RSTATE_NORMAL) {
+		if (req->gen != r->next_gen) {
+			rc = ZBS_ST_GEN;
+		} else {
+			io->gen = r->next_gen++;
+			io->counted = true;
+		}
+	} else if (r->dirty) {	/* recovering: foreground write, no gen check */
+		dirty_mark(r, req->offset, req->length);
+	}
+	if (rc == ZBS_ST_OK && req->opcode == ZBS_OP_WRITE)
+		replica_alloc(r, req->offset, req->length);
+	if (rc != ZBS_ST_OK) {
+		replica_fill_reply(r, rep);
+		rep->status = (uint32_t)rc;
+		pthread_mutex_unlock(&r->lock);
+		replica_put(r);
+		return rc;
+	}
+	pthread_mutex_unlock(&r->lock);
+	io->r = r;
+	io->req = *req;
+	io->direct = r->dfd >= 0;
+	io->fd = io->direct ? r->dfd : r->fd;
+	return ZBS_ST_OK;
+}
+
+void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_store_io *io,
+		      void *buf, int res, struct zbs_reply *rep)
+{
+	struct zbs_replica *r = io->r;
+	const struct zbs_req *req = &io->req;
+	bool write = req->opcode == ZBS_OP_WRITE;
+	uint32_t done = res > 0 ? (uint32_t)res : 0;
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->opcode = req->opcode;
+	rep->id = req->id;
+	if (res < 0 && res != -EINVAL)
+		rc = res;
+	else if (done < req->length) {
+		/* short, or refused by O_DIRECT (alignment): finish buffered */
+		char *p = (char *)buf + done;
+		off_t off = (off_t)(req->offset + done);
+
+		rc = write ? pwrite_full(r->fd, p, req->length - done, off)
+			   : pread_full(r->fd, p, req->length - done, off);
+		io->dsync = false;
+	}
+	if (write) {
+		atomic_store(&r->data_dirty, 1);
+		if (!rc && (req->flags & ZBS_WF_FUA) && !io->dsync && fdatasync(r->fd) < 0)
+			rc = -errno;
+	}
+
+	pthread_mutex_lock(&r->lock);
+	if (rc) {
+		log_err("replica %" PRIu64 ": %s at %" PRIu64 "+%u: %s%s", r->pid,
+			write ? "write" : "read", req->offset, req->length, strerror(-rc),
+			write ? "; replica now in error" : "");
+		if (write) {
+			r->state = ZBS_RSTATE_ERROR;
+			r->meta_dirty = true;
+		}
+		rc = errno_status(rc);
+	} else if (io->counted && replica_complete(r, io->gen) < 0) {
+		r->state = ZBS_RSTATE_ERROR;
+		r->meta_dirty = true;
+		rc = ZBS_ST_IO;
+	}
+	if (write) {
+		batch_add(st, b, r);
+		if (req->flags & ZBS_WF_FUA)
+			b->sync = true;
+	}
+	replica_fill_reply(r, rep);
+	pthread_mutex_unlock(&r->lock);
+	rep->status = (uint32_t)rc;
+	rep->length = !rc && !write ? req->length : 0;
+	replica_put(r);
+	io->r = NULL;
+}
+
+/* READ/WRITE executed synchronously through the asynchronous API. */
+static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
+		    const void *payload, void *out, struct zbs_reply *rep)
+{
+	struct zbs_store_io io;
+	void *buf;
+	int res;
+
+	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+		return;
+	/* through an aligned bounce buffer, so all data IO uses the same fd
+	 * (O_DIRECT) and never mixes with the page cache */
+	if (posix_memalign(&buf, 4096, req->length)) {
+		zbs_store_io_end(st, b, &io, out, -ENOMEM, rep);
+		return;
+	}
+	if (req->opcode == ZBS_OP_WRITE) {
+		memcpy(buf, payload, req->length);
+		res = (int)pwrite(io.fd, buf, req->length, (off_t)req->offset);
+	} else {
+		res = (int)pread(io.fd, buf, req->length, (off_t)req->offset);
+	}
+	if (res < 0)
+		res = -errno;
+	zbs_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
+	if (req->opcode == ZBS_OP_READ && rep->status == ZBS_ST_OK)
+		memcpy(out, buf, req->length);
+	free(buf);
+}
+
+/* Write [buf, buf+len) at off, O_DIRECT when possible (buf 4096-aligned). */
+static int replica_pwrite(struct zbs_replica *r, const void *buf, size_t len, off_t off)
+{
+	if (r->dfd >= 0) {
+		ssize_t n = pwrite(r->dfd, buf, len, off);
+
+		if (n == (ssize_t)len)
+			return 0;
+		if (n < 0 && errno != EINVAL)
+			return -errno;
+		if (n > 0) {		/* short: finish buffered */
+			buf = (const char *)buf + n;
+			len -= (size_t)n;
+			off += n;
+		}
+	}
+	return pwrite_full(r->fd, buf, len, off);
+}
+
+static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
+			    struct zbs_replica *r, const struct zbs_req *req,
+			    const void *payload)
+{
+	uint64_t s0 = req->offset / ZBS_SECTOR_SIZE, n = req->length / ZBS_SECTOR_SIZE;
+	char *data;
+	int rc = 0;
+
+	if (posix_memalign((void **)&data, 4096, req->length))
+		return ZBS_ST_IO;
+	memcpy(data, payload, req->length);
+
+	/* held across the writes: a foreground write marks its sectors dirty
+	 * under this lock first, so it is either skipped here or lands after */
+	pthread_mutex_lock(&r->lock);
+	if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
+		rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
+		pthread_mutex_unlock(&r->lock);
+		free(data);
+		return rc;
+	}
+	for (uint64_t i = 0; i < n && !rc;) {
+		uint64_t j;
+
+		if (dirty_test(r, s0 + i)) {
+			i++;
+			continue;
+		}
+		for (j = i; j < n && !dirty_test(r, s0 + j); j++)
+			;
+		rc = replica_pwrite(r, data + i * ZBS_SECTOR_SIZE,
+				 (size_t)(j - i) * ZBS_SECTOR_SIZE,
+				 (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
+		i = j;
+	}
+	free(data);
+	atomic_store(&r->data_dirty, 1);
+	if (!rc && (req->flags & ZBS_WF_FUA) && fdatasync(r->fd) < 0)
+		rc = -errno;
+	if (rc) {
+		log_err("replica %" PRIu64 ": recovery write: %s", r->pid, strerror(-rc));
+		r->state = ZBS_RSTATE_ERROR;
+		r->meta_dirty = true;
+		rc = errno_status(rc);
+	} else {
+		replica_alloc(r, req->offset, req->length);
+	}
+	pthread_mutex_unlock(&r->lock);
+	batch_add(st, b, r);
+	if (req->flags & ZBS_WF_FUA)
+		b->sync = true;
+	return rc;
+}
+
+void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
+		    const void *payload, void *out, struct zbs_reply *rep)
+{
+	struct zbs_replica *r = NULL;
+	int rc = ZBS_ST_OK;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->opcode = req->opcode;
+	rep->id = req->id;
+
+	switch (req->opcode) {
+	case ZBS_OP_READ:
+	case ZBS_OP_WRITE:
+		sync_io(st, b, req, payload, out, rep);
+		return;
+	case ZBS_OP_FLUSH:
+		rc = zbs_store_batch_commit(st, b);
+		if (!rc && zbs_store_flush(st) < 0)
+			rc = ZBS_ST_IO;
+		goto out;
+	case ZBS_OP_DELETE:
+		rc = zbs_store_delete_replica(st, req->pid, req->epoch);
+		rc = rc == -ENOENT ? ZBS_ST_NOENT : rc == -ESTALE ? ZBS_ST_EPOCH :
+		     rc ? ZBS_ST_IO : ZBS_ST_OK;
+		goto out;
+	case ZBS_OP_SYNC:
+	case ZBS_OP_RECOVER_BEGIN:
+		r = replica_get_or_create(st, req->pid, req->epoch, req->lease_epoch,
+					  req->flags & ZBS_SF_THICK,
+					  req->opcode == ZBS_OP_SYNC ? ZBS_RSTATE_NORMAL
+								     : ZBS_RSTATE_RECOVERING,
+					  &rc);
+		break;
+	default:
+		r = table_lookup(st, req->pid);
+		if (!r)
+			rc = ZBS_ST_NOENT;
+		break;
+	}
+	if (!r)
+		goto out;
+	if (r->epoch != req->epoch) {
+		rc = ZBS_ST_EPOCH;
+		goto out_info;
+	}
+
+	/* fencing */
+	{
+		pthread_mutex_lock(&r->lock);
+		if (fenced(r, req))
+			rc = ZBS_ST_STALE;
+		pthread_mutex_unlock(&r->lock);
+		if (rc)
+			goto out_info;
+	}
+
+	switch (req->opcode) {
+	case ZBS_OP_RECOVER_WRITE:
+		rc = do_recover_write(st, b, r, req, payload);
+		break;
+	case ZBS_OP_SYNC:
+	case ZBS_OP_RECOVER_BEGIN:
+		pthread_mutex_lock(&r->lock);
+		if (req->lease_epoch > r->lease_epoch) {
+			r->lease_epoch = req->lease_epoch;
+			r->meta_dirty = true;
+		}
+		if (req->opcode == ZBS_OP_RECOVER_BEGIN) {
+			if (r->state == ZBS_RSTATE_ERROR) {
+				rc = ZBS_ST_IO;
+			} else {
+				if (!r->dirty)
+					r->dirty = malloc(DIRTY_BYTES);
+				if (!r->dirty) {
+					rc = ZBS_ST_IO;
+				} else {
+					memset(r->dirty, 0, DIRTY_BYTES);
+					if (r->state != ZBS_RSTATE_RECOVERING)
+						r->meta_dirty = true;
+					r->state = ZBS_RSTATE_RECOVERING;
+				}
+			}
+		}
+		pthread_mutex_unlock(&r->lock);
+		batch_add(st, b, r);
+		b->sync = true;		/* the fencing token must survive a crash */
+		break;
+	case ZBS_OP_RECOVER_END:
+		pthread_mutex_lock(&r->lock);
+		if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
+			rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
+		} else if (fdatasync(r->fd) < 0) {
+			rc = ZBS_ST_IO;
+		} else {
+			r->gen = r->next_gen = req->gen;
+			r->ndone = 0;
+			r->state = ZBS_RSTATE_NORMAL;
+			free(r->dirty);
+			r->dirty = NULL;
+			r->meta_dirty = true;
+		}
+		pthread_mutex_unlock(&r->lock);
+		batch_add(st, b, r);
+		b->sync = true;
+		break;
+	case ZBS_OP_GET_BLOCK_MAP:
+		pthread_mutex_lock(&r->lock);
+		memcpy(out, r->bitmap, BITMAP_BYTES);
+		pthread_mutex_unlock(&r->lock);
+		rep->length = BITMAP_BYTES;
+		break;
+	case ZBS_OP_GET_INFO:
+	default:
+		break;
+	}
+out_info:
+	pthread_mutex_lock(&r->lock);
+	replica_fill_reply(r, rep);
+	pthread_mutex_unlock(&r->lock);
+	replica_put(r);
+out:
+	rep->status = (uint32_t)rc;
+	if (rc)
+		rep->length = 0;
+}
+
+/* ---- open / close --------------------------------------------------- */
+
+static int read_small_file(int dirfd, const char *name, char *buf, size_t len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return (int)n;
+}
+
+static int write_file_durable(int dirfd, const char *name, const char *text)
+{
+	char tmp[64];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (pwrite_full(fd, text, strlen(text), 0) < 0 || fsync(fd) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e ? e : -EIO;
+	}
+	close(fd);
+	if (renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0)
+		return -errno;
+	return 0;
+}
+
+static int open_env(struct zbs_store *st, bool create)
+{
+	char path[4096];
+	MDB_txn *txn = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/meta", st->dir);
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	rc = mdb_env_create(&st->env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(st->env, 4);
+	if (!rc)
+		rc = mdb_env_set_mapsize(st->env, 1ULL << 30);
+	if (!rc)
+		rc = mdb_env_open(st->env, path, MDB_NOSYNC | MDB_NOTLS, 0600);
+	if (rc) {
+		log_err("%s: cannot open metadata store: %s", path, mdb_strerror(rc));
+		if (st->env)
+			mdb_env_close(st->env);
+		st->env = NULL;
+		return -EIO;
+	}
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "super", create ? MDB_CREATE : 0, &st->dbi_super);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "replicas", create ? MDB_CREATE : 0, &st->dbi_rep);
+	if (rc) {
+		if (txn)
+			mdb_txn_abort(txn);
+		log_err("%s: metadata store is corrupt or incomplete: %s", path, mdb_strerror(rc));
+		return -EIO;
+	}
+	if (create) {
+		struct super_rec s = { .magic = SUPER_MAGIC, .format = STORE_FORMAT };
+		MDB_val k = { 5, "super" }, v = { sizeof(s), &s };
+
+		snprintf(s.uuid, sizeof(s.uuid), "%s", st->uuid);
+		rc = mdb_put(txn, st->dbi_super, &k, &v, 0);
+		if (rc) {
+			mdb_txn_abort(txn);
+			log_err("%s: cannot initialize: %s", path, mdb_strerror(rc));
+			return -EIO;
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (!rc)
+		rc = mdb_env_sync(st->env, 1);
+	if (rc) {
+		log_err("%s: %s", path, mdb_strerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Load and check every replica record against its file. */
+static int load_replicas(struct zbs_store *st)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		goto mdb_fail;
+	{
+		struct super_rec s;
+		MDB_val sk = { 5, "super" };
+
+		rc = mdb_get(txn, st->dbi_super, &sk, &v);
+		if (rc || v.mv_size != sizeof(s)) {
+			mdb_txn_abort(txn);
+			log_err("%s: corrupt data dir: chunk identity missing from metadata", st->dir);
+			return -EUCLEAN;
+		}
+		memcpy(&s, v.mv_data, sizeof(s));
+		s.uuid[sizeof(s.uuid) - 1] = 0;
+		if (s.magic != SUPER_MAGIC || s.format != STORE_FORMAT) {
+			mdb_txn_abort(txn);
+			log_err("%s: corrupt data dir or unknown format %u", st->dir, s.format);
+			return -EUCLEAN;
+		}
+		if (strcmp(s.uuid, st->uuid) != 0) {
+			mdb_txn_abort(txn);
+			log_err("%s: metadata belongs to chunk %s but chunk-id says %s: refusing",
+				st->dir, s.uuid, st->uuid);
+			return -EUCLEAN;
+		}
+	}
+	rc = mdb_cursor_open(txn, st->dbi_rep, &cur);
+	if (rc) {
+		mdb_txn_abort(txn);
+		goto mdb_fail;
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct replica_rec rec;
+		struct zbs_replica *r;
+		struct stat sb;
+		uint8_t key[8];
+		char name[32];
+		int fd;
+
+		if (k.mv_size != 8 || v.mv_size != sizeof(rec)) {
+			log_err("%s: corrupt replica record (sizes %zu/%zu)", st->dir,
+				k.mv_size, v.mv_size);
+			ret = -EUCLEAN;
+			break;
+		}
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		key_of(rec.pid, key);
+		if (rec.magic != REC_MAGIC || rec.format != STORE_FORMAT ||
+		    memcmp(key, k.mv_data, 8) != 0 || rec.state > ZBS_RSTATE_ERROR ||
+		    (rec.flags & ~REC_F_THICK)) {
+			log_err("%s: corrupt replica record for pid %" PRIu64, st->dir, rec.pid);
+			ret = -EUCLEAN;
+			break;
+		}
+		rep_name(rec.pid, name, sizeof(name));
+		fd = openat(st->rep_dirfd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    (uint64_t)sb.st_size != ZBS_EXTENT_SIZE) {
+			log_err("%s: replica %" PRIu64 ": data file replicas/%s %s: refusing",
+				st->dir, rec.pid, name, fd < 0 ? "missing" : "has a wrong size or type");
+			if (fd >= 0)
+				close(fd);
+			ret = -EUCLEAN;
+			break;
+		}
+		r = replica_new(rec.pid, rec.epoch, fd, rec.flags & REC_F_THICK);
+		if (!r) {
+			close(fd);
+			ret = -ENOMEM;
+			break;
+		}
+		r->lease_epoch = rec.lease_epoch;
+		r->gen = r->next_gen = rec.gen;
+		r->state = rec.state;
+		memcpy(r->bitmap, rec.bitmap, BITMAP_BYTES);
+		r->alloc_blocks = popcount_map(r->bitmap);
+		if (r->state == ZBS_RSTATE_RECOVERING)
+			log_warn("replica %" PRIu64 " was recovering at shutdown; recovery must restart",
+				 r->pid);
+		table_insert_locked(st, r);	/* single-threaded at open */
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (ret)
+		return ret;
+	if (rc != MDB_NOTFOUND)
+		goto mdb_fail;
+	return 0;
+mdb_fail:
+	log_err("%s: corrupt metadata store: %s", st->dir, mdb_strerror(rc));
+	return -EUCLEAN;
+}
+
+/* Remove replica files without a record (crash during create/delete). */
+static void remove_orphans(struct zbs_store *st)
+{
+	int fd = dup(st->rep_dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		uint64_t pid;
+		char *end;
+		struct zbs_replica *r;
+
+		if (de->d_name[0] == '.')
+			continue;
+		errno = 0;
+		pid = strtoull(de->d_name, &end, 10);
+		if (errno || *end || end == de->d_name) {
+			log_warn("%s/replicas/%s: not a replica file; ignored", st->dir, de->d_name);
+			continue;
+		}
+		r = table_lookup(st, pid);
+		if (r) {
+			replica_put(r);
+			continue;
+		}
+		log_warn("%s/replicas/%s: no metadata (interrupted create or delete); removed",
+			 st->dir, de->d_name);
+		unlinkat(st->rep_dirfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static bool dir_empty_except(const char *dir, const char *allowed)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, allowed))
+			empty = false;
+	closedir(d);
+	return empty;
+}
+
+int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **out)
+{
+	struct zbs_store *st;
+	char buf[128], path[4096];
+	int dfd = -1, rc, n;
+	bool create = false;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->lock_fd = st->rep_dirfd = -1;
+	pthread_rwlock_init(&st->table_lock, NULL);
+	pthread_mutex_init(&st->ddl_lock, NULL);
+	st->dir = strdup(dir);
+	if (!st->dir) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		log_err("%s: cannot create data dir: %m", dir);
+		goto fail;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = -errno;
+		log_err("%s: cannot open data dir: %m", dir);
+		goto fail;
+	}
+	st->lock_fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -errno;
+		log_err("%s: data dir is in use by another process (%m)", dir);
+		goto fail;
+	}
+
+	n = read_small_file(dfd, "chunk-id", buf, sizeof(buf));
+	if (n == -ENOENT) {
+		uuid_t u;
+
+		if (!dir_empty_except(dir, "lock")) {
+			rc = -ENOTEMPTY;
+			log_err("%s: not empty and not a zbs-chunkd data dir (no chunk-id): refusing", dir);
+			goto fail;
+		}
+		if (expect_uuid) {
+			rc = -ENOENT;
+			log_err("%s: empty data dir, but chunk %s was expected: refusing", dir,
+				expect_uuid);
+			goto fail;
+		}
+		uuid_generate(u);
+		uuid_unparse_lower(u, st->uuid);
+		create = true;
+	} else if (n < 0) {
+		rc = n;
+		log_err("%s/chunk-id: %s", dir, strerror(-n));
+		goto fail;
+	} else {
+		uuid_t u;
+
+		buf[strcspn(buf, "\n")] = 0;
+		if (uuid_parse(buf, u) < 0) {
+			rc = -EUCLEAN;
+			log_err("%s/chunk-id: corrupt (not a uuid): refusing", dir);
+			goto fail;
+		}
+		uuid_unparse_lower(u, st->uuid);
+		if (expect_uuid && strcasecmp(expect_uuid, st->uuid) != 0) {
+			rc = -EUCLEAN;
+			log_err("%s: data dir of chunk %s, not of %s: refusing", dir, st->uuid,
+				expect_uuid);
+			goto fail;
+		}
+	}
+
+	snprintf(path, sizeof(path), "%s/replicas", dir);
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		log_err("%s: %m", path);
+		goto fail;
+	}
+	st->rep_dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->rep_dirfd < 0) {
+		rc = -EUCLEAN;
+		log_err("%s: missing replicas directory: corrupt data dir, refusing", dir);
+		goto fail;
+	}
+	rc = open_env(st, create);
+	if (rc)
+		goto fail;
+	if (create) {
+		snprintf(buf, sizeof(buf), "%s\n", st->uuid);
+		/* chunk-id last: its presence marks a complete initialization */
+		rc = write_file_durable(dfd, "chunk-id", buf);
+		if (rc) {
+			log_err("%s/chunk-id: %s", dir, strerror(-rc));
+			goto fail;
+		}
+		log_info("%s: initialized data dir of chunk %s", dir, st->uuid);
+	} else {
+		rc = load_replicas(st);
+		if (rc)
+			goto fail;
+		remove_orphans(st);
+		log_info("%s: chunk %s, %u replicas", dir, st->uuid, st->nreplicas);
+	}
+	close(dfd);
+	st->opened = true;
+	*out = st;
+	return 0;
+fail:
+	if (dfd >= 0)
+		close(dfd);
+	zbs_store_close(st);
+	return rc;
+}
+
+void zbs_store_close(struct zbs_store *st)
+{
+	if (!st)
+		return;
+	if (st->opened) {
+		struct zbs_replica **v;
+		unsigned n;
+
+		/* a clean shutdown leaves everything durable */
+		v = table_snapshot(st, &n);
+		if (v) {
+			for (unsigned i = 0; i < n; i++) {
+				if (atomic_exchange(&v[i]->data_dirty, 0))
+					fdatasync(v[i]->fd);
+			}
+			persist(st, v, n, true);
+			for (unsigned i = 0; i < n; i++)
+				replica_put(v[i]);
+			free(v);
+		}
+	}
+	for (unsigned b = 0; b < HASH_BUCKETS; b++) {
+		while (st->buckets[b]) {
+			struct zbs_replica *r = st->buckets[b];
+
+			st->buckets[b] = r->hnext;
+			replica_put(r);
+		}
+	}
+	if (st->env)
+		mdb_env_close(st->env);
+	if (st->rep_dirfd >= 0)
+		close(st->rep_dirfd);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	pthread_rwlock_destroy(&st->table_lock);
+	pthread_mutex_destroy(&st->ddl_lock);
+	free(st->dir);
+	free(st);
+}

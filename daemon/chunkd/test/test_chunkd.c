@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Protocol conformance of zbs-chunkd (uapi/linux/zbs_wire.h), against a real
+ * chunkd process (the sanitized build when run by tools/run-tests): every
+ * opcode, the gen/epoch/lease_epoch rules, pipelining, concurrent writers,
+ * crash-restart durability, recovery writes and start-up refusals.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "data_client.h"
+#include "harness.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+struct fix {
+	char tmp[512];
+	char data[600];
+	struct chunkd_proc p;
+	struct zbs_dc *dc;
+};
+
+static void fill(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+	uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
+}
+
+static int is_zero(const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+static void fix_connect(struct fix *f)
+{
+	assert_int_equal(zbs_dc_connect("127.0.0.1", f->p.port, &f->dc), 0);
+}
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
+	snprintf(f->data, sizeof(f->data), "%s/data", f->tmp);
+	if (chunkd_start(&f->p, f->data, NULL) != 0) {
+		harness_rmrf(f->tmp);
+		free(f);
+		fail_msg("cannot start %s", chunkd_binary());
+	}
+	fix_connect(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	int st = 0;
+
+	zbs_dc_close(f->dc);
+	if (f->p.pid > 0)
+		st = chunkd_stop(&f->p);	/* non-zero: crash or sanitizer report */
+	if (st) {
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", f->p.log);
+		if (system(cmd)) {}
+	}
+	harness_rmrf(f->tmp);
+	free(f);
+	return st ? -1 : 0;
+}
+
+/* Restart chunkd on the same dir (after stop or kill -9) and reconnect. */
+static void restart(struct fix *f, int kill9)
+{
+	zbs_dc_close(f->dc);
+	f->dc = NULL;
+	if (kill9)
+		chunkd_kill9(&f->p);
+	else
+		assert_int_equal(chunkd_stop(&f->p), 0);
+	assert_int_equal(chunkd_start(&f->p, f->data, NULL), 0);
+	fix_connect(f);
+}
+
+/* ---- basic opcodes ------------------------------------------------- */
+
+static void test_sync_creates_zero_replica(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t buf[8192];
+
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 1, 10, 0, 0, &r), ZBS_ST_NOENT);
+	assert_int_equal(zbs_dc_read(f->dc, 1, 10, 1, 0, 4096, buf, &r), ZBS_ST_NOENT);
+	assert_int_equal(zbs_dc_sync(f->dc, 1, 10, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 0);
+	assert_int_equal(r.epoch, 10);
+	assert_int_equal(r.lease_epoch, 1);
+	assert_int_equal(r.state, ZBS_RSTATE_NORMAL);
+	assert_int_equal(r.alloc_blocks, 0);
+	memset(buf, 0xAA, sizeof(buf));
+	assert_int_equal(zbs_dc_read(f->dc, 1, 10, 1, ZBS_EXTENT_SIZE - 8192, 8192, buf, &r),
+			 ZBS_ST_OK);
+	assert_true(is_zero(buf, sizeof(buf)));
+	assert_int_equal(r.length, 8192);
+	/* a second SYNC neither recreates nor changes anything */
+	assert_int_equal(zbs_dc_sync(f->dc, 1, 10, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 1, 10, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.epoch, 10);
+}
+
+static void test_write_read_roundtrip(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t *w = malloc(MiB), *rd = malloc(MiB);
+	uint64_t offs[] = { 0, 512, 4096 * 7, 100 * MiB + 512, ZBS_EXTENT_SIZE - MiB };
+	uint32_t lens[] = { 512, 4096, 65536, 3 * 512, MiB };
+
+	assert_int_equal(zbs_dc_sync(f->dc, 2, 1, 5, 0, &r), ZBS_ST_OK);
+	for (unsigned i = 0; i < 5; i++) {
+		fill(w, lens[i], i + 1);
+		assert_int_equal(zbs_dc_write(f->dc, 2, 1, 5, i, offs[i], lens[i], w,
+					      i == 4 ? ZBS_WF_FUA : 0, &r), ZBS_ST_OK);
+		assert_int_equal(r.gen, i + 1);
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		fill(w, lens[i], i + 1);
+		assert_int_equal(zbs_dc_read(f->dc, 2, 1, 5, offs[i], lens[i], rd, &r), ZBS_ST_OK);
+		assert_memory_equal(w, rd, lens[i]);
+	}
+	/* blocks 0, 100 MiB / 256 KiB = 400, and the last 4 (1 MiB) */
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 2, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.alloc_blocks, 1 + 1 + 4);
+	assert_int_equal(r.gen, 5);
+	free(w);
+	free(rd);
+}
+
+static void test_block_map(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t map[ZBS_WIRE_BLOCK_MAP_BYTES], buf[4096] = { 1 };
+
+	assert_int_equal(zbs_dc_block_map(f->dc, 3, 1, map, &r), ZBS_ST_NOENT);
+	assert_int_equal(zbs_dc_sync(f->dc, 3, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_block_map(f->dc, 3, 1, map, &r), ZBS_ST_OK);
+	assert_true(is_zero(map, sizeof(map)));
+	/* 4 KiB straddling blocks 1 and 2; and the very last block */
+	assert_int_equal(zbs_dc_write(f->dc, 3, 1, 1, 0, 2 * 256 * KiB - 2048, 4096, buf, 0, &r), 0);
+	assert_int_equal(zbs_dc_write(f->dc, 3, 1, 1, 1, ZBS_EXTENT_SIZE - 512, 512, buf, 0, &r), 0);
+	assert_int_equal(zbs_dc_block_map(f->dc, 3, 1, map, &r), ZBS_ST_OK);
+	assert_int_equal(r.length, ZBS_WIRE_BLOCK_MAP_BYTES);
+	assert_int_equal(map[0], 0x06);
+	assert_int_equal(map[127], 0x80);
+	for (int i = 1; i < 127; i++)
+		assert_int_equal(map[i], 0);
+	assert_int_equal(r.alloc_blocks, 3);
+}
+
+static void test_flush_and_delete(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t buf[4096];
+
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 4, 7, 1, 0, &r), ZBS_ST_OK);
+	fill(buf, sizeof(buf), 4);
+	assert_int_equal(zbs_dc_write(f->dc, 4, 7, 1, 0, 0, 4096, buf, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+	/* DELETE needs the right epoch */
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_DELETE, 4, 6, 0, 0, &r), ZBS_ST_EPOCH);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_DELETE, 4, 7, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_DELETE, 4, 7, 0, 0, &r), ZBS_ST_NOENT);
+	assert_int_equal(zbs_dc_read(f->dc, 4, 7, 1, 0, 4096, buf, &r), ZBS_ST_NOENT);
+	/* recreated with a new epoch: empty, gen 0 */
+	assert_int_equal(zbs_dc_sync(f->dc, 4, 8, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 0);
+	assert_int_equal(zbs_dc_read(f->dc, 4, 8, 1, 0, 4096, buf, &r), ZBS_ST_OK);
+	assert_true(is_zero(buf, sizeof(buf)));
+	/* survives a restart as deleted-and-recreated */
+	restart(f, 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 4, 8, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.epoch, 8);
+}
+
+/* ---- rules ----------------------------------------------------------- */
+
+static void test_gen_mismatch(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t a[4096], b[4096], rd[4096];
+
+	fill(a, sizeof(a), 11);
+	fill(b, sizeof(b), 12);
+	assert_int_equal(zbs_dc_sync(f->dc, 5, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 1, 0, 4096, b, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(r.gen, 0);
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 0, 0, 4096, a, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 1);
+	/* a replay of gen 0 and a jump ahead are both refused, data unchanged */
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 0, 0, 4096, b, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 7, 0, 4096, b, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, UINT64_MAX, 0, 4096, b, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(r.gen, 1);
+	assert_int_equal(zbs_dc_read(f->dc, 5, 1, 1, 0, 4096, rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, a, 4096);
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 1, 0, 4096, b, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 2);
+	/* a refused write does not allocate */
+	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 9, 200 * MiB, 4096, b, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(r.alloc_blocks, 1);
+}
+
+static void test_estale_fencing(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t a[4096], rd[4096];
+
+	fill(a, sizeof(a), 21);
+	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 5, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 5, 0, 0, 4096, a, 0, &r), ZBS_ST_OK);
+	/* an older owner is fenced on every path */
+	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 4, 1, 0, 4096, rd, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(r.lease_epoch, 5);
+	assert_int_equal(zbs_dc_read(f->dc, 6, 1, 4, 0, 4096, rd, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 4, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 6, 1, 4, 0, &r), ZBS_ST_STALE);
+	/* unfenced read (lease_epoch 0) for recovery/tools */
+	assert_int_equal(zbs_dc_read(f->dc, 6, 1, 0, 0, 4096, rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, a, 4096);
+	/* a new owner syncs with 6: 5 becomes stale; gen is reported for sync */
+	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 6, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 1);
+	assert_int_equal(r.lease_epoch, 6);
+	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 5, 1, 0, 4096, rd, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 6, 1, 0, 4096, a, 0, &r), ZBS_ST_OK);
+	/* the recorded lease_epoch survives kill -9 */
+	restart(f, 1);
+	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 5, 2, 0, 4096, rd, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 6, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.lease_epoch, 6);
+	assert_int_equal(r.gen, 2);
+}
+
+static void test_epoch_mismatch(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t a[512] = { 7 };
+
+	assert_int_equal(zbs_dc_sync(f->dc, 8, 3, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 8, 4, 1, 0, &r), ZBS_ST_EPOCH);
+	assert_int_equal(r.epoch, 3);
+	assert_int_equal(zbs_dc_write(f->dc, 8, 2, 1, 0, 0, 512, a, 0, &r), ZBS_ST_EPOCH);
+	assert_int_equal(zbs_dc_read(f->dc, 8, 4, 1, 0, 512, a, &r), ZBS_ST_EPOCH);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 8, 3, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 0);
+}
+
+static void test_invalid_ranges(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t *buf = calloc(1, MiB + 4096);
+	struct { uint64_t off; uint32_t len; } bad[] = {
+		{ 1, 512 }, { 0, 100 }, { 0, 0 }, { ZBS_EXTENT_SIZE, 512 },
+		{ ZBS_EXTENT_SIZE - 512, 1024 }, { UINT64_MAX - 511, 1024 },
+		{ ZBS_EXTENT_SIZE - 512, MiB }, { 0, MiB + 512 },
+	};
+
+	assert_int_equal(zbs_dc_sync(f->dc, 9, 1, 1, 0, &r), ZBS_ST_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct zbs_dc_op op = { .req = { .opcode = ZBS_OP_READ, .pid = 9, .epoch = 1,
+						 .lease_epoch = 1, .offset = bad[i].off,
+						 .length = bad[i].len }, .buf = buf };
+		if (bad[i].len <= MiB) {
+			assert_int_equal(zbs_dc_write(f->dc, 9, 1, 1, 0, bad[i].off, bad[i].len,
+						      buf, 0, &r), ZBS_ST_INVAL);
+		}
+		/* a READ may ask for any length: it carries no payload */
+		assert_int_equal(zbs_dc_call(f->dc, &op), ZBS_ST_INVAL);
+	}
+	/* unknown flags, fields that must be zero */
+	assert_int_equal(zbs_dc_write(f->dc, 9, 1, 1, 0, 0, 512, buf, 0x80, &r), ZBS_ST_INVAL);
+	{
+		struct zbs_dc_op op = { .req = { .opcode = ZBS_OP_SYNC, .pid = 9, .epoch = 1,
+						 .lease_epoch = 1, .offset = 512 } };
+		assert_int_equal(zbs_dc_call(f->dc, &op), ZBS_ST_INVAL);
+	}
+	{
+		struct zbs_dc_op op = { .req = { .opcode = 77, .pid = 9, .epoch = 1 } };
+		assert_int_equal(zbs_dc_call(f->dc, &op), ZBS_ST_BADOP);
+	}
+	/* nothing changed */
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 9, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 0);
+	assert_int_equal(r.alloc_blocks, 0);
+	free(buf);
+}
+
+/* ---- pipelining and concurrency -------------------------------------- */
+
+static void test_pipelined(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 96 };
+	struct zbs_dc_op ops[2 * N];
+	uint8_t *data = malloc((size_t)N * 8192), *rd = malloc((size_t)N * 8192);
+	int seen[2 * N] = { 0 };
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 10, 1, 1, 0, &r), ZBS_ST_OK);
+	/* N writes in gen order, all outstanding at once, then N reads */
+	for (int i = 0; i < N; i++) {
+		fill(data + (size_t)i * 8192, 8192, 100 + i);
+		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 10, .epoch = 1,
+						      .lease_epoch = 1, .gen = (uint64_t)i,
+						      .offset = (uint64_t)i * 2 * MiB,
+						      .length = 8192 },
+					     .buf = data + (size_t)i * 8192, .priv = &seen[i] };
+		assert_int_equal(zbs_dc_submit(f->dc, &ops[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		ops[N + i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_READ, .pid = 10,
+							  .epoch = 1, .lease_epoch = 1,
+							  .offset = (uint64_t)i * 2 * MiB,
+							  .length = 8192 },
+						 .buf = rd + (size_t)i * 8192, .priv = &seen[N + i] };
+		assert_int_equal(zbs_dc_submit(f->dc, &ops[N + i]), 0);
+	}
+	assert_int_equal(zbs_dc_inflight(f->dc), 2 * N);
+	for (int i = 0; i < 2 * N; i++) {
+		struct zbs_dc_op *done;
+
+		assert_int_equal(zbs_dc_complete(f->dc, &done), 0);
+		assert_int_equal(done->reply.status, ZBS_ST_OK);
+		assert_int_equal(done->reply.id, done->req.id);
+		(*(int *)done->priv)++;
+	}
+	for (int i = 0; i < 2 * N; i++)
+		assert_int_equal(seen[i], 1);
+	assert_memory_equal(data, rd, (size_t)N * 8192);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 10, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, N);
+	free(data);
+	free(rd);
+}
+
+/* Overlapping pipelined requests take effect in arrival order. */
+static void test_pipelined_overlap_order(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 64 };
+	struct zbs_dc_op ops[N + 2];
+	uint8_t *data = malloc((size_t)N * 16384), rd[16384], want[16384];
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, 0, &r), ZBS_ST_OK);
+	memset(want, 0, sizeof(want));
+	for (int i = 0; i < N; i++) {
+		/* alternating 16 KiB and 4 KiB writes over the same 16 KiB */
+		uint32_t len = i % 2 ? 4096 : 16384;
+		uint64_t off = i % 2 ? (uint64_t)(i % 4) * 4096 : 0;
+
+		fill(data + (size_t)i * 16384, len, 900 + i);
+		memcpy(want + off, data + (size_t)i * 16384, len);
+		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 14, .epoch = 1,
+						      .lease_epoch = 1, .gen = (uint64_t)i,
+						      .offset = off, .length = len },
+					     .buf = data + (size_t)i * 16384 };
+		assert_int_equal(zbs_dc_submit(f->dc, &ops[i]), 0);
+	}
+	ops[N] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_READ, .pid = 14, .epoch = 1,
+					      .lease_epoch = 1, .offset = 0, .length = 16384 },
+				     .buf = rd };
+	assert_int_equal(zbs_dc_submit(f->dc, &ops[N]), 0);
+	ops[N + 1] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_GET_INFO, .pid = 14, .epoch = 1 } };
+	assert_int_equal(zbs_dc_submit(f->dc, &ops[N + 1]), 0);
+	for (int i = 0; i < N + 2; i++) {
+		struct zbs_dc_op *done;
+
+		assert_int_equal(zbs_dc_complete(f->dc, &done), 0);
+		assert_int_equal(done->reply.status, ZBS_ST_OK);
+	}
+	assert_memory_equal(rd, want, sizeof(want));
+	/* GET_INFO ran after every earlier write completed */
+	assert_int_equal(ops[N + 1].reply.gen, N);
+	free(data);
+}
+
+struct writer {
+	uint16_t port;
+	uint64_t pid;
+	int nwrites;
+	int errors;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct zbs_dc *dc;
+	struct zbs_reply r;
+	uint8_t buf[16384], rd[16384];
+
+	if (zbs_dc_connect("127.0.0.1", w->port, &dc)) {
+		w->errors++;
+		return NULL;
+	}
+	if (zbs_dc_sync(dc, w->pid, 1, 1, 0, &r) || r.gen != 0)
+		w->errors++;
+	for (int i = 0; i < w->nwrites; i++) {
+		fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
+		if (zbs_dc_write(dc, w->pid, 1, 1, (uint64_t)i, (uint64_t)(i % 64) * 16384,
+				 sizeof(buf), buf, 0, &r) || r.gen != (uint64_t)i + 1)
+			w->errors++;
+	}
+	for (int i = w->nwrites - 64; i < w->nwrites; i++) {
+		fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
+		if (zbs_dc_read(dc, w->pid, 1, 1, (uint64_t)(i % 64) * 16384, sizeof(rd), rd, &r) ||
+		    memcmp(buf, rd, sizeof(rd)))
+			w->errors++;
+	}
+	zbs_dc_close(dc);
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	struct fix *f = *state;
+	enum { T = 6 };
+	pthread_t th[T];
+	struct writer w[T];
+	struct zbs_reply r;
+
+	for (int i = 0; i < T; i++) {
+		w[i] = (struct writer){ .port = f->p.port, .pid = 100 + (uint64_t)i, .nwrites = 300 };
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].errors, 0);
+	}
+	for (int i = 0; i < T; i++) {
+		assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 100 + (uint64_t)i, 1, 0, 0, &r),
+				 ZBS_ST_OK);
+		assert_int_equal(r.gen, 300);
+		assert_int_equal(r.alloc_blocks, 4);	/* 64 x 16 KiB = 1 MiB */
+	}
+}
+
+/* ---- durability ---------------------------------------------------- */
+
+static void test_crash_durability(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t a[65536], b[65536], c[4096], rd[65536];
+
+	fill(a, sizeof(a), 31);
+	fill(b, sizeof(b), 32);
+	fill(c, sizeof(c), 33);
+	assert_int_equal(zbs_dc_sync(f->dc, 11, 2, 3, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 12, 2, 3, 0, &r), ZBS_ST_OK);
+	/* FUA write */
+	assert_int_equal(zbs_dc_write(f->dc, 11, 2, 3, 0, 5 * MiB, sizeof(a), a, ZBS_WF_FUA, &r), 0);
+	/* writes then an acknowledged FLUSH */
+	assert_int_equal(zbs_dc_write(f->dc, 12, 2, 3, 0, 0, sizeof(b), b, 0, &r), 0);
+	assert_int_equal(zbs_dc_write(f->dc, 12, 2, 3, 1, 255 * MiB, sizeof(c), c, 0, &r), 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+	restart(f, 1);
+	assert_int_equal(zbs_dc_read(f->dc, 11, 2, 3, 5 * MiB, sizeof(a), rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, a, sizeof(a));
+	assert_int_equal(r.gen, 1);
+	assert_int_equal(zbs_dc_read(f->dc, 12, 2, 3, 0, sizeof(b), rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, b, sizeof(b));
+	assert_int_equal(zbs_dc_read(f->dc, 12, 2, 3, 255 * MiB, sizeof(c), rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, c, sizeof(c));
+	assert_int_equal(r.gen, 2);
+	assert_int_equal(r.alloc_blocks, 2);
+	/* the writer continues at the persisted gen */
+	assert_int_equal(zbs_dc_write(f->dc, 12, 2, 3, 2, 0, 4096, c, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 3);
+	/* a clean restart keeps everything too */
+	restart(f, 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 12, 2, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 3);
+}
+
+static void test_many_writes_kill9_gen_consistent(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 200 };
+	struct zbs_dc_op ops[N];
+	uint8_t *data = malloc((size_t)N * 4096), rd[4096];
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 13, 1, 1, 0, &r), ZBS_ST_OK);
+	for (int i = 0; i < N; i++) {
+		fill(data + (size_t)i * 4096, 4096, 500 + i);
+		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 13, .epoch = 1,
+						      .lease_epoch = 1, .gen = (uint64_t)i,
+						      .offset = (uint64_t)i * 4096, .length = 4096,
+						      .flags = i == N - 1 ? ZBS_WF_FUA : 0 },
+					     .buf = data + (size_t)i * 4096 };
+		assert_int_equal(zbs_dc_submit(f->dc, &ops[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		struct zbs_dc_op *done;
+
+		assert_int_equal(zbs_dc_complete(f->dc, &done), 0);
+		assert_int_equal(done->reply.status, 0);
+	}
+	restart(f, 1);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 13, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, N);
+	for (int i = 0; i < N; i += 17) {
+		assert_int_equal(zbs_dc_read(f->dc, 13, 1, 1, (uint64_t)i * 4096, 4096, rd, &r), 0);
+		assert_memory_equal(rd, data + (size_t)i * 4096, 4096);
+	}
+	free(data);
+}
+
+/* ---- recovery ------------------------------------------------------ */
+
+static void test_recovery_write_skips_dirty(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t *src = malloc(256 * KiB), *fg = malloc(8192), *rd = malloc(256 * KiB);
+	uint8_t *want = malloc(256 * KiB);
+
+	fill(src, 256 * KiB, 41);
+	fill(fg, 8192, 42);
+	/* a destination that does not exist yet */
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 20, 3, 9, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.state, ZBS_RSTATE_RECOVERING);
+	assert_int_equal(zbs_dc_read(f->dc, 20, 3, 9, 0, 4096, rd, &r), ZBS_ST_RECOVERING);
+	/* foreground writes: no gen check; a 512 B one and a 4 KiB one */
+	assert_int_equal(zbs_dc_write(f->dc, 20, 3, 9, 1234, 4096 + 512, 512, fg, 0, &r), 0);
+	assert_int_equal(zbs_dc_write(f->dc, 20, 3, 9, 55, 64 * KiB, 4096, fg + 4096, 0, &r), 0);
+	/* the copy of the whole block must not overwrite them */
+	assert_int_equal(zbs_dc_recover_write(f->dc, 20, 3, 9, 0, 256 * KiB, src, 0, &r), 0);
+	/* a later foreground write still wins, and a later copy skips it */
+	assert_int_equal(zbs_dc_write(f->dc, 20, 3, 9, 0, 128 * KiB, 512, fg + 1024, 0, &r), 0);
+	assert_int_equal(zbs_dc_recover_write(f->dc, 20, 3, 9, 128 * KiB, 4096, src + 128 * KiB,
+					      ZBS_WF_FUA, &r), 0);
+	/* fenced like everything else */
+	assert_int_equal(zbs_dc_recover_write(f->dc, 20, 3, 8, 0, 512, src, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_END, 20, 3, 9, 77, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, 77);
+	assert_int_equal(r.state, ZBS_RSTATE_NORMAL);
+	memcpy(want, src, 256 * KiB);
+	memcpy(want + 4096 + 512, fg, 512);
+	memcpy(want + 64 * KiB, fg + 4096, 4096);
+	memcpy(want + 128 * KiB, fg + 1024, 512);
+	assert_int_equal(zbs_dc_read(f->dc, 20, 3, 9, 0, 256 * KiB, rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, want, 256 * KiB);
+	/* normal again: gen rule from the gen set at the end */
+	assert_int_equal(zbs_dc_write(f->dc, 20, 3, 9, 0, 0, 512, fg, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(zbs_dc_write(f->dc, 20, 3, 9, 77, 0, 512, fg, 0, &r), ZBS_ST_OK);
+	/* recovery ops on a normal replica are refused */
+	assert_int_equal(zbs_dc_recover_write(f->dc, 20, 3, 9, 0, 512, src, 0, &r),
+			 ZBS_ST_RECOVERING);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_END, 20, 3, 9, 1, &r),
+			 ZBS_ST_RECOVERING);
+	free(src);
+	free(fg);
+	free(rd);
+	free(want);
+}
+
+static void test_recovery_interrupted_by_restart(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+	uint8_t buf[4096] = { 9 };
+
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 21, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write(f->dc, 21, 1, 1, 0, 0, 4096, buf, 0, &r), ZBS_ST_OK);
+	restart(f, 1);
+	/* the dirty map is gone: the copy must not go on */
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 21, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.state, ZBS_RSTATE_RECOVERING);
+	assert_int_equal(zbs_dc_recover_write(f->dc, 21, 1, 1, 0, 4096, buf, 0, &r),
+			 ZBS_ST_RECOVERING);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_END, 21, 1, 1, 5, &r),
+			 ZBS_ST_RECOVERING);
+	/* until it starts over */
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 21, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_recover_write(f->dc, 21, 1, 1, 0, 4096, buf, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_END, 21, 1, 1, 5, &r), ZBS_ST_OK);
+	restart(f, 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 21, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.state, ZBS_RSTATE_NORMAL);
+	assert_int_equal(r.gen, 5);
+}
+
+/* The client library gives up on a chunk that stops answering. */
+static void test_client_timeout(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_set_timeout(f->dc, 200), 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(kill(f->p.pid, SIGSTOP), 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), -ETIMEDOUT);
+	assert_int_equal(kill(f->p.pid, SIGCONT), 0);
+	/* a new connection works */
+	zbs_dc_close(f->dc);
+	fix_connect(f);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+}
+
+/* ---- start-up checks ----------------------------------------------- */
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (!fp)
+		return -1;
+	fputs(text, fp);
+	return fclose(fp);
+}
+
+static void test_startup_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct chunkd_proc q;
+	struct zbs_reply r;
+	char path[800], other[700], uuid[64] = "";
+	FILE *fp;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 30, 1, 1, 0, &r), ZBS_ST_OK);
+	/* a second chunkd on the same dir */
+	assert_int_equal(chunkd_start(&q, f->data, NULL), 1);
+	assert_true(chunkd_log_has(&q, "in use by another process"));
+	zbs_dc_close(f->dc);
+	f->dc = NULL;
+	assert_int_equal(chunkd_stop(&f->p), 0);
+
+	snprintf(path, sizeof(path), "%s/chunk-id", f->data);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(uuid, sizeof(uuid), fp));
+	fclose(fp);
+	uuid[strcspn(uuid, "\n")] = 0;
+
+	/* expected identity */
+	{
+		const char *ok[] = { "--uuid", uuid, NULL };
+		const char *bad[] = { "--uuid", "00000000-0000-0000-0000-000000000001", NULL };
+
+		assert_int_equal(chunkd_start(&q, f->data, bad), 1);
+		assert_true(chunkd_log_has(&q, "not of 00000000-0000-0000-0000-000000000001"));
+		assert_int_equal(chunkd_start(&q, f->data, ok), 0);
+		assert_int_equal(chunkd_stop(&q), 0);
+	}
+	/* chunk-id of another chunk over this metadata */
+	assert_int_equal(write_text(path, "11111111-2222-3333-4444-555555555555\n"), 0);
+	assert_int_equal(chunkd_start(&q, f->data, NULL), 1);
+	assert_true(chunkd_log_has(&q, "metadata belongs to chunk"));
+	assert_int_equal(write_text(path, "garbage\n"), 0);
+	assert_int_equal(chunkd_start(&q, f->data, NULL), 1);
+	assert_true(chunkd_log_has(&q, "corrupt (not a uuid)"));
+	snprintf(other, sizeof(other), "%s\n", uuid);
+	assert_int_equal(write_text(path, other), 0);
+
+	/* a replica file gone missing */
+	snprintf(path, sizeof(path), "%s/replicas/30", f->data);
+	snprintf(other, sizeof(other), "%s/replicas/30.moved", f->data);
+	assert_int_equal(rename(path, other), 0);
+	assert_int_equal(chunkd_start(&q, f->data, NULL), 1);
+	assert_true(chunkd_log_has(&q, "replicas/30 missing"));
+	assert_int_equal(rename(other, path), 0);
+
+	/* corrupt metadata store */
+	{
+		char mdb[700], saved[700], cmd[2400];
+
+		snprintf(mdb, sizeof(mdb), "%s/meta/data.mdb", f->data);
+		snprintf(saved, sizeof(saved), "%s/data.mdb.saved", f->tmp);
+		snprintf(cmd, sizeof(cmd), "cp %s %s && dd if=/dev/urandom of=%s bs=4096 count=3 "
+			 "conv=notrunc status=none", mdb, saved, mdb);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(chunkd_start(&q, f->data, NULL), 1);
+		assert_true(chunkd_log_has(&q, "corrupt") || chunkd_log_has(&q, "cannot open metadata"));
+		assert_int_equal(rename(saved, mdb), 0);
+	}
+
+	/* an unrelated non-empty directory */
+	snprintf(other, sizeof(other), "%s/notours", f->tmp);
+	assert_int_equal(mkdir(other, 0755), 0);
+	snprintf(path, sizeof(path), "%s/somefile", other);
+	assert_int_equal(write_text(path, "x"), 0);
+	assert_int_equal(chunkd_start(&q, other, NULL), 1);
+	assert_true(chunkd_log_has(&q, "not a zbs-chunkd data dir"));
+
+	/* and after all that, the real dir still starts with its replica */
+	assert_int_equal(chunkd_start(&f->p, f->data, NULL), 0);
+	fix_connect(f);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 30, 1, 0, 0, &r), ZBS_ST_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_sync_creates_zero_replica),
+		T(test_write_read_roundtrip),
+		T(test_block_map),
+		T(test_flush_and_delete),
+		T(test_gen_mismatch),
+		T(test_estale_fencing),
+		T(test_epoch_mismatch),
+		T(test_invalid_ranges),
+		T(test_pipelined),
+		T(test_pipelined_overlap_order),
+		T(test_concurrent_writers),
+		T(test_crash_durability),
+		T(test_many_writes_kill9_gen_consistent),
+		T(test_recovery_write_skips_dirty),
+		T(test_recovery_interrupted_by_restart),
+		T(test_client_timeout),
+		T(test_startup_refusals),
+	};
+	return cmocka_run_group_tests_name("chunkd", tests, NULL, NULL);
+}

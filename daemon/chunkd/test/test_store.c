@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-process tests of the extent store (daemon/chunkd/store.c): the API the
+ * meta session uses (foreach, space, delete, uuid) from concurrent threads,
+ * thin/thick accounting, the gen window, orphan cleanup. store.c is included
+ * so its static helpers can be tested directly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../store.c"
+#include "harness.h"
+
+struct fix {
+	char tmp[512];
+	char dir[600];
+	struct zbs_store *st;
+};
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
+	snprintf(f->dir, sizeof(f->dir), "%s/data", f->tmp);
+	zbs_log_init("test_store", ZBS_LOG_WARN);
+	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	zbs_store_close(f->st);
+	harness_rmrf(f->tmp);
+	free(f);
+	return 0;
+}
+
+/* Run one request through the data path and commit it. */
+static uint32_t run(struct zbs_store *st, uint16_t op, uint64_t pid, uint64_t epoch,
+		    uint64_t le, uint64_t gen, uint64_t off, uint32_t len, uint32_t flags,
+		    void *data, struct zbs_reply *rep)
+{
+	struct zbs_req req = { .opcode = op, .pid = pid, .epoch = epoch, .lease_epoch = le,
+			       .gen = gen, .offset = off, .length = len, .flags = flags };
+	struct zbs_store_batch b = { .n = 0 };
+	struct zbs_reply tmp;
+
+	if (!rep)
+		rep = &tmp;
+	if (zbs_wire_check_req(&req) != ZBS_ST_OK)
+		return ZBS_ST_INVAL;
+	zbs_store_exec(st, &b, &req, data, data, rep);
+	if (zbs_store_batch_commit(st, &b) != ZBS_ST_OK)
+		return ZBS_ST_IO;
+	return rep->status;
+}
+
+static void reopen(struct fix *f)
+{
+	zbs_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+}
+
+static void test_uuid_stable(void **state)
+{
+	struct fix *f = *state;
+	char u[40];
+	uuid_t parsed;
+
+	snprintf(u, sizeof(u), "%s", zbs_store_uuid(f->st));
+	assert_int_equal(strlen(u), 36);
+	assert_int_equal(uuid_parse(u, parsed), 0);
+	reopen(f);
+	assert_string_equal(zbs_store_uuid(f->st), u);
+	/* expected identity accepted / refused */
+	zbs_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(zbs_store_open(f->dir, "00000000-0000-0000-0000-000000000000", &f->st),
+			 -EUCLEAN);
+	assert_null(f->st);
+	assert_int_equal(zbs_store_open(f->dir, u, &f->st), 0);
+}
+
+struct collect {
+	uint64_t pids[16];
+	struct zbs_replica_info info[16];
+	int n;
+};
+
+static int collect_cb(const struct zbs_replica_info *i, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n < 16)
+		c->info[c->n++] = *i;
+	return 0;
+}
+
+static int stop_cb(const struct zbs_replica_info *i, void *arg)
+{
+	(*(int *)arg)++;
+	return 7;
+}
+
+static void test_foreach_space_delete(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_space_info sp;
+	struct collect c = { .n = 0 };
+	uint8_t buf[4096] = { 1 };
+	int calls = 0;
+
+	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(sp.used, 0);
+	assert_int_equal(sp.thin_used, 0);
+	assert_true(sp.total > 0 && sp.valid > 0 && sp.valid <= sp.total);
+	assert_int_equal(sp.total % ZBS_BLOCK_SIZE, 0);
+	assert_int_equal(sp.valid % ZBS_BLOCK_SIZE, 0);
+
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 1, 11, 1, 0, 0, 0, 0, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 2, 22, 3, 0, 0, 0, ZBS_SF_THICK, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(run(f->st, ZBS_OP_WRITE, 1, 11, 1, (uint64_t)i,
+				     (uint64_t)i * ZBS_BLOCK_SIZE, 4096, 0, buf, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_WRITE, 2, 22, 3, 0, 0, 4096, 0, buf, NULL), 0);
+
+	assert_int_equal(zbs_store_foreach_replica(f->st, collect_cb, &c), 0);
+	assert_int_equal(c.n, 2);
+	for (int i = 0; i < 2; i++) {
+		if (c.info[i].pid == 1) {
+			assert_int_equal(c.info[i].epoch, 11);
+			assert_int_equal(c.info[i].gen, 3);
+			assert_int_equal(c.info[i].alloc_blocks, 3);
+			assert_int_equal(c.info[i].lease_epoch, 1);
+			assert_false(c.info[i].thick);
+		} else {
+			assert_int_equal(c.info[i].pid, 2);
+			assert_int_equal(c.info[i].lease_epoch, 3);
+			assert_int_equal(c.info[i].alloc_blocks, 1);
+			assert_true(c.info[i].thick);
+		}
+	}
+	assert_int_equal(zbs_store_foreach_replica(f->st, stop_cb, &calls), 7);
+	assert_int_equal(calls, 1);
+
+	/* thick: charged a whole extent in used, not in thin_used */
+	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(sp.thin_used, 3ULL * ZBS_BLOCK_SIZE);
+	assert_int_equal(sp.used, 3ULL * ZBS_BLOCK_SIZE + ZBS_EXTENT_SIZE);
+
+	assert_int_equal(zbs_store_delete_replica(f->st, 3, 1), -ENOENT);
+	assert_int_equal(zbs_store_delete_replica(f->st, 1, 10), -ESTALE);
+	assert_int_equal(zbs_store_delete_replica(f->st, 1, 11), 0);
+	assert_int_equal(zbs_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
+	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(sp.thin_used, 0);
+	assert_int_equal(sp.used, ZBS_EXTENT_SIZE);
+	{
+		char p[700];
+
+		snprintf(p, sizeof(p), "%s/replicas/1", f->dir);
+		assert_int_equal(access(p, F_OK), -1);
+	}
+	reopen(f);
+	assert_int_equal(zbs_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
+	assert_int_equal(zbs_store_get_replica(f->st, 2, &c.info[0]), 0);
+	assert_int_equal(c.info[0].gen, 1);
+	assert_true(c.info[0].thick);
+}
+
+/* The gen advances only over contiguously completed writes. */
+static void test_gen_window(void **state)
+{
+	struct zbs_replica *r = replica_new(1, 1, -1, false);
+
+	(void)state;
+	r->next_gen = 4;	/* writes 0..3 accepted */
+	assert_int_equal(replica_complete(r, 2), 0);
+	assert_int_equal(r->gen, 0);
+	assert_int_equal(replica_complete(r, 3), 0);
+	assert_int_equal(r->gen, 0);
+	assert_int_equal(replica_complete(r, 0), 0);
+	assert_int_equal(r->gen, 1);	/* 1 still missing */
+	assert_int_equal(replica_complete(r, 1), 0);
+	assert_int_equal(r->gen, 4);
+	assert_int_equal(r->ndone, 0);
+	replica_put(r);
+}
+
+static void test_orphan_file_removed(void **state)
+{
+	struct fix *f = *state;
+	char p[700];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/replicas/12345", f->dir);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	reopen(f);
+	assert_int_equal(access(p, F_OK), -1);
+}
+
+struct hammer {
+	struct zbs_store *st;
+	uint64_t pid;
+	int iters;
+	int errors;
+};
+
+static void *writer(void *arg)
+{
+	struct hammer *h = arg;
+	uint8_t buf[4096];
+
+	memset(buf, (int)h->pid, sizeof(buf));
+	if (run(h->st, ZBS_OP_SYNC, h->pid, 1, 1, 0, 0, 0, 0, NULL, NULL))
+		h->errors++;
+	for (int i = 0; i < h->iters; i++) {
+		if (run(h->st, ZBS_OP_WRITE, h->pid, 1, 1, (uint64_t)i,
+			(uint64_t)(i % 128) * 4096, 4096, 0, buf, NULL))
+			h->errors++;
+		if (i % 50 == 0 && zbs_store_flush(h->st))
+			h->errors++;
+	}
+	return NULL;
+}
+
+static void *churner(void *arg)
+{
+	struct hammer *h = arg;
+
+	for (int i = 0; i < h->iters; i++) {
+		uint64_t pid = 1000 + (uint64_t)(i % 4);
+
+		if (run(h->st, ZBS_OP_SYNC, pid, 1, 1, 0, 0, 0, 0, NULL, NULL))
+			h->errors++;
+		if (zbs_store_delete_replica(h->st, pid, 1))
+			h->errors++;
+	}
+	return NULL;
+}
+
+static int count_cb(const struct zbs_replica_info *i, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* The meta session's calls race with the data path without harm. */
+static void test_concurrent_session_calls(void **state)
+{
+	struct fix *f = *state;
+	pthread_t w1, w2, ch;
+	struct hammer h1 = { f->st, 1, 300, 0 }, h2 = { f->st, 2, 300, 0 }, hc = { f->st, 0, 30, 0 };
+	struct zbs_replica_info info;
+
+	assert_int_equal(pthread_create(&w1, NULL, writer, &h1), 0);
+	assert_int_equal(pthread_create(&w2, NULL, writer, &h2), 0);
+	assert_int_equal(pthread_create(&ch, NULL, churner, &hc), 0);
+	for (int i = 0; i < 200; i++) {
+		struct zbs_space_info sp;
+		int n = 0;
+
+		assert_int_equal(zbs_store_foreach_replica(f->st, count_cb, &n), 0);
+		assert_true(n <= 6);
+		assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	}
+	pthread_join(w1, NULL);
+	pthread_join(w2, NULL);
+	pthread_join(ch, NULL);
+	assert_int_equal(h1.errors + h2.errors + hc.errors, 0);
+	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), 0);
+	assert_int_equal(info.gen, 300);
+	reopen(f);
+	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(info.gen, 300);
+	assert_int_equal(info.alloc_blocks, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_uuid_stable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreach_space_delete, setup, teardown),
+		cmocka_unit_test(test_gen_window),
+		cmocka_unit_test_setup_teardown(test_orphan_file_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "util.h"
+
+int zbs_parse_hostport(const char *s, const char *default_host, char *host, size_t hostlen,
+		       uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	uint64_t p;
+
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon) {
+			if (!default_host)
+				return -1;
+			h = default_host;
+			hl = strlen(h);
+			colon = s - 1;
+		} else {
+			hl = (size_t)(colon - s);
+		}
+	}
+	if (zbs_parse_u64(colon + 1, 0, 65535, &p) < 0)
+		return -1;
+	if (hl == 0) {
+		h = "0.0.0.0";
+		hl = strlen(h);
+	}
+	if (hl >= hostlen)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int resolve(const char *host, uint16_t port, int passive, struct addrinfo **res)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	char ps[8];
+
+	hints.ai_flags = passive ? AI_PASSIVE : 0;
+	snprintf(ps, sizeof(ps), "%u", port);
+	return getaddrinfo(host, ps, &hints, res) ? -EADDRNOTAVAIL : 0;
+}
+
+int zbs_tcp_listen(const char *host, uint16_t port, int backlog, uint16_t *bound)
+{
+	struct addrinfo *res, *ai;
+	int fd = -EADDRNOTAVAIL, one = 1;
+
+	if (resolve(host, port, 1, &res) < 0)
+		return -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			fd = -errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+			break;
+		int e = -errno;
+		close(fd);
+		fd = e;
+	}
+	freeaddrinfo(res);
+	if (fd >= 0 && bound) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		getsockname(fd, (struct sockaddr *)&ss, &sl);
+		*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							: ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return fd;
+}
+
+int zbs_tcp_connect(const char *host, uint16_t port)
+{
+	struct addrinfo *res, *ai;
+	int fd = -EADDRNOTAVAIL, one = 1;
+
+	if (resolve(host, port, 0, &res) < 0)
+		return -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			fd = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		int e = -errno;
+		close(fd);
+		fd = e;
+	}
+	freeaddrinfo(res);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int zbs_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int zbs_recv_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Chunk servers and the TCP connections to them (data protocol of
+ * uapi/linux/zbs_wire.h).
+ *
+ * A chunk is one address:port; it is created the first time a map names it
+ * and lives until module exit, shared by all devices. Each chunk has
+ * ZBS_CONNS_PER_CHUNK connections; a connection has a tx thread (connects,
+ * sends queued legs in queue order) and an rx thread (reads replies,
+ * completes legs). Legs of one pid always use the same connection, so
+ * writes reach a chunk in the order their gens were assigned.
+ *
+ * Every connect makes a new struct zbs_sock with a fresh cookie; the wire
+ * request id is cookie << 32 | slot in the connection's inflight xarray, so
+ * a late reply from an old socket never matches a leg of a new one. When a
+ * socket fails, whoever notices first detaches it from the connection and
+ * shuts it down; the legs sent on it fail with -ECONNRESET (exactly once:
+ * whoever erases a leg from the xarray completes it).
+ *
+ * Locking: conn->lock (spinlock) protects sendq, cur and the state; it is
+ * never held across a socket call. The extent lock may be held when taking
+ * conn->lock (zbs_leg_submit), never the other way round.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bvec.h>
+#include <linux/in.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/tcp.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+
+#include "zbs_internal.h"
+
+unsigned int zbs_conn_timeout_ms = 10000;
+module_param_named(conn_timeout_ms, zbs_conn_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(conn_timeout_ms, "A chunk that leaves a request unanswered this long is disconnected (default 10000)");
+
+static DEFINE_MUTEX(zbs_chunks_lock);		/* the table below */
+static struct zbs_chunk *zbs_chunks[ZBS_MAX_CHUNKS];
+static u32 zbs_nr_chunks;
+
+struct zbs_sock {
+	struct socket	*sock;
+	refcount_t	ref;
+	u32		cookie;
+};
+
+static void zbs_sock_put(struct zbs_sock *s)
+{
+	if (refcount_dec_and_test(&s->ref)) {
+		sock_release(s->sock);
+		kfree(s);
+	}
+}
+
+/* Take a ref on the connection's current socket, or NULL if down. */
+static struct zbs_sock *zbs_conn_sock(struct zbs_conn *conn)
+{
+	struct zbs_sock *s;
+
+	spin_lock(&conn->lock);
+	s = conn->cur;
+	if (s)
+		refcount_inc(&s->ref);
+	spin_unlock(&conn->lock);
+	return s;
+}
+
+static int zbs_xmit(struct socket *sock, bool send, struct iov_iter *iter, int flags)
+{
+	struct msghdr msg = { };
+	unsigned int noreclaim = memalloc_noreclaim_save();
+	int ret;
+
+	msg.msg_iter = *iter;
+	do {
+		msg.msg_flags = flags | MSG_NOSIGNAL;
+		if (send)
+			ret = sock_sendmsg(sock, &msg);
+		else
+			ret = sock_recvmsg(sock, &msg, msg.msg_flags);
+		if (ret <= 0) {
+			if (ret == 0)
+				ret = -EPIPE;
+			break;
+		}
+	} while (msg_data_left(&msg));
+	memalloc_noreclaim_restore(noreclaim);
+	return ret < 0 ? ret : 0;
+}
+
+static int zbs_xmit_buf(struct socket *sock, bool send, void *buf, size_t len, int flags)
+{
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	struct iov_iter it;
+
+	iov_iter_kvec(&it, send ? ITER_SOURCE : ITER_DEST, &iov, 1, len);
+	return zbs_xmit(sock, send, &it, flags);
+}
+
+/* Send or receive the data of a request (its bio segments). */
+static int zbs_xmit_rq(struct socket *sock, bool send, struct request *rq)
+{
+	struct req_iterator iter;
+	struct bio_vec bvec;
+	struct iov_iter it;
+	int ret;
+
+	rq_for_each_segment(bvec, rq, iter) {
+		iov_iter_bvec(&it, send ? ITER_SOURCE : ITER_DEST, &bvec, 1, bvec.bv_len);
+		ret = zbs_xmit(sock, send, &it, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Complete the leg erased from the inflight xarray by the caller. */
+static void zbs_leg_fail(struct zbs_leg *leg, int err)
+{
+	leg->status = err;
+	zbs_leg_done(leg);
+}
+
+/*
+ * Detach socket `s` from its connection if it is still the current one and
+ * shut it down; then fail every leg that was sent on it.
+ */
+static void zbs_conn_fail(struct zbs_conn *conn, struct zbs_sock *s, int err)
+{
+	struct zbs_leg *leg;
+	unsigned long idx;
+	bool detached = false;
+
+	spin_lock(&conn->lock);
+	if (conn->cur == s) {
+		conn->cur = NULL;
+		conn->down_since = jiffies ?: 1;
+		detached = true;
+	}
+	spin_unlock(&conn->lock);
+	if (!detached)
+		return;
+
+	kernel_sock_shutdown(s->sock, SHUT_RDWR);
+	pr_warn_ratelimited("chunk %pI4:%u conn %d: disconnected (%d)\n",
+			    &conn->chunk->addr, conn->chunk->port, conn->idx, err);
+	xa_for_each(&conn->inflight, idx, leg) {
+		if (leg->sock_cookie != s->cookie)
+			continue;
+		if (xa_erase(&conn->inflight, idx) == leg)
+			zbs_leg_fail(leg, -ECONNRESET);
+	}
+	wake_up(&conn->wait);
+	zbs_sock_put(s);	/* the connection's reference */
+}
+
+static int zbs_conn_connect(struct zbs_conn *conn)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = conn->chunk->addr,
+		.sin_port = htons(conn->chunk->port),
+	};
+	struct zbs_sock *s;
+	struct socket *sock;
+	int ret;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	ret = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
+	if (ret)
+		goto out_free;
+	sock->sk->sk_allocation = GFP_NOIO | __GFP_MEMALLOC;
+	sock->sk->sk_use_task_frag = false;
+	sk_set_memalloc(sock->sk);
+	tcp_sock_set_nodelay(sock->sk);
+	sock->sk->sk_sndtimeo = msecs_to_jiffies(zbs_conn_timeout_ms);
+	ret = kernel_connect(sock, (struct sockaddr *)&sin, sizeof(sin), 0);
+	if (ret)
+		goto out_release;
+
+	s->sock = sock;
+	refcount_set(&s->ref, 1);
+	spin_lock(&conn->lock);
+	s->cookie = ++conn->cookie;
+	conn->cur = s;
+	conn->down_since = 0;
+	spin_unlock(&conn->lock);
+	wake_up(&conn->rx_wait);
+	pr_info_ratelimited("chunk %pI4:%u conn %d: connected\n",
+			    &conn->chunk->addr, conn->chunk->port, conn->idx);
+	return 0;
+
+out_release:
+	sock_release(sock);
+out_free:
+	kfree(s);
+	return ret;
+}
+
+/* Fail queued (unsent) legs: the chunk cannot be reached. */
+static void zbs_conn_fail_queued(struct zbs_conn *conn, int err)
+{
+	LIST_HEAD(list);
+	struct zbs_leg *leg, *tmp;
+
+	spin_lock(&conn->lock);
+	list_splice_init(&conn->sendq, &list);
+	spin_unlock(&conn->lock);
+	list_for_each_entry_safe(leg, tmp, &list, node) {
+		list_del_init(&leg->node);
+		zbs_leg_fail(leg, err);
+	}
+}
+
+static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct zbs_leg *leg)
+{
+	u32 slot;
+	int ret;
+	bool alive, is_write;
+
+	leg->sock_cookie = s->cookie;
+	leg->sent_at = jiffies;
+	ret = xa_alloc_cyclic(&conn->inflight, &slot, leg, xa_limit_32b,
+			      &conn->next_id, GFP_NOIO);
+	if (ret < 0) {
+		zbs_leg_fail(leg, -ENOMEM);
+		return;
+	}
+	leg->req.id = cpu_to_le64((u64)s->cookie << 32 | slot);
+
+	/* The socket may have failed since we took it: its legs are failed
+	 * by zbs_conn_fail, which may have run before our insert. */
+	spin_lock(&conn->lock);
+	alive = conn->cur == s;
+	spin_unlock(&conn->lock);
+	if (!alive) {
+		if (xa_erase(&conn->inflight, slot) == leg)
+			zbs_leg_fail(leg, -ECONNRESET);
+		return;
+	}
+
+	is_write = le16_to_cpu(leg->req.opcode) == ZBS_OP_WRITE;
+	ret = zbs_xmit_buf(s->sock, true, &leg->req, sizeof(leg->req),
+			   is_write ? MSG_MORE : 0);
+	if (!ret && is_write)
+		ret = zbs_xmit_rq(s->sock, true, leg->cmd->rq);
+	if (ret)
+		zbs_conn_fail(conn, s, ret);	/* fails this leg too */
+}
+
+/* The oldest unanswered leg is older than the connection timeout. */
+static bool zbs_conn_stuck(struct zbs_conn *conn, u32 cookie)
+{
+	unsigned long limit = jiffies - msecs_to_jiffies(zbs_conn_timeout_ms);
+	struct zbs_leg *leg;
+	unsigned long idx;
+	bool stuck = false;
+
+	rcu_read_lock();
+	xa_for_each(&conn->inflight, idx, leg) {
+		if (leg->sock_cookie == cookie && time_before(leg->sent_at, limit)) {
+			stuck = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return stuck;
+}
+
+static int zbs_conn_tx_thread(void *data)
+{
+	struct zbs_conn *conn = data;
+
+	while (!kthread_should_stop()) {
+		struct zbs_sock *s = zbs_conn_sock(conn);
+		struct zbs_leg *leg;
+
+		if (!s) {
+			if (zbs_conn_connect(conn)) {
+				zbs_conn_fail_queued(conn, -ENOTCONN);
+				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
+						msecs_to_jiffies(zbs_reconnect_ms));
+			}
+			continue;
+		}
+
+		wait_event_interruptible_timeout(conn->wait,
+				!list_empty_careful(&conn->sendq) || !READ_ONCE(conn->cur) ||
+				kthread_should_stop(), HZ);
+
+		for (;;) {
+			spin_lock(&conn->lock);
+			leg = list_first_entry_or_null(&conn->sendq, struct zbs_leg, node);
+			if (leg)
+				list_del_init(&leg->node);
+			spin_unlock(&conn->lock);
+			if (!leg)
+				break;
+			zbs_conn_send_one(conn, s, leg);
+			cond_resched();
+		}
+		if (zbs_conn_stuck(conn, s->cookie))
+			zbs_conn_fail(conn, s, -ETIMEDOUT);
+		zbs_sock_put(s);
+	}
+	return 0;
+}
+
+/* Receive one reply on `s`; returns 0 or a negative errno (socket bad). */
+static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *scratch)
+{
+	struct zbs_wire_reply rep;
+	struct zbs_leg *leg;
+	u64 id;
+	u32 len, status;
+	int ret;
+
+	ret = zbs_xmit_buf(s->sock, false, &rep, sizeof(rep), MSG_WAITALL);
+	if (ret)
+		return ret;
+	if (le32_to_cpu(rep.magic) != ZBS_WIRE_REPLY_MAGIC ||
+	    le16_to_cpu(rep.version) != ZBS_WIRE_VERSION) {
+		pr_err_ratelimited("chunk %pI4:%u: bad reply header\n",
+				   &conn->chunk->addr, conn->chunk->port);
+		return -EPROTO;
+	}
+	id = le64_to_cpu(rep.id);
+	len = le32_to_cpu(rep.length);
+	status = le32_to_cpu(rep.status);
+	if (len > ZBS_WIRE_MAX_IO || (status && len))
+		return -EPROTO;
+
+	leg = NULL;
+	if ((u32)(id >> 32) == s->cookie) {
+		leg = xa_load(&conn->inflight, (u32)id);
+		if (leg && le64_to_cpu(leg->req.id) == id &&
+		    xa_erase(&conn->inflight, (u32)id) == leg)
+			;	/* ours now */
+		else
+			leg = NULL;
+	}
+	if (!leg) {
+		/* unknown or already failed: drain the payload */
+		while (len) {
+			u32 n = min_t(u32, len, PAGE_SIZE);
+
+			ret = zbs_xmit_buf(s->sock, false, scratch, n, MSG_WAITALL);
+			if (ret)
+				return ret;
+			len -= n;
+		}
+		return 0;
+	}
+
+	/* the leg is ours now: every error path below completes it */
+	if (le16_to_cpu(rep.opcode) != le16_to_cpu(leg->req.opcode) ||
+	    (len && (status != ZBS_ST_OK || le16_to_cpu(leg->req.opcode) != ZBS_OP_READ ||
+		     len != le32_to_cpu(leg->req.length)))) {
+		pr_err_ratelimited("chunk %pI4:%u: reply does not match its request\n",
+				   &conn->chunk->addr, conn->chunk->port);
+		zbs_leg_fail(leg, -EPROTO);
+		return -EPROTO;
+	}
+	if (len) {
+		ret = zbs_xmit_rq(s->sock, false, leg->cmd->rq);
+		if (ret) {
+			zbs_leg_fail(leg, ret);
+			return ret;
+		}
+	}
+	leg->status = status;
+	leg->reply_gen = le64_to_cpu(rep.gen);
+	zbs_leg_done(leg);
+	return 0;
+}
+
+static int zbs_conn_rx_thread(void *data)
+{
+	struct zbs_conn *conn = data;
+	void *scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+
+	if (!scratch)
+		return -ENOMEM;
+	while (!kthread_should_stop()) {
+		struct zbs_sock *s;
+		int ret;
+
+		wait_event_interruptible(conn->rx_wait,
+				READ_ONCE(conn->cur) || kthread_should_stop());
+		s = zbs_conn_sock(conn);
+		if (!s)
+			continue;
+		do {
+			ret = zbs_conn_recv_one(conn, s, scratch);
+		} while (!ret && !kthread_should_stop());
+		zbs_conn_fail(conn, s, ret);
+		zbs_sock_put(s);
+	}
+	kfree(scratch);
+	return 0;
+}
+
+/* Queue a leg for sending; never completes it synchronously. */
+void zbs_leg_submit(struct zbs_leg *leg, struct zbs_conn *conn)
+{
+	leg->conn = conn;
+	spin_lock(&conn->lock);
+	list_add_tail(&leg->node, &conn->sendq);
+	spin_unlock(&conn->lock);
+	wake_up(&conn->wait);
+}
+
+static void zbs_chunk_stop(struct zbs_chunk *c)
+{
+	int i;
+
+	for (i = 0; i < ZBS_CONNS_PER_CHUNK; i++) {
+		struct zbs_conn *conn = &c->conns[i];
+		struct zbs_sock *s;
+
+		if (conn->tx_thread)
+			kthread_stop(conn->tx_thread);
+		s = zbs_conn_sock(conn);
+		if (s) {
+			zbs_conn_fail(conn, s, -ESHUTDOWN);	/* unblocks rx */
+			zbs_sock_put(s);
+		}
+		if (conn->rx_thread)
+			kthread_stop(conn->rx_thread);
+		zbs_conn_fail_queued(conn, -ESHUTDOWN);
+		WARN_ON_ONCE(!xa_empty(&conn->inflight));
+		xa_destroy(&conn->inflight);
+	}
+}
+
+static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
+{
+	struct zbs_chunk *c = kzalloc(sizeof(*c), GFP_KERNEL);
+	int i;
+
+	if (!c)
+		return NULL;
+	c->idx = idx;
+	c->addr = addr;
+	c->port = port;
+	for (i = 0; i < ZBS_CONNS_PER_CHUNK; i++) {
+		struct zbs_conn *conn = &c->conns[i];
+
+		conn->chunk = c;
+		conn->idx = i;
+		spin_lock_init(&conn->lock);
+		INIT_LIST_HEAD(&conn->sendq);
+		xa_init_flags(&conn->inflight, XA_FLAGS_ALLOC);
+		init_waitqueue_head(&conn->wait);
+		init_waitqueue_head(&conn->rx_wait);
+		conn->rx_thread = kthread_run(zbs_conn_rx_thread, conn, "zbs-rx/%u.%d", idx, i);
+		if (IS_ERR(conn->rx_thread)) {
+			conn->rx_thread = NULL;
+			goto fail;
+		}
+		conn->tx_thread = kthread_run(zbs_conn_tx_thread, conn, "zbs-tx/%u.%d", idx, i);
+		if (IS_ERR(conn->tx_thread)) {
+			conn->tx_thread = NULL;
+			goto fail;
+		}
+	}
+	return c;
+fail:
+	zbs_chunk_stop(c);
+	kfree(c);
+	return NULL;
+}
+
+struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port)
+{
+	struct zbs_chunk *c = NULL;
+	u32 i;
+
+	mutex_lock(&zbs_chunks_lock);
+	for (i = 0; i < zbs_nr_chunks; i++) {
+		if (zbs_chunks[i]->addr == addr && zbs_chunks[i]->port == port) {
+			c = zbs_chunks[i];
+			goto out;
+		}
+	}
+	if (zbs_nr_chunks == ZBS_MAX_CHUNKS) {
+		pr_err_ratelimited("too many chunk servers (%u)\n", ZBS_MAX_CHUNKS);
+		goto out;
+	}
+	c = zbs_chunk_create(addr, port, zbs_nr_chunks);
+	if (c) {
+		zbs_chunks[zbs_nr_chunks] = c;
+		/* publish after the entry is set: readers check the count */
+		smp_store_release(&zbs_nr_chunks, zbs_nr_chunks + 1);
+	}
+out:
+	mutex_unlock(&zbs_chunks_lock);
+	return c;
+}
+
+struct zbs_chunk *zbs_chunk_by_idx(u32 idx)
+{
+	return idx < smp_load_acquire(&zbs_nr_chunks) ? zbs_chunks[idx] : NULL;
+}
+
+int zbs_conn_setup(void)
+{
+	return 0;
+}
+
+void zbs_conn_release(void)
+{
+	u32 i;
+
+	mutex_lock(&zbs_chunks_lock);
+	for (i = 0; i < zbs_nr_chunks; i++) {
+		zbs_chunk_stop(zbs_chunks[i]);
+		kfree(zbs_chunks[i]);
+		zbs_chunks[i] = NULL;
+	}
+	zbs_nr_chunks = 0;
+	mutex_unlock(&zbs_chunks_lock);
+}

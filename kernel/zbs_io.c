@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The IO path: a blk-mq request is one piece of one extent (the queue
+ * limits keep requests inside a stripe unit), routed by the extent's map.
+ *
+ * Writes go to every live replica of the map in parallel, each leg
+ * carrying the next gen; the request completes when every leg answered.
+ *  - some legs ok: success; the failed replicas are dropped from the map
+ *    and reported to the agent (ARCHITECTURE.md 4a);
+ *  - a leg fenced (STALE, EPOCH): the map is dropped and the request asks
+ *    for a new one;
+ *  - no leg ok: nothing is removed, the map is dropped and the request
+ *    retries under a new map until the device's IO timeout.
+ * Reads go to one replica, the local one first, then the others in order.
+ * Flushes go to every chunk written since the previous flush.
+ *
+ * Legs of reads and writes live in the request PDU (no allocation in the
+ * IO path); flush legs, one per chunk, come from a mempool in a worker.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blk-mq.h>
+#include <linux/mempool.h>
+#include <linux/slab.h>
+
+#include "zbs_internal.h"
+
+#define ZBS_RETRY_DELAY		(HZ / 10)
+
+static struct kmem_cache *zbs_leg_cache;
+static mempool_t *zbs_leg_pool;
+
+void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st)
+{
+	struct zbs_dev *dev = cmd->dev;
+
+	if (st != BLK_STS_OK)
+		pr_err_ratelimited("zbs%u: %s of %u bytes at sector %llu failed (%d)\n",
+				   dev->id, cmd->op == ZBS_OP_READ ? "read" :
+				   cmd->op == ZBS_OP_WRITE ? "write" : "flush",
+				   cmd->len, blk_rq_pos(cmd->rq), blk_status_to_errno(st));
+	blk_mq_end_request(cmd->rq, st);
+	atomic64_dec(&dev->inflight);
+}
+
+static void zbs_leg_init(struct zbs_leg *leg, struct zbs_cmd *cmd, u16 op,
+			 struct zbs_map *map)
+{
+	struct zbs_wire_req *r = &leg->req;
+
+	memset(r, 0, sizeof(*r));
+	r->magic = cpu_to_le32(ZBS_WIRE_REQ_MAGIC);
+	r->version = cpu_to_le16(ZBS_WIRE_VERSION);
+	r->opcode = cpu_to_le16(op);
+	if (map) {
+		r->pid = cpu_to_le64(map->pid);
+		r->epoch = cpu_to_le64(map->epoch);
+		r->lease_epoch = cpu_to_le64(map->lease_epoch);
+	}
+	leg->cmd = cmd;
+	leg->status = 0;
+	leg->reply_gen = 0;
+	INIT_LIST_HEAD(&leg->node);
+}
+
+/* Replica slot to read from on attempt `tried`: local first, then in order. */
+static int zbs_read_pick(struct zbs_map *map, unsigned int tried)
+{
+	unsigned int n = 0;
+	int pass, i;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < map->nr; i++) {
+			bool local = map->rep[i].flags & ZBS_RF_LOCAL;
+
+			if ((pass == 0) != local)
+				continue;
+			if (test_bit(i, &map->failed) ||
+			    (map->rep[i].flags & ZBS_RF_RECOVERING))
+				continue;
+			if (n++ == tried)
+				return i;
+		}
+	}
+	return -1;
+}
+
+static struct zbs_conn *zbs_pick_conn(struct zbs_chunk *c, u64 pid)
+{
+	/* one connection per (chunk, pid): writes stay in gen order */
+	return &c->conns[pid % ZBS_CONNS_PER_CHUNK];
+}
+
+/* Route a read or write under its extent's map, or park it for one. */
+void zbs_cmd_issue(struct zbs_cmd *cmd)
+{
+	struct zbs_ext *ext = cmd->ext;
+	struct zbs_map *map;
+	int n = 0, i;
+
+	spin_lock(&ext->lock);
+	map = __zbs_ext_map(ext);
+	if (!map)
+		goto park;
+
+	if (cmd->op == ZBS_OP_WRITE) {
+		for (i = 0; i < map->nr; i++) {
+			struct zbs_leg *leg = &cmd->legs[n];
+
+			if (test_bit(i, &map->failed))
+				continue;
+			zbs_leg_init(leg, cmd, ZBS_OP_WRITE, map);
+			leg->rep_idx = i;
+			leg->chunk = map->rep[i].chunk;
+			n++;
+		}
+		if (!n)
+			goto drop;
+		cmd->gen = map->next_gen++;
+		for (i = 0; i < n; i++) {
+			struct zbs_wire_req *r = &cmd->legs[i].req;
+
+			r->gen = cpu_to_le64(cmd->gen);
+			r->offset = cpu_to_le64(cmd->off);
+			r->length = cpu_to_le32(cmd->len);
+			r->flags = cpu_to_le32(cmd->fua ? ZBS_WF_FUA : 0);
+		}
+	} else {
+		i = zbs_read_pick(map, cmd->tried);
+		if (i < 0)
+			goto drop;	/* every replica failed this read */
+		zbs_leg_init(&cmd->legs[0], cmd, ZBS_OP_READ, map);
+		cmd->legs[0].rep_idx = i;
+		cmd->legs[0].chunk = map->rep[i].chunk;
+		cmd->legs[0].req.offset = cpu_to_le64(cmd->off);
+		cmd->legs[0].req.length = cpu_to_le32(cmd->len);
+		n = 1;
+	}
+
+	kref_get(&map->ref);
+	cmd->map = map;
+	cmd->map_bad = false;
+	ext->inflight++;
+	atomic_set(&cmd->ok, 0);
+	cmd->nr_legs = n;
+	atomic_set(&cmd->pending, n);
+	/* under ext->lock: legs of this pid enter each connection in gen order */
+	for (i = 0; i < n; i++)
+		zbs_leg_submit(&cmd->legs[i], zbs_pick_conn(cmd->legs[i].chunk, map->pid));
+	spin_unlock(&ext->lock);
+	return;
+
+drop:
+	__zbs_ext_drop_map(ext, map);
+park:
+	cmd->tried = 0;
+	__zbs_ext_park(ext, cmd);
+	spin_unlock(&ext->lock);
+}
+
+/* A wire status (>= 0) or a negative errno, as a negative errno. */
+int zbs_wire_errno(int st)
+{
+	static const int map[] = {
+		[ZBS_ST_OK] = 0,		[ZBS_ST_INVAL] = -EINVAL,
+		[ZBS_ST_BADOP] = -EOPNOTSUPP,	[ZBS_ST_PROTO] = -EPROTO,
+		[ZBS_ST_NOENT] = -ENOENT,	[ZBS_ST_EPOCH] = -EXDEV,
+		[ZBS_ST_STALE] = -ESTALE,	[ZBS_ST_GEN] = -EBADE,
+		[ZBS_ST_IO] = -EIO,		[ZBS_ST_NOSPC] = -ENOSPC,
+		[ZBS_ST_RECOVERING] = -EBUSY,	[ZBS_ST_BUSY] = -EBUSY,
+	};
+
+	if (st < 0)
+		return st;
+	return st < ARRAY_SIZE(map) ? map[st] : -EIO;
+}
+
+static bool zbs_st_fenced(int st)
+{
+	return st == ZBS_ST_STALE || st == ZBS_ST_EPOCH;
+}
+
+static void zbs_cmd_retry_work(struct work_struct *work)
+{
+	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
+
+	zbs_cmd_issue(cmd);
+}
+
+/* Every leg of a read or write answered: decide (worker context). */
+static void zbs_cmd_done_work(struct work_struct *work)
+{
+	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
+	struct zbs_ext *ext = cmd->ext;
+	struct zbs_map *map = cmd->map;
+	struct zbs_dev *dev = cmd->dev;
+	int ok = atomic_read(&cmd->ok);
+	bool map_bad = false, first_write = false, drained;
+	int i;
+
+	for (i = 0; i < cmd->nr_legs; i++)
+		if (zbs_st_fenced(cmd->legs[i].status))
+			map_bad = true;
+
+	if (cmd->op == ZBS_OP_WRITE && ok) {
+		/* partial failure: drop and report the replicas that failed */
+		for (i = 0; i < cmd->nr_legs; i++) {
+			struct zbs_leg *leg = &cmd->legs[i];
+
+			if (leg->status == ZBS_ST_OK)
+				continue;
+			if (!test_and_set_bit(leg->rep_idx, &map->failed))
+				zbs_genl_replica_failed(dev, ext->vext, map, leg->rep_idx,
+							cmd->gen + 1, zbs_wire_errno(leg->status));
+		}
+	}
+	if (cmd->op == ZBS_OP_WRITE && !ok)
+		map_bad = true;		/* total failure: nothing removed, ask again */
+	if (cmd->op == ZBS_OP_READ && !ok && !map_bad)
+		cmd->tried++;		/* next replica under the same map */
+
+	spin_lock(&ext->lock);
+	if (cmd->op == ZBS_OP_WRITE && ok && !map->ever_exist) {
+		map->ever_exist = true;
+		first_write = true;
+	}
+	if (map_bad)
+		__zbs_ext_drop_map(ext, map);
+	drained = --ext->inflight == 0;
+	spin_unlock(&ext->lock);
+	if (drained)
+		wake_up(&zbs_drain_wait);
+	if (first_write)
+		zbs_genl_existence(dev, ext->vext, map, cmd->gen + 1);
+	zbs_map_put(map);
+	cmd->map = NULL;
+
+	if (ok) {
+		zbs_cmd_end(cmd, BLK_STS_OK);
+	} else if (time_before(jiffies, cmd->deadline) && !READ_ONCE(dev->dying)) {
+		INIT_DELAYED_WORK(&cmd->dwork, zbs_cmd_retry_work);
+		if (map_bad)
+			cmd->tried = 0;
+		/* a read tries its next replica at once; anything else backs off */
+		queue_delayed_work(zbs_wq, &cmd->dwork,
+				   cmd->op == ZBS_OP_READ && !map_bad ? 0 : ZBS_RETRY_DELAY);
+	} else {
+		zbs_cmd_end(cmd, BLK_STS_IOERR);
+	}
+}
+
+/* ---- flush ----------------------------------------------------------- */
+
+/* A chunk failed a flush: its replicas in this device's maps may have lost
+ * acknowledged writes, so they leave the maps (and meta's location). */
+static bool zbs_flush_chunk_failed(struct zbs_dev *dev, struct zbs_chunk *c, int err)
+{
+	struct zbs_ext *ext;
+	unsigned long idx;
+	bool lost = false;
+
+	xa_for_each(&dev->exts, idx, ext) {
+		struct zbs_map *map;
+		u64 gen;
+		int i, live = 0, hit = -1;
+
+		spin_lock(&ext->lock);
+		map = ext->map;
+		if (map) {
+			for (i = 0; i < map->nr; i++) {
+				if (map->rep[i].chunk == c && !test_bit(i, &map->failed))
+					hit = i;
+				else if (!test_bit(i, &map->failed))
+					live++;
+			}
+			if (hit >= 0) {
+				set_bit(hit, &map->failed);
+				kref_get(&map->ref);
+			}
+		}
+		gen = map ? map->next_gen : 0;
+		spin_unlock(&ext->lock);
+		if (hit < 0)
+			continue;
+		if (!live)
+			lost = true;
+		zbs_genl_replica_failed(dev, ext->vext, map, hit, gen, err);
+		zbs_map_put(map);
+	}
+	return lost;
+}
+
+static void zbs_flush_done_work(struct work_struct *work)
+{
+	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
+	struct zbs_dev *dev = cmd->dev;
+	bool lost = false;
+	u32 i;
+
+	for (i = 0; i < cmd->nr_flush_legs; i++) {
+		struct zbs_leg *leg = cmd->flush_legs[i];
+
+		if (leg->status != ZBS_ST_OK) {
+			pr_warn_ratelimited("zbs%u: flush failed on chunk %pI4:%u (%d)\n",
+					    dev->id, &leg->chunk->addr, leg->chunk->port,
+					    leg->status);
+			lost |= zbs_flush_chunk_failed(dev, leg->chunk,
+						       zbs_wire_errno(leg->status));
+		}
+		mempool_free(leg, zbs_leg_pool);
+	}
+	kfree(cmd->flush_legs);
+	cmd->flush_legs = NULL;
+	cmd->nr_flush_legs = 0;
+	zbs_cmd_end(cmd, lost ? BLK_STS_IOERR : BLK_STS_OK);
+}
+
+static void zbs_flush_work(struct work_struct *work)
+{
+	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
+	struct zbs_dev *dev = cmd->dev;
+	DECLARE_BITMAP(chunks, ZBS_MAX_CHUNKS);
+	unsigned int bit, n = 0;
+
+	spin_lock(&dev->dirty_lock);
+	bitmap_copy(chunks, dev->dirty_chunks, ZBS_MAX_CHUNKS);
+	bitmap_zero(dev->dirty_chunks, ZBS_MAX_CHUNKS);
+	spin_unlock(&dev->dirty_lock);
+
+	cmd->nr_flush_legs = bitmap_weight(chunks, ZBS_MAX_CHUNKS);
+	if (!cmd->nr_flush_legs) {
+		zbs_cmd_end(cmd, BLK_STS_OK);
+		return;
+	}
+	cmd->flush_legs = kcalloc(cmd->nr_flush_legs, sizeof(*cmd->flush_legs),
+				  GFP_NOIO | __GFP_NOFAIL);
+	for_each_set_bit(bit, chunks, ZBS_MAX_CHUNKS) {
+		struct zbs_leg *leg = mempool_alloc(zbs_leg_pool, GFP_NOIO);
+
+		zbs_leg_init(leg, cmd, ZBS_OP_FLUSH, NULL);
+		leg->chunk = zbs_chunk_by_idx(bit);
+		cmd->flush_legs[n++] = leg;
+	}
+	INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_done_work);
+	atomic_set(&cmd->pending, n);
+	for (bit = 0; bit < n; bit++) {
+		struct zbs_leg *leg = cmd->flush_legs[bit];
+
+		zbs_leg_submit(leg, &leg->chunk->conns[0]);
+	}
+}
+
+/* A leg answered or failed (rx/tx thread, no locks held). */
+void zbs_leg_done(struct zbs_leg *leg)
+{
+	struct zbs_cmd *cmd = leg->cmd;
+
+	if (leg->status == ZBS_ST_OK) {
+		atomic_inc(&cmd->ok);
+		if (cmd->op == ZBS_OP_WRITE) {
+			spin_lock(&cmd->dev->dirty_lock);
+			__set_bit(leg->chunk->idx, cmd->dev->dirty_chunks);
+			spin_unlock(&cmd->dev->dirty_lock);
+		}
+	}
+	if (atomic_dec_and_test(&cmd->pending)) {
+		if (cmd->op != ZBS_OP_FLUSH)
+			INIT_DELAYED_WORK(&cmd->dwork, zbs_cmd_done_work);
+		queue_delayed_work(zbs_wq, &cmd->dwork, 0);
+	}
+}
+
+blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct zbs_dev *dev = hctx->queue->queuedata;
+	struct zbs_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	u64 off, vext, eoff;
+
+	if (READ_ONCE(dev->dying))
+		return BLK_STS_IOERR;
+
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		cmd->op = ZBS_OP_READ;
+		break;
+	case REQ_OP_WRITE:
+		cmd->op = ZBS_OP_WRITE;
+		break;
+	case REQ_OP_FLUSH:
+		cmd->op = ZBS_OP_FLUSH;
+		break;
+	default:
+		return BLK_STS_NOTSUPP;
+	}
+	cmd->rq = rq;
+	cmd->dev = dev;
+	cmd->map = NULL;
+	cmd->fua = rq->cmd_flags & REQ_FUA;
+	cmd->tried = 0;
+	cmd->len = 0;
+	memset(cmd->legs, 0, sizeof(cmd->legs));
+	INIT_LIST_HEAD(&cmd->park);
+
+	if (cmd->op != ZBS_OP_FLUSH) {
+		off = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+		cmd->len = blk_rq_bytes(rq);
+		if (WARN_ON_ONCE(!cmd->len || cmd->len > ZBS_MAX_IO_BYTES ||
+				 zbs_layout_piece_len(dev->cfg.stripe_size, off,
+						      cmd->len) != cmd->len))
+			return BLK_STS_IOERR;
+		zbs_layout_map(dev->cfg.stripe_num, dev->cfg.stripe_size, off,
+			       &vext, &eoff);
+		cmd->off = eoff;
+		cmd->ext = zbs_ext_get(dev, vext, GFP_NOWAIT);
+		if (!cmd->ext)
+			return BLK_STS_RESOURCE;
+	}
+
+	blk_mq_start_request(rq);
+	atomic64_inc(&dev->inflight);
+	cmd->deadline = jiffies + dev->io_timeout;
+	if (cmd->op == ZBS_OP_FLUSH) {
+		INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_work);
+		queue_delayed_work(zbs_wq, &cmd->dwork, 0);
+	} else {
+		zbs_cmd_issue(cmd);
+	}
+	return BLK_STS_OK;
+}
+
+int zbs_io_setup(void)
+{
+	zbs_leg_cache = KMEM_CACHE(zbs_leg, 0);
+	if (!zbs_leg_cache)
+		return -ENOMEM;
+	zbs_leg_pool = mempool_create_slab_pool(64, zbs_leg_cache);
+	if (!zbs_leg_pool) {
+		kmem_cache_destroy(zbs_leg_cache);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void zbs_io_release(void)
+{
+	mempool_destroy(zbs_leg_pool);
+	kmem_cache_destroy(zbs_leg_cache);
+}

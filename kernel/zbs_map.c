@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Extent-map cache of a device: one struct zbs_ext per vextent touched,
+ * holding the current map (lease) and the commands parked while there is
+ * none. A miss sends one map request per vextent to the agent, however many
+ * commands wait; the per-device tick re-sends requests that got no answer
+ * and fails commands past their IO deadline.
+ *
+ * A map is used only while it has not expired and the agent's session
+ * holds (zbs_genl_session_valid()); otherwise it is dropped on the spot
+ * and the command parks for a new one.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+
+#include "zbs_internal.h"
+
+unsigned int zbs_map_retry_ms = 3000;
+module_param_named(map_retry_ms, zbs_map_retry_ms, uint, 0644);
+MODULE_PARM_DESC(map_retry_ms, "Re-send an unanswered map request after this (default 3000)");
+
+DECLARE_WAIT_QUEUE_HEAD(zbs_drain_wait);	/* an extent's inflight reached 0 */
+static atomic64_t zbs_next_req_id = ATOMIC64_INIT(0);
+static atomic64_t zbs_revoke_seq = ATOMIC64_INIT(0);
+
+static void zbs_map_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct zbs_map, ref));
+}
+
+void zbs_map_put(struct zbs_map *map)
+{
+	if (map)
+		kref_put(&map->ref, zbs_map_release);
+}
+
+struct zbs_map *zbs_map_alloc(gfp_t gfp)
+{
+	struct zbs_map *map = kzalloc(sizeof(*map), gfp);
+
+	if (map)
+		kref_init(&map->ref);
+	return map;
+}
+
+static void zbs_ext_upcall_work(struct work_struct *work)
+{
+	struct zbs_ext *ext = container_of(work, struct zbs_ext, upcall_work);
+	u64 req_id;
+	bool write;
+
+	spin_lock(&ext->lock);
+	req_id = ext->req_sent ? 0 : ext->req_id;
+	write = ext->req_write;
+	spin_unlock(&ext->lock);
+	if (!req_id)
+		return;
+
+	if (zbs_genl_map_request(ext->dev, ext->vext, req_id, write))
+		return;		/* no agent: the tick tries again */
+
+	spin_lock(&ext->lock);
+	if (ext->req_id == req_id)
+		ext->req_sent = jiffies ?: 1;
+	spin_unlock(&ext->lock);
+}
+
+struct zbs_ext *zbs_ext_get(struct zbs_dev *dev, u64 vext, gfp_t gfp)
+{
+	struct zbs_ext *ext, *old;
+
+	ext = xa_load(&dev->exts, vext);
+	if (ext)
+		return ext;
+	ext = kzalloc(sizeof(*ext), gfp);
+	if (!ext)
+		return NULL;
+	ext->dev = dev;
+	ext->vext = vext;
+	spin_lock_init(&ext->lock);
+	INIT_LIST_HEAD(&ext->parked);
+	INIT_WORK(&ext->upcall_work, zbs_ext_upcall_work);
+	old = xa_cmpxchg(&dev->exts, vext, NULL, ext, gfp);
+	if (old) {
+		kfree(ext);
+		return xa_is_err(old) ? NULL : old;
+	}
+	return ext;
+}
+
+/* Ask the agent for this extent's map, once (ext->lock held). */
+static void __zbs_ext_want_map(struct zbs_ext *ext, bool write)
+{
+	if (write && ext->req_id && !ext->req_write) {
+		/* a read request is out; ask again for a write lease */
+		ext->req_id = 0;
+	}
+	if (ext->req_id)
+		return;
+	ext->req_id = atomic64_inc_return(&zbs_next_req_id);
+	ext->req_sent = 0;
+	ext->req_write = write;
+	queue_work(zbs_wq, &ext->upcall_work);
+}
+
+void __zbs_ext_park(struct zbs_ext *ext, struct zbs_cmd *cmd)
+{
+	lockdep_assert_held(&ext->lock);
+	list_add_tail(&cmd->park, &ext->parked);
+	atomic_inc(&ext->dev->nr_parked);
+	__zbs_ext_want_map(ext, cmd->op == ZBS_OP_WRITE);
+}
+
+void __zbs_ext_drop_map(struct zbs_ext *ext, struct zbs_map *map)
+{
+	lockdep_assert_held(&ext->lock);
+	if (!map || ext->map != map)
+		return;
+	ext->map = NULL;
+	atomic_dec(&ext->dev->nr_maps);
+	zbs_map_put(map);	/* the slot's reference; callers hold their own */
+}
+
+struct zbs_map *__zbs_ext_map(struct zbs_ext *ext)
+{
+	struct zbs_map *map = ext->map;
+
+	lockdep_assert_held(&ext->lock);
+	if (map && (time_after_eq(jiffies, map->expires) || !zbs_genl_session_valid())) {
+		/* hold a ref across the drop: the caller may not have one */
+		ext->map = NULL;
+		atomic_dec(&ext->dev->nr_maps);
+		zbs_map_put(map);
+		map = NULL;
+	}
+	return map;
+}
+
+/* Take every parked command off an extent (ext->lock held). */
+static void __zbs_ext_unpark_all(struct zbs_ext *ext, struct list_head *out)
+{
+	struct zbs_cmd *cmd;
+
+	list_for_each_entry(cmd, &ext->parked, park)
+		atomic_dec(&ext->dev->nr_parked);
+	list_splice_init(&ext->parked, out);
+}
+
+/* Complete a read of a never-written extent: it reads as zeros. */
+static void zbs_cmd_zero_fill(struct zbs_cmd *cmd)
+{
+	struct req_iterator iter;
+	struct bio_vec bvec;
+
+	rq_for_each_segment(bvec, cmd->rq, iter)
+		memzero_bvec(&bvec);
+	zbs_cmd_end(cmd, BLK_STS_OK);
+}
+
+/*
+ * The agent answered map request `req_id`. On success `map` becomes the
+ * extent's map and the parked commands go; -ENODATA means the extent was
+ * never written (reads are zeros, writes ask again for a write lease);
+ * -EAGAIN leaves them parked for a later request; any other error fails
+ * them. Returns -ESTALE for an answer nobody waits for.
+ */
+int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
+		  struct zbs_map *map)
+{
+	struct zbs_ext *ext = xa_load(&dev->exts, vext);
+	struct zbs_map *old = NULL;
+	struct zbs_cmd *cmd, *tmp;
+	LIST_HEAD(list);
+	blk_status_t st;
+
+	if (!ext)
+		goto stale;
+	spin_lock(&ext->lock);
+	if (!req_id || ext->req_id != req_id) {
+		spin_unlock(&ext->lock);
+		goto stale;
+	}
+	ext->req_id = 0;
+	ext->req_sent = 0;
+	if (err == -EAGAIN) {
+		/* keep them parked; the tick asks again later */
+		ext->req_id = atomic64_inc_return(&zbs_next_req_id);
+		ext->req_sent = jiffies ?: 1;
+		spin_unlock(&ext->lock);
+		zbs_map_put(map);
+		return 0;
+	}
+	if (!err) {
+		old = ext->map;
+		if (!old)
+			atomic_inc(&dev->nr_maps);
+		ext->map = map;
+		map = NULL;
+	}
+	__zbs_ext_unpark_all(ext, &list);
+	spin_unlock(&ext->lock);
+	zbs_map_put(old);
+	zbs_map_put(map);
+
+	list_for_each_entry_safe(cmd, tmp, &list, park) {
+		list_del_init(&cmd->park);
+		if (!err) {
+			zbs_cmd_issue(cmd);
+		} else if (err == -ENODATA && cmd->op == ZBS_OP_READ) {
+			zbs_cmd_zero_fill(cmd);
+		} else if (err == -ENODATA) {
+			spin_lock(&ext->lock);
+			__zbs_ext_park(ext, cmd);
+			spin_unlock(&ext->lock);
+		} else {
+			st = errno_to_blk_status(err);
+			zbs_cmd_end(cmd, st == BLK_STS_OK ? BLK_STS_IOERR : st);
+		}
+	}
+	return 0;
+stale:
+	zbs_map_put(map);
+	return -ESTALE;
+}
+
+/*
+ * Drop the maps of a device (all, or those of `pid`) and wait until the IO
+ * issued under them has drained, at most `timeout` jiffies.
+ */
+int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout)
+{
+	u64 seq = atomic64_inc_return(&zbs_revoke_seq);
+	struct zbs_ext *ext;
+	unsigned long idx;
+	long left = timeout ?: 1;
+
+	xa_for_each(&dev->exts, idx, ext) {
+		struct zbs_map *map;
+
+		spin_lock(&ext->lock);
+		map = ext->map;
+		if (map && (all || map->pid == pid)) {
+			__zbs_ext_drop_map(ext, map);
+			ext->revoke_seq = seq;
+		}
+		spin_unlock(&ext->lock);
+	}
+	/* IO issued under the dropped maps drains before we answer */
+	xa_for_each(&dev->exts, idx, ext) {
+		if (READ_ONCE(ext->revoke_seq) != seq)
+			continue;
+		left = wait_event_timeout(zbs_drain_wait, READ_ONCE(ext->inflight) == 0, left);
+		if (!left)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* A new agent registered: re-send every wanted map request to it. */
+void zbs_map_resend_all(void)
+{
+	struct zbs_dev *dev;
+	u32 id = 0;
+
+	while ((dev = zbs_dev_get_next(&id))) {
+		struct zbs_ext *ext;
+		unsigned long idx;
+
+		xa_for_each(&dev->exts, idx, ext) {
+			spin_lock(&ext->lock);
+			if (ext->req_id) {
+				ext->req_sent = 0;
+				queue_work(zbs_wq, &ext->upcall_work);
+			}
+			spin_unlock(&ext->lock);
+		}
+		zbs_dev_put(dev);
+		id++;
+	}
+}
+
+/* Periodic: re-send unanswered requests, fail commands past deadline. */
+void zbs_map_tick(struct zbs_dev *dev)
+{
+	unsigned long retry = msecs_to_jiffies(zbs_map_retry_ms);
+	struct zbs_ext *ext;
+	unsigned long idx;
+
+	if (!atomic_read(&dev->nr_parked))
+		return;
+	xa_for_each(&dev->exts, idx, ext) {
+		struct zbs_cmd *cmd, *tmp;
+		LIST_HEAD(expired);
+
+		spin_lock(&ext->lock);
+		list_for_each_entry_safe(cmd, tmp, &ext->parked, park) {
+			if (time_after_eq(jiffies, cmd->deadline)) {
+				list_move_tail(&cmd->park, &expired);
+				atomic_dec(&dev->nr_parked);
+			}
+		}
+		if (!list_empty(&ext->parked) && ext->req_id &&
+		    (!ext->req_sent || time_after_eq(jiffies, ext->req_sent + retry))) {
+			/* a new id: an answer to the old one is ignored */
+			ext->req_id = atomic64_inc_return(&zbs_next_req_id);
+			ext->req_sent = 0;
+			queue_work(zbs_wq, &ext->upcall_work);
+		}
+		if (list_empty(&ext->parked))
+			ext->req_id = 0;
+		spin_unlock(&ext->lock);
+
+		list_for_each_entry_safe(cmd, tmp, &expired, park) {
+			list_del_init(&cmd->park);
+			pr_warn_ratelimited("zbs%u: vextent %llu: no usable map within the IO timeout\n",
+					    dev->id, ext->vext);
+			zbs_cmd_end(cmd, BLK_STS_IOERR);
+		}
+	}
+}
+
+/* Device teardown: nothing is in flight any more. */
+void zbs_map_destroy_all(struct zbs_dev *dev)
+{
+	struct zbs_ext *ext;
+	unsigned long idx;
+
+	xa_for_each(&dev->exts, idx, ext) {
+		cancel_work_sync(&ext->upcall_work);
+		WARN_ON_ONCE(!list_empty(&ext->parked) || ext->inflight);
+		if (ext->map) {
+			zbs_map_put(ext->map);
+			atomic_dec(&dev->nr_maps);
+		}
+		xa_erase(&dev->exts, idx);
+		kfree(ext);
+	}
+	xa_destroy(&dev->exts);
+}

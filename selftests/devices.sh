@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Device lifecycle through the ioctls, IO with no agent (fails only after
+# the device's IO timeout), and module unload with devices present.
+. "$(dirname "$0")/lib.sh"
+zbs_unload 2>/dev/null
+zbs_load && wait_path /dev/zbs-control
+echo "# zbs_dev_test:"
+"$ZBS_SELFTEST_BIN/zbs_dev_test" > /tmp/dev.out 2>&1; rc=$?
+sed 's/^/#   /' /tmp/dev.out
+ktap_plan 6
+ktap_check "zbs_dev_test: every device ioctl check passes" [ $rc -eq 0 ]
+dev=/dev/$(sed -n 's/^# left \(zbs[0-9]*\) attached$/\1/p' /tmp/dev.out)
+ktap_check "a device is left for IO ($dev)" test -b "$dev"
+
+# no agent: a read parks, then fails after io_timeout_ms (2 s)
+start=$(date +%s%N)
+dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct 2>/tmp/dd.err; rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+ktap_info "dd: rc $rc after ${ms} ms: $(tail -n 1 /tmp/dd.err)"
+ktap_check "read without an agent fails with EIO" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'Input/output error' /tmp/dd.err"
+ktap_check "... only after the IO timeout (${ms} ms >= 2000)" [ $ms -ge 2000 ]
+
+exec 3<"$dev"
+if rmmod zbs 2>/dev/null; then ktap_fail "rmmod refused while $dev is open"; else ktap_ok "rmmod refused while $dev is open"; fi
+exec 3<&-
+ktap_check "rmmod with an attached (closed) device removes it" \
+	bash -c "rmmod zbs && [ ! -e $dev ]"
+ktap_finish

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# zbs-probe against a sanitized zbs-chunkd: sync, write, read back, gen
+# mismatch exit status, blockmap, flush, delete. TAP output.
+set -u
+bin=${ZBS_BIN:-build/san}
+work=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+n=0 fail=0
+t() {	# t NAME CMD...: one TAP line
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@" >>"$work/log" 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; fail=1; fi
+}
+echo "1..9"
+"$bin/zbs-chunkd" --data-dir "$work/data" --listen 127.0.0.1:0 --port-file "$work/port" \
+	2>"$work/chunkd.log" &
+pid=$!
+for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(cat "$work/port" 2>/dev/null)
+P() { "$bin/zbs-probe" -c "127.0.0.1:$port" "$@"; }
+t "chunkd started" test -n "$port"
+t "sync creates the replica" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 sync | grep -q 'status=0 .* gen=0 epoch=2'"
+head -c 8192 /dev/urandom > "$work/in"
+t "write gen 0" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -g 0 -o 1M write < $work/in | grep -q 'gen=1'"
+t "read it back" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -o 1M -n 8192 read > $work/out 2>/dev/null && cmp $work/in $work/out"
+t "gen mismatch exits 1" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -g 0 -o 0 write < $work/in; test \$? -eq 1"
+t "blockmap lists block 4" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 blockmap | grep -qx 'blocks: 4'"
+t "flush" bash -c "$(declare -f P); bin=$bin port=$port; P flush | grep -q 'status=0'"
+t "delete" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 delete | grep -q 'status=0' && { P -p 5 -e 2 info; test \$? -eq 1; }"
+kill "$pid"; wait "$pid"; st=$?; pid=
+t "chunkd exits cleanly" test "$st" -eq 0
+[ $fail -eq 0 ] || { sed 's/^/# /' "$work/log" "$work/chunkd.log"; exit 1; }
