@@ -13,13 +13,6 @@ zbs-metad_DEPS := zbsmeta zbsrpc zbsproto zbs
 zbs-metad_LIBS := $(META_LIBS)
 CFLAGS += -I$(TOP)/daemon/metad
 
-# Chunk side of the meta session (daemon/chunkd/meta_session.c): its rules
-# live here until zbs-chunkd has its own fragment. Users link zbsrpc,
-# zbsproto, zbs and -lprotobuf-c -luv -lpthread.
-LIBS += zbsmetasession
-zbsmetasession_SRCS := daemon/chunkd/meta_session.c
-CFLAGS += -I$(TOP)/daemon/chunkd
-
 # Test tools: a chunk without a store, and a lease/malformed-frame driver.
 BINS += zbs-fake-chunk zbs-meta-cli
 zbs-fake-chunk_SRCS := daemon/metad/test/fake_chunk.c
@@ -45,3 +38,4 @@ bench-meta-client_LIBS := -lprotobuf-c
 
 bench-meta: $(O)/zbs-metad $(O)/bench-meta-client
 	ZBS_BIN_PLAIN=$(TOP)/$(O) tools/bench/bench-meta.sh
+NATIVE_TESTS += daemon/metad/test/metad-chunkd.sh
