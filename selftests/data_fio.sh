@@ -22,18 +22,18 @@ for rep in 1 2 3; do
 		agent_stop
 		agent_start $rep || { ktap_fail "$vol: test agent registers"; continue; }
 		ok=1
-		fio_verify "$vol-rand" "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=24M \
+		fio_verify "$vol-rand" "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=12M \
 			--offset=256M --randseed=4242 || ok=0
-		fio_verify "$vol-seq" "$dev" --rw=write --bs=1M --iodepth=4 --size=48M \
+		fio_verify "$vol-seq" "$dev" --rw=write --bs=1M --iodepth=4 --size=32M \
 			--offset=1000M || ok=0
 		ktap_check "$vol: fio verify 4k randwrite + 1M seqwrite" [ $ok -eq 1 ]
 		"$ZBSCTL" device del "$dev" || ktap_info "detach failed"
 		dev=$(dev_add --volume-id "$vol" --size 2G --replica-num $rep --stripe-num $stripe) ||
 			{ ktap_fail "$vol: re-attach"; continue; }
 		ok=1
-		fio_verify "$vol-rand" "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=24M \
+		fio_verify "$vol-rand" "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=12M \
 			--offset=256M --randseed=4242 --verify_only || ok=0
-		fio_verify "$vol-seq" "$dev" --rw=write --bs=1M --iodepth=4 --size=48M \
+		fio_verify "$vol-seq" "$dev" --rw=write --bs=1M --iodepth=4 --size=32M \
 			--offset=1000M --verify_only || ok=0
 		ktap_check "$vol: data verifies after detach/attach" [ $ok -eq 1 ]
 		"$ZBSCTL" device del "$dev"

@@ -2,7 +2,7 @@
 # Helpers for selftests that need chunk servers and an agent inside the VM.
 # Source after lib.sh. Everything lives under $ZBS_ST_TMP and is stopped by
 # cluster_stop (installed as an EXIT trap by cluster_init).
-ZBS_BIN_DIR=$ZBS_TOP/build
+ZBS_BIN_DIR=${ZBS_BIN_DIR:-$ZBS_TOP/build}
 CHUNK_PIDS=() CHUNK_PORTS=() AGENT_PID=""
 
 cluster_init() {
