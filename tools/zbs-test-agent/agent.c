@@ -86,6 +86,10 @@ static struct {
 	struct pextent *pids[PID_BUCKETS];
 	struct job *jobs;		/* queued by the callback */
 	size_t njobs, cap;
+	bool revoke;			/* one-shot --revoke instead of serving */
+	int64_t revoke_dev;
+	const char *revoke_volume;
+	uint64_t revoke_pid;
 	char volumes[MAX_VOLUMES][ZBS_VOLUME_ID_LEN];	/* pid_of() collision check */
 	uint32_t vol_hash[MAX_VOLUMES];
 	unsigned nvolumes;
@@ -456,7 +460,11 @@ static void usage(FILE *f)
 		"                           removed, failed, exist, rejected)\n"
 		"      --pid-file FILE      write the pid once registered\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
-		"  -h, --help               this help\n",
+		"  -h, --help               this help\n"
+		"\n"
+		"zbs-test-agent --revoke [--dev-id N] [--volume-id ID] [--pid PID]\n"
+		"  asks the kernel to drop the matching maps (all without filters) and waits\n"
+		"  until the IO issued under them drained; exit 0 when it did.\n",
 		MAX_CHUNKS);
 }
 
@@ -524,7 +532,8 @@ static int parse_local(const char *s)
 	return -1;
 }
 
-enum { OPT_LOCAL = 256, OPT_LEASE_EPOCH, OPT_EXPIRY, OPT_SESSION, OPT_EVENTS, OPT_PIDFILE };
+enum { OPT_LOCAL = 256, OPT_LEASE_EPOCH, OPT_EXPIRY, OPT_SESSION, OPT_EVENTS, OPT_PIDFILE,
+       OPT_REVOKE, OPT_DEV_ID, OPT_VOLUME_ID, OPT_PID };
 
 static int parse_args(int argc, char **argv)
 {
@@ -536,6 +545,10 @@ static int parse_args(int argc, char **argv)
 		{ "session-ms", required_argument, NULL, OPT_SESSION },
 		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "pid-file", required_argument, NULL, OPT_PIDFILE },
+		{ "revoke", no_argument, NULL, OPT_REVOKE },
+		{ "dev-id", required_argument, NULL, OPT_DEV_ID },
+		{ "volume-id", required_argument, NULL, OPT_VOLUME_ID },
+		{ "pid", required_argument, NULL, OPT_PID },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -546,6 +559,7 @@ static int parse_args(int argc, char **argv)
 
 	g.lease_epoch = 1;
 	g.expiry_ms = 60000;
+	g.revoke_dev = -1;
 	while ((c = getopt_long(argc, argv, "r:v:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -583,6 +597,29 @@ static int parse_args(int argc, char **argv)
 		case OPT_PIDFILE:
 			g.pid_file = optarg;
 			break;
+		case OPT_REVOKE:
+			g.revoke = true;
+			break;
+		case OPT_DEV_ID:
+			if (zbs_parse_u64(optarg, 0, ZBS_MAX_DEVS - 1, &v) < 0) {
+				fprintf(stderr, "zbs-test-agent: bad --dev-id '%s'\n", optarg);
+				return -1;
+			}
+			g.revoke_dev = (int64_t)v;
+			break;
+		case OPT_VOLUME_ID:
+			if (!*optarg || strlen(optarg) >= ZBS_VOLUME_ID_LEN) {
+				fprintf(stderr, "zbs-test-agent: bad --volume-id '%s'\n", optarg);
+				return -1;
+			}
+			g.revoke_volume = optarg;
+			break;
+		case OPT_PID:
+			if (zbs_parse_u64(optarg, 1, UINT64_MAX, &g.revoke_pid) < 0) {
+				fprintf(stderr, "zbs-test-agent: bad --pid '%s'\n", optarg);
+				return -1;
+			}
+			break;
 		case 'v':
 			level = zbs_log_parse_level(optarg);
 			if (level < 0) {
@@ -603,6 +640,8 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "zbs-test-agent: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (g.revoke)
+		return 0;
 	if (!g.nchunks) {
 		fprintf(stderr, "zbs-test-agent: --replicas is required\n");
 		usage(stderr);
@@ -676,6 +715,15 @@ int main(int argc, char **argv)
 	}
 	if (zbs_kagent_open(&agent_ops, NULL, &g.ka) < 0)
 		goto out;
+	if (g.revoke) {
+		rc = zbs_kagent_revoke(g.ka, g.revoke_dev, g.revoke_volume, g.revoke_pid);
+		if (rc < 0)
+			log_err("revoke: %s", strerror(-rc));
+		else
+			log_info("revoked: the matching maps are dropped and their IO drained");
+		rc = rc < 0 ? 1 : 0;
+		goto out;
+	}
 	rc = zbs_kagent_register(g.ka, g.session_ms);
 	if (rc < 0) {
 		log_err("cannot register as the kernel's agent: %s", strerror(-rc));
