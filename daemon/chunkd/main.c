@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "meta_session.h"
 #include "net.h"
 #include "server.h"
 #include "store.h"
@@ -23,7 +24,8 @@ struct chunkd_opts {
 	const char *uuid;		/* expected chunk identity, optional */
 	const char *port_file;		/* write the bound data port here */
 	int log_level;
-	/* the meta session adds its options here (e.g. --meta HOST:PORT) */
+	const char *meta;		/* --meta HOST:PORT of zbs-metad */
+	const char *advertise;		/* IP registered with meta */
 };
 
 static void usage(FILE *f)
@@ -35,12 +37,16 @@ static void usage(FILE *f)
 		"  -l, --listen HOST:PORT   data port (default 0.0.0.0:%u; port 0 = any free port)\n"
 		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID\n"
 		"      --port-file FILE     write the bound data port to FILE once listening\n"
+		"      --meta HOST:PORT     keep a session with zbs-metad (register, keepalive,\n"
+		"                           space and data reports, GC)\n"
+		"      --advertise IP       address registered with meta (default: the listen\n"
+		"                           host, 127.0.0.1 when that is 0.0.0.0)\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
 		ZBS_WIRE_DEFAULT_PORT);
 }
 
-enum { OPT_UUID = 256, OPT_PORT_FILE };
+enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -49,6 +55,8 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "uuid", required_argument, NULL, OPT_UUID },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "meta", required_argument, NULL, OPT_META },
+		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -75,6 +83,12 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			break;
 		case OPT_PORT_FILE:
 			o->port_file = optarg;
+			break;
+		case OPT_META:
+			o->meta = optarg;
+			break;
+		case OPT_ADVERTISE:
+			o->advertise = optarg;
 			break;
 		case 'v':
 			o->log_level = zbs_log_parse_level(optarg);
@@ -103,6 +117,74 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 	return 0;
 }
 
+/* ---- the meta session's view of the store (daemon/chunkd/meta_session.h) ---- */
+
+static int ms_space(void *arg, struct zbs_ms_space *out)
+{
+	struct zbs_space_info si;
+
+	if (zbs_store_space(arg, &si) < 0)
+		return -1;
+	out->total = si.total;
+	out->valid = si.valid;
+	out->used = si.used;
+	out->thin_used = si.thin_used;
+	return 0;
+}
+
+struct ms_emit {
+	int (*emit)(const struct zbs_ms_replica *, void *);
+	void *ctx;
+};
+
+static int ms_one_replica(const struct zbs_replica_info *ri, void *arg)
+{
+	struct ms_emit *e = arg;
+	struct zbs_ms_replica r = { ri->pid, ri->epoch, ri->gen };
+
+	return e->emit(&r, e->ctx);
+}
+
+static int ms_foreach_replica(void *arg, int (*emit)(const struct zbs_ms_replica *, void *),
+			      void *ctx)
+{
+	struct ms_emit e = { emit, ctx };
+
+	return zbs_store_foreach_replica(arg, ms_one_replica, &e);
+}
+
+static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
+{
+	int rc = zbs_store_delete_replica(arg, pid, epoch);
+
+	if (rc < 0 && rc != -ENOENT)
+		log_warn("GC of replica %llu:%llu: %s", (unsigned long long)pid,
+			 (unsigned long long)epoch, strerror(-rc));
+	return rc;
+}
+
+static void ms_revoke(void *arg, int type, const char *volume_id, uint64_t pid)
+{
+	/* no lease cache yet (the netlink agent keeps it); nothing to drop */
+}
+
+static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
+						   struct zbs_store *st, uint16_t port)
+{
+	struct zbs_ms_ops ops = { ms_space, ms_foreach_replica, ms_delete_replica, ms_revoke, st };
+	struct zbs_ms_config cfg = { 0 };
+	const char *ip = o->advertise ? o->advertise :
+			 strcmp(o->listen_host, "0.0.0.0") ? o->listen_host : "127.0.0.1";
+	char addr[300];
+
+	snprintf(addr, sizeof(addr), "%s:%u", ip, port);
+	cfg.meta_addr = o->meta;
+	cfg.uuid = zbs_store_uuid(st);
+	cfg.data_addr = addr;
+	cfg.rpc_addr = addr;	/* no separate rpc port yet */
+	return zbs_meta_session_start(&cfg, &ops);
+}
+
 static int write_port_file(const char *path, uint16_t port)
 {
 	char tmp[4096];
@@ -123,6 +205,7 @@ int main(int argc, char **argv)
 	struct chunkd_opts o = { 0 };
 	struct zbs_store *st = NULL;
 	struct zbs_server *srv = NULL;
+	struct zbs_meta_session *ms = NULL;
 	sigset_t set;
 	int sig, rc;
 
@@ -154,11 +237,18 @@ int main(int argc, char **argv)
 		goto out_server;
 	}
 
-	/* the meta session thread starts here (and stops before the server) */
+	if (o.meta) {
+		ms = start_meta_session(&o, st, zbs_server_port(srv));
+		if (!ms) {
+			rc = -EIO;
+			goto out_server;
+		}
+	}
 
 	sigwait(&set, &sig);
 	log_info("signal %d: shutting down", sig);
 	rc = 0;
+	zbs_meta_session_stop(ms);	/* leaves the session */
 out_server:
 	zbs_server_stop(srv);
 out_store:

@@ -1,8 +1,16 @@
 # zbs-chunkd: the chunk server (extent store + data protocol server).
+
+# The chunk side of the meta session (meta_session.[ch], --meta): a lib so
+# test programs use it without the store. Users link zbsrpc, zbsproto, zbs
+# and -lprotobuf-c -luv -lpthread.
+LIBS += zbsmetasession
+zbsmetasession_SRCS := daemon/chunkd/meta_session.c
+CFLAGS += -I$(TOP)/daemon/chunkd
+
 BINS += zbs-chunkd
 zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c
-zbs-chunkd_DEPS := zbs
-zbs-chunkd_LIBS := -llmdb -luuid -luring -lpthread
+zbs-chunkd_DEPS := zbsmetasession zbsrpc zbsproto zbs
+zbs-chunkd_LIBS := -llmdb -luuid -luring -lpthread -lprotobuf-c -luv
 
 # Conformance tests against a real zbs-chunkd process ($ZBS_BIN/zbs-chunkd).
 UNIT_TESTS += test_chunkd

@@ -6,8 +6,9 @@
  * One agent per host registers (ZBS_CMD_AGENT_REGISTER); the kernel then
  * sends it unicast requests and notices its death through the netlink
  * release of its socket (all parked IO then waits for a new agent, bounded
- * by each device's IO timeout). All commands need CAP_NET_ADMIN and come
- * from the registered agent's socket, except AGENT_REGISTER itself. Every
+ * by each device's IO timeout). All commands need CAP_NET_ADMIN; MAP_REPLY
+ * and SESSION must come from the registered agent's socket. REVOKE may
+ * come from any socket (it blocks until IO drains). Every
  * attribute has a strict policy; attributes are append-only.
  *
  * kernel -> agent (unicast to the registered agent):
@@ -20,7 +21,6 @@
  *                    it failed. The agent removes it through meta.
  *   EXISTENCE        DEV_ID, VOLUME_ID, VEXTENT, PID, EPOCH, GEN: the first
  *                    write to a pid not yet ever_exist succeeded.
- *   REVOKE_DONE      REQ_ID: the revoke with that id drained.
  *
  * agent -> kernel:
  *   AGENT_REGISTER   (LEASE_MS): become the agent; optional session lease.
@@ -33,9 +33,10 @@
  *   SESSION          LEASE_MS: the agent's session with meta is valid for
  *                    LEASE_MS from now (0: expired). Maps are used only
  *                    while both their own expiry and the session hold.
- *   REVOKE           REQ_ID, and DEV_ID or VOLUME_ID and/or PID, or neither
- *                    (all): drop the matching maps; IO already sent drains
- *                    first, then the kernel sends REVOKE_DONE.
+ *   REVOKE           DEV_ID or VOLUME_ID and/or PID, or none (everything):
+ *                    drop the matching maps and wait until IO issued under
+ *                    them drained; the netlink ack then says it is done
+ *                    (-ETIMEDOUT if it did not drain within the IO timeout).
  */
 #ifndef _UAPI_LINUX_ZBS_GENL_H
 #define _UAPI_LINUX_ZBS_GENL_H
@@ -54,7 +55,6 @@ enum zbs_genl_cmd {
 	ZBS_CMD_EXISTENCE,
 	ZBS_CMD_SESSION,
 	ZBS_CMD_REVOKE,
-	ZBS_CMD_REVOKE_DONE,
 	__ZBS_CMD_MAX,
 };
 #define ZBS_CMD_MAX (__ZBS_CMD_MAX - 1)

@@ -14,7 +14,9 @@ nok() { n=$((n + 1)); echo "not ok $n - $*"; fail=1; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zbs-vmtest.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-before=$(ls -d "${TMPDIR:-/tmp}"/zbs-vm.* 2>/dev/null | wc -l)
+# vm-run keeps its files under $TMPDIR: a private one shows what it leaves
+export TMPDIR=$tmp/vmtmp
+mkdir -p "$TMPDIR"
 
 # 1-4: status, output, cwd, artifacts
 out=$("$vm" --timeout 120 --out "$tmp/art" --env ZBS_T=42 -- \
@@ -51,7 +53,8 @@ rc=$?
 check "control run without triggering the hook passes (rc $rc)" [ $rc -eq 0 ]
 
 # 9: nothing left behind
-after=$(ls -d "${TMPDIR:-/tmp}"/zbs-vm.* 2>/dev/null | wc -l)
-check "no temporary directories or qemu processes left" \
-	bash -c "[ $after -eq $before ] && ! pgrep -f 'zbs-vm\.' >/dev/null"
+left=$(ls -A "$TMPDIR" | wc -l)
+qemus=$(pgrep -f "[q]emu-system-x86_64.*$TMPDIR/" | wc -l)
+check "no temporary files ($left) or qemu processes ($qemus) left" \
+	[ "$left" -eq 0 -a "$qemus" -eq 0 ]
 exit $fail

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Chunk side of the meta session: see meta_session.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "log.h"
+#include "meta.pb-c.h"
+#include "meta_session.h"
+#include "rpc.h"
+#include "util.h"
+
+#define MS_CAPS 7ULL	/* data report, revoke, GC */
+
+struct zbs_meta_session {
+	struct zbs_ms_config cfg;
+	struct zbs_ms_ops ops;
+	char meta_addr[128], uuid[40], data_addr[64], rpc_addr[64];
+	pthread_t thread;
+	uv_loop_t loop;
+	uv_timer_t timer;
+	uv_async_t stop;
+	struct zbs_rpc_client rpc;
+	pthread_mutex_t lock;		/* protects the fields below */
+	uint32_t cid;
+	uint64_t sid;
+	enum zbs_ms_state state;
+	uint64_t negotiated;
+	/* thread-private */
+	uint32_t lease_ms, keepalive_ms, rounds;
+	uint64_t lease_until_ns;	/* our view of the session lease */
+	Zbs__ReplicaReport *reps;
+	Zbs__ReplicaReport **repp;
+	size_t nreps, capreps;
+};
+
+static void set_state(struct zbs_meta_session *s, enum zbs_ms_state st)
+{
+	static const char *const n[] = { "Init", "KeepAlive", "Jeopardy", "Expired" };
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != st)
+		log_info("meta session %llu: %s -> %s", (unsigned long long)s->sid, n[s->state], n[st]);
+	s->state = st;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static bool ensure_connected(struct zbs_meta_session *s)
+{
+	struct zbs_rpc_error err;
+
+	if (s->rpc.fd >= 0)
+		return true;
+	if (zbs_rpc_connect(&s->rpc, s->meta_addr, s->cfg.rpc_timeout_ms, &err)) {
+		log_debug("meta session: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
+static int do_register(struct zbs_meta_session *s)
+{
+	Zbs__RegisterChunkRequest req = ZBS__REGISTER_CHUNK_REQUEST__INIT;
+	Zbs__RegisterChunkResponse *resp;
+	struct zbs_rpc_error err;
+	int rc;
+
+	req.uuid = s->uuid;
+	req.data_addr = s->data_addr;
+	req.rpc_addr = s->rpc_addr;
+	rc = zbs_rpc_call(&s->rpc, ZBS_M_REGISTER_CHUNK, &req.base,
+			  &zbs__register_chunk_response__descriptor, (ProtobufCMessage **)&resp, &err);
+	if (rc) {
+		log_warn("meta session: register: %s", err.msg);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->cid = resp->chunk->cid;
+	pthread_mutex_unlock(&s->lock);
+	log_info("meta session: registered as chunk %u", resp->chunk->cid);
+	zbs__register_chunk_response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int do_create(struct zbs_meta_session *s)
+{
+	Zbs__CreateSessionRequest req = ZBS__CREATE_SESSION_REQUEST__INIT;
+	Zbs__CreateSessionResponse *resp;
+	struct zbs_rpc_error err;
+	uint64_t t0 = zbs_now_ns();
+	int rc;
+
+	req.cid = s->cid;
+	req.uuid = s->uuid;
+	req.capabilities = s->cfg.capabilities;
+	rc = zbs_rpc_call(&s->rpc, ZBS_M_CREATE_SESSION, &req.base,
+			  &zbs__create_session_response__descriptor, (ProtobufCMessage **)&resp, &err);
+	if (rc) {
+		log_warn("meta session: create: %s", err.msg);
+		if (rc == ZBS_RPC_ENOENT || rc == ZBS_RPC_EINVAL) {
+			pthread_mutex_lock(&s->lock);
+			s->cid = 0;	/* meta forgot us: register again */
+			pthread_mutex_unlock(&s->lock);
+		}
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->sid = resp->session_id;
+	/* negotiated once before the first keepalive (SPEC 2.3) */
+	s->negotiated = resp->negotiation ? resp->negotiation->negotiated : 0;
+	pthread_mutex_unlock(&s->lock);
+	s->lease_ms = resp->lease_ms;
+	s->keepalive_ms = resp->keepalive_ms ? resp->keepalive_ms : resp->lease_ms / 4;
+	s->lease_until_ns = t0 + (uint64_t)s->lease_ms * 1000000;
+	uv_timer_set_repeat(&s->timer, s->keepalive_ms ? s->keepalive_ms : 1);
+	log_info("meta session: session %llu created (lease %u ms, negotiated 0x%llx)",
+		 (unsigned long long)resp->session_id, s->lease_ms,
+		 (unsigned long long)s->negotiated);
+	zbs__create_session_response__free_unpacked(resp, NULL);
+	set_state(s, ZBS_MS_KEEPALIVE);
+	return 0;
+}
+
+static int emit_replica(const struct zbs_ms_replica *r, void *ctx)
+{
+	struct zbs_meta_session *s = ctx;
+
+	if (s->nreps == s->capreps) {
+		size_t cap = s->capreps ? s->capreps * 2 : 256;
+		Zbs__ReplicaReport *n = realloc(s->reps, cap * sizeof(*n));
+		if (!n)
+			return -1;
+		s->reps = n;
+		s->capreps = cap;
+	}
+	zbs__replica_report__init(&s->reps[s->nreps]);
+	s->reps[s->nreps].pid = r->pid;
+	s->reps[s->nreps].epoch = r->epoch;
+	s->reps[s->nreps].gen = r->gen;
+	s->nreps++;
+	return 0;
+}
+
+static void lost_session(struct zbs_meta_session *s, const char *why)
+{
+	log_warn("meta session %llu lost: %s; its leases are dropped", (unsigned long long)s->sid,
+		 why);
+	set_state(s, ZBS_MS_EXPIRED);
+	pthread_mutex_lock(&s->lock);
+	s->sid = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (s->ops.revoke)
+		s->ops.revoke(s->ops.arg, ZBS_MS_REVOKE_ALL, "", 0);
+}
+
+static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *r)
+{
+	for (size_t i = 0; i < r->n_commands; i++) {
+		Zbs__Command *c = r->commands[i];
+		switch (c->type) {
+		case ZBS__COMMAND_TYPE__CMD_GC_DELETE:
+			log_info("meta session: GC delete pid %llu epoch %llu",
+				 (unsigned long long)c->pid, (unsigned long long)c->epoch);
+			if (s->ops.delete_replica)
+				s->ops.delete_replica(s->ops.arg, c->pid, c->epoch);
+			break;
+		case ZBS__COMMAND_TYPE__CMD_REVOKE_VOLUME:
+		case ZBS__COMMAND_TYPE__CMD_REVOKE_PID:
+		case ZBS__COMMAND_TYPE__CMD_REVOKE_ALL:
+			log_info("[REVOKE LEASE]: type %d vtable: %s pid %llu", c->type, c->volume_id,
+				 (unsigned long long)c->pid);
+			if (s->ops.revoke)
+				s->ops.revoke(s->ops.arg, c->type, c->volume_id, c->pid);
+			break;
+		default:
+			log_warn("meta session: unknown command %d ignored", c->type);
+		}
+	}
+}
+
+static void do_keepalive(struct zbs_meta_session *s)
+{
+	Zbs__KeepAliveRequest req = ZBS__KEEP_ALIVE_REQUEST__INIT;
+	Zbs__SpaceInfo si = ZBS__SPACE_INFO__INIT;
+	Zbs__KeepAliveResponse *resp;
+	struct zbs_ms_space sp;
+	struct zbs_rpc_error err;
+	uint64_t t0 = zbs_now_ns();
+	int rc;
+
+	req.session_id = s->sid;
+	req.capabilities = s->cfg.capabilities;
+	if (s->ops.space && s->ops.space(s->ops.arg, &sp) == 0) {
+		si.total = sp.total;
+		si.valid = sp.valid;
+		si.used = sp.used;
+		si.thin_used = sp.thin_used;
+		req.space = &si;
+	}
+	if (s->ops.foreach_replica && s->rounds++ % s->cfg.data_report_every == 0) {
+		s->nreps = 0;
+		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0) {
+			s->repp = realloc(s->repp, (s->nreps + 1) * sizeof(*s->repp));
+			if (s->repp) {
+				for (size_t i = 0; i < s->nreps; i++)
+					s->repp[i] = &s->reps[i];
+				req.has_data_report = 1;
+				req.n_replicas = s->nreps;
+				req.replicas = s->repp;
+			}
+		}
+	}
+	rc = zbs_rpc_call(&s->rpc, ZBS_M_KEEPALIVE, &req.base,
+			  &zbs__keep_alive_response__descriptor, (ProtobufCMessage **)&resp, &err);
+	if (rc == ZBS_RPC_ESESSION) {
+		lost_session(s, err.msg);
+		return;
+	}
+	if (rc) {
+		log_debug("meta session: keepalive: %s", err.msg);
+		return;	/* the timer checks the lease */
+	}
+	s->lease_until_ns = t0 + (uint64_t)resp->lease_ms * 1000000;
+	pthread_mutex_lock(&s->lock);
+	if (resp->negotiation)
+		s->negotiated = resp->negotiation->negotiated;
+	pthread_mutex_unlock(&s->lock);
+	set_state(s, ZBS_MS_KEEPALIVE);
+	handle_commands(s, resp);
+	zbs__keep_alive_response__free_unpacked(resp, NULL);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct zbs_meta_session *s = t->data;
+	uint64_t now = zbs_now_ns();
+
+	/* our view of the lease, whatever meta can be reached */
+	if (s->sid && now >= s->lease_until_ns) {
+		lost_session(s, "lease ran out without a keepalive reply");
+	} else if (s->sid && now + (uint64_t)s->lease_ms * 500000 >= s->lease_until_ns &&
+		   zbs_meta_session_state(s) == ZBS_MS_KEEPALIVE) {
+		set_state(s, ZBS_MS_JEOPARDY);	/* half the lease without a reply */
+	}
+	if (!ensure_connected(s))
+		return;
+	if (!s->cid && do_register(s))
+		return;
+	if (!s->sid && do_create(s))
+		return;
+	do_keepalive(s);
+}
+
+static void on_stop(uv_async_t *a)
+{
+	struct zbs_meta_session *s = a->data;
+
+	uv_timer_stop(&s->timer);
+	uv_close((uv_handle_t *)&s->timer, NULL);
+	uv_close((uv_handle_t *)&s->stop, NULL);
+}
+
+static void *thread_main(void *arg)
+{
+	struct zbs_meta_session *s = arg;
+
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	if (s->sid && s->rpc.fd >= 0) {
+		Zbs__LeaveSessionRequest req = ZBS__LEAVE_SESSION_REQUEST__INIT;
+		req.session_id = s->sid;
+		zbs_rpc_call(&s->rpc, ZBS_M_LEAVE_SESSION, &req.base, &zbs__empty__descriptor,
+			     NULL, NULL);
+	}
+	zbs_rpc_close(&s->rpc);
+	return NULL;
+}
+
+struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
+						const struct zbs_ms_ops *ops)
+{
+	struct zbs_meta_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	s->ops = *ops;
+	snprintf(s->meta_addr, sizeof(s->meta_addr), "%s", cfg->meta_addr);
+	snprintf(s->uuid, sizeof(s->uuid), "%s", cfg->uuid);
+	snprintf(s->data_addr, sizeof(s->data_addr), "%s", cfg->data_addr);
+	snprintf(s->rpc_addr, sizeof(s->rpc_addr), "%s", cfg->rpc_addr);
+	if (!s->cfg.capabilities)
+		s->cfg.capabilities = MS_CAPS;
+	if (!s->cfg.data_report_every)
+		s->cfg.data_report_every = 1;
+	if (!s->cfg.rpc_timeout_ms)
+		s->cfg.rpc_timeout_ms = 2000;
+	s->rpc.fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	uv_loop_init(&s->loop);
+	uv_timer_init(&s->loop, &s->timer);
+	s->timer.data = s;
+	uv_async_init(&s->loop, &s->stop, on_stop);
+	s->stop.data = s;
+	/* first round at once, then every keepalive interval (100 ms until known) */
+	uv_timer_start(&s->timer, on_timer, 0, 100);
+	if (pthread_create(&s->thread, NULL, thread_main, s)) {
+		log_err("meta session: cannot start its thread");
+		uv_loop_close(&s->loop);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void zbs_meta_session_stop(struct zbs_meta_session *s)
+{
+	if (!s)
+		return;
+	uv_async_send(&s->stop);
+	pthread_join(s->thread, NULL);
+	uv_loop_close(&s->loop);
+	pthread_mutex_destroy(&s->lock);
+	free(s->reps);
+	free(s->repp);
+	free(s);
+}
+
+uint32_t zbs_meta_session_cid(struct zbs_meta_session *s)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->cid;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+uint64_t zbs_meta_session_id(struct zbs_meta_session *s)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->sid;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+enum zbs_ms_state zbs_meta_session_state(struct zbs_meta_session *s)
+{
+	enum zbs_ms_state v;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->state;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->negotiated;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}

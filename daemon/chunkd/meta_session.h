@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Chunk side of the meta session (SPEC 2): register the chunk's identity,
+ * create a session, keep it alive with the space report and the data report
+ * (pid, epoch, gen of every replica), act on the commands in keepalive
+ * replies (revoke, GC delete), and survive meta restarts (reconnect; the
+ * session is reused when meta still knows it, else a new one is created and
+ * every lease of the old one is dropped).
+ *
+ * It runs in its own thread with its own libuv loop and talks to the rest
+ * of chunkd only through the callbacks below, which are called from that
+ * thread (so they must be thread-safe against the chunk's other threads).
+ */
+#ifndef ZBS_META_SESSION_H
+#define ZBS_META_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct zbs_ms_space { uint64_t total, valid, used, thin_used; };
+struct zbs_ms_replica { uint64_t pid, epoch, gen; };
+
+/* Access-side states (SPEC 2.1). */
+enum zbs_ms_state { ZBS_MS_INIT, ZBS_MS_KEEPALIVE, ZBS_MS_JEOPARDY, ZBS_MS_EXPIRED };
+
+enum { ZBS_MS_REVOKE_VOLUME = 1, ZBS_MS_REVOKE_PID = 2, ZBS_MS_REVOKE_ALL = 3 };
+
+struct zbs_ms_ops {
+	/* space report; return 0 (or -1 to send none this round) */
+	int (*space)(void *arg, struct zbs_ms_space *out);
+	/* call emit for every replica held; return 0 */
+	int (*foreach_replica)(void *arg,
+			       int (*emit)(const struct zbs_ms_replica *, void *ctx), void *ctx);
+	/* GC delete of a replica meta no longer knows */
+	int (*delete_replica)(void *arg, uint64_t pid, uint64_t epoch);
+	/* optional: leases to drop (volume id / pid / all); also called with
+	 * REVOKE_ALL when the session is lost */
+	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
+	void *arg;
+};
+
+struct zbs_ms_config {
+	const char *meta_addr;		/* HOST:PORT */
+	const char *uuid;		/* the chunk's identity */
+	const char *data_addr;		/* IP:PORT */
+	const char *rpc_addr;		/* IP:PORT */
+	uint64_t capabilities;		/* 0 = everything this code supports */
+	uint32_t data_report_every;	/* keepalives per data report (default 1) */
+	uint32_t rpc_timeout_ms;	/* default 2000 */
+};
+
+struct zbs_meta_session;
+
+/* Start the session thread; NULL on error (logged). */
+struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
+						const struct zbs_ms_ops *ops);
+/* Leave the session (best effort), stop and join the thread, free. */
+void zbs_meta_session_stop(struct zbs_meta_session *s);
+
+uint32_t zbs_meta_session_cid(struct zbs_meta_session *s);
+uint64_t zbs_meta_session_id(struct zbs_meta_session *s);
+enum zbs_ms_state zbs_meta_session_state(struct zbs_meta_session *s);
+/* negotiated capabilities (SPEC 2.3), 0 before the session exists */
+uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s);
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Meta RPC method table: request descriptor + handler per method number. */
+#ifndef ZBS_META_HANDLERS_H
+#define ZBS_META_HANDLERS_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "meta.h"
+#include "rpc.h"
+
+struct reply;	/* the server's reply sink */
+
+/* Pack msg as the OK reply; returns 0. */
+int reply_msg(struct reply *r, const ProtobufCMessage *msg);
+
+struct meta_method {
+	const ProtobufCMessageDescriptor *req;
+	/* returns 0 after reply_msg(), or -1 with e set (nothing changed) */
+	int (*fn)(struct meta *m, const ProtobufCMessage *req, struct reply *r, struct merr *e);
+};
+
+extern const struct meta_method meta_methods[ZBS_M__COUNT];
+
+#endif

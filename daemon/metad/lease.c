@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Meta state: vextent leases (single owner per pid, lease_epoch as the
+ * fencing token), replica removal, existence, revocation, idle release,
+ * and alive_location from data reports.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "meta.h"
+#include "rpc.h"
+
+void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify)
+{
+	struct meta_pext *p = meta_pext(m, pid);
+	struct meta_session *s;
+
+	if (!p || !p->owner)
+		return;
+	s = meta_session_find(m, p->owner);
+	if (s) {
+		if (s->leases)
+			s->leases--;
+		if (notify) {
+			struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
+			meta_session_queue(m, s, &c);
+		}
+	}
+	log_debug("Release owner : pid: %llu session: %llu", (unsigned long long)pid,
+		  (unsigned long long)p->owner);
+	p->owner = 0;
+	store_pext(m, pid);
+}
+
+uint32_t meta_release_session_leases(struct meta *m, uint64_t sid)
+{
+	uint32_t n = 0;
+
+	for (uint64_t pid = 1; pid < m->npext; pid++) {
+		if (m->pext[pid].owner == sid && (m->pext[pid].flags & PEXT_USED)) {
+			meta_pext_release_owner(m, pid, false);
+			n++;
+		}
+	}
+	return n;
+}
+
+int meta_get_vextent_lease(struct meta *m, struct meta_volume *v, uint32_t vno,
+			   int mode, uint64_t sid, uint64_t *pidp, struct merr *e)
+{
+	struct meta_session *s = meta_session_get(m, sid, e);
+	struct meta_pext *p;
+	uint64_t pid;
+
+	if (!s)
+		return -1;
+	if (mode != LEASE_READ && mode != LEASE_WRITE)
+		return merr_set(e, ZBS_RPC_EINVAL, "lease mode %d: want read (0) or write (1)", mode);
+	if (vno >= v->nvext)
+		return merr_set(e, ZBS_RPC_EINVAL, "vextent_no %u out of range: volume '%s' has %u",
+				vno, v->name, v->nvext);
+	pid = v->vtable[vno];
+	if (!pid) {
+		if (mode == LEASE_READ) {
+			*pidp = 0;	/* never written: reads see zeros */
+			return 0;
+		}
+		if (meta_pext_alloc(m, v, vno, v->prefer_cid ? v->prefer_cid : s->cid, &pid, e))
+			return -1;
+	}
+	p = &m->pext[pid];
+	if (p->owner && p->owner != sid) {
+		struct meta_session *o = meta_session_find(m, p->owner);
+		if (o && o->alive) {
+			merr_set(e, ZBS_RPC_EOWNED, "pid %llu owned by session %llu (cid %u)",
+				 (unsigned long long)pid, (unsigned long long)o->id, o->cid);
+			e->owner_session = o->id;
+			e->owner_cid = o->cid;
+			return -1;
+		}
+		meta_pext_release_owner(m, pid, false);
+	}
+	if (p->owner != sid) {
+		p->owner = sid;
+		p->lease_epoch++;
+		s->leases++;
+		store_pext(m, pid);
+		log_debug("AllocOwner pid %llu session %llu cid %u lease_epoch %llu",
+			  (unsigned long long)pid, (unsigned long long)sid, s->cid,
+			  (unsigned long long)p->lease_epoch);
+	}
+	p->last_access_s = meta_now_s(m);
+	*pidp = pid;
+	return 0;
+}
+
+static struct meta_pext *owned(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t sid,
+			       bool check_epoch, struct merr *e)
+{
+	struct meta_pext *p = meta_pext(m, pid);
+
+	if (!meta_session_get(m, sid, e))
+		return NULL;
+	if (!p) {
+		merr_set(e, ZBS_RPC_ENOENT, "pid %llu not found", (unsigned long long)pid);
+		return NULL;
+	}
+	if (check_epoch && epoch != p->epoch) {
+		merr_set(e, ZBS_RPC_ESTALE, "pid %llu: epoch %llu is not the current %llu",
+			 (unsigned long long)pid, (unsigned long long)epoch,
+			 (unsigned long long)p->epoch);
+		return NULL;
+	}
+	if (p->owner != sid) {
+		merr_set(e, ZBS_RPC_ENOTOWNER, "pid %llu: session %llu is not the lease owner",
+			 (unsigned long long)pid, (unsigned long long)sid);
+		e->owner_session = p->owner;
+		return NULL;
+	}
+	return p;
+}
+
+int meta_release_lease(struct meta *m, uint64_t pid, uint64_t sid, struct merr *e)
+{
+	if (!owned(m, pid, 0, sid, false, e))
+		return -1;
+	meta_pext_release_owner(m, pid, false);
+	return 0;
+}
+
+int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint32_t cid,
+			uint64_t gen, uint64_t sid, struct merr *e)
+{
+	struct meta_pext *p = owned(m, pid, epoch, sid, true, e);
+	uint32_t seen[ZBS_LOC_SLOTS] = { 0 };
+	int slot, j = 0;
+
+	if (!p)
+		return -1;
+	slot = loc_slot_of(p->location, cid);
+	if (slot < 0)
+		return merr_set(e, ZBS_RPC_ENOENT, "pid %llu: cid %u is not in its location",
+				(unsigned long long)pid, cid);
+	if (gen < p->meta_gen)
+		return merr_set(e, ZBS_RPC_ESTALE, "pid %llu: gen %llu is below meta_gen %llu",
+				(unsigned long long)pid, (unsigned long long)gen,
+				(unsigned long long)p->meta_gen);
+	if (loc_count(p->location) == 1)
+		return merr_set(e, ZBS_RPC_EINVAL, "pid %llu: cid %u is its last replica",
+				(unsigned long long)pid, cid);
+	for (int i = 0; i < ZBS_LOC_SLOTS; i++)
+		if (i != slot)
+			seen[j++] = p->seen_s[i];
+	memcpy(p->seen_s, seen, sizeof(seen));
+	p->meta_gen = gen;
+	p->location = loc_remove(p->location, cid);
+	p->alive_location = loc_remove(p->alive_location, cid);
+	struct meta_chunk *c = meta_chunk(m, cid);
+	if (c) {
+		if (p->flags & PEXT_THIN) {
+			if (c->thin_pids)
+				c->thin_pids--;
+		} else if (c->thick_pids) {
+			c->thick_pids--;
+		}
+	}
+	store_pext(m, pid);
+	log_info("[REMOVE REPLICA] pid %llu cid %u gen %llu -> loc 0x%x", (unsigned long long)pid,
+		 cid, (unsigned long long)gen, p->location);
+	return 0;
+}
+
+int meta_set_existence(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t sid,
+		       struct merr *e)
+{
+	struct meta_pext *p = owned(m, pid, epoch, sid, true, e);
+
+	if (!p)
+		return -1;
+	if (!(p->flags & PEXT_EVER_EXIST)) {
+		p->flags |= PEXT_EVER_EXIST;
+		store_pext(m, pid);
+		log_info("[SET PEXTENT EXISTENCE] pid %llu epoch %llu", (unsigned long long)pid,
+			 (unsigned long long)epoch);
+	}
+	return 0;
+}
+
+int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t sid,
+		struct merr *e)
+{
+	int n = 0;
+
+	if (v) {
+		struct meta_cmd c = { .type = CMD_REVOKE_VOLUME };
+		snprintf(c.volume_id, sizeof(c.volume_id), "%s", v->id);
+		for (uint32_t i = 0; i < v->nvext; i++) {
+			struct meta_pext *p = meta_pext(m, v->vtable[i]);
+			if (p && p->owner) {
+				meta_pext_release_owner(m, v->vtable[i], false);
+				n++;
+			}
+		}
+		for (uint32_t i = 0; i < m->nsessions; i++)
+			if (m->sessions[i]->alive)
+				meta_session_queue(m, m->sessions[i], &c);
+		log_info("[REVOKE LEASE] vtable %s: %d owner(s) released", v->id, n);
+		return n;
+	}
+	if (pid) {
+		struct meta_pext *p = meta_pext(m, pid);
+		if (!p)
+			return merr_set(e, ZBS_RPC_ENOENT, "pid %llu not found",
+					(unsigned long long)pid);
+		if (p->owner) {
+			meta_pext_release_owner(m, pid, true);
+			n++;
+		}
+		return n;
+	}
+	if (sid) {
+		struct meta_session *s = meta_session_get(m, sid, e);
+		struct meta_cmd c = { .type = CMD_REVOKE_ALL };
+		if (!s)
+			return -1;
+		n = meta_release_session_leases(m, sid);
+		meta_session_queue(m, s, &c);
+		return n;
+	}
+	return merr_set(e, ZBS_RPC_EINVAL, "revoke needs a volume, a pid or a session");
+}
+
+static uint32_t alive_with(const struct meta_pext *p, int slot)
+{
+	uint32_t out = 0;
+
+	for (int i = 0; i < loc_count(p->location); i++) {
+		uint32_t c = loc_get(p->location, i);
+		if (i == slot || loc_contains(p->alive_location, c))
+			out = loc_add(out, c);
+	}
+	return out;
+}
+
+void meta_data_report(struct meta *m, struct meta_session *s,
+		      const struct meta_replica_report *reps, size_t n)
+{
+	uint32_t now = meta_now_s(m);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct meta_replica_report *r = &reps[i];
+		struct meta_pext *p;
+		int slot;
+
+		if (!r->pid || r->pid >= m->next_pid)
+			continue;	/* not one of ours: leave it alone */
+		p = meta_pext(m, r->pid);
+		if (!p || r->epoch < p->epoch) {
+			/* deleted pid (or an older incarnation): garbage */
+			struct meta_cmd c = { .type = CMD_GC_DELETE, .pid = r->pid, .epoch = r->epoch };
+			meta_session_queue(m, s, &c);
+			log_debug("[MARK GC PIDS] %llu:%llu on cid %u", (unsigned long long)r->pid,
+				  (unsigned long long)r->epoch, s->cid);
+			continue;
+		}
+		if (r->epoch != p->epoch)
+			continue;
+		slot = loc_slot_of(p->location, s->cid);
+		if (slot < 0)
+			continue;	/* not in location: recovery decides later */
+		if (r->gen < p->meta_gen) {
+			log_debug("[IGNORE SMALL GEN] wrong gen: %llu expected gen: %llu pid %llu cid %u",
+				  (unsigned long long)r->gen, (unsigned long long)p->meta_gen,
+				  (unsigned long long)r->pid, s->cid);
+			p->alive_location = loc_remove(p->alive_location, s->cid);
+			continue;
+		}
+		p->seen_s[slot] = now;
+		p->alive_location = alive_with(p, slot);
+	}
+}
+
+uint32_t meta_scan_pextents(struct meta *m, uint64_t budget)
+{
+	uint32_t now = meta_now_s(m), released = 0;
+	uint64_t pid = m->scan_cursor;
+	uint32_t idle_s = m->cfg.idle_release_ms / 1000, grace_s = m->cfg.alive_grace_ms / 1000;
+
+	if (!idle_s)
+		idle_s = 1;
+	if (!grace_s)
+		grace_s = 1;
+	if (budget > m->npext)
+		budget = m->npext;
+	for (; budget; budget--, pid++) {
+		if (pid >= m->npext || pid == 0)
+			pid = 1;	/* wrap around */
+		if (pid >= m->npext)
+			break;
+		struct meta_pext *p = &m->pext[pid];
+		if (!(p->flags & PEXT_USED))
+			continue;
+		if (p->owner && now - p->last_access_s >= idle_s) {
+			meta_pext_release_owner(m, pid, true);
+			released++;
+		}
+		for (int i = 0; i < loc_count(p->location); i++) {
+			uint32_t c = loc_get(p->location, i);
+			if (loc_contains(p->alive_location, c) && now - p->seen_s[i] >= grace_s)
+				p->alive_location = loc_remove(p->alive_location, c);
+		}
+	}
+	m->scan_cursor = pid;
+	return released;
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/* zbs-metad: the meta server. Options, then the event loop of server.c. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: zbs-metad [OPTIONS]\n"
+		"\n"
+		"The ZBS meta server: chunks, sessions, volumes, extents and leases,\n"
+		"persisted in LMDB under the data directory.\n"
+		"\n"
+		"  -d, --data DIR             data directory (default /var/lib/zbs/meta)\n"
+		"  -l, --listen IP:PORT       RPC address (default 0.0.0.0:10100; port 0 picks one)\n"
+		"      --port-file FILE       write the bound port to FILE once listening\n"
+		"      --session-lease-ms N   chunk session lease (default 10000)\n"
+		"      --alive-grace-ms N     replica not reported for N ms is not alive (default 600000)\n"
+		"      --idle-release-ms N    release lease owners idle for N ms (default 3600000)\n"
+		"  -v, --log-level LEVEL      err, warn, info (default), debug\n"
+		"  -h, --help                 this help\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_PORTFILE = 256, O_LEASE, O_GRACE, O_IDLE };
+	static const struct option lo[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port-file", required_argument, NULL, O_PORTFILE },
+		{ "session-lease-ms", required_argument, NULL, O_LEASE },
+		{ "alive-grace-ms", required_argument, NULL, O_GRACE },
+		{ "idle-release-ms", required_argument, NULL, O_IDLE },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct meta_config cfg = {
+		.session_lease_ms = 10000,
+		.alive_grace_ms = 600000,
+		.idle_release_ms = 3600000,
+	};
+	const char *data = "/var/lib/zbs/meta", *listen = "0.0.0.0:10100", *portfile = NULL;
+	static struct server srv;
+	uint64_t v;
+	int c, lvl;
+
+	zbs_log_init("zbs-metad", ZBS_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "d:l:v:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'l': listen = optarg; break;
+		case O_PORTFILE: portfile = optarg; break;
+		case O_LEASE:
+		case O_GRACE:
+		case O_IDLE:
+			if (zbs_parse_u64(optarg, 100, 1ULL << 31, &v)) {
+				fprintf(stderr, "zbs-metad: %s: want milliseconds, 100..2^31\n", optarg);
+				return 2;
+			}
+			if (c == O_LEASE)
+				cfg.session_lease_ms = v;
+			else if (c == O_GRACE)
+				cfg.alive_grace_ms = v;
+			else
+				cfg.idle_release_ms = v;
+			break;
+		case 'v':
+			lvl = zbs_log_parse_level(optarg);
+			if (lvl < 0) {
+				fprintf(stderr, "zbs-metad: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			zbs_log_set_level(lvl);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "zbs-metad: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	cfg.keepalive_ms = cfg.session_lease_ms / 4;
+	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-reply is an EPIPE, not our end */
+	if (server_init(&srv, &cfg, data, listen))
+		return 1;
+	log_info("listening on %s (port %u), data %s, session lease %u ms", listen, srv.port,
+		 data, cfg.session_lease_ms);
+	if (portfile) {
+		char tmp[4096];
+		FILE *f;
+		snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
+		f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%u\n", srv.port) < 0 || fclose(f) || rename(tmp, portfile)) {
+			log_err("cannot write port file %s", portfile);
+			return 1;
+		}
+	}
+	server_run(&srv);
+	server_fini(&srv);
+	return 0;
+}

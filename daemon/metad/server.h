@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* zbs-metad network side (see server.c). */
+#ifndef ZBS_META_SERVER_H
+#define ZBS_META_SERVER_H
+
+#include <uv.h>
+
+#include "meta.h"
+
+struct conn;
+
+struct server {
+	uv_loop_t *loop;
+	uv_tcp_t listen;
+	uv_check_t check;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+	struct meta m;
+	struct meta_store *store;
+	struct conn *conns;
+	unsigned int port;	/* bound port (listen on port 0 picks one) */
+};
+
+int server_init(struct server *srv, const struct meta_config *cfg, const char *datadir,
+		const char *listen_addr);
+void server_run(struct server *srv);
+void server_fini(struct server *srv);
+
+#endif

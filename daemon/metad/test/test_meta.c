@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Meta state without the network: sessions with a fake clock, leases,
+ * validation, data reports, persistence round trip through LMDB.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "meta.h"
+#include "rpc.h"
+
+#define MS 1000000ULL
+#define G (1ULL << 30)
+
+static const struct meta_config cfg = {
+	.session_lease_ms = 1000, .keepalive_ms = 250,
+	.alive_grace_ms = 5000, .idle_release_ms = 60000,
+};
+
+static const char *uuids[] = {
+	"", "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
+	"33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444",
+};
+
+struct fix {
+	struct meta m;
+	uint64_t t;
+	uint64_t sid[5];
+};
+
+static void tick(struct fix *f, uint64_t ms)
+{
+	f->t += ms * MS;
+	meta_set_clock(&f->m, f->t, 1700000000ULL * 1000 * MS + f->t);
+}
+
+static void add_chunks(struct fix *f, int n)
+{
+	struct merr e;
+	struct meta_chunk *c;
+	struct meta_session *s;
+	struct meta_space sp = { 100 * G, 100 * G, 0, 0 };
+	char d[32], r[32];
+
+	for (int i = 1; i <= n; i++) {
+		snprintf(d, sizeof(d), "10.0.0.%d:10201", i);
+		snprintf(r, sizeof(r), "10.0.0.%d:10200", i);
+		assert_int_equal(meta_register_chunk(&f->m, uuids[i], d, r, &c, &e), 0);
+		assert_int_equal(c->cid, i);
+		assert_int_equal(meta_session_create(&f->m, i, uuids[i], 7, &s, &e), 0);
+		f->sid[i] = s->id;
+		assert_int_equal(meta_keepalive(&f->m, s->id, &sp, NULL, 0, false, 7, &s, &e), 0);
+	}
+}
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	meta_init(&f->m, &cfg);
+	f->t = 1000 * MS;
+	tick(f, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	meta_free(&f->m);
+	free(f);
+	return 0;
+}
+
+static struct meta_volume *mkvol(struct fix *f, const char *name, uint64_t size,
+				 uint32_t replicas, bool thin)
+{
+	struct meta_volume_spec s = { .name = name, .size = size, .replica_num = replicas,
+				      .stripe_num = 1, .stripe_size = 256 << 10, .thin = thin };
+	struct meta_volume *v;
+	struct merr e;
+
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	return v;
+}
+
+static void test_register(void **state)
+{
+	struct fix *f = *state;
+	struct meta_chunk *c;
+	struct merr e;
+
+	add_chunks(f, 2);
+	/* same identity again: same cid, new addresses */
+	assert_int_equal(meta_register_chunk(&f->m, uuids[1], "10.0.0.9:1", "10.0.0.9:2", &c, &e), 0);
+	assert_int_equal(c->cid, 1);
+	assert_string_equal(c->data_ip, "10.0.0.9");
+	/* cids are never reused */
+	assert_int_equal(meta_register_chunk(&f->m, uuids[3], "10.0.0.3:1", "10.0.0.3:2", &c, &e), 0);
+	assert_int_equal(c->cid, 3);
+	/* validation */
+	assert_int_equal(meta_register_chunk(&f->m, "nope", "10.0.0.3:1", "10.0.0.3:2", &c, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EINVAL);
+	assert_non_null(strstr(e.msg, "uuid"));
+	assert_int_equal(meta_register_chunk(&f->m, uuids[4], "10.0.0.3", "10.0.0.3:2", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "data address"));
+	assert_int_equal(meta_register_chunk(&f->m, uuids[4], "10.0.0.3:1", "x:70000", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "rpc address"));
+	assert_int_equal(f->m.next_cid, 4);
+	/* session for a wrong identity */
+	struct meta_session *s;
+	assert_int_equal(meta_session_create(&f->m, 3, uuids[2], 0, &s, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EINVAL);
+	assert_int_equal(meta_session_create(&f->m, 9, uuids[2], 0, &s, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+}
+
+static void test_topology(void **state)
+{
+	struct fix *f = *state;
+	struct meta_topo *z, *r, *b;
+	struct merr e;
+
+	add_chunks(f, 1);
+	assert_int_equal(meta_topo_create(&f->m, TOPO_ZONE, "z1", 0, &z, &e), 0);
+	assert_int_equal(meta_topo_create(&f->m, TOPO_RACK, "r1", z->id, &r, &e), 0);
+	uint64_t rid = r->id;
+	assert_int_equal(meta_topo_create(&f->m, TOPO_BRICK, "b1", rid, &b, &e), 0);
+	uint64_t bid = b->id;
+	assert_int_equal(meta_topo_create(&f->m, TOPO_BRICK, "b1", rid, &b, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EEXIST);
+	assert_int_equal(meta_topo_create(&f->m, TOPO_BRICK, "b2", TOPO_DEFAULT_ZONE, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "must be a rack"));
+	assert_int_equal(meta_topo_create(&f->m, TOPO_NODE, "n", bid, &b, &e), -1);
+	assert_int_equal(meta_topo_move(&f->m, 1, 0, bid, &e), 0);
+	assert_int_equal(f->m.chunks[1].topo_id, bid);
+	assert_int_equal(meta_topo_move(&f->m, 1, 0, rid, &e), -1);	/* not a brick */
+	assert_int_equal(meta_topo_move(&f->m, 0, rid, TOPO_DEFAULT_ZONE, &e), 0);
+	assert_int_equal(meta_topo_move(&f->m, 7, 0, bid, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+}
+
+static void test_volume_validation(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec ok = { .name = "v", .size = 10 * G, .replica_num = 2,
+				       .stripe_num = 4, .stripe_size = 256 << 10, .thin = true };
+	struct meta_volume_spec s;
+	struct merr e;
+
+	add_chunks(f, 2);
+	assert_int_equal(meta_volume_validate(&f->m, &ok, &e), 0);
+#define BAD(field, value, st_, text) do { \
+		s = ok; s.field = value; \
+		assert_int_equal(meta_volume_validate(&f->m, &s, &e), -1); \
+		assert_int_equal(e.status, st_); \
+		assert_non_null(strstr(e.msg, text)); } while (0)
+	BAD(name, "", ZBS_RPC_EINVAL, "bad volume name");
+	BAD(name, "a b", ZBS_RPC_EINVAL, "bad volume name");
+	BAD(name, "-x", ZBS_RPC_EINVAL, "bad volume name");
+	BAD(size, 0, ZBS_RPC_EINVAL, "must be > 0");
+	BAD(size, 1000, ZBS_RPC_EINVAL, "not a multiple of the sector");
+	BAD(size, 1ULL << 62, ZBS_RPC_EINVAL, "exceeds");
+	BAD(replica_num, 0, ZBS_RPC_EINVAL, "replica_num 0");
+	BAD(replica_num, 4, ZBS_RPC_EINVAL, "replica_num 4");
+	BAD(replica_num, 3, ZBS_RPC_ENOSPC, "replica_num 3 > 2 healthy");
+	BAD(stripe_num, 0, ZBS_RPC_EINVAL, "stripe_num");
+	BAD(stripe_size, 3000, ZBS_RPC_EINVAL, "stripe_size");
+	BAD(stripe_size, 12288, ZBS_RPC_EINVAL, "stripe_size");
+	BAD(prefer_cid, 9, ZBS_RPC_ENOENT, "prefer_cid 9");
+	/* thick beyond the space of the chunks (100 GiB each) */
+	s = ok;
+	s.thin = false;
+	s.size = 101 * G;
+	assert_int_equal(meta_volume_validate(&f->m, &s, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_non_null(strstr(e.msg, "not enough space"));
+#undef BAD
+}
+
+static void test_volume_thick_space(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec s = { .name = "big", .size = 101 * G, .replica_num = 2,
+				      .stripe_num = 1, .stripe_size = 256 << 10, .thin = false };
+	struct meta_volume *v;
+	struct merr e;
+
+	add_chunks(f, 2);
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_int_equal(f->m.live_pext, 0);	/* nothing changed */
+	assert_int_equal(f->m.next_pid, 1);
+	s.size = 10 * G;
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	assert_int_equal(v->allocated, 40);
+	assert_int_equal(f->m.chunks[1].thick_pids, 40);
+	assert_int_equal(meta_chunk_allocated(&f->m.chunks[2]), 10 * G);
+	/* grow reserves the new extents; shrink refused */
+	assert_int_equal(meta_volume_resize(&f->m, v, 11 * G, &e), 0);
+	assert_int_equal(v->allocated, 44);
+	assert_int_equal(meta_volume_resize(&f->m, v, 5 * G, &e), -1);
+	assert_non_null(strstr(e.msg, "shrinking"));
+	assert_int_equal(meta_volume_resize(&f->m, v, 11 * G + 1, &e), -1);
+	assert_int_equal(meta_volume_resize(&f->m, v, 200 * G, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_int_equal(v->size, 11 * G);
+	s.name = "big";
+	assert_int_equal(meta_volume_validate(&f->m, &s, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EEXIST);
+	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
+	assert_int_equal(f->m.live_pext, 0);
+	assert_int_equal(f->m.chunks[1].thick_pids, 0);
+}
+
+/* the lease table: who asks, what they get */
+static void test_lease_table(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct merr e;
+	uint64_t pid, pid2;
+	struct meta_pext *p;
+
+	add_chunks(f, 3);
+	v = mkvol(f, "v", 4 * G, 2, true);
+	/* read of a never-written extent: nothing allocated, no owner */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_READ, f->sid[1], &pid, &e), 0);
+	assert_int_equal(pid, 0);
+	assert_int_equal(f->m.live_pext, 0);
+	/* first write allocates, prefer-local = the session's chunk */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[2], &pid, &e), 0);
+	p = meta_pext(&f->m, pid);
+	assert_non_null(p);
+	assert_int_equal(loc_get(p->location, 0), 2);
+	assert_int_equal(loc_count(p->location), 2);
+	assert_int_equal(p->owner, f->sid[2]);
+	assert_int_equal(p->lease_epoch, 1);
+	/* repeat grant: same owner, same lease_epoch */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_READ, f->sid[2], &pid2, &e), 0);
+	assert_int_equal(pid2, pid);
+	assert_int_equal(p->lease_epoch, 1);
+	/* another live session: "owned by" */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid2, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EOWNED);
+	assert_int_equal(e.owner_session, f->sid[2]);
+	assert_int_equal(e.owner_cid, 2);
+	assert_non_null(strstr(e.msg, "owned by session"));
+	/* release, then another session: owner changes, lease_epoch rises */
+	assert_int_equal(meta_release_lease(&f->m, pid, f->sid[1], &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOTOWNER);
+	assert_int_equal(meta_release_lease(&f->m, pid, f->sid[2], &e), 0);
+	assert_int_equal(p->owner, 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid2, &e), 0);
+	assert_int_equal(p->owner, f->sid[1]);
+	assert_int_equal(p->lease_epoch, 2);
+	/* bad requests */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 16, LEASE_WRITE, f->sid[1], &pid2, &e), -1);
+	assert_non_null(strstr(e.msg, "out of range"));
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, 5, f->sid[1], &pid2, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EINVAL);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, 999, &pid2, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ESESSION);
+	assert_int_equal(f->m.live_pext, 1);
+	/* existence and replica removal by the owner only */
+	assert_int_equal(meta_set_existence(&f->m, pid, p->epoch, f->sid[2], &e), -1);
+	assert_int_equal(meta_set_existence(&f->m, pid, p->epoch + 1, f->sid[1], &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ESTALE);
+	assert_int_equal(meta_set_existence(&f->m, pid, p->epoch, f->sid[1], &e), 0);
+	assert_true(p->flags & PEXT_EVER_EXIST);
+	uint32_t second = loc_get(p->location, 1);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, second, 7, f->sid[1], &e), 0);
+	assert_int_equal(p->meta_gen, 7);
+	assert_int_equal(loc_count(p->location), 1);
+	assert_false(loc_contains(p->location, second));
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, 2, 7, f->sid[1], &e), -1);
+	assert_non_null(strstr(e.msg, "last replica"));
+}
+
+static void test_session_expiry(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 3);
+	v = mkvol(f, "v", 4 * G, 2, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[1])->leases, 2);
+	/* chunks 2 and 3 keep alive; chunk 1 stops */
+	for (int i = 0; i < 5; i++) {
+		tick(f, 300);
+		for (int c = 2; c <= 3; c++)
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+		meta_expire_sessions(&f->m);
+		if (i < 2)
+			assert_int_equal(f->m.chunks[1].status, CHUNK_HEALTHY);
+	}
+	assert_int_equal(f->m.chunks[1].status, CHUNK_SESSION_EXPIRED);
+	assert_int_equal(f->m.chunks[2].status, CHUNK_HEALTHY);
+	assert_null(meta_session_find(&f->m, f->sid[1]));
+	assert_int_equal(meta_pext(&f->m, pid)->owner, 0);	/* leases released */
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL, 0, false, 7, &s, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ESESSION);
+	/* a new session does not inherit leases; the other chunk can take it */
+	assert_int_equal(meta_session_create(&f->m, 1, uuids[1], 7, &s, &e), 0);
+	assert_int_equal(s->leases, 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[2], &pid, &e), 0);
+	assert_int_equal(meta_pext(&f->m, pid)->lease_epoch, 2);
+	/* new session replaces an old one of the same chunk */
+	uint64_t old = f->sid[2];
+	assert_int_equal(meta_session_create(&f->m, 2, uuids[2], 7, &s, &e), 0);
+	assert_null(meta_session_find(&f->m, old));
+	assert_int_equal(meta_pext(&f->m, pid)->owner, 0);
+	/* cluster capabilities: AND of live chunks */
+	assert_int_equal(meta_cluster_caps(&f->m), 7);
+	assert_int_equal(meta_keepalive(&f->m, s->id, NULL, NULL, 0, false, 1, &s, &e), 0);
+	assert_int_equal(meta_cluster_caps(&f->m), 1);
+}
+
+static void test_idle_release_and_revoke(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t p0, p1;
+
+	add_chunks(f, 2);
+	v = mkvol(f, "v", 4 * G, 2, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &p0, &e), 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[2], &p1, &e), 0);
+	/* p1 keeps being used, p0 goes idle */
+	for (int i = 0; i < 70; i++) {
+		tick(f, 1000);
+		for (int c = 1; c <= 2; c++)
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
+		meta_scan_pextents(&f->m, UINT64_MAX);
+	}
+	assert_int_equal(meta_pext(&f->m, p0)->owner, 0);
+	assert_int_equal(meta_pext(&f->m, p1)->owner, f->sid[2]);
+	s = meta_session_find(&f->m, f->sid[1]);
+	assert_int_equal(s->ncmds, 1);
+	assert_int_equal(s->cmds[0].type, CMD_REVOKE_PID);
+	assert_int_equal(s->cmds[0].pid, p0);
+	/* revoke by volume: owners released, every session told */
+	assert_int_equal(meta_revoke(&f->m, v, 0, 0, &e), 1);
+	assert_int_equal(meta_pext(&f->m, p1)->owner, 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[2])->cmds[0].type, CMD_REVOKE_VOLUME);
+	assert_string_equal(meta_session_find(&f->m, f->sid[2])->cmds[0].volume_id, v->id);
+	/* by pid and session */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
+	assert_int_equal(meta_revoke(&f->m, NULL, p1, 0, &e), 1);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
+	assert_int_equal(meta_revoke(&f->m, NULL, 0, f->sid[2], &e), 1);
+	assert_int_equal(meta_revoke(&f->m, NULL, 12345, 0, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+}
+
+static void test_scan_slices(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 2);
+	v = mkvol(f, "v", 5 * 256ULL * 1024 * 1024, 2, true);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	tick(f, 61000);
+	for (int c = 1; c <= 2; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+	/* 5 idle owners, 2 per slice: 2, 2, 1, then nothing left */
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 1);
+	assert_int_equal(meta_scan_pextents(&f->m, 2), 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[1])->leases, 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[1])->ncmds, 5);
+}
+
+static void test_data_report(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+	struct meta_pext *p;
+
+	add_chunks(f, 2);
+	v = mkvol(f, "v", 1 * G, 2, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	p = meta_pext(&f->m, pid);
+	assert_int_equal(p->alive_location, p->location);
+	/* cid 1 keeps reporting at gen 5, cid 2 never reports */
+	struct meta_replica_report r = { pid, p->epoch, 5 }, gone = { 9999, 1, 1 };
+	for (int i = 0; i < 7; i++) {
+		tick(f, 1000);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, true, 7, &s, &e), 0);
+		meta_scan_pextents(&f->m, UINT64_MAX);
+	}
+	assert_int_equal(loc_count(p->alive_location), 1);
+	assert_int_equal(loc_get(p->alive_location, 0), 1);
+	/* reports below meta_gen do not count (IGNORE SMALL GEN) */
+	p->meta_gen = 6;
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(p->alive_location, 0);
+	r.gen = 6;
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(loc_get(p->alive_location, 0), 1);
+	/* pid beyond next_pid is not ours: ignored; a deleted pid is GC'd */
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &gone, 1, true, 7, &s, &e), 0);
+	assert_int_equal(s->ncmds, 0);
+	uint64_t epoch = p->epoch;
+	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
+	r.epoch = epoch;
+	s = meta_session_find(&f->m, f->sid[1]);
+	s->ncmds = 0;
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(s->ncmds, 1);
+	assert_int_equal(s->cmds[0].type, CMD_GC_DELETE);
+	assert_int_equal(s->cmds[0].pid, pid);
+	assert_int_equal(s->cmds[0].epoch, epoch);
+}
+
+/* LMDB round trip: what was acknowledged comes back, dead sessions do not */
+static void test_store_roundtrip(void **state)
+{
+	struct fix *f = *state;
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", err[256], cmd[300];
+	struct meta_store *st;
+	struct meta_volume *v;
+	struct merr e;
+	uint64_t pid, pid_w;
+	char vid[40];
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.store = st;
+	add_chunks(f, 3);
+	v = mkvol(f, "thick", 2 * G, 3, false);
+	snprintf(vid, sizeof(vid), "%s", v->id);
+	v = mkvol(f, "thin", 4 * G, 2, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 3, LEASE_WRITE, f->sid[2], &pid_w, &e), 0);
+	store_commit(st);
+	tick(f, 500);
+	/* reload into a fresh meta, 500 ms later: sessions still valid */
+	struct meta m2;
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.wall_ns);
+	assert_int_equal(store_load(st, &m2), 0);
+	assert_int_equal(m2.live_pext, 9);
+	assert_int_equal(m2.nsessions, 3);
+	assert_int_equal(m2.next_pid, f->m.next_pid);
+	assert_int_equal(m2.chunks[3].status, CHUNK_HEALTHY);
+	struct meta_volume *v2 = meta_volume_find(&m2, "thin", &e);
+	assert_non_null(v2);
+	assert_int_equal(v2->vtable[3], pid_w);
+	assert_int_equal(meta_pext(&m2, pid_w)->owner, f->sid[2]);
+	assert_int_equal(meta_session_find(&m2, f->sid[2])->leases, 1);
+	assert_non_null(meta_volume_find(&m2, vid, &e));
+	assert_int_equal(m2.chunks[1].thick_pids, 8);
+	m2.store = NULL;
+	meta_free(&m2);
+	/* reload after the lease ran out: sessions gone, owners released */
+	struct meta m3;
+	meta_init(&m3, &cfg);
+	meta_set_clock(&m3, f->t + 1, f->m.wall_ns + 5000 * MS);
+	assert_int_equal(store_load(st, &m3), 0);
+	assert_int_equal(m3.nsessions, 0);
+	assert_int_equal(m3.chunks[2].status, CHUNK_SESSION_EXPIRED);
+	assert_int_equal(meta_pext(&m3, pid_w)->owner, 0);
+	(void)pid;
+	m3.store = NULL;
+	meta_free(&m3);
+	f->m.store = NULL;
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_validation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_thick_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
+	};
+	zbs_log_init("test_meta", ZBS_LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
