@@ -3,12 +3,13 @@
 # The block device end to end without meta: zbs.ko, three zbs-chunkd on
 # loopback (data in tmpfs) and zbs-test-agent answering the kernel's map
 # requests. A pattern written with O_DIRECT reads back identically, every
-# chunk holds every replica with the same data and gen. Then one chunk is
-# killed: writes still succeed, the kernel reports the replica failure and
-# the agent drops it; a new vextent is mapped on the two live chunks. Then
+# chunk holds every replica with the same data and gen; a burst of random
+# writes over a 64 GiB volume gets hundreds of vextents mapped. Then one
+# chunk is killed: writes still succeed, the kernel reports the replica
+# failure and the agent drops it; a new vextent is mapped on the two live
+# chunks. A revoke during a write drains it and forces new maps. Then
 # everything is torn down (device, agent, chunks, module).
 . "$(dirname "$0")/lib.sh"
-here=$(cd "$(dirname "$0")" && pwd)
 BIN=${ZBS_BIN_PLAIN:-$ZBS_TOP/build}
 VOL=agent-basic-vol-0001
 MiB=$((1024 * 1024))
@@ -19,7 +20,7 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
 	for p in "${chunk_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	if [ -n "$dev" ] && [ -e "$dev" ]; then dev_del "$dev" 2>/dev/null; fi
+	if [ -n "$dev" ] && [ -e "$dev" ]; then "$ZBSCTL" device del "$dev" 2>/dev/null; fi
 	zbs_unload 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -34,20 +35,8 @@ dump_logs() {
 	done
 }
 
-# device add/del: zbsctl when it has them, else the ioctl helper built here
-# (always built: `agent_dev info` reads the device's cached map count)
-cc -O2 -Wall -Werror -I"$ZBS_TOP/uapi" -o "$tmp/agent_dev" "$here/agent_dev.c" || exit 1
-maps_of() { "$tmp/agent_dev" info "$1" | sed -n 's/.* maps \([0-9]*\) .*/\1/p'; }
-if "$ZBSCTL" device add --help >/dev/null 2>&1; then
-	dev_add() { "$ZBSCTL" device add --volume-id "$1" --size "$2" --stripe-num "$3" \
-			--stripe-size "$4" --replica-num "$5" --io-timeout-ms "$6"; }
-	dev_del() { "$ZBSCTL" device del "$1"; }
-	how="zbsctl device add"
-else
-	dev_add() { "$tmp/agent_dev" add "$@"; }
-	dev_del() { "$tmp/agent_dev" del "$1"; }
-	how="ioctl helper (no zbsctl device add yet)"
-fi
+# cached maps of a device, from zbsctl device show --json
+maps_of() { "$ZBSCTL" --json device show "$1" | sed -n 's/.*"cached_maps": *\([0-9]*\).*/\1/p'; }
 
 # wait_file FILE SECONDS: until FILE is non-empty
 wait_file() {
@@ -67,7 +56,7 @@ stop() {
 	return 124
 }
 
-ktap_plan 24
+ktap_plan 25
 
 zbs_unload 2>/dev/null
 zbs_load && wait_path /dev/zbs-control
@@ -95,8 +84,9 @@ agent_pid=$!
 ktap_check "zbs-test-agent registered" wait_file "$tmp/agent.pid" 20
 
 # 2 GiB, 2 stripes of 64 KiB: vextents 0,1 (first 512 MiB), 2,3, 4,5, ...
-dev=$(dev_add "$VOL" $((2048 * MiB)) 2 65536 3 20000)
-ktap_info "device added with $how: $dev"
+dev=$("$ZBSCTL" device add --volume-id "$VOL" --size 2G --stripe-num 2 --stripe-size 64K \
+	--replica-num 3 --io-timeout-ms 20000)
+ktap_info "zbsctl device add: $dev"
 ktap_check "device $dev created" wait_path "$dev"
 
 # 8 MiB at 0 (vextents 0 and 1) and 4 MiB at 600 MiB (vextents 2 and 3)
@@ -120,7 +110,7 @@ no_bad_events() { ! grep -qE '^(rejected|removed|failed|map-error) ' "$tmp/event
 ktap_check "no map reply rejected by the kernel, no replica removed" no_bad_events
 
 # the four written vextents got maps with all three replicas
-pid_of() { sed -n "s/^map .* vext=$1 pid=\([0-9]*\) .*replicas=1,2,3.*/\1/p" "$tmp/events" | head -n 1; }
+pid_of() { sed -n "s/^map dev=${dev#/dev/zbs} .* vext=$1 pid=\([0-9]*\) .*replicas=1,2,3.*/\1/p" "$tmp/events" | head -n 1; }
 pids=("$(pid_of 0)" "$(pid_of 1)" "$(pid_of 2)" "$(pid_of 3)")
 ktap_check "maps for vextents 0-3 with replicas 1,2,3 (pids ${pids[*]})" \
 	test -n "${pids[0]}" -a -n "${pids[1]}" -a -n "${pids[2]}" -a -n "${pids[3]}"
@@ -155,10 +145,25 @@ grep -h 'O_DIRECT' "$tmp"/chunkd*.log | head -n 1 | sed 's/^/# chunkd: /'
 one_map_each() {
 	local v
 	for v in 0 1 2 3; do
-		[ "$(grep -c "^map .* vext=$v pid=" "$tmp/events")" -eq 1 ] || return 1
+		[ "$(grep -c "^map dev=${dev#/dev/zbs} .* vext=$v pid=" "$tmp/events")" -eq 1 ] || return 1
 	done
 }
 ktap_check "session renewed: exactly one map answer per vextent" one_map_each
+
+# ---- a burst of map requests: 4 KiB random writes over a 64 GiB volume
+# (256 vextents) at queue depth 64
+dev2=$("$ZBSCTL" device add --volume-id agent-basic-burst --size 64G --replica-num 3 \
+	--io-timeout-ms 60000)
+start=$(date +%s%N)
+timeout 150 fio --name=burst --filename="$dev2" --ioengine=libaio --direct=1 --rw=randwrite \
+	--bs=4k --iodepth=64 --number_ios=512 --size=64G > "$tmp/fio-burst.log" 2>&1; rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+n=$(grep -c "^map dev=${dev2#/dev/zbs} vol=agent-basic-burst .*replicas=1,2,3" "$tmp/events")
+nerr=$(grep -c "^map-error dev=${dev2#/dev/zbs} \|^rejected " "$tmp/events")
+ktap_info "burst: fio rc $rc, $n vextents mapped (all 3 replicas), $nerr errors, in $ms ms"
+ktap_check "burst: fio succeeds, >= 150 vextents mapped, no map error or rejection" \
+	test $rc -eq 0 -a "$n" -ge 150 -a "$nerr" -eq 0
+"$ZBSCTL" device del "$dev2" || ktap_info "cannot detach $dev2"
 
 # ---- chunk 3 dies: writes go on, the kernel reports it, the agent drops it
 gen_before=$(timeout 10 "$BIN/zbs-probe" -c "127.0.0.1:${ports[0]}" -p "${pids[0]}" -e 1 info 2>&1 |
@@ -194,13 +199,13 @@ cmp "$tmp/pattern3" "$tmp/readback3"
 ktap_check "new vextent written and read back with chunk 3 down" [ $? -eq 0 ]
 new_map() {
 	grep -qE "^removed pid=[0-9]+ cid=3 reason=sync-failed" "$tmp/events" &&
-	grep -qE "^map .* vext=4 .*replicas=1,2 write" "$tmp/events"
+	grep -qE "^map dev=${dev#/dev/zbs} .* vext=4 .*replicas=1,2 write" "$tmp/events"
 }
 ktap_check "the agent dropped the dead chunk at sync and mapped vextent 4 on 1,2" new_map
 
 # ---- revoke (on a socket of its own) while a write may be in flight: it
 # returns once that IO drained, and the next IO needs new maps
-nmaps4() { grep -c "^map .* vext=4 " "$tmp/events"; }
+nmaps4() { grep -c "^map dev=${dev#/dev/zbs} .* vext=4 " "$tmp/events"; }
 head -c $((16 * MiB)) /dev/urandom > "$tmp/pattern4"
 timeout 120 dd if="$tmp/pattern4" of="$dev" bs=256k seek=$((1200 * 4)) oflag=direct \
 	conv=fsync status=none &
@@ -222,7 +227,7 @@ fi
 ktap_check "the write in flight during the revoke succeeded and reads back" \
 	test $dd_rc -eq 0 -a "$(cmp "$tmp/pattern4" "$tmp/readback4" 2>&1; echo $?)" = 0
 
-del_dev() { dev_del "$dev" && wait_no_path "$dev"; }
+del_dev() { "$ZBSCTL" device del "$dev" && wait_no_path "$dev"; }
 ktap_check "device $dev removed" del_dev
 [ -e "$dev" ] || dev=""
 
