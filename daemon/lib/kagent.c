@@ -47,8 +47,9 @@ struct zbs_kagent {
 	struct nl_sock *sk;		/* the agent socket */
 	int fd;
 	int family;
-	uint32_t seq;			/* last sequence number used */
 	uint8_t *rbuf;
+	pthread_mutex_t lock;		/* seq, pend, reg_*: sends from any thread */
+	uint32_t seq;			/* last sequence number used */
 	struct ka_pending pend[KA_PENDING];
 	/* zbs_kagent_register() waiting for its ack */
 	uint32_t reg_seq;
@@ -200,20 +201,31 @@ static int ka_parse_error(const struct nlmsghdr *nlh, char *buf, size_t len, uin
 static int64_t ka_send_agent(struct zbs_kagent *ka, struct nl_msg *msg, uint8_t cmd,
 			     const struct zbs_kagent_map_req *req)
 {
-	uint32_t seq = ++ka->seq ?: ++ka->seq;
-	struct ka_pending *p = &ka->pend[seq % KA_PENDING];
+	struct ka_pending *p;
+	uint32_t seq;
 	int rc;
 
+	pthread_mutex_lock(&ka->lock);
+	seq = ++ka->seq ?: ++ka->seq;
+	p = &ka->pend[seq % KA_PENDING];
 	*p = (struct ka_pending){ .seq = seq, .cmd = cmd };
 	if (req) {
 		p->dev_id = req->dev_id;
 		p->vextent = req->vextent;
 		p->req_id = req->req_id;
 	}
+	if (cmd == ZBS_CMD_AGENT_REGISTER) {
+		ka->reg_seq = seq;
+		ka->reg_done = false;
+	}
+	/* under the lock: the kernel answers inside this send, and the ack
+	 * must find its pending entry (and seqs go out in order) */
 	rc = ka_send(ka->fd, msg, seq);
+	if (rc < 0)
+		p->seq = 0;
+	pthread_mutex_unlock(&ka->lock);
 	nlmsg_free(msg);
 	if (rc < 0) {
-		p->seq = 0;
 		log_warn("netlink: cannot send %s: %s", ka_cmd_name(cmd), strerror(-rc));
 		return rc;
 	}
@@ -232,6 +244,7 @@ static void ka_handle_ack(struct zbs_kagent *ka, const struct nlmsghdr *nlh)
 		return;
 	}
 	ack.msg = text[0] ? text : NULL;
+	pthread_mutex_lock(&ka->lock);
 	p = &ka->pend[ack.seq % KA_PENDING];
 	if (ack.seq && p->seq == ack.seq) {
 		ack.cmd = p->cmd;
@@ -244,6 +257,7 @@ static void ka_handle_ack(struct zbs_kagent *ka, const struct nlmsghdr *nlh)
 		ka->reg_done = true;
 		ka->reg_err = ack.err;
 	}
+	pthread_mutex_unlock(&ka->lock);
 	if (ka->ops->ack) {
 		ka->ops->ack(ka->arg, &ack);
 	} else if (ack.err) {
@@ -416,6 +430,7 @@ int zbs_kagent_open(const struct zbs_kagent_ops *ops, void *arg, struct zbs_kage
 	ka->ops = ops;
 	ka->arg = arg;
 	pthread_mutex_init(&ka->revoke_lock, NULL);
+	pthread_mutex_init(&ka->lock, NULL);
 	ka->rbuf = malloc(KA_RBUF);
 	if (!ka->rbuf) {
 		rc = -ENOMEM;
@@ -453,6 +468,7 @@ void zbs_kagent_close(struct zbs_kagent *ka)
 	if (ka->rsk)
 		nl_socket_free(ka->rsk);
 	pthread_mutex_destroy(&ka->revoke_lock);
+	pthread_mutex_destroy(&ka->lock);
 	free(ka->rbuf);
 	free(ka);
 }
@@ -467,6 +483,8 @@ int zbs_kagent_register(struct zbs_kagent *ka, uint32_t lease_ms)
 	struct nl_msg *msg = ka_msg(ka->family, ZBS_CMD_AGENT_REGISTER);
 	uint64_t deadline = zbs_now_ns() + (uint64_t)KA_REGISTER_MS * 1000000;
 	int64_t seq;
+	bool done;
+	int rc;
 
 	if (!msg)
 		return -ENOMEM;
@@ -477,15 +495,19 @@ int zbs_kagent_register(struct zbs_kagent *ka, uint32_t lease_ms)
 	seq = ka_send_agent(ka, msg, ZBS_CMD_AGENT_REGISTER, NULL);
 	if (seq < 0)
 		return (int)seq;
-	ka->reg_seq = (uint32_t)seq;
-	ka->reg_done = false;
-	while (!ka->reg_done) {
+	for (;;) {
 		struct pollfd pfd = { .fd = ka->fd, .events = POLLIN };
 		uint64_t now = zbs_now_ns();
-		int rc;
 
+		pthread_mutex_lock(&ka->lock);
+		done = ka->reg_done;
+		pthread_mutex_unlock(&ka->lock);
+		if (done)
+			break;
 		if (now >= deadline) {
+			pthread_mutex_lock(&ka->lock);
 			ka->reg_seq = 0;
+			pthread_mutex_unlock(&ka->lock);
 			log_err("netlink: no answer to AGENT_REGISTER");
 			return -ETIMEDOUT;
 		}
@@ -496,9 +518,12 @@ int zbs_kagent_register(struct zbs_kagent *ka, uint32_t lease_ms)
 		if (rc < 0)
 			return rc;
 	}
+	pthread_mutex_lock(&ka->lock);
 	ka->reg_seq = 0;
-	if (ka->reg_err)
-		return ka->reg_err;
+	rc = ka->reg_err;
+	pthread_mutex_unlock(&ka->lock);
+	if (rc)
+		return rc;
 	log_info("registered as the kernel's agent (%s)",
 		 lease_ms ? "session lease" : "no session lease");
 	return 0;

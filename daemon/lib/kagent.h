@@ -12,9 +12,11 @@
  * to ops->ack from zbs_kagent_dispatch() (or logged when ops->ack is NULL),
  * so a rejected reply is always visible.
  *
- * Use from one thread: poll zbs_kagent_fd() for POLLIN, call
+ * Receive in one thread: poll zbs_kagent_fd() for POLLIN, call
  * zbs_kagent_dispatch(), which reads everything queued and calls the ops.
- * Callbacks may call zbs_kagent_map_reply()/zbs_kagent_session().
+ * zbs_kagent_map_reply() and zbs_kagent_session() may be called from any
+ * thread (callbacks included), e.g. by workers that answered a request
+ * after asking meta.
  *
  * REVOKE blocks in the kernel until the IO issued under the revoked maps
  * drained, so zbs_kagent_revoke() sends it on a second socket of its own

@@ -75,6 +75,7 @@ static struct zbs_kagent *fake_agent(struct seen *s)
 	ka->family = FAMILY;
 	ka->fd = -1;
 	pthread_mutex_init(&ka->revoke_lock, NULL);
+	pthread_mutex_init(&ka->lock, NULL);
 	return ka;
 }
 
