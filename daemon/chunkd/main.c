@@ -2,7 +2,9 @@
 /*
  * zbs-chunkd: the chunk server. Opens the extent store on --data-dir and
  * serves the data protocol on --listen. The session with zbs-metad and the
- * netlink agent are separate modules started from main() below.
+ * access agent (agent.c; the netlink side is separate) are modules started
+ * from main() below. With --meta and no --data-dir it runs access only: a
+ * session and the agent, no store, for nodes that only consume volumes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uuid/uuid.h>
+
+#include "agent.h"
 #include "log.h"
 #include "meta_session.h"
 #include "net.h"
 #include "server.h"
+#include "util.h"
 #include "store.h"
 
 struct chunkd_opts {
@@ -26,27 +32,34 @@ struct chunkd_opts {
 	int log_level;
 	const char *meta;		/* --meta HOST:PORT of zbs-metad */
 	const char *advertise;		/* IP registered with meta */
+	unsigned agent_workers;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: zbs-chunkd --data-dir DIR [options]\n"
+		"       zbs-chunkd --meta HOST:PORT [--uuid UUID] [options]   (access only)\n"
 		"\n"
-		"  -d, --data-dir DIR       extent store directory (created and initialized if empty)\n"
+		"  -d, --data-dir DIR       extent store directory (created and initialized if empty);\n"
+		"                           without it (and with --meta) the chunk holds no replicas\n"
+		"                           and only serves this node's volumes as their agent\n"
 		"  -l, --listen HOST:PORT   data port (default 0.0.0.0:%u; port 0 = any free port)\n"
-		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID\n"
+		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID;\n"
+		"                           access only: the identity to register (default: a new\n"
+		"                           one at every start)\n"
 		"      --port-file FILE     write the bound data port to FILE once listening\n"
 		"      --meta HOST:PORT     keep a session with zbs-metad (register, keepalive,\n"
 		"                           space and data reports, GC)\n"
 		"      --advertise IP       address registered with meta (default: the listen\n"
 		"                           host, 127.0.0.1 when that is 0.0.0.0)\n"
+		"      --agent-workers N    threads serving the kernel's map requests (default 8)\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
 		ZBS_WIRE_DEFAULT_PORT);
 }
 
-enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE };
+enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -57,6 +70,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
+		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +104,16 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		case OPT_ADVERTISE:
 			o->advertise = optarg;
 			break;
+		case OPT_WORKERS: {
+			uint64_t v;
+
+			if (zbs_parse_u64(optarg, 1, 256, &v)) {
+				fprintf(stderr, "zbs-chunkd: bad --agent-workers '%s' (1..256)\n", optarg);
+				return -1;
+			}
+			o->agent_workers = (unsigned)v;
+			break;
+		}
 		case 'v':
 			o->log_level = zbs_log_parse_level(optarg);
 			if (o->log_level < 0) {
@@ -109,8 +133,8 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		fprintf(stderr, "zbs-chunkd: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->data_dir) {
-		fprintf(stderr, "zbs-chunkd: --data-dir is required\n");
+	if (!o->data_dir && !o->meta) {
+		fprintf(stderr, "zbs-chunkd: --data-dir is required (or --meta alone: access only)\n");
 		usage(stderr);
 		return -1;
 	}
@@ -163,15 +187,19 @@ static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 	return rc;
 }
 
-static void ms_revoke(void *arg, int type, const char *volume_id, uint64_t pid)
-{
-	/* no lease cache yet (the netlink agent keeps it); nothing to drop */
-}
-
+/* st NULL: access only (no space, no replicas). */
 static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
-						   struct zbs_store *st, uint16_t port)
+						   struct zbs_store *st, const char *uuid,
+						   uint16_t port, struct zbs_agent *agent)
 {
-	struct zbs_ms_ops ops = { ms_space, ms_foreach_replica, ms_delete_replica, ms_revoke, st };
+	struct zbs_ms_ops ops = {
+		.space = st ? ms_space : NULL,
+		.foreach_replica = st ? ms_foreach_replica : NULL,
+		.delete_replica = st ? ms_delete_replica : NULL,
+		.arg = st,
+		.revoke = zbs_agent_revoke_hook,	/* drops its lease cache, relays */
+		.revoke_arg = agent,
+	};
 	struct zbs_ms_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
 			 strcmp(o->listen_host, "0.0.0.0") ? o->listen_host : "127.0.0.1";
@@ -179,10 +207,57 @@ static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 
 	snprintf(addr, sizeof(addr), "%s:%u", ip, port);
 	cfg.meta_addr = o->meta;
-	cfg.uuid = zbs_store_uuid(st);
+	cfg.uuid = uuid;
 	cfg.data_addr = addr;
 	cfg.rpc_addr = addr;	/* no separate rpc port yet */
 	return zbs_meta_session_start(&cfg, &ops);
+}
+
+static struct zbs_agent *start_agent(const struct chunkd_opts *o)
+{
+	struct zbs_agent_config cfg = { .meta_addr = o->meta, .workers = o->agent_workers };
+	/* no kernel channel yet: revokes only drop the agent's lease cache */
+	struct zbs_agent_ops ops = { 0 };
+
+	return zbs_agent_start(&cfg, &ops);
+}
+
+static void stop_agent_session(struct zbs_agent *agent, struct zbs_meta_session *ms)
+{
+	if (agent)
+		zbs_agent_shutdown(agent);	/* its workers use the session */
+	zbs_meta_session_stop(ms);		/* leaves the session */
+	zbs_agent_stop(agent);
+}
+
+/* --meta without --data-dir: a session and the agent, no store, no data
+ * port (the registered data address is never connected to: meta places no
+ * replica on a chunk that reports no space). */
+static int run_access_only(const struct chunkd_opts *o, const char *uuid)
+{
+	struct zbs_meta_session *ms;
+	struct zbs_agent *agent;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	agent = start_agent(o);
+	if (!agent)
+		return -EIO;
+	ms = start_meta_session(o, NULL, uuid,
+				o->listen_port ? o->listen_port : ZBS_WIRE_DEFAULT_PORT, agent);
+	if (!ms) {
+		zbs_agent_stop(agent);
+		return -EIO;
+	}
+	zbs_agent_set_session(agent, ms);
+	log_info("chunk %s: access only (no data dir), agent of meta %s", uuid, o->meta);
+	sigwait(&set, &sig);
+	log_info("signal %d: shutting down", sig);
+	stop_agent_session(agent, ms);
+	return 0;
 }
 
 static int write_port_file(const char *path, uint16_t port)
@@ -206,6 +281,9 @@ int main(int argc, char **argv)
 	struct zbs_store *st = NULL;
 	struct zbs_server *srv = NULL;
 	struct zbs_meta_session *ms = NULL;
+	struct zbs_agent *agent = NULL;
+	char uuid[40];
+	uint16_t port;
 	sigset_t set;
 	int sig, rc;
 
@@ -220,6 +298,20 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (!o.data_dir) {
+		uuid_t u;
+
+		if (o.uuid && uuid_parse(o.uuid, u)) {
+			log_err("--uuid %s is not a uuid", o.uuid);
+			return 2;
+		}
+		if (!o.uuid)
+			uuid_generate(u);
+		uuid_unparse_lower(u, uuid);
+		rc = run_access_only(&o, uuid);
+		return rc < 0 ? 1 : 0;
+	}
 
 	rc = zbs_store_open(o.data_dir, o.uuid, &st);
 	if (rc < 0) {
@@ -238,17 +330,21 @@ int main(int argc, char **argv)
 	}
 
 	if (o.meta) {
-		ms = start_meta_session(&o, st, zbs_server_port(srv));
+		port = zbs_server_port(srv);
+		agent = start_agent(&o);
+		ms = agent ? start_meta_session(&o, st, zbs_store_uuid(st), port, agent) : NULL;
 		if (!ms) {
+			zbs_agent_stop(agent);
 			rc = -EIO;
 			goto out_server;
 		}
+		zbs_agent_set_session(agent, ms);
 	}
 
 	sigwait(&set, &sig);
 	log_info("signal %d: shutting down", sig);
 	rc = 0;
-	zbs_meta_session_stop(ms);	/* leaves the session */
+	stop_agent_session(agent, ms);
 out_server:
 	zbs_server_stop(srv);
 out_store:
