@@ -57,7 +57,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..20"
+echo "1..21"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -173,6 +173,32 @@ DIAG="$out $(zc lease show "$P2")"
 check "killed chunk (cid $kcid): its replica is dropped from the map and from meta's location" \
 	test "$(field nr "$m")" = 2 -a "$(grep -c "[=,]$kcid@" <<< "$m")" = 0 -a \
 	"$(loc_count "$P2")" = 2
+
+# --- a replica that accepts but never answers: bounded by the data timeout
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' "$T/bhport" &
+BGPIDS+=($!)
+wait_for 5 test -s "$T/bhport"
+"$BIN/zbs-fake-chunk" --meta "127.0.0.1:$PORT" --uuid 44444444-4444-4444-8444-444444444444 \
+	--data "127.0.0.1:$(cat "$T/bhport")" --rpc "127.0.0.1:$(cat "$T/bhport")" 2>>"$T/fake.log" &
+BGPIDS+=($!)
+wait_for 10 healthy_is 4
+BH=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='44444444-4444-4444-8444-444444444444'][0]")
+zc volume create bh 256M --replica 3 --prefer-cid "$BH" >/dev/null
+out=$("$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UB --data-timeout-ms 1000 \
+	wait map bh 0 w 2>>"$T/agent.log")
+m=$(grep '^map' <<< "$out"); took=$(sed -n 's/^took_ms //p' <<< "$out")
+PB=$(field pid "$m")
+DIAG="$out $(zc lease show "$PB" 2>&1)"
+check "a replica that never answers SYNC is removed after the data timeout (${took:-?} ms), map has the 2 others" \
+	test "$(field nr "$m")" = 2 -a "$(grep -c "[=,]$BH@" <<< "$m")" = 0 -a \
+	"${took:-99999}" -lt 5000 -a "$(loc_count "$PB")" = 2
 
 # --- zbsctl attach/detach error paths (no module on this host)
 zc attach nosuchvol >/dev/null 2>"$T/e"; st=$?

@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 		{ "uuid", required_argument, NULL, 'u' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "data-timeout-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct zbs_ms_config cfg = { 0 };
@@ -162,9 +163,10 @@ int main(int argc, char **argv)
 		case 'u': uuid = optarg; break;
 		case 'd': data = optarg; break;
 		case 'w': acfg.workers = (unsigned)atoi(optarg); break;
+		case 't': acfg.data_timeout_ms = (uint32_t)atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: zbs-agent-cli --meta H:P [--uuid U] [--data IP:P] "
-				"[--workers N] COMMAND...\n");
+				"[--workers N] [--data-timeout-ms MS] COMMAND...\n");
 			return 2;
 		}
 	}
@@ -213,9 +215,11 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(cmd, "map")) {
 			need(argc, i, 3, cmd);
+			uint64_t t0 = zbs_now_ns();
 			int err = zbs_agent_get_map(conn, argv[i + 1], strtoull(argv[i + 2], NULL, 0),
 						    argv[i + 3][0] == 'w', &m);
 			print_map("map ", err, &m);
+			printf("took_ms %llu\n", (unsigned long long)(zbs_now_ns() - t0) / 1000000);
 			i += 3;
 		} else if (!strcmp(cmd, "amap")) {
 			need(argc, i, 4, cmd);
