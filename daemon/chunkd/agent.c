@@ -417,6 +417,23 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 		goto out;
 	}
 
+	/* a pid mapped before (the kernel asks again: expiry, ESTALE, gen
+	 * mismatch): let the IO issued under the old map drain first */
+	if (a->ops.drain) {
+		struct zbs_agent_lease old;
+
+		if (zbs_agent_lease_get(a, l->pid, &old) == 0) {
+			int e = a->ops.drain(a->ops.arg, l->pid);
+
+			if (e) {
+				log_warn("agent: pid %llu: IO under the old map did not drain: %s",
+					 (unsigned long long)l->pid, strerror(-e));
+				rc = -EAGAIN;
+				goto out;
+			}
+		}
+	}
+
 	/* generation sync (ARCHITECTURE.md 4a) */
 	n = loc_count(l->location);
 	memset(r, 0, sizeof(r));

@@ -105,6 +105,11 @@ struct zbs_agent_ops {
 	 * pid 0 when not part of it). Called from a worker thread; may block.
 	 * Optional. */
 	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
+	/* Wait until the kernel's IO issued under earlier maps of pid drained
+	 * (a kernel REVOKE of the pid). Called before a pid this agent mapped
+	 * before is synced again, so in-flight writes cannot make replicas
+	 * look divergent. From a worker thread; may block. Optional. */
+	int (*drain)(void *arg, uint64_t pid);
 	void *arg;
 };
 

@@ -57,7 +57,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..21"
+echo "1..22"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -114,11 +114,13 @@ check "replica-failure report: cid $fcid leaves location, meta_gen becomes 1" \
 check "existence report: ever_exist is set" \
 	test "$(grep -c '^exist err=0' <<< "$out")" = 1 -a \
 	"$(zc --json volume show v --pextents | jq_ "[p['ever_exist'] for p in d['pextents'] if p['pid']==$P1][0]")" = True
-out=$(agent $UA map v 1 r)
-m=$(grep '^map' <<< "$out")
+out=$(agent $UA map v 1 r drains map v 1 r drains)
+m=$(grep '^map' <<< "$out" | head -1)
 DIAG="$out"
 check "next map keeps the 2 replicas at gen 1 (>= meta_gen) and says ever_exist" \
 	test "$(field nr "$m")" = 2 -a "$(field gen "$m")" = 1 -a "$(field ever_exist "$m")" = 1
+check "asking again for a pid mapped before drains its IO first (drain hook 0 -> 1)" \
+	test "$(grep '^drains' <<< "$out" | tr '\n' ' ')" = "drains 0 drains 1 "
 
 # --- the worker pool: many vextents at once
 out=$(agent $UA amap big 0 16 w amap big 0 16 r leases)

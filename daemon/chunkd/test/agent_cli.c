@@ -15,6 +15,7 @@
  *   leases                     cached leases (count)
  *   lease PID                  one cached lease
  *   revokes                    revokes relayed so far
+ *   drains                     drains asked for so far
  *   sleep MS | hold | crash    (crash: _exit without leaving the session)
  */
 #include <arpa/inet.h>
@@ -44,6 +45,16 @@ static void on_revoke(void *arg, int type, const char *vol, uint64_t pid)
 	snprintf(last_revoke, sizeof(last_revoke), "type=%d volume=%s pid=%llu", type, vol,
 		 (unsigned long long)pid);
 	pthread_mutex_unlock(&rlock);
+}
+
+static int ndrains;
+
+static int on_drain(void *arg, uint64_t pid)
+{
+	pthread_mutex_lock(&rlock);
+	ndrains++;
+	pthread_mutex_unlock(&rlock);
+	return 0;
 }
 
 static const char *errname(int e)
@@ -148,7 +159,7 @@ int main(int argc, char **argv)
 	};
 	struct zbs_ms_config cfg = { 0 };
 	struct zbs_agent_config acfg = { 0 };
-	struct zbs_agent_ops aops = { .revoke = on_revoke };
+	struct zbs_agent_ops aops = { .revoke = on_revoke, .drain = on_drain };
 	struct zbs_ms_ops ops = { 0 };
 	struct zbs_meta_session *ms;
 	struct zbs_agent *a;
@@ -257,6 +268,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(cmd, "revokes")) {
 			pthread_mutex_lock(&rlock);
 			printf("revokes %d %s\n", nrevokes, last_revoke);
+		} else if (!strcmp(cmd, "drains")) {
+			pthread_mutex_lock(&rlock);
+			printf("drains %d\n", ndrains);
 			pthread_mutex_unlock(&rlock);
 		} else if (!strcmp(cmd, "sleep")) {
 			need(argc, i, 1, cmd);
