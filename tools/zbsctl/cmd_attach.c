@@ -77,8 +77,8 @@ static int attach_run(const struct zbsctl_opts *o, int argc, char **argv)
 	uint64_t v;
 	int c, fd, st;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	optind = 0;	/* glibc: 0 also resets the permutation state */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (zbs_parse_u64(optarg, 1, 3600 * 1000, &v)) {

@@ -206,7 +206,7 @@ check "a replica that never answers SYNC is removed after the data timeout (${to
 zc attach nosuchvol >/dev/null 2>"$T/e"; st=$?
 DIAG="$(cat "$T/e")"
 check "attach of an unknown volume: exit 3" test $st = 3
-zc --control "$T/no-control" attach v >/dev/null 2>"$T/e"; st=$?
+zc --control "$T/no-control" attach v --io-timeout-ms 5000 >/dev/null 2>"$T/e"; st=$?
 DIAG="$(cat "$T/e")"
 check "attach with no module: exit 4 and says the module is not loaded" \
 	test $st = 4 -a -n "$(grep 'module is not loaded' "$T/e")"
