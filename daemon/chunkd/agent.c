@@ -349,6 +349,58 @@ static void sync_all(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_s
 	}
 }
 
+/* do the usable replicas (ok, gen >= meta_gen) disagree on gen? */
+static bool diverged(const struct rep_sync *r, int n, uint64_t meta_gen)
+{
+	bool seen = false;
+	uint64_t g = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (r[i].st || r[i].gen < meta_gen)
+			continue;
+		if (seen && r[i].gen != g)
+			return true;
+		seen = true;
+		g = r[i].gen;
+	}
+	return false;
+}
+
+static bool same_sync(const struct rep_sync *a, const struct rep_sync *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i].st != b[i].st || a[i].gen != b[i].gen)
+			return false;
+	return true;
+}
+
+/*
+ * A pid asked for again may still have writes of the previous map in
+ * flight (the kernel drops a map on expiry or a fenced reply without
+ * waiting for them): replicas then differ only until those complete. SYNC
+ * again until two rounds agree or settle_ms passed, so such a replica is
+ * not removed for a write that was merely in flight.
+ */
+static void sync_settle(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
+{
+	uint64_t end = zbs_now_ns() + (uint64_t)c->a->cfg.settle_ms * 1000000;
+	struct rep_sync prev[ZBS_LOC_SLOTS];
+
+	while (diverged(r, n, l->meta_gen) && zbs_now_ns() < end) {
+		memcpy(prev, r, sizeof(prev[0]) * n);
+		usleep(100000);
+		for (int i = 0; i < n; i++) {
+			r[i].st = -ENOTCONN;
+			r[i].gen = 0;
+			r[i].d = NULL;
+			r[i].fresh = r[i].sent = false;
+		}
+		sync_all(c, l, r, n);
+		if (same_sync(prev, r, n))
+			break;
+	}
+}
+
 static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, uint64_t epoch,
 			  uint32_t cid, uint64_t gen, const char *why)
 {
@@ -389,7 +441,9 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 	struct rep_sync r[ZBS_LOC_SLOTS];
 	uint64_t sid, seq, low = UINT64_MAX;
 	uint32_t mycid, left;
+	struct zbs_agent_lease old;
 	const Zbs__Lease *l;
+	bool remapped;
 	int n, rc, good = 0, unreachable = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -419,10 +473,9 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 
 	/* a pid mapped before (the kernel asks again: expiry, ESTALE, gen
 	 * mismatch): let the IO issued under the old map drain first */
+	remapped = zbs_agent_lease_get(a, l->pid, &old) == 0;
 	if (a->ops.drain) {
-		struct zbs_agent_lease old;
-
-		if (zbs_agent_lease_get(a, l->pid, &old) == 0) {
+		if (remapped) {
 			int e = a->ops.drain(a->ops.arg, l->pid);
 
 			if (e) {
@@ -443,6 +496,8 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 		r[i].st = -ENOTCONN;
 	}
 	sync_all(c, l, r, n);
+	if (remapped)
+		sync_settle(c, l, r, n);
 	for (int i = 0; i < n; i++) {
 		if (r[i].st == ZBS_ST_STALE) {
 			/* a newer owner recorded its lease_epoch: not ours any more */
@@ -519,7 +574,9 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 		rc = -EAGAIN;
 		goto out;
 	}
-	out->expiry_ms = left;
+	/* the kernel also stops at the end of the session (SESSION pushes) and
+	 * on revokes; the map's own expiry only bounds a forgotten one */
+	out->expiry_ms = a->cfg.map_expiry_ms;
 	{
 		struct zbs_agent_lease le = { .vextent = vextent, .pid = l->pid, .epoch = l->epoch,
 					      .lease_epoch = l->lease_epoch, .gen = low };
@@ -764,6 +821,10 @@ struct zbs_agent *zbs_agent_start(const struct zbs_agent_config *cfg,
 		a->cfg.data_timeout_ms = 3000;
 	if (!a->cfg.max_queue)
 		a->cfg.max_queue = 65536;
+	if (!a->cfg.map_expiry_ms)
+		a->cfg.map_expiry_ms = 60000;
+	if (!a->cfg.settle_ms)
+		a->cfg.settle_ms = 2000;
 	a->qtail = &a->qhead;
 	a->dtail = &a->dhead;
 	pthread_mutex_init(&a->qlock, NULL);

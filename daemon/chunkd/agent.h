@@ -16,8 +16,13 @@
  *      rest, RemoveReplica(pid, cid, gen) the others and the unreachable
  *      ones through meta;
  *   3. answer with the kept replicas (location order, data addresses, LOCAL
- *      for this chunk's own cid), the gen to write at, and an expiry that
- *      is what is left of the session lease.
+ *      for this chunk's own cid), the gen to write at, and map_expiry_ms
+ *      (the kernel uses a map only while the session pushed with SESSION
+ *      holds, and drops it on revokes, which cover owner changes; the
+ *      chunks fence a stale owner whatever happens).
+ *   A pid asked for again is first drained (ops.drain) and, when its
+ *   replicas differ, synced again until they are stable (settle_ms), so
+ *   a write still in flight does not get a replica removed.
  * Errors (negative errnos, as the kernel takes them): -ENODATA (never
  * written, read only), -EAGAIN (try later: no session yet, another live
  * session owns the pid, meta or every replica unreachable, a revoke
@@ -62,7 +67,7 @@ struct zbs_agent_replica {
 struct zbs_agent_map {
 	uint64_t pid, epoch, lease_epoch, gen;
 	bool ever_exist;
-	uint32_t expiry_ms;	/* >= 1 */
+	uint32_t expiry_ms;	/* >= 1; the kernel also needs the session */
 	unsigned nr;		/* >= 1 */
 	struct zbs_agent_replica rep[ZBS_AGENT_MAX_REPLICAS];
 };
@@ -98,6 +103,9 @@ struct zbs_agent_config {
 	uint32_t rpc_timeout_ms;	/* each meta call, default 3000 */
 	uint32_t data_timeout_ms;	/* connect + SYNC of a replica, default 3000 */
 	unsigned max_queue;		/* queued requests before -EBUSY, default 65536 */
+	uint32_t map_expiry_ms;		/* a map's own expiry, default 60000 */
+	uint32_t settle_ms;		/* re-SYNC of a re-asked pid whose replicas
+					 * differ, until stable; default 2000 */
 };
 
 struct zbs_agent_ops {

@@ -57,7 +57,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..22"
+echo "1..23"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -133,6 +133,20 @@ out=$("$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait amap v 2 2 r
 DIAG="$out"
 check "pool: read maps of unallocated vextents answer -ENODATA" \
 	test "$(grep -c 'err=-61' <<< "$out")" = 2
+
+# --- a pid asked for again whose replicas stay different: removed after settling
+"$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait map big 5 w sleep 1500 map big 5 w \
+	> "$T/st" 2>>"$T/agent.log" &
+stpid=$!; BGPIDS+=($stpid)
+wait_for 5 grep -q '^map' "$T/st"
+m=$(grep '^map' "$T/st"); r=$(field replicas "$m"); r=${r%%,*}
+head -c 4096 /dev/urandom | "$BIN/zbs-probe" -c "${r#*@}" -p "$(field pid "$m")" -e "$(field epoch "$m")" \
+	-L "$(field lease_epoch "$m")" -g 0 write >/dev/null
+wait $stpid
+m2=$(grep '^map' "$T/st" | tail -1); took=$(grep '^took_ms' "$T/st" | tail -1 | cut -d' ' -f2)
+DIAG="$(cat "$T/st")"
+check "re-asked pid with a replica one write ahead for good: removed once stable (${took:-?} ms)" \
+	test "$(field nr "$m2")" = 2 -a "$(grep -c "[=,]${r%%@*}@" <<< "$m2")" = 0 -a "${took:-9999}" -lt 1500
 
 # --- revoke relay: meta revokes a pid through the keepalive
 agent $UA map v 3 w sleep 2500 revokes leases > "$T/rv" &
