@@ -227,6 +227,8 @@ static void zbs_cmd_done_work(struct work_struct *work)
 	if (map_bad)
 		__zbs_ext_drop_map(ext, map);
 	drained = --ext->inflight == 0;
+	if (drained && ext->req_id && !ext->req_sent)
+		queue_work(zbs_wq, &ext->upcall_work);	/* deferred until now */
 	spin_unlock(&ext->lock);
 	if (drained)
 		wake_up(&zbs_drain_wait);

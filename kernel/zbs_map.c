@@ -51,7 +51,10 @@ static void zbs_ext_upcall_work(struct work_struct *work)
 	bool write;
 
 	spin_lock(&ext->lock);
-	req_id = ext->req_sent ? 0 : ext->req_id;
+	/* Not while IO issued under an older map is in flight: the agent's
+	 * generation sync must see every replica at rest. The last command
+	 * to drain queues this work again. */
+	req_id = ext->req_sent || ext->inflight ? 0 : ext->req_id;
 	write = ext->req_write;
 	spin_unlock(&ext->lock);
 	if (!req_id)

@@ -6,3 +6,7 @@ bench-chunk_LIBS := -luring
 
 bench-chunk: $(O)/bench-chunk $(O)/zbs-chunkd
 	ZBS_BIN=$(TOP)/$(O) $(O)/bench-chunk --dir $(TOP)/$(O)
+
+# bench: fio on /dev/zbs0 (1 and 3 replicas) vs nbd and brd, in one VM boot.
+bench:
+	tools/bench/bench-block.sh

@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Replica failures under IO on a 3-replica volume: kill one chunk in the
+# middle of a fio verify run (fio finishes without error, the failed
+# replica is reported and leaves the map), then a second (IO continues on
+# the last replica), then the last (IO fails, only after the IO timeout,
+# and the device can still be detached).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_cluster.sh"
+ktap_plan 9
+cluster_init
+zbs_load && wait_path /dev/zbs-control
+chunks_start 3 && agent_start 3 || { ktap_fail "cluster starts"; exit 1; }
+dev=$(dev_add --volume-id vol-f --size 4G --replica-num 3 --stripe-num 4 --io-timeout-ms 8000) ||
+	{ ktap_fail "attach"; exit 1; }
+ktap_ok "cluster of 3 chunks, 3-replica volume $dev"
+
+# 1. kill chunk 3 while fio writes and verifies
+fio_verify kill1 "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=64M --randseed=7 \
+	--offset=0 > "$ZBS_ST_TMP/fio1.out" 2>&1 &
+fio_pid=$!
+sleep 3
+chunk_kill 3
+wait $fio_pid; rc=$?
+cat "$ZBS_ST_TMP/fio1.out"
+ktap_check "fio verify finishes without error when a replica dies mid-run" [ $rc -eq 0 ]
+ktap_check "the failed replica (cid 3) was reported" grep -q 'failed.*cid=3' "$ZBS_ST_TMP/events"
+ktap_check "data verifies after the failure" \
+	fio_verify kill1 "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=64M --randseed=7 \
+	--offset=0 --verify_only
+
+# 2. kill chunk 2: the last replica carries on
+chunk_kill 2
+ktap_check "IO continues on the last replica" \
+	fio_verify kill2 "$dev" --rw=write --bs=1M --iodepth=4 --size=64M --offset=1G
+ktap_check "earlier data still verifies" \
+	fio_verify kill1 "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=64M --randseed=7 \
+	--offset=0 --verify_only
+
+# 3. kill the last one: IO fails, but only after the IO timeout (8 s)
+chunk_kill 1
+start=$(date +%s%N)
+dd if=/dev/zero of="$dev" bs=4k count=1 seek=100 oflag=direct 2>"$ZBS_ST_TMP/dd.err"; rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+ktap_info "dd: rc $rc after $ms ms: $(tail -n 1 "$ZBS_ST_TMP/dd.err")"
+ktap_check "with every replica gone a write fails" [ $rc -ne 0 ]
+ktap_check "... only after the IO timeout ($ms ms >= 8000)" [ $ms -ge 8000 ]
+ktap_check "the device can be detached" "$ZBSCTL" device del "$dev"
+ktap_finish
