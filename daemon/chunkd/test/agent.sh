@@ -204,6 +204,8 @@ wait_for 5 test -s "$T/bhport"
 "$BIN/zbs-fake-chunk" --meta "127.0.0.1:$PORT" --uuid 44444444-4444-4444-8444-444444444444 \
 	--data "127.0.0.1:$(cat "$T/bhport")" --rpc "127.0.0.1:$(cat "$T/bhport")" 2>>"$T/fake.log" &
 BGPIDS+=($!)
+expired() { zc chunk show "$kcid" | grep -q SESSION_EXPIRED; }
+wait_for 10 expired	# the killed chunk must not be placed
 wait_for 10 healthy_is 4
 BH=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='44444444-4444-4444-8444-444444444444'][0]")
 zc volume create bh 256M --replica 3 --prefer-cid "$BH" >/dev/null
