@@ -136,6 +136,7 @@ void zbs_map_resend_all(void);			/* a new agent registered */
 void zbs_map_tick(struct zbs_dev *dev);
 void zbs_map_destroy_all(struct zbs_dev *dev);
 extern wait_queue_head_t zbs_drain_wait;
+extern atomic_t zbs_live_maps, zbs_live_exts;
 
 /* ---- devices and IO (zbs_dev.c, zbs_io.c) -------------------------- */
 struct zbs_dev {

@@ -80,6 +80,10 @@ static void __exit zbs_exit(void)
 	zbs_io_release();
 	destroy_workqueue(zbs_wq);
 	zbs_debugfs_release();
+	/* everything is gone now: anything still counted leaked */
+	WARN(atomic_read(&zbs_live_maps) || atomic_read(&zbs_live_exts),
+	     "zbs: leaked %d extent maps and %d extent slots\n",
+	     atomic_read(&zbs_live_maps), atomic_read(&zbs_live_exts));
 	pr_info("unloaded\n");
 }
 

@@ -21,12 +21,17 @@ module_param_named(map_retry_ms, zbs_map_retry_ms, uint, 0644);
 MODULE_PARM_DESC(map_retry_ms, "Re-send an unanswered map request after this (default 3000)");
 
 DECLARE_WAIT_QUEUE_HEAD(zbs_drain_wait);	/* an extent's inflight reached 0 */
+
+/* Live objects, checked at module exit: a leak is a warning (tests fail). */
+atomic_t zbs_live_maps = ATOMIC_INIT(0);
+atomic_t zbs_live_exts = ATOMIC_INIT(0);
 static atomic64_t zbs_next_req_id = ATOMIC64_INIT(0);
 static atomic64_t zbs_revoke_seq = ATOMIC64_INIT(0);
 
 static void zbs_map_release(struct kref *ref)
 {
 	kfree(container_of(ref, struct zbs_map, ref));
+	atomic_dec(&zbs_live_maps);
 }
 
 void zbs_map_put(struct zbs_map *map)
@@ -39,8 +44,10 @@ struct zbs_map *zbs_map_alloc(gfp_t gfp)
 {
 	struct zbs_map *map = kzalloc(sizeof(*map), gfp);
 
-	if (map)
+	if (map) {
 		kref_init(&map->ref);
+		atomic_inc(&zbs_live_maps);
+	}
 	return map;
 }
 
@@ -79,6 +86,7 @@ struct zbs_ext *zbs_ext_get(struct zbs_dev *dev, u64 vext, gfp_t gfp)
 	ext = kzalloc(sizeof(*ext), gfp);
 	if (!ext)
 		return NULL;
+	atomic_inc(&zbs_live_exts);
 	ext->dev = dev;
 	ext->vext = vext;
 	spin_lock_init(&ext->lock);
@@ -87,6 +95,7 @@ struct zbs_ext *zbs_ext_get(struct zbs_dev *dev, u64 vext, gfp_t gfp)
 	old = xa_cmpxchg(&dev->exts, vext, NULL, ext, gfp);
 	if (old) {
 		kfree(ext);
+		atomic_dec(&zbs_live_exts);
 		return xa_is_err(old) ? NULL : old;
 	}
 	return ext;
@@ -338,6 +347,7 @@ void zbs_map_destroy_all(struct zbs_dev *dev)
 		}
 		xa_erase(&dev->exts, idx);
 		kfree(ext);
+		atomic_dec(&zbs_live_exts);
 	}
 	xa_destroy(&dev->exts);
 }

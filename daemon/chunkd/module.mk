@@ -35,6 +35,9 @@ test_store_LIBS := -llmdb -luuid -lpthread
 # The conformance suite once more on the synchronous (no io_uring) path.
 NATIVE_TESTS += daemon/chunkd/test/sync-mode.sh
 
+# Both data paths again on buffered IO (the fallback without O_DIRECT).
+NATIVE_TESTS += daemon/chunkd/test/no-direct.sh
+
 # Table tests of the protocol helpers in daemon/lib (wire.c, net.c).
 UNIT_TESTS += test_wire
 test_wire_SRCS := daemon/chunkd/test/test_wire.c

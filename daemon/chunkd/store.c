@@ -162,6 +162,37 @@ static int errno_status(int err)
 
 /* ---- replica objects ------------------------------------------------ */
 
+/*
+ * The O_DIRECT descriptor of a replica file, or -1 when the filesystem
+ * refuses O_DIRECT (tmpfs before Linux 6.6 fails the open with EINVAL) or
+ * ZBS_CHUNKD_NO_DIRECT is set (non-empty, not "0"; tests force the
+ * fallback with it). Without it the data goes through the page cache on
+ * the plain descriptor: FUA writes and FLUSH then rely on fdatasync, which
+ * every path already does on that descriptor. Logged once per process.
+ */
+static int replica_open_direct(int fd)
+{
+	static atomic_bool logged;
+	const char *no = getenv("ZBS_CHUNKD_NO_DIRECT");
+	bool forced = no && *no && strcmp(no, "0");
+	char path[64];
+	int dfd, err = 0;
+
+	if (!forced) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		dfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+		if (dfd >= 0)
+			return dfd;
+		err = errno;
+	}
+	if (!atomic_exchange(&logged, true))
+		log_warn("replica files: %s; using buffered IO (FUA and FLUSH by fdatasync)",
+			 forced ? "O_DIRECT disabled by ZBS_CHUNKD_NO_DIRECT"
+				: err == EINVAL ? "the filesystem does not support O_DIRECT"
+						: strerror(err));
+	return -1;
+}
+
 static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
 {
 	struct zbs_replica *r = calloc(1, sizeof(*r));
@@ -171,13 +202,7 @@ static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, boo
 	r->pid = pid;
 	r->epoch = epoch;
 	r->fd = fd;
-	r->dfd = -1;
-	if (fd >= 0) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		r->dfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
-	}
+	r->dfd = fd >= 0 ? replica_open_direct(fd) : -1;
 	r->thick = thick;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->data_dirty, 0);

@@ -16,20 +16,29 @@ modprobe nbd nbds_max=1
 truncate -s $size "$ZBS_ST_TMP/nbd.img"
 cat > "$ZBS_ST_TMP/nbd.conf" <<NBD
 [generic]
+user = root
+group = root
+listenaddr = 127.0.0.1
+port = 10809
 allowlist = true
 [bench]
 exportname = $ZBS_ST_TMP/nbd.img
 NBD
-nbd-server -C "$ZBS_ST_TMP/nbd.conf" 127.0.0.1@10809 >/dev/null 2>&1
-for _ in $(seq 50); do nbd-client -N bench 127.0.0.1 10809 /dev/nbd0 -b 4096 >/dev/null 2>&1 && break; sleep 0.2; done
+nbd-server -C "$ZBS_ST_TMP/nbd.conf" > "$ZBS_ST_TMP/nbd-server.log" 2>&1
+for _ in $(seq 50); do
+	nbd-client -N bench 127.0.0.1 10809 /dev/nbd0 -b 4096 > "$ZBS_ST_TMP/nbd-client.log" 2>&1 && break
+	sleep 0.2
+done
+[ -b /dev/ram0 ] && [ "$(cat /sys/block/nbd0/size)" -gt 0 ] || {
+	echo "peer devices not ready:"; cat "$ZBS_ST_TMP"/nbd-*.log; ls -la /dev/ram0 /dev/nbd0; }
 
 json=$ZBS_ST_TMP/fio.json
 run() {	# run DEVLABEL DEV JOB RW BS QD
 	local label=$1 dev=$2 job=$3 rw=$4 bs=$5 qd=$6
 	fio --name="$job" --filename="$dev" --ioengine=libaio --direct=1 --rw="$rw" \
 		--bs="$bs" --iodepth="$qd" --size=$size --time_based --runtime="$rt" \
-		--ramp_time=1 --randseed=1 --output-format=json > "$json" 2>/dev/null ||
-		{ echo "$label $job: fio failed"; return; }
+		--ramp_time=1 --randseed=1 --output-format=json > "$json" 2>"$json.err" ||
+		{ echo "$label $job: fio failed: $(tail -n 2 "$json.err")"; return; }
 	python3 - "$label" "$job" "$json" <<'PY'
 import json, sys
 label, job, path = sys.argv[1:4]

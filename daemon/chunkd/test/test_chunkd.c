@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -519,6 +520,36 @@ static void test_crash_durability(void **state)
 	assert_int_equal(r.gen, 3);
 }
 
+/* ZBS_CHUNKD_NO_DIRECT (no-direct.sh) really puts replicas on buffered IO. */
+static void test_io_mode_logged(void **state)
+{
+	struct fix *f = *state;
+	const char *no = getenv("ZBS_CHUNKD_NO_DIRECT");
+	bool forced = no && *no && strcmp(no, "0");
+	uint8_t a[4096];
+	struct zbs_reply r;
+
+	fill(a, sizeof(a), 41);
+	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write(f->dc, 14, 1, 1, 0, 0, sizeof(a), a, ZBS_WF_FUA, &r), 0);
+	assert_int_equal(chunkd_log_has(&f->p, "O_DIRECT disabled by ZBS_CHUNKD_NO_DIRECT"),
+			 forced);
+	if (forced) {	/* logged once, however many replicas */
+		FILE *log;
+		char line[1024];
+		int n = 0;
+
+		assert_int_equal(zbs_dc_sync(f->dc, 15, 1, 1, 0, &r), ZBS_ST_OK);
+		assert_int_equal(zbs_dc_write(f->dc, 15, 1, 1, 0, 0, sizeof(a), a, 0, &r), 0);
+		log = fopen(f->p.log, "r");
+		assert_non_null(log);
+		while (fgets(line, sizeof(line), log))
+			n += strstr(line, "using buffered IO") != NULL;
+		fclose(log);
+		assert_int_equal(n, 1);
+	}
+}
+
 static void test_many_writes_kill9_gen_consistent(void **state)
 {
 	struct fix *f = *state;
@@ -752,6 +783,7 @@ int main(void)
 		T(test_pipelined_overlap_order),
 		T(test_concurrent_writers),
 		T(test_crash_durability),
+		T(test_io_mode_logged),
 		T(test_many_writes_kill9_gen_consistent),
 		T(test_recovery_write_skips_dirty),
 		T(test_recovery_interrupted_by_restart),
