@@ -16,6 +16,7 @@
 #include <uuid/uuid.h>
 
 #include "agent.h"
+#include "kchannel.h"
 #include "log.h"
 #include "meta_session.h"
 #include "net.h"
@@ -33,6 +34,7 @@ struct chunkd_opts {
 	const char *meta;		/* --meta HOST:PORT of zbs-metad */
 	const char *advertise;		/* IP registered with meta */
 	unsigned agent_workers;
+	bool no_kernel;			/* --no-kernel-agent */
 };
 
 static void usage(FILE *f)
@@ -54,12 +56,14 @@ static void usage(FILE *f)
 		"      --advertise IP       address registered with meta (default: the listen\n"
 		"                           host, 127.0.0.1 when that is 0.0.0.0)\n"
 		"      --agent-workers N    threads serving the kernel's map requests (default 8)\n"
+		"      --no-kernel-agent    do not serve the zbs module (another chunkd of this\n"
+		"                           host does; one agent per host)\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
 		ZBS_WIRE_DEFAULT_PORT);
 }
 
-enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS };
+enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -71,6 +75,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
+		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -103,6 +108,9 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			break;
 		case OPT_ADVERTISE:
 			o->advertise = optarg;
+			break;
+		case OPT_NO_KERNEL:
+			o->no_kernel = true;
 			break;
 		case OPT_WORKERS: {
 			uint64_t v;
@@ -190,7 +198,8 @@ static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 /* st NULL: access only (no space, no replicas). */
 static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 						   struct zbs_store *st, const char *uuid,
-						   uint16_t port, struct zbs_agent *agent)
+						   uint16_t port, struct zbs_agent *agent,
+						   struct zbs_kchannel *k)
 {
 	struct zbs_ms_ops ops = {
 		.space = st ? ms_space : NULL,
@@ -199,6 +208,8 @@ static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 		.arg = st,
 		.revoke = zbs_agent_revoke_hook,	/* drops its lease cache, relays */
 		.revoke_arg = agent,
+		.lease = zbs_kchannel_lease_op,		/* SESSION to the kernel */
+		.lease_arg = k,
 	};
 	struct zbs_ms_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
@@ -213,51 +224,40 @@ static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 	return zbs_meta_session_start(&cfg, &ops);
 }
 
-static struct zbs_agent *start_agent(const struct chunkd_opts *o)
+/*
+ * The node's agent: the agent core, the meta session and the kernel channel
+ * (kchannel.h), until a signal of `sigs` arrives. st NULL: access only.
+ */
+static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const char *uuid,
+		       uint16_t port, const sigset_t *sigs)
 {
 	struct zbs_agent_config cfg = { .meta_addr = o->meta, .workers = o->agent_workers };
-	/* no kernel channel yet: revokes only drop the agent's lease cache */
-	struct zbs_agent_ops ops = { 0 };
+	struct zbs_kchannel *k = zbs_kchannel_new(!o->no_kernel);
+	struct zbs_agent_ops ops = {
+		.revoke = zbs_kchannel_revoke_op,
+		.drain = zbs_kchannel_drain_op,
+		.arg = k,
+	};
+	struct zbs_meta_session *ms = NULL;
+	struct zbs_agent *agent = NULL;
+	int rc = -EIO;
 
-	return zbs_agent_start(&cfg, &ops);
-}
-
-static void stop_agent_session(struct zbs_agent *agent, struct zbs_meta_session *ms)
-{
+	if (k)
+		agent = zbs_agent_start(&cfg, &ops);
 	if (agent)
-		zbs_agent_shutdown(agent);	/* its workers use the session */
+		ms = start_meta_session(o, st, uuid, port, agent, k);
+	if (ms) {
+		zbs_agent_set_session(agent, ms);
+		rc = zbs_kchannel_run(k, agent, ms, sigs);
+		if (rc)
+			log_err("kernel channel: %s", strerror(-rc));
+	}
+	if (agent)
+		zbs_agent_shutdown(agent);	/* its workers use the session and k */
 	zbs_meta_session_stop(ms);		/* leaves the session */
 	zbs_agent_stop(agent);
-}
-
-/* --meta without --data-dir: a session and the agent, no store, no data
- * port (the registered data address is never connected to: meta places no
- * replica on a chunk that reports no space). */
-static int run_access_only(const struct chunkd_opts *o, const char *uuid)
-{
-	struct zbs_meta_session *ms;
-	struct zbs_agent *agent;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	agent = start_agent(o);
-	if (!agent)
-		return -EIO;
-	ms = start_meta_session(o, NULL, uuid,
-				o->listen_port ? o->listen_port : ZBS_WIRE_DEFAULT_PORT, agent);
-	if (!ms) {
-		zbs_agent_stop(agent);
-		return -EIO;
-	}
-	zbs_agent_set_session(agent, ms);
-	log_info("chunk %s: access only (no data dir), agent of meta %s", uuid, o->meta);
-	sigwait(&set, &sig);
-	log_info("signal %d: shutting down", sig);
-	stop_agent_session(agent, ms);
-	return 0;
+	zbs_kchannel_free(k);
+	return rc;
 }
 
 static int write_port_file(const char *path, uint16_t port)
@@ -280,10 +280,7 @@ int main(int argc, char **argv)
 	struct chunkd_opts o = { 0 };
 	struct zbs_store *st = NULL;
 	struct zbs_server *srv = NULL;
-	struct zbs_meta_session *ms = NULL;
-	struct zbs_agent *agent = NULL;
 	char uuid[40];
-	uint16_t port;
 	sigset_t set;
 	int sig, rc;
 
@@ -291,7 +288,8 @@ int main(int argc, char **argv)
 		return 2;
 	zbs_log_init("zbs-chunkd", (enum zbs_log_level)o.log_level);
 
-	/* signals are taken synchronously by sigwait() below; every thread
+	/* signals are taken synchronously (sigwait() or the kernel channel's
+	 * signalfd); every thread
 	 * started from here inherits the mask */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -309,7 +307,11 @@ int main(int argc, char **argv)
 		if (!o.uuid)
 			uuid_generate(u);
 		uuid_unparse_lower(u, uuid);
-		rc = run_access_only(&o, uuid);
+		log_info("chunk %s: access only (no data dir), agent of meta %s", uuid, o.meta);
+		/* the registered data address is never connected to: meta places
+		 * no replica on a chunk that reports no space */
+		rc = serve_agent(&o, NULL, uuid,
+				 o.listen_port ? o.listen_port : ZBS_WIRE_DEFAULT_PORT, &set);
 		return rc < 0 ? 1 : 0;
 	}
 
@@ -330,21 +332,12 @@ int main(int argc, char **argv)
 	}
 
 	if (o.meta) {
-		port = zbs_server_port(srv);
-		agent = start_agent(&o);
-		ms = agent ? start_meta_session(&o, st, zbs_store_uuid(st), port, agent) : NULL;
-		if (!ms) {
-			zbs_agent_stop(agent);
-			rc = -EIO;
-			goto out_server;
-		}
-		zbs_agent_set_session(agent, ms);
+		rc = serve_agent(&o, st, zbs_store_uuid(st), zbs_server_port(srv), &set);
+	} else {
+		sigwait(&set, &sig);
+		log_info("signal %d: shutting down", sig);
+		rc = 0;
 	}
-
-	sigwait(&set, &sig);
-	log_info("signal %d: shutting down", sig);
-	rc = 0;
-	stop_agent_session(agent, ms);
 out_server:
 	zbs_server_stop(srv);
 out_store:

@@ -50,7 +50,7 @@ static void set_state(struct zbs_meta_session *s, enum zbs_ms_state st)
 static void notify_lease(struct zbs_meta_session *s)
 {
 	if (s->ops.lease)
-		s->ops.lease(s->ops.arg, zbs_meta_session_lease_left_ms(s));
+		s->ops.lease(s->ops.lease_arg, zbs_meta_session_lease_left_ms(s));
 }
 
 static bool ensure_connected(struct zbs_meta_session *s)
@@ -311,6 +311,8 @@ struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
 		s->cfg.data_report_every = 1;
 	if (!s->ops.revoke_arg)
 		s->ops.revoke_arg = s->ops.arg;
+	if (!s->ops.lease_arg)
+		s->ops.lease_arg = s->ops.arg;
 	if (!s->cfg.rpc_timeout_ms)
 		s->cfg.rpc_timeout_ms = 2000;
 	s->rpc.fd = -1;

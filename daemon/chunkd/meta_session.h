@@ -38,10 +38,10 @@ struct zbs_ms_ops {
 	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
 	void *arg;
 	/* optional: the session lease holds lease_ms from now (after every
-	 * keepalive reply; 0 when the session is lost). revoke_arg: the arg
-	 * of revoke when non-NULL (else arg). */
+	 * keepalive reply; 0 when the session is lost) */
 	void (*lease)(void *arg, uint32_t lease_ms);
-	void *revoke_arg;
+	/* the args of revoke and lease when non-NULL (else arg) */
+	void *revoke_arg, *lease_arg;
 };
 
 struct zbs_ms_config {

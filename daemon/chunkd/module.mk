@@ -8,9 +8,11 @@ zbsmetasession_SRCS := daemon/chunkd/meta_session.c
 CFLAGS += -I$(TOP)/daemon/chunkd
 
 BINS += zbs-chunkd
-zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c
+zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c \
+	daemon/chunkd/kchannel.c
 zbs-chunkd_DEPS := zbsagent zbsmetasession zbsrpc zbsproto zbs
-zbs-chunkd_LIBS := -llmdb -luuid -luring -lpthread -lprotobuf-c -luv
+zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
+$(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
 
 # Conformance tests against a real zbs-chunkd process ($ZBS_BIN/zbs-chunkd).
 UNIT_TESTS += test_chunkd
