@@ -2,7 +2,9 @@
 /*
  * zbs-chunkd: the chunk server. Opens the extent store on --data-dir and
  * serves the data protocol on --listen. The session with zbs-metad and the
- * netlink agent are separate modules started from main() below.
+ * access agent (agent.c; the netlink side is separate) are modules started
+ * from main() below. With --meta and no --data-dir it runs access only: a
+ * session and the agent, no store, for nodes that only consume volumes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,10 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uuid/uuid.h>
+
+#include "agent.h"
+#include "kchannel.h"
 #include "log.h"
 #include "meta_session.h"
 #include "net.h"
 #include "server.h"
+#include "util.h"
 #include "store.h"
 
 struct chunkd_opts {
@@ -26,27 +33,37 @@ struct chunkd_opts {
 	int log_level;
 	const char *meta;		/* --meta HOST:PORT of zbs-metad */
 	const char *advertise;		/* IP registered with meta */
+	unsigned agent_workers;
+	bool no_kernel;			/* --no-kernel-agent */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: zbs-chunkd --data-dir DIR [options]\n"
+		"       zbs-chunkd --meta HOST:PORT [--uuid UUID] [options]   (access only)\n"
 		"\n"
-		"  -d, --data-dir DIR       extent store directory (created and initialized if empty)\n"
+		"  -d, --data-dir DIR       extent store directory (created and initialized if empty);\n"
+		"                           without it (and with --meta) the chunk holds no replicas\n"
+		"                           and only serves this node's volumes as their agent\n"
 		"  -l, --listen HOST:PORT   data port (default 0.0.0.0:%u; port 0 = any free port)\n"
-		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID\n"
+		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID;\n"
+		"                           access only: the identity to register (default: a new\n"
+		"                           one at every start)\n"
 		"      --port-file FILE     write the bound data port to FILE once listening\n"
 		"      --meta HOST:PORT     keep a session with zbs-metad (register, keepalive,\n"
 		"                           space and data reports, GC)\n"
 		"      --advertise IP       address registered with meta (default: the listen\n"
 		"                           host, 127.0.0.1 when that is 0.0.0.0)\n"
+		"      --agent-workers N    threads serving the kernel's map requests (default 8)\n"
+		"      --no-kernel-agent    do not serve the zbs module (another chunkd of this\n"
+		"                           host does; one agent per host)\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
 		ZBS_WIRE_DEFAULT_PORT);
 }
 
-enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE };
+enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -57,6 +74,8 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
+		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
+		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +109,19 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		case OPT_ADVERTISE:
 			o->advertise = optarg;
 			break;
+		case OPT_NO_KERNEL:
+			o->no_kernel = true;
+			break;
+		case OPT_WORKERS: {
+			uint64_t v;
+
+			if (zbs_parse_u64(optarg, 1, 256, &v)) {
+				fprintf(stderr, "zbs-chunkd: bad --agent-workers '%s' (1..256)\n", optarg);
+				return -1;
+			}
+			o->agent_workers = (unsigned)v;
+			break;
+		}
 		case 'v':
 			o->log_level = zbs_log_parse_level(optarg);
 			if (o->log_level < 0) {
@@ -109,8 +141,8 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		fprintf(stderr, "zbs-chunkd: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->data_dir) {
-		fprintf(stderr, "zbs-chunkd: --data-dir is required\n");
+	if (!o->data_dir && !o->meta) {
+		fprintf(stderr, "zbs-chunkd: --data-dir is required (or --meta alone: access only)\n");
 		usage(stderr);
 		return -1;
 	}
@@ -163,15 +195,22 @@ static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 	return rc;
 }
 
-static void ms_revoke(void *arg, int type, const char *volume_id, uint64_t pid)
-{
-	/* no lease cache yet (the netlink agent keeps it); nothing to drop */
-}
-
+/* st NULL: access only (no space, no replicas). */
 static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
-						   struct zbs_store *st, uint16_t port)
+						   struct zbs_store *st, const char *uuid,
+						   uint16_t port, struct zbs_agent *agent,
+						   struct zbs_kchannel *k)
 {
-	struct zbs_ms_ops ops = { ms_space, ms_foreach_replica, ms_delete_replica, ms_revoke, st };
+	struct zbs_ms_ops ops = {
+		.space = st ? ms_space : NULL,
+		.foreach_replica = st ? ms_foreach_replica : NULL,
+		.delete_replica = st ? ms_delete_replica : NULL,
+		.arg = st,
+		.revoke = zbs_agent_revoke_hook,	/* drops its lease cache, relays */
+		.revoke_arg = agent,
+		.lease = zbs_kchannel_lease_op,		/* SESSION to the kernel */
+		.lease_arg = k,
+	};
 	struct zbs_ms_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
 			 strcmp(o->listen_host, "0.0.0.0") ? o->listen_host : "127.0.0.1";
@@ -179,10 +218,46 @@ static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 
 	snprintf(addr, sizeof(addr), "%s:%u", ip, port);
 	cfg.meta_addr = o->meta;
-	cfg.uuid = zbs_store_uuid(st);
+	cfg.uuid = uuid;
 	cfg.data_addr = addr;
 	cfg.rpc_addr = addr;	/* no separate rpc port yet */
 	return zbs_meta_session_start(&cfg, &ops);
+}
+
+/*
+ * The node's agent: the agent core, the meta session and the kernel channel
+ * (kchannel.h), until a signal of `sigs` arrives. st NULL: access only.
+ */
+static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const char *uuid,
+		       uint16_t port, const sigset_t *sigs)
+{
+	struct zbs_agent_config cfg = { .meta_addr = o->meta, .workers = o->agent_workers };
+	struct zbs_kchannel *k = zbs_kchannel_new(!o->no_kernel);
+	struct zbs_agent_ops ops = {
+		.revoke = zbs_kchannel_revoke_op,
+		.drain = zbs_kchannel_drain_op,
+		.arg = k,
+	};
+	struct zbs_meta_session *ms = NULL;
+	struct zbs_agent *agent = NULL;
+	int rc = -EIO;
+
+	if (k)
+		agent = zbs_agent_start(&cfg, &ops);
+	if (agent)
+		ms = start_meta_session(o, st, uuid, port, agent, k);
+	if (ms) {
+		zbs_agent_set_session(agent, ms);
+		rc = zbs_kchannel_run(k, agent, ms, sigs);
+		if (rc)
+			log_err("kernel channel: %s", strerror(-rc));
+	}
+	if (agent)
+		zbs_agent_shutdown(agent);	/* its workers use the session and k */
+	zbs_meta_session_stop(ms);		/* leaves the session */
+	zbs_agent_stop(agent);
+	zbs_kchannel_free(k);
+	return rc;
 }
 
 static int write_port_file(const char *path, uint16_t port)
@@ -205,7 +280,7 @@ int main(int argc, char **argv)
 	struct chunkd_opts o = { 0 };
 	struct zbs_store *st = NULL;
 	struct zbs_server *srv = NULL;
-	struct zbs_meta_session *ms = NULL;
+	char uuid[40];
 	sigset_t set;
 	int sig, rc;
 
@@ -213,13 +288,32 @@ int main(int argc, char **argv)
 		return 2;
 	zbs_log_init("zbs-chunkd", (enum zbs_log_level)o.log_level);
 
-	/* signals are taken synchronously by sigwait() below; every thread
+	/* signals are taken synchronously (sigwait() or the kernel channel's
+	 * signalfd); every thread
 	 * started from here inherits the mask */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (!o.data_dir) {
+		uuid_t u;
+
+		if (o.uuid && uuid_parse(o.uuid, u)) {
+			log_err("--uuid %s is not a uuid", o.uuid);
+			return 2;
+		}
+		if (!o.uuid)
+			uuid_generate(u);
+		uuid_unparse_lower(u, uuid);
+		log_info("chunk %s: access only (no data dir), agent of meta %s", uuid, o.meta);
+		/* the registered data address is never connected to: meta places
+		 * no replica on a chunk that reports no space */
+		rc = serve_agent(&o, NULL, uuid,
+				 o.listen_port ? o.listen_port : ZBS_WIRE_DEFAULT_PORT, &set);
+		return rc < 0 ? 1 : 0;
+	}
 
 	rc = zbs_store_open(o.data_dir, o.uuid, &st);
 	if (rc < 0) {
@@ -238,17 +332,12 @@ int main(int argc, char **argv)
 	}
 
 	if (o.meta) {
-		ms = start_meta_session(&o, st, zbs_server_port(srv));
-		if (!ms) {
-			rc = -EIO;
-			goto out_server;
-		}
+		rc = serve_agent(&o, st, zbs_store_uuid(st), zbs_server_port(srv), &set);
+	} else {
+		sigwait(&set, &sig);
+		log_info("signal %d: shutting down", sig);
+		rc = 0;
 	}
-
-	sigwait(&set, &sig);
-	log_info("signal %d: shutting down", sig);
-	rc = 0;
-	zbs_meta_session_stop(ms);	/* leaves the session */
 out_server:
 	zbs_server_stop(srv);
 out_store:

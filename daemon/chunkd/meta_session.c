@@ -28,9 +28,9 @@ struct zbs_meta_session {
 	uint64_t sid;
 	enum zbs_ms_state state;
 	uint64_t negotiated;
+	uint64_t lease_until_ns;	/* our view of the session lease */
 	/* thread-private */
 	uint32_t lease_ms, keepalive_ms, rounds;
-	uint64_t lease_until_ns;	/* our view of the session lease */
 	Zbs__ReplicaReport *reps;
 	Zbs__ReplicaReport **repp;
 	size_t nreps, capreps;
@@ -45,6 +45,12 @@ static void set_state(struct zbs_meta_session *s, enum zbs_ms_state st)
 		log_info("meta session %llu: %s -> %s", (unsigned long long)s->sid, n[s->state], n[st]);
 	s->state = st;
 	pthread_mutex_unlock(&s->lock);
+}
+
+static void notify_lease(struct zbs_meta_session *s)
+{
+	if (s->ops.lease)
+		s->ops.lease(s->ops.lease_arg, zbs_meta_session_lease_left_ms(s));
 }
 
 static bool ensure_connected(struct zbs_meta_session *s)
@@ -113,7 +119,10 @@ static int do_create(struct zbs_meta_session *s)
 	pthread_mutex_unlock(&s->lock);
 	s->lease_ms = resp->lease_ms;
 	s->keepalive_ms = resp->keepalive_ms ? resp->keepalive_ms : resp->lease_ms / 4;
+	pthread_mutex_lock(&s->lock);
 	s->lease_until_ns = t0 + (uint64_t)s->lease_ms * 1000000;
+	pthread_mutex_unlock(&s->lock);
+	notify_lease(s);
 	uv_timer_set_repeat(&s->timer, s->keepalive_ms ? s->keepalive_ms : 1);
 	log_info("meta session: session %llu created (lease %u ms, negotiated 0x%llx)",
 		 (unsigned long long)resp->session_id, s->lease_ms,
@@ -150,9 +159,11 @@ static void lost_session(struct zbs_meta_session *s, const char *why)
 	set_state(s, ZBS_MS_EXPIRED);
 	pthread_mutex_lock(&s->lock);
 	s->sid = 0;
+	s->lease_until_ns = 0;
 	pthread_mutex_unlock(&s->lock);
+	notify_lease(s);
 	if (s->ops.revoke)
-		s->ops.revoke(s->ops.arg, ZBS_MS_REVOKE_ALL, "", 0);
+		s->ops.revoke(s->ops.revoke_arg, ZBS_MS_REVOKE_ALL, "", 0);
 }
 
 static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *r)
@@ -172,7 +183,7 @@ static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *
 			log_info("[REVOKE LEASE]: type %d vtable: %s pid %llu", c->type, c->volume_id,
 				 (unsigned long long)c->pid);
 			if (s->ops.revoke)
-				s->ops.revoke(s->ops.arg, c->type, c->volume_id, c->pid);
+				s->ops.revoke(s->ops.revoke_arg, c->type, c->volume_id, c->pid);
 			break;
 		default:
 			log_warn("meta session: unknown command %d ignored", c->type);
@@ -222,12 +233,13 @@ static void do_keepalive(struct zbs_meta_session *s)
 		log_debug("meta session: keepalive: %s", err.msg);
 		return;	/* the timer checks the lease */
 	}
-	s->lease_until_ns = t0 + (uint64_t)resp->lease_ms * 1000000;
 	pthread_mutex_lock(&s->lock);
+	s->lease_until_ns = t0 + (uint64_t)resp->lease_ms * 1000000;
 	if (resp->negotiation)
 		s->negotiated = resp->negotiation->negotiated;
 	pthread_mutex_unlock(&s->lock);
 	set_state(s, ZBS_MS_KEEPALIVE);
+	notify_lease(s);
 	handle_commands(s, resp);
 	zbs__keep_alive_response__free_unpacked(resp, NULL);
 }
@@ -235,12 +247,15 @@ static void do_keepalive(struct zbs_meta_session *s)
 static void on_timer(uv_timer_t *t)
 {
 	struct zbs_meta_session *s = t->data;
-	uint64_t now = zbs_now_ns();
+	uint64_t now = zbs_now_ns(), until;
 
+	pthread_mutex_lock(&s->lock);
+	until = s->lease_until_ns;
+	pthread_mutex_unlock(&s->lock);
 	/* our view of the lease, whatever meta can be reached */
-	if (s->sid && now >= s->lease_until_ns) {
+	if (s->sid && now >= until) {
 		lost_session(s, "lease ran out without a keepalive reply");
-	} else if (s->sid && now + (uint64_t)s->lease_ms * 500000 >= s->lease_until_ns &&
+	} else if (s->sid && now + (uint64_t)s->lease_ms * 500000 >= until &&
 		   zbs_meta_session_state(s) == ZBS_MS_KEEPALIVE) {
 		set_state(s, ZBS_MS_JEOPARDY);	/* half the lease without a reply */
 	}
@@ -294,6 +309,10 @@ struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
 		s->cfg.capabilities = MS_CAPS;
 	if (!s->cfg.data_report_every)
 		s->cfg.data_report_every = 1;
+	if (!s->ops.revoke_arg)
+		s->ops.revoke_arg = s->ops.arg;
+	if (!s->ops.lease_arg)
+		s->ops.lease_arg = s->ops.arg;
 	if (!s->cfg.rpc_timeout_ms)
 		s->cfg.rpc_timeout_ms = 2000;
 	s->rpc.fd = -1;
@@ -365,4 +384,17 @@ uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s)
 	v = s->negotiated;
 	pthread_mutex_unlock(&s->lock);
 	return v;
+}
+
+uint32_t zbs_meta_session_lease_left_ms(struct zbs_meta_session *s)
+{
+	uint64_t now = zbs_now_ns(), until;
+	uint32_t left = 0;
+
+	pthread_mutex_lock(&s->lock);
+	until = s->sid ? s->lease_until_ns : 0;
+	pthread_mutex_unlock(&s->lock);
+	if (until > now)
+		left = (uint32_t)((until - now) / 1000000);
+	return left;
 }

@@ -37,6 +37,11 @@ struct zbs_ms_ops {
 	 * REVOKE_ALL when the session is lost */
 	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
 	void *arg;
+	/* optional: the session lease holds lease_ms from now (after every
+	 * keepalive reply; 0 when the session is lost) */
+	void (*lease)(void *arg, uint32_t lease_ms);
+	/* the args of revoke and lease when non-NULL (else arg) */
+	void *revoke_arg, *lease_arg;
 };
 
 struct zbs_ms_config {
@@ -62,5 +67,8 @@ uint64_t zbs_meta_session_id(struct zbs_meta_session *s);
 enum zbs_ms_state zbs_meta_session_state(struct zbs_meta_session *s);
 /* negotiated capabilities (SPEC 2.3), 0 before the session exists */
 uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s);
+/* What is left of the session lease as this chunk sees it (ms; 0 when
+ * there is no live session). */
+uint32_t zbs_meta_session_lease_left_ms(struct zbs_meta_session *s);
 
 #endif

@@ -8,9 +8,11 @@ zbsmetasession_SRCS := daemon/chunkd/meta_session.c
 CFLAGS += -I$(TOP)/daemon/chunkd
 
 BINS += zbs-chunkd
-zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c
-zbs-chunkd_DEPS := zbsmetasession zbsrpc zbsproto zbs
-zbs-chunkd_LIBS := -llmdb -luuid -luring -lpthread -lprotobuf-c -luv
+zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c \
+	daemon/chunkd/kchannel.c
+zbs-chunkd_DEPS := zbsagent zbsmetasession zbsrpc zbsproto zbs
+zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
+$(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
 
 # Conformance tests against a real zbs-chunkd process ($ZBS_BIN/zbs-chunkd).
 UNIT_TESTS += test_chunkd
@@ -42,3 +44,15 @@ NATIVE_TESTS += daemon/chunkd/test/no-direct.sh
 UNIT_TESTS += test_wire
 test_wire_SRCS := daemon/chunkd/test/test_wire.c
 test_wire_DEPS := zbs
+
+# The access agent's meta-facing core (agent.[ch]): a lib so the test
+# driver below uses it without netlink.
+LIBS += zbsagent
+zbsagent_SRCS := daemon/chunkd/agent.c
+
+# zbs-agent-cli: runs the agent core as the kernel would (native tests).
+BINS += zbs-agent-cli
+zbs-agent-cli_SRCS := daemon/chunkd/test/agent_cli.c
+zbs-agent-cli_DEPS := zbsagent zbsmetasession zbsrpc zbsproto zbs
+zbs-agent-cli_LIBS := -lprotobuf-c -luv -luuid -lpthread
+NATIVE_TESTS += daemon/chunkd/test/agent.sh

@@ -31,6 +31,11 @@ struct zbs_dc {
 
 int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out)
 {
+	return zbs_dc_connect_timeout(host, port, 0, out);
+}
+
+int zbs_dc_connect_timeout(const char *host, uint16_t port, unsigned ms, struct zbs_dc **out)
+{
 	struct zbs_dc *dc = calloc(1, sizeof(*dc));
 	int fd;
 
@@ -41,7 +46,7 @@ int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out)
 		free(dc);
 		return -ENOMEM;
 	}
-	fd = zbs_tcp_connect(host, port);
+	fd = zbs_tcp_connect_timeout(host, port, ms);
 	if (fd < 0) {
 		free(dc->rbuf);
 		free(dc);
@@ -50,6 +55,14 @@ int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out)
 	dc->fd = fd;
 	dc->next_id = 1;
 	dc->ready_tail = &dc->ready;
+	if (ms) {
+		int rc = zbs_dc_set_timeout(dc, ms);
+
+		if (rc) {
+			zbs_dc_close(dc);
+			return rc;
+		}
+	}
 	*out = dc;
 	return 0;
 }

@@ -35,6 +35,8 @@ struct zbs_dc_op {
 };
 
 int zbs_dc_connect(const char *host, uint16_t port, struct zbs_dc **out);
+/* Connect giving up after ms (-ETIMEDOUT), then zbs_dc_set_timeout(ms). */
+int zbs_dc_connect_timeout(const char *host, uint16_t port, unsigned ms, struct zbs_dc **out);
 void zbs_dc_close(struct zbs_dc *dc);
 /* Fail sends and waits that make no progress for ms milliseconds with
  * -ETIMEDOUT (0: wait forever, the default). The connection is then unusable. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -97,6 +98,12 @@ int zbs_tcp_listen(const char *host, uint16_t port, int backlog, uint16_t *bound
 
 int zbs_tcp_connect(const char *host, uint16_t port)
 {
+	return zbs_tcp_connect_timeout(host, port, 0);
+}
+
+int zbs_tcp_connect_timeout(const char *host, uint16_t port, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 }, none = { 0, 0 };
 	struct addrinfo *res, *ai;
 	int fd = -EADDRNOTAVAIL, one = 1;
 
@@ -108,9 +115,15 @@ int zbs_tcp_connect(const char *host, uint16_t port)
 			fd = -errno;
 			continue;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		/* SO_SNDTIMEO bounds a blocking connect() on Linux */
+		if (ms)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			if (ms)
+				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 			break;
-		int e = -errno;
+		}
+		int e = errno == EINPROGRESS || errno == EAGAIN ? -ETIMEDOUT : -errno;
 		close(fd);
 		fd = e;
 	}

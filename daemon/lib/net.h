@@ -19,6 +19,8 @@ int zbs_tcp_listen(const char *host, uint16_t port, int backlog, uint16_t *bound
 
 /* Connected TCP socket with TCP_NODELAY; -errno on failure. */
 int zbs_tcp_connect(const char *host, uint16_t port);
+/* The same, giving up after ms milliseconds (-ETIMEDOUT); ms 0 = no bound. */
+int zbs_tcp_connect_timeout(const char *host, uint16_t port, unsigned ms);
 
 /* Full send/recv loops (EINTR-safe, MSG_NOSIGNAL); 0, or -errno, or
  * -ECONNRESET when the peer closed. */

@@ -107,7 +107,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct zbs_ms_config cfg = { 0 };
-	struct zbs_ms_ops ops = { space, foreach_replica, delete_replica, on_revoke, NULL };
+	struct zbs_ms_ops ops = { .space = space, .foreach_replica = foreach_replica,
+				  .delete_replica = delete_replica, .revoke = on_revoke };
 	struct zbs_meta_session *s;
 	sigset_t set;
 	int c, sig;

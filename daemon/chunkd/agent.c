@@ -1,0 +1,898 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The access agent's meta-facing core: see agent.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "data_client.h"
+#include "location.h"
+#include "log.h"
+#include "meta.pb-c.h"
+#include "rpc.h"
+#include "util.h"
+
+#define CONN_DCS	16	/* cached data connections per worker */
+#define CACHE_BUCKETS	1024
+#define KEY_LOCKS	64
+
+struct job {
+	struct zbs_agent_req req;
+	bool revoke;			/* a relay job: type/volume/pid below */
+	int rv_type;
+	char rv_volume[ZBS_AGENT_VOLUME_ID_LEN];
+	uint64_t rv_pid;
+	struct job *next;
+};
+
+struct done {
+	struct zbs_agent_result res;
+	struct done *next;
+};
+
+struct lease_ent {
+	struct zbs_agent_lease l;
+	struct lease_ent *next;
+};
+
+struct zbs_agent {
+	struct zbs_agent_config cfg;
+	struct zbs_agent_ops ops;
+	char meta_addr[256];
+	_Atomic(struct zbs_meta_session *) ms;
+
+	pthread_mutex_t qlock;		/* the job queue */
+	pthread_cond_t qcond;
+	struct job *qhead, **qtail;
+	unsigned qlen;
+	bool stopping;
+	pthread_t *threads;
+	unsigned nthreads;
+
+	pthread_mutex_t dlock;		/* finished requests */
+	struct done *dhead, **dtail;
+	int efd;
+
+	pthread_mutex_t clock;		/* lease cache */
+	struct lease_ent *cache[CACHE_BUCKETS];
+	size_t ncache;
+	atomic_uint_fast64_t revoke_seq;
+
+	/* one (volume, vextent) is handled by one worker at a time */
+	pthread_mutex_t keylock[KEY_LOCKS];
+};
+
+struct dconn {
+	char host[64];
+	uint16_t port;
+	struct zbs_dc *dc;
+	uint64_t used;
+};
+
+struct zbs_agent_conn {
+	struct zbs_agent *a;
+	struct zbs_rpc_client rpc;
+	struct dconn dcs[CONN_DCS];
+	uint64_t tick;
+};
+
+/* ---- lease cache ------------------------------------------------------ */
+
+static unsigned bucket(uint64_t pid)
+{
+	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 54) % CACHE_BUCKETS;
+}
+
+static void cache_put(struct zbs_agent *a, const struct zbs_agent_lease *l)
+{
+	struct lease_ent **pp, *e;
+
+	pthread_mutex_lock(&a->clock);
+	for (pp = &a->cache[bucket(l->pid)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->l.pid == l->pid)
+			break;
+	e = *pp;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (e) {
+			*pp = e;
+			a->ncache++;
+		}
+	}
+	if (e)
+		e->l = *l;
+	pthread_mutex_unlock(&a->clock);
+}
+
+/* drop entries matching a revoke; returns how many */
+static size_t cache_drop(struct zbs_agent *a, int type, const char *volume_id, uint64_t pid)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&a->clock);
+	for (unsigned b = 0; b < CACHE_BUCKETS; b++) {
+		struct lease_ent **pp = &a->cache[b];
+		while (*pp) {
+			struct lease_ent *e = *pp;
+			bool match = type == ZBS_MS_REVOKE_ALL ||
+				     (type == ZBS_MS_REVOKE_PID && e->l.pid == pid) ||
+				     (type == ZBS_MS_REVOKE_VOLUME &&
+				      !strcmp(e->l.volume_id, volume_id));
+			if (match) {
+				*pp = e->next;
+				free(e);
+				n++;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	a->ncache -= n;
+	pthread_mutex_unlock(&a->clock);
+	return n;
+}
+
+size_t zbs_agent_lease_count(struct zbs_agent *a)
+{
+	size_t n;
+
+	pthread_mutex_lock(&a->clock);
+	n = a->ncache;
+	pthread_mutex_unlock(&a->clock);
+	return n;
+}
+
+int zbs_agent_lease_get(struct zbs_agent *a, uint64_t pid, struct zbs_agent_lease *out)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&a->clock);
+	for (struct lease_ent *e = a->cache[bucket(pid)]; e; e = e->next) {
+		if (e->l.pid == pid) {
+			*out = e->l;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->clock);
+	return rc;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+struct zbs_agent_conn *zbs_agent_conn_new(struct zbs_agent *a)
+{
+	struct zbs_agent_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->a = a;
+	c->rpc.fd = -1;
+	return c;
+}
+
+static void dconn_drop(struct dconn *d)
+{
+	zbs_dc_close(d->dc);
+	d->dc = NULL;
+	d->host[0] = 0;
+	d->port = 0;
+}
+
+void zbs_agent_conn_free(struct zbs_agent_conn *c)
+{
+	if (!c)
+		return;
+	zbs_rpc_close(&c->rpc);
+	for (int i = 0; i < CONN_DCS; i++)
+		dconn_drop(&c->dcs[i]);
+	free(c);
+}
+
+/* meta call with one reconnect on a transport error; returns like zbs_rpc_call */
+static int meta_call(struct zbs_agent_conn *c, uint16_t method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp,
+		     struct zbs_rpc_error *err)
+{
+	int rc = -ENOTCONN;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (c->rpc.fd < 0) {
+			rc = zbs_rpc_connect(&c->rpc, c->a->meta_addr, (int)c->a->cfg.rpc_timeout_ms,
+					     err);
+			if (rc)
+				return rc;
+		}
+		rc = zbs_rpc_call(&c->rpc, method, req, desc, resp, err);
+		if (rc >= 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* a data connection to host:port, cached; *fresh says it was just made */
+static struct dconn *dconn_get(struct zbs_agent_conn *c, const char *host, uint16_t port,
+			       bool *fresh, int *err)
+{
+	struct dconn *d = NULL, *lru = &c->dcs[0];
+
+	for (int i = 0; i < CONN_DCS; i++) {
+		struct dconn *x = &c->dcs[i];
+		if (x->dc && x->port == port && !strcmp(x->host, host)) {
+			d = x;
+			break;
+		}
+		if (!x->dc || (lru->dc && x->used < lru->used))
+			lru = x;
+	}
+	*fresh = false;
+	if (!d) {
+		d = lru;
+		dconn_drop(d);
+		*err = zbs_dc_connect_timeout(host, port, c->a->cfg.data_timeout_ms, &d->dc);
+		if (*err) {
+			d->dc = NULL;
+			return NULL;
+		}
+		snprintf(d->host, sizeof(d->host), "%s", host);
+		d->port = port;
+		*fresh = true;
+	}
+	d->used = ++c->tick;
+	return d;
+}
+
+/* ---- the map ---------------------------------------------------------- */
+
+static int rpc_errno(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case ZBS_RPC_ENOENT:
+		return -ENOENT;
+	case ZBS_RPC_EINVAL:
+		return -EINVAL;
+	case ZBS_RPC_ENOSPC:
+		return -ENOSPC;
+	case ZBS_RPC_ESTALE:
+		return -ESTALE;
+	case ZBS_RPC_EOWNED:		/* a live session owns it: wait for it */
+	case ZBS_RPC_ESESSION:		/* our session is being re-created */
+	case ZBS_RPC_ENOTOWNER:		/* our lease was revoked meanwhile */
+		return -EAGAIN;
+	default:
+		return rc < 0 ? -EAGAIN : -EIO;	/* meta unreachable: later */
+	}
+}
+
+struct rep_sync {
+	const Zbs__LeaseChunk *ch;
+	uint32_t cid;
+	struct dconn *d;
+	struct zbs_dc_op op;
+	bool sent, fresh;
+	int st;			/* wire status, or -errno */
+	uint64_t gen;
+};
+
+/* SYNC every replica in parallel; failures on reused connections are retried
+ * once on a new one (the chunk may have restarted since). */
+static void sync_all(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
+{
+	for (int round = 0; round < 2; round++) {
+		bool any = false;
+
+		for (int i = 0; i < n; i++) {
+			int err = 0;
+
+			if (round == 1 && !(r[i].st < 0 && r[i].d == NULL && !r[i].fresh))
+				continue;
+			if (!r[i].ch || !r[i].ch->data_ip || !r[i].ch->data_port) {
+				r[i].st = -EHOSTUNREACH;
+				r[i].fresh = true;
+				continue;
+			}
+			r[i].d = dconn_get(c, r[i].ch->data_ip, (uint16_t)r[i].ch->data_port,
+					   &r[i].fresh, &err);
+			if (!r[i].d) {
+				r[i].st = err;
+				r[i].fresh = true;
+				continue;
+			}
+			memset(&r[i].op, 0, sizeof(r[i].op));
+			r[i].op.req.opcode = ZBS_OP_SYNC;
+			r[i].op.req.pid = l->pid;
+			r[i].op.req.epoch = l->epoch;
+			r[i].op.req.lease_epoch = l->lease_epoch;
+			r[i].op.req.flags = l->thin ? 0 : ZBS_SF_THICK;
+			err = zbs_dc_submit(r[i].d->dc, &r[i].op);
+			if (!err)
+				err = zbs_dc_push(r[i].d->dc);
+			if (err) {
+				r[i].st = err;
+				dconn_drop(r[i].d);
+				r[i].d = NULL;
+				continue;
+			}
+			r[i].sent = true;
+			any = true;
+		}
+		for (int i = 0; any && i < n; i++) {
+			struct zbs_dc_op *done;
+			int err;
+
+			if (!r[i].sent)
+				continue;
+			r[i].sent = false;
+			err = zbs_dc_complete(r[i].d->dc, &done);
+			if (!err && done != &r[i].op)
+				err = -EPROTO;	/* nothing else is in flight on it */
+			if (err) {
+				r[i].st = err;
+				dconn_drop(r[i].d);
+				r[i].d = NULL;
+				continue;
+			}
+			r[i].st = (int)r[i].op.reply.status;
+			r[i].gen = r[i].op.reply.gen;
+			if (!r[i].st && r[i].op.reply.state != ZBS_RSTATE_NORMAL)
+				r[i].st = r[i].op.reply.state == ZBS_RSTATE_ERROR ? ZBS_ST_IO
+										  : ZBS_ST_RECOVERING;
+		}
+	}
+}
+
+/* do the usable replicas (ok, gen >= meta_gen) disagree on gen? */
+static bool diverged(const struct rep_sync *r, int n, uint64_t meta_gen)
+{
+	bool seen = false;
+	uint64_t g = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (r[i].st || r[i].gen < meta_gen)
+			continue;
+		if (seen && r[i].gen != g)
+			return true;
+		seen = true;
+		g = r[i].gen;
+	}
+	return false;
+}
+
+static bool same_sync(const struct rep_sync *a, const struct rep_sync *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i].st != b[i].st || a[i].gen != b[i].gen)
+			return false;
+	return true;
+}
+
+/*
+ * A pid asked for again may still have writes of the previous map in
+ * flight (the kernel drops a map on expiry or a fenced reply without
+ * waiting for them): replicas then differ only until those complete. SYNC
+ * again until two rounds agree or settle_ms passed, so such a replica is
+ * not removed for a write that was merely in flight.
+ */
+static void sync_settle(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
+{
+	uint64_t end = zbs_now_ns() + (uint64_t)c->a->cfg.settle_ms * 1000000;
+	struct rep_sync prev[ZBS_LOC_SLOTS];
+
+	while (diverged(r, n, l->meta_gen) && zbs_now_ns() < end) {
+		memcpy(prev, r, sizeof(prev[0]) * n);
+		usleep(100000);
+		for (int i = 0; i < n; i++) {
+			r[i].st = -ENOTCONN;
+			r[i].gen = 0;
+			r[i].d = NULL;
+			r[i].fresh = r[i].sent = false;
+		}
+		sync_all(c, l, r, n);
+		if (same_sync(prev, r, n))
+			break;
+	}
+}
+
+static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, uint64_t epoch,
+			  uint32_t cid, uint64_t gen, const char *why)
+{
+	Zbs__RemoveReplicaRequest req = ZBS__REMOVE_REPLICA_REQUEST__INIT;
+	struct zbs_rpc_error err = { .msg = "" };
+	int rc;
+
+	req.pid = pid;
+	req.epoch = epoch;
+	req.cid = cid;
+	req.gen = gen;
+	req.session_id = sid;
+	rc = meta_call(c, ZBS_M_REMOVE_REPLICA, &req.base, &zbs__empty__descriptor, NULL, &err);
+	if (rc == ZBS_RPC_ENOENT && strstr(err.msg, "not in its location"))
+		rc = 0;		/* already removed (a retried call) */
+	if (rc)
+		log_warn("agent: RemoveReplica pid %llu cid %u gen %llu (%s): %s",
+			 (unsigned long long)pid, cid, (unsigned long long)gen, why, err.msg);
+	else
+		log_info("agent: removed replica pid %llu cid %u gen %llu: %s",
+			 (unsigned long long)pid, cid, (unsigned long long)gen, why);
+	return rpc_errno(rc);
+}
+
+static struct zbs_meta_session *session(struct zbs_agent *a)
+{
+	return atomic_load(&a->ms);
+}
+
+int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vextent,
+		      bool write, struct zbs_agent_map *out)
+{
+	struct zbs_agent *a = c->a;
+	struct zbs_meta_session *ms = session(a);
+	Zbs__GetVExtentLeaseRequest req = ZBS__GET_VEXTENT_LEASE_REQUEST__INIT;
+	Zbs__GetVExtentLeaseResponse *resp = NULL;
+	struct zbs_rpc_error err = { .msg = "" };
+	struct rep_sync r[ZBS_LOC_SLOTS];
+	uint64_t sid, seq, low = UINT64_MAX;
+	uint32_t mycid, left;
+	struct zbs_agent_lease old;
+	const Zbs__Lease *l;
+	bool remapped;
+	int n, rc, good = 0, unreachable = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!ms || !(sid = zbs_meta_session_id(ms)))
+		return -EAGAIN;		/* no session yet */
+	if (vextent > UINT32_MAX)
+		return -EINVAL;
+	mycid = zbs_meta_session_cid(ms);
+	seq = atomic_load(&a->revoke_seq);
+
+	req.volume = (char *)volume;
+	req.vextent_no = (uint32_t)vextent;
+	req.mode = write ? ZBS__LEASE_MODE__LEASE_WRITE : ZBS__LEASE_MODE__LEASE_READ;
+	req.session_id = sid;
+	rc = meta_call(c, ZBS_M_GET_VEXTENT_LEASE, &req.base,
+		       &zbs__get_vextent_lease_response__descriptor, (ProtobufCMessage **)&resp,
+		       &err);
+	if (rc) {
+		log_debug("agent: lease %s/%llu: %s", volume, (unsigned long long)vextent, err.msg);
+		return rpc_errno(rc);
+	}
+	l = resp->lease;
+	if (!l || !l->pid) {
+		rc = write ? -EIO : -ENODATA;	/* meta allocates on write */
+		goto out;
+	}
+
+	/* a pid mapped before (the kernel asks again: expiry, ESTALE, gen
+	 * mismatch): let the IO issued under the old map drain first */
+	remapped = zbs_agent_lease_get(a, l->pid, &old) == 0;
+	if (a->ops.drain) {
+		if (remapped) {
+			int e = a->ops.drain(a->ops.arg, l->pid);
+
+			if (e) {
+				log_warn("agent: pid %llu: IO under the old map did not drain: %s",
+					 (unsigned long long)l->pid, strerror(-e));
+				rc = -EAGAIN;
+				goto out;
+			}
+		}
+	}
+
+	/* generation sync (ARCHITECTURE.md 4a) */
+	n = loc_count(l->location);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < n; i++) {
+		r[i].cid = loc_get(l->location, i);
+		r[i].ch = i < (int)l->n_chunks && l->chunks[i]->cid == r[i].cid ? l->chunks[i] : NULL;
+		r[i].st = -ENOTCONN;
+	}
+	sync_all(c, l, r, n);
+	if (remapped)
+		sync_settle(c, l, r, n);
+	for (int i = 0; i < n; i++) {
+		if (r[i].st == ZBS_ST_STALE) {
+			/* a newer owner recorded its lease_epoch: not ours any more */
+			log_info("agent: pid %llu lease_epoch %llu fenced by cid %u",
+				 (unsigned long long)l->pid, (unsigned long long)l->lease_epoch,
+				 r[i].cid);
+			rc = -EAGAIN;
+			goto out;
+		}
+		if (r[i].st < 0)
+			unreachable++;
+		if (!r[i].st && r[i].gen >= l->meta_gen) {
+			good++;
+			if (r[i].gen < low)
+				low = r[i].gen;
+		}
+	}
+	if (!good) {
+		log_warn("agent: pid %llu: no usable replica (%d unreachable of %d)",
+			 (unsigned long long)l->pid, unreachable, n);
+		rc = unreachable ? -EAGAIN : -EIO;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		char why[96];
+
+		if (!r[i].st && r[i].gen == low)
+			continue;
+		if (r[i].st < 0)
+			snprintf(why, sizeof(why), "unreachable: %s", strerror(-r[i].st));
+		else if (r[i].st)
+			snprintf(why, sizeof(why), "SYNC: %s", zbs_wire_status_str(r[i].st));
+		else if (r[i].gen < l->meta_gen)
+			snprintf(why, sizeof(why), "stale gen %llu < meta_gen %llu",
+				 (unsigned long long)r[i].gen, (unsigned long long)l->meta_gen);
+		else
+			snprintf(why, sizeof(why), "gen %llu differs from %llu",
+				 (unsigned long long)r[i].gen, (unsigned long long)low);
+		rc = remove_replica(c, sid, l->pid, l->epoch, r[i].cid, low, why);
+		if (rc == -EAGAIN)
+			goto out;	/* no longer the owner */
+		r[i].st = -ECANCELED;	/* not in the answer, whatever meta said */
+	}
+
+	out->pid = l->pid;
+	out->epoch = l->epoch;
+	out->lease_epoch = l->lease_epoch;
+	out->gen = low;
+	out->ever_exist = l->ever_exist;
+	for (int i = 0; i < n; i++) {
+		struct zbs_agent_replica *x;
+		struct in_addr in;
+
+		if (r[i].st || r[i].gen != low)
+			continue;
+		if (inet_pton(AF_INET, r[i].ch->data_ip, &in) != 1) {
+			log_warn("agent: cid %u data address %s is not IPv4", r[i].cid,
+				 r[i].ch->data_ip);
+			continue;
+		}
+		x = &out->rep[out->nr++];
+		x->cid = r[i].cid;
+		x->addr4 = in.s_addr;
+		x->port = (uint16_t)r[i].ch->data_port;
+		x->flags = r[i].cid == mycid ? ZBS_AGENT_RF_LOCAL : 0;
+	}
+	if (!out->nr) {
+		rc = -EIO;
+		goto out;
+	}
+	/* answer only under a live lease no revoke touched meanwhile */
+	left = zbs_meta_session_lease_left_ms(ms);
+	if (!left || zbs_meta_session_id(ms) != sid || atomic_load(&a->revoke_seq) != seq) {
+		rc = -EAGAIN;
+		goto out;
+	}
+	/* the kernel also stops at the end of the session (SESSION pushes) and
+	 * on revokes; the map's own expiry only bounds a forgotten one */
+	out->expiry_ms = a->cfg.map_expiry_ms;
+	{
+		struct zbs_agent_lease le = { .vextent = vextent, .pid = l->pid, .epoch = l->epoch,
+					      .lease_epoch = l->lease_epoch, .gen = low };
+		snprintf(le.volume_id, sizeof(le.volume_id), "%s", volume);
+		cache_put(a, &le);
+	}
+	rc = 0;
+out:
+	zbs__get_vextent_lease_response__free_unpacked(resp, NULL);
+	if (rc)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+int zbs_agent_replica_failed(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch,
+			     uint32_t cid, uint64_t gen)
+{
+	struct zbs_meta_session *ms = session(c->a);
+	uint64_t sid = ms ? zbs_meta_session_id(ms) : 0;
+
+	if (!sid)
+		return -EAGAIN;
+	return remove_replica(c, sid, pid, epoch, cid, gen, "reported failed by the kernel");
+}
+
+int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch)
+{
+	struct zbs_meta_session *ms = session(c->a);
+	Zbs__PidSessionRequest req = ZBS__PID_SESSION_REQUEST__INIT;
+	struct zbs_rpc_error err = { .msg = "" };
+	int rc;
+
+	req.session_id = ms ? zbs_meta_session_id(ms) : 0;
+	if (!req.session_id)
+		return -EAGAIN;
+	req.pid = pid;
+	req.epoch = epoch;
+	rc = meta_call(c, ZBS_M_SET_PEXTENT_EXISTENCE, &req.base, &zbs__empty__descriptor, NULL,
+		       &err);
+	if (rc)
+		log_warn("agent: SetPExtentExistence pid %llu: %s", (unsigned long long)pid,
+			 err.msg);
+	return rpc_errno(rc);
+}
+
+/* ---- queue and workers ------------------------------------------------ */
+
+static void push_done(struct zbs_agent *a, const struct zbs_agent_req *req, int err,
+		      const struct zbs_agent_map *map)
+{
+	struct done *d = calloc(1, sizeof(*d));
+	uint64_t one = 1;
+
+	if (!d) {
+		log_err("agent: out of memory: the answer to request %llu is lost",
+			(unsigned long long)req->req_id);
+		return;
+	}
+	d->res.req = *req;
+	d->res.err = err;
+	if (map && !err)
+		d->res.map = *map;
+	pthread_mutex_lock(&a->dlock);
+	*a->dtail = d;
+	a->dtail = &d->next;
+	pthread_mutex_unlock(&a->dlock);
+	if (write(a->efd, &one, sizeof(one)) < 0)
+		log_warn("agent: eventfd: %m");
+}
+
+size_t zbs_agent_reap(struct zbs_agent *a, struct zbs_agent_result *out, size_t max)
+{
+	size_t n = 0;
+	uint64_t v;
+
+	pthread_mutex_lock(&a->dlock);
+	while (n < max && a->dhead) {
+		struct done *d = a->dhead;
+		a->dhead = d->next;
+		if (!a->dhead)
+			a->dtail = &a->dhead;
+		out[n++] = d->res;
+		free(d);
+	}
+	/* re-arm: drain the counter, signal again if more are left */
+	if (read(a->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("agent: eventfd: %m");
+	if (a->dhead) {
+		v = 1;
+		if (write(a->efd, &v, sizeof(v)) < 0)
+			log_warn("agent: eventfd: %m");
+	}
+	pthread_mutex_unlock(&a->dlock);
+	return n;
+}
+
+int zbs_agent_fd(const struct zbs_agent *a)
+{
+	return a->efd;
+}
+
+static unsigned key_of(const struct zbs_agent_req *r)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = r->volume_id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	h ^= r->vextent * 0x9e3779b97f4a7c15ULL;
+	return (unsigned)(h >> 40) % KEY_LOCKS;
+}
+
+static void run_job(struct zbs_agent *a, struct zbs_agent_conn *c, struct job *j)
+{
+	struct zbs_agent_map map = { 0 };
+	unsigned k;
+	int err;
+
+	if (j->revoke) {
+		if (a->ops.revoke)
+			a->ops.revoke(a->ops.arg, j->rv_type, j->rv_volume, j->rv_pid);
+		return;
+	}
+	k = key_of(&j->req);
+	pthread_mutex_lock(&a->keylock[k]);
+	switch (j->req.type) {
+	case ZBS_AREQ_MAP:
+		err = zbs_agent_get_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
+		break;
+	case ZBS_AREQ_REPLICA_FAILED:
+		err = zbs_agent_replica_failed(c, j->req.pid, j->req.epoch, j->req.cid,
+					       j->req.gen);
+		break;
+	case ZBS_AREQ_EXISTENCE:
+		err = zbs_agent_existence(c, j->req.pid, j->req.epoch);
+		break;
+	default:
+		err = -EINVAL;
+	}
+	pthread_mutex_unlock(&a->keylock[k]);
+	push_done(a, &j->req, err, &map);
+}
+
+static void *worker(void *arg)
+{
+	struct zbs_agent *a = arg;
+	struct zbs_agent_conn *c = zbs_agent_conn_new(a);
+
+	if (!c) {
+		log_err("agent: worker: out of memory");
+		return NULL;
+	}
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&a->qlock);
+		while (!a->qhead && !a->stopping)
+			pthread_cond_wait(&a->qcond, &a->qlock);
+		if (a->stopping) {
+			pthread_mutex_unlock(&a->qlock);
+			break;
+		}
+		j = a->qhead;
+		a->qhead = j->next;
+		if (!a->qhead)
+			a->qtail = &a->qhead;
+		a->qlen--;
+		pthread_mutex_unlock(&a->qlock);
+		run_job(a, c, j);
+		free(j);
+	}
+	zbs_agent_conn_free(c);
+	return NULL;
+}
+
+static int enqueue(struct zbs_agent *a, struct job *j, bool bounded)
+{
+	pthread_mutex_lock(&a->qlock);
+	if (a->stopping || (bounded && a->qlen >= a->cfg.max_queue)) {
+		int rc = a->stopping ? -ESHUTDOWN : -EBUSY;
+		pthread_mutex_unlock(&a->qlock);
+		free(j);
+		return rc;
+	}
+	*a->qtail = j;
+	a->qtail = &j->next;
+	a->qlen++;
+	pthread_cond_signal(&a->qcond);
+	pthread_mutex_unlock(&a->qlock);
+	return 0;
+}
+
+int zbs_agent_submit(struct zbs_agent *a, const struct zbs_agent_req *req)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->req = *req;
+	j->req.volume_id[sizeof(j->req.volume_id) - 1] = 0;
+	return enqueue(a, j, true);
+}
+
+void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid)
+{
+	struct zbs_agent *a = arg;
+	struct job *j;
+	size_t n;
+
+	atomic_fetch_add(&a->revoke_seq, 1);
+	n = cache_drop(a, type, volume_id ? volume_id : "", pid);
+	log_info("agent: revoke type %d volume '%s' pid %llu: %zu cached lease(s) dropped", type,
+		 volume_id ? volume_id : "", (unsigned long long)pid, n);
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		log_err("agent: out of memory: revoke not relayed");
+		return;
+	}
+	j->revoke = true;
+	j->rv_type = type;
+	snprintf(j->rv_volume, sizeof(j->rv_volume), "%s", volume_id ? volume_id : "");
+	j->rv_pid = pid;
+	enqueue(a, j, false);	/* never refused for a full queue */
+}
+
+struct zbs_agent *zbs_agent_start(const struct zbs_agent_config *cfg,
+				  const struct zbs_agent_ops *ops)
+{
+	struct zbs_agent *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->cfg = *cfg;
+	if (ops)
+		a->ops = *ops;
+	snprintf(a->meta_addr, sizeof(a->meta_addr), "%s", cfg->meta_addr ? cfg->meta_addr : "");
+	a->cfg.meta_addr = a->meta_addr;
+	if (!a->cfg.workers)
+		a->cfg.workers = 8;
+	if (!a->cfg.rpc_timeout_ms)
+		a->cfg.rpc_timeout_ms = 3000;
+	if (!a->cfg.data_timeout_ms)
+		a->cfg.data_timeout_ms = 3000;
+	if (!a->cfg.max_queue)
+		a->cfg.max_queue = 65536;
+	if (!a->cfg.map_expiry_ms)
+		a->cfg.map_expiry_ms = 60000;
+	if (!a->cfg.settle_ms)
+		a->cfg.settle_ms = 2000;
+	a->qtail = &a->qhead;
+	a->dtail = &a->dhead;
+	pthread_mutex_init(&a->qlock, NULL);
+	pthread_cond_init(&a->qcond, NULL);
+	pthread_mutex_init(&a->dlock, NULL);
+	pthread_mutex_init(&a->clock, NULL);
+	for (int i = 0; i < KEY_LOCKS; i++)
+		pthread_mutex_init(&a->keylock[i], NULL);
+	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	a->threads = calloc(a->cfg.workers, sizeof(*a->threads));
+	if (a->efd < 0 || !a->threads) {
+		log_err("agent: cannot start: %m");
+		goto fail;
+	}
+	for (unsigned i = 0; i < a->cfg.workers; i++) {
+		if (pthread_create(&a->threads[i], NULL, worker, a)) {
+			log_err("agent: cannot start worker %u", i);
+			goto fail;
+		}
+		a->nthreads++;
+	}
+	return a;
+fail:
+	zbs_agent_stop(a);
+	return NULL;
+}
+
+void zbs_agent_set_session(struct zbs_agent *a, struct zbs_meta_session *ms)
+{
+	atomic_store(&a->ms, ms);
+}
+
+void zbs_agent_shutdown(struct zbs_agent *a)
+{
+	pthread_mutex_lock(&a->qlock);
+	a->stopping = true;
+	pthread_cond_broadcast(&a->qcond);
+	pthread_mutex_unlock(&a->qlock);
+	for (unsigned i = 0; i < a->nthreads; i++)
+		pthread_join(a->threads[i], NULL);
+	a->nthreads = 0;
+	atomic_store(&a->ms, NULL);
+}
+
+void zbs_agent_stop(struct zbs_agent *a)
+{
+	if (!a)
+		return;
+	zbs_agent_shutdown(a);
+	while (a->qhead) {
+		struct job *j = a->qhead;
+		a->qhead = j->next;
+		free(j);
+	}
+	while (a->dhead) {
+		struct done *d = a->dhead;
+		a->dhead = d->next;
+		free(d);
+	}
+	cache_drop(a, ZBS_MS_REVOKE_ALL, "", 0);
+	if (a->efd >= 0)
+		close(a->efd);
+	free(a->threads);
+	pthread_mutex_destroy(&a->qlock);
+	pthread_cond_destroy(&a->qcond);
+	pthread_mutex_destroy(&a->dlock);
+	pthread_mutex_destroy(&a->clock);
+	for (int i = 0; i < KEY_LOCKS; i++)
+		pthread_mutex_destroy(&a->keylock[i]);
+	free(a);
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The access agent's meta-facing core (ARCHITECTURE.md 4, 4a), independent
+ * of netlink: what zbs-chunkd does when the kernel asks for the map of a
+ * vextent, reports a failed replica or the first write of a pid, and what
+ * it relays when meta revokes leases.
+ *
+ * Map of (volume, vextent, write):
+ *   1. GetVExtentLease from meta with the chunk's live session (a read of a
+ *      never-allocated vextent answers -ENODATA and allocates nothing; a
+ *      write allocates, and meta makes this session the owner, raising
+ *      lease_epoch when the owner changes);
+ *   2. generation sync: SYNC every replica in location with the lease's
+ *      lease_epoch (all in parallel, bounded by data_timeout_ms), drop the
+ *      replicas below meta_gen, keep those with the lowest gen among the
+ *      rest, RemoveReplica(pid, cid, gen) the others and the unreachable
+ *      ones through meta;
+ *   3. answer with the kept replicas (location order, data addresses, LOCAL
+ *      for this chunk's own cid), the gen to write at, and map_expiry_ms
+ *      (the kernel uses a map only while the session pushed with SESSION
+ *      holds, and drops it on revokes, which cover owner changes; the
+ *      chunks fence a stale owner whatever happens).
+ *   A pid asked for again is first drained (ops.drain) and, when its
+ *   replicas differ, synced again until they are stable (settle_ms), so
+ *   a write still in flight does not get a replica removed.
+ * Errors (negative errnos, as the kernel takes them): -ENODATA (never
+ * written, read only), -EAGAIN (try later: no session yet, another live
+ * session owns the pid, meta or every replica unreachable, a revoke
+ * arrived meanwhile, fenced by a newer owner), -ENOENT (no such volume),
+ * -EINVAL (vextent out of range), -ENOSPC (cannot place replicas), -EIO
+ * (every reachable replica is stale).
+ *
+ * Threads: requests are queued with zbs_agent_submit() and run by a small
+ * worker pool (each worker has its own meta connection and data
+ * connections, every call bounded by the configured timeouts), so the
+ * netlink thread never waits on meta or a chunk. Results are queued too:
+ * zbs_agent_fd() becomes readable and zbs_agent_reap() hands them to the
+ * caller's thread (the netlink socket is used from one thread).
+ *
+ * Revokes: pass zbs_agent_revoke_hook() as the meta session's revoke op.
+ * The agent drops its lease cache entries, makes maps still being built
+ * answer -EAGAIN, and calls ops.revoke from a worker thread (relaying to
+ * the kernel blocks until IO drained, so it must not run on the session's
+ * thread).
+ */
+#ifndef ZBS_CHUNKD_AGENT_H
+#define ZBS_CHUNKD_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta_session.h"
+
+#define ZBS_AGENT_MAX_REPLICAS	4	/* ZBS_MAX_REPLICAS of zbs_genl.h */
+#define ZBS_AGENT_VOLUME_ID_LEN	40	/* ZBS_VOLUME_ID_LEN of zbs.h */
+#define ZBS_AGENT_RF_LOCAL	1U	/* ZBS_RF_LOCAL */
+
+/* Same shape as struct zbs_kagent_replica / zbs_kagent_map. */
+struct zbs_agent_replica {
+	uint32_t cid;
+	uint32_t addr4;		/* IPv4, network byte order */
+	uint16_t port;		/* host byte order */
+	uint32_t flags;		/* ZBS_AGENT_RF_* */
+};
+
+struct zbs_agent_map {
+	uint64_t pid, epoch, lease_epoch, gen;
+	bool ever_exist;
+	uint32_t expiry_ms;	/* >= 1; the kernel also needs the session */
+	unsigned nr;		/* >= 1 */
+	struct zbs_agent_replica rep[ZBS_AGENT_MAX_REPLICAS];
+};
+
+enum zbs_agent_req_type {
+	ZBS_AREQ_MAP = 1,		/* volume_id, vextent, write */
+	ZBS_AREQ_REPLICA_FAILED,	/* pid, epoch, cid, gen (err: the replica's) */
+	ZBS_AREQ_EXISTENCE,		/* pid, epoch */
+};
+
+/* A request, as the kernel sends it (dev_id, req_id are only carried). */
+struct zbs_agent_req {
+	int type;
+	uint32_t dev_id;
+	char volume_id[ZBS_AGENT_VOLUME_ID_LEN];
+	uint64_t vextent, req_id;
+	bool write;
+	uint64_t pid, epoch, gen;
+	uint32_t cid;
+	int32_t err;
+};
+
+/* A finished request: err 0 or a negative errno; map valid for MAP with err 0. */
+struct zbs_agent_result {
+	struct zbs_agent_req req;
+	int err;
+	struct zbs_agent_map map;
+};
+
+struct zbs_agent_config {
+	const char *meta_addr;		/* HOST:PORT of zbs-metad */
+	unsigned workers;		/* default 8 */
+	uint32_t rpc_timeout_ms;	/* each meta call, default 3000 */
+	uint32_t data_timeout_ms;	/* connect + SYNC of a replica, default 3000 */
+	unsigned max_queue;		/* queued requests before -EBUSY, default 65536 */
+	uint32_t map_expiry_ms;		/* a map's own expiry, default 60000 */
+	uint32_t settle_ms;		/* re-SYNC of a re-asked pid whose replicas
+					 * differ, until stable; default 2000 */
+};
+
+struct zbs_agent_ops {
+	/* Relay a revoke to the kernel (type ZBS_MS_REVOKE_*; volume_id "" or
+	 * pid 0 when not part of it). Called from a worker thread; may block.
+	 * Optional. */
+	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
+	/* Wait until the kernel's IO issued under earlier maps of pid drained
+	 * (a kernel REVOKE of the pid). Called before a pid this agent mapped
+	 * before is synced again, so in-flight writes cannot make replicas
+	 * look divergent. From a worker thread; may block. Optional. */
+	int (*drain)(void *arg, uint64_t pid);
+	void *arg;
+};
+
+struct zbs_agent;
+
+/* Start the worker pool. The session may be attached later (requests then
+ * answer -EAGAIN). NULL on error (logged). */
+struct zbs_agent *zbs_agent_start(const struct zbs_agent_config *cfg,
+				  const struct zbs_agent_ops *ops);
+void zbs_agent_set_session(struct zbs_agent *a, struct zbs_meta_session *ms);
+/*
+ * Stop in this order: zbs_agent_shutdown() (joins the workers, which use
+ * the session; later submits and revokes are refused), then
+ * zbs_meta_session_stop() (whose thread calls the revoke hook), then
+ * zbs_agent_stop() (frees; it shuts down first if that was not done).
+ */
+void zbs_agent_shutdown(struct zbs_agent *a);
+void zbs_agent_stop(struct zbs_agent *a);
+
+/* Queue a request; 0, or -EBUSY when the queue is full, -ESHUTDOWN. */
+int zbs_agent_submit(struct zbs_agent *a, const struct zbs_agent_req *req);
+/* An eventfd, readable while results are waiting. */
+int zbs_agent_fd(const struct zbs_agent *a);
+/* Take up to max finished requests; returns how many. Never blocks. */
+size_t zbs_agent_reap(struct zbs_agent *a, struct zbs_agent_result *out, size_t max);
+
+/* For zbs_ms_ops.revoke: arg is the struct zbs_agent. */
+void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid);
+
+/* Leases held (cache entries): count, and one by pid (0 or -ENOENT). */
+struct zbs_agent_lease {
+	char volume_id[ZBS_AGENT_VOLUME_ID_LEN];
+	uint64_t vextent, pid, epoch, lease_epoch, gen;
+};
+size_t zbs_agent_lease_count(struct zbs_agent *a);
+int zbs_agent_lease_get(struct zbs_agent *a, uint64_t pid, struct zbs_agent_lease *out);
+
+/*
+ * The synchronous core, on connections owned by the caller (the workers
+ * use these; so can tests). A conn is used by one thread at a time.
+ */
+struct zbs_agent_conn;
+struct zbs_agent_conn *zbs_agent_conn_new(struct zbs_agent *a);
+void zbs_agent_conn_free(struct zbs_agent_conn *c);
+int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vextent,
+		      bool write, struct zbs_agent_map *out);
+/* RemoveReplica(pid, cid, gen) for a replica the kernel dropped. */
+int zbs_agent_replica_failed(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch,
+			     uint32_t cid, uint64_t gen);
+/* SetPExtentExistence after the first successful write. */
+int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch);
+
+#endif
