@@ -111,6 +111,7 @@ struct zbs_ext {
 	u64			vext;
 	spinlock_t		lock;		/* everything below */
 	struct zbs_map		*map;		/* current lease, NULL if none */
+	u64			pid;		/* pid of the last map (0: none yet) */
 	u64			req_id;		/* wanted map request, 0 if none */
 	unsigned long		req_sent;	/* jiffies it reached the agent, 0 if not */
 	bool			req_write;	/* ask for a write lease */

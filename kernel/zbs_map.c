@@ -208,6 +208,7 @@ int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
 		if (!old)
 			atomic_inc(&dev->nr_maps);
 		ext->map = map;
+		ext->pid = map->pid;
 		map = NULL;
 	}
 	__zbs_ext_unpark_all(ext, &list);
@@ -252,7 +253,9 @@ int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout
 
 		spin_lock(&ext->lock);
 		map = ext->map;
-		if (map && (all || map->pid == pid)) {
+		/* IO issued under an older map of the pid (dropped on expiry or
+		 * a fence) is still the pid's IO: wait for it too */
+		if (all || (ext->pid == pid && (map || ext->inflight))) {
 			__zbs_ext_drop_map(ext, map);
 			ext->revoke_seq = seq;
 		}
