@@ -5,13 +5,13 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/selftests/lib.sh"
 . "$top/selftests/lib_cluster.sh"
 rt=${ZBS_BENCH_RUNTIME:-6}
-size=1G
+size=256M
 cluster_init
 zbs_load && wait_path /dev/zbs-control || { echo "cannot load zbs.ko"; exit 1; }
 chunks_start 3 || exit 1
 
 # peers: brd (RAM disk) and nbd over loopback from a tmpfs file
-modprobe brd rd_nr=1 rd_size=$((1024 * 1024))
+modprobe brd rd_nr=1 rd_size=$((256 * 1024))
 modprobe nbd nbds_max=1
 truncate -s $size "$ZBS_ST_TMP/nbd.img"
 cat > "$ZBS_ST_TMP/nbd.conf" <<NBD
