@@ -73,7 +73,8 @@ done
 bench_dev nbd /dev/nbd0
 bench_dev brd /dev/ram0
 nbd-client -d /dev/nbd0 >/dev/null 2>&1
-iops() { awk -v l="$1" -v j="$2" '$1 == l && $2 == j { sub("iops=", "", $3); print $3 }' "$results"; }
+# "iops=" is padded: the number may be its own field
+iops() { awk -v l="$1" -v j="$2" '$1 == l && $2 == j { s = $0; sub(/.*iops= */, "", s); split(s, f, " "); print f[1] }' "$results"; }
 for rep in 1 3; do
 	a=$(iops zbs$rep randwrite-4k-qd32); b=$(iops nbd randwrite-4k-qd32)
 	awk -v a="$a" -v b="$b" -v r=$rep 'BEGIN { printf "ratio zbs%d/nbd randwrite-4k-qd32: %.2f\n", r, (b > 0 ? a / b : 0) }'
