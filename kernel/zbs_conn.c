@@ -510,11 +510,6 @@ struct zbs_chunk *zbs_chunk_by_idx(u32 idx)
 	return idx < smp_load_acquire(&zbs_nr_chunks) ? zbs_chunks[idx] : NULL;
 }
 
-int zbs_conn_setup(void)
-{
-	return 0;
-}
-
 void zbs_conn_release(void)
 {
 	u32 i;

@@ -83,7 +83,6 @@ struct zbs_chunk {
 struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);	/* create or find */
 struct zbs_chunk *zbs_chunk_by_idx(u32 idx);
 void zbs_leg_submit(struct zbs_leg *leg, struct zbs_conn *conn);
-int zbs_conn_setup(void);
 void zbs_conn_release(void);
 
 /* ---- extent maps (zbs_map.c) ------------------------------------------ */

@@ -401,7 +401,7 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	cmd->fua = rq->cmd_flags & REQ_FUA;
 	cmd->tried = 0;
 	cmd->len = 0;
-	memset(cmd->legs, 0, sizeof(cmd->legs));
+	cmd->nr_legs = 0;	/* legs are set up by zbs_leg_init when issued */
 	INIT_LIST_HEAD(&cmd->park);
 
 	if (cmd->op != ZBS_OP_FLUSH) {

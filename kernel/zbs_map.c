@@ -140,10 +140,7 @@ struct zbs_map *__zbs_ext_map(struct zbs_ext *ext)
 
 	lockdep_assert_held(&ext->lock);
 	if (map && (time_after_eq(jiffies, map->expires) || !zbs_genl_session_valid())) {
-		/* hold a ref across the drop: the caller may not have one */
-		ext->map = NULL;
-		atomic_dec(&ext->dev->nr_maps);
-		zbs_map_put(map);
+		__zbs_ext_drop_map(ext, map);
 		map = NULL;
 	}
 	return map;
@@ -344,10 +341,9 @@ void zbs_map_destroy_all(struct zbs_dev *dev)
 	xa_for_each(&dev->exts, idx, ext) {
 		cancel_work_sync(&ext->upcall_work);
 		WARN_ON_ONCE(!list_empty(&ext->parked) || ext->inflight);
-		if (ext->map) {
-			zbs_map_put(ext->map);
-			atomic_dec(&dev->nr_maps);
-		}
+		spin_lock(&ext->lock);
+		__zbs_ext_drop_map(ext, ext->map);
+		spin_unlock(&ext->lock);
 		xa_erase(&dev->exts, idx);
 		kfree(ext);
 		atomic_dec(&zbs_live_exts);
