@@ -24,7 +24,7 @@ done
 echo "# selftests: zbs: kernel log"
 echo "KTAP version 1"
 echo "1..1"
-bad='WARNING:|BUG:|Oops|general protection fault|soft lockup|hard LOCKUP|blocked for more than|KASAN|UBSAN|kmemleak|Call Trace:|refcount_t:'
+bad=$(cat ../tools/vm/kernel-problems)	# the list tools/vm/vm-run checks too
 if dmesg | grep -E "$bad"; then
 	echo "not ok 1 kernel log has no warnings, bugs or traces"
 	st=1
