@@ -32,7 +32,11 @@ ktap_check "rmmod with an attached (closed) device removes it" \
 zbs_load && wait_path /dev/zbs-control
 out=$("$ZBSCTL" device add --volume-id vol-c --name cee --size 1G --stripe-num 4 --replica-num 3 2>&1)
 ktap_info "device add: $out"
-ktap_check "zbsctl device add prints the new device" bash -c "[[ '$out' =~ ^/dev/zbs[0-9]+$ ]] && wait_path() { for i in \$(seq 50); do [ -b \$1 ] && return 0; sleep 0.1; done; return 1; }; wait_path '$out'"
+if [[ "$out" =~ ^/dev/zbs[0-9]+$ ]] && wait_path "$out" && [ -b "$out" ]; then
+	ktap_ok "zbsctl device add prints the new device"
+else
+	ktap_fail "zbsctl device add prints the new device"
+fi
 cdev=$out
 list=$("$ZBSCTL" device list 2>&1)
 echo "$list" | sed 's/^/# /'
