@@ -88,6 +88,7 @@ struct zbs_store {
 	struct zbs_replica *buckets[HASH_BUCKETS];
 	unsigned nreplicas;
 	bool opened;			/* fully opened: close persists */
+	bool direct;			/* the data dir takes O_DIRECT */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -170,11 +171,17 @@ static int errno_status(int err)
  * the plain descriptor: FUA writes and FLUSH then rely on fdatasync, which
  * every path already does on that descriptor. Logged once per process.
  */
+static bool direct_forced_off(void)
+{
+	const char *no = getenv("ZBS_CHUNKD_NO_DIRECT");
+
+	return no && *no && strcmp(no, "0");
+}
+
 static int replica_open_direct(int fd)
 {
 	static atomic_bool logged;
-	const char *no = getenv("ZBS_CHUNKD_NO_DIRECT");
-	bool forced = no && *no && strcmp(no, "0");
+	bool forced = direct_forced_off();
 	char path[64];
 	int dfd, err = 0;
 
@@ -191,6 +198,25 @@ static int replica_open_direct(int fd)
 				: err == EINVAL ? "the filesystem does not support O_DIRECT"
 						: strerror(err));
 	return -1;
+}
+
+/* Does the data dir's filesystem take O_DIRECT? (tmpfs before 6.6 does not) */
+static bool probe_direct(int dirfd)
+{
+	int fd;
+
+	if (direct_forced_off())
+		return false;
+	fd = openat(dirfd, "chunk-id", O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+bool zbs_store_direct(const struct zbs_store *st)
+{
+	return st->direct;
 }
 
 static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
@@ -1110,7 +1136,10 @@ static int open_env(struct zbs_store *st, bool create)
 	if (!rc)
 		rc = mdb_env_set_mapsize(st->env, 1ULL << 30);
 	if (!rc)
-		rc = mdb_env_open(st->env, path, MDB_NOSYNC | MDB_NOTLS, 0600);
+		/* WRITEMAP: a commit is stores into the shared map, no write(2) per
+	 * batch; it survives the process dying (page cache) and reaches
+	 * stable storage at mdb_env_sync (FLUSH/FUA), as before. */
+	rc = mdb_env_open(st->env, path, MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0600);
 	if (rc) {
 		log_err("%s: cannot open metadata store: %s", path, mdb_strerror(rc));
 		if (st->env)
@@ -1413,6 +1442,7 @@ int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **
 		remove_orphans(st);
 		log_info("%s: chunk %s, %u replicas", dir, st->uuid, st->nreplicas);
 	}
+	st->direct = probe_direct(dfd);
 	close(dfd);
 	st->opened = true;
 	*out = st;

@@ -116,6 +116,14 @@ void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zb
 
 /* Persist the batch's metadata; on failure returns ZBS_ST_IO (the replies
  * of the batch must then say so). Always empties the batch. */
+/*
+ * Whether the data dir's filesystem takes O_DIRECT. Where it does not
+ * (tmpfs before Linux 6.6, or ZBS_CHUNKD_NO_DIRECT set) replica IO is
+ * buffered: a copy into the page cache that io_uring would only hand to a
+ * worker thread, so the server runs it synchronously instead.
+ */
+bool zbs_store_direct(const struct zbs_store *st);
+
 int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b);
 
 #endif
