@@ -5,7 +5,8 @@
  *
  * A chunk is one address:port; it is created the first time a map names it
  * and lives until module exit, shared by all devices. Each chunk has
- * ZBS_CONNS_PER_CHUNK connections; a connection has a tx thread (connects,
+ * conns_per_chunk connections (module parameter, by default one per two
+ * CPUs, read when the chunk is created); a connection has a tx thread (connects,
  * sends queued legs in queue order) and an rx thread (reads replies,
  * completes legs). Legs of one pid always use the same connection, so
  * writes reach a chunk in the order their gens were assigned.
@@ -38,6 +39,25 @@
 unsigned int zbs_conn_timeout_ms = 10000;
 module_param_named(conn_timeout_ms, zbs_conn_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(conn_timeout_ms, "A chunk that leaves a request unanswered this long is disconnected (default 10000)");
+
+static unsigned int zbs_conns_per_chunk;
+module_param_named(conns_per_chunk, zbs_conns_per_chunk, uint, 0644);
+MODULE_PARM_DESC(conns_per_chunk, "TCP connections per chunk server, 1-8; 0 (default): one per two online CPUs, at most 4 (read when a chunk is first used)");
+
+/*
+ * Each connection has its own tx and rx thread and its own thread in the
+ * chunk server. More connections spread a chunk's load over more CPUs; on a
+ * node with few CPUs they only split the same load into smaller batches and
+ * add context switches, so the default follows the CPU count.
+ */
+static u32 zbs_chunk_nr_conns(void)
+{
+	u32 n = READ_ONCE(zbs_conns_per_chunk);
+
+	if (!n)
+		n = clamp_t(u32, num_online_cpus() / 2, 1, 4);
+	return min_t(u32, n, ZBS_MAX_CONNS_PER_CHUNK);
+}
 
 static DEFINE_MUTEX(zbs_chunks_lock);		/* the table below */
 static struct zbs_chunk *zbs_chunks[ZBS_MAX_CHUNKS];
@@ -102,17 +122,22 @@ static int zbs_xmit_buf(struct socket *sock, bool send, void *buf, size_t len, i
 	return zbs_xmit(sock, send, &it, flags);
 }
 
-/* Send or receive the data of a request (its bio segments). */
-static int zbs_xmit_rq(struct socket *sock, bool send, struct request *rq)
+/*
+ * Send or receive the data of a request (its bio segments). A send marks
+ * every segment but the last MSG_MORE, and the last with `last_flags`.
+ */
+static int zbs_xmit_rq(struct socket *sock, bool send, struct request *rq, int last_flags)
 {
+	unsigned int left = blk_rq_bytes(rq);
 	struct req_iterator iter;
 	struct bio_vec bvec;
 	struct iov_iter it;
 	int ret;
 
 	rq_for_each_segment(bvec, rq, iter) {
+		left -= bvec.bv_len;
 		iov_iter_bvec(&it, send ? ITER_SOURCE : ITER_DEST, &bvec, 1, bvec.bv_len);
-		ret = zbs_xmit(sock, send, &it, 0);
+		ret = zbs_xmit(sock, send, &it, !send ? 0 : left ? MSG_MORE : last_flags);
 		if (ret)
 			return ret;
 	}
@@ -219,7 +244,9 @@ static void zbs_conn_fail_queued(struct zbs_conn *conn, int err)
 	}
 }
 
-static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct zbs_leg *leg)
+/* Send one leg; `more`: another follows at once (coalesce segments). */
+static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct zbs_leg *leg,
+			      bool more)
 {
 	u32 slot;
 	int ret;
@@ -248,9 +275,9 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 
 	is_write = le16_to_cpu(leg->req.opcode) == ZBS_OP_WRITE;
 	ret = zbs_xmit_buf(s->sock, true, &leg->req, sizeof(leg->req),
-			   is_write ? MSG_MORE : 0);
+			   is_write || more ? MSG_MORE : 0);
 	if (!ret && is_write)
-		ret = zbs_xmit_rq(s->sock, true, leg->cmd->rq);
+		ret = zbs_xmit_rq(s->sock, true, leg->cmd->rq, more ? MSG_MORE : 0);
 	if (ret)
 		zbs_conn_fail(conn, s, ret);	/* fails this leg too */
 }
@@ -296,14 +323,17 @@ static int zbs_conn_tx_thread(void *data)
 				kthread_should_stop(), HZ);
 
 		for (;;) {
+			bool more;
+
 			spin_lock(&conn->lock);
 			leg = list_first_entry_or_null(&conn->sendq, struct zbs_leg, node);
 			if (leg)
 				list_del_init(&leg->node);
+			more = !list_empty(&conn->sendq);
 			spin_unlock(&conn->lock);
 			if (!leg)
 				break;
-			zbs_conn_send_one(conn, s, leg);
+			zbs_conn_send_one(conn, s, leg, more);
 			cond_resched();
 		}
 		if (zbs_conn_stuck(conn, s->cookie))
@@ -369,7 +399,7 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 		return -EPROTO;
 	}
 	if (len) {
-		ret = zbs_xmit_rq(s->sock, false, leg->cmd->rq);
+		ret = zbs_xmit_rq(s->sock, false, leg->cmd->rq, 0);
 		if (ret) {
 			zbs_leg_fail(leg, ret);
 			return ret;
@@ -421,7 +451,7 @@ static void zbs_chunk_stop(struct zbs_chunk *c)
 {
 	int i;
 
-	for (i = 0; i < ZBS_CONNS_PER_CHUNK; i++) {
+	for (i = 0; i < c->nr_conns; i++) {
 		struct zbs_conn *conn = &c->conns[i];
 		struct zbs_sock *s;
 
@@ -450,7 +480,8 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
 	c->idx = idx;
 	c->addr = addr;
 	c->port = port;
-	for (i = 0; i < ZBS_CONNS_PER_CHUNK; i++) {
+	c->nr_conns = zbs_chunk_nr_conns();
+	for (i = 0; i < c->nr_conns; i++) {
 		struct zbs_conn *conn = &c->conns[i];
 
 		conn->chunk = c;

@@ -38,7 +38,7 @@
 #endif
 
 #define ZBS_MAX_CHUNKS		256	/* distinct chunk addresses per host */
-#define ZBS_CONNS_PER_CHUNK	4
+#define ZBS_MAX_CONNS_PER_CHUNK	8
 #define ZBS_MAX_IO_BYTES	(256U * 1024)	/* one request, <= ZBS_WIRE_MAX_IO */
 
 /* Module parameters. */
@@ -77,7 +77,8 @@ struct zbs_chunk {
 	u32			idx;		/* in the chunk table */
 	__be32			addr;
 	u16			port;
-	struct zbs_conn		conns[ZBS_CONNS_PER_CHUNK];
+	u32			nr_conns;	/* conns_per_chunk at creation */
+	struct zbs_conn		conns[ZBS_MAX_CONNS_PER_CHUNK];
 };
 
 struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);	/* create or find */

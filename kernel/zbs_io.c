@@ -88,7 +88,7 @@ static int zbs_read_pick(struct zbs_map *map, unsigned int tried)
 static struct zbs_conn *zbs_pick_conn(struct zbs_chunk *c, u64 pid)
 {
 	/* one connection per (chunk, pid): writes stay in gen order */
-	return &c->conns[pid % ZBS_CONNS_PER_CHUNK];
+	return &c->conns[pid % c->nr_conns];
 }
 
 /* Route a read or write under its extent's map, or park it for one. */
@@ -187,10 +187,9 @@ static void zbs_cmd_retry_work(struct work_struct *work)
 	zbs_cmd_issue(cmd);
 }
 
-/* Every leg of a read or write answered: decide (worker context). */
-static void zbs_cmd_done_work(struct work_struct *work)
+/* Every leg of a read or write answered: decide (process context, no locks). */
+static void zbs_cmd_done(struct zbs_cmd *cmd)
 {
-	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
 	struct zbs_ext *ext = cmd->ext;
 	struct zbs_map *map = cmd->map;
 	struct zbs_dev *dev = cmd->dev;
@@ -249,6 +248,11 @@ static void zbs_cmd_done_work(struct work_struct *work)
 	} else {
 		zbs_cmd_end(cmd, BLK_STS_IOERR);
 	}
+}
+
+static void zbs_cmd_done_work(struct work_struct *work)
+{
+	zbs_cmd_done(container_of(to_delayed_work(work), struct zbs_cmd, dwork));
 }
 
 /* ---- flush ----------------------------------------------------------- */
@@ -365,11 +369,21 @@ void zbs_leg_done(struct zbs_leg *leg)
 			spin_unlock(&cmd->dev->dirty_lock);
 		}
 	}
-	if (atomic_dec_and_test(&cmd->pending)) {
-		if (cmd->op != ZBS_OP_FLUSH)
-			INIT_DELAYED_WORK(&cmd->dwork, zbs_cmd_done_work);
-		queue_delayed_work(zbs_wq, &cmd->dwork, 0);
+	if (!atomic_dec_and_test(&cmd->pending))
+		return;
+	/*
+	 * The common case, every leg of a read or a (not first) write ok,
+	 * completes here in the rx thread: no workqueue hop. Failures, and a
+	 * first write (it sends an existence event), take the worker.
+	 */
+	if (cmd->op != ZBS_OP_FLUSH && atomic_read(&cmd->ok) == cmd->nr_legs &&
+	    (cmd->op == ZBS_OP_READ || READ_ONCE(cmd->map->ever_exist))) {
+		zbs_cmd_done(cmd);
+		return;
 	}
+	if (cmd->op != ZBS_OP_FLUSH)
+		INIT_DELAYED_WORK(&cmd->dwork, zbs_cmd_done_work);
+	queue_delayed_work(zbs_wq, &cmd->dwork, 0);
 }
 
 blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
