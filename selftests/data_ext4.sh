@@ -4,7 +4,7 @@
 # across unmount, detach and attach; fsck finds the filesystem clean.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
-ktap_plan 6
+ktap_plan 7
 cluster_init
 modprobe ext4 2>/dev/null
 zbs_load && wait_path /dev/zbs-control
@@ -14,6 +14,10 @@ dev=$(dev_add "${geom[@]}") || { ktap_fail "attach"; exit 1; }
 mnt=$ZBS_ST_TMP/mnt
 mkdir -p "$mnt"
 ktap_check "mkfs.ext4 on $dev" mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$dev"
+# default conns_per_chunk: one per two CPUs, 1..4
+want=$(( $(nproc) / 2 )); [ $want -lt 1 ] && want=1; [ $want -gt 4 ] && want=4
+ktap_check "default: $want kernel connection(s) per chunk on $(nproc) CPUs" \
+	[ "$(chunk_kconns 1)" -eq $want ]
 ok=1
 mount "$dev" "$mnt" || ok=0
 for d in 1 2 3 4; do

@@ -4,12 +4,12 @@
 # middle of a fio verify run (fio finishes without error, the failed
 # replica is reported and leaves the map), then a second (IO continues on
 # the last replica), then the last (IO fails, only after the IO timeout,
-# and the device can still be detached).
+# and the device can still be detached). Four connections per chunk.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 ktap_plan 9
 cluster_init
-zbs_load && wait_path /dev/zbs-control
+zbs_load conns_per_chunk=4 && wait_path /dev/zbs-control
 chunks_start 3 && agent_start 3 || { ktap_fail "cluster starts"; exit 1; }
 dev=$(dev_add --volume-id vol-f --size 4G --replica-num 3 --stripe-num 4 --io-timeout-ms 8000) ||
 	{ ktap_fail "attach"; exit 1; }

@@ -3,14 +3,16 @@
 # Data integrity through /dev/zbsN: fio --verify=crc32c for 4 KiB random
 # writes and 1 MiB sequential writes on replica_num 1, 2, 3 and stripe_num
 # 1 and 4; the data read back after detach and attach; every replica holds
-# the same data (checked through each chunk alone).
+# the same data (checked through each chunk alone). Three connections per
+# chunk, so writes of different extents go on different connections.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
-ktap_plan 14
+ktap_plan 15
 cluster_init
-zbs_load && wait_path /dev/zbs-control
+zbs_load conns_per_chunk=3 && wait_path /dev/zbs-control
 chunks_start 3 || { ktap_fail "3 chunk servers start"; exit 1; }
 ktap_ok "3 chunk servers run"
+each_chunk_kconns() { local i; for i in 1 2 3; do [ "$(chunk_kconns $i)" -eq "$1" ] || return 1; done; }
 
 for rep in 1 2 3; do
 	for stripe in 1 4; do
@@ -27,6 +29,7 @@ for rep in 1 2 3; do
 		fio_verify "$vol-seq" "$dev" --rw=write --bs=1M --iodepth=4 --size=32M \
 			--offset=1000M || ok=0
 		ktap_check "$vol: fio verify 4k randwrite + 1M seqwrite" [ $ok -eq 1 ]
+		[ "$vol" = r3s4 ] && ktap_check "3 kernel connections to each chunk" each_chunk_kconns 3
 		"$ZBSCTL" device del "$dev" || ktap_info "detach failed"
 		dev=$(dev_add --volume-id "$vol" --size 2G --replica-num $rep --stripe-num $stripe) ||
 			{ ktap_fail "$vol: re-attach"; continue; }

@@ -34,6 +34,12 @@ chunk_kill() {
 	CHUNK_PIDS[$1]=""
 }
 
+# chunk_kconns I: established connections from the kernel to chunk I
+# (kernel sockets have no owning process in ss -p; the agent's have)
+chunk_kconns() {
+	ss -tnpH state established "( dport = :${CHUNK_PORTS[$1]} )" | grep -vc 'users:'
+}
+
 # replica list for the first N chunks: 127.0.0.1:p1,127.0.0.1:p2,...
 chunk_addrs() {
 	local i out=""
