@@ -11,7 +11,6 @@ LEASE_MS=1500
 META_PID= PORT=
 declare -A CPID
 BGPIDS=()
-n=0 failed=0
 
 cleanup() {
 	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
@@ -21,18 +20,8 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; [ $# -gt 0 ] && printf '#   %s\n' "$@"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "${DIAG:-}"; fi; DIAG=; }
-wait_for() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	while ! "$@" > /dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
+. "$(dirname "$0")/../../../tools/tap.sh"
 zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 UA=11111111-1111-4111-8111-111111111111
 UB=22222222-2222-4222-8222-222222222222
 agent() { local u=$1; shift; "$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid "$u" wait "$@" 2>>"$T/agent.log"; }
@@ -232,4 +221,4 @@ check "access-only chunkd leaves on SIGTERM with exit 0" test $st = 0
 DIAG="$(grep -h -A5 -E 'Sanitizer|runtime error' "$T"/*.log | head -20)"
 check "no sanitizer report from any agent or chunkd process" \
 	test -z "$(grep -l -E 'Sanitizer|runtime error' "$T"/*.log)"
-exit $((failed > 0))
+tap_exit

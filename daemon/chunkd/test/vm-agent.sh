@@ -14,7 +14,7 @@ BIN=${ZBS_BIN_PLAIN:-$TOP/build}
 T=$(mktemp -d /tmp/zbs-vm-agent.XXXXXX)
 M=127.0.0.1:10100
 declare -A CPID
-META_PID= n=0 failed=0 DIAG=
+META_PID=
 
 cleanup() {
 	[ -n "${DEV:-}" ] && "$BIN/zbsctl" detach "$DEV" >/dev/null 2>&1
@@ -24,18 +24,8 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; [ $# -gt 0 ] && printf '#   %s\n' "$@"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "${DIAG:-}"; fi; DIAG=; }
-wait_for() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	while ! "$@" > /dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
+. "$(dirname "$0")/../../../tools/tap.sh"
 zc() { "$BIN/zbsctl" --meta $M "$@"; }
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 echo "1..8"
 ip link set lo up 2>/dev/null
@@ -112,4 +102,4 @@ zc detach "$DEV" 2>"$T/e"; st=$?
 DIAG="$(cat "$T/e")"
 check "zbsctl detach $DEV" test $st = 0 -a ! -b "$DEV"
 DEV=
-exit $((failed > 0))
+tap_exit

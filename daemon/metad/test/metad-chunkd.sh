@@ -9,7 +9,6 @@ T=$(mktemp -d /tmp/zbs-metad-chunkd.XXXXXX)
 LEASE_MS=1500
 META_PID= PORT=
 declare -A CPID
-n=0 failed=0
 
 cleanup() {
 	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
@@ -18,18 +17,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; [ $# -gt 0 ] && printf '#   %s\n' "$@"; }
-wait_for() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	while ! "$@" > /dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
+. "$(dirname "$0")/../../../tools/tap.sh"
 zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
 cli() { "$BIN/zbs-meta-cli" "127.0.0.1:$PORT" "$@"; }
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 start_meta() {
 	rm -f "$T/port"
 	"$BIN/zbs-metad" -d "$T/meta" -l "127.0.0.1:${1:-0}" --port-file "$T/port" \
@@ -92,4 +82,4 @@ sleep $((LEASE_MS * 2 / 1000 + 1))
 if healthy_is 3 && [ "$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')" = "$before" ]; then
 	ok "metad kill -9 + restart: chunkd reconnect, sessions reused and renewed"
 else not_ok "reconnect" "$(zc session list 2>&1)"; fi
-exit $((failed > 0))
+tap_exit

@@ -8,7 +8,6 @@ T=$(mktemp -d /tmp/zbs-metad-test.XXXXXX)
 LEASE_MS=1500
 META_PID= PORT=
 declare -A CHUNK_PID CHUNK_UUID
-n=0 failed=0
 
 cleanup() {
 	for c in "${!CHUNK_PID[@]}"; do kill -9 "${CHUNK_PID[$c]}" 2>/dev/null; done
@@ -17,27 +16,10 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/../../../tools/tap.sh"
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-	shift; [ $# -gt 0 ] && printf '#   %s\n' "$@"
-}
-check() { # check NAME CMD...: ok when CMD succeeds
-	local name=$1; shift
-	if "$@" > "$T/out" 2>&1; then ok "$name"; else not_ok "$name" "$(tail -5 "$T/out")"; fi
-}
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
-wait_for() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	while ! "$@" > /dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
 zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
 cli() { "$BIN/zbs-meta-cli" "127.0.0.1:$PORT" "$@"; }
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 start_meta() { # start_meta [PORT]
 	rm -f "$T/port"
@@ -212,4 +194,4 @@ if [ $helpok = 1 ]; then ok "--help at every level, usage exit 2, unreachable me
 kill -TERM "$META_PID"; wait "$META_PID"; st=$?; META_PID=
 if [ $st = 0 ]; then ok "metad shuts down cleanly on SIGTERM (sanitizers quiet)"; else not_ok "clean shutdown" "exit $st" "$(tail -5 "$T/metad.log")"; fi
 [ $failed = 0 ] || { echo "# metad log tail:"; tail -30 "$T/metad.log" | sed 's/^/#   /'; }
-exit $((failed > 0))
+tap_exit
