@@ -2,7 +2,7 @@
 # TAP helpers for the native test scripts (source it from bash after setting
 # T, the test's temporary directory). The script prints its own plan
 # ("1..N") and ends with tap_exit.
-#   ok NAME / not_ok NAME [DIAG...]   one result; DIAG lines are printed as "#   ..."
+#   ok NAME / not_ok NAME [DIAG...]   one result; each DIAG line printed as "#   ..."
 #   check NAME CMD...                 ok when CMD succeeds; on failure the
 #                                     diagnostic is $DIAG when set, else the
 #                                     last lines CMD printed (DIAG is reset)
@@ -14,7 +14,7 @@ _tap_out=${T:?tap.sh: set T to the test directory first}/tap.out
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() {
 	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-	shift; [ $# -gt 0 ] && printf '#   %s\n' "$@"
+	shift; [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /'
 	return 0
 }
 check() {

@@ -27,7 +27,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/../../../tools/tap.sh"
 zc() { "$BIN/zbsctl" --meta $M "$@"; }
 
-echo "1..8"
+echo "1..9"
 ip link set lo up 2>/dev/null
 [ -e /dev/zbs-control ] || insmod "${ZBS_KO:-$TOP/zbs.ko}" || { echo "Bail out! cannot load zbs.ko"; exit 1; }
 "$BIN/zbs-metad" -d "$T/meta" -l $M --session-lease-ms 3000 2>"$T/metad.log" &
@@ -57,6 +57,16 @@ check "zbsctl attach v -> $DEV" test -b "${DEV:-/nonexistent}"
 zc attach v >/dev/null 2>"$T/e"; st=$?
 DIAG="$(cat "$T/e")"
 check "attaching it again: exit 1, 'already attached'" test $st = 1 -a -n "$(grep 'already attached' "$T/e")"
+
+# never written: meta answers the read lease with nothing allocated, the
+# agent says -ENODATA, the kernel reads zeroes; nothing gets allocated
+zero_read() {
+	dd if="$DEV" of="$T/z" bs=1M count=4 skip=512 iflag=direct 2>/dev/null || return 1
+	[ "$(stat -c %s "$T/z")" = 4194304 ] && cmp -n 4194304 "$T/z" /dev/zero || return 1
+	zc volume show v --pextents
+	[ "$(zc --json volume show v --pextents | jq_ "len(d['pextents'])")" = 0 ]
+}
+check "a read of never-written space returns zeroes and allocates nothing" zero_read
 
 head -c 8M /dev/urandom > "$T/data"
 dd if="$T/data" of="$DEV" bs=1M oflag=direct 2>/dev/null &&
