@@ -910,21 +910,36 @@ static int replica_pwrite(struct zbs_replica *r, const void *buf, size_t len, of
 	return pwrite_full(r->fd, buf, len, off);
 }
 
+/* fallocate(2) errors that mean "this filesystem cannot do that mode" */
+static bool falloc_unsupported(int err)
+{
+	return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
+}
+
 /*
  * Make [off, off+len) of a replica file read as zeros: a thin replica
  * punches a hole (the space goes back to the filesystem), a thick one
- * zeroes the range keeping its blocks; where the filesystem takes neither
- * (EOPNOTSUPP), zeros are written. 0 or -errno.
+ * zeroes the range keeping its blocks (where the filesystem has no zero
+ * range, e.g. tmpfs: punch, then allocate again); where the filesystem
+ * takes neither, zeros are written. 0 or -errno.
  */
 static int replica_zero_range(struct zbs_replica *r, uint64_t off, uint32_t len)
 {
-	int mode = r->thick ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	void *zeros;
 	int rc = 0;
 
-	if (fallocate(r->fd, mode, (off_t)off, (off_t)len) == 0)
+	if (r->thick) {
+		if (fallocate(r->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
+			return 0;
+		if (falloc_unsupported(errno) &&
+		    fallocate(r->fd, punch, (off_t)off, (off_t)len) == 0)
+			return fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0
+			       ? 0 : -errno;
+	} else if (fallocate(r->fd, punch, (off_t)off, (off_t)len) == 0) {
 		return 0;
-	if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
+	}
+	if (!falloc_unsupported(errno))
 		return -errno;
 	if (posix_memalign(&zeros, 4096, ZERO_BUF))
 		return -ENOMEM;
