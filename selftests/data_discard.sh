@@ -6,10 +6,10 @@
 # unit aligned, crossing many units and a stripe-group boundary, read back
 # as zeros while everything around them keeps its pattern (also after
 # detach/attach); mkfs.ext4 (which discards the whole device) and files on
-# it; the same on a 1-replica volume.
+# it; a replica failing under a discard; the same on a 1-replica volume.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
-ktap_plan 16
+ktap_plan 18
 cluster_init
 modprobe ext4 2>/dev/null
 zbs_load && wait_path /dev/zbs-control
@@ -116,6 +116,21 @@ ktap_check "ext4 (mounted -o discard, fstrim): files intact and fsck clean after
 	[ $ok -eq 1 ]
 "$ZBSCTL" device del "$dev"
 
+ktap_check "no replica failure reported so far" bash -c "! grep -q '^failed' '$T/events' 2>/dev/null"
+
+# ---- a replica fails: the discard succeeds on the others ------------------
+dev=$(dev_add --volume-id vol-dz-fail --size 64M --replica-num 3 --stripe-num 4 \
+	--stripe-size 64K --io-timeout-ms 20000) || { ktap_fail "attach"; exit 1; }
+ok=1
+region_write "$dev" 0 $((16 * M)) d || ok=0
+chunk_kill 3
+o=$((2 * U + 8 * K)) l=$((50 * U + 4 * K))
+blkdiscard -o $o -l $l "$dev" && region_zero d $o $l || ok=0
+ktap_check "a chunk killed: the discard succeeds, zeros there, the pattern around kept" \
+	bash -c "$(declare -f region_check); T=$T; [ $ok -eq 1 ] && region_check $dev 0 d"
+ktap_check "the killed chunk's replicas were reported failed" grep -q '^failed' "$T/events"
+"$ZBSCTL" device del "$dev"
+
 # ---- 1 replica -------------------------------------------------------------
 agent_stop
 agent_start 1 || { ktap_fail "test agent over 1 chunk"; exit 1; }
@@ -133,5 +148,4 @@ ktap_check "1 replica: discard of the whole device, then zeros everywhere" \
 	bash -c "$(declare -f zeros_at); blkdiscard $dev && zeros_at $dev 0 $((64 * M))"
 "$ZBSCTL" device del "$dev"
 
-ktap_check "no replica failure reported" bash -c "! grep -q '^failed' '$T/events' 2>/dev/null"
 ktap_finish
