@@ -209,7 +209,7 @@ int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id)
 	snprintf(disk->disk_name, DISK_NAME_LEN, "zbs%u", dev->id);
 	set_capacity(disk, cfg->size >> SECTOR_SHIFT);
 
-	/* Requests never cross a stripe unit and fit one wire request. */
+	/* Reads and writes never cross a stripe unit and fit one wire request. */
 	io_sectors = min_t(u32, cfg->stripe_size, ZBS_MAX_IO_BYTES) >> SECTOR_SHIFT;
 	blk_queue_logical_block_size(disk->queue, 512);
 	blk_queue_physical_block_size(disk->queue, 4096);
@@ -218,8 +218,16 @@ int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id)
 	blk_queue_max_hw_sectors(disk->queue, io_sectors);
 	blk_queue_max_segments(disk->queue, USHRT_MAX);
 	blk_queue_max_segment_size(disk->queue, UINT_MAX);
-	blk_queue_max_discard_sectors(disk->queue, 0);
-	blk_queue_max_write_zeroes_sectors(disk->queue, 0);
+	/*
+	 * Discard zeroes here: the chunks punch holes, and a discarded range
+	 * reads back as zeros, exactly like write zeroes (both are
+	 * WRITE_ZEROES on the wire). Neither is split at chunk_sectors by the
+	 * block layer, and contiguous discards merge across stripe units: the
+	 * driver splits them itself, one range per extent (zbs_io.c).
+	 */
+	blk_queue_max_discard_sectors(disk->queue, UINT_MAX >> SECTOR_SHIFT);
+	blk_queue_max_write_zeroes_sectors(disk->queue, UINT_MAX >> SECTOR_SHIFT);
+	disk->queue->limits.discard_granularity = 4096;
 	blk_queue_write_cache(disk->queue, true, true);
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);

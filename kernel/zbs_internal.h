@@ -179,7 +179,7 @@ struct zbs_cmd {
 	struct zbs_map		*map;		/* ref held while legs are out */
 	u64			off;		/* in the extent */
 	u32			len;
-	u16			op;		/* ZBS_OP_READ/WRITE/FLUSH */
+	u16			op;		/* ZBS_OP_READ/WRITE/WRITE_ZEROES/FLUSH */
 	bool			fua;
 	u64			gen;
 	atomic_t		pending;	/* legs out */
@@ -194,6 +194,15 @@ struct zbs_cmd {
 	struct zbs_leg		legs[ZBS_MAX_REPLICAS];
 	struct zbs_leg		**flush_legs;	/* flush: one per chunk */
 	u32			nr_flush_legs;
+	/*
+	 * Discard / write zeroes: the request is sent as one range per extent
+	 * and stripe group, one after another (zbs_layout_col_range); off/len
+	 * above are the current range, of vextent dz_vext.
+	 */
+	u64			dz_pos;		/* volume offset of the current group part */
+	u64			dz_left;	/* bytes of the request from dz_pos on */
+	u64			dz_vext;
+	u32			dz_col;		/* next column of the group to look at */
 };
 
 /* zbs_io.c */
@@ -202,6 +211,7 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 void zbs_cmd_issue(struct zbs_cmd *cmd);	/* route a command (ext unlocked) */
 void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st);
 void zbs_leg_done(struct zbs_leg *leg);		/* a leg's reply or failure */
+void zbs_cmd_zeroes_next(struct zbs_cmd *cmd);	/* range needs nothing: go on */
 int zbs_io_setup(void);
 void zbs_io_release(void);
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The IO path: a blk-mq request is one piece of one extent (the queue
- * limits keep requests inside a stripe unit), routed by the extent's map.
+ * The IO path: a read or write request is one piece of one extent (the
+ * queue limits keep it inside a stripe unit), routed by the extent's map.
  *
  * Writes go to every live replica of the map in parallel, each leg
  * carrying the next gen; the request completes when every leg answered.
@@ -13,6 +13,14 @@
  *    retries under a new map until the device's IO timeout.
  * Reads go to one replica, the local one first, then the others in order.
  * Flushes go to every chunk written since the previous flush.
+ *
+ * Discard and write zeroes (both zero the range: a discarded range reads as
+ * zeros) may span many stripe units and extents; the block layer does not
+ * split them at stripe units, so the driver does: one WRITE_ZEROES per
+ * extent and stripe group (zbs_layout_col_range), sent one after another,
+ * each exactly like a write (every live replica, next gen, same failure
+ * rules, IO timeout per range). A range of a never-written extent (the
+ * agent answers -ENODATA to the read lease it asks for) needs nothing.
  *
  * Legs of reads and writes live in the request PDU (no allocation in the
  * IO path); flush legs, one per chunk, come from a mempool in a worker.
@@ -30,6 +38,12 @@
 static struct kmem_cache *zbs_leg_cache;
 static mempool_t *zbs_leg_pool;
 
+/* Ops that go to every replica with the next gen. */
+static bool zbs_op_writes(u16 op)
+{
+	return op == ZBS_OP_WRITE || op == ZBS_OP_WRITE_ZEROES;
+}
+
 void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st)
 {
 	struct zbs_dev *dev = cmd->dev;
@@ -37,8 +51,10 @@ void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st)
 	if (st != BLK_STS_OK)
 		pr_err_ratelimited("zbs%u: %s of %u bytes at sector %llu failed (%d)\n",
 				   dev->id, cmd->op == ZBS_OP_READ ? "read" :
-				   cmd->op == ZBS_OP_WRITE ? "write" : "flush",
-				   cmd->len, blk_rq_pos(cmd->rq), blk_status_to_errno(st));
+				   cmd->op == ZBS_OP_WRITE ? "write" :
+				   cmd->op == ZBS_OP_WRITE_ZEROES ? "discard/write-zeroes" : "flush",
+				   blk_rq_bytes(cmd->rq), blk_rq_pos(cmd->rq),
+				   blk_status_to_errno(st));
 	blk_mq_end_request(cmd->rq, st);
 	atomic64_dec(&dev->inflight);
 }
@@ -91,7 +107,7 @@ static struct zbs_conn *zbs_pick_conn(struct zbs_chunk *c, u64 pid)
 	return &c->conns[pid % c->nr_conns];
 }
 
-/* Route a read or write under its extent's map, or park it for one. */
+/* Route a read or write(-zeroes) under its extent's map, or park it for one. */
 void zbs_cmd_issue(struct zbs_cmd *cmd)
 {
 	struct zbs_ext *ext = cmd->ext;
@@ -103,13 +119,13 @@ void zbs_cmd_issue(struct zbs_cmd *cmd)
 	if (!map)
 		goto park;
 
-	if (cmd->op == ZBS_OP_WRITE) {
+	if (zbs_op_writes(cmd->op)) {
 		for (i = 0; i < map->nr; i++) {
 			struct zbs_leg *leg = &cmd->legs[n];
 
 			if (test_bit(i, &map->failed))
 				continue;
-			zbs_leg_init(leg, cmd, ZBS_OP_WRITE, map);
+			zbs_leg_init(leg, cmd, cmd->op, map);
 			leg->rep_idx = i;
 			leg->chunk = map->rep[i].chunk;
 			n++;
@@ -187,6 +203,97 @@ static void zbs_cmd_retry_work(struct work_struct *work)
 	zbs_cmd_issue(cmd);
 }
 
+/* ---- discard / write zeroes ------------------------------------------ */
+
+/*
+ * Move the cursor to the next range of the request: the next column of the
+ * current stripe group that the request reaches, else the next group.
+ * Sets off/len/dz_vext; false when the request is done.
+ */
+static bool zbs_zeroes_advance(struct zbs_cmd *cmd)
+{
+	const struct zbs_ioc_dev_config *cfg = &cmd->dev->cfg;
+	u64 group_bytes = (u64)cfg->stripe_num * ZBS_EXTENT_SIZE;
+
+	while (cmd->dz_left) {
+		u64 rem, step;
+
+		while (cmd->dz_col < cfg->stripe_num) {
+			u64 vext, eoff, len;
+
+			len = zbs_layout_col_range(cfg->stripe_num, cfg->stripe_size,
+						   cmd->dz_pos, cmd->dz_left, cmd->dz_col++,
+						   &vext, &eoff);
+			if (len) {
+				cmd->dz_vext = vext;
+				cmd->off = eoff;
+				cmd->len = len;		/* <= ZBS_EXTENT_SIZE */
+				return true;
+			}
+		}
+		div64_u64_rem(cmd->dz_pos, group_bytes, &rem);
+		step = min(group_bytes - rem, cmd->dz_left);
+		cmd->dz_pos += step;
+		cmd->dz_left -= step;
+		cmd->dz_col = 0;
+	}
+	return false;
+}
+
+static void zbs_zeroes_start_work(struct work_struct *work);
+
+/* Issue the current range (worker context): its extent slot may need memory. */
+static void zbs_zeroes_start(struct zbs_cmd *cmd)
+{
+	struct zbs_dev *dev = cmd->dev;
+	struct zbs_ext *ext = zbs_ext_get(dev, cmd->dz_vext, GFP_NOIO);
+
+	if (!ext) {
+		if (time_after_eq(jiffies, cmd->deadline) || READ_ONCE(dev->dying)) {
+			zbs_cmd_end(cmd, BLK_STS_IOERR);
+			return;
+		}
+		INIT_DELAYED_WORK(&cmd->dwork, zbs_zeroes_start_work);
+		queue_delayed_work(zbs_wq, &cmd->dwork, ZBS_RETRY_DELAY);
+		return;
+	}
+	cmd->ext = ext;
+	cmd->tried = 0;
+	zbs_cmd_issue(cmd);
+}
+
+static void zbs_zeroes_start_work(struct work_struct *work)
+{
+	zbs_zeroes_start(container_of(to_delayed_work(work), struct zbs_cmd, dwork));
+}
+
+/* The current range is done (worker context): the next one, or the end. */
+static void zbs_zeroes_next(struct zbs_cmd *cmd)
+{
+	if (!zbs_zeroes_advance(cmd)) {
+		zbs_cmd_end(cmd, BLK_STS_OK);
+		return;
+	}
+	if (READ_ONCE(cmd->dev->dying)) {
+		zbs_cmd_end(cmd, BLK_STS_IOERR);
+		return;
+	}
+	cmd->deadline = jiffies + cmd->dev->io_timeout;		/* per range */
+	zbs_zeroes_start(cmd);
+}
+
+static void zbs_zeroes_next_work(struct work_struct *work)
+{
+	zbs_zeroes_next(container_of(to_delayed_work(work), struct zbs_cmd, dwork));
+}
+
+/* The current range needs nothing (never-written extent): go on from a worker. */
+void zbs_cmd_zeroes_next(struct zbs_cmd *cmd)
+{
+	INIT_DELAYED_WORK(&cmd->dwork, zbs_zeroes_next_work);
+	queue_delayed_work(zbs_wq, &cmd->dwork, 0);
+}
+
 /* Every leg of a read or write answered: decide (process context, no locks). */
 static void zbs_cmd_done(struct zbs_cmd *cmd)
 {
@@ -201,7 +308,7 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 		if (zbs_st_fenced(cmd->legs[i].status))
 			map_bad = true;
 
-	if (cmd->op == ZBS_OP_WRITE && ok) {
+	if (zbs_op_writes(cmd->op) && ok) {
 		/* partial failure: drop and report the replicas that failed */
 		for (i = 0; i < cmd->nr_legs; i++) {
 			struct zbs_leg *leg = &cmd->legs[i];
@@ -213,13 +320,13 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 							cmd->gen + 1, zbs_wire_errno(leg->status));
 		}
 	}
-	if (cmd->op == ZBS_OP_WRITE && !ok)
+	if (zbs_op_writes(cmd->op) && !ok)
 		map_bad = true;		/* total failure: nothing removed, ask again */
 	if (cmd->op == ZBS_OP_READ && !ok && !map_bad)
 		cmd->tried++;		/* next replica under the same map */
 
 	spin_lock(&ext->lock);
-	if (cmd->op == ZBS_OP_WRITE && ok && !map->ever_exist) {
+	if (zbs_op_writes(cmd->op) && ok && !map->ever_exist) {
 		map->ever_exist = true;
 		first_write = true;
 	}
@@ -236,7 +343,9 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 	zbs_map_put(map);
 	cmd->map = NULL;
 
-	if (ok) {
+	if (ok && cmd->op == ZBS_OP_WRITE_ZEROES) {
+		zbs_zeroes_next(cmd);
+	} else if (ok) {
 		zbs_cmd_end(cmd, BLK_STS_OK);
 	} else if (time_before(jiffies, cmd->deadline) && !READ_ONCE(dev->dying)) {
 		INIT_DELAYED_WORK(&cmd->dwork, zbs_cmd_retry_work);
@@ -363,7 +472,7 @@ void zbs_leg_done(struct zbs_leg *leg)
 
 	if (leg->status == ZBS_ST_OK) {
 		atomic_inc(&cmd->ok);
-		if (cmd->op == ZBS_OP_WRITE) {
+		if (zbs_op_writes(cmd->op)) {
 			spin_lock(&cmd->dev->dirty_lock);
 			__set_bit(leg->chunk->idx, cmd->dev->dirty_chunks);
 			spin_unlock(&cmd->dev->dirty_lock);
@@ -373,10 +482,12 @@ void zbs_leg_done(struct zbs_leg *leg)
 		return;
 	/*
 	 * The common case, every leg of a read or a (not first) write ok,
-	 * completes here in the rx thread: no workqueue hop. Failures, and a
-	 * first write (it sends an existence event), take the worker.
+	 * completes here in the rx thread: no workqueue hop. Failures, a
+	 * first write (it sends an existence event) and write zeroes (the
+	 * next range may allocate) take the worker.
 	 */
-	if (cmd->op != ZBS_OP_FLUSH && atomic_read(&cmd->ok) == cmd->nr_legs &&
+	if ((cmd->op == ZBS_OP_READ || cmd->op == ZBS_OP_WRITE) &&
+	    atomic_read(&cmd->ok) == cmd->nr_legs &&
 	    (cmd->op == ZBS_OP_READ || READ_ONCE(cmd->map->ever_exist))) {
 		zbs_cmd_done(cmd);
 		return;
@@ -406,6 +517,10 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	case REQ_OP_FLUSH:
 		cmd->op = ZBS_OP_FLUSH;
 		break;
+	case REQ_OP_DISCARD:		/* zeroes too: see the limits in zbs_dev.c */
+	case REQ_OP_WRITE_ZEROES:
+		cmd->op = ZBS_OP_WRITE_ZEROES;
+		break;
 	default:
 		return BLK_STS_NOTSUPP;
 	}
@@ -418,7 +533,17 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	cmd->nr_legs = 0;	/* legs are set up by zbs_leg_init when issued */
 	INIT_LIST_HEAD(&cmd->park);
 
-	if (cmd->op != ZBS_OP_FLUSH) {
+	if (cmd->op == ZBS_OP_WRITE_ZEROES) {
+		/* the first range now, the others as each one completes */
+		cmd->dz_pos = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+		cmd->dz_left = blk_rq_bytes(rq);
+		cmd->dz_col = 0;
+		if (WARN_ON_ONCE(!cmd->dz_left || !zbs_zeroes_advance(cmd)))
+			return BLK_STS_IOERR;
+		cmd->ext = zbs_ext_get(dev, cmd->dz_vext, GFP_NOWAIT);
+		if (!cmd->ext)
+			return BLK_STS_RESOURCE;
+	} else if (cmd->op != ZBS_OP_FLUSH) {
 		off = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
 		cmd->len = blk_rq_bytes(rq);
 		if (WARN_ON_ONCE(!cmd->len || cmd->len > ZBS_MAX_IO_BYTES ||

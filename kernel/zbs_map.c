@@ -121,6 +121,8 @@ void __zbs_ext_park(struct zbs_ext *ext, struct zbs_cmd *cmd)
 	lockdep_assert_held(&ext->lock);
 	list_add_tail(&cmd->park, &ext->parked);
 	atomic_inc(&ext->dev->nr_parked);
+	/* write zeroes asks for a read lease: it allocates nothing on meta,
+	 * and a never-written extent (-ENODATA) needs no zeroing */
 	__zbs_ext_want_map(ext, cmd->op == ZBS_OP_WRITE);
 }
 
@@ -170,7 +172,8 @@ static void zbs_cmd_zero_fill(struct zbs_cmd *cmd)
 /*
  * The agent answered map request `req_id`. On success `map` becomes the
  * extent's map and the parked commands go; -ENODATA means the extent was
- * never written (reads are zeros, writes ask again for a write lease);
+ * never written (reads are zeros, and so is a range to zero: done; writes
+ * ask again for a write lease);
  * -EAGAIN leaves them parked for a later request; any other error fails
  * them. Returns -ESTALE for an answer nobody waits for.
  */
@@ -219,6 +222,8 @@ int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
 			zbs_cmd_issue(cmd);
 		} else if (err == -ENODATA && cmd->op == ZBS_OP_READ) {
 			zbs_cmd_zero_fill(cmd);
+		} else if (err == -ENODATA && cmd->op == ZBS_OP_WRITE_ZEROES) {
+			zbs_cmd_zeroes_next(cmd);	/* reads as zeros already */
 		} else if (err == -ENODATA) {
 			spin_lock(&ext->lock);
 			__zbs_ext_park(ext, cmd);

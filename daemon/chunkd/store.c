@@ -37,6 +37,9 @@
 #define HASH_BUCKETS		1024
 #define DIRTY_BYTES		(ZBS_EXTENT_SIZE / ZBS_SECTOR_SIZE / 8)	/* 64 KiB */
 #define BITMAP_BYTES		ZBS_WIRE_BLOCK_MAP_BYTES
+#define DIRTY_DATA		1	/* data written: fdatasync */
+#define DIRTY_LAYOUT		2	/* holes punched: fsync (file block map) */
+#define ZERO_BUF		(1U << 20)	/* zeros written per call where holes fail */
 
 /* LMDB records, host byte order (the store is local to this machine). */
 struct super_rec {
@@ -59,7 +62,7 @@ struct zbs_replica {
 	int dfd;			/* O_DIRECT, or -1 when unsupported */
 	bool thick;			/* immutable */
 	atomic_int refs;
-	atomic_int data_dirty;		/* written since the last fdatasync */
+	atomic_int data_dirty;		/* DIRTY_*: changed since the last sync */
 	struct zbs_replica *hnext;	/* st->table_lock */
 
 	pthread_mutex_t lock;
@@ -705,7 +708,9 @@ int zbs_store_flush(struct zbs_store *st)
 	for (unsigned i = 0; i < n; i++) {
 		struct zbs_replica *r = v[i];
 
-		if (atomic_exchange(&r->data_dirty, 0) && fdatasync(r->fd) < 0) {
+		int d = atomic_exchange(&r->data_dirty, 0);
+
+		if (d && ((d & DIRTY_LAYOUT) ? fsync(r->fd) : fdatasync(r->fd)) < 0) {
 			rc = -errno;
 			log_err("replica %" PRIu64 ": fdatasync: %m", r->pid);
 			pthread_mutex_lock(&r->lock);
@@ -780,8 +785,8 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 	} else if (r->dirty) {	/* recovering: foreground write, no gen check */
 		dirty_mark(r, req->offset, req->length);
 	}
-	if (rc == ZBS_ST_OK && req->opcode == ZBS_OP_WRITE)
-		replica_alloc(r, req->offset, req->length);
+	if (rc == ZBS_ST_OK && req->opcode != ZBS_OP_READ)
+		replica_alloc(r, req->offset, req->length);	/* recovery copies it */
 	if (rc != ZBS_ST_OK) {
 		replica_fill_reply(r, rep);
 		rep->status = (uint32_t)rc;
@@ -802,14 +807,15 @@ void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zb
 {
 	struct zbs_replica *r = io->r;
 	const struct zbs_req *req = &io->req;
-	bool write = req->opcode == ZBS_OP_WRITE;
+	bool zeroes = req->opcode == ZBS_OP_WRITE_ZEROES;
+	bool write = req->opcode == ZBS_OP_WRITE || zeroes;
 	uint32_t done = res > 0 ? (uint32_t)res : 0;
 	int rc = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->opcode = req->opcode;
 	rep->id = req->id;
-	if (res < 0 && res != -EINVAL)
+	if (res < 0 && (res != -EINVAL || zeroes))
 		rc = res;
 	else if (done < req->length) {
 		/* short, or refused by O_DIRECT (alignment): finish buffered */
@@ -821,15 +827,16 @@ void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zb
 		io->dsync = false;
 	}
 	if (write) {
-		atomic_store(&r->data_dirty, 1);
-		if (!rc && (req->flags & ZBS_WF_FUA) && !io->dsync && fdatasync(r->fd) < 0)
+		atomic_fetch_or(&r->data_dirty, zeroes ? DIRTY_DATA | DIRTY_LAYOUT : DIRTY_DATA);
+		if (!rc && (req->flags & ZBS_WF_FUA) && !io->dsync &&
+		    (zeroes ? fsync(r->fd) : fdatasync(r->fd)) < 0)
 			rc = -errno;
 	}
 
 	pthread_mutex_lock(&r->lock);
 	if (rc) {
 		log_err("replica %" PRIu64 ": %s at %" PRIu64 "+%u: %s%s", r->pid,
-			write ? "write" : "read", req->offset, req->length, strerror(-rc),
+			zeroes ? "write-zeroes" : write ? "write" : "read", req->offset, req->length, strerror(-rc),
 			write ? "; replica now in error" : "");
 		if (write) {
 			r->state = ZBS_RSTATE_ERROR;
@@ -903,6 +910,64 @@ static int replica_pwrite(struct zbs_replica *r, const void *buf, size_t len, of
 	return pwrite_full(r->fd, buf, len, off);
 }
 
+/* fallocate(2) errors that mean "this filesystem cannot do that mode" */
+static bool falloc_unsupported(int err)
+{
+	return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
+}
+
+/*
+ * Make [off, off+len) of a replica file read as zeros: a thin replica
+ * punches a hole (the space goes back to the filesystem), a thick one
+ * zeroes the range keeping its blocks (where the filesystem has no zero
+ * range, e.g. tmpfs: punch, then allocate again); where the filesystem
+ * takes neither, zeros are written. 0 or -errno.
+ */
+static int replica_zero_range(struct zbs_replica *r, uint64_t off, uint32_t len)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	void *zeros;
+	int rc = 0;
+
+	if (r->thick) {
+		if (fallocate(r->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
+			return 0;
+		if (falloc_unsupported(errno) &&
+		    fallocate(r->fd, punch, (off_t)off, (off_t)len) == 0)
+			return fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0
+			       ? 0 : -errno;
+	} else if (fallocate(r->fd, punch, (off_t)off, (off_t)len) == 0) {
+		return 0;
+	}
+	if (!falloc_unsupported(errno))
+		return -errno;
+	if (posix_memalign(&zeros, 4096, ZERO_BUF))
+		return -ENOMEM;
+	memset(zeros, 0, ZERO_BUF);
+	while (len && !rc) {
+		uint32_t n = len < ZERO_BUF ? len : ZERO_BUF;
+
+		rc = replica_pwrite(r, zeros, n, (off_t)off);
+		off += n;
+		len -= n;
+	}
+	free(zeros);
+	return rc == -EINVAL ? -EIO : rc;	/* -EINVAL would mean a short write */
+}
+
+/* WRITE_ZEROES: the rules and gen accounting of a WRITE, without data. */
+static void write_zeroes(struct zbs_store *st, struct zbs_store_batch *b,
+			 const struct zbs_req *req, struct zbs_reply *rep)
+{
+	struct zbs_store_io io;
+	int res;
+
+	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+		return;
+	res = replica_zero_range(io.r, req->offset, req->length);
+	zbs_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
+}
+
 static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 			    struct zbs_replica *r, const struct zbs_req *req,
 			    const void *payload)
@@ -939,7 +1004,7 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 		i = j;
 	}
 	free(data);
-	atomic_store(&r->data_dirty, 1);
+	atomic_fetch_or(&r->data_dirty, DIRTY_DATA);
 	if (!rc && (req->flags & ZBS_WF_FUA) && fdatasync(r->fd) < 0)
 		rc = -errno;
 	if (rc) {
@@ -971,6 +1036,9 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	case ZBS_OP_READ:
 	case ZBS_OP_WRITE:
 		sync_io(st, b, req, payload, out, rep);
+		return;
+	case ZBS_OP_WRITE_ZEROES:
+		write_zeroes(st, b, req, rep);
 		return;
 	case ZBS_OP_FLUSH:
 		rc = zbs_store_batch_commit(st, b);
@@ -1466,7 +1534,11 @@ void zbs_store_close(struct zbs_store *st)
 		v = table_snapshot(st, &n);
 		if (v) {
 			for (unsigned i = 0; i < n; i++) {
-				if (atomic_exchange(&v[i]->data_dirty, 0))
+				int d = atomic_exchange(&v[i]->data_dirty, 0);
+
+				if (d & DIRTY_LAYOUT)
+					fsync(v[i]->fd);
+				else if (d)
 					fdatasync(v[i]->fd);
 			}
 			persist(st, v, n, true);

@@ -314,6 +314,18 @@ int zbs_dc_write(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease
 	return call_fill(dc, &op, rep);
 }
 
+int zbs_dc_write_zeroes(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease_epoch,
+			uint64_t gen, uint64_t off, uint32_t len, uint32_t flags,
+			struct zbs_reply *rep)
+{
+	struct zbs_dc_op op = {
+		.req = { .opcode = ZBS_OP_WRITE_ZEROES, .pid = pid, .epoch = epoch,
+			 .flags = flags, .lease_epoch = lease_epoch, .gen = gen, .offset = off,
+			 .length = len },
+	};
+	return call_fill(dc, &op, rep);
+}
+
 int zbs_dc_recover_write(struct zbs_dc *dc, uint64_t pid, uint64_t epoch,
 			 uint64_t lease_epoch, uint64_t off, uint32_t len, const void *buf,
 			 uint32_t flags, struct zbs_reply *rep)

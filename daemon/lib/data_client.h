@@ -59,6 +59,10 @@ int zbs_dc_read(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease_
 int zbs_dc_write(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease_epoch,
 		 uint64_t gen, uint64_t off, uint32_t len, const void *buf, uint32_t flags,
 		 struct zbs_reply *rep);
+/* WRITE_ZEROES: [off, off+len) reads as zeros afterwards; flags ZBS_WF_FUA. */
+int zbs_dc_write_zeroes(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease_epoch,
+			uint64_t gen, uint64_t off, uint32_t len, uint32_t flags,
+			struct zbs_reply *rep);
 int zbs_dc_sync(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease_epoch,
 		uint32_t flags, struct zbs_reply *rep);
 int zbs_dc_block_map(struct zbs_dc *dc, uint64_t pid, uint64_t epoch,

@@ -79,9 +79,9 @@ int zbs_wire_decode_reply(const struct zbs_wire_reply *w, struct zbs_reply *r)
 	return ZBS_ST_OK;
 }
 
-static int check_range(const struct zbs_req *r)
+static int check_range(const struct zbs_req *r, uint64_t max_len)
 {
-	if (r->length == 0 || r->length > ZBS_WIRE_MAX_IO)
+	if (r->length == 0 || r->length > max_len)
 		return ZBS_ST_INVAL;
 	if ((r->length | r->offset) & (ZBS_SECTOR_SIZE - 1))
 		return ZBS_ST_INVAL;
@@ -105,12 +105,16 @@ int zbs_wire_check_req(const struct zbs_req *r)
 	case ZBS_OP_READ:
 		if (r->flags)
 			return ZBS_ST_INVAL;
-		return check_range(r);
+		return check_range(r, ZBS_WIRE_MAX_IO);
 	case ZBS_OP_WRITE:
 	case ZBS_OP_RECOVER_WRITE:
 		if (r->flags & ~ZBS_WF_FUA)
 			return ZBS_ST_INVAL;
-		return check_range(r);
+		return check_range(r, ZBS_WIRE_MAX_IO);
+	case ZBS_OP_WRITE_ZEROES:
+		if (r->flags & ~ZBS_WF_FUA)
+			return ZBS_ST_INVAL;
+		return check_range(r, ZBS_EXTENT_SIZE);
 	case ZBS_OP_SYNC:
 	case ZBS_OP_RECOVER_BEGIN:
 		return check_noio(r, ZBS_SF_THICK);
@@ -187,6 +191,7 @@ const char *zbs_wire_op_str(uint32_t op)
 		[ZBS_OP_RECOVER_BEGIN] = "RECOVER_BEGIN",
 		[ZBS_OP_RECOVER_WRITE] = "RECOVER_WRITE",
 		[ZBS_OP_RECOVER_END] = "RECOVER_END",
+		[ZBS_OP_WRITE_ZEROES] = "WRITE_ZEROES",
 	};
 	if (op < sizeof(names) / sizeof(names[0]) && names[op])
 		return names[op];

@@ -18,14 +18,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: zbs-probe [-c HOST:PORT] [options] COMMAND\n"
-		"commands: sync info read write flush delete blockmap\n"
+		"commands: sync info read write write-zeroes flush delete blockmap\n"
 		"          recover-begin recover-write recover-end\n"
 		"  -c, --connect HOST:PORT  chunk data port (default 127.0.0.1:%u)\n"
 		"  -p, --pid N          -e, --epoch N       -L, --lease-epoch N\n"
 		"  -g, --gen N          -o, --offset BYTES  -n, --length BYTES\n"
 		"      --fua            --thick\n"
 		"read writes the data to stdout; write and recover-write take it from\n"
-		"stdin (length = bytes read, a multiple of 512 up to 1 MiB).\n"
+		"stdin (length = bytes read, a multiple of 512 up to 1 MiB);\n"
+		"write-zeroes zeroes --length bytes at --offset (up to 256 MiB).\n"
 		"Exit status: 0 ok, 1 the chunk answered an error, 2 usage/transport.\n",
 		ZBS_WIRE_DEFAULT_PORT);
 }
@@ -35,7 +36,8 @@ static const struct {
 	uint16_t op;
 } cmds[] = {
 	{ "sync", ZBS_OP_SYNC }, { "info", ZBS_OP_GET_INFO }, { "read", ZBS_OP_READ },
-	{ "write", ZBS_OP_WRITE }, { "flush", ZBS_OP_FLUSH }, { "delete", ZBS_OP_DELETE },
+	{ "write", ZBS_OP_WRITE }, { "write-zeroes", ZBS_OP_WRITE_ZEROES },
+	{ "flush", ZBS_OP_FLUSH }, { "delete", ZBS_OP_DELETE },
 	{ "blockmap", ZBS_OP_GET_BLOCK_MAP }, { "recover-begin", ZBS_OP_RECOVER_BEGIN },
 	{ "recover-write", ZBS_OP_RECOVER_WRITE }, { "recover-end", ZBS_OP_RECOVER_END },
 };
@@ -106,6 +108,12 @@ int main(int argc, char **argv)
 		}
 		op.req.length = (uint32_t)len;
 		buf = malloc(len);
+	} else if (op.req.opcode == ZBS_OP_WRITE_ZEROES) {
+		if (len == 0 || len > ZBS_EXTENT_SIZE) {
+			fprintf(stderr, "zbs-probe: write-zeroes needs --length (1..256M)\n");
+			return 2;
+		}
+		op.req.length = (uint32_t)len;
 	} else if (zbs_wire_op_has_payload(op.req.opcode)) {
 		size_t cap = ZBS_WIRE_MAX_IO, n = 0;
 		ssize_t r;

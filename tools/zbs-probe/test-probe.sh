@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # zbs-probe against a sanitized zbs-chunkd: sync, write, read back, gen
-# mismatch exit status, blockmap, flush, delete. TAP output.
+# mismatch exit status, write-zeroes, blockmap, flush, delete. TAP output.
 set -u
 bin=${ZBS_BIN:-build/san}
 work=$(mktemp -d)
@@ -16,7 +16,7 @@ t() {	# t NAME CMD...: one TAP line
 	n=$((n + 1))
 	if "$@" >>"$work/log" 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; fail=1; fi
 }
-echo "1..9"
+echo "1..10"
 "$bin/zbs-chunkd" --data-dir "$work/data" --listen 127.0.0.1:0 --port-file "$work/port" \
 	2>"$work/chunkd.log" &
 pid=$!
@@ -29,6 +29,7 @@ head -c 8192 /dev/urandom > "$work/in"
 t "write gen 0" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -g 0 -o 1M write < $work/in | grep -q 'gen=1'"
 t "read it back" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -o 1M -n 8192 read > $work/out 2>/dev/null && cmp $work/in $work/out"
 t "gen mismatch exits 1" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -g 0 -o 0 write < $work/in; test \$? -eq 1"
+t "write-zeroes gen 1, reads back zeros" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -g 1 -o 1M -n 4096 write-zeroes | grep -q 'gen=2' && P -p 5 -e 2 -L 1 -o 1M -n 8192 read > $work/out 2>/dev/null && cmp -n 4096 $work/out /dev/zero && cmp -i 4096 $work/in $work/out"
 t "blockmap lists block 4" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 blockmap | grep -qx 'blocks: 4'"
 t "flush" bash -c "$(declare -f P); bin=$bin port=$port; P flush | grep -q 'status=0'"
 t "delete" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 delete | grep -q 'status=0' && { P -p 5 -e 2 info; test \$? -eq 1; }"

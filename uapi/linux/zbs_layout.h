@@ -15,6 +15,8 @@
  *
  * A request is split at stripe-unit boundaries; each piece lies in exactly
  * one extent (S divides E, so unit boundaries include extent boundaries).
+ * Requests without data (discard, write zeroes) may instead be sent as one
+ * range per extent and stripe group (zbs_layout_col_range).
  */
 #ifndef _UAPI_LINUX_ZBS_LAYOUT_H
 #define _UAPI_LINUX_ZBS_LAYOUT_H
@@ -82,6 +84,39 @@ static inline __u64 zbs_layout_piece_len(__u32 stripe_size, __u64 off, __u64 len
 	__u64 room = (__u64)stripe_size - (off & ((__u64)stripe_size - 1));
 
 	return len < room ? len : room;
+}
+
+/*
+ * Inside one stripe group the units of a column are consecutive in its
+ * extent, so the part of a request [off, off+len) that lies in the group
+ * holding `off` covers one contiguous range of each of the group's extents.
+ * For column `col` (0 <= col < stripe_num) of that group: returns the
+ * range's length (0 when the request does not reach that column) and sets
+ * *vextent_no and *extent_offset to its start. The group part of the
+ * request ends at min(off + len, end of the group).
+ */
+static inline __u64 zbs_layout_col_range(__u32 stripe_num, __u32 stripe_size, __u64 off,
+					 __u64 len, __u32 col, __u64 *vextent_no,
+					 __u64 *extent_offset)
+{
+	__u64 group_bytes = (__u64)stripe_num * ZBS_EXTENT_SIZE;
+	__u64 base = zbs_div64(off, group_bytes) * group_bytes;
+	__u64 a = off - base;				/* offsets inside the group */
+	__u64 b = len < group_bytes - a ? a + len : group_bytes;
+	__u64 ua = a / stripe_size, ub = (b - 1) / stripe_size;
+	__u64 u1, u2, s, e, v_last, o_last;
+
+	if (!len)
+		return 0;
+	u1 = ua + (col + stripe_num - ua % stripe_num) % stripe_num;	/* first unit of col */
+	if (u1 > ub)
+		return 0;
+	u2 = ub - (ub % stripe_num + stripe_num - col) % stripe_num;	/* last unit of col */
+	s = u1 == ua ? a : u1 * stripe_size;
+	e = u2 == ub ? b : (u2 + 1) * stripe_size;
+	zbs_layout_map(stripe_num, stripe_size, base + s, vextent_no, extent_offset);
+	zbs_layout_map(stripe_num, stripe_size, base + e - 1, &v_last, &o_last);
+	return o_last + 1 - *extent_offset;
 }
 
 /* Vextent numbers a volume of `size` bytes may use are [0, result). */

@@ -46,22 +46,24 @@
  *   allocated 256 KiB blocks (the block map).
  * Rules, checked in this order (first failure wins):
  *   - offset/length must lie inside the 256 MiB extent, be multiples of
- *     512 bytes, length > 0 and <= ZBS_WIRE_MAX_IO (ZBS_ST_INVAL);
+ *     512 bytes, length > 0 and <= ZBS_WIRE_MAX_IO (WRITE_ZEROES: any
+ *     length up to the end of the extent) (ZBS_ST_INVAL);
  *   - unknown flag bits, non-zero fields an opcode does not use where the
  *     opcode says "must be 0" (ZBS_ST_INVAL);
  *   - the replica must exist except for SYNC and RECOVER_BEGIN, which
  *     create it (ZBS_ST_NOENT), with the request's epoch (ZBS_ST_EPOCH);
- *   - fencing: READ, WRITE, SYNC, RECOVER_* with a lease_epoch lower than
- *     the replica's recorded one get ZBS_ST_STALE (the ESTALE of the
- *     design). READ with lease_epoch 0 is an unfenced read, used by
- *     recovery and tools; it is never sent by the kernel;
+ *   - fencing: READ, WRITE, WRITE_ZEROES, SYNC, RECOVER_* with a
+ *     lease_epoch lower than the replica's recorded one get ZBS_ST_STALE
+ *     (the ESTALE of the design). READ with lease_epoch 0 is an unfenced
+ *     read, used by recovery and tools; it is never sent by the kernel;
  *   - a replica in ZBS_RSTATE_ERROR (a local IO error happened) refuses
  *     data requests with ZBS_ST_IO; a recovering replica refuses READ with
  *     ZBS_ST_RECOVERING (its data is incomplete);
- *   - WRITE to a normal replica must carry gen == the replica's next
- *     expected gen (its gen plus the writes already accepted and not yet
- *     completed); anything else gets ZBS_ST_GEN and changes nothing. The
- *     persisted gen advances only over contiguously completed writes.
+ *   - WRITE and WRITE_ZEROES to a normal replica must carry gen == the
+ *     replica's next expected gen (its gen plus the writes already
+ *     accepted and not yet completed); anything else gets ZBS_ST_GEN and
+ *     changes nothing. The persisted gen advances only over contiguously
+ *     completed writes.
  *     Pipelined writes may complete out of order: a reply's `gen` is the
  *     replica's contiguous gen when the reply was made, so it is at least
  *     this write's gen + 1 only once every earlier write completed.
@@ -77,6 +79,15 @@
  * READ          offset, length -> `length` bytes of data (a never-written
  *               range reads as zeros).
  * WRITE         offset, length, gen, flags ZBS_WF_FUA; payload = data.
+ * WRITE_ZEROES  offset, length, gen, flags ZBS_WF_FUA; no payload. Makes
+ *               [offset, offset+length) read as zeros (the chunk punches a
+ *               hole in the replica file, or writes zeros where it cannot).
+ *               length may be up to the whole extent (not bounded by
+ *               ZBS_WIRE_MAX_IO). Otherwise exactly a WRITE: same fencing,
+ *               gen check and gen increment, same handling of a recovering
+ *               replica (marks the sectors dirty), counts for FLUSH and FUA.
+ *               It is not a READ/WRITE for the ordering rule: it runs after
+ *               the connection's earlier requests completed.
  * FLUSH         make every acknowledged write durable (all replicas).
  *               pid/offset/length are ignored (must be 0).
  * SYNC          generation sync: create the replica on first use (gen 0,
@@ -127,11 +138,12 @@ enum zbs_wire_op {
 	ZBS_OP_RECOVER_BEGIN	= 8,
 	ZBS_OP_RECOVER_WRITE	= 9,
 	ZBS_OP_RECOVER_END	= 10,
-	ZBS_OP_MAX		= 10,
+	ZBS_OP_WRITE_ZEROES	= 11,
+	ZBS_OP_MAX		= 11,
 };
 
 /* Request flags (bits of zbs_wire_req.flags); others must be zero. */
-#define ZBS_WF_FUA		(1U << 0)	/* WRITE, RECOVER_WRITE */
+#define ZBS_WF_FUA		(1U << 0)	/* WRITE, WRITE_ZEROES, RECOVER_WRITE */
 #define ZBS_SF_THICK		(1U << 1)	/* SYNC, RECOVER_BEGIN: preallocate at creation */
 #define ZBS_WF_ALL		(ZBS_WF_FUA | ZBS_SF_THICK)
 
@@ -169,7 +181,7 @@ struct zbs_wire_req {
 	__le64	pid;
 	__le64	epoch;
 	__le64	lease_epoch;
-	__le64	gen;		/* WRITE: expected gen; RECOVER_END: new gen */
+	__le64	gen;		/* WRITE(_ZEROES): expected gen; RECOVER_END: new gen */
 	__le64	offset;		/* byte offset inside the 256 MiB extent */
 };
 

@@ -160,6 +160,77 @@ static void test_property_pieces(void **state)
 	}
 }
 
+/*
+ * One range per extent and group (zbs_layout_col_range) covers exactly what
+ * the per-unit pieces cover, merged where they are contiguous in an extent.
+ */
+static void test_property_col_ranges(void **state)
+{
+	enum { MAXP = 65536 };
+	static struct ival units[MAXP], cols[MAXP];
+
+	srandom(20261122);
+	for (int iter = 0; iter < 3000; iter++) {
+		uint32_t n, s;
+		random_geometry(&n, &s);
+		uint64_t vol = (uint64_t)n * ZBS_EXTENT_SIZE * (1 + random() % 8);
+		uint64_t len = 1 + rnd64() % (iter % 4 == 0 ? 1ull << 30 : 4ull << 20);
+		uint64_t start, pos, left;
+		int nu = 0, nc = 0, m = 0;
+
+		if (len >= vol)
+			len = vol - 1;
+		start = rnd64() % (vol - len);
+		/* per unit, merged */
+		for (pos = start; pos < start + len && nu < MAXP;) {
+			uint64_t pl = zbs_layout_piece_len(s, pos, start + len - pos);
+			__u64 v, off;
+
+			zbs_layout_map(n, s, pos, &v, &off);
+			units[nu++] = (struct ival){ v, off, pl };
+			pos += pl;
+		}
+		if (nu == MAXP)
+			continue;	/* too many units for the table: skip */
+		qsort(units, nu, sizeof(units[0]), ival_cmp);
+		for (int i = 0; i < nu; i++) {
+			if (m && units[m - 1].v == units[i].v &&
+			    units[m - 1].off + units[m - 1].len == units[i].off)
+				units[m - 1].len += units[i].len;
+			else
+				units[m++] = units[i];
+		}
+		/* per column and group, the way the driver walks a request */
+		for (pos = start, left = len; left;) {
+			uint64_t group_bytes = (uint64_t)n * ZBS_EXTENT_SIZE;
+			uint64_t in_group = group_bytes - pos % group_bytes;
+
+			for (uint32_t c = 0; c < n; c++) {
+				__u64 v, off, l;
+
+				l = zbs_layout_col_range(n, s, pos, left, c, &v, &off);
+				if (!l)
+					continue;
+				assert_true(nc < MAXP);
+				assert_true(off + l <= ZBS_EXTENT_SIZE);
+				assert_int_equal(v % n, c);
+				cols[nc++] = (struct ival){ v, off, l };
+			}
+			if (in_group > left)
+				in_group = left;
+			pos += in_group;
+			left -= in_group;
+		}
+		qsort(cols, nc, sizeof(cols[0]), ival_cmp);
+		assert_int_equal(nc, m);
+		for (int i = 0; i < m; i++) {
+			assert_int_equal(cols[i].v, units[i].v);
+			assert_int_equal(cols[i].off, units[i].off);
+			assert_int_equal(cols[i].len, units[i].len);
+		}
+	}
+}
+
 /* Byte-exact check on a small window: every byte, one target, no sharing. */
 static void test_property_every_byte(void **state)
 {
@@ -192,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_property_pieces),
 		cmocka_unit_test(test_property_every_byte),
+		cmocka_unit_test(test_property_col_ranges),
 	};
 	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
 }

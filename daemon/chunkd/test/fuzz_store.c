@@ -82,12 +82,14 @@ static void on_frame(const struct zbs_req *r0, int status, const uint8_t *payloa
 	if (had && zbs_store_get_replica(st, r.pid, &after) == 0 && after.epoch == before.epoch) {
 		uint64_t want = before.gen;
 
-		if (r.opcode == ZBS_OP_WRITE && !rep.status && before.state == ZBS_RSTATE_NORMAL) {
+		bool write = r.opcode == ZBS_OP_WRITE || r.opcode == ZBS_OP_WRITE_ZEROES;
+
+		if (write && !rep.status && before.state == ZBS_RSTATE_NORMAL) {
 			if (r.gen != before.gen)	/* only the next expected gen is accepted */
 				abort();
 			want++;
 		}
-		if (r.opcode == ZBS_OP_WRITE && rep.status == ZBS_ST_GEN && r.gen == before.gen)
+		if (write && rep.status == ZBS_ST_GEN && r.gen == before.gen)
 			abort();
 		if (r.opcode == ZBS_OP_RECOVER_END && !rep.status)
 			want = r.gen;

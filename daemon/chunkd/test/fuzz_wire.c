@@ -35,8 +35,11 @@ static void on_frame(const struct zbs_req *r, int status, const uint8_t *payload
 		if (r->opcode < 1 || r->opcode > ZBS_OP_MAX)
 			abort();
 		if (r->opcode == ZBS_OP_READ || r->opcode == ZBS_OP_WRITE ||
-		    r->opcode == ZBS_OP_RECOVER_WRITE) {
-			if (r->length == 0 || r->length > ZBS_WIRE_MAX_IO ||
+		    r->opcode == ZBS_OP_RECOVER_WRITE || r->opcode == ZBS_OP_WRITE_ZEROES) {
+			uint64_t max = r->opcode == ZBS_OP_WRITE_ZEROES ? ZBS_EXTENT_SIZE
+									 : ZBS_WIRE_MAX_IO;
+
+			if (r->length == 0 || r->length > max ||
 			    r->length % ZBS_SECTOR_SIZE || r->offset % ZBS_SECTOR_SIZE ||
 			    r->offset + r->length > ZBS_EXTENT_SIZE || r->offset >= ZBS_EXTENT_SIZE)
 				abort();

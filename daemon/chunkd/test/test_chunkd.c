@@ -332,6 +332,183 @@ static void test_invalid_ranges(void **state)
 	free(buf);
 }
 
+/* ---- WRITE_ZEROES ---------------------------------------------------- */
+
+/* Write 4 MiB of pattern `seed` at 0 on pid with gens from *gen. */
+static void write_pattern(struct fix *f, uint64_t pid, uint64_t lease_epoch, uint64_t *gen,
+			  uint8_t *want, uint64_t seed)
+{
+	struct zbs_reply r;
+
+	fill(want, 4 * MiB, seed);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(zbs_dc_write(f->dc, pid, 1, lease_epoch, *gen, (uint64_t)i * MiB,
+					      MiB, want + (size_t)i * MiB, 0, &r), ZBS_ST_OK);
+		(*gen)++;
+		assert_int_equal(r.gen, *gen);
+	}
+}
+
+static void check_4mib(struct fix *f, uint64_t pid, uint64_t lease_epoch, const uint8_t *want)
+{
+	uint8_t *rd = malloc(MiB);
+	struct zbs_reply r;
+
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(zbs_dc_read(f->dc, pid, 1, lease_epoch, (uint64_t)i * MiB, MiB, rd,
+					     &r), ZBS_ST_OK);
+		assert_memory_equal(rd, want + (size_t)i * MiB, MiB);
+	}
+	free(rd);
+}
+
+static void test_write_zeroes(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *want = malloc(4 * MiB), *rd = malloc(MiB);
+	uint64_t gen = 0, off = 4096 + 512, len = 2 * MiB + 1024;
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 30, 1, 5, 0, &r), ZBS_ST_OK);
+	write_pattern(f, 30, 5, &gen, want, 301);
+	/* 512-aligned, not 4 KiB-aligned, longer than ZBS_WIRE_MAX_IO */
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, off, (uint32_t)len, 0, &r),
+			 ZBS_ST_OK);
+	assert_int_equal(r.gen, gen + 1);
+	gen++;
+	memset(want + off, 0, len);
+	check_4mib(f, 30, 5, want);
+	/* a write after it lands on top of the zeros */
+	fill(want + off, 8192, 302);
+	assert_int_equal(zbs_dc_write(f->dc, 30, 1, 5, gen, off, 8192, want + off, 0, &r), 0);
+	gen++;
+	check_4mib(f, 30, 5, want);
+
+	/* the rules of a WRITE: gen, fencing, epoch, existence; nothing changes */
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen - 1, 0, MiB, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(r.gen, gen);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen + 1, 0, MiB, 0, &r), ZBS_ST_GEN);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 4, gen, 0, MiB, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(r.lease_epoch, 5);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 2, 5, gen, 0, MiB, 0, &r), ZBS_ST_EPOCH);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 31, 1, 5, 0, 0, MiB, 0, &r), ZBS_ST_NOENT);
+	/* bad ranges and flags */
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, 1, MiB, 0, &r), ZBS_ST_INVAL);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, 0, 1000, 0, &r), ZBS_ST_INVAL);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, 0, 0, 0, &r), ZBS_ST_INVAL);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, ZBS_EXTENT_SIZE - 512, 1024, 0,
+					     &r), ZBS_ST_INVAL);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, ZBS_EXTENT_SIZE, 512, 0, &r),
+			 ZBS_ST_INVAL);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, 0, MiB, 0x80, &r),
+			 ZBS_ST_INVAL);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 30, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, gen);
+	check_4mib(f, 30, 5, want);
+
+	/* FUA over the whole extent; survives kill -9 with its gen */
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, 0, (uint32_t)ZBS_EXTENT_SIZE,
+					     ZBS_WF_FUA, &r), ZBS_ST_OK);
+	gen++;
+	assert_int_equal(r.gen, gen);
+	restart(f, 1);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 30, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, gen);
+	memset(want, 0, 4 * MiB);
+	check_4mib(f, 30, 5, want);
+	assert_int_equal(zbs_dc_read(f->dc, 30, 1, 5, ZBS_EXTENT_SIZE - MiB, MiB, rd, &r), 0);
+	assert_true(is_zero(rd, MiB));
+	free(want);
+	free(rd);
+}
+
+/* A thick replica keeps its space; FLUSH after WRITE_ZEROES; zeroes then kill -9. */
+static void test_write_zeroes_thick_flush(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *want = malloc(4 * MiB);
+	uint64_t gen = 0;
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 32, 1, 1, ZBS_SF_THICK, &r), ZBS_ST_OK);
+	write_pattern(f, 32, 1, &gen, want, 321);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 32, 1, 1, gen, 3 * MiB - 4096, 8192, 0, &r),
+			 ZBS_ST_OK);
+	gen++;
+	memset(want + 3 * MiB - 4096, 0, 8192);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
+	restart(f, 1);
+	check_4mib(f, 32, 1, want);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 32, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, gen);
+	free(want);
+}
+
+/* Pipelined WRITE, WRITE_ZEROES, WRITE on one range take effect in order. */
+static void test_write_zeroes_pipelined_order(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 24 };
+	struct zbs_dc_op ops[N + 1];
+	uint8_t *data = malloc((size_t)N * 16384), rd[32768], want[32768];
+	struct zbs_reply r;
+
+	assert_int_equal(zbs_dc_sync(f->dc, 33, 1, 1, 0, &r), ZBS_ST_OK);
+	memset(want, 0, sizeof(want));
+	for (int i = 0; i < N; i++) {
+		uint64_t off = (uint64_t)(i % 3) * 4096;
+
+		if (i % 4 == 3) {
+			memset(want + off, 0, 16384);
+			ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE_ZEROES,
+				.pid = 33, .epoch = 1, .lease_epoch = 1, .gen = (uint64_t)i,
+				.offset = off, .length = 16384 } };
+		} else {
+			fill(data + (size_t)i * 16384, 16384, 330 + i);
+			memcpy(want + off, data + (size_t)i * 16384, 16384);
+			ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 33,
+				.epoch = 1, .lease_epoch = 1, .gen = (uint64_t)i, .offset = off,
+				.length = 16384 }, .buf = data + (size_t)i * 16384 };
+		}
+		assert_int_equal(zbs_dc_submit(f->dc, &ops[i]), 0);
+	}
+	ops[N] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_READ, .pid = 33, .epoch = 1,
+					      .lease_epoch = 1, .offset = 0, .length = sizeof(rd) },
+				     .buf = rd };
+	assert_int_equal(zbs_dc_submit(f->dc, &ops[N]), 0);
+	for (int i = 0; i < N + 1; i++) {
+		struct zbs_dc_op *done;
+
+		assert_int_equal(zbs_dc_complete(f->dc, &done), 0);
+		assert_int_equal(done->reply.status, ZBS_ST_OK);
+	}
+	assert_memory_equal(rd, want, sizeof(want));
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 33, 1, 0, 0, &r), ZBS_ST_OK);
+	assert_int_equal(r.gen, N);
+	free(data);
+}
+
+/* On a recovery destination: no gen check, sectors dirty (the copy skips them). */
+static void test_write_zeroes_recovering(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *src = malloc(256 * KiB), *rd = malloc(256 * KiB);
+	struct zbs_reply r;
+
+	fill(src, 256 * KiB, 341);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 34, 1, 2, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 34, 1, 2, 999, 8 * KiB, 8 * KiB, 0, &r),
+			 ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write_zeroes(f->dc, 34, 1, 1, 0, 0, 512, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_recover_write(f->dc, 34, 1, 2, 0, 256 * KiB, src, 0, &r), 0);
+	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_END, 34, 1, 2, 10, &r), ZBS_ST_OK);
+	memset(src + 8 * KiB, 0, 8 * KiB);
+	assert_int_equal(zbs_dc_read(f->dc, 34, 1, 2, 0, 256 * KiB, rd, &r), ZBS_ST_OK);
+	assert_memory_equal(rd, src, 256 * KiB);
+	free(src);
+	free(rd);
+}
+
 /* ---- pipelining and concurrency -------------------------------------- */
 
 static void test_pipelined(void **state)
@@ -779,6 +956,10 @@ int main(void)
 		T(test_estale_fencing),
 		T(test_epoch_mismatch),
 		T(test_invalid_ranges),
+		T(test_write_zeroes),
+		T(test_write_zeroes_thick_flush),
+		T(test_write_zeroes_pipelined_order),
+		T(test_write_zeroes_recovering),
 		T(test_pipelined),
 		T(test_pipelined_overlap_order),
 		T(test_concurrent_writers),

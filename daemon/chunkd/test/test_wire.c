@@ -36,6 +36,16 @@ static void test_check_table(void **state)
 		{ ZBS_OP_WRITE, ZBS_WF_FUA, 4096, 8192, ZBS_ST_OK },
 		{ ZBS_OP_WRITE, ZBS_SF_THICK, 4096, 0, ZBS_ST_INVAL },
 		{ ZBS_OP_WRITE, 1u << 31, 4096, 0, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE_ZEROES, 0, 512, 512, ZBS_ST_OK },
+		{ ZBS_OP_WRITE_ZEROES, ZBS_WF_FUA, (uint32_t)EXT, 0, ZBS_ST_OK },	/* whole extent */
+		{ ZBS_OP_WRITE_ZEROES, 0, 64 * MiB, EXT - 64 * MiB, ZBS_ST_OK },
+		{ ZBS_OP_WRITE_ZEROES, 0, 64 * MiB, EXT - 32 * MiB, ZBS_ST_INVAL },	/* crosses */
+		{ ZBS_OP_WRITE_ZEROES, 0, (uint32_t)EXT + 512, 0, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE_ZEROES, 0, 0, 0, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE_ZEROES, 0, 4096, 100, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE_ZEROES, 0, 1000, 0, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE_ZEROES, 0, 512, EXT, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE_ZEROES, ZBS_SF_THICK, 512, 0, ZBS_ST_INVAL },
 		{ ZBS_OP_RECOVER_WRITE, ZBS_WF_FUA, 512, 512, ZBS_ST_OK },
 		{ ZBS_OP_RECOVER_WRITE, 0, 0, 0, ZBS_ST_INVAL },
 		{ ZBS_OP_SYNC, ZBS_SF_THICK, 0, 0, ZBS_ST_OK },
@@ -89,6 +99,13 @@ static void test_encode_decode(void **state)
 	zbs_wire_encode_req(&r, &w);
 	assert_int_equal(zbs_wire_decode_req(&w, &back, &plen), ZBS_ST_OK);
 	assert_int_equal(plen, 0);
+	/* nor for WRITE_ZEROES, which may cover a whole extent */
+	r.opcode = ZBS_OP_WRITE_ZEROES;
+	r.length = (uint32_t)EXT;
+	zbs_wire_encode_req(&r, &w);
+	assert_int_equal(zbs_wire_decode_req(&w, &back, &plen), ZBS_ST_OK);
+	assert_int_equal(plen, 0);
+	assert_false(zbs_wire_op_has_payload(ZBS_OP_WRITE_ZEROES));
 	/* framing errors */
 	r.opcode = ZBS_OP_WRITE;
 	r.length = ZBS_WIRE_MAX_IO + 1;
@@ -124,6 +141,7 @@ static void test_reply_decode(void **state)
 	assert_string_equal(zbs_wire_status_str(ZBS_ST_STALE), "stale lease_epoch (ESTALE)");
 	assert_string_equal(zbs_wire_status_str(999), "unknown status");
 	assert_string_equal(zbs_wire_op_str(ZBS_OP_RECOVER_END), "RECOVER_END");
+	assert_string_equal(zbs_wire_op_str(ZBS_OP_WRITE_ZEROES), "WRITE_ZEROES");
 }
 
 static void test_parse_hostport(void **state)

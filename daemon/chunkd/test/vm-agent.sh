@@ -4,7 +4,9 @@
 # metad + 3 chunkd (the first one serves the zbs module), zbsctl attach,
 # O_DIRECT write/read back, fio verify while one chunkd is killed (its
 # replica leaves meta's location through the kernel's failure report), the
-# existence report, meta's revoke relayed to the kernel, attach/detach
+# existence report, discard (zeros; a never-written extent stays
+# unallocated: the kernel asks for a read lease), meta's revoke relayed to
+# the kernel, attach/detach
 # errors. Prints TAP. Needs root and the module (ZBS_KO, default ./zbs.ko
 # when not loaded yet). ACCESS_ONLY=1: the agent is a fourth, access-only
 # zbs-chunkd (no data dir) and the 3 data chunkds leave the kernel alone.
@@ -78,6 +80,20 @@ data_ok() {
 	[ "$(jq_ "[p['ever_exist'] and len([b for b in p['location'].to_bytes(4,'little') if b]) == 3 for p in d['pextents']]" <<< "$j")" = "[True]" ]
 }
 check "8 MiB written and read back identical; meta: ever_exist, 3 replicas" data_ok
+
+# discard: zeros where data was; a never-written extent is not allocated
+blkdiscard -o 4M -l 2M "$DEV" && blkdiscard -o 512M -l 256M "$DEV" &&
+	dd if="$DEV" of="$T/back" bs=1M count=8 iflag=direct 2>/dev/null &&
+	dd if="$DEV" of="$T/back3" bs=1M skip=512 count=8 iflag=direct 2>/dev/null
+j=$(zc --json volume show v --pextents)
+DIAG="$j"
+dd if=/dev/zero of="$T/data" bs=1M seek=4 count=2 conv=notrunc 2>/dev/null
+discard_ok() {
+	cmp -s "$T/data" "$T/back" && cmp -s -n 8388608 "$T/back3" /dev/zero &&
+	[ "$(jq_ "len(d['pextents'])" <<< "$j")" = 1 ]
+}
+check "discard: 2 MiB read back as zeros, the rest intact; a never-written extent stays unallocated" \
+	discard_ok
 
 fio --name=w --filename="$DEV" --rw=randwrite --bs=4k --size=64M --offset=0 --ioengine=libaio \
 	--direct=1 --iodepth=16 --verify=crc32c --verify_fatal=1 --do_verify=0 \
