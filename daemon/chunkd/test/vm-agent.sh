@@ -29,7 +29,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/../../../tools/tap.sh"
 zc() { "$BIN/zbsctl" --meta $M "$@"; }
 
-echo "1..9"
+echo "1..10"
 ip link set lo up 2>/dev/null
 [ -e /dev/zbs-control ] || insmod "${ZBS_KO:-$TOP/zbs.ko}" || { echo "Bail out! cannot load zbs.ko"; exit 1; }
 "$BIN/zbs-metad" -d "$T/meta" -l $M --session-lease-ms 3000 2>"$T/metad.log" &
