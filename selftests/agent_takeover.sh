@@ -52,15 +52,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
-wait_for() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	while ! "$@" > /dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # field NAME LINE: value of NAME=... in a result line
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<< " $2" | head -1; }
 zc() { "$ZBSCTL" --meta "$M" "$@"; }

@@ -6,6 +6,7 @@ ZBS_KO=$ZBS_TOP/zbs.ko
 ZBSCTL=$ZBS_TOP/build/zbsctl
 ZBS_SELFTEST_BIN=${ZBS_SELFTEST_BIN:-$ZBS_TOP/build/selftests}
 _ktap_n=0 _ktap_fail=0
+. "$ZBS_TOP/tools/sh-util.sh"	# wait_for, jq_
 
 ktap_plan() { echo "KTAP version 1"; echo "1..$1"; }
 ktap_ok()   { _ktap_n=$((_ktap_n + 1)); echo "ok $_ktap_n $*"; }

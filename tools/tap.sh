@@ -6,8 +6,8 @@
 #   check NAME CMD...                 ok when CMD succeeds; on failure the
 #                                     diagnostic is $DIAG when set, else the
 #                                     last lines CMD printed (DIAG is reset)
-#   wait_for SECONDS CMD...           poll CMD every 0.1 s until it succeeds
-#   jq_ EXPR                          python expression over JSON stdin as d
+#   and wait_for, jq_ from tools/sh-util.sh
+. "$(dirname "${BASH_SOURCE[0]}")/sh-util.sh"
 n=0 failed=0 DIAG=
 _tap_out=${T:?tap.sh: set T to the test directory first}/tap.out
 
@@ -28,12 +28,4 @@ check() {
 	fi
 	DIAG=
 }
-wait_for() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	while ! "$@" > /dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 tap_exit() { exit $((failed > 0)); }
