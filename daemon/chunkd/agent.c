@@ -266,6 +266,7 @@ static int rpc_errno(int rc)
 	case ZBS_RPC_EOWNED:		/* a live session owns it: wait for it */
 	case ZBS_RPC_ESESSION:		/* our session is being re-created */
 	case ZBS_RPC_ENOTOWNER:		/* our lease was revoked meanwhile */
+	case ZBS_RPC_EAGAIN:		/* e.g. space figures pending at meta */
 		return -EAGAIN;
 	default:
 		return rc < 0 ? -EAGAIN : -EIO;	/* meta unreachable: later */

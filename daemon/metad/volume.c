@@ -9,6 +9,7 @@
 #include "meta.h"
 #include "placement.h"
 #include "rpc.h"
+#include "util.h"
 
 static uint32_t healthy_chunks(struct meta *m)
 {
@@ -19,8 +20,12 @@ static uint32_t healthy_chunks(struct meta *m)
 	return n;
 }
 
-/* placement candidates from the chunk table; returns how many */
-static size_t candidates(struct meta *m, struct place_cand *out)
+/*
+ * Placement candidates from the chunk table; returns how many. `settled`:
+ * as if every chunk had just reported, without the full-extent charge of
+ * its new thin pextents (SPEC 7.1 "new thin", pending until the next report).
+ */
+static size_t candidates(struct meta *m, struct place_cand *out, bool settled)
 {
 	size_t n = 0;
 
@@ -30,6 +35,8 @@ static size_t candidates(struct meta *m, struct place_cand *out)
 		if (!c->cid)
 			continue;
 		alloc = meta_chunk_allocated(c);
+		if (settled)
+			alloc -= (uint64_t)c->new_thin_pids * ZBS_EXTENT_SIZE;
 		out[n].cid = cid;
 		out[n].healthy = c->status == CHUNK_HEALTHY;
 		out[n].free = c->space.valid > alloc ? c->space.valid - alloc : 0;
@@ -38,21 +45,38 @@ static size_t candidates(struct meta *m, struct place_cand *out)
 	return n;
 }
 
-/* can `count` new pextents of replica_num replicas be placed? (no change) */
-static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
-		       uint32_t prefer, struct merr *e)
+/* "cid 1: 12 GiB free, cid 2: 0 B free, cid 3: not healthy" for ENOSPC */
+static void describe_chunks(const struct place_cand *cands, size_t n, char *buf, size_t len)
 {
-	struct place_cand cands[META_MAX_CID];
-	size_t n = candidates(m, cands);
-	uint32_t out[ZBS_LOC_SLOTS], eligible;
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n && at < len; i++) {
+		char sz[32];
+		int k;
+
+		zbs_format_size(cands[i].free, sz, sizeof(sz));
+		k = snprintf(buf + at, len - at, "%scid %u: %s%s", i ? ", " : "", cands[i].cid,
+			     cands[i].healthy ? sz : "not healthy", cands[i].healthy ? " free" : "");
+		if (k < 0)
+			break;
+		at += (size_t)k;
+	}
+}
+
+/*
+ * Placement of `count` new pextents of replica_num replicas on `cands`,
+ * each taking 256 MiB on its chunks; 0, or -1 with *eligible (may be NULL)
+ * for the one that did not fit.
+ */
+static int place_all(struct place_cand *cands, size_t n, uint64_t count, uint32_t replica_num,
+		     uint32_t prefer, uint32_t *eligible)
+{
+	uint32_t out[ZBS_LOC_SLOTS];
 
 	for (uint64_t i = 0; i < count; i++) {
-		if (zbs_place(cands, n, replica_num, prefer, ZBS_EXTENT_SIZE, out, &eligible) < 0)
-			return merr_set(e, ZBS_RPC_ENOSPC,
-					"not enough space: extent %llu of %llu needs %u healthy "
-					"chunks with 256 MiB free, %u have it",
-					(unsigned long long)i + 1, (unsigned long long)count,
-					replica_num, eligible);
+		if (zbs_place(cands, n, replica_num, prefer, ZBS_EXTENT_SIZE, out, eligible) < 0)
+			return -1;
 		for (uint32_t r = 0; r < replica_num; r++)
 			for (size_t j = 0; j < n; j++)
 				if (cands[j].cid == out[r])
@@ -61,18 +85,50 @@ static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
 	return 0;
 }
 
+/*
+ * Can `count` new pextents be placed (no change)? When they cannot only
+ * because of pending new-thin charges (SPEC 7.1: a full extent per new thin
+ * pextent until the chunk's next report), the figures are not current yet:
+ * EAGAIN, the caller asks again (chunks report soon after creating
+ * replicas). Otherwise the space is really missing: ENOSPC naming every
+ * chunk and whether it has room.
+ */
+static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
+		       uint32_t prefer, struct merr *e)
+{
+	struct place_cand cands[META_MAX_CID], settled[META_MAX_CID];
+	size_t n = candidates(m, cands, false);
+	uint32_t eligible = 0;
+	char who[160];
+
+	if (!place_all(cands, n, count, replica_num, prefer, &eligible))
+		return 0;
+	candidates(m, settled, true);
+	if (!place_all(settled, n, count, replica_num, prefer, NULL)) {
+		log_debug("[PLACE] %u replicas wait for space reports of new thin extents",
+			  replica_num);
+		return merr_set(e, ZBS_RPC_EAGAIN, "cannot place %u replicas until the chunks "
+				"report the real usage of their new thin extents: retry",
+				replica_num);
+	}
+	candidates(m, cands, false);
+	describe_chunks(cands, n, who, sizeof(who));
+	return merr_set(e, ZBS_RPC_ENOSPC, "not enough space: %llu extent(s) of %u replicas need %u "
+			"chunks with 256 MiB free each, %u have it (%s)", (unsigned long long)count,
+			replica_num, replica_num, eligible, who);
+}
+
 int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
 		    uint32_t prefer_cid, uint64_t *pidp, struct merr *e)
 {
 	struct place_cand cands[META_MAX_CID];
-	size_t n = candidates(m, cands);
-	uint32_t out[ZBS_LOC_SLOTS], eligible, loc = 0;
+	size_t n = candidates(m, cands, false);
+	uint32_t out[ZBS_LOC_SLOTS], loc = 0;
 	struct meta_pext *p;
 	uint64_t pid;
 
-	if (zbs_place(cands, n, v->replica_num, prefer_cid, ZBS_EXTENT_SIZE, out, &eligible) < 0)
-		return merr_set(e, ZBS_RPC_ENOSPC, "cannot place %u replicas: %u healthy chunk(s) "
-				"with 256 MiB free", v->replica_num, eligible);
+	if (zbs_place(cands, n, v->replica_num, prefer_cid, ZBS_EXTENT_SIZE, out, NULL) < 0)
+		return check_space(m, 1, v->replica_num, prefer_cid, e);	/* why */
 	pid = m->next_pid++;
 	if (pid >= m->cappext) {
 		uint64_t cap = m->cappext ? m->cappext * 2 : 1024;

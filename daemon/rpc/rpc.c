@@ -57,6 +57,7 @@ const char *zbs_rpc_status_name(uint32_t status)
 		[ZBS_RPC_ENOTOWNER] = "not the lease owner",
 		[ZBS_RPC_EUNSUPP] = "unsupported",
 		[ZBS_RPC_EINTERNAL] = "internal error",
+		[ZBS_RPC_EAGAIN] = "try again",
 	};
 	return status < ZBS_RPC__COUNT ? names[status] : "unknown status";
 }

@@ -68,6 +68,7 @@ enum zbs_rpc_status {
 	ZBS_RPC_ENOTOWNER,	/* caller is not the lease owner */
 	ZBS_RPC_EUNSUPP,	/* unknown service or method */
 	ZBS_RPC_EINTERNAL,
+	ZBS_RPC_EAGAIN,		/* not now: retry (e.g. space figures pending) */
 	ZBS_RPC__COUNT
 };
 

@@ -221,6 +221,50 @@ static void test_volume_thick_space(void **state)
 	assert_int_equal(f->m.chunks[1].thick_pids, 0);
 }
 
+/*
+ * SPEC 7.1 "new thin": each new thin pextent is charged a full extent until
+ * its chunk reports. A burst that runs out only of those charges waits
+ * (EAGAIN) instead of failing; a report settles them; real exhaustion is
+ * ENOSPC naming the chunks.
+ */
+static void test_new_thin_window(void **state)
+{
+	struct fix *f = *state;
+	struct meta_space small = { 640 << 20, 640 << 20, 0, 0 };
+	struct meta_space full = { 640 << 20, 640 << 20, 500 << 20, 500 << 20 };
+	struct meta_session *s;
+	struct meta_volume *v;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 3);
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL, 0, false, 7, &s,
+						&e), 0);
+	v = mkvol(f, "v", 4 * G, 3, true);
+	/* 640 MiB: two charges of 256 MiB per chunk fit, the third waits */
+	for (uint32_t vno = 0; vno < 2; vno++)
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, vno, LEASE_WRITE, f->sid[1],
+							&pid, &e), 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
+	assert_int_equal(f->m.live_pext, 2);	/* nothing changed */
+	assert_int_equal(meta_chunk_allocated(&f->m.chunks[1]), 2 * ZBS_EXTENT_SIZE);
+	/* the chunks report: the charges become the real (empty) usage */
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL, 0, false, 7, &s,
+						&e), 0);
+	assert_int_equal(meta_chunk_allocated(&f->m.chunks[1]), 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	/* real usage: 500 of 640 MiB used on every chunk, nothing pending helps */
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &full, NULL, 0, false, 7, &s,
+						&e), 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 3, LEASE_WRITE, f->sid[1], &pid, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_non_null(strstr(e.msg, "cid 1: 140 MiB free, cid 2: 140 MiB free, cid 3: 140 MiB free"));
+}
+
 /* the lease table: who asks, what they get */
 static void test_lease_table(void **state)
 {
@@ -502,6 +546,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_thick_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_thin_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
