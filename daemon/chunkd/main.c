@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct chunkd_opts {
 	const char *advertise;		/* IP registered with meta */
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
+	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 };
 
 static void usage(FILE *f)
@@ -51,6 +53,9 @@ static void usage(FILE *f)
 		"                           access only: the identity to register (default: a new\n"
 		"                           one at every start)\n"
 		"      --port-file FILE     write the bound data port to FILE once listening\n"
+		"      --capacity SIZE      hold at most SIZE bytes of replicas (e.g. 100G; at least\n"
+		"                           256M); default: the data dir's filesystem. Give each\n"
+		"                           chunk its share when several share one filesystem\n"
 		"      --meta HOST:PORT     keep a session with zbs-metad (register, keepalive,\n"
 		"                           space and data reports, GC)\n"
 		"      --advertise IP       address registered with meta (default: the listen\n"
@@ -63,7 +68,8 @@ static void usage(FILE *f)
 		ZBS_WIRE_DEFAULT_PORT);
 }
 
-enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL };
+enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
+       OPT_CAPACITY };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -76,6 +82,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
+		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -112,6 +119,14 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		case OPT_NO_KERNEL:
 			o->no_kernel = true;
 			break;
+		case OPT_CAPACITY:
+			if (zbs_parse_size(optarg, &o->capacity) < 0 ||
+			    o->capacity < ZBS_EXTENT_SIZE) {
+				fprintf(stderr, "zbs-chunkd: bad --capacity '%s' (a size of at "
+					"least 256M, e.g. 512M or 100G)\n", optarg);
+				return -1;
+			}
+			break;
 		case OPT_WORKERS: {
 			uint64_t v;
 
@@ -139,6 +154,10 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "zbs-chunkd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->capacity && !o->data_dir) {
+		fprintf(stderr, "zbs-chunkd: --capacity needs --data-dir\n");
 		return -1;
 	}
 	if (!o->data_dir && !o->meta) {
@@ -195,6 +214,14 @@ static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 	return rc;
 }
 
+/* The store's space changed: the session reports it soon (SPEC 7.1). */
+static _Atomic(struct zbs_meta_session *) space_session;
+
+static void space_hook(void *arg)
+{
+	zbs_meta_session_report_soon(atomic_load(&space_session));
+}
+
 /* st NULL: access only (no space, no replicas). */
 static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 						   struct zbs_store *st, const char *uuid,
@@ -247,6 +274,7 @@ static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const 
 	if (agent)
 		ms = start_meta_session(o, st, uuid, port, agent, k);
 	if (ms) {
+		atomic_store(&space_session, ms);
 		zbs_agent_set_session(agent, ms);
 		rc = zbs_kchannel_run(k, agent, ms, sigs);
 		if (rc)
@@ -254,6 +282,7 @@ static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const 
 	}
 	if (agent)
 		zbs_agent_shutdown(agent);	/* its workers use the session and k */
+	atomic_store(&space_session, NULL);	/* IO threads may still call the hook */
 	zbs_meta_session_stop(ms);		/* leaves the session */
 	zbs_agent_stop(agent);
 	zbs_kchannel_free(k);
@@ -320,6 +349,9 @@ int main(int argc, char **argv)
 		log_err("cannot use data dir %s: %s", o.data_dir, strerror(-rc));
 		return 1;
 	}
+	if (o.capacity)
+		zbs_store_set_capacity(st, o.capacity);
+	zbs_store_set_space_hook(st, space_hook, NULL);
 	rc = zbs_server_start(st, o.listen_host, o.listen_port, &srv);
 	if (rc < 0)
 		goto out_store;

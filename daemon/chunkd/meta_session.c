@@ -22,6 +22,8 @@ struct zbs_meta_session {
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_async_t stop;
+	uv_async_t kick;		/* zbs_meta_session_report_soon() */
+	uv_timer_t kick_timer;		/* coalesces kicks into one keepalive */
 	struct zbs_rpc_client rpc;
 	pthread_mutex_t lock;		/* protects the fields below */
 	uint32_t cid;
@@ -191,7 +193,8 @@ static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *
 	}
 }
 
-static void do_keepalive(struct zbs_meta_session *s)
+/* full: with the data report when it is due (the regular rounds) */
+static void do_keepalive(struct zbs_meta_session *s, bool full)
 {
 	Zbs__KeepAliveRequest req = ZBS__KEEP_ALIVE_REQUEST__INIT;
 	Zbs__SpaceInfo si = ZBS__SPACE_INFO__INIT;
@@ -210,7 +213,7 @@ static void do_keepalive(struct zbs_meta_session *s)
 		si.thin_used = sp.thin_used;
 		req.space = &si;
 	}
-	if (s->ops.foreach_replica && s->rounds++ % s->cfg.data_report_every == 0) {
+	if (full && s->ops.foreach_replica && s->rounds++ % s->cfg.data_report_every == 0) {
 		s->nreps = 0;
 		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0) {
 			s->repp = realloc(s->repp, (s->nreps + 1) * sizeof(*s->repp));
@@ -265,7 +268,30 @@ static void on_timer(uv_timer_t *t)
 		return;
 	if (!s->sid && do_create(s))
 		return;
-	do_keepalive(s);
+	do_keepalive(s, true);
+}
+
+static void on_kick_timer(uv_timer_t *t)
+{
+	struct zbs_meta_session *s = t->data;
+
+	if (s->sid && s->rpc.fd >= 0)
+		do_keepalive(s, false);		/* the space report, now */
+}
+
+static void on_kick(uv_async_t *a)
+{
+	struct zbs_meta_session *s = a->data;
+
+	/* kicks within ZBS_MS_KICK_MS make one keepalive */
+	if (!uv_is_active((uv_handle_t *)&s->kick_timer))
+		uv_timer_start(&s->kick_timer, on_kick_timer, ZBS_MS_KICK_MS, 0);
+}
+
+void zbs_meta_session_report_soon(struct zbs_meta_session *s)
+{
+	if (s)
+		uv_async_send(&s->kick);
 }
 
 static void on_stop(uv_async_t *a)
@@ -273,7 +299,10 @@ static void on_stop(uv_async_t *a)
 	struct zbs_meta_session *s = a->data;
 
 	uv_timer_stop(&s->timer);
+	uv_timer_stop(&s->kick_timer);
 	uv_close((uv_handle_t *)&s->timer, NULL);
+	uv_close((uv_handle_t *)&s->kick_timer, NULL);
+	uv_close((uv_handle_t *)&s->kick, NULL);
 	uv_close((uv_handle_t *)&s->stop, NULL);
 }
 
@@ -322,6 +351,10 @@ struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
 	s->timer.data = s;
 	uv_async_init(&s->loop, &s->stop, on_stop);
 	s->stop.data = s;
+	uv_async_init(&s->loop, &s->kick, on_kick);
+	s->kick.data = s;
+	uv_timer_init(&s->loop, &s->kick_timer);
+	s->kick_timer.data = s;
 	/* first round at once, then every keepalive interval (100 ms until known) */
 	uv_timer_start(&s->timer, on_timer, 0, 100);
 	if (pthread_create(&s->thread, NULL, thread_main, s)) {

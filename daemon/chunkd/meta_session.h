@@ -70,5 +70,13 @@ uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s);
 /* What is left of the session lease as this chunk sees it (ms; 0 when
  * there is no live session). */
 uint32_t zbs_meta_session_lease_left_ms(struct zbs_meta_session *s);
+/*
+ * Send the space report soon (within ZBS_MS_KICK_MS) instead of at the next
+ * keepalive: the chunk created a replica or refused a write for lack of
+ * space, and meta's figures (SPEC 7.1 "new thin" charges) should catch up.
+ * Thread-safe; kicks close together make one report. NULL is a no-op.
+ */
+#define ZBS_MS_KICK_MS 10
+void zbs_meta_session_report_soon(struct zbs_meta_session *s);
 
 #endif

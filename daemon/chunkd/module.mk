@@ -55,4 +55,4 @@ BINS += zbs-agent-cli
 zbs-agent-cli_SRCS := daemon/chunkd/test/agent_cli.c
 zbs-agent-cli_DEPS := zbsagent zbsmetasession zbsrpc zbsproto zbs
 zbs-agent-cli_LIBS := -lprotobuf-c -luv -luuid -lpthread
-NATIVE_TESTS += daemon/chunkd/test/agent.sh
+NATIVE_TESTS += daemon/chunkd/test/agent.sh daemon/chunkd/test/space.sh

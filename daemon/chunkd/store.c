@@ -92,7 +92,15 @@ struct zbs_store {
 	unsigned nreplicas;
 	bool opened;			/* fully opened: close persists */
 	bool direct;			/* the data dir takes O_DIRECT */
+	uint64_t capacity;		/* bytes this chunk may hold, 0: the filesystem's */
+	_Atomic uint64_t used_blocks;	/* thin allocated blocks + thick extents */
+	void (*space_hook)(void *);	/* space changed: tell meta soon */
+	void *space_arg;
 };
+
+/* Free space a write must leave on the filesystem (LMDB, other files). */
+#define FS_RESERVE		(8ULL << 20)
+#define EXTENT_BLOCKS		(ZBS_EXTENT_SIZE / ZBS_BLOCK_SIZE)
 
 /* ---- small helpers -------------------------------------------------- */
 
@@ -295,18 +303,64 @@ static void replica_to_rec(const struct zbs_replica *r, struct replica_rec *rec)
 	memcpy(rec->bitmap, r->bitmap, BITMAP_BYTES);
 }
 
-/* Mark the 256 KiB blocks of [off, off+len) allocated. Caller holds r->lock. */
-static void replica_alloc(struct zbs_replica *r, uint64_t off, uint32_t len)
+/* Blocks of [off, off+len) not allocated yet. Caller holds r->lock. */
+static uint32_t replica_new_blocks(const struct zbs_replica *r, uint64_t off, uint32_t len)
 {
 	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
+	uint32_t n = 0;
+
+	for (; b <= e; b++)
+		n += !(r->bitmap[b / 8] & (1U << (b % 8)));
+	return n;
+}
+
+/* Space a replica takes in the store's count: a thick one its whole extent. */
+static uint64_t replica_weight(const struct zbs_replica *r)
+{
+	return r->thick ? EXTENT_BLOCKS : r->alloc_blocks;
+}
+
+/* Mark the 256 KiB blocks of [off, off+len) allocated. Caller holds r->lock. */
+static void replica_alloc(struct zbs_store *st, struct zbs_replica *r, uint64_t off,
+			  uint32_t len)
+{
+	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
+	uint32_t n = 0;
 
 	for (; b <= e; b++) {
 		if (!(r->bitmap[b / 8] & (1U << (b % 8)))) {
 			r->bitmap[b / 8] |= (uint8_t)(1U << (b % 8));
 			r->alloc_blocks++;
 			r->meta_dirty = true;
+			n++;
 		}
 	}
+	if (n && !r->thick && !r->deleted)
+		atomic_fetch_add(&st->used_blocks, n);
+}
+
+/*
+ * May a write allocate n more blocks? Out of space is a capacity condition,
+ * checked before the write takes a gen: the writer gets NOSPC and the
+ * replica stays as it was (not in error, the gen not consumed).
+ */
+static bool store_has_room(struct zbs_store *st, uint32_t n)
+{
+	uint64_t need = (uint64_t)n * ZBS_BLOCK_SIZE;
+	struct statvfs sv;
+
+	if (st->capacity &&
+	    (atomic_load(&st->used_blocks) + n) * ZBS_BLOCK_SIZE > st->capacity)
+		return false;
+	if (statvfs(st->dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need + FS_RESERVE)
+		return false;
+	return true;
+}
+
+static void space_changed(struct zbs_store *st)
+{
+	if (st->space_hook)
+		st->space_hook(st->space_arg);
 }
 
 /* Write g completed: advance gen over contiguous completions. Holds r->lock. */
@@ -365,6 +419,7 @@ static void table_insert_locked(struct zbs_store *st, struct zbs_replica *r)
 	r->hnext = st->buckets[b];
 	st->buckets[b] = r;
 	st->nreplicas++;
+	atomic_fetch_add(&st->used_blocks, replica_weight(r));
 }
 
 static void table_remove(struct zbs_store *st, struct zbs_replica *r)
@@ -376,6 +431,9 @@ static void table_remove(struct zbs_store *st, struct zbs_replica *r)
 		if (*pp == r) {
 			*pp = r->hnext;
 			st->nreplicas--;
+			pthread_mutex_lock(&r->lock);
+			atomic_fetch_sub(&st->used_blocks, replica_weight(r));
+			pthread_mutex_unlock(&r->lock);
 			replica_put(r);	/* the table's reference */
 			break;
 		}
@@ -553,6 +611,9 @@ static struct zbs_replica *replica_get_or_create(struct zbs_store *st, uint64_t 
 	pthread_rwlock_wrlock(&st->table_lock);
 	table_insert_locked(st, r);
 	pthread_rwlock_unlock(&st->table_lock);
+	pthread_mutex_unlock(&st->ddl_lock);
+	space_changed(st);	/* meta charged it a full extent until it hears */
+	return r;
 out:
 	pthread_mutex_unlock(&st->ddl_lock);
 	return r;
@@ -658,6 +719,17 @@ int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica
 	return 0;
 }
 
+void zbs_store_set_capacity(struct zbs_store *st, uint64_t bytes)
+{
+	st->capacity = bytes;
+}
+
+void zbs_store_set_space_hook(struct zbs_store *st, void (*fn)(void *), void *arg)
+{
+	st->space_arg = arg;
+	st->space_hook = fn;
+}
+
 int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
 {
 	struct zbs_replica **v;
@@ -687,6 +759,8 @@ int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
 	free(v);
 	total = (uint64_t)sv.f_blocks * sv.f_frsize;
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (st->capacity && st->capacity < total)
+		total = st->capacity;
 	out->total = total & ~(uint64_t)(ZBS_BLOCK_SIZE - 1);
 	/* what this chunk can hold: what it holds plus what it may still take */
 	out->valid = used + avail < total ? used + avail : total;
@@ -755,6 +829,7 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 {
 	struct zbs_replica *r;
 	int rc = ZBS_ST_OK;
+	bool nospc = false;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->opcode = req->opcode;
@@ -776,8 +851,15 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 		if (r->state != ZBS_RSTATE_NORMAL)
 			rc = ZBS_ST_RECOVERING;
 	} else if (r->state == ZBS_RSTATE_NORMAL) {
+		uint32_t nb = 0;
+
 		if (req->gen != r->next_gen) {
 			rc = ZBS_ST_GEN;
+		} else if (req->opcode == ZBS_OP_WRITE && !r->thick &&
+			   (nb = replica_new_blocks(r, req->offset, req->length)) &&
+			   !store_has_room(st, nb)) {
+			rc = ZBS_ST_NOSPC;
+			nospc = true;
 		} else {
 			io->gen = r->next_gen++;
 			io->counted = true;
@@ -786,12 +868,14 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 		dirty_mark(r, req->offset, req->length);
 	}
 	if (rc == ZBS_ST_OK && req->opcode != ZBS_OP_READ)
-		replica_alloc(r, req->offset, req->length);	/* recovery copies it */
+		replica_alloc(st, r, req->offset, req->length);	/* recovery copies it */
 	if (rc != ZBS_ST_OK) {
 		replica_fill_reply(r, rep);
 		rep->status = (uint32_t)rc;
 		pthread_mutex_unlock(&r->lock);
 		replica_put(r);
+		if (nospc)
+			space_changed(st);	/* meta should stop placing here */
 		return rc;
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -1013,7 +1097,7 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 		r->meta_dirty = true;
 		rc = errno_status(rc);
 	} else {
-		replica_alloc(r, req->offset, req->length);
+		replica_alloc(st, r, req->offset, req->length);
 	}
 	pthread_mutex_unlock(&r->lock);
 	batch_add(st, b, r);

@@ -60,6 +60,18 @@ int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica
 int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out);
 
 /*
+ * Hold at most `bytes` (0: what the filesystem has; the default). Reported
+ * as total, and enforced: a WRITE that needs new blocks beyond it, or beyond
+ * the filesystem's free space, is refused with ZBS_ST_NOSPC before it takes
+ * a gen (the replica stays usable). Call before serving.
+ */
+void zbs_store_set_capacity(struct zbs_store *st, uint64_t bytes);
+/* fn(arg) when the space report changed in a way meta should hear soon (a
+ * replica created, a write refused for space); from IO threads. Call before
+ * serving. */
+void zbs_store_set_space_hook(struct zbs_store *st, void (*fn)(void *), void *arg);
+
+/*
  * Garbage collection: remove replica pid if its epoch matches. 0, -ENOENT
  * (no such pid), -ESTALE (another epoch), or another negative errno.
  */

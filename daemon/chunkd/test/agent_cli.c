@@ -10,6 +10,10 @@
  *   amap VOL FIRST COUNT r|w   COUNT map requests at once through the worker
  *                              pool; one line per answer (sorted), then a
  *                              summary line
+ *   amap-retry VOL FIRST COUNT r|w   the same, but an EAGAIN answer is asked
+ *                              again after 50 ms, as the kernel does with its
+ *                              parked IO (bounded by 60 s); the summary line
+ *                              counts the retries
  *   failed PID EPOCH CID GEN   kernel report: a replica failed
  *   exist PID EPOCH            kernel report: first write succeeded
  *   leases                     cached leases (count)
@@ -100,29 +104,51 @@ static int cmp_res(const void *x, const void *y)
 	return a->req.vextent < b->req.vextent ? -1 : a->req.vextent > b->req.vextent;
 }
 
+static int amap_submit(struct zbs_agent *a, const char *vol, uint64_t vext, uint64_t id, bool w)
+{
+	struct zbs_agent_req r = { .type = ZBS_AREQ_MAP, .vextent = vext, .req_id = id, .write = w };
+
+	snprintf(r.volume_id, sizeof(r.volume_id), "%s", vol);
+	return zbs_agent_submit(a, &r);
+}
+
 /* COUNT requests through the pool, reaped through the eventfd as a netlink
- * loop would; bounded by 60 s */
-static int amap(struct zbs_agent *a, const char *vol, uint64_t first, uint64_t count, bool w)
+ * loop would; bounded by 60 s. retry: EAGAIN answers are asked again. */
+static int amap(struct zbs_agent *a, const char *vol, uint64_t first, uint64_t count, bool w,
+		bool retry)
 {
 	struct zbs_agent_result *res = calloc(count ? count : 1, sizeof(*res));
-	uint64_t got = 0, ok = 0, deadline = zbs_now_ns() + 60000000000ULL;
+	uint64_t got = 0, ok = 0, retries = 0, deadline = zbs_now_ns() + 60000000000ULL;
 
 	if (!res)
 		return -1;
-	for (uint64_t i = 0; i < count; i++) {
-		struct zbs_agent_req r = { .type = ZBS_AREQ_MAP, .vextent = first + i,
-					   .req_id = i + 1, .write = w };
-		snprintf(r.volume_id, sizeof(r.volume_id), "%s", vol);
-		if (zbs_agent_submit(a, &r)) {
+	for (uint64_t i = 0; i < count; i++)
+		if (amap_submit(a, vol, first + i, i + 1, w)) {
 			free(res);
 			return -1;
 		}
-	}
 	while (got < count && zbs_now_ns() < deadline) {
 		struct pollfd p = { zbs_agent_fd(a), POLLIN, 0 };
+		size_t n;
 
-		if (poll(&p, 1, 1000) > 0)
-			got += zbs_agent_reap(a, res + got, count - got);
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		n = zbs_agent_reap(a, res + got, count - got);
+		for (size_t i = 0; i < n; i++) {
+			struct zbs_agent_result *x = &res[got];
+
+			if (retry && x->err == -EAGAIN) {
+				usleep(50000);
+				retries++;
+				if (amap_submit(a, vol, x->req.vextent, x->req.req_id, w)) {
+					free(res);
+					return -1;
+				}
+				memmove(x, x + 1, (n - i - 1) * sizeof(*x));
+				continue;
+			}
+			got++;
+		}
 	}
 	qsort(res, got, sizeof(*res), cmp_res);
 	for (uint64_t i = 0; i < got; i++) {
@@ -133,7 +159,8 @@ static int amap(struct zbs_agent *a, const char *vol, uint64_t first, uint64_t c
 		print_map(pfx, res[i].err, &res[i].map);
 		ok += !res[i].err;
 	}
-	printf("amap done %llu ok %llu\n", (unsigned long long)got, (unsigned long long)ok);
+	printf("amap done %llu ok %llu retries %llu\n", (unsigned long long)got,
+	       (unsigned long long)ok, (unsigned long long)retries);
 	free(res);
 	return got == count ? 0 : -1;
 }
@@ -232,10 +259,11 @@ int main(int argc, char **argv)
 			print_map("map ", err, &m);
 			printf("took_ms %llu\n", (unsigned long long)(zbs_now_ns() - t0) / 1000000);
 			i += 3;
-		} else if (!strcmp(cmd, "amap")) {
+		} else if (!strcmp(cmd, "amap") || !strcmp(cmd, "amap-retry")) {
 			need(argc, i, 4, cmd);
 			if (amap(a, argv[i + 1], strtoull(argv[i + 2], NULL, 0),
-				 strtoull(argv[i + 3], NULL, 0), argv[i + 4][0] == 'w'))
+				 strtoull(argv[i + 3], NULL, 0), argv[i + 4][0] == 'w',
+				 !strcmp(cmd, "amap-retry")))
 				st = 1;
 			i += 4;
 		} else if (!strcmp(cmd, "failed")) {

@@ -177,6 +177,62 @@ static void test_foreach_space_delete(void **state)
 	assert_true(c.info[0].thick);
 }
 
+/*
+ * Out of space is a capacity condition: a write that needs blocks beyond the
+ * capacity is refused with NOSPC before it takes a gen, the replica stays
+ * usable (the same gen succeeds where no new block is needed), the space
+ * hook fires, used_blocks follows creations, writes and deletes, and the
+ * report shows the capacity as total.
+ */
+static int hook_calls;
+static void count_hook(void *arg)
+{
+	(void)arg;
+	hook_calls++;
+}
+
+static void test_capacity_nospc(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_space_info sp;
+	struct zbs_replica_info ri;
+	struct zbs_reply rep;
+	uint8_t buf[4096] = { 7 };
+
+	zbs_store_set_capacity(f->st, 2 * ZBS_BLOCK_SIZE);
+	zbs_store_set_space_hook(f->st, count_hook, NULL);
+	hook_calls = 0;
+	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(sp.total, 2 * ZBS_BLOCK_SIZE);
+	assert_true(sp.valid <= sp.total);
+
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 5, 1, 1, 0, 0, 0, 0, NULL, NULL), 0);
+	assert_int_equal(hook_calls, 1);	/* created: meta hears at once */
+	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 0, 0, 4096, 0, buf, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 1, ZBS_BLOCK_SIZE, 4096, 0, buf,
+			     NULL), 0);
+	assert_int_equal(atomic_load(&f->st->used_blocks), 2);
+	/* a third block does not fit */
+	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 2, 2 * ZBS_BLOCK_SIZE, 4096, 0, buf,
+			     &rep), ZBS_ST_NOSPC);
+	assert_int_equal(rep.gen, 2);		/* gen not consumed */
+	assert_int_equal(hook_calls, 2);
+	assert_int_equal(zbs_store_get_replica(f->st, 5, &ri), 0);
+	assert_int_equal(ri.state, ZBS_RSTATE_NORMAL);
+	assert_int_equal(ri.alloc_blocks, 2);
+	/* the same gen into an allocated block: fine */
+	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 2, 4096, 4096, 0, buf, NULL), 0);
+	assert_int_equal(zbs_store_get_replica(f->st, 5, &ri), 0);
+	assert_int_equal(ri.gen, 3);
+	/* a thick replica is charged whole; deleting gives the space back */
+	assert_int_equal(zbs_store_delete_replica(f->st, 5, 1), 0);
+	assert_int_equal(atomic_load(&f->st->used_blocks), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 6, 1, 1, 0, 0, 0, ZBS_SF_THICK, NULL, NULL), 0);
+	assert_int_equal(atomic_load(&f->st->used_blocks), EXTENT_BLOCKS);
+	reopen(f);
+	assert_int_equal(atomic_load(&f->st->used_blocks), EXTENT_BLOCKS);
+}
+
 /* The gen advances only over contiguously completed writes. */
 static void test_gen_window(void **state)
 {
@@ -293,6 +349,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uuid_stable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach_space_delete, setup, teardown),
 		cmocka_unit_test(test_gen_window),
+		cmocka_unit_test_setup_teardown(test_capacity_nospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_file_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
 	};
