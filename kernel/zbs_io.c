@@ -10,7 +10,9 @@
  *  - a leg fenced (STALE, EPOCH): the map is dropped and the request asks
  *    for a new one;
  *  - no leg ok: nothing is removed, the map is dropped and the request
- *    retries under a new map until the device's IO timeout.
+ *    retries under a new map until the device's IO timeout; but when a
+ *    chunk refused it for lack of space (NOSPC, before taking the gen) the
+ *    request fails at once with BLK_STS_NOSPC: a capacity condition.
  * Reads go to one replica, the local one first, then the others in order.
  * Flushes go to every chunk written since the previous flush.
  *
@@ -301,12 +303,15 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 	struct zbs_map *map = cmd->map;
 	struct zbs_dev *dev = cmd->dev;
 	int ok = atomic_read(&cmd->ok);
-	bool map_bad = false, first_write = false, drained;
+	bool map_bad = false, first_write = false, drained, nospc = false;
 	int i;
 
-	for (i = 0; i < cmd->nr_legs; i++)
+	for (i = 0; i < cmd->nr_legs; i++) {
 		if (zbs_st_fenced(cmd->legs[i].status))
 			map_bad = true;
+		if (cmd->legs[i].status == ZBS_ST_NOSPC)
+			nospc = true;
+	}
 
 	if (zbs_op_writes(cmd->op) && ok) {
 		/* partial failure: drop and report the replicas that failed */
@@ -347,6 +352,10 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 		zbs_zeroes_next(cmd);
 	} else if (ok) {
 		zbs_cmd_end(cmd, BLK_STS_OK);
+	} else if (nospc && zbs_op_writes(cmd->op)) {
+		/* out of space is a capacity condition, not a replica fault:
+		 * the chunks refused before taking the gen, nothing to remove */
+		zbs_cmd_end(cmd, BLK_STS_NOSPC);
 	} else if (time_before(jiffies, cmd->deadline) && !READ_ONCE(dev->dying)) {
 		INIT_DELAYED_WORK(&cmd->dwork, zbs_cmd_retry_work);
 		if (map_bad)
