@@ -9,7 +9,12 @@ B=$top/build
 tmp=$(mktemp -d /tmp/zbs-demo.XXXXXX)
 pids=()
 step() { printf '\n== %s\n' "$*"; }
-fail() { echo "DEMO FAILED: $*"; exit 1; }
+fail() {
+	echo "DEMO FAILED: $*"
+	for f in "$tmp"/*.log; do [ -s "$f" ] && { echo "-- ${f##*/} (tail)"; tail -n 15 "$f"; }; done
+	echo "-- kernel log (zbs)"; dmesg | grep -i zbs | tail -n 20
+	exit 1
+}
 cleanup() {
 	[ -n "${mnt:-}" ] && umount "$mnt" 2>/dev/null
 	for d in /dev/zbs[0-9]*; do [ -b "$d" ] && "$B/zbsctl" detach "$d" >/dev/null 2>&1; done
@@ -27,13 +32,20 @@ step "load zbs.ko"
 
 step "start zbs-metad and three zbs-chunkd on loopback (data in $tmp)"
 ip link set lo up 2>/dev/null
+# The three chunks share one filesystem: give each a third of its free space
+# (less a margin), so together they never promise more than it holds.
+mem_mib=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+fs_mib=$(df -Pm "$tmp" | awk 'NR == 2 {print $4}')
+cap_mib=$(( (fs_mib - 128) / 3 / 64 * 64 ))
+[ "$cap_mib" -ge 256 ] || fail "only $fs_mib MiB free in $tmp: 3 chunks need at least 256 MiB each"
+echo "memory $mem_mib MiB; $fs_mib MiB free in $tmp ($(df -PT "$tmp" | awk 'NR == 2 {print $2}')), shared by the chunks: --capacity ${cap_mib}M each"
 "$B/zbs-metad" -d "$tmp/meta" -l 127.0.0.1:10100 --log-level warn 2>"$tmp/metad.log" &
 pids+=($!)
 for i in 1 2 3; do
 	extra=()
 	[ $i -gt 1 ] && extra=(--no-kernel-agent)	# one agent per host: chunk 1
 	"$B/zbs-chunkd" -d "$tmp/chunk$i" -l 127.0.0.1:1020$i --meta "$ZBS_META" \
-		--log-level warn "${extra[@]}" 2>"$tmp/chunk$i.log" &
+		--capacity "${cap_mib}M" --log-level warn "${extra[@]}" 2>"$tmp/chunk$i.log" &
 	pids+=($!)
 done
 for _ in $(seq 100); do
@@ -80,4 +92,4 @@ step "detach"
 "$B/zbsctl" detach "$dev" || fail "detach"
 mnt=""
 echo
-echo "DEMO OK: metad + 3 chunkd, 3-replica volume 'demo' as $dev: ext4 files and fio data verified."
+echo "DEMO OK: metad + 3 chunkd (${cap_mib} MiB each), thin 3-replica volume 'demo' (4 GiB) as $dev: ext4 files and fio data verified."

@@ -23,4 +23,4 @@ if [ $native -eq 1 ]; then
 	exec bash tools/demo-guest.sh
 fi
 echo "== this kernel ($(uname -r)) cannot load zbs.ko (built for $vermagic): running the demo in a VM"
-exec tools/vm/vm-run --timeout 900 --mem 3072 -- bash tools/demo-guest.sh
+exec tools/vm/vm-run --timeout 900 --mem 4096 -- bash tools/demo-guest.sh
