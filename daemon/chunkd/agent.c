@@ -279,6 +279,7 @@ struct rep_sync {
 	struct dconn *d;
 	struct zbs_dc_op op;
 	bool sent, fresh;
+	bool create;		/* SYNC with ZBS_SF_CREATE */
 	int st;			/* wire status, or -errno */
 	uint64_t gen;
 };
@@ -312,7 +313,8 @@ static void sync_all(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_s
 			r[i].op.req.pid = l->pid;
 			r[i].op.req.epoch = l->epoch;
 			r[i].op.req.lease_epoch = l->lease_epoch;
-			r[i].op.req.flags = l->thin ? 0 : ZBS_SF_THICK;
+			r[i].op.req.flags = (l->thin ? 0 : ZBS_SF_THICK) |
+					    (r[i].create ? ZBS_SF_CREATE : 0);
 			err = zbs_dc_submit(r[i].d->dc, &r[i].op);
 			if (!err)
 				err = zbs_dc_push(r[i].d->dc);
@@ -348,6 +350,41 @@ static void sync_all(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_s
 										  : ZBS_ST_RECOVERING;
 		}
 	}
+}
+
+/*
+ * Replicas that answered "no such replica" are created only when the extent
+ * was never written: meta says so (ever_exist false) and no replica has a
+ * gen above 0 (the existence report may lag the first write). Otherwise a
+ * missing replica stays missing and is removed like a failed one: a fresh
+ * gen 0 would be "lowest" and win the sync over the replicas with the data.
+ */
+static void sync_create_missing(struct zbs_agent_conn *c, const Zbs__Lease *l,
+				struct rep_sync *r, int n)
+{
+	struct rep_sync m[ZBS_LOC_SLOTS];
+	int idx[ZBS_LOC_SLOTS], k = 0;
+
+	if (l->ever_exist)
+		return;
+	for (int i = 0; i < n; i++)
+		if (!r[i].st && r[i].gen > 0)
+			return;
+	for (int i = 0; i < n; i++) {
+		if (r[i].st != ZBS_ST_NOENT)
+			continue;
+		m[k] = r[i];
+		m[k].st = -ENOTCONN;
+		m[k].d = NULL;
+		m[k].fresh = m[k].sent = false;
+		m[k].create = true;
+		idx[k++] = i;
+	}
+	if (!k)
+		return;
+	sync_all(c, l, m, k);
+	for (int j = 0; j < k; j++)
+		r[idx[j]] = m[j];
 }
 
 /* do the usable replicas (ok, gen >= meta_gen) disagree on gen? */
@@ -499,6 +536,7 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 	sync_all(c, l, r, n);
 	if (remapped)
 		sync_settle(c, l, r, n);
+	sync_create_missing(c, l, r, n);
 	for (int i = 0; i < n; i++) {
 		if (r[i].st == ZBS_ST_STALE) {
 			/* a newer owner recorded its lease_epoch: not ours any more */

@@ -1136,6 +1136,13 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 		goto out;
 	case ZBS_OP_SYNC:
 	case ZBS_OP_RECOVER_BEGIN:
+		if (req->opcode == ZBS_OP_SYNC && !(req->flags & ZBS_SF_CREATE)) {
+			/* lost or never created: never a fresh gen 0 here */
+			r = table_lookup(st, req->pid);
+			if (!r)
+				rc = ZBS_ST_NOENT;
+			break;
+		}
 		r = replica_get_or_create(st, req->pid, req->epoch, req->lease_epoch,
 					  req->flags & ZBS_SF_THICK,
 					  req->opcode == ZBS_OP_SYNC ? ZBS_RSTATE_NORMAL

@@ -116,6 +116,7 @@ int zbs_wire_check_req(const struct zbs_req *r)
 			return ZBS_ST_INVAL;
 		return check_range(r, ZBS_EXTENT_SIZE);
 	case ZBS_OP_SYNC:
+		return check_noio(r, ZBS_SF_THICK | ZBS_SF_CREATE);
 	case ZBS_OP_RECOVER_BEGIN:
 		return check_noio(r, ZBS_SF_THICK);
 	case ZBS_OP_FLUSH:

@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (zbs_dc_connect("127.0.0.1", proc.port, &dc) < 0 ||
-	    zbs_dc_sync(dc, PID, EPOCH, LEASE, 0, &rep) != ZBS_ST_OK) {
+	    zbs_dc_sync(dc, PID, EPOCH, LEASE, ZBS_SF_CREATE, &rep) != ZBS_ST_OK) {
 		fprintf(stderr, "bench-chunk: cannot talk to chunkd\n");
 		chunkd_stop(&proc);
 		return 1;

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"  -c, --connect HOST:PORT  chunk data port (default 127.0.0.1:%u)\n"
 		"  -p, --pid N          -e, --epoch N       -L, --lease-epoch N\n"
 		"  -g, --gen N          -o, --offset BYTES  -n, --length BYTES\n"
-		"      --fua            --thick\n"
+		"      --fua            --thick             --create (sync: create if missing)\n"
 		"read writes the data to stdout; write and recover-write take it from\n"
 		"stdin (length = bytes read, a multiple of 512 up to 1 MiB);\n"
 		"write-zeroes zeroes --length bytes at --offset (up to 256 MiB).\n"
@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 		{ "lease-epoch", required_argument, NULL, 'L' },
 		{ "gen", required_argument, NULL, 'g' }, { "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'n' }, { "fua", no_argument, NULL, 'F' },
-		{ "thick", no_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
+		{ "thick", no_argument, NULL, 'T' }, { "create", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char host[256] = "127.0.0.1";
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
 		case 'n': if (num(optarg, &len)) return 2; break;
 		case 'F': op.req.flags |= ZBS_WF_FUA; break;
 		case 'T': op.req.flags |= ZBS_SF_THICK; break;
+		case 'C': op.req.flags |= ZBS_SF_CREATE; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -16,7 +16,7 @@ t() {	# t NAME CMD...: one TAP line
 	n=$((n + 1))
 	if "$@" >>"$work/log" 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; fail=1; fi
 }
-echo "1..10"
+echo "1..11"
 "$bin/zbs-chunkd" --data-dir "$work/data" --listen 127.0.0.1:0 --port-file "$work/port" \
 	2>"$work/chunkd.log" &
 pid=$!
@@ -24,7 +24,8 @@ for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port" 2>/dev/null)
 P() { "$bin/zbs-probe" -c "127.0.0.1:$port" "$@"; }
 t "chunkd started" test -n "$port"
-t "sync creates the replica" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 sync | grep -q 'status=0 .* gen=0 epoch=2'"
+t "sync without --create: no such replica" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 sync 2>&1 | grep -q 'status=4 (no such replica)'"
+t "sync --create creates the replica" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 --create sync | grep -q 'status=0 .* gen=0 epoch=2'"
 head -c 8192 /dev/urandom > "$work/in"
 t "write gen 0" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -g 0 -o 1M write < $work/in | grep -q 'gen=1'"
 t "read it back" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 -L 1 -o 1M -n 8192 read > $work/out 2>/dev/null && cmp $work/in $work/out"

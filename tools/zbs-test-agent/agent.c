@@ -363,6 +363,8 @@ static void process_jobs(void)
 			if (!rc) {
 				memset(op, 0, sizeof(*op));
 				op->req.opcode = ZBS_OP_SYNC;
+				/* no durable ever_exist here: a test tool */
+				op->req.flags = ZBS_SF_CREATE;
 				op->req.pid = pid;
 				op->req.epoch = 1;
 				op->req.lease_epoch = g.lease_epoch;

@@ -50,8 +50,9 @@
  *     length up to the end of the extent) (ZBS_ST_INVAL);
  *   - unknown flag bits, non-zero fields an opcode does not use where the
  *     opcode says "must be 0" (ZBS_ST_INVAL);
- *   - the replica must exist except for SYNC and RECOVER_BEGIN, which
- *     create it (ZBS_ST_NOENT), with the request's epoch (ZBS_ST_EPOCH);
+ *   - the replica must exist (ZBS_ST_NOENT) except for RECOVER_BEGIN, and
+ *     SYNC with ZBS_SF_CREATE, which create it, with the request's epoch
+ *     (ZBS_ST_EPOCH);
  *   - fencing: READ, WRITE, WRITE_ZEROES, SYNC, RECOVER_* with a
  *     lease_epoch lower than the replica's recorded one get ZBS_ST_STALE
  *     (the ESTALE of the design). READ with lease_epoch 0 is an unfenced
@@ -90,8 +91,11 @@
  *               the connection's earlier requests completed.
  * FLUSH         make every acknowledged write durable (all replicas).
  *               pid/offset/length are ignored (must be 0).
- * SYNC          generation sync: create the replica on first use (gen 0,
- *               flag ZBS_SF_THICK preallocates all 256 MiB), record
+ * SYNC          generation sync. With ZBS_SF_CREATE a missing replica is
+ *               created (gen 0, flag ZBS_SF_THICK preallocates all 256 MiB);
+ *               without it a missing replica is ZBS_ST_NOENT, never a
+ *               fresh gen 0: only an extent meta knows was never written
+ *               may be created (ARCHITECTURE.md 4a). Records
  *               lease_epoch if it is higher than the stored one (durably),
  *               reply with gen, epoch, lease_epoch, state, alloc_blocks.
  * GET_INFO      stat of a replica: same reply fields as SYNC, no change.
@@ -145,7 +149,8 @@ enum zbs_wire_op {
 /* Request flags (bits of zbs_wire_req.flags); others must be zero. */
 #define ZBS_WF_FUA		(1U << 0)	/* WRITE, WRITE_ZEROES, RECOVER_WRITE */
 #define ZBS_SF_THICK		(1U << 1)	/* SYNC, RECOVER_BEGIN: preallocate at creation */
-#define ZBS_WF_ALL		(ZBS_WF_FUA | ZBS_SF_THICK)
+#define ZBS_SF_CREATE		(1U << 2)	/* SYNC: create the replica if missing */
+#define ZBS_WF_ALL		(ZBS_WF_FUA | ZBS_SF_THICK | ZBS_SF_CREATE)
 
 /* Reply status. */
 enum zbs_wire_status {

@@ -46,7 +46,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..23"
+echo "1..26"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -110,6 +110,32 @@ check "next map keeps the 2 replicas at gen 1 (>= meta_gen) and says ever_exist"
 	test "$(field nr "$m")" = 2 -a "$(field gen "$m")" = 1 -a "$(field ever_exist "$m")" = 1
 check "asking again for a pid mapped before drains its IO first (drain hook 0 -> 1)" \
 	test "$(grep '^drains' <<< "$out" | tr '\n' ' ')" = "drains 0 drains 1 "
+
+# --- a lost replica is never re-created by SYNC over written data (its
+# existence report lost too: meta still says never written)
+out=$(agent $UA map v 4 w)
+m=$(grep '^map' <<< "$out")
+P4=$(field pid "$m"); E4=$(field epoch "$m"); L4=$(field lease_epoch "$m"); R4=$(field replicas "$m")
+for r in ${R4//,/ }; do
+	head -c 4096 /dev/urandom | "$BIN/zbs-probe" -c "${r#*@}" -p "$P4" -e "$E4" -L "$L4" -g 0 write >/dev/null
+done
+lost=${R4%%,*}; lcid=${lost%%@*}
+"$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" delete >/dev/null
+out2=$("$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" -L "$L4" sync 2>&1)
+DIAG="$out2"
+check "SYNC without --create of a missing replica: no such replica, nothing created" \
+	test "$(grep -c 'status=4' <<< "$out2")" = 1 -a -z "$("$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" info 2>/dev/null | grep 'status=0')"
+out=$(agent $UB map v 4 w)
+m=$(grep '^map' <<< "$out")
+DIAG="$out $(zc lease show "$P4")"
+check "next owner: the missing replica (cid $lcid) is removed, not re-created at gen 0; map has the 2 others at gen 1" \
+	test "$(field nr "$m")" = 2 -a "$(field gen "$m")" = 1 -a \
+	"$(grep -c "[=,]$lcid@" <<< "$m")" = 0 -a "$(loc_count "$P4")" = 2
+out=$(agent $UA map v 5 w)
+m=$(grep '^map' <<< "$out")
+DIAG="$out"
+check "a never-written extent's replicas are still created on first use (3 at gen 0)" \
+	test "$(field nr "$m")" = 3 -a "$(field gen "$m")" = 0
 
 # --- the worker pool: many vextents at once
 out=$(agent $UA amap big 0 16 w amap big 0 16 r leases)

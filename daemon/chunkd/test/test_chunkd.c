@@ -121,7 +121,7 @@ static void test_sync_creates_zero_replica(void **state)
 
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 1, 10, 0, 0, &r), ZBS_ST_NOENT);
 	assert_int_equal(zbs_dc_read(f->dc, 1, 10, 1, 0, 4096, buf, &r), ZBS_ST_NOENT);
-	assert_int_equal(zbs_dc_sync(f->dc, 1, 10, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 1, 10, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(r.gen, 0);
 	assert_int_equal(r.epoch, 10);
 	assert_int_equal(r.lease_epoch, 1);
@@ -133,7 +133,7 @@ static void test_sync_creates_zero_replica(void **state)
 	assert_true(is_zero(buf, sizeof(buf)));
 	assert_int_equal(r.length, 8192);
 	/* a second SYNC neither recreates nor changes anything */
-	assert_int_equal(zbs_dc_sync(f->dc, 1, 10, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 1, 10, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(r.gen, 0);
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_GET_INFO, 1, 10, 0, 0, &r), ZBS_ST_OK);
 	assert_int_equal(r.epoch, 10);
@@ -147,7 +147,7 @@ static void test_write_read_roundtrip(void **state)
 	uint64_t offs[] = { 0, 512, 4096 * 7, 100 * MiB + 512, ZBS_EXTENT_SIZE - MiB };
 	uint32_t lens[] = { 512, 4096, 65536, 3 * 512, MiB };
 
-	assert_int_equal(zbs_dc_sync(f->dc, 2, 1, 5, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 2, 1, 5, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	for (unsigned i = 0; i < 5; i++) {
 		fill(w, lens[i], i + 1);
 		assert_int_equal(zbs_dc_write(f->dc, 2, 1, 5, i, offs[i], lens[i], w,
@@ -174,7 +174,7 @@ static void test_block_map(void **state)
 	uint8_t map[ZBS_WIRE_BLOCK_MAP_BYTES], buf[4096] = { 1 };
 
 	assert_int_equal(zbs_dc_block_map(f->dc, 3, 1, map, &r), ZBS_ST_NOENT);
-	assert_int_equal(zbs_dc_sync(f->dc, 3, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 3, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_block_map(f->dc, 3, 1, map, &r), ZBS_ST_OK);
 	assert_true(is_zero(map, sizeof(map)));
 	/* 4 KiB straddling blocks 1 and 2; and the very last block */
@@ -196,7 +196,7 @@ static void test_flush_and_delete(void **state)
 	uint8_t buf[4096];
 
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
-	assert_int_equal(zbs_dc_sync(f->dc, 4, 7, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 4, 7, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	fill(buf, sizeof(buf), 4);
 	assert_int_equal(zbs_dc_write(f->dc, 4, 7, 1, 0, 0, 4096, buf, 0, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
@@ -206,7 +206,7 @@ static void test_flush_and_delete(void **state)
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_DELETE, 4, 7, 0, 0, &r), ZBS_ST_NOENT);
 	assert_int_equal(zbs_dc_read(f->dc, 4, 7, 1, 0, 4096, buf, &r), ZBS_ST_NOENT);
 	/* recreated with a new epoch: empty, gen 0 */
-	assert_int_equal(zbs_dc_sync(f->dc, 4, 8, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 4, 8, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(r.gen, 0);
 	assert_int_equal(zbs_dc_read(f->dc, 4, 8, 1, 0, 4096, buf, &r), ZBS_ST_OK);
 	assert_true(is_zero(buf, sizeof(buf)));
@@ -226,7 +226,7 @@ static void test_gen_mismatch(void **state)
 
 	fill(a, sizeof(a), 11);
 	fill(b, sizeof(b), 12);
-	assert_int_equal(zbs_dc_sync(f->dc, 5, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 5, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 1, 0, 4096, b, 0, &r), ZBS_ST_GEN);
 	assert_int_equal(r.gen, 0);
 	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 0, 0, 4096, a, 0, &r), ZBS_ST_OK);
@@ -252,19 +252,19 @@ static void test_estale_fencing(void **state)
 	uint8_t a[4096], rd[4096];
 
 	fill(a, sizeof(a), 21);
-	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 5, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 5, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 5, 0, 0, 4096, a, 0, &r), ZBS_ST_OK);
 	/* an older owner is fenced on every path */
 	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 4, 1, 0, 4096, rd, 0, &r), ZBS_ST_STALE);
 	assert_int_equal(r.lease_epoch, 5);
 	assert_int_equal(zbs_dc_read(f->dc, 6, 1, 4, 0, 4096, rd, &r), ZBS_ST_STALE);
-	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 4, 0, &r), ZBS_ST_STALE);
+	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 4, ZBS_SF_CREATE, &r), ZBS_ST_STALE);
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 6, 1, 4, 0, &r), ZBS_ST_STALE);
 	/* unfenced read (lease_epoch 0) for recovery/tools */
 	assert_int_equal(zbs_dc_read(f->dc, 6, 1, 0, 0, 4096, rd, &r), ZBS_ST_OK);
 	assert_memory_equal(rd, a, 4096);
 	/* a new owner syncs with 6: 5 becomes stale; gen is reported for sync */
-	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 6, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 6, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(r.gen, 1);
 	assert_int_equal(r.lease_epoch, 6);
 	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 5, 1, 0, 4096, rd, 0, &r), ZBS_ST_STALE);
@@ -283,8 +283,8 @@ static void test_epoch_mismatch(void **state)
 	struct zbs_reply r;
 	uint8_t a[512] = { 7 };
 
-	assert_int_equal(zbs_dc_sync(f->dc, 8, 3, 1, 0, &r), ZBS_ST_OK);
-	assert_int_equal(zbs_dc_sync(f->dc, 8, 4, 1, 0, &r), ZBS_ST_EPOCH);
+	assert_int_equal(zbs_dc_sync(f->dc, 8, 3, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 8, 4, 1, ZBS_SF_CREATE, &r), ZBS_ST_EPOCH);
 	assert_int_equal(r.epoch, 3);
 	assert_int_equal(zbs_dc_write(f->dc, 8, 2, 1, 0, 0, 512, a, 0, &r), ZBS_ST_EPOCH);
 	assert_int_equal(zbs_dc_read(f->dc, 8, 4, 1, 0, 512, a, &r), ZBS_ST_EPOCH);
@@ -303,7 +303,7 @@ static void test_invalid_ranges(void **state)
 		{ ZBS_EXTENT_SIZE - 512, MiB }, { 0, MiB + 512 },
 	};
 
-	assert_int_equal(zbs_dc_sync(f->dc, 9, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 9, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct zbs_dc_op op = { .req = { .opcode = ZBS_OP_READ, .pid = 9, .epoch = 1,
 						 .lease_epoch = 1, .offset = bad[i].off,
@@ -319,6 +319,7 @@ static void test_invalid_ranges(void **state)
 	assert_int_equal(zbs_dc_write(f->dc, 9, 1, 1, 0, 0, 512, buf, 0x80, &r), ZBS_ST_INVAL);
 	{
 		struct zbs_dc_op op = { .req = { .opcode = ZBS_OP_SYNC, .pid = 9, .epoch = 1,
+						  .flags = ZBS_SF_CREATE,
 						 .lease_epoch = 1, .offset = 512 } };
 		assert_int_equal(zbs_dc_call(f->dc, &op), ZBS_ST_INVAL);
 	}
@@ -370,7 +371,7 @@ static void test_write_zeroes(void **state)
 	uint64_t gen = 0, off = 4096 + 512, len = 2 * MiB + 1024;
 	struct zbs_reply r;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 30, 1, 5, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 30, 1, 5, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	write_pattern(f, 30, 5, &gen, want, 301);
 	/* 512-aligned, not 4 KiB-aligned, longer than ZBS_WIRE_MAX_IO */
 	assert_int_equal(zbs_dc_write_zeroes(f->dc, 30, 1, 5, gen, off, (uint32_t)len, 0, &r),
@@ -431,7 +432,7 @@ static void test_write_zeroes_thick_flush(void **state)
 	uint64_t gen = 0;
 	struct zbs_reply r;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 32, 1, 1, ZBS_SF_THICK, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 32, 1, 1, ZBS_SF_THICK | ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	write_pattern(f, 32, 1, &gen, want, 321);
 	assert_int_equal(zbs_dc_write_zeroes(f->dc, 32, 1, 1, gen, 3 * MiB - 4096, 8192, 0, &r),
 			 ZBS_ST_OK);
@@ -454,7 +455,7 @@ static void test_write_zeroes_pipelined_order(void **state)
 	uint8_t *data = malloc((size_t)N * 16384), rd[32768], want[32768];
 	struct zbs_reply r;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 33, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 33, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	memset(want, 0, sizeof(want));
 	for (int i = 0; i < N; i++) {
 		uint64_t off = (uint64_t)(i % 3) * 4096;
@@ -521,7 +522,7 @@ static void test_pipelined(void **state)
 	int seen[2 * N] = { 0 };
 	struct zbs_reply r;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 10, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 10, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	/* N writes in gen order, all outstanding at once, then N reads */
 	for (int i = 0; i < N; i++) {
 		fill(data + (size_t)i * 8192, 8192, 100 + i);
@@ -567,7 +568,7 @@ static void test_pipelined_overlap_order(void **state)
 	uint8_t *data = malloc((size_t)N * 16384), rd[16384], want[16384];
 	struct zbs_reply r;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	memset(want, 0, sizeof(want));
 	for (int i = 0; i < N; i++) {
 		/* alternating 16 KiB and 4 KiB writes over the same 16 KiB */
@@ -618,7 +619,7 @@ static void *writer_main(void *arg)
 		w->errors++;
 		return NULL;
 	}
-	if (zbs_dc_sync(dc, w->pid, 1, 1, 0, &r) || r.gen != 0)
+	if (zbs_dc_sync(dc, w->pid, 1, 1, ZBS_SF_CREATE, &r) || r.gen != 0)
 		w->errors++;
 	for (int i = 0; i < w->nwrites; i++) {
 		fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
@@ -671,8 +672,8 @@ static void test_crash_durability(void **state)
 	fill(a, sizeof(a), 31);
 	fill(b, sizeof(b), 32);
 	fill(c, sizeof(c), 33);
-	assert_int_equal(zbs_dc_sync(f->dc, 11, 2, 3, 0, &r), ZBS_ST_OK);
-	assert_int_equal(zbs_dc_sync(f->dc, 12, 2, 3, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 11, 2, 3, ZBS_SF_CREATE, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 12, 2, 3, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	/* FUA write */
 	assert_int_equal(zbs_dc_write(f->dc, 11, 2, 3, 0, 5 * MiB, sizeof(a), a, ZBS_WF_FUA, &r), 0);
 	/* writes then an acknowledged FLUSH */
@@ -708,7 +709,7 @@ static void test_io_mode_logged(void **state)
 	struct zbs_reply r;
 
 	fill(a, sizeof(a), 41);
-	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, 14, 1, 1, 0, 0, sizeof(a), a, ZBS_WF_FUA, &r), 0);
 	assert_int_equal(chunkd_log_has(&f->p, "O_DIRECT disabled by ZBS_CHUNKD_NO_DIRECT"),
 			 forced);
@@ -717,7 +718,7 @@ static void test_io_mode_logged(void **state)
 		char line[1024];
 		int n = 0;
 
-		assert_int_equal(zbs_dc_sync(f->dc, 15, 1, 1, 0, &r), ZBS_ST_OK);
+		assert_int_equal(zbs_dc_sync(f->dc, 15, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 		assert_int_equal(zbs_dc_write(f->dc, 15, 1, 1, 0, 0, sizeof(a), a, 0, &r), 0);
 		log = fopen(f->p.log, "r");
 		assert_non_null(log);
@@ -736,7 +737,7 @@ static void test_many_writes_kill9_gen_consistent(void **state)
 	uint8_t *data = malloc((size_t)N * 4096), rd[4096];
 	struct zbs_reply r;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 13, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 13, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	for (int i = 0; i < N; i++) {
 		fill(data + (size_t)i * 4096, 4096, 500 + i);
 		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 13, .epoch = 1,
@@ -882,7 +883,7 @@ static void test_startup_refusals(void **state)
 	char path[800], other[700], uuid[64] = "";
 	FILE *fp;
 
-	assert_int_equal(zbs_dc_sync(f->dc, 30, 1, 1, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, 30, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	/* a second chunkd on the same dir */
 	assert_int_equal(chunkd_start(&q, f->data, NULL), 1);
 	assert_true(chunkd_log_has(&q, "in use by another process"));

@@ -107,7 +107,7 @@ static int group_setup(void **state)
 	assert_int_equal(zbs_dc_connect("127.0.0.1", f->p.port, &f->dc), 0);
 	for (size_t i = 0; i < sizeof(f->golden); i++)
 		f->golden[i] = (uint8_t)(i * 7 + 1);
-	assert_int_equal(zbs_dc_sync(f->dc, PID, EPOCH, LEASE, 0, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_sync(f->dc, PID, EPOCH, LEASE, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, PID, EPOCH, LEASE, 0, 0, sizeof(f->golden),
 				      f->golden, 0, &r), ZBS_ST_OK);
 	f->gen = 1;

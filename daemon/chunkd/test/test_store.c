@@ -126,8 +126,8 @@ static void test_foreach_space_delete(void **state)
 	assert_int_equal(sp.total % ZBS_BLOCK_SIZE, 0);
 	assert_int_equal(sp.valid % ZBS_BLOCK_SIZE, 0);
 
-	assert_int_equal(run(f->st, ZBS_OP_SYNC, 1, 11, 1, 0, 0, 0, 0, NULL, NULL), 0);
-	assert_int_equal(run(f->st, ZBS_OP_SYNC, 2, 22, 3, 0, 0, 0, ZBS_SF_THICK, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 1, 11, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 2, 22, 3, 0, 0, 0, ZBS_SF_THICK | ZBS_SF_CREATE, NULL, NULL), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(run(f->st, ZBS_OP_WRITE, 1, 11, 1, (uint64_t)i,
 				     (uint64_t)i * ZBS_BLOCK_SIZE, 4096, 0, buf, NULL), 0);
@@ -206,7 +206,7 @@ static void test_capacity_nospc(void **state)
 	assert_int_equal(sp.total, 2 * ZBS_BLOCK_SIZE);
 	assert_true(sp.valid <= sp.total);
 
-	assert_int_equal(run(f->st, ZBS_OP_SYNC, 5, 1, 1, 0, 0, 0, 0, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 5, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
 	assert_int_equal(hook_calls, 1);	/* created: meta hears at once */
 	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 0, 0, 4096, 0, buf, NULL), 0);
 	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 1, ZBS_BLOCK_SIZE, 4096, 0, buf,
@@ -227,7 +227,7 @@ static void test_capacity_nospc(void **state)
 	/* a thick replica is charged whole; deleting gives the space back */
 	assert_int_equal(zbs_store_delete_replica(f->st, 5, 1), 0);
 	assert_int_equal(atomic_load(&f->st->used_blocks), 0);
-	assert_int_equal(run(f->st, ZBS_OP_SYNC, 6, 1, 1, 0, 0, 0, ZBS_SF_THICK, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 6, 1, 1, 0, 0, 0, ZBS_SF_THICK | ZBS_SF_CREATE, NULL, NULL), 0);
 	assert_int_equal(atomic_load(&f->st->used_blocks), EXTENT_BLOCKS);
 	reopen(f);
 	assert_int_equal(atomic_load(&f->st->used_blocks), EXTENT_BLOCKS);
@@ -279,7 +279,7 @@ static void *writer(void *arg)
 	uint8_t buf[4096];
 
 	memset(buf, (int)h->pid, sizeof(buf));
-	if (run(h->st, ZBS_OP_SYNC, h->pid, 1, 1, 0, 0, 0, 0, NULL, NULL))
+	if (run(h->st, ZBS_OP_SYNC, h->pid, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL))
 		h->errors++;
 	for (int i = 0; i < h->iters; i++) {
 		if (run(h->st, ZBS_OP_WRITE, h->pid, 1, 1, (uint64_t)i,
@@ -298,7 +298,7 @@ static void *churner(void *arg)
 	for (int i = 0; i < h->iters; i++) {
 		uint64_t pid = 1000 + (uint64_t)(i % 4);
 
-		if (run(h->st, ZBS_OP_SYNC, pid, 1, 1, 0, 0, 0, 0, NULL, NULL))
+		if (run(h->st, ZBS_OP_SYNC, pid, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL))
 			h->errors++;
 		if (zbs_store_delete_replica(h->st, pid, 1))
 			h->errors++;

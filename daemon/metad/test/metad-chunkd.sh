@@ -51,7 +51,7 @@ cli lease v 0 write "$sid" > "$T/l"
 pid=$(sed -n 's/^pid=//p' "$T/l"); ep=$(sed -n 's/^epoch=//p' "$T/l"); le=$(sed -n 's/^lease_epoch=//p' "$T/l")
 okw=1
 for a in $(sed -n 's/^chunk=[0-9]* //p' "$T/l"); do
-	"$BIN/zbs-probe" -c "$a" -p "$pid" -e "$ep" -L "$le" sync >/dev/null || okw=0
+	"$BIN/zbs-probe" -c "$a" -p "$pid" -e "$ep" -L "$le" --create sync >/dev/null || okw=0
 	head -c 65536 /dev/urandom | "$BIN/zbs-probe" -c "$a" -p "$pid" -e "$ep" -L "$le" -g 0 write >/dev/null || okw=0
 done
 if [ $okw = 1 ] && [ "$(grep -c '^chunk=' "$T/l")" = 3 ]; then ok "lease from meta, sync and write on the 3 replicas it names"; else not_ok "lease+write" "$(cat "$T/l")"; fi
