@@ -243,7 +243,30 @@ static int zbs_genl_revoke(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static int zbs_genl_report_ack(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **a = info->attrs;
+	struct zbs_dev *dev;
+	int ret;
+
+	if (!zbs_from_agent(info))
+		return -EPERM;
+	if (GENL_REQ_ATTR_CHECK(info, ZBS_A_DEV_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, ZBS_A_VEXTENT) ||
+	    GENL_REQ_ATTR_CHECK(info, ZBS_A_REQ_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, ZBS_A_ERRNO))
+		return -EINVAL;
+	dev = zbs_dev_get(nla_get_u32(a[ZBS_A_DEV_ID]));
+	if (!dev)
+		return -ENOENT;
+	ret = zbs_map_report_ack(dev, nla_get_u64(a[ZBS_A_VEXTENT]),
+				 nla_get_u64(a[ZBS_A_REQ_ID]), nla_get_s32(a[ZBS_A_ERRNO]));
+	zbs_dev_put(dev);
+	return ret;
+}
+
 static const struct genl_small_ops zbs_genl_ops[] = {
+	{ .cmd = ZBS_CMD_REPORT_ACK, .doit = zbs_genl_report_ack, .flags = GENL_ADMIN_PERM },
 	{ .cmd = ZBS_CMD_AGENT_REGISTER, .doit = zbs_genl_register, .flags = GENL_ADMIN_PERM },
 	{ .cmd = ZBS_CMD_MAP_REPLY, .doit = zbs_genl_map_reply, .flags = GENL_ADMIN_PERM },
 	{ .cmd = ZBS_CMD_SESSION, .doit = zbs_genl_session, .flags = GENL_ADMIN_PERM },
@@ -325,43 +348,36 @@ int zbs_genl_map_request(struct zbs_dev *dev, u64 vext, u64 req_id, bool write)
 	return zbs_genl_send(skb, hdr, portid, false);
 }
 
-static void zbs_genl_pextent_event(u8 cmd, struct zbs_dev *dev, u64 vext,
-				   struct zbs_map *map, int idx, u64 gen, int err)
+/* A report to the agent (REPLICA_FAILED / EXISTENCE): 0 once handed over. */
+int zbs_genl_report(struct zbs_dev *dev, u64 vext, const struct zbs_report_msg *m)
 {
+	bool failed = m->cmd == ZBS_CMD_REPLICA_FAILED;
 	u32 portid;
 	void *hdr;
-	struct sk_buff *skb = zbs_genl_new(cmd, &portid, &hdr);
+	struct sk_buff *skb = zbs_genl_new(m->cmd, &portid, &hdr);
+	int ret;
 
 	if (!skb) {
-		pr_warn_ratelimited("zbs%u: no agent to report pid %llu (%s)\n", dev->id,
-				    map->pid, cmd == ZBS_CMD_EXISTENCE ? "existence" : "replica failure");
-		return;
+		pr_warn_ratelimited("zbs%u: no agent to report pid %llu (%s): kept until one registers\n",
+				    dev->id, m->pid, failed ? "replica failure" : "existence");
+		return -ENOTCONN;
 	}
 	if (zbs_put_dev(skb, dev, vext) ||
-	    nla_put_u64_64bit(skb, ZBS_A_PID, map->pid, ZBS_A_PAD) ||
-	    nla_put_u64_64bit(skb, ZBS_A_EPOCH, map->epoch, ZBS_A_PAD) ||
-	    nla_put_u64_64bit(skb, ZBS_A_GEN, gen, ZBS_A_PAD) ||
-	    (idx >= 0 && (nla_put_u32(skb, ZBS_A_CID, map->rep[idx].cid) ||
-			  nla_put_s32(skb, ZBS_A_ERRNO, err)))) {
+	    nla_put_u64_64bit(skb, ZBS_A_REQ_ID, m->id, ZBS_A_PAD) ||
+	    nla_put_u64_64bit(skb, ZBS_A_PID, m->pid, ZBS_A_PAD) ||
+	    nla_put_u64_64bit(skb, ZBS_A_EPOCH, m->epoch, ZBS_A_PAD) ||
+	    nla_put_u64_64bit(skb, ZBS_A_LEASE_EPOCH, m->lease_epoch, ZBS_A_PAD) ||
+	    nla_put_u64_64bit(skb, ZBS_A_GEN, m->gen, ZBS_A_PAD) ||
+	    (failed && (nla_put_u32(skb, ZBS_A_CID, m->cid) ||
+			nla_put_s32(skb, ZBS_A_ERRNO, m->err)))) {
 		nlmsg_free(skb);
-		return;
+		return -EMSGSIZE;
 	}
-	if (zbs_genl_send(skb, hdr, portid, true))
-		pr_warn_ratelimited("zbs%u: cannot report pid %llu to the agent\n",
-				    dev->id, map->pid);
-}
-
-void zbs_genl_replica_failed(struct zbs_dev *dev, u64 vext, struct zbs_map *map,
-			     int idx, u64 gen, int err)
-{
-	pr_warn_ratelimited("zbs%u: pid %llu: replica on cid %u failed (%d), dropped at gen %llu\n",
-			    dev->id, map->pid, map->rep[idx].cid, err, gen);
-	zbs_genl_pextent_event(ZBS_CMD_REPLICA_FAILED, dev, vext, map, idx, gen, err);
-}
-
-void zbs_genl_existence(struct zbs_dev *dev, u64 vext, struct zbs_map *map, u64 gen)
-{
-	zbs_genl_pextent_event(ZBS_CMD_EXISTENCE, dev, vext, map, -1, gen, 0);
+	ret = zbs_genl_send(skb, hdr, portid, true);
+	if (ret)
+		pr_warn_ratelimited("zbs%u: cannot report pid %llu to the agent (%d)\n",
+				    dev->id, m->pid, ret);
+	return ret;
 }
 
 static int zbs_genl_notify(struct notifier_block *nb, unsigned long state, void *data)

@@ -93,6 +93,23 @@ struct zbs_replica {
 	u32			flags;		/* ZBS_RF_* */
 };
 
+/*
+ * A report to the agent (REPLICA_FAILED or EXISTENCE) kept on its extent
+ * until the agent answers REPORT_ACK; it lives in its map (each replica
+ * fails at most once per map, existence is reported once) and holds a
+ * reference to it while it is on the extent's list.
+ */
+struct zbs_report {
+	struct list_head	node;		/* ext->reports */
+	struct zbs_map		*map;
+	u64			id;
+	unsigned long		sent;		/* jiffies, 0: to send */
+	u64			gen;
+	int			err;
+	s8			idx;		/* replica slot, -1 for existence */
+	u8			cmd;		/* ZBS_CMD_REPLICA_FAILED/EXISTENCE */
+};
+
 /* One lease of one vextent, as the agent answered it. */
 struct zbs_map {
 	struct kref		ref;
@@ -103,6 +120,8 @@ struct zbs_map {
 	u8			nr;
 	unsigned long		failed;		/* bit per replica, atomic bitops */
 	struct zbs_replica	rep[ZBS_MAX_REPLICAS];
+	struct zbs_report	fail_rep[ZBS_MAX_REPLICAS];	/* ext->lock */
+	struct zbs_report	exist_rep;			/* ext->lock */
 };
 
 /* The cache slot of one vextent of one device (lives as long as the device). */
@@ -118,7 +137,17 @@ struct zbs_ext {
 	struct list_head	parked;		/* commands waiting for a map */
 	u32			inflight;	/* commands issued under a map */
 	u64			revoke_seq;	/* last revoke that dropped its map */
-	struct work_struct	upcall_work;
+	/*
+	 * Reports not yet acknowledged by the agent, and the writes that
+	 * completed on their replicas but wait for those reports before they
+	 * are acknowledged (ARCHITECTURE.md 4 step 4). No map request is sent
+	 * while reports are pending. reissue: a report was refused because the
+	 * lease moved on, so the waiting writes are retried under a new map.
+	 */
+	struct list_head	reports;
+	struct list_head	ackwait;	/* commands, on cmd->park */
+	bool			reissue;
+	struct work_struct	upcall_work;	/* sends reports, then the map request */
 };
 
 void zbs_map_put(struct zbs_map *map);
@@ -133,6 +162,13 @@ void __zbs_ext_drop_map(struct zbs_ext *ext, struct zbs_map *map);
 int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
 		  struct zbs_map *map);		/* consumes map */
 int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout);
+/* Queue a report (ext->lock held); the caller then queues ext->upcall_work. */
+void __zbs_ext_report(struct zbs_ext *ext, struct zbs_map *map, u8 cmd, int idx, u64 gen,
+		      int err);
+/* Hold a completed write until the extent's reports are answered (ext->lock
+ * held); false when none is pending: complete it now. */
+bool __zbs_ext_ackwait(struct zbs_ext *ext, struct zbs_cmd *cmd);
+int zbs_map_report_ack(struct zbs_dev *dev, u64 vext, u64 req_id, int err);
 void zbs_map_resend_all(void);			/* a new agent registered */
 void zbs_map_tick(struct zbs_dev *dev);
 void zbs_map_destroy_all(struct zbs_dev *dev);
@@ -151,6 +187,7 @@ struct zbs_dev {
 	atomic_t		open_count;
 	atomic64_t		inflight;	/* requests started, not ended */
 	atomic_t		nr_parked;
+	atomic_t		nr_reports;	/* pending reports and writes waiting for them */
 	atomic_t		nr_maps;
 	struct xarray		exts;		/* vext -> struct zbs_ext */
 	spinlock_t		dirty_lock;
@@ -212,6 +249,8 @@ void zbs_cmd_issue(struct zbs_cmd *cmd);	/* route a command (ext unlocked) */
 void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st);
 void zbs_leg_done(struct zbs_leg *leg);		/* a leg's reply or failure */
 void zbs_cmd_zeroes_next(struct zbs_cmd *cmd);	/* range needs nothing: go on */
+/* A write held for reports: acknowledge it (ok) or retry it under a new map. */
+void zbs_cmd_report_done(struct zbs_cmd *cmd, bool ok);
 int zbs_io_setup(void);
 void zbs_io_release(void);
 
@@ -231,9 +270,13 @@ int zbs_genl_setup(void);
 void zbs_genl_release(void);
 bool zbs_genl_session_valid(void);
 int zbs_genl_map_request(struct zbs_dev *dev, u64 vext, u64 req_id, bool write);
-void zbs_genl_replica_failed(struct zbs_dev *dev, u64 vext, struct zbs_map *map,
-			     int idx, u64 gen, int err);
-void zbs_genl_existence(struct zbs_dev *dev, u64 vext, struct zbs_map *map, u64 gen);
+struct zbs_report_msg {
+	u64 id, pid, epoch, lease_epoch, gen;
+	u32 cid;
+	int err;
+	u8 cmd;
+};
+int zbs_genl_report(struct zbs_dev *dev, u64 vext, const struct zbs_report_msg *m);
 
 /* ---- control device, debugfs ------------------------------------------ */
 int zbs_ctl_setup(void);

@@ -296,57 +296,13 @@ void zbs_cmd_zeroes_next(struct zbs_cmd *cmd)
 	queue_delayed_work(zbs_wq, &cmd->dwork, 0);
 }
 
-/* Every leg of a read or write answered: decide (process context, no locks). */
-static void zbs_cmd_done(struct zbs_cmd *cmd)
+/*
+ * What follows the legs of a read or write (process context, no locks):
+ * the next range of a write zeroes, the end, or another attempt.
+ */
+static void zbs_cmd_next(struct zbs_cmd *cmd, bool ok, bool map_bad, bool nospc)
 {
-	struct zbs_ext *ext = cmd->ext;
-	struct zbs_map *map = cmd->map;
 	struct zbs_dev *dev = cmd->dev;
-	int ok = atomic_read(&cmd->ok);
-	bool map_bad = false, first_write = false, drained, nospc = false;
-	int i;
-
-	for (i = 0; i < cmd->nr_legs; i++) {
-		if (zbs_st_fenced(cmd->legs[i].status))
-			map_bad = true;
-		if (cmd->legs[i].status == ZBS_ST_NOSPC)
-			nospc = true;
-	}
-
-	if (zbs_op_writes(cmd->op) && ok) {
-		/* partial failure: drop and report the replicas that failed */
-		for (i = 0; i < cmd->nr_legs; i++) {
-			struct zbs_leg *leg = &cmd->legs[i];
-
-			if (leg->status == ZBS_ST_OK)
-				continue;
-			if (!test_and_set_bit(leg->rep_idx, &map->failed))
-				zbs_genl_replica_failed(dev, ext->vext, map, leg->rep_idx,
-							cmd->gen + 1, zbs_wire_errno(leg->status));
-		}
-	}
-	if (zbs_op_writes(cmd->op) && !ok)
-		map_bad = true;		/* total failure: nothing removed, ask again */
-	if (cmd->op == ZBS_OP_READ && !ok && !map_bad)
-		cmd->tried++;		/* next replica under the same map */
-
-	spin_lock(&ext->lock);
-	if (zbs_op_writes(cmd->op) && ok && !map->ever_exist) {
-		map->ever_exist = true;
-		first_write = true;
-	}
-	if (map_bad)
-		__zbs_ext_drop_map(ext, map);
-	drained = --ext->inflight == 0;
-	if (drained && ext->req_id && !ext->req_sent)
-		queue_work(zbs_wq, &ext->upcall_work);	/* deferred until now */
-	spin_unlock(&ext->lock);
-	if (drained)
-		wake_up(&zbs_drain_wait);
-	if (first_write)
-		zbs_genl_existence(dev, ext->vext, map, cmd->gen + 1);
-	zbs_map_put(map);
-	cmd->map = NULL;
 
 	if (ok && cmd->op == ZBS_OP_WRITE_ZEROES) {
 		zbs_zeroes_next(cmd);
@@ -368,6 +324,82 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 	}
 }
 
+void zbs_cmd_report_done(struct zbs_cmd *cmd, bool ok)
+{
+	zbs_map_put(cmd->map);
+	cmd->map = NULL;
+	/* not ok: a removal was refused because the lease moved on; the
+	 * write was not acknowledged, so it is sent again under a new map */
+	zbs_cmd_next(cmd, ok, !ok, false);
+}
+
+/*
+ * Every leg of a read or write answered: decide (process context, no locks).
+ * A write that some replicas took and others failed drops the failed ones
+ * from the map and reports them; it (and every write after it on the
+ * extent) is acknowledged only once the agent answered those reports:
+ * meta removed the replicas for this lease (ARCHITECTURE.md 4a, I1).
+ */
+static void zbs_cmd_done(struct zbs_cmd *cmd)
+{
+	struct zbs_ext *ext = cmd->ext;
+	struct zbs_map *map = cmd->map;
+	struct zbs_dev *dev = cmd->dev;
+	int ok = atomic_read(&cmd->ok);
+	bool map_bad = false, drained, nospc = false, wait = false, send = false;
+	int i;
+
+	for (i = 0; i < cmd->nr_legs; i++) {
+		if (zbs_st_fenced(cmd->legs[i].status))
+			map_bad = true;
+		if (cmd->legs[i].status == ZBS_ST_NOSPC)
+			nospc = true;
+	}
+	if (zbs_op_writes(cmd->op) && !ok)
+		map_bad = true;		/* total failure: nothing removed, ask again */
+	if (cmd->op == ZBS_OP_READ && !ok && !map_bad)
+		cmd->tried++;		/* next replica under the same map */
+
+	spin_lock(&ext->lock);
+	if (zbs_op_writes(cmd->op) && ok) {
+		/* partial failure: drop and report the replicas that failed */
+		for (i = 0; i < cmd->nr_legs; i++) {
+			struct zbs_leg *leg = &cmd->legs[i];
+
+			if (leg->status == ZBS_ST_OK || test_and_set_bit(leg->rep_idx, &map->failed))
+				continue;
+			pr_warn_ratelimited("zbs%u: pid %llu: replica on cid %u failed (%d), dropped at gen %llu\n",
+					    dev->id, map->pid, map->rep[leg->rep_idx].cid,
+					    zbs_wire_errno(leg->status), cmd->gen + 1);
+			__zbs_ext_report(ext, map, ZBS_CMD_REPLICA_FAILED, leg->rep_idx,
+					 cmd->gen + 1, zbs_wire_errno(leg->status));
+			send = true;
+		}
+		if (!map->ever_exist) {
+			map->ever_exist = true;
+			__zbs_ext_report(ext, map, ZBS_CMD_EXISTENCE, -1, cmd->gen + 1, 0);
+			send = true;
+		}
+	}
+	if (map_bad)
+		__zbs_ext_drop_map(ext, map);
+	drained = --ext->inflight == 0;
+	if (drained && ext->req_id && !ext->req_sent)
+		send = true;		/* a map request deferred until now */
+	if (zbs_op_writes(cmd->op) && ok)
+		wait = __zbs_ext_ackwait(ext, cmd);	/* keeps its map reference */
+	spin_unlock(&ext->lock);
+	if (send)
+		queue_work(zbs_wq, &ext->upcall_work);
+	if (drained)
+		wake_up(&zbs_drain_wait);
+	if (wait)
+		return;
+	zbs_map_put(map);
+	cmd->map = NULL;
+	zbs_cmd_next(cmd, ok, map_bad, nospc);
+}
+
 static void zbs_cmd_done_work(struct work_struct *work)
 {
 	zbs_cmd_done(container_of(to_delayed_work(work), struct zbs_cmd, dwork));
@@ -385,7 +417,6 @@ static bool zbs_flush_chunk_failed(struct zbs_dev *dev, struct zbs_chunk *c, int
 
 	xa_for_each(&dev->exts, idx, ext) {
 		struct zbs_map *map;
-		u64 gen;
 		int i, live = 0, hit = -1;
 
 		spin_lock(&ext->lock);
@@ -399,17 +430,16 @@ static bool zbs_flush_chunk_failed(struct zbs_dev *dev, struct zbs_chunk *c, int
 			}
 			if (hit >= 0) {
 				set_bit(hit, &map->failed);
-				kref_get(&map->ref);
+				__zbs_ext_report(ext, map, ZBS_CMD_REPLICA_FAILED, hit,
+						 map->next_gen, err);
 			}
 		}
-		gen = map ? map->next_gen : 0;
 		spin_unlock(&ext->lock);
 		if (hit < 0)
 			continue;
 		if (!live)
 			lost = true;
-		zbs_genl_replica_failed(dev, ext->vext, map, hit, gen, err);
-		zbs_map_put(map);
+		queue_work(zbs_wq, &ext->upcall_work);
 	}
 	return lost;
 }

@@ -21,7 +21,7 @@ struct workqueue_struct *zbs_wq;
 
 u64 zbs_features(void)
 {
-	u64 f = ZBS_FEAT_CONTROL | ZBS_FEAT_DEVICES | ZBS_FEAT_GENL;
+	u64 f = ZBS_FEAT_CONTROL | ZBS_FEAT_DEVICES | ZBS_FEAT_GENL | ZBS_FEAT_REPORT_ACK;
 
 	if (zbs_test_hooks)
 		f |= ZBS_FEAT_TEST_HOOKS;

@@ -51,17 +51,59 @@ struct zbs_map *zbs_map_alloc(gfp_t gfp)
 	return map;
 }
 
+/* Send the extent's unsent reports; false when none is pending any more. */
+static bool zbs_ext_send_reports(struct zbs_ext *ext)
+{
+	struct zbs_report_msg msg[ZBS_MAX_REPLICAS + 1];
+	struct zbs_report *r;
+	int n = 0, i;
+	bool pending;
+
+	spin_lock(&ext->lock);
+	list_for_each_entry(r, &ext->reports, node) {
+		if (r->sent)
+			continue;
+		if (n == ARRAY_SIZE(msg))
+			break;		/* the rest on the next pass */
+		msg[n] = (struct zbs_report_msg){
+			.id = r->id, .pid = r->map->pid, .epoch = r->map->epoch,
+			.lease_epoch = r->map->lease_epoch, .gen = r->gen, .err = r->err,
+			.cid = r->idx >= 0 ? r->map->rep[r->idx].cid : 0, .cmd = r->cmd,
+		};
+		r->sent = jiffies ?: 1;
+		n++;
+	}
+	pending = !list_empty(&ext->reports);
+	spin_unlock(&ext->lock);
+
+	for (i = 0; i < n; i++) {
+		if (!zbs_genl_report(ext->dev, ext->vext, &msg[i]))
+			continue;
+		/* no agent: send it again to the next one (the tick, a register) */
+		spin_lock(&ext->lock);
+		list_for_each_entry(r, &ext->reports, node)
+			if (r->id == msg[i].id)
+				r->sent = 0;
+		spin_unlock(&ext->lock);
+	}
+	return pending;
+}
+
 static void zbs_ext_upcall_work(struct work_struct *work)
 {
 	struct zbs_ext *ext = container_of(work, struct zbs_ext, upcall_work);
 	u64 req_id;
 	bool write;
 
+	/* reports first: the agent must act on them before it syncs a new map */
+	if (zbs_ext_send_reports(ext))
+		return;		/* the last REPORT_ACK queues this work again */
+
 	spin_lock(&ext->lock);
 	/* Not while IO issued under an older map is in flight: the agent's
 	 * generation sync must see every replica at rest. The last command
 	 * to drain queues this work again. */
-	req_id = ext->req_sent || ext->inflight ? 0 : ext->req_id;
+	req_id = ext->req_sent || ext->inflight || !list_empty(&ext->reports) ? 0 : ext->req_id;
 	write = ext->req_write;
 	spin_unlock(&ext->lock);
 	if (!req_id)
@@ -74,6 +116,93 @@ static void zbs_ext_upcall_work(struct work_struct *work)
 	if (ext->req_id == req_id)
 		ext->req_sent = jiffies ?: 1;
 	spin_unlock(&ext->lock);
+}
+
+void __zbs_ext_report(struct zbs_ext *ext, struct zbs_map *map, u8 cmd, int idx, u64 gen,
+		      int err)
+{
+	struct zbs_report *r = idx >= 0 ? &map->fail_rep[idx] : &map->exist_rep;
+
+	lockdep_assert_held(&ext->lock);
+	r->map = map;
+	kref_get(&map->ref);
+	r->id = atomic64_inc_return(&zbs_next_req_id);
+	r->sent = 0;
+	r->gen = gen;
+	r->err = err;
+	r->idx = idx;
+	r->cmd = cmd;
+	list_add_tail(&r->node, &ext->reports);
+	atomic_inc(&ext->dev->nr_reports);
+}
+
+bool __zbs_ext_ackwait(struct zbs_ext *ext, struct zbs_cmd *cmd)
+{
+	lockdep_assert_held(&ext->lock);
+	if (list_empty(&ext->reports))
+		return false;
+	list_add_tail(&cmd->park, &ext->ackwait);
+	atomic_inc(&ext->dev->nr_reports);
+	return true;
+}
+
+/*
+ * The agent answered report `req_id`. 0: done; -ESTALE: the lease moved on
+ * (the report's map is dropped and the waiting writes are retried under a
+ * new map); anything else: send it again later. When the last report is
+ * answered, the waiting writes complete and the map request goes out.
+ */
+int zbs_map_report_ack(struct zbs_dev *dev, u64 vext, u64 req_id, int err)
+{
+	struct zbs_ext *ext = xa_load(&dev->exts, vext);
+	struct zbs_report *r, *found = NULL;
+	struct zbs_map *map = NULL;
+	struct zbs_cmd *cmd, *tmp;
+	LIST_HEAD(done);
+	bool reissue = false;
+
+	if (!ext)
+		return -ENOENT;
+	spin_lock(&ext->lock);
+	list_for_each_entry(r, &ext->reports, node) {
+		if (r->id == req_id) {
+			found = r;
+			break;
+		}
+	}
+	if (!found) {
+		spin_unlock(&ext->lock);
+		return 0;		/* answered before (a duplicate) */
+	}
+	if (err && err != -ESTALE) {
+		found->sent = 0;	/* the tick sends it again */
+		spin_unlock(&ext->lock);
+		return 0;
+	}
+	if (err == -ESTALE) {
+		ext->reissue = true;
+		__zbs_ext_drop_map(ext, found->map);
+	}
+	list_del_init(&found->node);
+	atomic_dec(&dev->nr_reports);
+	map = found->map;
+	found->map = NULL;
+	if (list_empty(&ext->reports)) {
+		list_for_each_entry(cmd, &ext->ackwait, park)
+			atomic_dec(&dev->nr_reports);
+		list_splice_init(&ext->ackwait, &done);
+		reissue = ext->reissue;
+		ext->reissue = false;
+	}
+	spin_unlock(&ext->lock);
+	zbs_map_put(map);
+
+	list_for_each_entry_safe(cmd, tmp, &done, park) {
+		list_del_init(&cmd->park);
+		zbs_cmd_report_done(cmd, !reissue);
+	}
+	queue_work(zbs_wq, &ext->upcall_work);	/* a deferred map request */
+	return 0;
 }
 
 struct zbs_ext *zbs_ext_get(struct zbs_dev *dev, u64 vext, gfp_t gfp)
@@ -91,6 +220,8 @@ struct zbs_ext *zbs_ext_get(struct zbs_dev *dev, u64 vext, gfp_t gfp)
 	ext->vext = vext;
 	spin_lock_init(&ext->lock);
 	INIT_LIST_HEAD(&ext->parked);
+	INIT_LIST_HEAD(&ext->reports);
+	INIT_LIST_HEAD(&ext->ackwait);
 	INIT_WORK(&ext->upcall_work, zbs_ext_upcall_work);
 	old = xa_cmpxchg(&dev->exts, vext, NULL, ext, gfp);
 	if (old) {
@@ -274,7 +405,8 @@ int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout
 	return 0;
 }
 
-/* A new agent registered: re-send every wanted map request to it. */
+/* A new agent registered: re-send every pending report, then every wanted
+ * map request, to it. */
 void zbs_map_resend_all(void)
 {
 	struct zbs_dev *dev;
@@ -285,12 +417,22 @@ void zbs_map_resend_all(void)
 		unsigned long idx;
 
 		xa_for_each(&dev->exts, idx, ext) {
+			struct zbs_report *r;
+			bool again = false;
+
 			spin_lock(&ext->lock);
+			/* the old agent may have died with them: all again */
+			list_for_each_entry(r, &ext->reports, node) {
+				r->sent = 0;
+				again = true;
+			}
 			if (ext->req_id) {
 				ext->req_sent = 0;
-				queue_work(zbs_wq, &ext->upcall_work);
+				again = true;
 			}
 			spin_unlock(&ext->lock);
+			if (again)
+				queue_work(zbs_wq, &ext->upcall_work);
 		}
 		zbs_dev_put(dev);
 		id++;
@@ -304,11 +446,14 @@ void zbs_map_tick(struct zbs_dev *dev)
 	struct zbs_ext *ext;
 	unsigned long idx;
 
-	if (!atomic_read(&dev->nr_parked))
+	if (!atomic_read(&dev->nr_parked) && !atomic_read(&dev->nr_reports))
 		return;
 	xa_for_each(&dev->exts, idx, ext) {
 		struct zbs_cmd *cmd, *tmp;
+		struct zbs_report *r;
 		LIST_HEAD(expired);
+		LIST_HEAD(unacked);
+		bool resend = false;
 
 		spin_lock(&ext->lock);
 		list_for_each_entry_safe(cmd, tmp, &ext->parked, park) {
@@ -317,6 +462,22 @@ void zbs_map_tick(struct zbs_dev *dev)
 				atomic_dec(&dev->nr_parked);
 			}
 		}
+		/* writes whose reports were not answered within the IO timeout
+		 * fail: they are not acknowledged */
+		list_for_each_entry_safe(cmd, tmp, &ext->ackwait, park) {
+			if (time_after_eq(jiffies, cmd->deadline)) {
+				list_move_tail(&cmd->park, &unacked);
+				atomic_dec(&dev->nr_reports);
+			}
+		}
+		list_for_each_entry(r, &ext->reports, node) {
+			if (!r->sent || time_after_eq(jiffies, r->sent + retry)) {
+				r->sent = 0;
+				resend = true;
+			}
+		}
+		if (resend)
+			queue_work(zbs_wq, &ext->upcall_work);
 		if (!list_empty(&ext->parked) && ext->req_id &&
 		    (!ext->req_sent || time_after_eq(jiffies, ext->req_sent + retry))) {
 			/* a new id: an answer to the old one is ignored */
@@ -334,6 +495,14 @@ void zbs_map_tick(struct zbs_dev *dev)
 					    dev->id, ext->vext);
 			zbs_cmd_end(cmd, BLK_STS_IOERR);
 		}
+		list_for_each_entry_safe(cmd, tmp, &unacked, park) {
+			list_del_init(&cmd->park);
+			pr_warn_ratelimited("zbs%u: vextent %llu: a failed replica was not removed by meta within the IO timeout\n",
+					    dev->id, ext->vext);
+			zbs_map_put(cmd->map);
+			cmd->map = NULL;
+			zbs_cmd_end(cmd, BLK_STS_IOERR);
+		}
 	}
 }
 
@@ -344,10 +513,20 @@ void zbs_map_destroy_all(struct zbs_dev *dev)
 	unsigned long idx;
 
 	xa_for_each(&dev->exts, idx, ext) {
+		struct zbs_report *r, *tmp;
+
 		cancel_work_sync(&ext->upcall_work);
-		WARN_ON_ONCE(!list_empty(&ext->parked) || ext->inflight);
+		WARN_ON_ONCE(!list_empty(&ext->parked) || ext->inflight ||
+			     !list_empty(&ext->ackwait));
 		spin_lock(&ext->lock);
 		__zbs_ext_drop_map(ext, ext->map);
+		/* reports nobody waits for any more: meta's scan and the next
+		 * owner's sync find those replicas */
+		list_for_each_entry_safe(r, tmp, &ext->reports, node) {
+			list_del_init(&r->node);
+			atomic_dec(&dev->nr_reports);
+			zbs_map_put(r->map);
+		}
 		spin_unlock(&ext->lock);
 		xa_erase(&dev->exts, idx);
 		kfree(ext);

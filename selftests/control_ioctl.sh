@@ -14,17 +14,17 @@ ktap_check "zbsctl version without module: exit 4 and a clear message" \
 zbs_load && wait_path /dev/zbs-control
 out=$("$ZBSCTL" version 2>&1); rc=$?
 echo "$out" | sed 's/^/# /'
-want="module: $(cat "$ZBS_TOP/VERSION") (abi 1.0, features control,devices,genl)"
+want="module: $(cat "$ZBS_TOP/VERSION") (abi 1.0, features control,devices,genl,report-ack)"
 ktap_check "zbsctl version shows the module's version and features" \
 	bash -c '[ '$rc' -eq 0 ] && grep -qxF "$1" <<<"$0"' "$out" "$want"
 json=$("$ZBSCTL" --json version 2>&1)
 ktap_check "zbsctl --json version reports the module" \
-	bash -c 'grep -q "\"version\":\"$1\"" <<<"$0" && grep -q "\"features\":7" <<<"$0"' \
+	bash -c 'grep -q "\"version\":\"$1\"" <<<"$0" && grep -q "\"features\":15" <<<"$0"' \
 	"$(tr -d ' \n' <<<"$json")" "$(cat "$ZBS_TOP/VERSION")"
 rmmod zbs
 zbs_load test_hooks=1 && wait_path /dev/zbs-control
 ktap_check "test-hooks feature shown when loaded with test_hooks=1" \
-	bash -c '"$0" version | grep -q "features control,devices,genl,test-hooks"' "$ZBSCTL"
+	bash -c '"$0" version | grep -q "features control,devices,genl,report-ack,test-hooks"' "$ZBSCTL"
 rmmod zbs
 zbs_load && wait_path /dev/zbs-control
 echo "# zbs_ioctl_test:"

@@ -273,6 +273,28 @@ static int rpc_errno(int rc)
 	}
 }
 
+/*
+ * The answer to a kernel report from meta's status: 0 done; -ESTALE when
+ * meta refuses because the lease moved on (another owner or lease_epoch,
+ * our session gone) or the report no longer fits the extent; -EAGAIN when
+ * meta cannot answer now (the kernel sends the report again).
+ */
+static int report_errno(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case ZBS_RPC_ENOTOWNER:
+	case ZBS_RPC_ESESSION:
+	case ZBS_RPC_ESTALE:
+	case ZBS_RPC_EINVAL:
+	case ZBS_RPC_ENOENT:
+		return -ESTALE;
+	default:
+		return -EAGAIN;
+	}
+}
+
 struct rep_sync {
 	const Zbs__LeaseChunk *ch;
 	uint32_t cid;
@@ -439,8 +461,13 @@ static void sync_settle(struct zbs_agent_conn *c, const Zbs__Lease *l, struct re
 	}
 }
 
+/*
+ * Ask meta to remove replica cid of pid under our lease (lease_epoch),
+ * raising meta_gen to gen. 0 once it is out of the location (also when an
+ * earlier try removed it), else as report_errno().
+ */
 static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, uint64_t epoch,
-			  uint32_t cid, uint64_t gen, const char *why)
+			  uint64_t lease_epoch, uint32_t cid, uint64_t gen, const char *why)
 {
 	Zbs__RemoveReplicaRequest req = ZBS__REMOVE_REPLICA_REQUEST__INIT;
 	struct zbs_rpc_error err = { .msg = "" };
@@ -448,6 +475,7 @@ static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, 
 
 	req.pid = pid;
 	req.epoch = epoch;
+	req.lease_epoch = lease_epoch;
 	req.cid = cid;
 	req.gen = gen;
 	req.session_id = sid;
@@ -460,7 +488,7 @@ static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, 
 	else
 		log_info("agent: removed replica pid %llu cid %u gen %llu: %s",
 			 (unsigned long long)pid, cid, (unsigned long long)gen, why);
-	return rpc_errno(rc);
+	return report_errno(rc);
 }
 
 static struct zbs_meta_session *session(struct zbs_agent *a)
@@ -575,10 +603,13 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 		else
 			snprintf(why, sizeof(why), "gen %llu differs from %llu",
 				 (unsigned long long)r[i].gen, (unsigned long long)low);
-		rc = remove_replica(c, sid, l->pid, l->epoch, r[i].cid, low, why);
-		if (rc == -EAGAIN)
-			goto out;	/* no longer the owner */
-		r[i].st = -ECANCELED;	/* not in the answer, whatever meta said */
+		/* a replica left out of the map must be out of meta's location
+		 * first, or writes acknowledged without it would break I1 */
+		if (remove_replica(c, sid, l->pid, l->epoch, l->lease_epoch, r[i].cid, low, why)) {
+			rc = -EAGAIN;	/* not the owner any more, or meta away */
+			goto out;
+		}
+		r[i].st = -ECANCELED;	/* not in the answer */
 	}
 
 	out->pid = l->pid;
@@ -631,14 +662,15 @@ out:
 }
 
 int zbs_agent_replica_failed(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch,
-			     uint32_t cid, uint64_t gen)
+			     uint64_t lease_epoch, uint32_t cid, uint64_t gen)
 {
 	struct zbs_meta_session *ms = session(c->a);
 	uint64_t sid = ms ? zbs_meta_session_id(ms) : 0;
 
 	if (!sid)
 		return -EAGAIN;
-	return remove_replica(c, sid, pid, epoch, cid, gen, "reported failed by the kernel");
+	return remove_replica(c, sid, pid, epoch, lease_epoch, cid, gen,
+			      "reported failed by the kernel");
 }
 
 int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch)
@@ -658,7 +690,7 @@ int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch)
 	if (rc)
 		log_warn("agent: SetPExtentExistence pid %llu: %s", (unsigned long long)pid,
 			 err.msg);
-	return rpc_errno(rc);
+	return report_errno(rc);
 }
 
 /* ---- queue and workers ------------------------------------------------ */
@@ -745,8 +777,8 @@ static void run_job(struct zbs_agent *a, struct zbs_agent_conn *c, struct job *j
 		err = zbs_agent_get_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
 		break;
 	case ZBS_AREQ_REPLICA_FAILED:
-		err = zbs_agent_replica_failed(c, j->req.pid, j->req.epoch, j->req.cid,
-					       j->req.gen);
+		err = zbs_agent_replica_failed(c, j->req.pid, j->req.epoch, j->req.lease_epoch,
+					       j->req.cid, j->req.gen);
 		break;
 	case ZBS_AREQ_EXISTENCE:
 		err = zbs_agent_existence(c, j->req.pid, j->req.epoch);

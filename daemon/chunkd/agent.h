@@ -85,7 +85,7 @@ struct zbs_agent_req {
 	char volume_id[ZBS_AGENT_VOLUME_ID_LEN];
 	uint64_t vextent, req_id;
 	bool write;
-	uint64_t pid, epoch, gen;
+	uint64_t pid, epoch, lease_epoch, gen;
 	uint32_t cid;
 	int32_t err;
 };
@@ -164,10 +164,14 @@ struct zbs_agent_conn *zbs_agent_conn_new(struct zbs_agent *a);
 void zbs_agent_conn_free(struct zbs_agent_conn *c);
 int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vextent,
 		      bool write, struct zbs_agent_map *out);
-/* RemoveReplica(pid, cid, gen) for a replica the kernel dropped. */
+/*
+ * RemoveReplica(pid, cid, gen) under lease_epoch for a replica the kernel
+ * dropped: 0 removed (or already out), -ESTALE the lease moved on, -EAGAIN
+ * meta cannot answer now. The kernel's writes wait for this answer.
+ */
 int zbs_agent_replica_failed(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch,
-			     uint32_t cid, uint64_t gen);
-/* SetPExtentExistence after the first successful write. */
+			     uint64_t lease_epoch, uint32_t cid, uint64_t gen);
+/* SetPExtentExistence after the first successful write (errors as above). */
 int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch);
 
 #endif

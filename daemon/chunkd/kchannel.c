@@ -125,16 +125,21 @@ static void on_map_request(void *arg, const struct zbs_kagent_map_req *r)
 static void on_event(struct zbs_kchannel *k, int type, const struct zbs_kagent_event *ev)
 {
 	struct zbs_agent_req q = { .type = type, .dev_id = ev->dev_id, .vextent = ev->vextent,
-				   .pid = ev->pid, .epoch = ev->epoch, .gen = ev->gen,
+				   .req_id = ev->req_id, .pid = ev->pid, .epoch = ev->epoch,
+				   .lease_epoch = ev->lease_epoch, .gen = ev->gen,
 				   .cid = ev->cid, .err = ev->err };
 	int rc;
 
 	snprintf(q.volume_id, sizeof(q.volume_id), "%s", ev->volume_id);
 	rc = zbs_agent_submit(k->agent, &q);
-	if (rc)
-		log_warn("%s of pid %llu dropped: %s",
+	if (rc) {
+		log_warn("%s of pid %llu not queued: %s; the kernel sends it again",
 			 type == ZBS_AREQ_EXISTENCE ? "existence report" : "replica failure",
 			 (unsigned long long)ev->pid, strerror(-rc));
+		if (zbs_kagent_report_ack(k->ka, ev->dev_id, ev->vextent, ev->req_id, -EAGAIN) < 0)
+			log_warn("REPORT_ACK dev %u vextent %llu: not sent", ev->dev_id,
+				 (unsigned long long)ev->vextent);
+	}
 }
 
 static void on_replica_failed(void *arg, const struct zbs_kagent_event *ev)
@@ -217,8 +222,18 @@ static void send_results(struct zbs_kchannel *k)
 			struct zbs_kagent_map m = { 0 };
 			int64_t rc;
 
-			if (r->req.type != ZBS_AREQ_MAP || !k->ka)
-				continue;	/* reports have no answer; no kernel: dropped */
+			if (!k->ka)
+				continue;	/* no kernel: it asks a new agent again */
+			if (r->req.type != ZBS_AREQ_MAP) {
+				/* a report: the kernel's writes wait for this */
+				rc = zbs_kagent_report_ack(k->ka, r->req.dev_id, r->req.vextent,
+							   r->req.req_id, r->err);
+				if (rc < 0)
+					log_warn("REPORT_ACK dev %u vextent %llu: %s", r->req.dev_id,
+						 (unsigned long long)r->req.vextent,
+						 strerror((int)-rc));
+				continue;
+			}
 			snprintf(q.volume_id, sizeof(q.volume_id), "%s", r->req.volume_id);
 			if (!r->err) {
 				m.pid = r->map.pid;

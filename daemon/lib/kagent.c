@@ -89,6 +89,7 @@ static const char *ka_cmd_name(uint8_t cmd)
 		[ZBS_CMD_MAP_REPLY] = "MAP_REPLY",
 		[ZBS_CMD_REPLICA_FAILED] = "REPLICA_FAILED",
 		[ZBS_CMD_EXISTENCE] = "EXISTENCE",
+		[ZBS_CMD_REPORT_ACK] = "REPORT_ACK",
 		[ZBS_CMD_SESSION] = "SESSION",
 		[ZBS_CMD_REVOKE] = "REVOKE",
 	};
@@ -300,10 +301,11 @@ static void ka_handle_genl(struct zbs_kagent *ka, struct nlmsghdr *nlh)
 	static const int map_req_attrs[] = { ZBS_A_DEV_ID, ZBS_A_VOLUME_ID, ZBS_A_VEXTENT,
 					     ZBS_A_REQ_ID };
 	static const int failed_attrs[] = { ZBS_A_DEV_ID, ZBS_A_VOLUME_ID, ZBS_A_VEXTENT,
-					    ZBS_A_PID, ZBS_A_EPOCH, ZBS_A_CID, ZBS_A_GEN,
-					    ZBS_A_ERRNO };
+					    ZBS_A_REQ_ID, ZBS_A_PID, ZBS_A_EPOCH,
+					    ZBS_A_LEASE_EPOCH, ZBS_A_CID, ZBS_A_GEN, ZBS_A_ERRNO };
 	static const int exist_attrs[] = { ZBS_A_DEV_ID, ZBS_A_VOLUME_ID, ZBS_A_VEXTENT,
-					   ZBS_A_PID, ZBS_A_EPOCH, ZBS_A_GEN };
+					   ZBS_A_REQ_ID, ZBS_A_PID, ZBS_A_EPOCH,
+					   ZBS_A_LEASE_EPOCH, ZBS_A_GEN };
 	struct nlattr *tb[ZBS_A_MAX + 1];
 	struct genlmsghdr *gh;
 	int rc;
@@ -349,8 +351,10 @@ static void ka_handle_genl(struct zbs_kagent *ka, struct nlmsghdr *nlh)
 			return;
 		ev.dev_id = nla_get_u32(tb[ZBS_A_DEV_ID]);
 		ev.vextent = nla_get_u64(tb[ZBS_A_VEXTENT]);
+		ev.req_id = nla_get_u64(tb[ZBS_A_REQ_ID]);
 		ev.pid = nla_get_u64(tb[ZBS_A_PID]);
 		ev.epoch = nla_get_u64(tb[ZBS_A_EPOCH]);
+		ev.lease_epoch = nla_get_u64(tb[ZBS_A_LEASE_EPOCH]);
 		ev.gen = nla_get_u64(tb[ZBS_A_GEN]);
 		if (failed) {
 			ev.cid = nla_get_u32(tb[ZBS_A_CID]);
@@ -577,6 +581,27 @@ int64_t zbs_kagent_map_reply(struct zbs_kagent *ka, const struct zbs_kagent_map_
 		return -EMSGSIZE;
 	}
 	return ka_send_agent(ka, msg, ZBS_CMD_MAP_REPLY, req);
+}
+
+int64_t zbs_kagent_report_ack(struct zbs_kagent *ka, uint32_t dev_id, uint64_t vextent,
+			      uint64_t req_id, int err)
+{
+	struct zbs_kagent_map_req q = { .dev_id = dev_id, .vextent = vextent, .req_id = req_id };
+	struct nl_msg *msg;
+
+	if (err > 0 || err < -4095)
+		return -EINVAL;
+	msg = ka_msg(ka->family, ZBS_CMD_REPORT_ACK);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u64(msg, ZBS_A_REQ_ID, req_id) < 0 ||
+	    nla_put_u32(msg, ZBS_A_DEV_ID, dev_id) < 0 ||
+	    nla_put_u64(msg, ZBS_A_VEXTENT, vextent) < 0 ||
+	    nla_put_u32(msg, ZBS_A_ERRNO, (uint32_t)err) < 0) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	return ka_send_agent(ka, msg, ZBS_CMD_REPORT_ACK, &q);
 }
 
 int64_t zbs_kagent_session(struct zbs_kagent *ka, uint32_t lease_ms)

@@ -62,11 +62,12 @@ struct zbs_kagent_map {
 	struct zbs_kagent_replica rep[ZBS_MAX_REPLICAS];	/* location order */
 };
 
-/* REPLICA_FAILED (cid, err set) and EXISTENCE (cid 0, err 0). */
+/* REPLICA_FAILED (cid, err set) and EXISTENCE (cid 0, err 0); answer each
+ * with zbs_kagent_report_ack() (req_id), or the kernel's writes wait. */
 struct zbs_kagent_event {
 	uint32_t dev_id;
 	char volume_id[ZBS_VOLUME_ID_LEN];
-	uint64_t vextent, pid, epoch, gen;
+	uint64_t vextent, req_id, pid, epoch, lease_epoch, gen;
 	uint32_t cid;
 	int32_t err;		/* the replica's error, a negative errno */
 };
@@ -128,6 +129,15 @@ int zbs_kagent_register(struct zbs_kagent *ka, uint32_t lease_ms);
  */
 int64_t zbs_kagent_map_reply(struct zbs_kagent *ka, const struct zbs_kagent_map_req *req,
 			     int err, const struct zbs_kagent_map *map);
+
+/*
+ * Answer a report (REPLICA_FAILED / EXISTENCE) of device dev_id, vextent,
+ * req_id: 0 done, -ESTALE the lease moved on, -EAGAIN not now (the kernel
+ * sends it again). Sent without waiting; the message's sequence number or
+ * a negative errno.
+ */
+int64_t zbs_kagent_report_ack(struct zbs_kagent *ka, uint32_t dev_id, uint64_t vextent,
+			      uint64_t req_id, int err);
 
 /* The session with meta holds lease_ms from now (0: it expired). Sent
  * without waiting; the sequence number or a negative errno. */

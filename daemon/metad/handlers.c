@@ -496,7 +496,8 @@ static int h_remove_replica(struct meta *m, const ProtobufCMessage *in, struct r
 	const Zbs__RemoveReplicaRequest *q = (const void *)in;
 	Zbs__Empty resp = ZBS__EMPTY__INIT;
 
-	if (meta_remove_replica(m, q->pid, q->epoch, q->cid, q->gen, q->session_id, e))
+	if (meta_remove_replica(m, q->pid, q->epoch, q->lease_epoch, q->cid, q->gen,
+				q->session_id, e))
 		return -1;
 	return reply_msg(r, MSG(&resp));
 }

@@ -129,8 +129,8 @@ int meta_release_lease(struct meta *m, uint64_t pid, uint64_t sid, struct merr *
 	return 0;
 }
 
-int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint32_t cid,
-			uint64_t gen, uint64_t sid, struct merr *e)
+int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t lease_epoch,
+			uint32_t cid, uint64_t gen, uint64_t sid, struct merr *e)
 {
 	struct meta_pext *p = owned(m, pid, epoch, sid, true, e);
 	uint32_t seen[ZBS_LOC_SLOTS] = { 0 };
@@ -138,6 +138,12 @@ int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint32_t c
 
 	if (!p)
 		return -1;
+	/* only under the owner's current lease (ARCHITECTURE.md 4a): a write
+	 * issued under an older one must not shrink the location now */
+	if (lease_epoch != p->lease_epoch)
+		return merr_set(e, ZBS_RPC_ESTALE, "pid %llu: lease_epoch %llu is not the current %llu",
+				(unsigned long long)pid, (unsigned long long)lease_epoch,
+				(unsigned long long)p->lease_epoch);
 	slot = loc_slot_of(p->location, cid);
 	if (slot < 0)
 		return merr_set(e, ZBS_RPC_ENOENT, "pid %llu: cid %u is not in its location",

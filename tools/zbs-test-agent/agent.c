@@ -14,7 +14,11 @@
  *    answers the answer is -EAGAIN (the kernel asks again later) and the
  *    location is kept; if one refuses the lease_epoch as stale (a newer
  *    owner fenced us) the answer is -ESTALE;
- *  - REPLICA_FAILED removes that replica from the pid's location.
+ *  - REPLICA_FAILED removes that replica from the pid's location and is
+ *    answered with REPORT_ACK (the kernel's writes wait for it); a report
+ *    made under another lease_epoch is answered -ESTALE, as meta would.
+ *    --ignore-reports leaves reports unanswered (logged as "unanswered"),
+ *    for tests of the kernel's waiting and re-sending.
  *
  * Requests that arrive together are synced together: SYNCs are pipelined
  * on one cached connection per chunk and the chunks work in parallel.
@@ -87,6 +91,7 @@ static struct {
 	struct job *jobs;		/* queued by the callback */
 	size_t njobs, cap;
 	bool revoke;			/* one-shot --revoke instead of serving */
+	bool ignore_reports;		/* --ignore-reports */
 	int64_t revoke_dev;
 	const char *revoke_volume;
 	uint64_t revoke_pid;
@@ -396,6 +401,12 @@ static void process_jobs(void)
 
 /* ---- kernel reports ------------------------------------------------------- */
 
+static void report_ack(const struct zbs_kagent_event *ev, int err)
+{
+	if (zbs_kagent_report_ack(g.ka, ev->dev_id, ev->vextent, ev->req_id, err) < 0)
+		log_warn("REPORT_ACK of pid %" PRIu64 " not sent", ev->pid);
+}
+
 static void on_replica_failed(void *arg, const struct zbs_kagent_event *ev)
 {
 	struct pextent *pe = pextent_get(ev->pid, false);
@@ -404,13 +415,23 @@ static void on_replica_failed(void *arg, const struct zbs_kagent_event *ev)
 		 ev->gen, strerror(-ev->err));
 	event("failed pid=%" PRIu64 " cid=%u gen=%" PRIu64 " err=%d vol=%s vext=%" PRIu64,
 	      ev->pid, ev->cid, ev->gen, ev->err, ev->volume_id, ev->vextent);
+	if (g.ignore_reports) {
+		event("unanswered pid=%" PRIu64 " cid=%u", ev->pid, ev->cid);
+		return;
+	}
+	if (ev->lease_epoch != g.lease_epoch) {
+		report_ack(ev, -ESTALE);
+		return;
+	}
 	if (!pe) {
 		log_warn("replica failure of unknown pid %" PRIu64 " ignored", ev->pid);
+		report_ack(ev, -ESTALE);
 		return;
 	}
 	if (ev->gen > pe->meta_gen)
 		pe->meta_gen = ev->gen;
 	location_remove(pe, ev->cid, "replica-failed");
+	report_ack(ev, 0);
 }
 
 static void on_existence(void *arg, const struct zbs_kagent_event *ev)
@@ -419,8 +440,11 @@ static void on_existence(void *arg, const struct zbs_kagent_event *ev)
 
 	event("exist pid=%" PRIu64 " gen=%" PRIu64 " vol=%s vext=%" PRIu64, ev->pid, ev->gen,
 	      ev->volume_id, ev->vextent);
+	if (g.ignore_reports)
+		return;
 	if (pe)
 		pe->ever_exist = true;
+	report_ack(ev, 0);
 }
 
 static void on_ack(void *arg, const struct zbs_kagent_ack *ack)
@@ -459,8 +483,10 @@ static void usage(FILE *f)
 		"      --session-ms MS      register with a session lease of MS, renewed every\n"
 		"                           MS/3 (default 0: no session lease)\n"
 		"      --events FILE        append one line per decision (map, map-error,\n"
-		"                           removed, failed, exist, rejected)\n"
+		"                           removed, failed, exist, rejected, unanswered)\n"
 		"      --pid-file FILE      write the pid once registered\n"
+		"      --ignore-reports     never answer the kernel's reports (its writes\n"
+		"                           then wait; for tests)\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -535,7 +561,7 @@ static int parse_local(const char *s)
 }
 
 enum { OPT_LOCAL = 256, OPT_LEASE_EPOCH, OPT_EXPIRY, OPT_SESSION, OPT_EVENTS, OPT_PIDFILE,
-       OPT_REVOKE, OPT_DEV_ID, OPT_VOLUME_ID, OPT_PID };
+       OPT_REVOKE, OPT_DEV_ID, OPT_VOLUME_ID, OPT_PID, OPT_IGNORE_REPORTS };
 
 static int parse_args(int argc, char **argv)
 {
@@ -551,6 +577,7 @@ static int parse_args(int argc, char **argv)
 		{ "dev-id", required_argument, NULL, OPT_DEV_ID },
 		{ "volume-id", required_argument, NULL, OPT_VOLUME_ID },
 		{ "pid", required_argument, NULL, OPT_PID },
+		{ "ignore-reports", no_argument, NULL, OPT_IGNORE_REPORTS },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -615,6 +642,9 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			}
 			g.revoke_volume = optarg;
+			break;
+		case OPT_IGNORE_REPORTS:
+			g.ignore_reports = true;
 			break;
 		case OPT_PID:
 			if (zbs_parse_u64(optarg, 1, UINT64_MAX, &g.revoke_pid) < 0) {

@@ -14,6 +14,7 @@ static const struct { unsigned long long bit; const char *name; } features[] = {
 	{ ZBS_FEAT_CONTROL, "control" },
 	{ ZBS_FEAT_DEVICES, "devices" },
 	{ ZBS_FEAT_GENL, "genl" },
+	{ ZBS_FEAT_REPORT_ACK, "report-ack" },
 	{ ZBS_FEAT_TEST_HOOKS, "test-hooks" },
 };
 

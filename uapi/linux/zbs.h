@@ -33,6 +33,7 @@
 #define ZBS_FEAT_CONTROL	(1ULL << 0)	/* control device and version ioctl */
 #define ZBS_FEAT_DEVICES	(1ULL << 1)	/* ADD_DEV/DEL_DEV/GET_INFO/LIST, block devices */
 #define ZBS_FEAT_GENL		(1ULL << 2)	/* generic netlink family "zbs" */
+#define ZBS_FEAT_REPORT_ACK	(1ULL << 3)	/* reports wait for REPORT_ACK (zbs_genl.h) */
 #define ZBS_FEAT_TEST_HOOKS	(1ULL << 63)	/* loaded with test_hooks=1 */
 
 struct zbs_ioc_hdr {

@@ -15,12 +15,21 @@
  *   MAP_REQUEST      DEV_ID, VOLUME_ID, VEXTENT, REQ_ID, WRITE (flag):
  *                    the kernel needs the map of one vextent; one request
  *                    per vextent however many IOs wait for it.
- *   REPLICA_FAILED   DEV_ID, VOLUME_ID, VEXTENT, PID, EPOCH, CID, GEN,
- *                    ERRNO: a replica failed a write (or a gen check) and
- *                    was dropped from the map; GEN is the extent's gen when
- *                    it failed. The agent removes it through meta.
- *   EXISTENCE        DEV_ID, VOLUME_ID, VEXTENT, PID, EPOCH, GEN: the first
- *                    write to a pid not yet ever_exist succeeded.
+ *   REPLICA_FAILED   DEV_ID, VOLUME_ID, VEXTENT, REQ_ID, PID, EPOCH,
+ *                    LEASE_EPOCH, CID, GEN, ERRNO: a replica failed a write
+ *                    (or a gen check) and was dropped from the map; GEN is
+ *                    the extent's gen after the write it missed. The agent
+ *                    removes it through meta under LEASE_EPOCH and answers
+ *                    REPORT_ACK. Writes completed under the map are not
+ *                    acknowledged to the block layer until then
+ *                    (ARCHITECTURE.md 4 step 4).
+ *   EXISTENCE        DEV_ID, VOLUME_ID, VEXTENT, REQ_ID, PID, EPOCH,
+ *                    LEASE_EPOCH, GEN: the first write to a pid not yet
+ *                    ever_exist succeeded; answered with REPORT_ACK once
+ *                    meta recorded it.
+ *                    Both reports are kept by the kernel until answered:
+ *                    re-sent after map_retry_ms, and to a new agent before
+ *                    any map request of that extent (which waits for them).
  *
  * agent -> kernel:
  *   AGENT_REGISTER   (LEASE_MS): become the agent; optional session lease.
@@ -33,6 +42,12 @@
  *   SESSION          LEASE_MS: the agent's session with meta is valid for
  *                    LEASE_MS from now (0: expired). Maps are used only
  *                    while both their own expiry and the session hold.
+ *   REPORT_ACK       DEV_ID, VEXTENT, REQ_ID, ERRNO: the answer to a report.
+ *                    0: done (the replica is out of meta's location, or
+ *                    ever_exist recorded); -ESTALE: the lease moved on, so
+ *                    the writes waiting for it are not acknowledged but
+ *                    retried under a new map; -EAGAIN (or any other):
+ *                    not now, the kernel sends the report again later.
  *   REVOKE           DEV_ID or VOLUME_ID and/or PID, or none (everything):
  *                    drop the matching maps and wait until IO issued under
  *                    them drained; the netlink ack then says it is done
@@ -55,6 +70,7 @@ enum zbs_genl_cmd {
 	ZBS_CMD_EXISTENCE,
 	ZBS_CMD_SESSION,
 	ZBS_CMD_REVOKE,
+	ZBS_CMD_REPORT_ACK,
 	__ZBS_CMD_MAX,
 };
 #define ZBS_CMD_MAX (__ZBS_CMD_MAX - 1)

@@ -14,7 +14,9 @@
  *                              again after 50 ms, as the kernel does with its
  *                              parked IO (bounded by 60 s); the summary line
  *                              counts the retries
- *   failed PID EPOCH CID GEN   kernel report: a replica failed
+ *   failed PID EPOCH CID GEN   kernel report: a replica failed (under the
+ *                              lease this agent holds for PID)
+ *   failed-le PID EPOCH CID GEN LEASE_EPOCH   the same under a given lease
  *   exist PID EPOCH            kernel report: first write succeeded
  *   leases                     cached leases (count)
  *   lease PID                  one cached lease
@@ -266,14 +268,25 @@ int main(int argc, char **argv)
 				 !strcmp(cmd, "amap-retry")))
 				st = 1;
 			i += 4;
-		} else if (!strcmp(cmd, "failed")) {
-			need(argc, i, 4, cmd);
-			int err = zbs_agent_replica_failed(conn, strtoull(argv[i + 1], NULL, 0),
-							   strtoull(argv[i + 2], NULL, 0),
+		} else if (!strcmp(cmd, "failed") || !strcmp(cmd, "failed-le")) {
+			/* failed: under the lease this agent holds, as the kernel
+			 * reports it; failed-le: under an explicit lease_epoch */
+			bool le = !strcmp(cmd, "failed-le");
+			uint64_t pid, lease_epoch = 0;
+			struct zbs_agent_lease l;
+
+			need(argc, i, le ? 5 : 4, cmd);
+			pid = strtoull(argv[i + 1], NULL, 0);
+			if (le)
+				lease_epoch = strtoull(argv[i + 5], NULL, 0);
+			else if (zbs_agent_lease_get(a, pid, &l) == 0)
+				lease_epoch = l.lease_epoch;
+			int err = zbs_agent_replica_failed(conn, pid, strtoull(argv[i + 2], NULL, 0),
+							   lease_epoch,
 							   (uint32_t)strtoul(argv[i + 3], NULL, 0),
 							   strtoull(argv[i + 4], NULL, 0));
 			printf("failed err=%d\n", err);
-			i += 4;
+			i += le ? 5 : 4;
 		} else if (!strcmp(cmd, "exist")) {
 			need(argc, i, 2, cmd);
 			int err = zbs_agent_existence(conn, strtoull(argv[i + 1], NULL, 0),

@@ -222,6 +222,8 @@ static struct nl_msg *pextent_event(uint8_t cmd, bool with_cid)
 	nla_put_u32(msg, ZBS_A_DEV_ID, 0);
 	nla_put_string(msg, ZBS_A_VOLUME_ID, "v");
 	nla_put_u64(msg, ZBS_A_VEXTENT, 5);
+	nla_put_u64(msg, ZBS_A_REQ_ID, 77);
+	nla_put_u64(msg, ZBS_A_LEASE_EPOCH, 3);
 	nla_put_u64(msg, ZBS_A_PID, 1234);
 	nla_put_u64(msg, ZBS_A_EPOCH, 1);
 	nla_put_u64(msg, ZBS_A_GEN, 42);
@@ -244,6 +246,8 @@ static void test_events(void **state)
 	assert_int_equal(s.ev.gen, 42);
 	assert_int_equal(s.ev.vextent, 5);
 	assert_int_equal(s.ev.err, -ECONNREFUSED);
+	assert_int_equal(s.ev.req_id, 77);	/* answered with REPORT_ACK */
+	assert_int_equal(s.ev.lease_epoch, 3);
 
 	feed(ka, pextent_event(ZBS_CMD_EXISTENCE, false));
 	assert_int_equal(s.existence, 1);

@@ -321,11 +321,18 @@ static void test_lease_table(void **state)
 	assert_int_equal(meta_set_existence(&f->m, pid, p->epoch, f->sid[1], &e), 0);
 	assert_true(p->flags & PEXT_EVER_EXIST);
 	uint32_t second = loc_get(p->location, 1);
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, second, 7, f->sid[1], &e), 0);
+	/* a removal under an older lease of the same owner is refused */
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch - 1, second, 7,
+					     f->sid[1], &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ESTALE);
+	assert_int_equal(loc_count(p->location), 2);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, second, 7,
+					     f->sid[1], &e), 0);
 	assert_int_equal(p->meta_gen, 7);
 	assert_int_equal(loc_count(p->location), 1);
 	assert_false(loc_contains(p->location, second));
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, 2, 7, f->sid[1], &e), -1);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, 2, 7, f->sid[1],
+					     &e), -1);
 	assert_non_null(strstr(e.msg, "last replica"));
 }
 
