@@ -3,6 +3,7 @@
 #   make              build zbs.ko, the daemons and the tools
 #   make check        the whole test suite (native + VM selftests)
 #   make demo         run a demo cluster (see README)
+#   make torture      fault schedules under the history checker, long (a table)
 #   make deps         install the Debian packages the project needs
 #   make sparse       run sparse over the kernel module
 #   make SAN=1        build userspace with AddressSanitizer/UBSan into build/san
@@ -50,7 +51,7 @@ GEN_HDRS :=
 NATIVE_TESTS :=
 
 .PHONY: all module userspace check test tests demo deps sparse clean bench \
-	bench-chunk bench-meta dkms-check selftests-build native-tests-list
+	bench-chunk bench-meta dkms-check selftests-build native-tests-list torture
 all: module userspace selftests-build
 
 selftests-build:
@@ -118,6 +119,9 @@ deps:
 
 dkms-check:
 	tools/dkms-check.sh
+
+torture:
+	tools/torture.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean >/dev/null 2>&1
