@@ -50,8 +50,9 @@ static void usage(FILE *f)
 		"                           and only serves this node's volumes as their agent\n"
 		"  -l, --listen HOST:PORT   data port (default 0.0.0.0:%u; port 0 = any free port)\n"
 		"      --uuid UUID          refuse to start unless DIR belongs to chunk UUID;\n"
-		"                           access only: the identity to register (default: a new\n"
-		"                           one at every start)\n"
+		"                           access only: the identity to register (default: one\n"
+		"                           derived from /etc/machine-id and the port, the same\n"
+		"                           at every start of this node's agent)\n"
 		"      --port-file FILE     write the bound data port to FILE once listening\n"
 		"      --capacity SIZE      hold at most SIZE bytes of replicas (e.g. 100G; at least\n"
 		"                           256M); default: the data dir's filesystem. Give each\n"
@@ -214,6 +215,36 @@ static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 	return rc;
 }
 
+/*
+ * The identity of an access-only chunkd (no data dir to keep one in): a
+ * name-based uuid of the host's machine id and the port, so a restarted
+ * agent registers as the same chunk and spends no new cid. 0, or -1 when
+ * there is no machine id.
+ */
+static int access_uuid(uint16_t port, uuid_t out)
+{
+	char id[64], name[64], hex[40];
+	FILE *f = fopen("/etc/machine-id", "r");
+	uuid_t ns;
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(id, 1, sizeof(id) - 1, f);
+	fclose(f);
+	id[n] = 0;
+	id[strcspn(id, " \n")] = 0;
+	if (strlen(id) != 32)
+		return -1;
+	snprintf(hex, sizeof(hex), "%.8s-%.4s-%.4s-%.4s-%.12s", id, id + 8, id + 12, id + 16,
+		 id + 20);
+	if (uuid_parse(hex, ns))
+		return -1;
+	snprintf(name, sizeof(name), "zbs-access-agent:%u", port);
+	uuid_generate_sha1(out, ns, name, strlen(name));
+	return 0;
+}
+
 /* The store's space changed: the session reports it soon (SPEC 7.1). */
 static _Atomic(struct zbs_meta_session *) space_session;
 
@@ -333,8 +364,11 @@ int main(int argc, char **argv)
 			log_err("--uuid %s is not a uuid", o.uuid);
 			return 2;
 		}
-		if (!o.uuid)
+		if (!o.uuid && access_uuid(o.listen_port ? o.listen_port : ZBS_WIRE_DEFAULT_PORT, u)) {
+			log_warn("no /etc/machine-id: a new identity for this start (give --uuid "
+				 "to keep one)");
 			uuid_generate(u);
+		}
 		uuid_unparse_lower(u, uuid);
 		log_info("chunk %s: access only (no data dir), agent of meta %s", uuid, o.meta);
 		/* the registered data address is never connected to: meta places

@@ -46,7 +46,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..26"
+echo "1..27"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -244,6 +244,18 @@ check "attach with no module: exit 4 and says the module is not loaded" \
 
 kill -TERM "${CPID[access]}"; wait "${CPID[access]}"; st=$?; unset 'CPID[access]'
 check "access-only chunkd leaves on SIGTERM with exit 0" test $st = 0
+# an access-only chunkd without --uuid keeps its identity across restarts
+nchunks() { zc --json chunk list | jq_ 'len(d)'; }
+n0=$(nchunks)
+for run in 1 2; do
+	"$BIN/zbs-chunkd" --meta "127.0.0.1:$PORT" 2>>"$T/access2.log" &
+	p=$!
+	wait_for 15 test "$(grep -c 'registered as chunk' "$T/access2.log")" = $run
+	kill -TERM $p; wait $p
+done
+DIAG="$(zc chunk list)"
+check "an access-only chunkd restarted without --uuid registers as the same chunk (1 new, not 2)" \
+	test "$(grep -c 'registered as chunk' "$T/access2.log")" = 2 -a "$(nchunks)" = $((n0 + 1))
 DIAG="$(grep -h -A5 -E 'Sanitizer|runtime error' "$T"/*.log | head -20)"
 check "no sanitizer report from any agent or chunkd process" \
 	test -z "$(grep -l -E 'Sanitizer|runtime error' "$T"/*.log)"
