@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct chunkd_opts {
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
+	unsigned max_conns;		/* --max-conns */
 };
 
 static void usage(FILE *f)
@@ -54,6 +56,8 @@ static void usage(FILE *f)
 		"                           derived from /etc/machine-id and the port, the same\n"
 		"                           at every start of this node's agent)\n"
 		"      --port-file FILE     write the bound data port to FILE once listening\n"
+		"      --max-conns N        data connections served at once (default %u; each\n"
+		"                           node's kernel opens up to 8 per chunk)\n"
 		"      --capacity SIZE      hold at most SIZE bytes of replicas (e.g. 100G; at least\n"
 		"                           256M); default: the data dir's filesystem. Give each\n"
 		"                           chunk its share when several share one filesystem\n"
@@ -66,11 +70,11 @@ static void usage(FILE *f)
 		"                           host does; one agent per host)\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
-		ZBS_WIRE_DEFAULT_PORT);
+		ZBS_WIRE_DEFAULT_PORT, ZBS_SERVER_MAX_CONNS);
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY };
+       OPT_CAPACITY, OPT_MAX_CONNS };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -84,6 +88,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -120,6 +125,17 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		case OPT_NO_KERNEL:
 			o->no_kernel = true;
 			break;
+		case OPT_MAX_CONNS: {
+			uint64_t v;
+
+			if (zbs_parse_u64(optarg, 1, 1 << 20, &v)) {
+				fprintf(stderr, "zbs-chunkd: bad --max-conns '%s' (1..1048576)\n",
+					optarg);
+				return -1;
+			}
+			o->max_conns = (unsigned)v;
+			break;
+		}
 		case OPT_CAPACITY:
 			if (zbs_parse_size(optarg, &o->capacity) < 0 ||
 			    o->capacity < ZBS_EXTENT_SIZE) {
@@ -320,6 +336,20 @@ static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const 
 	return rc;
 }
 
+/* Enough file descriptors for the connections (the soft limit is often 1024). */
+static void raise_nofile(unsigned conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns + 256;	/* replica files, LMDB, the rest */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+		log_warn("open files limited to %llu: fewer than %u connections can be served",
+			 (unsigned long long)rl.rlim_cur, conns);
+}
+
 static int write_port_file(const char *path, uint16_t port)
 {
 	char tmp[4096];
@@ -386,7 +416,8 @@ int main(int argc, char **argv)
 	if (o.capacity)
 		zbs_store_set_capacity(st, o.capacity);
 	zbs_store_set_space_hook(st, space_hook, NULL);
-	rc = zbs_server_start(st, o.listen_host, o.listen_port, &srv);
+	raise_nofile(o.max_conns ? o.max_conns : ZBS_SERVER_MAX_CONNS);
+	rc = zbs_server_start(st, o.listen_host, o.listen_port, o.max_conns, &srv);
 	if (rc < 0)
 		goto out_store;
 	log_info("chunk %s serving data on %s:%u", zbs_store_uuid(st), o.listen_host,

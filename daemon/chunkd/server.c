@@ -62,6 +62,7 @@ struct zbs_server {
 	pthread_mutex_t lock;
 	struct conn *conns;		/* lock */
 	unsigned nconns;		/* lock */
+	unsigned max_conns;
 	bool stopping;			/* lock */
 };
 
@@ -576,9 +577,10 @@ static void *accept_main(void *arg)
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 		pthread_mutex_lock(&srv->lock);
 		reap_conns(srv, false);
-		if (srv->stopping || srv->nconns >= ZBS_SERVER_MAX_CONNS) {
+		if (srv->stopping || srv->nconns >= srv->max_conns) {
 			pthread_mutex_unlock(&srv->lock);
-			log_warn("too many connections (%d): refusing one", ZBS_SERVER_MAX_CONNS);
+			log_warn("too many connections (%u, --max-conns): refusing one",
+				 srv->max_conns);
 			close(fd);
 			continue;
 		}
@@ -606,13 +608,14 @@ static void *accept_main(void *arg)
 }
 
 int zbs_server_start(struct zbs_store *st, const char *host, uint16_t port,
-		     struct zbs_server **out)
+		     unsigned max_conns, struct zbs_server **out)
 {
 	struct zbs_server *srv = calloc(1, sizeof(*srv));
 
 	if (!srv)
 		return -ENOMEM;
 	srv->st = st;
+	srv->max_conns = max_conns ? max_conns : ZBS_SERVER_MAX_CONNS;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->lfd = zbs_tcp_listen(host, port, 128, &srv->port);
 	if (srv->lfd < 0) {

@@ -16,7 +16,7 @@ t() {	# t NAME CMD...: one TAP line
 	n=$((n + 1))
 	if "$@" >>"$work/log" 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; fail=1; fi
 }
-echo "1..11"
+echo "1..13"
 "$bin/zbs-chunkd" --data-dir "$work/data" --listen 127.0.0.1:0 --port-file "$work/port" \
 	2>"$work/chunkd.log" &
 pid=$!
@@ -34,6 +34,18 @@ t "write-zeroes gen 1, reads back zeros" bash -c "$(declare -f P); bin=$bin port
 t "blockmap lists block 4" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 blockmap | grep -qx 'blocks: 4'"
 t "flush" bash -c "$(declare -f P); bin=$bin port=$port; P flush | grep -q 'status=0'"
 t "delete" bash -c "$(declare -f P); bin=$bin port=$port; P -p 5 -e 2 delete | grep -q 'status=0' && { P -p 5 -e 2 info; test \$? -eq 1; }"
+t "default connection limit 4096 (--help)" bash -c "'$bin/zbs-chunkd' --help | grep -q 'default 4096'"
+# --max-conns 2: a third connection is refused, logged as such
+"$bin/zbs-chunkd" --data-dir "$work/data2" --listen 127.0.0.1:0 --port-file "$work/port2" \
+	--max-conns 2 2>"$work/chunkd2.log" &
+pid2=$!
+for _ in $(seq 300); do [ -s "$work/port2" ] && break; sleep 0.1; done
+p2=$(cat "$work/port2" 2>/dev/null)
+exec 5<>"/dev/tcp/127.0.0.1/$p2" 6<>"/dev/tcp/127.0.0.1/$p2" 7<>"/dev/tcp/127.0.0.1/$p2"
+for _ in $(seq 50); do grep -q 'too many connections (2' "$work/chunkd2.log" && break; sleep 0.1; done
+t "--max-conns 2: the third connection is refused" grep -q 'too many connections (2, --max-conns)' "$work/chunkd2.log"
+exec 5>&- 6>&- 7>&-
+kill "$pid2"; wait "$pid2"
 kill "$pid"; wait "$pid"; st=$?; pid=
 t "chunkd exits cleanly" test "$st" -eq 0
 [ $fail -eq 0 ] || { sed 's/^/# /' "$work/log" "$work/chunkd.log"; exit 1; }
