@@ -134,6 +134,19 @@ static int zbs_parse_replica(struct nlattr *nest, struct zbs_replica *rep,
 	return rep->chunk ? 0 : -ENOMEM;
 }
 
+/* MAP_REPLY and REPORT_ACK: from the agent, with DEV_ID, VEXTENT, REQ_ID, ERRNO. */
+static int zbs_genl_answer_check(struct genl_info *info)
+{
+	if (!zbs_from_agent(info))
+		return -EPERM;
+	if (GENL_REQ_ATTR_CHECK(info, ZBS_A_DEV_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, ZBS_A_VEXTENT) ||
+	    GENL_REQ_ATTR_CHECK(info, ZBS_A_REQ_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, ZBS_A_ERRNO))
+		return -EINVAL;
+	return 0;
+}
+
 static int zbs_genl_map_reply(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **a = info->attrs;
@@ -142,13 +155,9 @@ static int zbs_genl_map_reply(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *nest;
 	int err, rem, i, ret;
 
-	if (!zbs_from_agent(info))
-		return -EPERM;
-	if (GENL_REQ_ATTR_CHECK(info, ZBS_A_DEV_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, ZBS_A_VEXTENT) ||
-	    GENL_REQ_ATTR_CHECK(info, ZBS_A_REQ_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, ZBS_A_ERRNO))
-		return -EINVAL;
+	ret = zbs_genl_answer_check(info);
+	if (ret)
+		return ret;
 	err = nla_get_s32(a[ZBS_A_ERRNO]);
 
 	if (!err) {
@@ -249,13 +258,9 @@ static int zbs_genl_report_ack(struct sk_buff *skb, struct genl_info *info)
 	struct zbs_dev *dev;
 	int ret;
 
-	if (!zbs_from_agent(info))
-		return -EPERM;
-	if (GENL_REQ_ATTR_CHECK(info, ZBS_A_DEV_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, ZBS_A_VEXTENT) ||
-	    GENL_REQ_ATTR_CHECK(info, ZBS_A_REQ_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, ZBS_A_ERRNO))
-		return -EINVAL;
+	ret = zbs_genl_answer_check(info);
+	if (ret)
+		return ret;
 	dev = zbs_dev_get(nla_get_u32(a[ZBS_A_DEV_ID]));
 	if (!dev)
 		return -ENOENT;
