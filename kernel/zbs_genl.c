@@ -390,7 +390,9 @@ static int zbs_genl_notify(struct notifier_block *nb, unsigned long state, void 
 	struct netlink_notify *n = data;
 	bool gone = false;
 
-	if (state != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC)
+	/* the family lives in init_net only (not netnsok): a socket of another
+	 * namespace with the agent's portid is not the agent */
+	if (state != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC || n->net != &init_net)
 		return NOTIFY_DONE;
 	spin_lock(&zbs_agent_lock);
 	if (zbs_agent_portid && n->portid == zbs_agent_portid) {
