@@ -65,7 +65,7 @@ up() {
 # at FRACTION CMD...: run CMD at FRACTION (percent) of the run
 at() {
 	local pct=$1; shift
-	sleep "$(awk -v s="$SECS" -v p="$pct" -v t="$ELAPSED" 'BEGIN { d = s * p / 100 - t; print d > 0 ? d : 0 }')"
+	sleep "$(awk -v s="$SECS" -v p="$pct" -v t="$ELAPSED" 'BEGIN { d = s * p / 100 - t; print (d > 0 ? d : 0) }')"
 	ELAPSED=$(awk -v s="$SECS" -v p="$pct" 'BEGIN { print s * p / 100 }')
 	"$@"
 }
