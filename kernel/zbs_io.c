@@ -5,8 +5,11 @@
  *
  * Writes go to every live replica of the map in parallel, each leg
  * carrying the next gen; the request completes when every leg answered.
- *  - some legs ok: success; the failed replicas are dropped from the map
- *    and reported to the agent (ARCHITECTURE.md 4a);
+ *  - some legs ok: the failed replicas are dropped from the map and
+ *    reported to the agent; the request (and every write of the extent
+ *    completing after it) succeeds once the agent answered that meta
+ *    removed them, or is retried under a new map if the lease moved on
+ *    (ARCHITECTURE.md 4 step 4, zbs_map.c);
  *  - a leg fenced (STALE, EPOCH): the map is dropped and the request asks
  *    for a new one;
  *  - no leg ok: nothing is removed, the map is dropped and the request
