@@ -39,6 +39,7 @@ struct chunkd_opts {
 	bool no_kernel;			/* --no-kernel-agent */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
+	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
 };
 
 static void usage(FILE *f)
@@ -68,13 +69,17 @@ static void usage(FILE *f)
 		"      --agent-workers N    threads serving the kernel's map requests (default 8)\n"
 		"      --no-kernel-agent    do not serve the zbs module (another chunkd of this\n"
 		"                           host does; one agent per host)\n"
+		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
+		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
+		"                           failed at the owner's next sync. Replicas are never\n"
+		"                           deleted over the data port\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
 		ZBS_WIRE_DEFAULT_PORT, ZBS_SERVER_MAX_CONNS);
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY, OPT_MAX_CONNS };
+       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -89,6 +94,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "drop-replica", required_argument, NULL, OPT_DROP },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -136,6 +142,12 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			o->max_conns = (unsigned)v;
 			break;
 		}
+		case OPT_DROP:
+			if (zbs_parse_u64(optarg, 1, UINT64_MAX, &o->drop_pid)) {
+				fprintf(stderr, "zbs-chunkd: bad --drop-replica '%s' (a pid)\n", optarg);
+				return -1;
+			}
+			break;
 		case OPT_CAPACITY:
 			if (zbs_parse_size(optarg, &o->capacity) < 0 ||
 			    o->capacity < ZBS_EXTENT_SIZE) {
@@ -175,6 +187,10 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 	}
 	if (o->capacity && !o->data_dir) {
 		fprintf(stderr, "zbs-chunkd: --capacity needs --data-dir\n");
+		return -1;
+	}
+	if (o->drop_pid && !o->data_dir) {
+		fprintf(stderr, "zbs-chunkd: --drop-replica needs --data-dir\n");
 		return -1;
 	}
 	if (!o->data_dir && !o->meta) {
@@ -365,6 +381,24 @@ static int write_port_file(const char *path, uint16_t port)
 	return 0;
 }
 
+/* --drop-replica: the only way to delete a live replica outside meta's GC */
+static int drop_replica(struct zbs_store *st, uint64_t pid)
+{
+	struct zbs_replica_info ri;
+	int rc = zbs_store_get_replica(st, pid, &ri);
+
+	if (!rc)
+		rc = zbs_store_delete_replica(st, pid, ri.epoch);
+	if (rc < 0) {
+		log_err("replica %llu: %s", (unsigned long long)pid,
+			rc == -ENOENT ? "no such replica" : strerror(-rc));
+		return rc == -ENOENT ? 3 : 1;
+	}
+	log_info("replica %llu (epoch %llu, gen %llu) dropped", (unsigned long long)pid,
+		 (unsigned long long)ri.epoch, (unsigned long long)ri.gen);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct chunkd_opts o = { 0 };
@@ -412,6 +446,11 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		log_err("cannot use data dir %s: %s", o.data_dir, strerror(-rc));
 		return 1;
+	}
+	if (o.drop_pid) {
+		rc = drop_replica(st, o.drop_pid);
+		zbs_store_close(st);
+		return rc;
 	}
 	if (o.capacity)
 		zbs_store_set_capacity(st, o.capacity);

@@ -1129,11 +1129,6 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 		if (!rc && zbs_store_flush(st) < 0)
 			rc = ZBS_ST_IO;
 		goto out;
-	case ZBS_OP_DELETE:
-		rc = zbs_store_delete_replica(st, req->pid, req->epoch);
-		rc = rc == -ENOENT ? ZBS_ST_NOENT : rc == -ESTALE ? ZBS_ST_EPOCH :
-		     rc ? ZBS_ST_IO : ZBS_ST_OK;
-		goto out;
 	case ZBS_OP_SYNC:
 	case ZBS_OP_RECOVER_BEGIN:
 		if (req->opcode == ZBS_OP_SYNC && !(req->flags & ZBS_SF_CREATE)) {

@@ -121,7 +121,6 @@ int zbs_wire_check_req(const struct zbs_req *r)
 		return check_noio(r, ZBS_SF_THICK);
 	case ZBS_OP_FLUSH:
 	case ZBS_OP_GET_INFO:
-	case ZBS_OP_DELETE:
 	case ZBS_OP_GET_BLOCK_MAP:
 	case ZBS_OP_RECOVER_END:
 		return check_noio(r, 0);
@@ -187,7 +186,6 @@ const char *zbs_wire_op_str(uint32_t op)
 		[ZBS_OP_FLUSH] = "FLUSH",
 		[ZBS_OP_SYNC] = "SYNC",
 		[ZBS_OP_GET_INFO] = "GET_INFO",
-		[ZBS_OP_DELETE] = "DELETE",
 		[ZBS_OP_GET_BLOCK_MAP] = "GET_BLOCK_MAP",
 		[ZBS_OP_RECOVER_BEGIN] = "RECOVER_BEGIN",
 		[ZBS_OP_RECOVER_WRITE] = "RECOVER_WRITE",

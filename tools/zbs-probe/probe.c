@@ -18,7 +18,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: zbs-probe [-c HOST:PORT] [options] COMMAND\n"
-		"commands: sync info read write write-zeroes flush delete blockmap\n"
+		"commands: sync info read write write-zeroes flush blockmap\n"
 		"          recover-begin recover-write recover-end\n"
 		"  -c, --connect HOST:PORT  chunk data port (default 127.0.0.1:%u)\n"
 		"  -p, --pid N          -e, --epoch N       -L, --lease-epoch N\n"
@@ -37,7 +37,7 @@ static const struct {
 } cmds[] = {
 	{ "sync", ZBS_OP_SYNC }, { "info", ZBS_OP_GET_INFO }, { "read", ZBS_OP_READ },
 	{ "write", ZBS_OP_WRITE }, { "write-zeroes", ZBS_OP_WRITE_ZEROES },
-	{ "flush", ZBS_OP_FLUSH }, { "delete", ZBS_OP_DELETE },
+	{ "flush", ZBS_OP_FLUSH },
 	{ "blockmap", ZBS_OP_GET_BLOCK_MAP }, { "recover-begin", ZBS_OP_RECOVER_BEGIN },
 	{ "recover-write", ZBS_OP_RECOVER_WRITE }, { "recover-end", ZBS_OP_RECOVER_END },
 };

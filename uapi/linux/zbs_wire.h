@@ -99,8 +99,10 @@
  *               lease_epoch if it is higher than the stored one (durably),
  *               reply with gen, epoch, lease_epoch, state, alloc_blocks.
  * GET_INFO      stat of a replica: same reply fields as SYNC, no change.
- * DELETE        remove the replica (garbage collection); pid and epoch must
- *               match. Not fenced (meta decides garbage).
+ * (6)           retired: DELETE was here, and anyone who could connect could
+ *               remove a replica by guessing pid and epoch. Replicas are
+ *               deleted only inside the chunk, by the GC meta commands over
+ *               the chunk's session; opcode 6 gets ZBS_ST_BADOP.
  * GET_BLOCK_MAP reply payload = ZBS_WIRE_BLOCK_MAP_BYTES bytes, bit i (byte
  *               i/8, bit i%8) set when 256 KiB block i was ever written.
  * RECOVER_BEGIN make (or create) the replica a recovery destination: state
@@ -137,7 +139,7 @@ enum zbs_wire_op {
 	ZBS_OP_FLUSH		= 3,
 	ZBS_OP_SYNC		= 4,
 	ZBS_OP_GET_INFO		= 5,
-	ZBS_OP_DELETE		= 6,
+	/* 6: retired (DELETE); never reuse */
 	ZBS_OP_GET_BLOCK_MAP	= 7,
 	ZBS_OP_RECOVER_BEGIN	= 8,
 	ZBS_OP_RECOVER_WRITE	= 9,

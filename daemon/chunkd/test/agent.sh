@@ -120,11 +120,20 @@ for r in ${R4//,/ }; do
 	head -c 4096 /dev/urandom | "$BIN/zbs-probe" -c "${r#*@}" -p "$P4" -e "$E4" -L "$L4" -g 0 write >/dev/null
 done
 lost=${R4%%,*}; lcid=${lost%%@*}
-"$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" delete >/dev/null
+# the chunk loses the replica: stopped, --drop-replica, started again (no one
+# can delete a replica over the data port)
+for i in 1 2 3; do [ "$(cid_of $i)" = "$lcid" ] && li=$i; done
+kill "${CPID[$li]}"; wait "${CPID[$li]}"
+"$BIN/zbs-chunkd" -d "$T/c$li" --drop-replica "$P4" 2>>"$T/chunk$li.log"
+dropst=$?
+"$BIN/zbs-chunkd" -d "$T/c$li" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" 2>>"$T/chunk$li.log" &
+CPID[$li]=$!
+wait_for 15 healthy_is 4
+lost=$lcid@$(addr_of_cid "$lcid")
 out2=$("$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" -L "$L4" sync 2>&1)
 DIAG="$out2"
 check "SYNC without --create of a missing replica: no such replica, nothing created" \
-	test "$(grep -c 'status=4' <<< "$out2")" = 1 -a -z "$("$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" info 2>/dev/null | grep 'status=0')"
+	test $dropst = 0 -a "$(grep -c 'status=4' <<< "$out2")" = 1 -a -z "$("$BIN/zbs-probe" -c "${lost#*@}" -p "$P4" -e "$E4" info 2>/dev/null | grep 'status=0')"
 out=$(agent $UB map v 4 w)
 m=$(grep '^map' <<< "$out")
 DIAG="$out $(zc lease show "$P4")"

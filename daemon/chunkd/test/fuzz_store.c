@@ -93,7 +93,7 @@ static void on_frame(const struct zbs_req *r0, int status, const uint8_t *payloa
 			abort();
 		if (r.opcode == ZBS_OP_RECOVER_END && !rep.status)
 			want = r.gen;
-		if (r.opcode != ZBS_OP_DELETE && after.gen != want)
+		if (after.gen != want)
 			abort();
 		if (after.lease_epoch < before.lease_epoch)
 			abort();

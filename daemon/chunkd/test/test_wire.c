@@ -56,7 +56,7 @@ static void test_check_table(void **state)
 		{ ZBS_OP_FLUSH, 0, 0, 512, ZBS_ST_INVAL },
 		{ ZBS_OP_GET_INFO, 0, 0, 0, ZBS_ST_OK },
 		{ ZBS_OP_GET_INFO, ZBS_SF_THICK, 0, 0, ZBS_ST_INVAL },
-		{ ZBS_OP_DELETE, 0, 0, 0, ZBS_ST_OK },
+		{ 6, 0, 0, 0, ZBS_ST_BADOP },	/* DELETE, retired */
 		{ ZBS_OP_GET_BLOCK_MAP, 0, 0, 0, ZBS_ST_OK },
 		{ ZBS_OP_RECOVER_END, 0, 0, 0, ZBS_ST_OK },
 		{ 0, 0, 0, 0, ZBS_ST_BADOP },
