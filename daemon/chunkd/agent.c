@@ -574,6 +574,13 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 			rc = -EAGAIN;
 			goto out;
 		}
+		if (r[i].st == -EBUSY) {
+			/* at its connection limit: healthy, ask again later */
+			log_warn("agent: pid %llu: cid %u is at its connection limit (busy): "
+				 "map deferred", (unsigned long long)l->pid, r[i].cid);
+			rc = -EAGAIN;
+			goto out;
+		}
 		if (r[i].st < 0)
 			unreachable++;
 		if (!r[i].st && r[i].gen >= l->meta_gen) {

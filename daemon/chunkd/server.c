@@ -549,6 +549,28 @@ static void reap_conns(struct zbs_server *srv, bool all)
 	}
 }
 
+/*
+ * A connection over --max-conns is told so before it is closed: one reply
+ * with id 0 and status BUSY (zbs_wire.h), so the client retries later
+ * instead of taking a healthy chunk for a dead one. Whatever the client
+ * already sent is read away first, so the close does not reset the
+ * connection before the reply is read.
+ */
+static void refuse_busy(int fd)
+{
+	struct zbs_reply r = { .status = ZBS_ST_BUSY };
+	struct zbs_wire_reply w;
+	char sink[4096];
+
+	zbs_wire_encode_reply(&r, &w);
+	if (send(fd, &w, sizeof(w), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(w)) {
+		shutdown(fd, SHUT_WR);
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+	}
+	close(fd);
+}
+
 static void *accept_main(void *arg)
 {
 	struct zbs_server *srv = arg;
@@ -581,7 +603,7 @@ static void *accept_main(void *arg)
 			pthread_mutex_unlock(&srv->lock);
 			log_warn("too many connections (%u, --max-conns): refusing one",
 				 srv->max_conns);
-			close(fd);
+			refuse_busy(fd);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));

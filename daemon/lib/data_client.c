@@ -224,7 +224,10 @@ static int dc_recv_one(struct zbs_dc *dc)
 			break;
 	op = *pp;
 	if (!op) {
-		/* a PROTO reply may not carry our id: the server closes next */
+		/* a PROTO reply may not carry our id: the server closes next;
+		 * id 0 BUSY: the server is at its connection limit */
+		if (r.status == ZBS_ST_BUSY && !r.id)
+			return -EBUSY;
 		return r.status == ZBS_ST_PROTO ? -ECONNRESET : -EPROTO;
 	}
 	if (r.length && r.length != expected_payload(op))

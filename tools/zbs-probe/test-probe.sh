@@ -16,7 +16,7 @@ t() {	# t NAME CMD...: one TAP line
 	n=$((n + 1))
 	if "$@" >>"$work/log" 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; fail=1; fi
 }
-echo "1..13"
+echo "1..15"
 "$bin/zbs-chunkd" --data-dir "$work/data" --listen 127.0.0.1:0 --port-file "$work/port" \
 	2>"$work/chunkd.log" &
 pid=$!
@@ -44,7 +44,13 @@ p2=$(cat "$work/port2" 2>/dev/null)
 exec 5<>"/dev/tcp/127.0.0.1/$p2" 6<>"/dev/tcp/127.0.0.1/$p2" 7<>"/dev/tcp/127.0.0.1/$p2"
 for _ in $(seq 50); do grep -q 'too many connections (2' "$work/chunkd2.log" && break; sleep 0.1; done
 t "--max-conns 2: the third connection is refused" grep -q 'too many connections (2, --max-conns)' "$work/chunkd2.log"
-exec 5>&- 6>&- 7>&-
+t "a refused connection is told 'busy' (a retryable condition, not a dead chunk)" bash -c \
+	"'$bin/zbs-probe' -c 127.0.0.1:$p2 flush 2>&1 | grep -q 'Device or resource busy'"
+exec 5>&-
+for _ in $(seq 50); do "$bin/zbs-probe" -c 127.0.0.1:$p2 flush 2>/dev/null | grep -q status=0 && break; sleep 0.1; done
+t "once a connection closed, the next one is served" bash -c \
+	"'$bin/zbs-probe' -c 127.0.0.1:$p2 flush | grep -q 'status=0'"
+exec 6>&- 7>&-
 kill "$pid2"; wait "$pid2"
 kill "$pid"; wait "$pid"; st=$?; pid=
 t "chunkd exits cleanly" test "$st" -eq 0

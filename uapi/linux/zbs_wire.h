@@ -33,7 +33,10 @@
  * ZBS_WIRE_MAX_IO) gets a ZBS_ST_PROTO reply when possible and the server
  * closes the connection. A connection that closes in the middle of a frame
  * has no effect: a write is applied only once its whole payload arrived.
- * Unknown opcodes never carry a payload: they get ZBS_ST_BADOP.
+ * Unknown opcodes never carry a payload: they get ZBS_ST_BADOP. A server at
+ * its connection limit sends one reply with id 0, opcode 0 and status
+ * ZBS_ST_BUSY on a new connection and closes it: the chunk is healthy, the
+ * client retries later (it is not a replica failure).
  *
  * Replicas and the rules the server enforces (ARCHITECTURE.md 4a)
  * ----------------------------------------------------------------

@@ -46,7 +46,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..27"
+echo "1..29"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -145,6 +145,41 @@ m=$(grep '^map' <<< "$out")
 DIAG="$out"
 check "a never-written extent's replicas are still created on first use (3 at gen 0)" \
 	test "$(field nr "$m")" = 3 -a "$(field gen "$m")" = 0
+
+# --- a chunk at its connection limit is busy, not dead: the map is deferred
+# (-EAGAIN, the kernel asks again), its replica is not removed
+restart_chunk() {	# restart_chunk CID [chunkd options]: same dir, new port
+	local cid=$1 i; shift
+	for i in 1 2 3; do [ "$(cid_of $i)" = "$cid" ] && break; done
+	kill "${CPID[$i]}"; wait "${CPID[$i]}"
+	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" "$@" \
+		2>>"$T/chunk$i.log" &
+	CPID[$i]=$!
+	wait_for 15 healthy_is 4
+}
+out=$(agent $UA map v 6 w)
+m=$(grep '^map' <<< "$out")
+P6=$(field pid "$m"); R6=$(field replicas "$m")
+bcid=${R6%%,*}; bcid=${bcid%%@*}
+restart_chunk "$bcid" --max-conns 1
+baddr=$(addr_of_cid "$bcid")
+exec 8<>"/dev/tcp/${baddr%:*}/${baddr#*:}"	# takes the chunk's one connection
+out=$(agent $UB map v 6 w)
+m=$(grep '^map' <<< "$out")
+DIAG="$out $(zc lease show "$P6" 2>&1)"
+check "a chunk at its connection limit (busy): map deferred with -EAGAIN, its replica kept (3 in location)" \
+	test "$(field err "$m")" = -11 -a "$(loc_count "$P6")" = 3
+exec 8>&-
+out=
+for _ in $(seq 50); do
+	out=$(agent $UB map v 6 w)
+	[ "$(field nr "$(grep '^map' <<< "$out")")" = 3 ] && break
+	sleep 0.1
+done
+DIAG="$out"
+check "once a connection is free, the map has all 3 replicas" \
+	test "$(field nr "$(grep '^map' <<< "$out")")" = 3
+restart_chunk "$bcid"
 
 # --- the worker pool: many vextents at once
 out=$(agent $UA amap big 0 16 w amap big 0 16 r leases)
