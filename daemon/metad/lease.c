@@ -84,6 +84,7 @@ int meta_get_vextent_lease(struct meta *m, struct meta_volume *v, uint32_t vno,
 	if (p->owner != sid) {
 		p->owner = sid;
 		p->lease_epoch++;
+		p->gen_seen_s = meta_now_s(m);	/* the new owner's writes start now */
 		s->leases++;
 		store_pext(m, pid);
 		log_debug("AllocOwner pid %llu session %llu cid %u lease_epoch %llu",
@@ -152,6 +153,13 @@ int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t l
 		return merr_set(e, ZBS_RPC_ESTALE, "pid %llu: gen %llu is below meta_gen %llu",
 				(unsigned long long)pid, (unsigned long long)gen,
 				(unsigned long long)p->meta_gen);
+	uint64_t top = (p->gen_seen > p->meta_gen ? p->gen_seen : p->meta_gen) +
+		       PEXT_GEN_RATE_MAX * (meta_now_s(m) - p->gen_seen_s + PEXT_GEN_SLACK_S);
+	if (gen > top)
+		return merr_set(e, ZBS_RPC_EINVAL, "pid %llu: gen %llu is not one it can have "
+				"(replicas reported gen %llu %u s ago)", (unsigned long long)pid,
+				(unsigned long long)gen, (unsigned long long)p->gen_seen,
+				meta_now_s(m) - p->gen_seen_s);
 	if (loc_count(p->location) == 1)
 		return merr_set(e, ZBS_RPC_EINVAL, "pid %llu: cid %u is its last replica",
 				(unsigned long long)pid, cid);
@@ -284,6 +292,10 @@ void meta_data_report(struct meta *m, struct meta_session *s,
 		}
 		p->seen_s[slot] = now;
 		p->alive_location = alive_with(p, slot);
+		if (r->gen >= p->gen_seen) {
+			p->gen_seen = r->gen;
+			p->gen_seen_s = now;
+		}
 	}
 }
 

@@ -123,7 +123,17 @@ struct meta_pext {
 	uint32_t alive_location;
 	uint32_t last_access_s;		/* for idle owner release */
 	uint32_t seen_s[ZBS_LOC_SLOTS];	/* last data report per slot */
+	uint64_t gen_seen;		/* highest gen a current replica reported */
+	uint32_t gen_seen_s;		/* ... when (or the last change of owner) */
 };
+/*
+ * A gen the extent can have: at most what its replicas reported, plus the
+ * writes it can have taken since (an extent takes far fewer than
+ * PEXT_GEN_RATE_MAX writes a second) and a margin. A removal with a gen
+ * beyond it is refused: one wrong gen would make every replica stale.
+ */
+#define PEXT_GEN_RATE_MAX	1000000ULL
+#define PEXT_GEN_SLACK_S	30ULL
 #define META_PEXT_PERSIST_LEN offsetof(struct meta_pext, alive_location)
 
 struct meta_config {

@@ -336,6 +336,46 @@ static void test_lease_table(void **state)
 	assert_non_null(strstr(e.msg, "last replica"));
 }
 
+/* a removal's gen must be one the extent can have (issue: one wrong gen made
+ * every replica stale) */
+static void test_remove_gen_plausible(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+	struct meta_pext *p;
+
+	add_chunks(f, 3);
+	v = mkvol(f, "v", 1 * G, 3, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	p = meta_pext(&f->m, pid);
+	uint32_t c2 = loc_get(p->location, 1), c3 = loc_get(p->location, 2);
+	/* far beyond anything written since the lease began: refused, nothing changes */
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, c2, 1ULL << 40,
+					     f->sid[1], &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EINVAL);
+	assert_non_null(strstr(e.msg, "not one it can have"));
+	assert_int_equal(p->meta_gen, 0);
+	assert_int_equal(loc_count(p->location), 3);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, c2, UINT64_MAX,
+					     f->sid[1], &e), -1);
+	/* the replicas report gen 5000: a little above it is plausible, with
+	 * the writes of 2 s since */
+	struct meta_replica_report r = { pid, p->epoch, 5000 };
+	tick(f, 1000);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	tick(f, 2000);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, c3,
+					     5000 + PEXT_GEN_RATE_MAX * (PEXT_GEN_SLACK_S + 3),
+					     f->sid[1], &e), -1);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, c2, 5007,
+					     f->sid[1], &e), 0);
+	assert_int_equal(p->meta_gen, 5007);
+	assert_int_equal(loc_count(p->location), 2);
+}
+
 static void test_session_expiry(void **state)
 {
 	struct fix *f = *state;
@@ -555,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_volume_thick_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_thin_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
