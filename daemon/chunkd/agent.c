@@ -28,6 +28,7 @@ struct job {
 	int rv_type;
 	char rv_volume[ZBS_AGENT_VOLUME_ID_LEN];
 	uint64_t rv_pid;
+	uint64_t rv_id;			/* meta waits for its acknowledgement */
 	struct job *next;
 };
 
@@ -773,8 +774,10 @@ static void run_job(struct zbs_agent *a, struct zbs_agent_conn *c, struct job *j
 	int err;
 
 	if (j->revoke) {
-		if (a->ops.revoke)
-			a->ops.revoke(a->ops.arg, j->rv_type, j->rv_volume, j->rv_pid);
+		int rc = a->ops.revoke ? a->ops.revoke(a->ops.arg, j->rv_type, j->rv_volume,
+						       j->rv_pid) : 0;
+		if (j->rv_id)
+			zbs_meta_session_revoke_done(session(a), j->rv_id, rc == 0);
 		return;
 	}
 	k = key_of(&j->req);
@@ -857,7 +860,8 @@ int zbs_agent_submit(struct zbs_agent *a, const struct zbs_agent_req *req)
 	return enqueue(a, j, true);
 }
 
-void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid)
+void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid,
+			   uint64_t id)
 {
 	struct zbs_agent *a = arg;
 	struct job *j;
@@ -870,13 +874,16 @@ void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t 
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		log_err("agent: out of memory: revoke not relayed");
+		zbs_meta_session_revoke_done(session(a), id, false);	/* meta asks again */
 		return;
 	}
 	j->revoke = true;
 	j->rv_type = type;
 	snprintf(j->rv_volume, sizeof(j->rv_volume), "%s", volume_id ? volume_id : "");
 	j->rv_pid = pid;
-	enqueue(a, j, false);	/* never refused for a full queue */
+	j->rv_id = id;
+	if (enqueue(a, j, false))	/* stopping: the session ends with us */
+		zbs_meta_session_revoke_done(session(a), id, false);	/* never refused for a full queue */
 }
 
 struct zbs_agent *zbs_agent_start(const struct zbs_agent_config *cfg,

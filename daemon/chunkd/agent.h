@@ -110,9 +110,10 @@ struct zbs_agent_config {
 
 struct zbs_agent_ops {
 	/* Relay a revoke to the kernel (type ZBS_MS_REVOKE_*; volume_id "" or
-	 * pid 0 when not part of it). Called from a worker thread; may block.
-	 * Optional. */
-	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
+	 * pid 0 when not part of it). Called from a worker thread; may block
+	 * until the kernel drained. 0: done (meta is told, when it asked);
+	 * else meta sends the revoke again. Optional. */
+	int (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
 	/* Wait until the kernel's IO issued under earlier maps of pid drained
 	 * (a kernel REVOKE of the pid). Called before a pid this agent mapped
 	 * before is synced again, so in-flight writes cannot make replicas
@@ -145,7 +146,8 @@ int zbs_agent_fd(const struct zbs_agent *a);
 size_t zbs_agent_reap(struct zbs_agent *a, struct zbs_agent_result *out, size_t max);
 
 /* For zbs_ms_ops.revoke: arg is the struct zbs_agent. */
-void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid);
+void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid,
+			   uint64_t id);
 
 /* Leases held (cache entries): count, and one by pid (0 or -ENOENT). */
 struct zbs_agent_lease {

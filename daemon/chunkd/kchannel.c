@@ -56,22 +56,26 @@ void zbs_kchannel_free(struct zbs_kchannel *k)
 
 /* ---- from agent workers and the session thread ------------------------ */
 
-void zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid)
+int zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid)
 {
 	struct zbs_kchannel *k = arg;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&k->lock);
 	if (k->ka) {
-		/* ALL: every map; VOLUME: the volume's; PID: the pid's */
+		/* ALL: every map; VOLUME: the volume's; PID: the pid's. The
+		 * kernel answers once the IO under them drained. */
 		rc = zbs_kagent_revoke(k->ka, -1,
 				       type == ZBS_MS_REVOKE_VOLUME ? volume_id : NULL,
 				       type == ZBS_MS_REVOKE_PID ? pid : 0);
 	}
 	pthread_rwlock_unlock(&k->lock);
+	if (rc == -ENODEV || rc == -ENOENT)
+		rc = 0;		/* no such device or map: nothing to drain */
 	if (rc)
 		log_warn("kernel revoke (type %d volume '%s' pid %llu): %s", type, volume_id,
 			 (unsigned long long)pid, strerror(-rc));
+	return rc;
 }
 
 int zbs_kchannel_drain_op(void *arg, uint64_t pid)
@@ -196,7 +200,7 @@ static void try_open(struct zbs_kchannel *k, bool *said)
 	k->ka = ka;
 	pthread_rwlock_unlock(&k->lock);
 	/* maps cached by the kernel under an earlier agent are not ours to trust */
-	zbs_agent_revoke_hook(k->agent, ZBS_MS_REVOKE_ALL, "", 0);
+	zbs_agent_revoke_hook(k->agent, ZBS_MS_REVOKE_ALL, "", 0, 0);
 }
 
 static void close_ka(struct zbs_kchannel *k)

@@ -35,7 +35,7 @@ struct zbs_kchannel *zbs_kchannel_new(bool kernel);
 void zbs_kchannel_free(struct zbs_kchannel *k);
 
 /* For struct zbs_agent_ops (arg = the kchannel): relay a revoke; drain a pid. */
-void zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid);
+int zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid);
 int zbs_kchannel_drain_op(void *arg, uint64_t pid);
 /* For struct zbs_ms_ops.lease (arg = the kchannel): wakes the loop. */
 void zbs_kchannel_lease_op(void *arg, uint32_t lease_ms);

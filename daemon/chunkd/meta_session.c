@@ -12,7 +12,12 @@
 #include "rpc.h"
 #include "util.h"
 
-#define MS_CAPS 7ULL	/* data report, revoke, GC */
+#define MS_CAPS 15ULL	/* data report, revoke, GC, revoke acknowledgements */
+
+struct id_set {
+	uint64_t *ids;
+	size_t n, cap;
+};
 
 struct zbs_meta_session {
 	struct zbs_ms_config cfg;
@@ -31,12 +36,49 @@ struct zbs_meta_session {
 	enum zbs_ms_state state;
 	uint64_t negotiated;
 	uint64_t lease_until_ns;	/* our view of the session lease */
+	struct id_set rv_busy;		/* revokes being done */
+	struct id_set rv_acks;		/* revokes done, to acknowledge */
 	/* thread-private */
 	uint32_t lease_ms, keepalive_ms, rounds;
 	Zbs__ReplicaReport *reps;
 	Zbs__ReplicaReport **repp;
 	size_t nreps, capreps;
 };
+
+static bool id_has(const struct id_set *x, uint64_t id)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (x->ids[i] == id)
+			return true;
+	return false;
+}
+
+static void id_add(struct id_set *x, uint64_t id)
+{
+	if (id_has(x, id))
+		return;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 16;
+		uint64_t *p = realloc(x->ids, cap * sizeof(*p));
+		if (!p) {
+			log_err("meta session: out of memory: revoke %llu not acknowledged",
+				(unsigned long long)id);
+			return;		/* meta sends it again */
+		}
+		x->ids = p;
+		x->cap = cap;
+	}
+	x->ids[x->n++] = id;
+}
+
+static void id_del(struct id_set *x, uint64_t id)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (x->ids[i] == id) {
+			x->ids[i] = x->ids[--x->n];
+			return;
+		}
+}
 
 static void set_state(struct zbs_meta_session *s, enum zbs_ms_state st)
 {
@@ -162,10 +204,11 @@ static void lost_session(struct zbs_meta_session *s, const char *why)
 	pthread_mutex_lock(&s->lock);
 	s->sid = 0;
 	s->lease_until_ns = 0;
+	s->rv_busy.n = s->rv_acks.n = 0;	/* the session's revokes died with it */
 	pthread_mutex_unlock(&s->lock);
 	notify_lease(s);
 	if (s->ops.revoke)
-		s->ops.revoke(s->ops.revoke_arg, ZBS_MS_REVOKE_ALL, "", 0);
+		s->ops.revoke(s->ops.revoke_arg, ZBS_MS_REVOKE_ALL, "", 0, 0);
 }
 
 static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *r)
@@ -182,10 +225,23 @@ static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_VOLUME:
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_PID:
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_ALL:
-			log_info("[REVOKE LEASE]: type %d vtable: %s pid %llu", c->type, c->volume_id,
-				 (unsigned long long)c->pid);
+			if (c->id) {
+				bool again;
+
+				pthread_mutex_lock(&s->lock);
+				again = id_has(&s->rv_busy, c->id) || id_has(&s->rv_acks, c->id);
+				if (!again)
+					id_add(&s->rv_busy, c->id);
+				pthread_mutex_unlock(&s->lock);
+				if (again)
+					break;	/* being done, or its ack is on its way */
+			}
+			log_info("[REVOKE LEASE]: type %d vtable: %s pid %llu id %llu", c->type,
+				 c->volume_id, (unsigned long long)c->pid, (unsigned long long)c->id);
 			if (s->ops.revoke)
-				s->ops.revoke(s->ops.revoke_arg, c->type, c->volume_id, c->pid);
+				s->ops.revoke(s->ops.revoke_arg, c->type, c->volume_id, c->pid, c->id);
+			else if (c->id)
+				zbs_meta_session_revoke_done(s, c->id, true);
 			break;
 		default:
 			log_warn("meta session: unknown command %d ignored", c->type);
@@ -226,16 +282,31 @@ static void do_keepalive(struct zbs_meta_session *s, bool full)
 			}
 		}
 	}
+	pthread_mutex_lock(&s->lock);
+	uint64_t *acks = s->rv_acks.n ? malloc(s->rv_acks.n * sizeof(*acks)) : NULL;
+	if (acks) {
+		memcpy(acks, s->rv_acks.ids, s->rv_acks.n * sizeof(*acks));
+		req.n_revoke_acks = s->rv_acks.n;
+		req.revoke_acks = acks;
+	}
+	pthread_mutex_unlock(&s->lock);
 	rc = zbs_rpc_call(&s->rpc, ZBS_M_KEEPALIVE, &req.base,
 			  &zbs__keep_alive_response__descriptor, (ProtobufCMessage **)&resp, &err);
 	if (rc == ZBS_RPC_ESESSION) {
+		free(acks);
 		lost_session(s, err.msg);
 		return;
 	}
 	if (rc) {
+		free(acks);
 		log_debug("meta session: keepalive: %s", err.msg);
-		return;	/* the timer checks the lease */
+		return;	/* the timer checks the lease; the acks go again */
 	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < req.n_revoke_acks; i++)
+		id_del(&s->rv_acks, acks[i]);	/* meta has them */
+	pthread_mutex_unlock(&s->lock);
+	free(acks);
 	pthread_mutex_lock(&s->lock);
 	s->lease_until_ns = t0 + (uint64_t)resp->lease_ms * 1000000;
 	if (resp->negotiation)
@@ -292,6 +363,21 @@ void zbs_meta_session_report_soon(struct zbs_meta_session *s)
 {
 	if (s)
 		uv_async_send(&s->kick);
+}
+
+void zbs_meta_session_revoke_done(struct zbs_meta_session *s, uint64_t id, bool ok)
+{
+	if (!s || !id)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (id_has(&s->rv_busy, id)) {
+		id_del(&s->rv_busy, id);
+		if (ok)
+			id_add(&s->rv_acks, id);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ok)
+		zbs_meta_session_report_soon(s);
 }
 
 static void on_stop(uv_async_t *a)
@@ -376,6 +462,8 @@ void zbs_meta_session_stop(struct zbs_meta_session *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->reps);
 	free(s->repp);
+	free(s->rv_busy.ids);
+	free(s->rv_acks.ids);
 	free(s);
 }
 

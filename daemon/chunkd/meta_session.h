@@ -34,8 +34,11 @@ struct zbs_ms_ops {
 	/* GC delete of a replica meta no longer knows */
 	int (*delete_replica)(void *arg, uint64_t pid, uint64_t epoch);
 	/* optional: leases to drop (volume id / pid / all); also called with
-	 * REVOKE_ALL when the session is lost */
-	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid);
+	 * REVOKE_ALL when the session is lost. id != 0: meta waits for the
+	 * acknowledgement, zbs_meta_session_revoke_done(id) once the kernel
+	 * drained (the same id comes again with every keepalive reply until
+	 * then; it is not passed on twice while one is being done) */
+	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid, uint64_t id);
 	void *arg;
 	/* optional: the session lease holds lease_ms from now (after every
 	 * keepalive reply; 0 when the session is lost) */
@@ -78,5 +81,11 @@ uint32_t zbs_meta_session_lease_left_ms(struct zbs_meta_session *s);
  */
 #define ZBS_MS_KICK_MS 10
 void zbs_meta_session_report_soon(struct zbs_meta_session *s);
+/*
+ * Revoke command id (from ops.revoke) is done: ok, the leases are given
+ * back and the acknowledgement goes to meta soon; !ok, it is done again
+ * when meta sends it again. Thread-safe.
+ */
+void zbs_meta_session_revoke_done(struct zbs_meta_session *s, uint64_t id, bool ok);
 
 #endif

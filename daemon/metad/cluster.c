@@ -74,6 +74,7 @@ void meta_free(struct meta *m)
 {
 	for (uint32_t i = 0; i < m->nsessions; i++) {
 		free(m->sessions[i]->cmds);
+		free(m->sessions[i]->revokes);
 		free(m->sessions[i]);
 	}
 	free(m->sessions);
@@ -321,6 +322,7 @@ static void session_drop(struct meta *m, struct meta_session *s, const char *why
 		}
 	}
 	free(s->cmds);
+	free(s->revokes);
 	free(s);
 }
 
@@ -381,6 +383,18 @@ void meta_session_queue(struct meta *m, struct meta_session *s, const struct met
 			return;		/* already queued */
 	s->cmds = grow(s->cmds, &s->capcmds, s->ncmds + 1, sizeof(*s->cmds));
 	s->cmds[s->ncmds++] = *c;
+}
+
+void meta_session_revoke_pending(struct meta_session *s, const struct meta_cmd *c)
+{
+	for (uint32_t i = 0; i < s->nrevokes; i++) {
+		const struct meta_cmd *x = &s->revokes[i];
+		if (x->type == c->type && x->pid == c->pid && !strcmp(x->volume_id, c->volume_id))
+			return;		/* pending already */
+	}
+	s->revokes = grow(s->revokes, &s->caprevokes, s->nrevokes + 1, sizeof(*s->revokes));
+	s->revokes[s->nrevokes] = *c;
+	s->revokes[s->nrevokes++].id = ++s->next_cmd_id;
 }
 
 uint64_t meta_cluster_caps(const struct meta *m)

@@ -168,23 +168,31 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct reply 
 	free(reps);
 	if (ret)
 		return -1;
+	for (size_t i = 0; i < q->n_revoke_acks; i++)
+		meta_revoke_acked(m, s, q->revoke_acks[i]);
 	resp.lease_ms = m->cfg.session_lease_ms;
 	fill_negotiation(m, &n, q->capabilities);
 	resp.negotiation = &n;
-	if (s->ncmds) {
-		cmds = calloc(s->ncmds, sizeof(*cmds));
-		cmdp = calloc(s->ncmds, sizeof(*cmdp));
+	/* the one-time commands, then every revoke not acknowledged yet */
+	uint32_t nrv = s->nrevokes < META_REVOKES_PER_REPLY ? s->nrevokes : META_REVOKES_PER_REPLY;
+	uint32_t nc = s->ncmds + nrv;
+	if (nc) {
+		cmds = calloc(nc, sizeof(*cmds));
+		cmdp = calloc(nc, sizeof(*cmdp));
 		if (!cmds || !cmdp)
 			abort();
-		for (uint32_t i = 0; i < s->ncmds; i++) {
+		for (uint32_t i = 0; i < nc; i++) {
+			const struct meta_cmd *c = i < s->ncmds ? &s->cmds[i] : &s->revokes[i - s->ncmds];
+
 			zbs__command__init(&cmds[i]);
-			cmds[i].type = (Zbs__CommandType)s->cmds[i].type;
-			cmds[i].volume_id = s->cmds[i].volume_id;
-			cmds[i].pid = s->cmds[i].pid;
-			cmds[i].epoch = s->cmds[i].epoch;
+			cmds[i].type = (Zbs__CommandType)c->type;
+			cmds[i].volume_id = (char *)c->volume_id;
+			cmds[i].pid = c->pid;
+			cmds[i].epoch = c->epoch;
+			cmds[i].id = c->id;
 			cmdp[i] = &cmds[i];
 		}
-		resp.n_commands = s->ncmds;
+		resp.n_commands = nc;
 		resp.commands = cmdp;
 	}
 	ret = reply_msg(r, MSG(&resp));

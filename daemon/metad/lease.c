@@ -30,7 +30,110 @@ void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify)
 	log_debug("Release owner : pid: %llu session: %llu", (unsigned long long)pid,
 		  (unsigned long long)p->owner);
 	p->owner = 0;
+	p->flags &= ~PEXT_REVOKING;
 	store_pext(m, pid);
+}
+
+static bool acks_revokes(const struct meta *m, const struct meta_session *s)
+{
+	const struct meta_chunk *c = &m->chunks[s->cid];
+
+	return (c->caps & CAP_REVOKE_ACK) != 0;
+}
+
+/* mark pid as being revoked from its owner; false if the owner cannot
+ * acknowledge (then it was released at once, with a one-time notice) */
+static bool mark_revoking(struct meta *m, uint64_t pid, bool notify_old)
+{
+	struct meta_pext *p = meta_pext(m, pid);
+	struct meta_session *s = p && p->owner ? meta_session_find(m, p->owner) : NULL;
+
+	if (!p || !p->owner)
+		return false;
+	if (!s || !acks_revokes(m, s)) {
+		meta_pext_release_owner(m, pid, notify_old);
+		return false;
+	}
+	if (!(p->flags & PEXT_REVOKING)) {
+		p->flags |= PEXT_REVOKING;
+		store_pext(m, pid);
+		log_info("[REVOKE LEASE] pid %llu session %llu: waiting for its acknowledgement",
+			 (unsigned long long)pid, (unsigned long long)s->id);
+	}
+	return true;
+}
+
+void meta_pext_revoke_owner(struct meta *m, uint64_t pid)
+{
+	struct meta_pext *p = meta_pext(m, pid);
+	uint64_t owner = p ? p->owner : 0;
+
+	if (mark_revoking(m, pid, true)) {
+		struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
+		meta_session_revoke_pending(meta_session_find(m, owner), &c);
+	}
+}
+
+static bool revoked_by(const struct meta_pext *p, uint64_t sid)
+{
+	return p && p->owner == sid && (p->flags & PEXT_REVOKING);
+}
+
+int meta_revoke_acked(struct meta *m, struct meta_session *s, uint64_t id)
+{
+	struct meta_cmd c;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->nrevokes; i++)
+		if (s->revokes[i].id == id)
+			break;
+	if (i == s->nrevokes)
+		return -1;	/* acknowledged before (a re-sent ack), or not ours */
+	c = s->revokes[i];
+	s->revokes[i] = s->revokes[--s->nrevokes];
+	if (c.type == CMD_REVOKE_PID) {
+		if (revoked_by(meta_pext(m, c.pid), s->id)) {
+			meta_pext_release_owner(m, c.pid, false);
+			n++;
+		}
+	} else if (c.type == CMD_REVOKE_VOLUME) {
+		struct merr e;
+		struct meta_volume *v = meta_volume_find(m, c.volume_id, &e);
+		for (uint32_t k = 0; v && k < v->nvext; k++) {
+			if (revoked_by(meta_pext(m, v->vtable[k]), s->id)) {
+				meta_pext_release_owner(m, v->vtable[k], false);
+				n++;
+			}
+		}
+	} else {
+		for (uint64_t pid = 1; pid < m->npext; pid++) {
+			if (revoked_by(meta_pext(m, pid), s->id)) {
+				meta_pext_release_owner(m, pid, false);
+				n++;
+			}
+		}
+	}
+	log_info("[REVOKE ACKED] session %llu command %llu (type %u pid %llu volume '%s'): "
+		 "%u lease(s) released", (unsigned long long)s->id, (unsigned long long)id, c.type,
+		 (unsigned long long)c.pid, c.volume_id, n);
+	return 0;
+}
+
+void meta_revokes_reload(struct meta *m)
+{
+	for (uint64_t pid = 1; pid < m->npext; pid++) {
+		struct meta_pext *p = meta_pext(m, pid);
+		if (!p || !(p->flags & PEXT_REVOKING))
+			continue;
+		if (!p->owner || !meta_session_find(m, p->owner)) {
+			p->flags &= ~PEXT_REVOKING;	/* the session ended meanwhile */
+			meta_pext_release_owner(m, pid, false);
+			store_pext(m, pid);
+			continue;
+		}
+		struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
+		meta_session_revoke_pending(meta_session_find(m, p->owner), &c);
+	}
 }
 
 uint32_t meta_release_session_leases(struct meta *m, uint64_t sid)
@@ -81,6 +184,10 @@ int meta_get_vextent_lease(struct meta *m, struct meta_volume *v, uint32_t vno,
 		}
 		meta_pext_release_owner(m, pid, false);
 	}
+	if (p->owner == sid && (p->flags & PEXT_REVOKING))
+		return merr_set(e, ZBS_RPC_EAGAIN, "pid %llu is being revoked from this session: "
+				"ask again once the revoke is acknowledged",
+				(unsigned long long)pid);
 	if (p->owner != sid) {
 		p->owner = sid;
 		p->lease_epoch++;
@@ -211,15 +318,27 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 		snprintf(c.volume_id, sizeof(c.volume_id), "%s", v->id);
 		for (uint32_t i = 0; i < v->nvext; i++) {
 			struct meta_pext *p = meta_pext(m, v->vtable[i]);
-			if (p && p->owner) {
-				meta_pext_release_owner(m, v->vtable[i], false);
-				n++;
-			}
+			uint64_t owner = p ? p->owner : 0;
+
+			if (!owner)
+				continue;
+			n++;
+			if (mark_revoking(m, v->vtable[i], false))
+				meta_session_revoke_pending(meta_session_find(m, owner), &c);
 		}
-		for (uint32_t i = 0; i < m->nsessions; i++)
-			if (m->sessions[i]->alive)
-				meta_session_queue(m, m->sessions[i], &c);
-		log_info("[REVOKE LEASE] vtable %s: %d owner(s) released", v->id, n);
+		/* the others drop what they cached once (nothing to wait for) */
+		for (uint32_t i = 0; i < m->nsessions; i++) {
+			struct meta_session *s = m->sessions[i];
+			bool pending = false;
+
+			for (uint32_t k = 0; k < s->nrevokes; k++)
+				if (s->revokes[k].type == CMD_REVOKE_VOLUME &&
+				    !strcmp(s->revokes[k].volume_id, c.volume_id))
+					pending = true;
+			if (s->alive && !pending)
+				meta_session_queue(m, s, &c);
+		}
+		log_info("[REVOKE LEASE] vtable %s: %d owner(s) revoked", v->id, n);
 		return n;
 	}
 	if (pid) {
@@ -228,7 +347,7 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 			return merr_set(e, ZBS_RPC_ENOENT, "pid %llu not found",
 					(unsigned long long)pid);
 		if (p->owner) {
-			meta_pext_release_owner(m, pid, true);
+			meta_pext_revoke_owner(m, pid);
 			n++;
 		}
 		return n;
@@ -238,8 +357,18 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 		struct meta_cmd c = { .type = CMD_REVOKE_ALL };
 		if (!s)
 			return -1;
-		n = meta_release_session_leases(m, sid);
-		meta_session_queue(m, s, &c);
+		if (!acks_revokes(m, s)) {
+			n = meta_release_session_leases(m, sid);
+			meta_session_queue(m, s, &c);
+			return n;
+		}
+		for (uint64_t p = 1; p < m->npext; p++) {
+			if (m->pext[p].owner == sid && (m->pext[p].flags & PEXT_USED)) {
+				mark_revoking(m, p, false);
+				n++;
+			}
+		}
+		meta_session_revoke_pending(s, &c);
 		return n;
 	}
 	return merr_set(e, ZBS_RPC_EINVAL, "revoke needs a volume, a pid or a session");
@@ -319,8 +448,8 @@ uint32_t meta_scan_pextents(struct meta *m, uint64_t budget)
 		struct meta_pext *p = &m->pext[pid];
 		if (!(p->flags & PEXT_USED))
 			continue;
-		if (p->owner && now - p->last_access_s >= idle_s) {
-			meta_pext_release_owner(m, pid, true);
+		if (p->owner && !(p->flags & PEXT_REVOKING) && now - p->last_access_s >= idle_s) {
+			meta_pext_revoke_owner(m, pid);
 			released++;
 		}
 		for (int i = 0; i < loc_count(p->location); i++) {

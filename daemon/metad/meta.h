@@ -28,8 +28,8 @@
 enum { CHUNK_INIT = 0, CHUNK_HEALTHY = 1, CHUNK_SESSION_EXPIRED = 2 };
 enum { TOPO_ZONE = 1, TOPO_RACK = 2, TOPO_BRICK = 3, TOPO_NODE = 4 };
 enum { CMD_REVOKE_VOLUME = 1, CMD_REVOKE_PID = 2, CMD_REVOKE_ALL = 3, CMD_GC_DELETE = 4 };
-enum { CAP_DATA_REPORT = 1, CAP_REVOKE = 2, CAP_GC = 4 };
-#define META_CAPS (CAP_DATA_REPORT | CAP_REVOKE | CAP_GC)
+enum { CAP_DATA_REPORT = 1, CAP_REVOKE = 2, CAP_GC = 4, CAP_REVOKE_ACK = 8 };
+#define META_CAPS (CAP_DATA_REPORT | CAP_REVOKE | CAP_GC | CAP_REVOKE_ACK)
 
 /* default topology objects every cluster has */
 #define TOPO_DEFAULT_ZONE	1
@@ -80,6 +80,7 @@ struct meta_cmd {
 	uint32_t type;
 	uint64_t pid, epoch;
 	char volume_id[40];
+	uint64_t id;			/* revokes: acknowledged by this id */
 };
 
 struct meta_session {
@@ -91,7 +92,12 @@ struct meta_session {
 	uint64_t expire_ns;		/* monotonic */
 	uint32_t leases;		/* pextents owned */
 	uint32_t ncmds, capcmds;
-	struct meta_cmd *cmds;
+	struct meta_cmd *cmds;		/* sent once, with the next keepalive reply */
+	/* revokes of this session's leases: sent with every keepalive reply
+	 * until the chunk acknowledges them (its kernel drained the IO) */
+	uint32_t nrevokes, caprevokes;
+	struct meta_cmd *revokes;
+	uint64_t next_cmd_id;
 };
 
 struct meta_volume {
@@ -109,7 +115,9 @@ struct meta_volume {
 };
 #define META_VOLUME_PERSIST_LEN offsetof(struct meta_volume, idx)
 
-enum { PEXT_USED = 1, PEXT_EVER_EXIST = 2, PEXT_THIN = 4 };
+/* PEXT_REVOKING: the owner was asked to give the lease back; no one else
+ * gets it until the owner acknowledges or its session ends */
+enum { PEXT_USED = 1, PEXT_EVER_EXIST = 2, PEXT_THIN = 4, PEXT_REVOKING = 8 };
 
 /* One pextent; the table is a vector indexed by pid (pids are never reused). */
 struct meta_pext {
@@ -197,6 +205,10 @@ int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e);
 /* Expire sessions past their lease; returns how many expired. */
 int meta_expire_sessions(struct meta *m);
 void meta_session_queue(struct meta *m, struct meta_session *s, const struct meta_cmd *c);
+/* a revoke s must acknowledge: sent with every keepalive reply until then
+ * (at most META_REVOKES_PER_REPLY in one reply) */
+#define META_REVOKES_PER_REPLY 1024
+void meta_session_revoke_pending(struct meta_session *s, const struct meta_cmd *c);
 uint64_t meta_cluster_caps(const struct meta *m);
 /* allocated space of a chunk per SPEC 7.1 (thin report + new thin + thick) */
 uint64_t meta_chunk_allocated(const struct meta_chunk *c);
@@ -243,6 +255,14 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 		struct merr *e);
 /* release the owner of p (persisted); queue a revoke to it if notify */
 void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify);
+/* Ask the owner to give pid's lease back (ARCHITECTURE 4a): released when
+ * it acknowledges (meta_revoke_acked) or its session ends; at once, with a
+ * one-time notice, for a chunk that cannot acknowledge. */
+void meta_pext_revoke_owner(struct meta *m, uint64_t pid);
+/* The chunk of session s acknowledged revoke command id; 0, or -1 if unknown. */
+int meta_revoke_acked(struct meta *m, struct meta_session *s, uint64_t id);
+/* After a load: re-send the revokes that were pending (PEXT_REVOKING). */
+void meta_revokes_reload(struct meta *m);
 /* release all owners of session sid (expiry/leave) */
 uint32_t meta_release_session_leases(struct meta *m, uint64_t sid);
 /*

@@ -328,6 +328,7 @@ int server_init(struct server *srv, const struct meta_config *cfg, const char *d
 	if (store_load(srv->store, &srv->m))
 		return -1;
 	srv->m.store = srv->store;
+	meta_revokes_reload(&srv->m);	/* pending revokes are sent again */
 	if (zbs_rpc_resolve(listen_addr, ZBS_META_DEFAULT_PORT, &ss, &sslen)) {
 		log_err("bad listen address '%s'", listen_addr);
 		return -1;

@@ -46,7 +46,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..29"
+echo "1..30"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -212,11 +212,16 @@ agent $UA map v 3 w sleep 2500 revokes leases > "$T/rv" &
 BGPIDS+=($!); rvpid=$!
 wait_for 5 grep -q '^map' "$T/rv"
 P3=$(field pid "$(grep '^map' "$T/rv")")
+owner3() { zc --json lease show "$P3" | jq_ 'd["owner_session"]'; }
+o3=$(owner3)
 zc lease revoke --pid "$P3" >/dev/null
+wait_for 2 test "$(owner3)" = 0; o3b=$(owner3)	# the agent is still there (sleep 2500)
 wait "$rvpid"
-DIAG="$(cat "$T/rv")"
+DIAG="$(cat "$T/rv") owner $o3 -> $o3b; $(grep 'REVOKE' "$T/metad.log" | tail -3)"
 relayed() { grep -q "^revokes 1 type=2 volume= pid=$P3\$" "$T/rv" && grep -q '^leases 0' "$T/rv"; }
 check "meta's revoke of pid $P3 is relayed through the hook and drops the cached lease" relayed
+check "the agent acknowledges the revoke: meta releases the owner while its session lives" \
+	test "$o3" != 0 -a "$o3b" = 0 -a -n "$(grep "REVOKE ACKED.*pid $P3 " "$T/metad.log")"
 
 # --- takeover by another session after the first one expired; fencing
 "$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait map v 2 w hold > "$T/a" 2>>"$T/agent.log" &

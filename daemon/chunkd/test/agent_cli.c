@@ -44,13 +44,14 @@ static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
 static int nrevokes;
 static char last_revoke[128];
 
-static void on_revoke(void *arg, int type, const char *vol, uint64_t pid)
+static int on_revoke(void *arg, int type, const char *vol, uint64_t pid)
 {
 	pthread_mutex_lock(&rlock);
 	nrevokes++;
 	snprintf(last_revoke, sizeof(last_revoke), "type=%d volume=%s pid=%llu", type, vol,
 		 (unsigned long long)pid);
 	pthread_mutex_unlock(&rlock);
+	return 0;
 }
 
 static int ndrains;

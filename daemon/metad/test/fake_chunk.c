@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,9 +90,15 @@ static int delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 	return 0;
 }
 
-static void on_revoke(void *arg, int type, const char *vol, uint64_t pid)
+static _Atomic(struct zbs_meta_session *) the_session;
+
+/* no kernel to drain: acknowledged at once */
+static void on_revoke(void *arg, int type, const char *vol, uint64_t pid, uint64_t id)
 {
 	event("revoke %d %s %llu", type, vol[0] ? vol : "-", (unsigned long long)pid);
+	while (id && !atomic_load(&the_session))
+		usleep(1000);	/* the first keepalive can beat start()'s return */
+	zbs_meta_session_revoke_done(atomic_load(&the_session), id, true);
 }
 
 int main(int argc, char **argv)
@@ -146,6 +153,7 @@ int main(int argc, char **argv)
 	s = zbs_meta_session_start(&cfg, &ops);
 	if (!s)
 		return 1;
+	atomic_store(&the_session, s);
 	sigwait(&set, &sig);
 	zbs_meta_session_stop(s);
 	return 0;

@@ -170,8 +170,8 @@ else not_ok "data dir lock" "exit $st" "$(cat "$T/second")"; fi
 # ---- revoke by pid through zbsctl, delivered on the keepalive reply ------------------
 if [ "$(zc --json lease revoke --pid "$ppid" | jq_ 'd["released"]')" = 1 ] &&
    wait_for 5 grep -q "^revoke 2 - $ppid$" "$T/ev1" &&
-   [ "$(zc --json lease show "$ppid" | jq_ 'd["owner_session"]')" = 0 ]; then
-	ok "lease revoke --pid: owner released, chunk told on its keepalive"
+   wait_for 5 test "$(zc --json lease show "$ppid" | jq_ 'd["owner_session"]')" = 0; then
+	ok "lease revoke --pid: chunk told on its keepalive, owner released on its acknowledgement"
 else not_ok "revoke pid" "$(cat "$T/ev1")"; fi
 
 # ---- malformed frames ---------------------------------------------------------------

@@ -376,6 +376,89 @@ static void test_remove_gen_plausible(void **state)
 	assert_int_equal(loc_count(p->location), 2);
 }
 
+/* ARCHITECTURE 4a: a new owner only after the old one acknowledged the
+ * revoke or its session expired; revokes are sent until acknowledged */
+static void test_revoke_ack(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s, *o;
+	struct merr e;
+	uint64_t pid, pid2, p1;
+	struct meta_pext *p;
+
+	add_chunks(f, 3);
+	for (int c = 1; c <= 3; c++)	/* chunks that acknowledge revokes */
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 15, &s, &e), 0);
+	v = mkvol(f, "v", 1 * G, 2, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	p = meta_pext(&f->m, pid);
+	assert_int_equal(p->lease_epoch, 1);
+	assert_int_equal(meta_revoke(&f->m, NULL, pid, 0, &e), 1);
+	/* still owned, being revoked: no one else gets it, nor the owner */
+	assert_int_equal(p->owner, f->sid[1]);
+	assert_true(p->flags & PEXT_REVOKING);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[2], &pid2, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EOWNED);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid2, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
+	/* pending until acknowledged: every keepalive finds it still there */
+	o = meta_session_find(&f->m, f->sid[1]);
+	assert_int_equal(o->nrevokes, 1);
+	assert_int_equal(o->revokes[0].type, CMD_REVOKE_PID);
+	assert_int_equal(o->revokes[0].pid, pid);
+	uint64_t id = o->revokes[0].id;
+	assert_true(id != 0);
+	for (int i = 0; i < 3; i++) {
+		tick(f, 300);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL, 0, false, 15, &s, &e), 0);
+		assert_int_equal(s->nrevokes, 1);
+	}
+	assert_int_equal(meta_revoke(&f->m, NULL, pid, 0, &e), 1);	/* asked again: one pending */
+	assert_int_equal(o->nrevokes, 1);
+	assert_int_equal(meta_revoke_acked(&f->m, o, id + 100), -1);	/* not ours */
+	assert_int_equal(p->owner, f->sid[1]);
+	/* acknowledged: released; the next owner gets a new lease_epoch */
+	assert_int_equal(meta_revoke_acked(&f->m, o, id), 0);
+	assert_int_equal(o->nrevokes, 0);
+	assert_int_equal(p->owner, 0);
+	assert_false(p->flags & PEXT_REVOKING);
+	assert_int_equal(meta_revoke_acked(&f->m, o, id), -1);	/* a re-sent ack */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[2], &pid2, &e), 0);
+	assert_int_equal(p->owner, f->sid[2]);
+	assert_int_equal(p->lease_epoch, 2);
+
+	/* an owner that never acknowledges: released when its session expires */
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[2], &p1, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, false, 15, &s, &e), 0);
+	assert_int_equal(meta_revoke(&f->m, v, 0, 0, &e), 2);	/* by volume: both pids */
+	assert_int_equal(meta_session_find(&f->m, f->sid[2])->nrevokes, 1);
+	assert_int_equal(meta_session_find(&f->m, f->sid[2])->revokes[0].type, CMD_REVOKE_VOLUME);
+	/* the others are told once (their caches), nothing to wait for */
+	assert_int_equal(meta_session_find(&f->m, f->sid[3])->nrevokes, 0);
+	assert_int_equal(meta_session_find(&f->m, f->sid[3])->ncmds, 1);
+	for (int i = 0; i < 4; i++) {
+		tick(f, 300);
+		for (int c = 1; c <= 3; c += 2)
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 15,
+							&s, &e), 0);
+		meta_expire_sessions(&f->m);
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[3], &pid2,
+							&e), i < 3 ? -1 : 0);
+	}
+	assert_null(meta_session_find(&f->m, f->sid[2]));
+	assert_int_equal(meta_pext(&f->m, p1)->owner, f->sid[3]);
+	assert_false(meta_pext(&f->m, p1)->flags & PEXT_REVOKING);
+	assert_false(p->flags & PEXT_REVOKING);
+
+	/* a chunk that cannot acknowledge (caps without REVOKE_ACK): released at
+	 * once with a one-time notice, as before */
+	assert_int_equal(meta_keepalive(&f->m, f->sid[3], NULL, NULL, 0, false, 7, &s, &e), 0);
+	assert_int_equal(meta_revoke(&f->m, NULL, p1, 0, &e), 1);
+	assert_int_equal(meta_pext(&f->m, p1)->owner, 0);
+	assert_int_equal(s->nrevokes, 0);
+}
+
 static void test_session_expiry(void **state)
 {
 	struct fix *f = *state;
@@ -596,6 +679,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_thin_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
