@@ -215,9 +215,9 @@ uint64_t meta_chunk_allocated(const struct meta_chunk *c);
 
 /* names of volumes and topology objects: 1-63 of [A-Za-z0-9._-], no leading '-' */
 bool meta_valid_name(const char *s);
-/* for store_load: add a session / a volume from its record */
+/* for store_load: add a session / a volume (its persisted fields) */
 struct meta_session *meta_session_add(struct meta *m, uint64_t id, uint32_t cid);
-struct meta_volume *meta_volume_load(struct meta *m, const void *rec, size_t len);
+struct meta_volume *meta_volume_load(struct meta *m, const struct meta_volume *rec);
 
 /* ---- volume.c ---------------------------------------------------------- */
 struct meta_volume_spec {

@@ -264,14 +264,11 @@ static struct meta_volume *volume_add(struct meta *m)
 	return v;
 }
 
-struct meta_volume *meta_volume_load(struct meta *m, const void *rec, size_t len)
+struct meta_volume *meta_volume_load(struct meta *m, const struct meta_volume *rec)
 {
-	struct meta_volume *v;
+	struct meta_volume *v = volume_add(m);
 
-	if (len != META_VOLUME_PERSIST_LEN)
-		return NULL;
-	v = volume_add(m);
-	memcpy(v, rec, len);
+	memcpy(v, rec, META_VOLUME_PERSIST_LEN);
 	v->vtable = calloc(v->nvext ? v->nvext : 1, sizeof(uint64_t));
 	if (!v->vtable)
 		abort();
