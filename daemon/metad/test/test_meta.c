@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <lmdb.h>
 
 #include "log.h"
 #include "meta.h"
@@ -669,6 +672,331 @@ static void test_store_roundtrip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- record versions: old rows migrate, unknown or corrupt rows stop the load ---- */
+
+static void put_le(uint8_t *b, size_t off, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		b[off + i] = v;
+}
+
+/* Write one row with the LMDB API, as another (older, newer, broken) metad would. */
+static void raw_put(const char *dir, const char *table, const void *key, size_t klen,
+		    const void *val, size_t vlen)
+{
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 64ULL << 20), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, table, MDB_CREATE, &dbi), 0);
+	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(env);
+}
+
+/* Read one row back; returns its size (0: none) and copies up to len bytes. */
+static size_t raw_get(const char *dir, const char *table, const void *key, size_t klen,
+		      void *val, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v;
+	size_t n = 0;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
+	if (mdb_dbi_open(t, table, 0, &dbi) == 0 && mdb_get(t, dbi, &k, &v) == 0) {
+		n = v.mv_size;
+		memcpy(val, v.mv_data, n < len ? n : len);
+	}
+	mdb_txn_abort(t);
+	mdb_env_close(env);
+	return n;
+}
+
+static void be64key(uint8_t *k, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		k[i] = v;
+}
+
+/*
+ * Open and load dir into m the way zbs-metad starts; 0 when both succeed,
+ * else -1 with what store_open said, or what store_load logged, in msg.
+ */
+static int open_load(const char *dir, struct meta *m, struct meta_store **st,
+		     char *msg, size_t len)
+{
+	char path[64] = "/tmp/zbs-test-meta-log-XXXXXX", err[256] = "";
+	int fd = mkstemp(path), saved, rc;
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	meta_init(m, &cfg);
+	meta_set_clock(m, 5000 * MS, 1700000000ULL * 1000 * MS);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	zbs_log_set_level(ZBS_LOG_INFO);
+	rc = store_open(st, dir, err, sizeof(err));
+	if (rc == 0 && (rc = store_load(*st, m))) {
+		store_close(*st);
+		*st = NULL;
+	}
+	zbs_log_set_level(ZBS_LOG_ERR);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, msg, len - 1, 0);
+	n = n > 0 ? n : 0;
+	snprintf(msg + n, len - n, "%s", err);
+	fprintf(stderr, "%s%s", msg, err[0] ? "\n" : "");
+	close(fd);
+	unlink(path);
+	return rc ? -1 : 0;
+}
+
+static void rmdir_r(const char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+#define OLD_VOL "99999999-9999-4999-8999-999999999999"
+#define OLD_NPEXT 3000
+
+/*
+ * A store of format 1 (rows are the bare structs of today's layout, no
+ * header), written byte by byte: it loads with everything in it, and is
+ * rewritten in the current format on the way.
+ */
+static void test_store_migrates_format1(void **state)
+{
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", msg[4096];
+	struct meta_store *st;
+	struct meta m;
+	struct merr e;
+	uint8_t k[44], rec[256];
+	uint32_t fmt = 1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	raw_put(dir, "meta", "format", 6, &fmt, 4);
+	memset(rec, 0, sizeof(rec));		/* counters: cid pid epoch session topo */
+	put_le(rec, 0, 3, 8);
+	put_le(rec, 8, OLD_NPEXT + 1, 8);
+	put_le(rec, 16, 777, 8);
+	put_le(rec, 24, 43, 8);
+	put_le(rec, 32, 4, 8);
+	raw_put(dir, "meta", "counters", 8, rec, 40);
+	for (int cid = 1; cid <= 2; cid++) {	/* chunk: 216 bytes */
+		memset(rec, 0, sizeof(rec));
+		put_le(rec, 0, cid, 4);
+		put_le(rec, 4, CHUNK_HEALTHY, 4);
+		strcpy((char *)rec + 8, uuids[cid]);
+		strcpy((char *)rec + 48, "10.0.0.1");
+		strcpy((char *)rec + 96, "10.0.0.1");
+		put_le(rec, 144, 10201, 2);
+		put_le(rec, 146, 10200, 2);
+		put_le(rec, 152, TOPO_DEFAULT_BRICK, 8);
+		put_le(rec, 168, 100 * G, 8);
+		put_le(rec, 176, 100 * G, 8);
+		put_le(rec, 200, cid == 1 ? 42 : 0, 8);	/* session */
+		put_le(rec, 208, 7, 8);
+		be64key(k, cid);
+		raw_put(dir, "chunk", k, 8, rec, 216);
+	}
+	memset(rec, 0, sizeof(rec));		/* session 42 of chunk 1: 24 bytes */
+	put_le(rec, 0, 42, 8);
+	put_le(rec, 8, 1, 4);
+	put_le(rec, 12, 1, 4);
+	put_le(rec, 16, 1700000000ULL * 1000 * MS + 60000 * MS, 8);
+	be64key(k, 42);
+	raw_put(dir, "session", k, 8, rec, 24);
+	memset(rec, 0, sizeof(rec));		/* volume: 176 bytes */
+	strcpy((char *)rec, OLD_VOL);
+	strcpy((char *)rec + 40, "old");
+	put_le(rec, 104, OLD_NPEXT * ZBS_EXTENT_SIZE, 8);
+	put_le(rec, 112, 2, 4);			/* replica_num */
+	put_le(rec, 116, 1, 4);			/* stripe_num */
+	put_le(rec, 120, 256 << 10, 4);		/* stripe_size */
+	put_le(rec, 128, 1, 4);			/* thin */
+	put_le(rec, 132, OLD_NPEXT, 4);		/* nvext */
+	put_le(rec, 136, 5000, 8);		/* iops */
+	put_le(rec, 168, 1234567, 8);		/* created_ns */
+	raw_put(dir, "volume", OLD_VOL, 36, rec, 176);
+	{
+		MDB_env *env;
+		MDB_txn *t;
+		MDB_dbi pext, vtable;
+
+		assert_int_equal(mdb_env_create(&env), 0);
+		assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+		assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+		assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+		assert_int_equal(mdb_dbi_open(t, "pext", MDB_CREATE, &pext), 0);
+		assert_int_equal(mdb_dbi_open(t, "vtable", MDB_CREATE, &vtable), 0);
+		for (uint64_t pid = 1; pid <= OLD_NPEXT; pid++) {	/* pextent: 64 bytes */
+			uint64_t le = pid + 1000;	/* vtable: pid + 1000 at vno pid - 1 */
+			MDB_val kv = { 8, k }, vv = { 64, rec };
+
+			memset(rec, 0, sizeof(rec));
+			put_le(rec, 0, pid + 1000, 8);		/* epoch */
+			put_le(rec, 8, pid * 3, 8);		/* meta_gen */
+			put_le(rec, 16, pid == 1 ? 5 : 0, 8);	/* lease_epoch */
+			put_le(rec, 40, pid == 1 ? 42 : 0, 8);	/* owner */
+			put_le(rec, 48, 0x0201, 4);		/* location: cids 1, 2 */
+			put_le(rec, 56, pid - 1, 4);		/* vextent_no */
+			rec[60] = 2;				/* expected */
+			rec[61] = 1;				/* preferred_cid */
+			rec[62] = PEXT_USED | PEXT_THIN | (pid & 1 ? PEXT_EVER_EXIST : 0);
+			be64key(k, pid + 1000);
+			assert_int_equal(mdb_put(t, pext, &kv, &vv, 0), 0);
+			memcpy(k, OLD_VOL, 36);
+			be64key(k + 36, pid - 1);
+			kv.mv_size = 44;
+			vv.mv_size = 8;
+			vv.mv_data = &le;
+			assert_int_equal(mdb_put(t, vtable, &kv, &vv, 0), 0);
+		}
+		assert_int_equal(mdb_txn_commit(t), 0);
+		mdb_env_close(env);
+	}
+
+	for (int pass = 0; pass < 2; pass++) {	/* migrated, then as written */
+		assert_int_equal(open_load(dir, &m, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(m.next_pid, OLD_NPEXT + 1);
+		assert_int_equal(m.next_epoch, 777);
+		assert_int_equal(m.next_session, 43);
+		assert_int_equal(m.chunks[1].status, CHUNK_HEALTHY);
+		assert_string_equal(m.chunks[2].uuid, uuids[2]);
+		assert_int_equal(m.chunks[2].rpc_port, 10200);
+		assert_int_equal(m.chunks[1].space.total, 100 * G);
+		assert_int_equal(m.chunks[1].thin_pids, OLD_NPEXT);
+		assert_int_equal(m.nsessions, 1);
+		assert_non_null(meta_session_find(&m, 42));
+		assert_int_equal(meta_session_find(&m, 42)->leases, 1);
+		struct meta_volume *v = meta_volume_find(&m, "old", &e);
+		assert_non_null(v);
+		assert_string_equal(v->id, OLD_VOL);
+		assert_int_equal(v->size, OLD_NPEXT * ZBS_EXTENT_SIZE);
+		assert_int_equal(v->replica_num, 2);
+		assert_int_equal(v->thin, 1);
+		assert_int_equal(v->iops, 5000);
+		assert_int_equal(v->created_ns, 1234567);
+		assert_int_equal(v->allocated, OLD_NPEXT);
+		assert_int_equal(m.live_pext, OLD_NPEXT);
+		for (uint64_t pid = 1; pid <= OLD_NPEXT; pid++) {
+			struct meta_pext *p = meta_pext(&m, pid + 1000);
+			assert_int_equal(v->vtable[pid - 1], pid + 1000);
+			assert_non_null(p);
+			assert_int_equal(p->epoch, pid + 1000);
+			assert_int_equal(p->meta_gen, pid * 3);
+			assert_int_equal(p->location, 0x0201);
+			assert_int_equal(p->expected, 2);
+			assert_int_equal(p->preferred_cid, 1);
+			assert_int_equal(p->flags, PEXT_USED | PEXT_THIN |
+					 (pid & 1 ? PEXT_EVER_EXIST : 0));
+			assert_int_equal(p->vextent_no, pid - 1);
+			assert_int_equal(p->owner, pid == 1 ? 42 : 0);
+		}
+		m.store = NULL;
+		meta_free(&m);
+		store_close(st);
+		if (pass == 0) {
+			assert_non_null(strstr(msg, "migrated"));
+			/* rewritten: the format moved on, every row has its header */
+			assert_int_equal(raw_get(dir, "meta", "format", 6, &fmt, 4), 4);
+			assert_true(fmt > 1);
+			be64key(k, 1001);
+			assert_int_equal(raw_get(dir, "pext", k, 8, rec, sizeof(rec)), 4 + 64);
+			assert_int_equal(rec[0] | rec[1] << 8, 7);	/* REC_PEXT */
+			assert_int_equal(rec[2] | rec[3] << 8, 1);	/* version 1 */
+			assert_int_equal(rec[4 + 0] | rec[4 + 1] << 8, 1001 & 0xffff);
+		}
+	}
+	rmdir_r(dir);
+}
+
+/*
+ * A row this metad cannot read (a size no version has, a newer version, a
+ * record of another type) stops the start with a message naming the
+ * table and key: the row is never dropped.
+ */
+static void test_store_refuses_unknown_records(void **state)
+{
+	static const struct {
+		bool old;		/* in a format 1 store */
+		const char *table;
+		size_t klen, vlen;
+		uint8_t hdr[4];		/* record header, if !old */
+		const char *expect[2];
+	} cases[] = {
+		{ true, "pext", 8, 60, { 0 }, { "pextent 5", "60 bytes" } },
+		{ true, "vtable", 44, 4, { 0 }, { "vtable " OLD_VOL "/3", "4 bytes" } },
+		{ true, "volume", 36, 170, { 0 }, { "volume " OLD_VOL, "170 bytes" } },
+		{ true, "session", 8, 20, { 0 }, { "session 5", "20 bytes" } },
+		{ true, "meta", 8, 32, { 0 }, { "counters", "32 bytes" } },
+		{ false, "pext", 8, 4 + 64, { 7, 0, 7, 0 }, { "pextent 5", "version 7 is newer" } },
+		{ false, "pext", 8, 4 + 60, { 7, 0, 1, 0 }, { "pextent 5", "60 bytes" } },
+		{ false, "pext", 8, 4 + 64, { 3, 0, 1, 0 }, { "pextent 5", "record type 3" } },
+		{ false, "chunk", 8, 4 + 216, { 2, 0, 2, 0 }, { "chunk 5", "version 2 is newer" } },
+		{ false, "topo", 8, 4 + 88, { 3, 0, 9, 0 }, { "topo 5", "version 9 is newer" } },
+		{ false, "vtable", 44, 4 + 8, { 6, 0, 3, 0 }, { "vtable " OLD_VOL "/3", "newer" } },
+		{ false, "volume", 36, 4 + 176, { 5, 0, 4, 0 }, { "volume " OLD_VOL, "newer" } },
+		{ false, "session", 8, 2, { 4, 0 }, { "session 5", "2 bytes" } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[] = "/tmp/zbs-test-meta-XXXXXX", msg[4096];
+		struct meta_store *st;
+		struct meta m;
+		uint8_t k[44], rec[512] = { 0 };
+		uint32_t fmt = 1;
+
+		assert_non_null(mkdtemp(dir));
+		if (cases[i].old) {
+			raw_put(dir, "meta", "format", 6, &fmt, 4);
+		} else {	/* a store this metad made */
+			assert_int_equal(store_open(&st, dir, msg, sizeof(msg)), 0);
+			store_close(st);
+			memcpy(rec, cases[i].hdr, 4);
+		}
+		if (cases[i].klen == 44) {
+			memcpy(k, OLD_VOL, 36);
+			be64key(k + 36, 3);
+		} else if (cases[i].klen == 36) {
+			memcpy(k, OLD_VOL, 36);
+		} else if (strcmp(cases[i].table, "meta") == 0) {
+			memcpy(k, "counters", 8);
+		} else {
+			be64key(k, 5);
+			put_le(rec, cases[i].old ? 0 : 4, 5, 8);	/* id/cid */
+		}
+		raw_put(dir, cases[i].table, k, cases[i].klen, rec, cases[i].vlen);
+		print_message("case %zu: %s row of %zu bytes\n", i, cases[i].table, cases[i].vlen);
+		assert_int_equal(open_load(dir, &m, &st, msg, sizeof(msg)), -1);
+		for (int j = 0; j < 2; j++)
+			if (!strstr(msg, cases[i].expect[j]))
+				fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].expect[j], msg);
+		assert_non_null(strstr(msg, "refusing to start"));
+		meta_free(&m);
+		rmdir_r(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +1013,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
+		cmocka_unit_test(test_store_migrates_format1),
+		cmocka_unit_test(test_store_refuses_unknown_records),
 	};
 	zbs_log_init("test_meta", ZBS_LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
