@@ -1275,6 +1275,27 @@ static int write_file_durable(int dirfd, const char *name, const char *text)
 	return 0;
 }
 
+/*
+ * LMDB flags of the metadata store. Every commit (one per batch of writes)
+ * reaches the file before its replies go out, so it survives the process
+ * dying; what must also survive power loss is made durable by
+ * mdb_env_sync(env, 1) before it is acknowledged: FLUSH, FUA writes, SYNC
+ * and RECOVER_BEGIN/END (lease_epoch, gen, state), create and delete.
+ *
+ * In between, a power cut must not corrupt the store. lmdb.h: MDB_NOSYNC
+ * "means a system crash can corrupt the database", and keeps integrity only
+ * "if the filesystem preserves write order and the MDB_WRITEMAP flag is not
+ * used" (page-cache writeback on ext4 or XFS preserves no such order: it
+ * goes by file offset, the meta pages first). MDB_NOMETASYNC instead
+ * "maintains database integrity, but a system crash may undo the last
+ * committed transaction": a commit writes and fdatasyncs its pages, then
+ * writes its meta page without syncing it; that one is synced by the next
+ * commit or mdb_env_sync. The price is one fdatasync per commit. No
+ * MDB_WRITEMAP: with it the kernel may write back the map's dirty pages
+ * in any order and at any time.
+ */
+#define STORE_MDB_FLAGS		(MDB_NOMETASYNC | MDB_NOTLS)
+
 static int open_env(struct zbs_store *st, bool create)
 {
 	char path[4096];
@@ -1290,10 +1311,7 @@ static int open_env(struct zbs_store *st, bool create)
 	if (!rc)
 		rc = mdb_env_set_mapsize(st->env, 1ULL << 30);
 	if (!rc)
-		/* WRITEMAP: a commit is stores into the shared map, no write(2) per
-	 * batch; it survives the process dying (page cache) and reaches
-	 * stable storage at mdb_env_sync (FLUSH/FUA), as before. */
-	rc = mdb_env_open(st->env, path, MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0600);
+		rc = mdb_env_open(st->env, path, STORE_MDB_FLAGS, 0600);
 	if (rc) {
 		log_err("%s: cannot open metadata store: %s", path, mdb_strerror(rc));
 		if (st->env)
