@@ -226,6 +226,8 @@ static int ms_one_replica(const struct zbs_replica_info *ri, void *arg)
 	struct ms_emit *e = arg;
 	struct zbs_ms_replica r = { ri->pid, ri->epoch, ri->gen };
 
+	if (ri->broken)		/* corrupt record: missing to meta, not held at a gen */
+		return 0;
 	return e->emit(&r, e->ctx);
 }
 

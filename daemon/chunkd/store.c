@@ -77,6 +77,7 @@ struct zbs_replica {
 	uint8_t *dirty;			/* RECOVERING: 1 bit per 512 B sector */
 	bool meta_dirty;		/* differs from LMDB */
 	bool deleted;
+	bool broken;			/* immutable: corrupt record, see load_replicas */
 };
 
 struct zbs_store {
@@ -276,6 +277,7 @@ static void replica_fill_info(const struct zbs_replica *r, struct zbs_replica_in
 	i->alloc_blocks = r->alloc_blocks;
 	i->state = r->state;
 	i->thick = r->thick;
+	i->broken = r->broken;
 }
 
 /* Caller holds r->lock. */
@@ -486,7 +488,7 @@ static int persist(struct zbs_store *st, struct zbs_replica **reps, unsigned n, 
 		bool put = false;
 
 		pthread_mutex_lock(&r->lock);
-		if (r->meta_dirty && !r->deleted) {
+		if (r->meta_dirty && !r->deleted && !r->broken) {
 			replica_to_rec(r, &rec);
 			r->meta_dirty = false;
 			put = true;
@@ -639,7 +641,7 @@ int zbs_store_delete_replica(struct zbs_store *st, uint64_t pid, uint64_t epoch)
 		pthread_mutex_unlock(&st->ddl_lock);
 		return -ENOENT;
 	}
-	if (r->epoch != epoch) {
+	if (r->epoch != epoch && !r->broken) {	/* a broken one's epoch is unknown */
 		pthread_mutex_unlock(&st->ddl_lock);
 		replica_put(r);
 		return -ESTALE;
@@ -841,7 +843,9 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 		return ZBS_ST_NOENT;
 	}
 	pthread_mutex_lock(&r->lock);
-	if (r->epoch != req->epoch) {
+	if (r->broken) {
+		rc = ZBS_ST_IO;
+	} else if (r->epoch != req->epoch) {
 		rc = ZBS_ST_EPOCH;
 	} else if (fenced(r, req)) {
 		rc = ZBS_ST_STALE;
@@ -1152,6 +1156,10 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	}
 	if (!r)
 		goto out;
+	if (r->broken) {	/* a failed replica to every owner, whatever its epoch */
+		rc = ZBS_ST_IO;
+		goto out_info;
+	}
 	if (r->epoch != req->epoch) {
 		rc = ZBS_ST_EPOCH;
 		goto out_info;
@@ -1352,14 +1360,90 @@ static int open_env(struct zbs_store *st, bool create)
 	return 0;
 }
 
-/* Load and check every replica record against its file. */
-static int load_replicas(struct zbs_store *st)
+static uint64_t pid_of(const uint8_t key[8])
+{
+	uint64_t pid = 0;
+
+	for (int i = 0; i < 8; i++)
+		pid = pid << 8 | key[i];
+	return pid;
+}
+
+/*
+ * Check the stored record v of pid into rec. NULL when sound, else what is
+ * wrong (in why); *epoch is the record's epoch when the record is at least
+ * recognizably this replica's, else 0.
+ */
+static const char *rec_check(const MDB_val *v, uint64_t pid, struct replica_rec *rec,
+			     uint64_t *epoch, char *why, size_t len)
+{
+	*epoch = 0;
+	if (v->mv_size != sizeof(*rec)) {
+		snprintf(why, len, "%zu bytes, not %zu", v->mv_size, sizeof(*rec));
+		return why;
+	}
+	memcpy(rec, v->mv_data, sizeof(*rec));
+	if (rec->magic != REC_MAGIC) {
+		snprintf(why, len, "bad magic 0x%08x", rec->magic);
+		return why;
+	}
+	if (rec->format != STORE_FORMAT) {
+		snprintf(why, len, "format %u, not %u", rec->format, STORE_FORMAT);
+		return why;
+	}
+	if (rec->pid != pid) {
+		snprintf(why, len, "it names pid %" PRIu64, rec->pid);
+		return why;
+	}
+	*epoch = rec->epoch;
+	if (rec->state > ZBS_RSTATE_ERROR) {
+		snprintf(why, len, "impossible state %u", rec->state);
+		return why;
+	}
+	if (rec->flags & ~REC_F_THICK) {
+		snprintf(why, len, "unknown flags 0x%x", rec->flags);
+		return why;
+	}
+	return NULL;
+}
+
+/*
+ * A replica whose record is corrupt: without a trustworthy gen, lease_epoch
+ * or block map it must not serve, nor stop the chunk serving the others.
+ * It stays in the table in state ERROR (its file is no orphan), answers
+ * every request but DELETE with ZBS_ST_IO, which owners take for a replica
+ * failure, is left out of the data report to meta, and is never written
+ * back: the record stays as found until DELETE removes it with the file.
+ */
+static int add_broken(struct zbs_store *st, uint64_t pid, uint64_t epoch, const char *why)
+{
+	struct zbs_replica *r = replica_new(pid, epoch, -1, false);
+
+	log_err("%s: replica %" PRIu64 ": corrupt metadata record (%s): replica failed, "
+		"not served until deleted", st->dir, pid, why);
+	if (!r)
+		return -ENOMEM;
+	r->state = ZBS_RSTATE_ERROR;
+	r->broken = true;
+	table_insert_locked(st, r);	/* single-threaded at open */
+	return 0;
+}
+
+/*
+ * Load and check every replica record against its file. A bad record fails
+ * its replica only (add_broken); a record without a pid for key sets
+ * *keep_orphans (the file it described must not be taken for an orphan).
+ * Whole-store problems refuse the start.
+ */
+static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orphans)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc, ret = 0;
 
+	*nbroken = 0;
+	*keep_orphans = false;
 	rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
 	if (rc)
 		goto mdb_fail;
@@ -1396,24 +1480,25 @@ static int load_replicas(struct zbs_store *st)
 		struct replica_rec rec;
 		struct zbs_replica *r;
 		struct stat sb;
-		uint8_t key[8];
-		char name[32];
+		uint64_t pid, epoch;
+		char name[32], why[64];
+		const char *bad;
 		int fd;
 
-		if (k.mv_size != 8 || v.mv_size != sizeof(rec)) {
-			log_err("%s: corrupt replica record (sizes %zu/%zu)", st->dir,
-				k.mv_size, v.mv_size);
-			ret = -EUCLEAN;
-			break;
+		if (k.mv_size != 8) {
+			log_err("%s: metadata record with a %zu-byte key, not a replica's: ignored; "
+				"replica files without a record are kept", st->dir, k.mv_size);
+			*keep_orphans = true;
+			continue;
 		}
-		memcpy(&rec, v.mv_data, sizeof(rec));
-		key_of(rec.pid, key);
-		if (rec.magic != REC_MAGIC || rec.format != STORE_FORMAT ||
-		    memcmp(key, k.mv_data, 8) != 0 || rec.state > ZBS_RSTATE_ERROR ||
-		    (rec.flags & ~REC_F_THICK)) {
-			log_err("%s: corrupt replica record for pid %" PRIu64, st->dir, rec.pid);
-			ret = -EUCLEAN;
-			break;
+		pid = pid_of(k.mv_data);
+		bad = rec_check(&v, pid, &rec, &epoch, why, sizeof(why));
+		if (bad) {
+			ret = add_broken(st, pid, epoch, bad);
+			if (ret)
+				break;
+			(*nbroken)++;
+			continue;
 		}
 		rep_name(rec.pid, name, sizeof(name));
 		fd = openat(st->rep_dirfd, name, O_RDWR | O_CLOEXEC);
@@ -1608,11 +1693,19 @@ int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **
 		}
 		log_info("%s: initialized data dir of chunk %s", dir, st->uuid);
 	} else {
-		rc = load_replicas(st);
+		unsigned nbroken;
+		bool keep_orphans;
+
+		rc = load_replicas(st, &nbroken, &keep_orphans);
 		if (rc)
 			goto fail;
-		remove_orphans(st);
-		log_info("%s: chunk %s, %u replicas", dir, st->uuid, st->nreplicas);
+		if (!keep_orphans)
+			remove_orphans(st);
+		if (nbroken)
+			log_warn("%s: chunk %s, %u replicas, %u of them failed (corrupt records)",
+				 dir, st->uuid, st->nreplicas, nbroken);
+		else
+			log_info("%s: chunk %s, %u replicas", dir, st->uuid, st->nreplicas);
 	}
 	st->direct = probe_direct(dfd);
 	close(dfd);

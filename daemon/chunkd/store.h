@@ -26,6 +26,8 @@ struct zbs_replica_info {
 	uint32_t alloc_blocks;	/* 256 KiB units */
 	uint32_t state;		/* enum zbs_replica_state */
 	bool thick;
+	bool broken;		/* its stored record is corrupt: state ERROR, not
+				 * served, not to be reported to meta as held */
 };
 
 struct zbs_space_info {
@@ -37,7 +39,9 @@ struct zbs_space_info {
  * expect_uuid: when non-NULL, refuse a directory of any other chunk.
  * Refuses, with a logged reason, a directory of another chunk, a corrupt
  * one, a non-empty directory that is not a chunk data dir, or one already
- * open by another process. Returns 0 or a negative errno.
+ * open by another process. A corrupt record of one replica fails only that
+ * replica (logged; "broken": every request but DELETE answers ZBS_ST_IO).
+ * Returns 0 or a negative errno.
  */
 int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **out);
 void zbs_store_close(struct zbs_store *st);

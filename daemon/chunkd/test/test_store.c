@@ -2,8 +2,9 @@
 /*
  * In-process tests of the extent store (daemon/chunkd/store.c): the API the
  * meta session uses (foreach, space, delete, uuid) from concurrent threads,
- * thin/thick accounting, the gen window, orphan cleanup. store.c is included
- * so its static helpers can be tested directly.
+ * thin/thick accounting, the gen window, orphan cleanup, corrupt replica
+ * records. store.c is included so its static helpers can be tested
+ * directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -343,6 +344,147 @@ static void test_concurrent_session_calls(void **state)
 	assert_int_equal(info.alloc_blocks, 2);
 }
 
+/* Store a raw record under a raw key in the replica table of a closed store. */
+static void poke_raw(const char *dir, const void *key, size_t klen, const void *val, size_t len)
+{
+	char path[700];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v = { len, (void *)val };
+
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 1ULL << 30), 0);
+	assert_int_equal(mdb_env_open(env, path, STORE_MDB_FLAGS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "replicas", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(mdb_env_sync(env, 1), 0);
+	mdb_env_close(env);
+}
+
+/* Replace the LMDB record of pid in a closed store. */
+static void poke_record(const char *dir, uint64_t pid, const void *val, size_t len)
+{
+	uint8_t key[8];
+
+	key_of(pid, key);
+	poke_raw(dir, key, sizeof(key), val, len);
+}
+
+/*
+ * A corrupt replica record fails that replica only: the store opens, the
+ * other replicas serve, the bad one answers IO errors (the owner's replica
+ * failure) to everything but DELETE, is not reported healthy, and its
+ * file and record are left for DELETE (not taken for an orphan).
+ */
+static void test_bad_record_fails_one_replica(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_replica_info info;
+	struct zbs_reply rep;
+	struct replica_rec rec;
+	uint8_t buf[4096], rd[4096], junk[10] = { 0xff };
+	char p[700];
+
+	memset(buf, 7, sizeof(buf));
+	for (uint64_t pid = 1; pid <= 3; pid++) {
+		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
+		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 0, 0, 4096, 0, buf, NULL), 0);
+	}
+	zbs_store_close(f->st);
+	f->st = NULL;
+	/* pid 1: a record of the wrong size; pid 3: an impossible state */
+	poke_record(f->dir, 1, junk, sizeof(junk));
+	memset(&rec, 0, sizeof(rec));
+	rec.magic = REC_MAGIC;
+	rec.format = STORE_FORMAT;
+	rec.pid = 3;
+	rec.epoch = 5;
+	rec.state = 99;
+	poke_record(f->dir, 3, &rec, sizeof(rec));
+
+	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+
+	/* the good one serves, at its gen */
+	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(info.state, ZBS_RSTATE_NORMAL);
+	assert_false(info.broken);
+	assert_int_equal(info.gen, 1);
+	assert_int_equal(run(f->st, ZBS_OP_READ, 2, 5, 1, 0, 0, 4096, 0, rd, NULL), 0);
+	assert_memory_equal(rd, buf, sizeof(buf));
+	assert_int_equal(run(f->st, ZBS_OP_WRITE, 2, 5, 1, 1, 4096, 4096, 0, buf, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 2, 5, 1, 0, 0, 0, 0, NULL, &rep), 0);
+	assert_int_equal(rep.gen, 2);
+
+	/* the bad ones are failed replicas */
+	for (uint64_t pid = 1; pid <= 3; pid += 2) {
+		assert_int_equal(zbs_store_get_replica(f->st, pid, &info), 0);
+		assert_int_equal(info.state, ZBS_RSTATE_ERROR);
+		assert_true(info.broken);	/* left out of the data report */
+		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, 0, NULL, &rep),
+				 ZBS_ST_IO);
+		assert_int_equal(rep.state, ZBS_RSTATE_ERROR);
+		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 2, 0, 0, 0, ZBS_SF_CREATE,
+				     NULL, NULL), ZBS_ST_IO);
+		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 1, 0, 4096, 0, buf, NULL),
+				 ZBS_ST_IO);
+		assert_int_equal(run(f->st, ZBS_OP_READ, pid, 5, 1, 0, 0, 4096, 0, rd, NULL),
+				 ZBS_ST_IO);
+		assert_int_equal(run(f->st, ZBS_OP_RECOVER_BEGIN, pid, 5, 3, 0, 0, 0, 0, NULL, NULL),
+				 ZBS_ST_IO);
+		assert_int_equal(run(f->st, ZBS_OP_GET_INFO, pid, 5, 1, 0, 0, 0, 0, NULL, NULL),
+				 ZBS_ST_IO);
+		snprintf(p, sizeof(p), "%s/replicas/%" PRIu64, f->dir, pid);
+		assert_int_equal(access(p, F_OK), 0);	/* not removed as an orphan */
+	}
+	/* a FLUSH neither fails on them nor rewrites their records */
+	assert_int_equal(run(f->st, ZBS_OP_FLUSH, 0, 0, 0, 0, 0, 0, 0, NULL, NULL), 0);
+	reopen(f);
+	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), 0);
+	assert_int_equal(info.state, ZBS_RSTATE_ERROR);
+	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(info.gen, 2);
+
+	/* GC or --drop-replica removes a failed replica, record and file */
+	assert_int_equal(zbs_store_delete_replica(f->st, 3, 5), 0);
+	assert_int_equal(zbs_store_delete_replica(f->st, 1, 5), 0);
+	reopen(f);
+	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), -ENOENT);
+	assert_int_equal(zbs_store_get_replica(f->st, 3, &info), -ENOENT);
+	snprintf(p, sizeof(p), "%s/replicas/1", f->dir);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+}
+
+/*
+ * A record whose key is no pid is ignored, and files without a record are
+ * then kept: one of them may be the replica it described.
+ */
+static void test_bad_key_keeps_files(void **state)
+{
+	struct fix *f = *state;
+	struct zbs_replica_info info;
+	char p[700];
+	FILE *fp;
+
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 4, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
+	zbs_store_close(f->st);
+	f->st = NULL;
+	poke_raw(f->dir, "abc", 3, "xyz", 3);
+	snprintf(p, sizeof(p), "%s/replicas/77", f->dir);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(zbs_store_get_replica(f->st, 4, &info), 0);
+	assert_int_equal(info.state, ZBS_RSTATE_NORMAL);
+	assert_int_equal(access(p, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +494,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capacity_nospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_file_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
