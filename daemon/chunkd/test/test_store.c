@@ -3,8 +3,8 @@
  * In-process tests of the extent store (daemon/chunkd/store.c): the API the
  * meta session uses (foreach, space, delete, uuid) from concurrent threads,
  * thin/thick accounting, the gen window, orphan cleanup, corrupt replica
- * records. store.c is included so its static helpers can be tested
- * directly.
+ * records, the LMDB open flags. store.c is included so its static helpers
+ * can be tested directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -485,6 +485,21 @@ static void test_bad_key_keeps_files(void **state)
 	assert_int_equal(access(p, F_OK), 0);
 }
 
+/*
+ * The metadata store is opened in a mode a power cut cannot corrupt
+ * (see STORE_MDB_FLAGS): neither MDB_NOSYNC nor MDB_WRITEMAP nor
+ * MDB_MAPASYNC, and with MDB_NOMETASYNC.
+ */
+static void test_crash_safe_flags(void **state)
+{
+	struct fix *f = *state;
+	unsigned fl = 0;
+
+	assert_int_equal(mdb_env_get_flags(f->st->env, &fl), 0);
+	assert_int_equal(fl & (MDB_NOSYNC | MDB_WRITEMAP | MDB_MAPASYNC), 0);
+	assert_true(fl & MDB_NOMETASYNC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
