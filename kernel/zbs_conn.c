@@ -37,11 +37,11 @@
 #include "zbs_internal.h"
 
 unsigned int zbs_conn_timeout_ms = 10000;
-module_param_named(conn_timeout_ms, zbs_conn_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(conn_timeout_ms, "A chunk that leaves a request unanswered this long is disconnected (default 10000)");
+ZBS_PARAM_RANGE(conn_timeout_ms, zbs_conn_timeout_ms, 100, 3600000);
+MODULE_PARM_DESC(conn_timeout_ms, "A chunk that leaves a request unanswered this long is disconnected, 100-3600000 (default 10000)");
 
 static unsigned int zbs_conns_per_chunk;
-module_param_named(conns_per_chunk, zbs_conns_per_chunk, uint, 0644);
+ZBS_PARAM_RANGE(conns_per_chunk, zbs_conns_per_chunk, 0, ZBS_MAX_CONNS_PER_CHUNK);
 MODULE_PARM_DESC(conns_per_chunk, "TCP connections per chunk server, 1-8; 0 (default): one per two online CPUs, at most 4 (read when a chunk is first used)");
 
 /*

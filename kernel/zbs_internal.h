@@ -25,6 +25,7 @@
 #include <linux/blk-mq.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/moduleparam.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <linux/workqueue.h>
@@ -40,6 +41,29 @@
 #define ZBS_MAX_CHUNKS		256	/* distinct chunk addresses per host */
 #define ZBS_MAX_CONNS_PER_CHUNK	8
 #define ZBS_MAX_IO_BYTES	(256U * 1024)	/* one request, <= ZBS_WIRE_MAX_IO */
+
+/*
+ * A module parameter of unsigned int in [lo, hi]: anything else is refused
+ * with -EINVAL at load and at a later write (conn_timeout_ms=0 would call
+ * every request stuck).
+ */
+#define ZBS_PARAM_RANGE(name, var, lo, hi)					\
+	static int zbs_param_set_##name(const char *val,			\
+					const struct kernel_param *kp)		\
+	{									\
+		return param_set_uint_minmax(val, kp, lo, hi);			\
+	}									\
+	static const struct kernel_param_ops zbs_param_ops_##name = {		\
+		.set = zbs_param_set_##name,					\
+		.get = param_get_uint,						\
+	};									\
+	module_param_cb(name, &zbs_param_ops_##name, &var, 0644)
+
+/* Messages about one device go through its disk ("zbs zbs0: ..."). */
+#define zbs_dev_warn_ratelimited(dev, fmt, ...)					\
+	dev_warn_ratelimited(disk_to_dev((dev)->disk), fmt, ##__VA_ARGS__)
+#define zbs_dev_err_ratelimited(dev, fmt, ...)					\
+	dev_err_ratelimited(disk_to_dev((dev)->disk), fmt, ##__VA_ARGS__)
 
 /* Module parameters. */
 extern bool zbs_test_hooks;

@@ -6,6 +6,7 @@
 
 #include <linux/module.h>
 #include <linux/init.h>
+#include <net/genetlink.h>
 
 #include "zbs_internal.h"
 
@@ -14,8 +15,8 @@ module_param_named(test_hooks, zbs_test_hooks, bool, 0444);
 MODULE_PARM_DESC(test_hooks, "Enable test-only fault hooks in debugfs (default: off)");
 
 unsigned int zbs_reconnect_ms = 500;
-module_param_named(reconnect_ms, zbs_reconnect_ms, uint, 0644);
-MODULE_PARM_DESC(reconnect_ms, "Delay between connection attempts to a chunk (default 500)");
+ZBS_PARAM_RANGE(reconnect_ms, zbs_reconnect_ms, 10, 600000);
+MODULE_PARM_DESC(reconnect_ms, "Delay between connection attempts to a chunk, 10-600000 (default 500)");
 
 struct workqueue_struct *zbs_wq;
 
@@ -91,6 +92,9 @@ module_init(zbs_init);
 module_exit(zbs_exit);
 
 MODULE_DESCRIPTION("ZBS distributed block storage driver");
+/* resolving the generic netlink family "zbs" loads the module; the control
+ * device has a dynamic minor, so there is no static node to alias */
+MODULE_ALIAS_GENL_FAMILY(ZBS_GENL_NAME);
 MODULE_AUTHOR("ZBS developers");
 MODULE_LICENSE("GPL");
 MODULE_VERSION(ZBS_MODULE_VERSION);

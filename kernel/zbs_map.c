@@ -17,8 +17,8 @@
 #include "zbs_internal.h"
 
 unsigned int zbs_map_retry_ms = 3000;
-module_param_named(map_retry_ms, zbs_map_retry_ms, uint, 0644);
-MODULE_PARM_DESC(map_retry_ms, "Re-send an unanswered map request after this (default 3000)");
+ZBS_PARAM_RANGE(map_retry_ms, zbs_map_retry_ms, 100, 600000);
+MODULE_PARM_DESC(map_retry_ms, "Re-send an unanswered map request after this, 100-600000 (default 3000)");
 
 DECLARE_WAIT_QUEUE_HEAD(zbs_drain_wait);	/* an extent's inflight reached 0 */
 
