@@ -363,8 +363,8 @@ int zbs_genl_report(struct zbs_dev *dev, u64 vext, const struct zbs_report_msg *
 	int ret;
 
 	if (!skb) {
-		pr_warn_ratelimited("zbs%u: no agent to report pid %llu (%s): kept until one registers\n",
-				    dev->id, m->pid, failed ? "replica failure" : "existence");
+		zbs_dev_warn_ratelimited(dev, "no agent to report pid %llu (%s): kept until one registers\n",
+				    m->pid, failed ? "replica failure" : "existence");
 		return -ENOTCONN;
 	}
 	if (zbs_put_dev(skb, dev, vext) ||
@@ -380,8 +380,8 @@ int zbs_genl_report(struct zbs_dev *dev, u64 vext, const struct zbs_report_msg *
 	}
 	ret = zbs_genl_send(skb, hdr, portid, true);
 	if (ret)
-		pr_warn_ratelimited("zbs%u: cannot report pid %llu to the agent (%d)\n",
-				    dev->id, m->pid, ret);
+		zbs_dev_warn_ratelimited(dev, "cannot report pid %llu to the agent (%d)\n",
+				    m->pid, ret);
 	return ret;
 }
 

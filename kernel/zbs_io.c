@@ -54,8 +54,8 @@ void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st)
 	struct zbs_dev *dev = cmd->dev;
 
 	if (st != BLK_STS_OK)
-		pr_err_ratelimited("zbs%u: %s of %u bytes at sector %llu failed (%d)\n",
-				   dev->id, cmd->op == ZBS_OP_READ ? "read" :
+		zbs_dev_err_ratelimited(dev, "%s of %u bytes at sector %llu failed (%d)\n",
+				   cmd->op == ZBS_OP_READ ? "read" :
 				   cmd->op == ZBS_OP_WRITE ? "write" :
 				   cmd->op == ZBS_OP_WRITE_ZEROES ? "discard/write-zeroes" : "flush",
 				   blk_rq_bytes(cmd->rq), blk_rq_pos(cmd->rq),
@@ -371,8 +371,8 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 
 			if (leg->status == ZBS_ST_OK || test_and_set_bit(leg->rep_idx, &map->failed))
 				continue;
-			pr_warn_ratelimited("zbs%u: pid %llu: replica on cid %u failed (%d), dropped at gen %llu\n",
-					    dev->id, map->pid, map->rep[leg->rep_idx].cid,
+			zbs_dev_warn_ratelimited(dev, "pid %llu: replica on cid %u failed (%d), dropped at gen %llu\n",
+					    map->pid, map->rep[leg->rep_idx].cid,
 					    zbs_wire_errno(leg->status), cmd->gen + 1);
 			__zbs_ext_report(ext, map, ZBS_CMD_REPLICA_FAILED, leg->rep_idx,
 					 cmd->gen + 1, zbs_wire_errno(leg->status));
@@ -458,8 +458,8 @@ static void zbs_flush_done_work(struct work_struct *work)
 		struct zbs_leg *leg = cmd->flush_legs[i];
 
 		if (leg->status != ZBS_ST_OK) {
-			pr_warn_ratelimited("zbs%u: flush failed on chunk %pI4:%u (%d)\n",
-					    dev->id, &leg->chunk->addr, leg->chunk->port,
+			zbs_dev_warn_ratelimited(dev, "flush failed on chunk %pI4:%u (%d)\n",
+					    &leg->chunk->addr, leg->chunk->port,
 					    leg->status);
 			lost |= zbs_flush_chunk_failed(dev, leg->chunk,
 						       zbs_wire_errno(leg->status));

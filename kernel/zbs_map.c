@@ -491,14 +491,14 @@ void zbs_map_tick(struct zbs_dev *dev)
 
 		list_for_each_entry_safe(cmd, tmp, &expired, park) {
 			list_del_init(&cmd->park);
-			pr_warn_ratelimited("zbs%u: vextent %llu: no usable map within the IO timeout\n",
-					    dev->id, ext->vext);
+			zbs_dev_warn_ratelimited(dev, "vextent %llu: no usable map within the IO timeout\n",
+					    ext->vext);
 			zbs_cmd_end(cmd, BLK_STS_IOERR);
 		}
 		list_for_each_entry_safe(cmd, tmp, &unacked, park) {
 			list_del_init(&cmd->park);
-			pr_warn_ratelimited("zbs%u: vextent %llu: a failed replica was not removed by meta within the IO timeout\n",
-					    dev->id, ext->vext);
+			zbs_dev_warn_ratelimited(dev, "vextent %llu: a failed replica was not removed by meta within the IO timeout\n",
+					    ext->vext);
 			zbs_map_put(cmd->map);
 			cmd->map = NULL;
 			zbs_cmd_end(cmd, BLK_STS_IOERR);
