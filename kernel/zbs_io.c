@@ -566,6 +566,22 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	default:
 		return BLK_STS_NOTSUPP;
 	}
+	/*
+	 * A read-only mapping never writes, whatever reached the queue: on
+	 * this kernel a write bio to a read-only disk is only warned about
+	 * (bio_check_ro), and a write would ask for a write lease and fence
+	 * the volume's real owner. Nothing was written, so a flush is done.
+	 */
+	if (dev->cfg.flags & ZBS_DEV_F_READONLY && cmd->op != ZBS_OP_READ) {
+		if (cmd->op == ZBS_OP_FLUSH) {
+			blk_mq_start_request(rq);
+			blk_mq_end_request(rq, BLK_STS_OK);
+			return BLK_STS_OK;
+		}
+		zbs_dev_warn_ratelimited(dev, "write to a read-only mapping refused (sector %llu)\n",
+					 (unsigned long long)blk_rq_pos(rq));
+		return BLK_STS_IOERR;
+	}
 	cmd->rq = rq;
 	cmd->dev = dev;
 	cmd->map = NULL;
