@@ -230,6 +230,14 @@ int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id)
 	disk->queue->limits.discard_granularity = 4096;
 	blk_queue_write_cache(disk->queue, true, true);
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
+	/*
+	 * Every replica is sent the same pages at different moments: a page
+	 * changed in between (mmap, a filesystem rewriting a buffer under
+	 * writeback) would leave the replicas of one acknowledged write with
+	 * different bytes, and a failover would return other data. Stable
+	 * writes make writers wait for the page's writeback (as rbd does).
+	 */
+	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);
 	blk_queue_rq_timeout(disk->queue, dev->io_timeout + 30 * HZ);
 	lim = &disk->queue->limits;
