@@ -414,10 +414,8 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 static int zbs_conn_rx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
-	void *scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	void *scratch = conn->rx_scratch;	/* never exits before kthread_stop */
 
-	if (!scratch)
-		return -ENOMEM;
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s;
 		int ret;
@@ -433,7 +431,6 @@ static int zbs_conn_rx_thread(void *data)
 		zbs_conn_fail(conn, s, ret);
 		zbs_sock_put(s);
 	}
-	kfree(scratch);
 	return 0;
 }
 
@@ -467,7 +464,19 @@ static void zbs_chunk_stop(struct zbs_chunk *c)
 		zbs_conn_fail_queued(conn, -ESHUTDOWN);
 		WARN_ON_ONCE(!xa_empty(&conn->inflight));
 		xa_destroy(&conn->inflight);
+		kfree(conn->rx_scratch);
 	}
+}
+
+static struct task_struct *zbs_conn_thread(int (*fn)(void *), struct zbs_conn *conn,
+					   const char *what)
+{
+	struct task_struct *t;
+
+	if (zbs_test_hooks && zbs_fault_hit(&zbs_fault_thread_start))
+		return NULL;	/* test hook: as if kthread_run failed */
+	t = kthread_run(fn, conn, "zbs-%s/%u.%d", what, conn->chunk->idx, conn->idx);
+	return IS_ERR(t) ? NULL : t;
 }
 
 static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
@@ -481,6 +490,8 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
 	c->addr = addr;
 	c->port = port;
 	c->nr_conns = zbs_chunk_nr_conns();
+	/* every connection is whole before any thread starts: a failure
+	 * below stops exactly what was started (zbs_chunk_stop) */
 	for (i = 0; i < c->nr_conns; i++) {
 		struct zbs_conn *conn = &c->conns[i];
 
@@ -491,16 +502,21 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
 		xa_init_flags(&conn->inflight, XA_FLAGS_ALLOC);
 		init_waitqueue_head(&conn->wait);
 		init_waitqueue_head(&conn->rx_wait);
-		conn->rx_thread = kthread_run(zbs_conn_rx_thread, conn, "zbs-rx/%u.%d", idx, i);
-		if (IS_ERR(conn->rx_thread)) {
-			conn->rx_thread = NULL;
+		conn->rx_scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!conn->rx_scratch) {
+			c->nr_conns = i + 1;	/* the rest is not set up */
 			goto fail;
 		}
-		conn->tx_thread = kthread_run(zbs_conn_tx_thread, conn, "zbs-tx/%u.%d", idx, i);
-		if (IS_ERR(conn->tx_thread)) {
-			conn->tx_thread = NULL;
+	}
+	for (i = 0; i < c->nr_conns; i++) {
+		struct zbs_conn *conn = &c->conns[i];
+
+		conn->rx_thread = zbs_conn_thread(zbs_conn_rx_thread, conn, "rx");
+		if (!conn->rx_thread)
 			goto fail;
-		}
+		conn->tx_thread = zbs_conn_thread(zbs_conn_tx_thread, conn, "tx");
+		if (!conn->tx_thread)
+			goto fail;
 	}
 	return c;
 fail:

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * debugfs: /sys/kernel/debug/zbs. Internals for debugging, and with
- * test_hooks=1 the test-only fault hooks the VM selftests use to prove that
- * kernel warnings are caught (inject_warn).
+ * test_hooks=1 the test-only fault hooks the VM selftests use: inject_warn
+ * (kernel warnings are caught), fail_thread_start (N: the N-th connection
+ * thread started from now fails to start).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,6 +14,34 @@
 #include "zbs_internal.h"
 
 static struct dentry *zbs_debugfs_root;
+
+atomic_t zbs_fault_thread_start = ATOMIC_INIT(0);
+
+bool zbs_fault_hit(atomic_t *f)
+{
+	int n = atomic_read(f);
+
+	while (n > 0) {
+		if (atomic_try_cmpxchg(f, &n, n - 1))
+			return n == 1;
+	}
+	return false;
+}
+
+static int zbs_fault_get(void *data, u64 *val)
+{
+	*val = atomic_read((atomic_t *)data);
+	return 0;
+}
+
+static int zbs_fault_set(void *data, u64 val)
+{
+	if (val > INT_MAX)
+		return -EINVAL;
+	atomic_set((atomic_t *)data, (int)val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(zbs_fault_fops, zbs_fault_get, zbs_fault_set, "%llu\n");
 
 static ssize_t zbs_inject_warn_write(struct file *file, const char __user *buf,
 				     size_t count, loff_t *ppos)
@@ -33,9 +62,11 @@ void zbs_debugfs_setup(void)
 {
 	/* debugfs failures are not fatal: the driver works without it. */
 	zbs_debugfs_root = debugfs_create_dir("zbs", NULL);
-	if (zbs_test_hooks)
-		debugfs_create_file("inject_warn", 0200, zbs_debugfs_root, NULL,
-				    &zbs_inject_warn_fops);
+	if (!zbs_test_hooks)
+		return;
+	debugfs_create_file("inject_warn", 0200, zbs_debugfs_root, NULL, &zbs_inject_warn_fops);
+	debugfs_create_file_unsafe("fail_thread_start", 0600, zbs_debugfs_root,
+				   &zbs_fault_thread_start, &zbs_fault_fops);
 }
 
 void zbs_debugfs_release(void)

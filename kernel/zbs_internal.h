@@ -94,6 +94,7 @@ struct zbs_conn {
 	wait_queue_head_t	rx_wait;	/* rx thread: a socket to read */
 	struct task_struct	*tx_thread;
 	struct task_struct	*rx_thread;
+	void			*rx_scratch;	/* a page: reply payload nobody wants */
 	unsigned long		down_since;	/* jiffies, 0 while up */
 };
 
@@ -307,6 +308,12 @@ int zbs_ctl_setup(void);
 void zbs_ctl_release(void);
 
 void zbs_debugfs_setup(void);
+/*
+ * Test-only fault hooks (test_hooks=1, debugfs): a counter N > 0 makes the
+ * N-th event from now fail (then it is 0 again).
+ */
+extern atomic_t zbs_fault_thread_start;	/* starting a connection thread */
+bool zbs_fault_hit(atomic_t *f);
 void zbs_debugfs_release(void);
 
 #endif /* _ZBS_INTERNAL_H */
