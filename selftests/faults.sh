@@ -41,9 +41,10 @@ META_PID= DEV= SPLIT=
 zc() { "$ZBSCTL" --meta "$M" "$@"; }
 # SPLIT (partition): metad and chunks 2, 3 in namespace $NS, reached by the
 # client over 10.98.0.2 (meta, link zbsm0) and 10.99.0.2 (chunks, zbsd0)
-inns() { if [ -n "$SPLIT" ]; then ip netns exec $NS "$@"; else "$@"; fi; }
+# spawn CMD... &: CMD in the namespace when split; exec, so $! is CMD's pid
+spawn() { if [ -n "$SPLIT" ]; then exec ip netns exec $NS "$@"; else exec "$@"; fi; }
 meta_start() {
-	inns "$BIN/zbs-metad" -d "$T/meta" -l 0.0.0.0:10100 --log-level info \
+	spawn "$BIN/zbs-metad" -d "$T/meta" -l 0.0.0.0:10100 --log-level info \
 		2>>"$T/metad.log" &
 	META_PID=$!
 }
@@ -53,7 +54,7 @@ chunk_start() {
 	if [ "$1" -gt 1 ]; then
 		args+=(--no-kernel-agent)
 		[ -n "$SPLIT" ] && args[3]=0.0.0.0:$((10200 + $1)) && args+=(--advertise 10.99.0.2)
-		inns "$BIN/zbs-chunkd" "${args[@]}" 2>>"$T/c$1.log" &
+		spawn "$BIN/zbs-chunkd" "${args[@]}" 2>>"$T/c$1.log" &
 	else
 		[ -n "$SPLIT" ] && args[5]=10.98.0.2:10100
 		"$BIN/zbs-chunkd" "${args[@]}" 2>>"$T/c$1.log" &
@@ -94,14 +95,11 @@ stop_all() {
 	DEV=
 	for p in "${CPID[@]}"; do kill9 "$p"; done
 	kill9 "$META_PID"
+	pkill -9 -f -- "$T/" 2>/dev/null	# nothing of this run outlives it
 	META_PID=
 }
 cleanup() {
 	stop_all
-	if [ -n "${ZBS_VM_OUT:-}" ]; then
-		mkdir -p "$ZBS_VM_OUT/faults"
-		cp "$T"/*.log "$ZBS_VM_OUT/faults/" 2>/dev/null
-	fi
 	rm -rf "$T"
 	split_teardown
 	zbs_unload 2>/dev/null
@@ -154,6 +152,11 @@ for s in $SCHEDULES; do
 		meta_start
 		for i in 1 2 3; do chunk_start $i; done
 		wait_for 60 up || { ktap_fail "$s seed $seed: cluster up"; stop_all; continue; }
+		notd=
+		for p in "$META_PID" "${CPID[@]}"; do	# the pids are the daemons'
+			grep -q '^zbs-' /proc/$p/comm 2>/dev/null || notd+=" $p"
+		done
+		[ -z "$notd" ] || { ktap_fail "$s seed $seed: not daemon pids:$notd"; stop_all; continue; }
 		zc volume create v 1G --replica 3 --stripe-num 4 >/dev/null
 		DEV=$(zc attach v 2>"$T/attach.log")
 		if [ ! -b "${DEV:-/nonexistent}" ]; then
@@ -180,6 +183,10 @@ for s in $SCHEDULES; do
 			ktap_fail "$s seed $seed: I1 holds under the schedule"
 		fi
 		stop_all
+		if [ -n "${ZBS_VM_OUT:-}" ]; then	# every run's logs, for the timeline
+			mkdir -p "$ZBS_VM_OUT/faults/$s-$seed"
+			cp "$T"/*.log "$T"/*.out "$ZBS_VM_OUT/faults/$s-$seed/" 2>/dev/null
+		fi
 		[ $s = partition ] && split_teardown
 	done
 done
