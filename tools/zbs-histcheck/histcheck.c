@@ -86,6 +86,7 @@ static struct {
 	_Atomic bool stop;
 	_Atomic uint64_t last_done_ns, max_stall_ns, t0;
 	_Atomic uint64_t last_write_ns, max_write_stall_ns;
+	_Atomic uint64_t max_stall_end, max_write_stall_end;	/* wall clock, ns */
 	_Atomic uint64_t writes_ok, write_err, reads_ok, read_err;
 	_Atomic uint64_t lost, stale, torn, foreign, future;
 	pthread_mutex_t print_lock;
@@ -183,15 +184,23 @@ static void violation(_Atomic uint64_t *counter, const char *fmt, ...)
 	pthread_mutex_unlock(&g.print_lock);
 }
 
-static void stall_update(_Atomic uint64_t *last, _Atomic uint64_t *max, uint64_t t)
+/* the longest stall so far ended at wall-clock `*end` (to find it in logs) */
+static void stall_update(_Atomic uint64_t *last, _Atomic uint64_t *max, _Atomic uint64_t *end,
+			 uint64_t t)
 {
 	uint64_t prev = atomic_exchange(last, t);
 
 	if (t > prev) {
 		uint64_t gap = t - prev, m = atomic_load(max);
+		struct timespec w;
 
-		while (gap > m && !atomic_compare_exchange_weak(max, &m, gap))
-			;
+		while (gap > m) {
+			if (atomic_compare_exchange_weak(max, &m, gap)) {
+				clock_gettime(CLOCK_REALTIME, &w);
+				atomic_store(end, (uint64_t)w.tv_sec * 1000000000ULL + w.tv_nsec);
+				break;
+			}
+		}
 	}
 }
 
@@ -200,9 +209,9 @@ static void op_done(bool write)
 {
 	uint64_t t = now_ns();
 
-	stall_update(&g.last_done_ns, &g.max_stall_ns, t);
+	stall_update(&g.last_done_ns, &g.max_stall_ns, &g.max_stall_end, t);
 	if (write)
-		stall_update(&g.last_write_ns, &g.max_write_stall_ns, t);
+		stall_update(&g.last_write_ns, &g.max_write_stall_ns, &g.max_write_stall_end, t);
 }
 
 /*
@@ -408,6 +417,19 @@ static int summary(const char *mode)
 	       atomic_load(&g.stale), atomic_load(&g.torn), atomic_load(&g.foreign),
 	       atomic_load(&g.future), atomic_load(&g.max_stall_ns) / 1000000,
 	       atomic_load(&g.max_write_stall_ns) / 1000000, v);
+	for (int i = 0; i < 2; i++) {
+		uint64_t e = atomic_load(i ? &g.max_write_stall_end : &g.max_stall_end);
+		time_t sec = (time_t)(e / 1000000000ULL);
+		char buf[32];
+		struct tm tm;
+
+		if (!e)
+			continue;
+		gmtime_r(&sec, &tm);
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+		printf("%s: longest %s stall ended at %s.%03uZ\n", mode, i ? "write" : "IO", buf,
+		       (unsigned)(e / 1000000 % 1000));
+	}
 	return v ? 1 : 0;
 }
 
