@@ -4,14 +4,17 @@
 # moments, so a page changed in between would leave the replicas of one
 # acknowledged write with different bytes (a later failover returns other
 # data). A process rewrites 16 mmapped pages of the device in a loop while
-# another forces writeback over and over; afterwards every replica must
-# hold the same bytes, and those the device reads.
+# another forces writeback over and over. Every write the replicas took
+# must be the same bytes on each of them (the chunks log a hash of every
+# write they apply at debug level), and at the end every replica holds the
+# same bytes, those the device reads.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 PROBE=$ZBS_TOP/build/zbs-probe
 SECS=${STABLE_SECONDS:-8}
-ktap_plan 4
+ktap_plan 5
 cluster_init
+CHUNK_LOG_LEVEL=debug
 zbs_load conns_per_chunk=2 && wait_path /dev/zbs-control
 chunks_start 3 && agent_start 3 || { ktap_fail "cluster starts"; exit 1; }
 dev=$(dev_add --volume-id vol-stable --size 1G --replica-num 3) || { ktap_fail "attach"; exit 1; }
@@ -45,6 +48,15 @@ kill $fpid 2>/dev/null; wait $fpid 2>/dev/null
 sync
 ktap_info "writer: $(cat "$ZBS_ST_TMP/writer.out")"
 ktap_check "the writer ran" [ $wst -eq 0 ]
+
+# per (pid, gen, offset): the hash each replica took
+grep -h ' write pid ' "$ZBS_ST_TMP"/c[123].log | awk '{ k = $6 " " $8 " " $10; h[k] = h[k] " " $14; n[k]++ }
+	END { for (k in h) { split(h[k], a, " "); d = 0; for (i in a) if (a[i] != a[1]) d = 1;
+			     t++; if (n[k] == 3 && !d) same++; else if (d) diff++ }
+	      printf "%d %d %d\n", t, same + 0, diff + 0 }' > "$ZBS_ST_TMP/cmp"
+read -r total same diff < "$ZBS_ST_TMP/cmp"
+ktap_info "writes seen: $total, on all 3 replicas with the same bytes: $same, differing: $diff"
+ktap_check "every write went to the replicas with the same bytes" [ "${total:-0}" -gt 0 -a "${diff:-1}" = 0 ]
 
 pid=$(sed -n 's/^map .*vext=0 pid=\([0-9]*\) .*/\1/p' "$ZBS_ST_TMP/events" | tail -n 1)
 le=$(sed -n 's/^map .*vext=0 pid=[0-9]* .*lease_epoch=\([0-9]*\).*/\1/p' "$ZBS_ST_TMP/events" | tail -n 1)

@@ -16,7 +16,7 @@ chunk_start() {
 	mkdir -p "$d"
 	rm -f "$d.port"
 	"$ZBS_BIN_DIR/zbs-chunkd" -d "$d" -l 127.0.0.1:${CHUNK_PORTS[$i]:-0} \
-		--port-file "$d.port" --log-level warn 2>>"$ZBS_ST_TMP/c$i.log" &
+		--port-file "$d.port" --log-level "${CHUNK_LOG_LEVEL:-warn}" 2>>"$ZBS_ST_TMP/c$i.log" &
 	CHUNK_PIDS[$i]=$!
 	for _ in $(seq 100); do [ -s "$d.port" ] && break; sleep 0.1; done
 	[ -s "$d.port" ] || { ktap_info "chunk $i did not start: $(tail -n 3 "$ZBS_ST_TMP/c$i.log")"; return 1; }

@@ -914,6 +914,16 @@ void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zb
 			   : pread_full(r->fd, p, req->length - done, off);
 		io->dsync = false;
 	}
+	if (write && !zeroes && !rc && zbs_log_enabled(ZBS_LOG_DEBUG)) {
+		/* what each replica took, comparable across chunks (tests) */
+		uint64_t h = 1469598103934665603ULL;
+
+		for (uint32_t i = 0; i < req->length; i++)
+			h = (h ^ ((const uint8_t *)buf)[i]) * 1099511628211ULL;
+		log_debug("write pid %llu gen %llu off %llu len %u fnv %016llx",
+			  (unsigned long long)req->pid, (unsigned long long)req->gen,
+			  (unsigned long long)req->offset, req->length, (unsigned long long)h);
+	}
 	if (write) {
 		atomic_fetch_or(&r->data_dirty, zeroes ? DIRTY_DATA | DIRTY_LAYOUT : DIRTY_DATA);
 		if (!rc && (req->flags & ZBS_WF_FUA) && !io->dsync &&

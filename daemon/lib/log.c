@@ -21,6 +21,11 @@ void zbs_log_set_level(enum zbs_log_level level)
 	log_level = level;
 }
 
+int zbs_log_enabled(enum zbs_log_level level)
+{
+	return level <= log_level;
+}
+
 int zbs_log_parse_level(const char *s)
 {
 	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)

@@ -11,6 +11,8 @@ enum zbs_log_level { ZBS_LOG_ERR, ZBS_LOG_WARN, ZBS_LOG_INFO, ZBS_LOG_DEBUG };
 
 void zbs_log_init(const char *progname, enum zbs_log_level level);
 void zbs_log_set_level(enum zbs_log_level level);
+/* Would a message of this level be printed? (skip costly arguments) */
+int zbs_log_enabled(enum zbs_log_level level);
 /* Parse "err", "warn", "info", "debug"; returns -1 when unknown. */
 int zbs_log_parse_level(const char *s);
 void zbs_log(enum zbs_log_level level, const char *fmt, ...)
