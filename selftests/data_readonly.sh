@@ -32,7 +32,7 @@ sectors=$(blockdev --getsz "$ro")
 dmsetup create --noudevsync $DM --table "0 $sectors linear $ro 0" && dmsetup mknodes $DM ||
 	{ ktap_fail "dm-linear table on $ro"; exit 1; }
 # at 256 KiB: vextent 1, which nothing mapped yet (a write would ask for its lease)
-dd if=/dev/zero of=/dev/mapper/$DM bs=4k seek=64 count=1 oflag=direct status=none 2>"$ZBS_ST_TMP/dd.err"
+dd if="$ZBS_ST_TMP/a" of=/dev/mapper/$DM bs=4k seek=64 count=1 oflag=direct status=none 2>"$ZBS_ST_TMP/dd.err"
 rc=$?
 ktap_info "write through dm: rc $rc $(cat "$ZBS_ST_TMP/dd.err")"
 ktap_check "a write bio past the open check fails" [ $rc -ne 0 ]
