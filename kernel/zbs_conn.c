@@ -152,8 +152,26 @@ static void zbs_leg_fail(struct zbs_leg *leg, int err)
 }
 
 /*
+ * Is the chunk's BUSY notice (a reply with id 0, zbs_wire.h) waiting to be
+ * read on s? A send that failed because the chunk closed a refused
+ * connection must not count as a replica failure.
+ */
+static bool zbs_sock_busy_notice(struct zbs_sock *s)
+{
+	struct zbs_wire_reply rep;
+	struct kvec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
+	struct msghdr msg = { .msg_flags = MSG_PEEK | MSG_DONTWAIT };
+
+	if (kernel_recvmsg(s->sock, &msg, &iov, 1, sizeof(rep), msg.msg_flags) != sizeof(rep))
+		return false;
+	return le32_to_cpu(rep.magic) == ZBS_WIRE_REPLY_MAGIC && !rep.id &&
+	       le32_to_cpu(rep.status) == ZBS_ST_BUSY;
+}
+
+/*
  * Detach socket `s` from its connection if it is still the current one and
- * shut it down; then fail every leg that was sent on it.
+ * shut it down; then fail every leg that was sent on it (or, when the chunk
+ * refused the socket as BUSY, keep them to be sent again).
  */
 static void zbs_conn_fail(struct zbs_conn *conn, struct zbs_sock *s, int err)
 {
@@ -161,10 +179,15 @@ static void zbs_conn_fail(struct zbs_conn *conn, struct zbs_sock *s, int err)
 	unsigned long idx;
 	bool detached = false;
 
+	if (err != -EBUSY && err != -ESHUTDOWN && zbs_sock_busy_notice(s))
+		err = -EBUSY;
+
 	spin_lock(&conn->lock);
 	if (conn->cur == s) {
 		conn->cur = NULL;
 		conn->down_since = jiffies ?: 1;
+		if (err == -EBUSY)
+			conn->busy_cookie = s->cookie;	/* with cur: see send_one */
 		detached = true;
 	}
 	spin_unlock(&conn->lock);
@@ -172,6 +195,17 @@ static void zbs_conn_fail(struct zbs_conn *conn, struct zbs_sock *s, int err)
 		return;
 
 	kernel_sock_shutdown(s->sock, SHUT_RDWR);
+	if (err == -EBUSY) {
+		/* at its connection limit: the chunk read none of it; the tx
+		 * thread sends the legs again on the next socket */
+		pr_info_ratelimited("chunk %pI4:%u conn %d: busy (at its connection limit), again in %u ms\n",
+				    &conn->chunk->addr, conn->chunk->port, conn->idx,
+				    zbs_reconnect_ms);
+		WRITE_ONCE(conn->busy_until, jiffies + msecs_to_jiffies(zbs_reconnect_ms));
+		wake_up(&conn->wait);
+		zbs_sock_put(s);
+		return;
+	}
 	pr_warn_ratelimited("chunk %pI4:%u conn %d: disconnected (%d)\n",
 			    &conn->chunk->addr, conn->chunk->port, conn->idx, err);
 	xa_for_each(&conn->inflight, idx, leg) {
@@ -229,6 +263,17 @@ out_free:
 	return ret;
 }
 
+/* Fail the legs still waiting for a reply or a BUSY retry. */
+static void zbs_conn_fail_inflight(struct zbs_conn *conn, int err)
+{
+	struct zbs_leg *leg;
+	unsigned long idx;
+
+	xa_for_each(&conn->inflight, idx, leg)
+		if (xa_erase(&conn->inflight, idx) == leg)
+			zbs_leg_fail(leg, err);
+}
+
 /* Fail queued (unsent) legs: the chunk cannot be reached. */
 static void zbs_conn_fail_queued(struct zbs_conn *conn, int err)
 {
@@ -250,7 +295,7 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 {
 	u32 slot;
 	int ret;
-	bool alive, is_write;
+	bool alive, busy, is_write;
 
 	leg->sock_cookie = s->cookie;
 	leg->sent_at = jiffies;
@@ -266,9 +311,11 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 	 * by zbs_conn_fail, which may have run before our insert. */
 	spin_lock(&conn->lock);
 	alive = conn->cur == s;
+	busy = conn->busy_cookie == s->cookie;
 	spin_unlock(&conn->lock);
 	if (!alive) {
-		if (xa_erase(&conn->inflight, slot) == leg)
+		/* refused as BUSY: it stays to be sent again (requeue_busy) */
+		if (!busy && xa_erase(&conn->inflight, slot) == leg)
 			zbs_leg_fail(leg, -ECONNRESET);
 		return;
 	}
@@ -301,6 +348,35 @@ static bool zbs_conn_stuck(struct zbs_conn *conn, u32 cookie)
 	return stuck;
 }
 
+/*
+ * The legs sent on a socket the chunk refused as BUSY go back to the head
+ * of the send queue, in the order they were sent (the chunk executed none
+ * of them); a leg refused for longer than conn_timeout_ms fails: the chunk
+ * is as good as unreachable. Only the tx thread sends, so none of them is
+ * being sent now.
+ */
+static void zbs_conn_requeue_busy(struct zbs_conn *conn, u32 cookie)
+{
+	unsigned long idx, limit = msecs_to_jiffies(zbs_conn_timeout_ms);
+	struct zbs_leg *leg;
+	LIST_HEAD(list);
+
+	xa_for_each(&conn->inflight, idx, leg) {
+		if (leg->sock_cookie != cookie || xa_erase(&conn->inflight, idx) != leg)
+			continue;
+		if (!leg->busy_since)
+			leg->busy_since = jiffies ?: 1;
+		if (time_after(jiffies, leg->busy_since + limit)) {
+			zbs_leg_fail(leg, -EBUSY);
+			continue;
+		}
+		list_add_tail(&leg->node, &list);
+	}
+	spin_lock(&conn->lock);
+	list_splice(&list, &conn->sendq);
+	spin_unlock(&conn->lock);
+}
+
 static int zbs_conn_tx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
@@ -310,6 +386,19 @@ static int zbs_conn_tx_thread(void *data)
 		struct zbs_leg *leg;
 
 		if (!s) {
+			u32 busy;
+
+			spin_lock(&conn->lock);
+			busy = conn->busy_cookie;
+			conn->busy_cookie = 0;
+			spin_unlock(&conn->lock);
+
+			if (busy) {
+				zbs_conn_requeue_busy(conn, busy);
+				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
+					max_t(long, (long)(READ_ONCE(conn->busy_until) - jiffies), 1));
+				continue;
+			}
 			if (zbs_conn_connect(conn)) {
 				zbs_conn_fail_queued(conn, -ENOTCONN);
 				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
@@ -367,6 +456,8 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 	if (len > ZBS_WIRE_MAX_IO || (status && len))
 		return -EPROTO;
 
+	if (!id && status == ZBS_ST_BUSY)
+		return -EBUSY;	/* the chunk's notice before it closes (zbs_wire.h) */
 	leg = NULL;
 	if ((u32)(id >> 32) == s->cookie) {
 		leg = xa_load(&conn->inflight, (u32)id);
@@ -462,6 +553,7 @@ static void zbs_chunk_stop(struct zbs_chunk *c)
 		if (conn->rx_thread)
 			kthread_stop(conn->rx_thread);
 		zbs_conn_fail_queued(conn, -ESHUTDOWN);
+		zbs_conn_fail_inflight(conn, -ESHUTDOWN);	/* kept for a BUSY retry */
 		WARN_ON_ONCE(!xa_empty(&conn->inflight));
 		xa_destroy(&conn->inflight);
 		kfree(conn->rx_scratch);

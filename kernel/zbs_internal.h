@@ -84,7 +84,7 @@ struct zbs_sock;
 struct zbs_conn {
 	struct zbs_chunk	*chunk;
 	int			idx;
-	spinlock_t		lock;		/* sendq, cur, cookie, down_since */
+	spinlock_t		lock;		/* sendq, cur, cookie, down_since, busy_cookie */
 	struct zbs_sock		*cur;		/* connected socket, NULL while down */
 	u32			cookie;		/* bumped at every connect */
 	u32			next_id;	/* xa_alloc_cyclic hint */
@@ -96,6 +96,10 @@ struct zbs_conn {
 	struct task_struct	*rx_thread;
 	void			*rx_scratch;	/* a page: reply payload nobody wants */
 	unsigned long		down_since;	/* jiffies, 0 while up */
+	/* the chunk refused a socket for its connection limit (BUSY): its
+	 * legs wait in inflight to be sent again, not before busy_until */
+	u32			busy_cookie;
+	unsigned long		busy_until;
 };
 
 struct zbs_chunk {
@@ -228,6 +232,7 @@ struct zbs_leg {
 	u8			rep_idx;	/* replica slot in cmd->map */
 	struct zbs_chunk	*chunk;
 	u32			sock_cookie;	/* socket it was sent on */
+	unsigned long		busy_since;	/* first refused as BUSY, 0: never */
 	unsigned long		sent_at;	/* jiffies */
 	int			status;		/* wire status, or -errno */
 	u64			reply_gen;

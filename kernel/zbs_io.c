@@ -81,6 +81,7 @@ static void zbs_leg_init(struct zbs_leg *leg, struct zbs_cmd *cmd, u16 op,
 	leg->cmd = cmd;
 	leg->status = 0;
 	leg->reply_gen = 0;
+	leg->busy_since = 0;
 	INIT_LIST_HEAD(&leg->node);
 }
 

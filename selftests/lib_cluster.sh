@@ -10,13 +10,15 @@ cluster_init() {
 	trap cluster_stop EXIT
 }
 
-# chunk_start I: start chunk I (1-based) on 127.0.0.1, any free port
+# chunk_start I [ARGS...]: start chunk I (1-based) on 127.0.0.1, any free port
 chunk_start() {
 	local i=$1 d=$ZBS_ST_TMP/c$1
+	shift
 	mkdir -p "$d"
 	rm -f "$d.port"
 	"$ZBS_BIN_DIR/zbs-chunkd" -d "$d" -l 127.0.0.1:${CHUNK_PORTS[$i]:-0} \
-		--port-file "$d.port" --log-level "${CHUNK_LOG_LEVEL:-warn}" 2>>"$ZBS_ST_TMP/c$i.log" &
+		--port-file "$d.port" --log-level "${CHUNK_LOG_LEVEL:-warn}" "$@" \
+		2>>"$ZBS_ST_TMP/c$i.log" &
 	CHUNK_PIDS[$i]=$!
 	for _ in $(seq 100); do [ -s "$d.port" ] && break; sleep 0.1; done
 	[ -s "$d.port" ] || { ktap_info "chunk $i did not start: $(tail -n 3 "$ZBS_ST_TMP/c$i.log")"; return 1; }
