@@ -3,7 +3,7 @@
  * bench-meta-client: GetVExtentLease throughput and latency against a running
  * zbs-metad, and its memory per pextent.
  *
- *   bench-meta-client HOST:PORT METAD_PID [N] [WINDOW]
+ *   bench-meta-client HOST:PORT METAD_PID [N] [WINDOW] [NVOLS]
  *
  * Registers 3 chunks with sessions, creates a thin 3-replica volume of N
  * extents, then asks for write leases on every vextent, WINDOW requests in
@@ -12,6 +12,11 @@
  * metad's anonymous RSS from before the volume existed to after the
  * allocations, divided by N (LMDB's file-backed mapped pages are page cache
  * and reported separately).
+ *
+ * Then, with NVOLS (default 10000, 0: skip) more one-extent thin volumes
+ * present, N write leases on vextent 0 of those volumes in turn, after one
+ * first-write allocation on each: the cost of finding a volume by name
+ * among many.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +60,13 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* N GetVExtentLease(write) with `window` in flight; fills lat[] (ns) */
-static double run(const char *vol, uint64_t sid, uint32_t n, uint32_t window, uint64_t *lat)
+/*
+ * N GetVExtentLease(write) with `window` in flight; fills lat[] (ns).
+ * nvols 0: vextent i of volume `vol`; else vextent 0 of volume
+ * `vol`<i % nvols>.
+ */
+static double run(const char *vol, uint32_t nvols, uint64_t sid, uint32_t n, uint32_t window,
+		  uint64_t *lat)
 {
 	uint64_t *sent = calloc(n, sizeof(uint64_t)), first_id = 0, t0 = zbs_now_ns();
 	uint32_t next = 0, done = 0;
@@ -65,8 +75,15 @@ static double run(const char *vol, uint64_t sid, uint32_t n, uint32_t window, ui
 		while (next < n && next - done < window) {
 			Zbs__GetVExtentLeaseRequest q = ZBS__GET_VEXTENT_LEASE_REQUEST__INIT;
 			uint64_t id;
-			q.volume = (char *)vol;
-			q.vextent_no = next;
+			char name[64];
+			if (nvols) {
+				snprintf(name, sizeof(name), "%s%u", vol, next % nvols);
+				q.volume = name;
+				q.vextent_no = 0;
+			} else {
+				q.volume = (char *)vol;
+				q.vextent_no = next;
+			}
 			q.mode = ZBS__LEASE_MODE__LEASE_WRITE;
 			q.session_id = sid;
 			sent[next] = zbs_now_ns();
@@ -100,15 +117,52 @@ static double run(const char *vol, uint64_t sid, uint32_t n, uint32_t window, ui
 	return n / secs;
 }
 
+/* create `count` thin volumes `prefix`<i> of one extent, `window` in flight */
+static void create_volumes(const char *prefix, uint32_t count, uint32_t window)
+{
+	uint32_t next = 0, done = 0;
+
+	while (done < count) {
+		while (next < count && next - done < window) {
+			Zbs__VolumeCreateRequest vq = ZBS__VOLUME_CREATE_REQUEST__INIT;
+			Zbs__Volume v = ZBS__VOLUME__INIT;
+			char name[64];
+			uint64_t id;
+			snprintf(name, sizeof(name), "%s%u", prefix, next);
+			v.name = name;
+			v.size = E;
+			v.replica_num = 3;
+			v.thin = 1;
+			vq.volume = &v;
+			if (zbs_rpc_send(&c, ZBS_M_VOLUME_CREATE, &vq.base, &id))
+				die("send", NULL);
+			next++;
+		}
+		struct zbs_rpc_hdr h;
+		uint8_t *body;
+		if (zbs_rpc_recv(&c, &h, &body))
+			die("recv", NULL);
+		if (h.status) {
+			Zbs__ErrorReply *er = zbs__error_reply__unpack(NULL, h.len, body);
+			fprintf(stderr, "bench-meta: volume create: %s\n", er ? er->message : "?");
+			exit(1);
+		}
+		free(body);
+		done++;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct zbs_rpc_error err;
 	uint32_t n = argc > 3 ? atoi(argv[3]) : 100000, window = argc > 4 ? atoi(argv[4]) : 64;
+	uint32_t nvols = argc > 5 ? atoi(argv[5]) : 10000;
 	int mpid;
 	uint64_t sid = 0, *lat;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench-meta-client HOST:PORT METAD_PID [N] [WINDOW]\n");
+		fprintf(stderr, "usage: bench-meta-client HOST:PORT METAD_PID "
+			"[N] [WINDOW] [NVOLS]\n");
 		return 2;
 	}
 	mpid = atoi(argv[2]);
@@ -160,18 +214,27 @@ int main(int argc, char **argv)
 		die("volume create", &err);
 
 	lat = calloc(n, sizeof(*lat));
-	double alloc_rate = run("bench", sid, n, window, lat);
+	double alloc_rate = run("bench", 0, sid, n, window, lat);
 	printf("GetVExtentLease first-write allocation: %.0f lease grants/s (%u pextents, 3 replicas, "
 	       "window %u, p50 %.0f us, p99 %.0f us)\n", alloc_rate, n, window,
 	       lat[n / 2] / 1e3, lat[n * 99 / 100] / 1e3);
 	long anon1 = status_kb(mpid, "RssAnon:"), file1 = status_kb(mpid, "RssFile:");
-	double repeat_rate = run("bench", sid, n, window, lat);
+	double repeat_rate = run("bench", 0, sid, n, window, lat);
 	printf("GetVExtentLease repeat grant: %.0f lease grants/s (%u pextents, window %u, "
 	       "p50 %.0f us, p99 %.0f us)\n", repeat_rate, n, window,
 	       lat[n / 2] / 1e3, lat[n * 99 / 100] / 1e3);
 	printf("metad memory: %.0f bytes/pextent (anonymous RSS +%ld KiB for %u pextents incl. "
 	       "vtable; LMDB mapped file pages +%ld KiB not counted)\n",
 	       (anon1 - anon0) * 1024.0 / n, anon1 - anon0, n, file1 - file0);
+	if (nvols) {
+		uint32_t k = nvols < n ? nvols : n;
+		create_volumes("v", nvols, window);
+		run("v", nvols, sid, k, window, lat);	/* first writes: allocate */
+		double many_rate = run("v", nvols, sid, n, window, lat);
+		printf("GetVExtentLease repeat grant among %u volumes: %.0f lease grants/s "
+		       "(%u grants by volume name, window %u, p50 %.0f us, p99 %.0f us)\n",
+		       nvols + 1, many_rate, n, window, lat[n / 2] / 1e3, lat[n * 99 / 100] / 1e3);
+	}
 	free(lat);
 	zbs_rpc_close(&c);
 	return 0;
