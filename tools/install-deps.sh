@@ -8,7 +8,7 @@ pkgs=(
 	linux-headers-amd64 sparse dkms
 	# libraries
 	libnl-3-dev libnl-genl-3-dev libprotobuf-c-dev protobuf-c-compiler
-	liblmdb-dev libuv1-dev liburing-dev libcmocka-dev libjson-c-dev uuid-dev
+	liblmdb-dev libuv1-dev liburing-dev libcmocka-dev libjson-c-dev uuid-dev uthash-dev
 	# fuzzing (libFuzzer) and sanitizers; python3 writes the fuzz seed corpus
 	clang libclang-rt-14-dev python3
 	# VM test runner: kernel to boot, qemu, busybox initramfs

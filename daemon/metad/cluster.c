@@ -72,6 +72,9 @@ int meta_init(struct meta *m, const struct meta_config *cfg)
 
 void meta_free(struct meta *m)
 {
+	HASH_CLEAR(hh, m->session_by_id);
+	HASH_CLEAR(hh_id, m->vol_by_id);
+	HASH_CLEAR(hh_name, m->vol_by_name);
 	for (uint32_t i = 0; i < m->nsessions; i++) {
 		free(m->sessions[i]->cmds);
 		free(m->sessions[i]->revokes);
@@ -281,10 +284,10 @@ int meta_topo_move(struct meta *m, uint32_t cid, uint64_t id, uint64_t parent,
 
 struct meta_session *meta_session_find(struct meta *m, uint64_t id)
 {
-	for (uint32_t i = 0; i < m->nsessions; i++)
-		if (m->sessions[i]->id == id)
-			return m->sessions[i];
-	return NULL;
+	struct meta_session *s;
+
+	HASH_FIND(hh, m->session_by_id, &id, sizeof(id), s);
+	return s;
 }
 
 struct meta_session *meta_session_get(struct meta *m, uint64_t id, struct merr *e)
@@ -315,6 +318,7 @@ static void session_drop(struct meta *m, struct meta_session *s, const char *why
 		store_chunk(m, c);
 	}
 	store_session_del(m, s->id);
+	HASH_DELETE(hh, m->session_by_id, s);
 	for (uint32_t i = 0; i < m->nsessions; i++) {
 		if (m->sessions[i] == s) {
 			m->sessions[i] = m->sessions[--m->nsessions];
@@ -337,6 +341,7 @@ struct meta_session *meta_session_add(struct meta *m, uint64_t id, uint32_t cid)
 	s->alive = 1;
 	m->sessions = grow(m->sessions, &m->capsessions, m->nsessions + 1, sizeof(*m->sessions));
 	m->sessions[m->nsessions++] = s;
+	HASH_ADD(hh, m->session_by_id, id, sizeof(s->id), s);
 	return s;
 }
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uthash.h>
 
 #include "location.h"
 
@@ -98,6 +99,7 @@ struct meta_session {
 	uint32_t nrevokes, caprevokes;
 	struct meta_cmd *revokes;
 	uint64_t next_cmd_id;
+	UT_hash_handle hh;		/* meta.session_by_id */
 };
 
 struct meta_volume {
@@ -112,6 +114,7 @@ struct meta_volume {
 	uint32_t idx;			/* slot in meta.vols */
 	uint32_t allocated;		/* pextents in the vtable */
 	uint64_t *vtable;		/* vextent_no -> pid (0 = none) */
+	UT_hash_handle hh_id, hh_name;	/* meta.vol_by_id, meta.vol_by_name */
 };
 #define META_VOLUME_PERSIST_LEN offsetof(struct meta_volume, idx)
 
@@ -162,10 +165,13 @@ struct meta {
 	struct meta_chunk chunks[META_MAX_CID + 1];	/* by cid */
 	struct meta_topo *topo;
 	uint32_t ntopo, captopo;
+	/* the arrays are for iteration; lookups go through the hashes */
 	struct meta_session **sessions;
 	uint32_t nsessions, capsessions;
-	struct meta_volume **vols;
+	struct meta_session *session_by_id;
+	struct meta_volume **vols;	/* by slot, NULL = free */
 	uint32_t nvols, capvols;
+	struct meta_volume *vol_by_id, *vol_by_name;
 	struct meta_pext *pext;		/* by pid */
 	uint64_t npext, cappext;	/* npext = highest pid + 1 */
 	uint64_t live_pext;
@@ -231,6 +237,8 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 		       struct meta_volume **out, struct merr *e);
 struct meta_volume *meta_volume_find(struct meta *m, const char *name_or_id, struct merr *e);
+struct meta_volume *meta_volume_by_id(struct meta *m, const char *id);
+struct meta_volume *meta_volume_by_name(struct meta *m, const char *name);
 int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, struct merr *e);
 int meta_volume_delete(struct meta *m, struct meta_volume *v, struct merr *e);
 /* allocate a pextent for v[vno], placing its replicas (prefer_cid first) */

@@ -966,7 +966,7 @@ static int load_vtable(struct meta *m, const MDB_val *k, uint16_t ver, const uin
 	char id[37];
 	uint32_t vno;
 	uint64_t pid;
-	struct meta_volume *vol = NULL;
+	struct meta_volume *vol;
 	struct meta_pext *p;
 
 	(void)why;
@@ -975,9 +975,7 @@ static int load_vtable(struct meta *m, const MDB_val *k, uint16_t ver, const uin
 	id[36] = 0;
 	vno = get_be64((uint8_t *)k->mv_data + 36);
 	dec_vtable(&pid, ver, rec);
-	for (uint32_t i = 0; i < m->nvols; i++)
-		if (m->vols[i] && strcmp(m->vols[i]->id, id) == 0)
-			vol = m->vols[i];
+	vol = meta_volume_by_id(m, id);
 	p = meta_pext(m, pid);
 	if (!vol || vno >= vol->nvext || !p) {
 		log_warn("store: dangling vtable entry %s/%u -> %llu", id, vno,

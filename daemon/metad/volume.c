@@ -208,9 +208,8 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 	if (!meta_valid_name(s->name))
 		return merr_set(e, ZBS_RPC_EINVAL, "bad volume name '%s': 1-%d of [A-Za-z0-9._-], "
 				"not starting with '-'", s->name ? s->name : "", META_NAME_MAX);
-	for (uint32_t i = 0; i < m->nvols; i++)
-		if (m->vols[i] && strcmp(m->vols[i]->name, s->name) == 0)
-			return merr_set(e, ZBS_RPC_EEXIST, "volume '%s' already exists", s->name);
+	if (meta_volume_by_name(m, s->name))
+		return merr_set(e, ZBS_RPC_EEXIST, "volume '%s' already exists", s->name);
 	if (s->size == 0)
 		return merr_set(e, ZBS_RPC_EINVAL, "volume size must be > 0");
 	if (s->size % ZBS_SECTOR_SIZE)
@@ -241,6 +240,13 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 	return 0;
 }
 
+/* v's id and name are set: index it */
+static void volume_index(struct meta *m, struct meta_volume *v)
+{
+	HASH_ADD_KEYPTR(hh_id, m->vol_by_id, v->id, strlen(v->id), v);
+	HASH_ADD_KEYPTR(hh_name, m->vol_by_name, v->name, strlen(v->name), v);
+}
+
 static struct meta_volume *volume_add(struct meta *m)
 {
 	struct meta_volume *v = calloc(1, sizeof(*v));
@@ -269,6 +275,7 @@ struct meta_volume *meta_volume_load(struct meta *m, const struct meta_volume *r
 	struct meta_volume *v = volume_add(m);
 
 	memcpy(v, rec, META_VOLUME_PERSIST_LEN);
+	volume_index(m, v);
 	v->vtable = calloc(v->nvext ? v->nvext : 1, sizeof(uint64_t));
 	if (!v->vtable)
 		abort();
@@ -299,6 +306,7 @@ int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 	v->iops_burst = s->iops_burst;
 	v->bps_burst = s->bps_burst;
 	v->created_ns = m->wall_ns;
+	volume_index(m, v);
 	v->nvext = (s->size + ZBS_EXTENT_SIZE - 1) / ZBS_EXTENT_SIZE;
 	v->vtable = calloc(v->nvext, sizeof(uint64_t));
 	if (!v->vtable)
@@ -314,12 +322,37 @@ int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 	return 0;
 }
 
+struct meta_volume *meta_volume_by_id(struct meta *m, const char *id)
+{
+	struct meta_volume *v = NULL;
+
+	if (id)
+		HASH_FIND(hh_id, m->vol_by_id, id, strlen(id), v);
+	return v;
+}
+
+struct meta_volume *meta_volume_by_name(struct meta *m, const char *name)
+{
+	struct meta_volume *v = NULL;
+
+	if (name)
+		HASH_FIND(hh_name, m->vol_by_name, name, strlen(name), v);
+	return v;
+}
+
+/*
+ * By id or name. A name can look like another volume's id: then, as when
+ * this was a scan of the slots, the volume in the lower slot wins.
+ */
 struct meta_volume *meta_volume_find(struct meta *m, const char *key, struct merr *e)
 {
-	for (uint32_t i = 0; key && i < m->nvols; i++)
-		if (m->vols[i] && (strcmp(m->vols[i]->id, key) == 0 ||
-				   strcmp(m->vols[i]->name, key) == 0))
-			return m->vols[i];
+	struct meta_volume *by_id = meta_volume_by_id(m, key);
+	struct meta_volume *by_name = meta_volume_by_name(m, key);
+
+	if (by_id && by_name)
+		return by_id->idx < by_name->idx ? by_id : by_name;
+	if (by_id || by_name)
+		return by_id ? by_id : by_name;
 	merr_set(e, ZBS_RPC_ENOENT, "volume '%s' not found", key ? key : "");
 	return NULL;
 }
@@ -367,6 +400,8 @@ int meta_volume_delete(struct meta *m, struct meta_volume *v, struct merr *e)
 	store_volume_del(m, v);
 	log_info("volume %s (%s) deleted", v->name, v->id);
 	m->vols[v->idx] = NULL;
+	HASH_DELETE(hh_id, m->vol_by_id, v);
+	HASH_DELETE(hh_name, m->vol_by_name, v);
 	free(v->vtable);
 	free(v);
 	return 0;

@@ -672,6 +672,209 @@ static void test_store_roundtrip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- indices: lookups by id and name stay right through churn ---- */
+
+#define IX_VOLS 3000
+
+struct ix_vol {
+	char name[16], id[40], old_id[40];	/* old_id: of the deleted one, "" if none */
+	bool live;
+};
+
+/* every live volume by name and id; deleted ids gone; the slots agree */
+static void check_vol_index(struct meta *m, const struct ix_vol *iv, int n)
+{
+	struct merr e;
+	uint32_t live = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct meta_volume *v = meta_volume_by_name(m, iv[i].name);
+		if (iv[i].old_id[0]) {
+			assert_null(meta_volume_by_id(m, iv[i].old_id));
+			assert_null(meta_volume_find(m, iv[i].old_id, &e));
+			assert_int_equal(e.status, ZBS_RPC_ENOENT);
+		}
+		if (!iv[i].live) {
+			assert_null(v);
+			assert_null(meta_volume_by_id(m, iv[i].id));
+			assert_null(meta_volume_find(m, iv[i].name, &e));
+			assert_int_equal(e.status, ZBS_RPC_ENOENT);
+			continue;
+		}
+		live++;
+		assert_non_null(v);
+		assert_string_equal(v->name, iv[i].name);
+		assert_string_equal(v->id, iv[i].id);
+		assert_ptr_equal(meta_volume_by_id(m, iv[i].id), v);
+		assert_ptr_equal(meta_volume_find(m, iv[i].name, &e), v);
+		assert_ptr_equal(meta_volume_find(m, iv[i].id, &e), v);
+		assert_ptr_equal(m->vols[v->idx], v);
+	}
+	for (uint32_t i = 0; i < m->nvols; i++)
+		if (m->vols[i]) {
+			assert_ptr_equal(meta_volume_by_id(m, m->vols[i]->id), m->vols[i]);
+			live--;
+		}
+	assert_int_equal(live, 0);
+	assert_int_equal(HASH_CNT(hh_id, m->vol_by_id), HASH_CNT(hh_name, m->vol_by_name));
+}
+
+static void test_volume_index(void **state)
+{
+	struct fix *f = *state;
+	struct ix_vol *iv = calloc(IX_VOLS, sizeof(*iv));
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", err[256], cmd[300];
+	struct meta_store *st;
+	struct meta_volume *v, *w;
+	struct merr e;
+	struct meta m2;
+
+	assert_non_null(iv);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.store = st;
+	add_chunks(f, 3);
+	for (int i = 0; i < IX_VOLS; i++) {
+		snprintf(iv[i].name, sizeof(iv[i].name), "vol-%d", i);
+		v = mkvol(f, iv[i].name, G, 1 + i % 3, true);
+		snprintf(iv[i].id, sizeof(iv[i].id), "%s", v->id);
+		iv[i].live = true;
+	}
+	check_vol_index(&f->m, iv, IX_VOLS);
+	/* a name is taken once */
+	struct meta_volume_spec dup = { .name = "vol-7", .size = G, .replica_num = 1,
+					.stripe_num = 1, .stripe_size = 256 << 10, .thin = true };
+	assert_int_equal(meta_volume_create(&f->m, &dup, &v, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EEXIST);
+	/* delete every third, then every fifth of the rest: slots freed in between */
+	for (int i = 0; i < IX_VOLS; i++) {
+		if (i % 3 && i % 5)
+			continue;
+		if (!iv[i].live)
+			continue;
+		v = meta_volume_by_name(&f->m, iv[i].name);
+		assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
+		iv[i].live = false;
+	}
+	check_vol_index(&f->m, iv, IX_VOLS);
+	/* same names again: new ids, reusing the freed slots */
+	for (int i = 0; i < IX_VOLS; i += 3) {
+		snprintf(iv[i].old_id, sizeof(iv[i].old_id), "%s", iv[i].id);
+		v = mkvol(f, iv[i].name, G, 1, true);
+		assert_string_not_equal(v->id, iv[i].old_id);
+		snprintf(iv[i].id, sizeof(iv[i].id), "%s", v->id);
+		iv[i].live = true;
+	}
+	check_vol_index(&f->m, iv, IX_VOLS);
+	/* a name that is another volume's id: the lower slot wins, as before */
+	v = meta_volume_by_name(&f->m, "vol-1");
+	w = mkvol(f, v->id, G, 1, true);
+	assert_ptr_equal(meta_volume_find(&f->m, v->id, &e), v->idx < w->idx ? v : w);
+	assert_ptr_equal(meta_volume_by_name(&f->m, v->id), w);
+	assert_ptr_equal(meta_volume_by_id(&f->m, v->id), v);
+	assert_int_equal(meta_volume_delete(&f->m, w, &e), 0);
+	assert_ptr_equal(meta_volume_find(&f->m, v->id, &e), v);
+	store_commit(st);
+	/* a load indexes what it reads */
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.wall_ns);
+	assert_int_equal(store_load(st, &m2), 0);
+	check_vol_index(&m2, iv, IX_VOLS);
+	m2.store = NULL;
+	meta_free(&m2);
+	f->m.store = NULL;
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(iv);
+}
+
+#define IX_CHUNKS 200
+
+/* cur[cid]: the chunk's session (0: none); dead: ids that must not be found */
+static void check_session_index(struct meta *m, const uint64_t *cur, const uint64_t *dead,
+				int ndead)
+{
+	uint32_t live = 0;
+
+	for (int c = 1; c <= IX_CHUNKS; c++) {
+		struct meta_session *s;
+		if (!cur[c])
+			continue;
+		live++;
+		s = meta_session_find(m, cur[c]);
+		assert_non_null(s);
+		assert_int_equal(s->id, cur[c]);
+		assert_int_equal(s->cid, c);
+	}
+	for (int i = 0; i < ndead; i++)
+		assert_null(meta_session_find(m, dead[i]));
+	assert_int_equal(m->nsessions, live);
+	assert_int_equal(HASH_CNT(hh, m->session_by_id), live);
+	for (uint32_t i = 0; i < m->nsessions; i++)
+		assert_ptr_equal(meta_session_find(m, m->sessions[i]->id), m->sessions[i]);
+}
+
+static void test_session_index(void **state)
+{
+	struct fix *f = *state;
+	uint64_t cur[IX_CHUNKS + 1] = { 0 }, dead[4 * IX_CHUNKS] = { 0 };
+	struct meta_session *s;
+	struct meta_chunk *c;
+	struct merr e;
+	char uuid[40], d[32], r[32];
+	int ndead = 0;
+
+	for (int i = 1; i <= IX_CHUNKS; i++) {
+		snprintf(uuid, sizeof(uuid), "%08d-0000-4000-8000-%012d", i, i);
+		snprintf(d, sizeof(d), "10.0.1.%d:10201", i);
+		snprintf(r, sizeof(r), "10.0.1.%d:10200", i);
+		assert_int_equal(meta_register_chunk(&f->m, uuid, d, r, &c, &e), 0);
+		assert_int_equal(meta_session_create(&f->m, c->cid, uuid, 7, &s, &e), 0);
+		cur[c->cid] = s->id;
+	}
+	check_session_index(&f->m, cur, dead, ndead);
+	/* every third chunk opens a new session: the old one is dropped */
+	for (int i = 3; i <= IX_CHUNKS; i += 3) {
+		snprintf(uuid, sizeof(uuid), "%08d-0000-4000-8000-%012d", i, i);
+		dead[ndead++] = cur[i];
+		assert_int_equal(meta_session_create(&f->m, i, uuid, 7, &s, &e), 0);
+		cur[i] = s->id;
+	}
+	check_session_index(&f->m, cur, dead, ndead);
+	/* every fifth leaves */
+	for (int i = 5; i <= IX_CHUNKS; i += 5) {
+		assert_int_equal(meta_session_leave(&f->m, cur[i], &e), 0);
+		dead[ndead++] = cur[i];
+		cur[i] = 0;
+	}
+	check_session_index(&f->m, cur, dead, ndead);
+	/* every seventh stops its keepalives and expires */
+	for (int k = 0; k < 2; k++) {
+		tick(f, 600);
+		for (int i = 1; i <= IX_CHUNKS; i++)
+			if (cur[i] && i % 7)
+				assert_int_equal(meta_keepalive(&f->m, cur[i], NULL, NULL, 0, false,
+								7, &s, &e), 0);
+	}
+	int expired = 0;
+	for (int i = 7; i <= IX_CHUNKS; i += 7)
+		if (cur[i]) {
+			dead[ndead++] = cur[i];
+			cur[i] = 0;
+			expired++;
+		}
+	assert_int_equal(meta_expire_sessions(&f->m), expired);
+	check_session_index(&f->m, cur, dead, ndead);
+	/* the ones that left come back with new sessions */
+	for (int i = 5; i <= IX_CHUNKS; i += 5) {
+		snprintf(uuid, sizeof(uuid), "%08d-0000-4000-8000-%012d", i, i);
+		assert_int_equal(meta_session_create(&f->m, i, uuid, 7, &s, &e), 0);
+		cur[i] = s->id;
+	}
+	check_session_index(&f->m, cur, dead, ndead);
+}
+
 /* ---- record versions: old rows migrate, unknown or corrupt rows stop the load ---- */
 
 static void put_le(uint8_t *b, size_t off, uint64_t v, int n)
@@ -1013,6 +1216,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_index, setup, teardown),
 		cmocka_unit_test(test_store_migrates_format1),
 		cmocka_unit_test(test_store_refuses_unknown_records),
 	};
