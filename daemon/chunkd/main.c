@@ -110,8 +110,9 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			o->data_dir = optarg;
 			break;
 		case 'l':
-			if (zbs_parse_hostport(optarg, "0.0.0.0", o->listen_host,
-					       sizeof(o->listen_host), &o->listen_port) < 0) {
+			if (zbs_parse_hostport(optarg, "0.0.0.0", 0, ZBS_HP_ANY_HOST,
+					       o->listen_host, sizeof(o->listen_host),
+					       &o->listen_port) < 0) {
 				fprintf(stderr, "zbs-chunkd: bad --listen '%s' (HOST:PORT)\n", optarg);
 				return -1;
 			}

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -13,13 +14,15 @@
 #include "net.h"
 #include "util.h"
 
-int zbs_parse_hostport(const char *s, const char *default_host, char *host, size_t hostlen,
-		       uint16_t *port)
+int zbs_parse_hostport(const char *s, const char *default_host, uint16_t default_port,
+		       unsigned int flags, char *host, size_t hostlen, uint16_t *port)
 {
-	const char *colon, *h = s;
+	const char *h = s, *ps, *colon;	/* ps: the port's digits, NULL: default_port */
 	size_t hl;
-	uint64_t p;
+	uint64_t p = default_port;
 
+	if (!s)
+		return -1;
 	if (*s == '[') {
 		const char *end = strchr(s, ']');
 
@@ -27,22 +30,25 @@ int zbs_parse_hostport(const char *s, const char *default_host, char *host, size
 			return -1;
 		h = s + 1;
 		hl = (size_t)(end - h);
-		colon = end + 1;
+		ps = end + 2;
+	} else if ((colon = strrchr(s, ':'))) {
+		hl = (size_t)(colon - s);
+		ps = colon + 1;
+	} else if (default_host && isdigit((unsigned char)*s)) {
+		h = default_host;
+		hl = strlen(h);
+		ps = s;
+	} else if (default_port) {
+		hl = strlen(s);
+		ps = NULL;
 	} else {
-		colon = strrchr(s, ':');
-		if (!colon) {
-			if (!default_host)
-				return -1;
-			h = default_host;
-			hl = strlen(h);
-			colon = s - 1;
-		} else {
-			hl = (size_t)(colon - s);
-		}
+		return -1;
 	}
-	if (zbs_parse_u64(colon + 1, 0, 65535, &p) < 0)
+	if (ps && zbs_parse_u64(ps, 0, 65535, &p) < 0)
 		return -1;
 	if (hl == 0) {
+		if (!(flags & ZBS_HP_ANY_HOST))
+			return -1;
 		h = "0.0.0.0";
 		hl = strlen(h);
 	}

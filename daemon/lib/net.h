@@ -6,12 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* zbs_parse_hostport flags */
+#define ZBS_HP_ANY_HOST	1	/* ":PORT" (empty host) means host "0.0.0.0" */
+
 /*
- * Parse "HOST:PORT", "[V6]:PORT" or ":PORT" (host "0.0.0.0"), or "PORT"
- * alone when default_host is non-NULL. Returns 0 or -1.
+ * The parser of every "host:port" in ZBS. Accepts "HOST:PORT" and
+ * "[V6]:PORT", the port a decimal 0-65535, and also:
+ *   ":PORT"	as "0.0.0.0:PORT" with ZBS_HP_ANY_HOST (else refused);
+ *   "PORT"	alone, as default_host:PORT, when default_host is non-NULL;
+ *   "HOST"	alone, as HOST:default_port, when default_port is non-zero.
+ * Returns 0, or -1 (also when the host does not fit in hostlen).
  */
-int zbs_parse_hostport(const char *s, const char *default_host, char *host, size_t hostlen,
-		       uint16_t *port);
+int zbs_parse_hostport(const char *s, const char *default_host, uint16_t default_port,
+		       unsigned int flags, char *host, size_t hostlen, uint16_t *port);
 
 /* Listening TCP socket (SO_REUSEADDR, CLOEXEC); port 0 picks a free port,
  * returned in *bound. Returns the fd or -errno. */

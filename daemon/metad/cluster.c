@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "meta.h"
+#include "net.h"
 #include "rpc.h"
 
 int merr_set(struct merr *e, int status, const char *fmt, ...)
@@ -116,19 +117,13 @@ uint64_t meta_chunk_allocated(const struct meta_chunk *c)
 static int parse_addr(const char *what, const char *s, char *ip, size_t iplen,
 		      uint16_t *port, struct merr *e)
 {
-	const char *colon = s ? strrchr(s, ':') : NULL;
 	char buf[64];
 	struct in_addr a;
-	unsigned long p;
-	char *end;
+	uint16_t p;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(buf) || (size_t)(colon - s) >= iplen)
+	if (zbs_parse_hostport(s, NULL, 0, 0, buf, sizeof(buf), &p) ||
+	    strlen(buf) >= iplen || inet_pton(AF_INET, buf, &a) != 1 || p == 0)
 		return merr_set(e, ZBS_RPC_EINVAL, "%s '%s': want IPv4:PORT", what, s ? s : "");
-	memcpy(buf, s, colon - s);
-	buf[colon - s] = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (inet_pton(AF_INET, buf, &a) != 1 || !colon[1] || *end || p == 0 || p > 65535)
-		return merr_set(e, ZBS_RPC_EINVAL, "%s '%s': want IPv4:PORT", what, s);
 	memcpy(ip, buf, strlen(buf) + 1);	/* fits: checked above */
 	*port = p;
 	return 0;

@@ -6,4 +6,4 @@ CFLAGS += -I$(TOP)/daemon/rpc
 
 UNIT_TESTS += test_rpc
 test_rpc_SRCS := daemon/rpc/test/test_rpc.c
-test_rpc_DEPS := zbsrpc
+test_rpc_DEPS := zbsrpc zbs

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "net.h"
 #include "rpc.h"
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
@@ -92,25 +93,14 @@ const char *zbs_meta_method_name(uint32_t m)
 int zbs_rpc_resolve(const char *hostport, uint16_t defport,
 		    struct sockaddr_storage *ss, unsigned int *sslen)
 {
-	char host[256], port[16];
-	const char *colon = strrchr(hostport, ':');
 	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai;
-	size_t hl = colon ? (size_t)(colon - hostport) : strlen(hostport);
+	char host[256], port[8];
+	uint16_t p;
 
-	if (hl == 0 || hl >= sizeof(host))
+	if (zbs_parse_hostport(hostport, NULL, defport, 0, host, sizeof(host), &p))
 		return -1;
-	memcpy(host, hostport, hl);
-	host[hl] = 0;
-	if (colon) {
-		char *end;
-		unsigned long p = strtoul(colon + 1, &end, 10);
-		if (!colon[1] || *end || p > 65535)
-			return -1;
-		snprintf(port, sizeof(port), "%lu", p);
-	} else {
-		snprintf(port, sizeof(port), "%u", defport);
-	}
+	snprintf(port, sizeof(port), "%u", p);
 	if (getaddrinfo(host, port, &hints, &ai) != 0)
 		return -1;
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);

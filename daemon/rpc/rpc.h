@@ -87,7 +87,8 @@ int zbs_rpc_hdr_decode(const uint8_t in[ZBS_RPC_HDR_LEN], struct zbs_rpc_hdr *h)
 const char *zbs_rpc_status_name(uint32_t status);
 const char *zbs_meta_method_name(uint32_t method);
 
-/* "host:port" (or "host" with the default port) -> sockaddr; 0 or -1. */
+/* "host:port" (or "host" with the default port) -> IPv4 sockaddr; 0 or -1.
+ * Parsed by zbs_parse_hostport (net.h). */
 struct sockaddr_storage;
 int zbs_rpc_resolve(const char *hostport, uint16_t defport,
 		    struct sockaddr_storage *ss, unsigned int *sslen);

@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:p:e:L:g:o:n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (zbs_parse_hostport(optarg, "127.0.0.1", host, sizeof(host), &port) < 0) {
+			if (zbs_parse_hostport(optarg, "127.0.0.1", 0, ZBS_HP_ANY_HOST, host,
+					       sizeof(host), &port) < 0) {
 				fprintf(stderr, "zbs-probe: bad address '%s'\n", optarg);
 				return 2;
 			}

@@ -519,7 +519,8 @@ static int parse_replicas(char *list)
 			return -1;
 		}
 		c = &g.chunks[g.nchunks];
-		if (zbs_parse_hostport(tok, NULL, c->host, sizeof(c->host), &c->port) < 0 ||
+		if (zbs_parse_hostport(tok, NULL, 0, ZBS_HP_ANY_HOST, c->host, sizeof(c->host),
+				       &c->port) < 0 ||
 		    !c->port) {
 			fprintf(stderr, "zbs-test-agent: bad replica '%s' (HOST:PORT)\n", tok);
 			return -1;
@@ -545,7 +546,7 @@ static int parse_local(const char *s)
 	uint16_t port;
 	uint32_t addr;
 
-	if (zbs_parse_hostport(s, NULL, host, sizeof(host), &port) < 0 ||
+	if (zbs_parse_hostport(s, NULL, 0, ZBS_HP_ANY_HOST, host, sizeof(host), &port) < 0 ||
 	    resolve4(host, &addr) < 0) {
 		fprintf(stderr, "zbs-test-agent: bad --local '%s'\n", s);
 		return -1;

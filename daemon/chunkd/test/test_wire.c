@@ -149,21 +149,38 @@ static void test_parse_hostport(void **state)
 	char h[64];
 	uint16_t p;
 
-	assert_int_equal(zbs_parse_hostport("10.0.0.1:10201", NULL, h, sizeof(h), &p), 0);
+	/* the listen and peer addresses of chunkd, zbs-probe, zbs-test-agent */
+#define HP(s, dh) zbs_parse_hostport(s, dh, 0, ZBS_HP_ANY_HOST, h, sizeof(h), &p)
+
+	assert_int_equal(HP("10.0.0.1:10201", NULL), 0);
 	assert_string_equal(h, "10.0.0.1");
 	assert_int_equal(p, 10201);
-	assert_int_equal(zbs_parse_hostport("[::1]:5", NULL, h, sizeof(h), &p), 0);
+	assert_int_equal(HP("[::1]:5", NULL), 0);
 	assert_string_equal(h, "::1");
 	assert_int_equal(p, 5);
-	assert_int_equal(zbs_parse_hostport(":7", NULL, h, sizeof(h), &p), 0);
+	assert_int_equal(HP(":7", NULL), 0);
 	assert_string_equal(h, "0.0.0.0");
-	assert_int_equal(zbs_parse_hostport("8", "127.0.0.1", h, sizeof(h), &p), 0);
+	assert_int_equal(HP("8", "127.0.0.1"), 0);
 	assert_string_equal(h, "127.0.0.1");
 	assert_int_equal(p, 8);
-	assert_int_equal(zbs_parse_hostport("8", NULL, h, sizeof(h), &p), -1);
-	assert_int_equal(zbs_parse_hostport("host:", NULL, h, sizeof(h), &p), -1);
-	assert_int_equal(zbs_parse_hostport("host:70000", NULL, h, sizeof(h), &p), -1);
-	assert_int_equal(zbs_parse_hostport("[::1]5", NULL, h, sizeof(h), &p), -1);
+	assert_int_equal(HP("8", NULL), -1);
+	assert_int_equal(HP("host:", NULL), -1);
+	assert_int_equal(HP("host:70000", NULL), -1);
+	assert_int_equal(HP("[::1]5", NULL), -1);
+#undef HP
+	/* meta addresses: "HOST" alone takes the default port, no empty host */
+	assert_int_equal(zbs_parse_hostport("meta", NULL, 10100, 0, h, sizeof(h), &p), 0);
+	assert_string_equal(h, "meta");
+	assert_int_equal(p, 10100);
+	assert_int_equal(zbs_parse_hostport("meta:0", NULL, 10100, 0, h, sizeof(h), &p), 0);
+	assert_int_equal(p, 0);
+	assert_int_equal(zbs_parse_hostport(":80", NULL, 10100, 0, h, sizeof(h), &p), -1);
+	assert_int_equal(zbs_parse_hostport("", NULL, 10100, 0, h, sizeof(h), &p), -1);
+	assert_int_equal(zbs_parse_hostport("meta:+5", NULL, 10100, 0, h, sizeof(h), &p), -1);
+	assert_int_equal(zbs_parse_hostport("meta", NULL, 0, 0, h, sizeof(h), &p), -1);
+	/* a host that does not fit */
+	assert_int_equal(zbs_parse_hostport("0123456789abcdef:1", NULL, 0, 0, h, 16, &p), -1);
+	assert_int_equal(zbs_parse_hostport("0123456789abcde:1", NULL, 0, 0, h, 16, &p), 0);
 }
 
 int main(void)
