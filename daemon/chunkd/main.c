@@ -369,21 +369,6 @@ static void raise_nofile(unsigned conns)
 			 (unsigned long long)rl.rlim_cur, conns);
 }
 
-static int write_port_file(const char *path, uint16_t port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%u\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -1;
-	return 0;
-}
-
 /* --drop-replica: the only way to delete a live replica outside meta's GC */
 static int drop_replica(struct zbs_store *st, uint64_t pid)
 {
@@ -464,7 +449,7 @@ int main(int argc, char **argv)
 		goto out_store;
 	log_info("chunk %s serving data on %s:%u", zbs_store_uuid(st), o.listen_host,
 		 zbs_server_port(srv));
-	if (o.port_file && write_port_file(o.port_file, zbs_server_port(srv)) < 0) {
+	if (o.port_file && zbs_write_port_file(o.port_file, zbs_server_port(srv)) < 0) {
 		log_err("cannot write %s: %m", o.port_file);
 		rc = -EIO;
 		goto out_server;

@@ -60,6 +60,14 @@ int zbs_parse_hostport(const char *s, const char *default_host, uint16_t default
 	return 0;
 }
 
+int zbs_write_port_file(const char *path, uint16_t port)
+{
+	char text[8];
+
+	snprintf(text, sizeof(text), "%u\n", port);
+	return zbs_replace_file(path, text);
+}
+
 static int resolve(const char *host, uint16_t port, int passive, struct addrinfo **res)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };

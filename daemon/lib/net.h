@@ -20,6 +20,12 @@
 int zbs_parse_hostport(const char *s, const char *default_host, uint16_t default_port,
 		       unsigned int flags, char *host, size_t hostlen, uint16_t *port);
 
+/*
+ * The --port-file of the daemons: "PORT\n", written with zbs_replace_file
+ * so a reader waiting for the file sees the whole port. 0, or -1 (errno).
+ */
+int zbs_write_port_file(const char *path, uint16_t port);
+
 /* Listening TCP socket (SO_REUSEADDR, CLOEXEC); port 0 picks a free port,
  * returned in *bound. Returns the fd or -errno. */
 int zbs_tcp_listen(const char *host, uint16_t port, int backlog, uint16_t *bound);

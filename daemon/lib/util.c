@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -92,4 +93,35 @@ uint64_t zbs_now_ns(void)
 uint64_t zbs_wall_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);
+}
+
+int zbs_replace_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	FILE *f;
+	int e;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	if (fputs(text, f) < 0) {
+		e = errno;
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f)) {
+		e = errno;
+		goto fail;
+	}
+	if (!rename(tmp, path))
+		return 0;
+	e = errno;
+fail:
+	unlink(tmp);
+	errno = e;
+	return -1;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Small helpers shared by daemons and tools: parsing, time. */
+/* Small helpers shared by daemons and tools: parsing, files, time. */
 #ifndef ZBS_UTIL_H
 #define ZBS_UTIL_H
 
@@ -20,6 +20,12 @@ void zbs_format_size(uint64_t bytes, char *buf, size_t len);
 
 /* Parse an unsigned decimal integer in [min, max]; returns 0 or -1. */
 int zbs_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Write text to path through path.tmp and a rename: a reader sees the old
+ * file or the whole new one. 0, or -1 with errno set (path.tmp removed).
+ */
+int zbs_replace_file(const char *path, const char *text);
 
 /* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
 uint64_t zbs_now_ns(void);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "net.h"
 #include "server.h"
 #include "util.h"
 
@@ -98,15 +99,9 @@ int main(int argc, char **argv)
 		return 1;
 	log_info("listening on %s (port %u), data %s, session lease %u ms", listen, srv.port,
 		 data, cfg.session_lease_ms);
-	if (portfile) {
-		char tmp[4096];
-		FILE *f;
-		snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
-		f = fopen(tmp, "w");
-		if (!f || fprintf(f, "%u\n", srv.port) < 0 || fclose(f) || rename(tmp, portfile)) {
-			log_err("cannot write port file %s", portfile);
-			return 1;
-		}
+	if (portfile && zbs_write_port_file(portfile, srv.port)) {
+		log_err("cannot write port file %s: %m", portfile);
+		return 1;
 	}
 	server_run(&srv);
 	server_fini(&srv);

@@ -694,13 +694,10 @@ static int parse_args(int argc, char **argv)
 
 static int write_pid_file(const char *path)
 {
-	char tmp[4096];
-	FILE *f;
+	char text[24];
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) < 0) {
+	snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	if (zbs_replace_file(path, text) < 0) {
 		log_err("%s: %m", path);
 		return -1;
 	}

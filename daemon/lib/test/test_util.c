@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for daemon/lib/util.c. */
+/* Unit tests for daemon/lib/util.c (and the port file of net.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "net.h"
 #include "util.h"
 
 static void test_parse_size_units(void **state)
@@ -67,6 +72,31 @@ static void test_format_size(void **state)
 	assert_string_equal(buf, "1.5 MiB");
 }
 
+static void test_port_file(void **state)
+{
+	char dir[] = "/tmp/zbs-test-util-XXXXXX", path[64], tmp[80], buf[16] = "";
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/port", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(zbs_write_port_file(path, 10201), 0);
+	assert_int_equal(zbs_write_port_file(path, 65535), 0);	/* replaces */
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "65535\n");
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(unlink(path), 0);
+	/* a directory that is not there: -1 with errno, nothing left behind */
+	snprintf(path, sizeof(path), "%s/no/port", dir);
+	errno = 0;
+	assert_int_equal(zbs_write_port_file(path, 1), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -74,6 +104,7 @@ int main(void)
 		cmocka_unit_test(test_parse_size_rejects),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_format_size),
+		cmocka_unit_test(test_port_file),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
