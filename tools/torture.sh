@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make torture: the fault schedules of selftests/faults.sh, long, in one VM
+# make torture: the fault schedules of selftests/faults.sh (all six), long, in one VM
 # boot: every schedule with several seeds (TORTURE_SEEDS, default 5) for
 # TORTURE_SECONDS each (default 60) under the history checker, then a table:
 # schedule, runs, acknowledged writes, reads, violations, longest IO stall
@@ -9,7 +9,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 seeds=${TORTURE_SEEDS:-5} secs=${TORTURE_SECONDS:-60}
-schedules=${TORTURE_SCHEDULES:-chunk agent metad metad-chunk}
+schedules=${TORTURE_SCHEDULES:-chunk agent metad metad-chunk agent-stop partition}
 make -s all >/dev/null || exit 1
 n=$(wc -w <<< "$schedules")
 budget=$(( n * seeds * (secs + 60) + 120 ))
