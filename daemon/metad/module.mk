@@ -31,7 +31,8 @@ test_meta_LIBS := $(META_LIBS)
 NATIVE_TESTS += daemon/metad/test/metad.sh
 
 # make bench-meta: GetVExtentLease throughput/latency and memory per pextent,
-# and lease grants with 10^4 volumes present (finding a volume by name).
+# lease grants with 10^4 volumes present (finding a volume by name), and one
+# keepalive whose data report queues 60000 GC deletes for one session.
 BINS += bench-meta-client
 bench-meta-client_SRCS := tools/bench/bench_meta.c
 bench-meta-client_DEPS := zbsrpc zbsproto zbs

@@ -17,6 +17,11 @@
  * present, N write leases on vextent 0 of those volumes in turn, after one
  * first-write allocation on each: the cost of finding a volume by name
  * among many.
+ *
+ * Last, one keepalive of another session whose data report names min(N,
+ * 60000) pids at an epoch older than theirs: metad queues a GC delete for
+ * each (checking every one against those queued before) and sends them all
+ * in the reply. The time is that one call's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,13 +157,52 @@ static void create_volumes(const char *prefix, uint32_t count, uint32_t window)
 	}
 }
 
+/* one keepalive of session sid reporting pids 1..n at epoch 0 (older than
+ * any pextent's): n GC deletes queued and sent back in its reply */
+static void gc_report(uint64_t sid, uint32_t n)
+{
+	Zbs__KeepAliveRequest kq = ZBS__KEEP_ALIVE_REQUEST__INIT;
+	Zbs__KeepAliveResponse *kr;
+	Zbs__ReplicaReport *reps = calloc(n, sizeof(*reps));
+	Zbs__ReplicaReport **repp = calloc(n, sizeof(*repp));
+	struct zbs_rpc_error err;
+	size_t gc = 0;
+
+	if (!reps || !repp)
+		die("out of memory", NULL);
+	for (uint32_t i = 0; i < n; i++) {
+		zbs__replica_report__init(&reps[i]);
+		reps[i].pid = i + 1;
+		reps[i].epoch = 0;
+		repp[i] = &reps[i];
+	}
+	kq.session_id = sid;
+	kq.has_data_report = 1;
+	kq.n_replicas = n;
+	kq.replicas = repp;
+	uint64_t t0 = zbs_now_ns();
+	if (zbs_rpc_call(&c, ZBS_M_KEEPALIVE, &kq.base, &zbs__keep_alive_response__descriptor,
+			 (ProtobufCMessage **)&kr, &err))
+		die("keepalive", &err);
+	double ms = (zbs_now_ns() - t0) / 1e6;
+	for (size_t i = 0; i < kr->n_commands; i++)
+		gc += kr->commands[i]->type == ZBS__COMMAND_TYPE__CMD_GC_DELETE;
+	if (gc != n)
+		die("GC commands missing from the keepalive reply", NULL);
+	printf("KeepAlive with a data report of %u garbage pids: %.1f ms "
+	       "(%u GC deletes queued for one session and sent)\n", n, ms, n);
+	zbs__keep_alive_response__free_unpacked(kr, NULL);
+	free(repp);
+	free(reps);
+}
+
 int main(int argc, char **argv)
 {
 	struct zbs_rpc_error err;
 	uint32_t n = argc > 3 ? atoi(argv[3]) : 100000, window = argc > 4 ? atoi(argv[4]) : 64;
 	uint32_t nvols = argc > 5 ? atoi(argv[5]) : 10000;
 	int mpid;
-	uint64_t sid = 0, *lat;
+	uint64_t sid = 0, sids[4] = { 0 }, *lat;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: bench-meta-client HOST:PORT METAD_PID "
@@ -193,6 +237,7 @@ int main(int argc, char **argv)
 			die("session", &err);
 		if (!sid)
 			sid = sr->session_id;
+		sids[i] = sr->session_id;
 		kq.session_id = sr->session_id;
 		zbs__create_session_response__free_unpacked(sr, NULL);
 		si.total = si.valid = 1ULL << 50;
@@ -236,6 +281,7 @@ int main(int argc, char **argv)
 		       nvols + 1, many_rate, n, window, lat[n / 2] / 1e3, lat[n * 99 / 100] / 1e3);
 	}
 	free(lat);
+	gc_report(sids[2], n < 60000 ? n : 60000);
 	zbs_rpc_close(&c);
 	return 0;
 }
