@@ -78,6 +78,7 @@ void meta_free(struct meta *m)
 	HASH_CLEAR(hh_name, m->vol_by_name);
 	for (uint32_t i = 0; i < m->nsessions; i++) {
 		free(m->sessions[i]->cmds);
+		free(m->sessions[i]->cmd_slots);
 		free(m->sessions[i]->revokes);
 		free(m->sessions[i]);
 	}
@@ -321,6 +322,7 @@ static void session_drop(struct meta *m, struct meta_session *s, const char *why
 		}
 	}
 	free(s->cmds);
+	free(s->cmd_slots);
 	free(s->revokes);
 	free(s);
 }
@@ -376,13 +378,74 @@ int meta_session_create(struct meta *m, uint32_t cid, const char *uuid,
 	return 0;
 }
 
+/* what makes two queued commands the same (their id is 0: only revokes,
+ * kept apart in s->revokes, have one) */
+static uint64_t cmd_hash(const struct meta_cmd *c)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+	uint64_t w[3] = { c->type, c->pid, c->epoch };
+	const uint8_t *b = (const uint8_t *)w;
+
+	for (size_t i = 0; i < sizeof(w); i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	for (size_t i = 0; i < sizeof(c->volume_id) && c->volume_id[i]; i++)
+		h = (h ^ (uint8_t)c->volume_id[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static bool cmd_same(const struct meta_cmd *a, const struct meta_cmd *b)
+{
+	return a->type == b->type && a->pid == b->pid && a->epoch == b->epoch &&
+	       !strncmp(a->volume_id, b->volume_id, sizeof(a->volume_id));
+}
+
+/* the slot of c in s's set: where it is, or the empty one it would take */
+static uint32_t *cmd_slot(struct meta_session *s, const struct meta_cmd *c)
+{
+	uint32_t mask = s->capslots - 1, i = cmd_hash(c) & mask;
+
+	while (s->cmd_slots[i] && !cmd_same(&s->cmds[s->cmd_slots[i] - 1], c))
+		i = (i + 1) & mask;
+	return &s->cmd_slots[i];
+}
+
 void meta_session_queue(struct meta *m, struct meta_session *s, const struct meta_cmd *c)
 {
-	for (uint32_t i = 0; i < s->ncmds; i++)
-		if (!memcmp(&s->cmds[i], c, sizeof(*c)))
-			return;		/* already queued */
+	uint32_t *slot;
+
+	(void)m;
+	if (2 * (s->ncmds + 1) >= s->capslots) {
+		/* at most half full: probes stay short; rebuild from the queue */
+		uint32_t cap = s->capslots ? 2 * s->capslots : 64;
+		free(s->cmd_slots);
+		s->cmd_slots = calloc(cap, sizeof(*s->cmd_slots));
+		if (!s->cmd_slots)
+			abort();
+		s->capslots = cap;
+		for (uint32_t i = 0; i < s->ncmds; i++)
+			*cmd_slot(s, &s->cmds[i]) = i + 1;
+	}
+	slot = cmd_slot(s, c);
+	if (*slot)
+		return;		/* already queued */
 	s->cmds = grow(s->cmds, &s->capcmds, s->ncmds + 1, sizeof(*s->cmds));
 	s->cmds[s->ncmds++] = *c;
+	*slot = s->ncmds;
+}
+
+void meta_session_cmds_sent(struct meta_session *s)
+{
+	if (!s->ncmds)
+		return;
+	s->ncmds = 0;
+	if (s->capslots > 4096) {
+		/* a burst (a data report full of garbage) is over: give it back */
+		free(s->cmd_slots);
+		s->cmd_slots = NULL;
+		s->capslots = 0;
+	} else {
+		memset(s->cmd_slots, 0, s->capslots * sizeof(*s->cmd_slots));
+	}
 }
 
 void meta_session_revoke_pending(struct meta_session *s, const struct meta_cmd *c)

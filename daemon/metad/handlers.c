@@ -196,7 +196,7 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct reply 
 		resp.commands = cmdp;
 	}
 	ret = reply_msg(r, MSG(&resp));
-	s->ncmds = 0;	/* delivered */
+	meta_session_cmds_sent(s);	/* delivered */
 	free(cmds);
 	free(cmdp);
 	return ret;

@@ -94,6 +94,10 @@ struct meta_session {
 	uint32_t leases;		/* pextents owned */
 	uint32_t ncmds, capcmds;
 	struct meta_cmd *cmds;		/* sent once, with the next keepalive reply */
+	/* open-addressing set over cmds (index + 1, 0 = empty), for O(1)
+	 * duplicate detection; emptied with cmds by meta_session_cmds_sent */
+	uint32_t *cmd_slots;
+	uint32_t capslots;		/* a power of two, > 2 * ncmds */
 	/* revokes of this session's leases: sent with every keepalive reply
 	 * until the chunk acknowledges them (its kernel drained the IO) */
 	uint32_t nrevokes, caprevokes;
@@ -210,7 +214,11 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e);
 /* Expire sessions past their lease; returns how many expired. */
 int meta_expire_sessions(struct meta *m);
+/* queue c for s's next keepalive reply unless the same command (type, pid,
+ * epoch, volume) is queued already */
 void meta_session_queue(struct meta *m, struct meta_session *s, const struct meta_cmd *c);
+/* the queued commands went out: empty the queue (the only way to) */
+void meta_session_cmds_sent(struct meta_session *s);
 /* a revoke s must acknowledge: sent with every keepalive reply until then
  * (at most META_REVOKES_PER_REPLY in one reply) */
 #define META_REVOKES_PER_REPLY 1024

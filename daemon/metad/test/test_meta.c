@@ -608,7 +608,7 @@ static void test_data_report(void **state)
 	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
 	r.epoch = epoch;
 	s = meta_session_find(&f->m, f->sid[1]);
-	s->ncmds = 0;
+	meta_session_cmds_sent(s);
 	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
 	assert_int_equal(s->ncmds, 1);
 	assert_int_equal(s->cmds[0].type, CMD_GC_DELETE);
@@ -617,6 +617,48 @@ static void test_data_report(void **state)
 }
 
 /* LMDB round trip: what was acknowledged comes back, dead sessions do not */
+/* duplicate commands are queued once, through table growth and delivery;
+ * the queue keeps the order of first arrival */
+static void test_cmd_queue_dedup(void **state)
+{
+	struct fix *f = *state;
+	struct meta_session *s;
+	const uint32_t n = 5000;
+
+	add_chunks(f, 1);
+	s = meta_session_find(&f->m, f->sid[1]);
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < n; i++) {
+			struct meta_cmd gc = { .type = CMD_GC_DELETE, .pid = i + 1, .epoch = 7 };
+			struct meta_cmd other = gc, vol = { .type = CMD_REVOKE_VOLUME };
+			meta_session_queue(&f->m, s, &gc);
+			meta_session_queue(&f->m, s, &gc);
+			other.epoch = 8;	/* another incarnation: another command */
+			meta_session_queue(&f->m, s, &other);
+			snprintf(vol.volume_id, sizeof(vol.volume_id), "vol-%u", i % 10);
+			meta_session_queue(&f->m, s, &vol);
+			if (i)	/* one queued before, again */
+				meta_session_queue(&f->m, s, &(struct meta_cmd){
+					.type = CMD_GC_DELETE, .pid = i, .epoch = 7 });
+		}
+		assert_int_equal(s->ncmds, 2 * n + 10);
+		for (uint32_t i = 0, k = 0; i < n; i++) {
+			assert_int_equal(s->cmds[k].type, CMD_GC_DELETE);
+			assert_int_equal(s->cmds[k].pid, i + 1);
+			assert_int_equal(s->cmds[k++].epoch, 7);
+			assert_int_equal(s->cmds[k].pid, i + 1);
+			assert_int_equal(s->cmds[k++].epoch, 8);
+			if (i < 10) {
+				assert_int_equal(s->cmds[k].type, CMD_REVOKE_VOLUME);
+				assert_int_equal(s->cmds[k++].volume_id[4], '0' + i);
+			}
+		}
+		/* delivered: the same commands queue again */
+		meta_session_cmds_sent(s);
+		assert_int_equal(s->ncmds, 0);
+	}
+}
+
 static void test_store_roundtrip(void **state)
 {
 	struct fix *f = *state;
@@ -1215,6 +1257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_queue_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_index, setup, teardown),
