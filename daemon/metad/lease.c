@@ -11,6 +11,38 @@
 #include "meta.h"
 #include "rpc.h"
 
+void meta_pext_set_owner(struct meta *m, uint64_t pid, struct meta_session *s)
+{
+	struct meta_pext *p = &m->pext[pid];
+	struct meta_session *o = p->owner ? meta_session_find(m, p->owner) : NULL;
+
+	if (s && o == s)
+		return;
+	if (o) {
+		if (p->owned_prev)
+			m->pext[p->owned_prev].owned_next = p->owned_next;
+		else
+			o->owned_first = p->owned_next;
+		if (p->owned_next)
+			m->pext[p->owned_next].owned_prev = p->owned_prev;
+		else
+			o->owned_last = p->owned_prev;
+		o->leases--;
+	}
+	p->owned_prev = p->owned_next = 0;
+	p->owner = 0;
+	if (!s)
+		return;
+	p->owned_prev = s->owned_last;	/* appended: a list in order of taking */
+	if (s->owned_last)
+		m->pext[s->owned_last].owned_next = pid;
+	else
+		s->owned_first = pid;
+	s->owned_last = pid;
+	s->leases++;
+	p->owner = s->id;
+}
+
 void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify)
 {
 	struct meta_pext *p = meta_pext(m, pid);
@@ -19,17 +51,13 @@ void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify)
 	if (!p || !p->owner)
 		return;
 	s = meta_session_find(m, p->owner);
-	if (s) {
-		if (s->leases)
-			s->leases--;
-		if (notify) {
-			struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
-			meta_session_queue(m, s, &c);
-		}
+	if (s && notify) {
+		struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
+		meta_session_queue(m, s, &c);
 	}
 	log_debug("Release owner : pid: %llu session: %llu", (unsigned long long)pid,
 		  (unsigned long long)p->owner);
-	p->owner = 0;
+	meta_pext_set_owner(m, pid, NULL);
 	p->flags &= ~PEXT_REVOKING;
 	store_pext(m, pid);
 }
@@ -106,7 +134,8 @@ int meta_revoke_acked(struct meta *m, struct meta_session *s, uint64_t id)
 			}
 		}
 	} else {
-		for (uint64_t pid = 1; pid < m->npext; pid++) {
+		for (uint64_t pid = s->owned_first, next; pid; pid = next) {
+			next = m->pext[pid].owned_next;		/* pid may leave the list */
 			if (revoked_by(meta_pext(m, pid), s->id)) {
 				meta_pext_release_owner(m, pid, false);
 				n++;
@@ -119,32 +148,30 @@ int meta_revoke_acked(struct meta *m, struct meta_session *s, uint64_t id)
 	return 0;
 }
 
+/* (the loader already cleared the flag where the owner's session ended) */
 void meta_revokes_reload(struct meta *m)
 {
-	for (uint64_t pid = 1; pid < m->npext; pid++) {
-		struct meta_pext *p = meta_pext(m, pid);
-		if (!p || !(p->flags & PEXT_REVOKING))
-			continue;
-		if (!p->owner || !meta_session_find(m, p->owner)) {
-			p->flags &= ~PEXT_REVOKING;	/* the session ended meanwhile */
-			meta_pext_release_owner(m, pid, false);
-			store_pext(m, pid);
-			continue;
+	for (uint32_t i = 0; i < m->nsessions; i++) {
+		struct meta_session *s = m->sessions[i];
+
+		for (uint64_t pid = s->owned_first; pid; pid = m->pext[pid].owned_next) {
+			struct meta_pext *p = &m->pext[pid];
+			if (!(p->flags & PEXT_REVOKING))
+				continue;
+			struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
+			meta_session_revoke_pending(s, &c);
 		}
-		struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
-		meta_session_revoke_pending(meta_session_find(m, p->owner), &c);
 	}
 }
 
 uint32_t meta_release_session_leases(struct meta *m, uint64_t sid)
 {
+	struct meta_session *s = meta_session_find(m, sid);
 	uint32_t n = 0;
 
-	for (uint64_t pid = 1; pid < m->npext; pid++) {
-		if (m->pext[pid].owner == sid && (m->pext[pid].flags & PEXT_USED)) {
-			meta_pext_release_owner(m, pid, false);
-			n++;
-		}
+	while (s && s->owned_first) {
+		meta_pext_release_owner(m, s->owned_first, false);
+		n++;
 	}
 	return n;
 }
@@ -189,10 +216,9 @@ int meta_get_vextent_lease(struct meta *m, struct meta_volume *v, uint32_t vno,
 				"ask again once the revoke is acknowledged",
 				(unsigned long long)pid);
 	if (p->owner != sid) {
-		p->owner = sid;
+		meta_pext_set_owner(m, pid, s);
 		p->lease_epoch++;
 		p->gen_seen_s = meta_now_s(m);	/* the new owner's writes start now */
-		s->leases++;
 		store_pext(m, pid);
 		log_debug("AllocOwner pid %llu session %llu cid %u lease_epoch %llu",
 			  (unsigned long long)pid, (unsigned long long)sid, s->cid,
@@ -362,11 +388,10 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 			meta_session_queue(m, s, &c);
 			return n;
 		}
-		for (uint64_t p = 1; p < m->npext; p++) {
-			if (m->pext[p].owner == sid && (m->pext[p].flags & PEXT_USED)) {
-				mark_revoking(m, p, false);
-				n++;
-			}
+		for (uint64_t p = s->owned_first, next; p; p = next) {
+			next = m->pext[p].owned_next;
+			mark_revoking(m, p, false);	/* stays owned: s acknowledges */
+			n++;
 		}
 		meta_session_revoke_pending(s, &c);
 		return n;

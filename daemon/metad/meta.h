@@ -91,7 +91,8 @@ struct meta_session {
 	uint64_t expire_wall_ns;	/* persisted */
 	/* in memory */
 	uint64_t expire_ns;		/* monotonic */
-	uint32_t leases;		/* pextents owned */
+	uint32_t leases;		/* pextents owned: the length of the list */
+	uint64_t owned_first, owned_last; /* the pids it owns, linked (0 = none) */
 	uint32_t ncmds, capcmds;
 	struct meta_cmd *cmds;		/* sent once, with the next keepalive reply */
 	/* open-addressing set over cmds (index + 1, 0 = empty), for O(1)
@@ -140,6 +141,9 @@ struct meta_pext {
 	uint32_t seen_s[ZBS_LOC_SLOTS];	/* last data report per slot */
 	uint64_t gen_seen;		/* highest gen a current replica reported */
 	uint32_t gen_seen_s;		/* ... when (or the last change of owner) */
+	/* the owner's list of pids (0 = none): pids, not pointers, as the
+	 * table moves when it grows; changed only by meta_pext_set_owner */
+	uint64_t owned_prev, owned_next;
 };
 /*
  * A gen the extent can have: at most what its replicas reported, plus the
@@ -269,6 +273,13 @@ int meta_set_existence(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t si
 /* revoke: by volume (v), pid or session; returns owners released or -1 */
 int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t sid,
 		struct merr *e);
+/*
+ * Make s (NULL: no one) the owner of pid in memory: off its old owner's
+ * list, onto s's, both lease counts kept. Every change of p->owner goes
+ * through here so "the pids of session S" costs what S owns, not a walk of
+ * the table. The caller persists the pextent.
+ */
+void meta_pext_set_owner(struct meta *m, uint64_t pid, struct meta_session *s);
 /* release the owner of p (persisted); queue a revoke to it if notify */
 void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify);
 /* Ask the owner to give pid's lease back (ARCHITECTURE 4a): released when

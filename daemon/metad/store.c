@@ -1089,10 +1089,11 @@ int store_load(struct meta_store *s, struct meta *m)
 		if (!(p->flags & PEXT_USED) || !p->owner)
 			continue;
 		o = meta_session_find(m, p->owner);
+		p->owner = 0;	/* as read: on no list yet */
 		if (o) {
-			o->leases++;
+			meta_pext_set_owner(m, pid, o);	/* onto its list, in pid order */
 		} else {
-			p->owner = 0;
+			p->flags &= ~PEXT_REVOKING;	/* the session ended meanwhile */
 			store_pext(m, pid);
 		}
 	}

@@ -191,11 +191,7 @@ static void pext_free(struct meta *m, uint64_t pid)
 			c->thick_pids--;
 		}
 	}
-	if (p->owner) {
-		struct meta_session *s = meta_session_find(m, p->owner);
-		if (s && s->leases)
-			s->leases--;
-	}
+	meta_pext_set_owner(m, pid, NULL);
 	memset(p, 0, sizeof(*p));
 	m->live_pext--;
 	store_pext_del(m, pid);

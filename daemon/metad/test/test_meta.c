@@ -714,6 +714,253 @@ static void test_store_roundtrip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- the pids a session owns: its list against a walk of the table ---- */
+
+/* every session's list holds exactly the pids whose owner it is, linked
+ * both ways, as many as its lease count; no other pid is on a list */
+static void check_owned(struct meta *m)
+{
+	uint8_t *seen = calloc(m->npext + 1, 1);
+
+	assert_non_null(seen);
+	for (uint32_t i = 0; i < m->nsessions; i++) {
+		struct meta_session *s = m->sessions[i];
+		uint64_t prev = 0, n = 0;
+
+		for (uint64_t pid = s->owned_first; pid; pid = m->pext[pid].owned_next) {
+			assert_true(pid < m->npext);
+			assert_non_null(meta_pext(m, pid));
+			assert_int_equal(m->pext[pid].owner, s->id);
+			assert_int_equal(m->pext[pid].owned_prev, prev);
+			assert_false(seen[pid]);
+			seen[pid] = 1;
+			prev = pid;
+			n++;
+		}
+		assert_int_equal(s->owned_last, prev);
+		assert_int_equal(s->leases, n);
+	}
+	for (uint64_t pid = 1; pid < m->npext; pid++) {
+		struct meta_pext *p = meta_pext(m, pid);
+
+		if (p && p->owner) {
+			assert_non_null(meta_session_find(m, p->owner));
+			assert_true(seen[pid]);
+		} else {
+			assert_false(seen[pid]);
+			if (p)
+				assert_false(p->flags & PEXT_REVOKING);
+		}
+	}
+	free(seen);
+}
+
+static uint64_t rnd_state = 88172645463325252ULL;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state % n;
+}
+
+#define OWN_CHUNKS 4
+#define OWN_VEXT 64
+
+/* chunks 1-3 acknowledge revokes, chunk 4 cannot */
+static uint64_t own_caps(int c)
+{
+	return c < OWN_CHUNKS ? 15 : 7;
+}
+
+static struct meta_session *own_session(struct fix *f, int c)
+{
+	return f->m.chunks[c].session_id ? meta_session_find(&f->m, f->m.chunks[c].session_id) : NULL;
+}
+
+/* volume i, created again after a deletion; NULL while too few chunks are up */
+static struct meta_volume *own_vol(struct fix *f, int i)
+{
+	static const char *const names[] = { "own-a", "own-b" };
+	struct meta_volume_spec sp = { .name = names[i], .size = OWN_VEXT * ZBS_EXTENT_SIZE,
+				       .replica_num = 2, .stripe_num = 1,
+				       .stripe_size = 256 << 10, .thin = true };
+	struct meta_volume *v = meta_volume_by_name(&f->m, names[i]);
+	struct merr e;
+
+	if (!v && meta_volume_create(&f->m, &sp, &v, &e))
+		return NULL;
+	return v;
+}
+
+static void own_keepalives(struct fix *f, const bool *live)
+{
+	struct meta_session *s;
+	struct merr e;
+
+	for (int c = 1; c <= OWN_CHUNKS; c++) {
+		if (!live[c])
+			continue;
+		if (!own_session(f, c))	/* back after its session expired */
+			assert_int_equal(meta_session_create(&f->m, c, uuids[c], own_caps(c), &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->m.chunks[c].session_id, NULL, NULL, 0,
+						false, own_caps(c), &s, &e), 0);
+	}
+}
+
+/* grants, releases, revokes with and without acknowledgement, idle release,
+ * volume deletion, sessions expiring, replaced and taken over, a reload:
+ * after each step the lists agree with the owners in the table */
+static void test_owned_lists(void **state)
+{
+	struct fix *f = *state;
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", err[256], cmd[300];
+	struct meta_store *st;
+	struct meta_session *s;
+	struct merr e;
+	bool live[OWN_CHUNKS + 1] = { false, true, true, true, true };
+	uint64_t pid;
+	uint32_t acks = 0, grants = 0, expired = 0;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.store = st;
+	add_chunks(f, OWN_CHUNKS);
+	own_keepalives(f, live);
+	for (int step = 0; step < 4000; step++) {
+		struct meta_volume *v = own_vol(f, rnd(2));
+		uint32_t vno = rnd(OWN_VEXT);
+		int c = 1 + rnd(OWN_CHUNKS);
+		struct meta_session *cs = own_session(f, c);
+		struct meta_pext *p = v ? meta_pext(&f->m, v->vtable[vno]) : NULL;
+
+		switch (v ? rnd(12) : 10) {
+		case 0: case 1: case 2: case 3:
+			if (cs && !meta_get_vextent_lease(&f->m, v, vno, LEASE_WRITE, cs->id, &pid, &e))
+				grants++;
+			break;
+		case 4:
+			if (p && p->owner)
+				assert_int_equal(meta_release_lease(&f->m, v->vtable[vno], p->owner, &e), 0);
+			break;
+		case 5:
+			if (p)
+				assert_true(meta_revoke(&f->m, NULL, v->vtable[vno], 0, &e) >= 0);
+			break;
+		case 6:
+			if (cs && rnd(4) == 0)
+				assert_true(meta_revoke(&f->m, NULL, 0, cs->id, &e) >= 0);
+			break;
+		case 7: case 8:
+			if (cs && cs->nrevokes) {
+				assert_int_equal(meta_revoke_acked(&f->m, cs,
+								   cs->revokes[rnd(cs->nrevokes)].id), 0);
+				acks++;
+			}
+			break;
+		case 9:
+			if (rnd(8) == 0)
+				assert_true(meta_revoke(&f->m, v, 0, 0, &e) >= 0);
+			else if (rnd(16) == 0)
+				assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
+			break;
+		case 10:	/* a chunk goes quiet (its session expires), or comes back */
+			live[c] = !live[c];
+			break;
+		case 11:	/* a chunk starts a new session: its leases end */
+			if (cs && rnd(4) == 0)
+				assert_int_equal(meta_session_create(&f->m, c, uuids[c], own_caps(c),
+								     &s, &e), 0);
+			break;
+		}
+		check_owned(&f->m);
+		tick(f, 50);
+		own_keepalives(f, live);
+		expired += meta_expire_sessions(&f->m);
+		meta_scan_pextents(&f->m, 16);
+		check_owned(&f->m);
+	}
+	assert_true(grants > 500);
+	assert_true(acks > 50);
+	assert_true(expired > 5);
+
+	/* takeover: chunk 1 owns every pid of a volume, goes quiet, expires;
+	 * chunk 2 then takes them all */
+	struct meta_volume *v = own_vol(f, 0);
+	for (int c = 1; c <= OWN_CHUNKS; c++)
+		live[c] = true;
+	for (int i = 0; i < 25; i++) {	/* every session expires or is renewed */
+		tick(f, 50);
+		own_keepalives(f, live);
+		meta_expire_sessions(&f->m);
+	}
+	for (int c = 1; c <= OWN_CHUNKS; c++)	/* no revokes left to wait for */
+		while (own_session(f, c)->nrevokes)
+			meta_revoke_acked(&f->m, own_session(f, c), own_session(f, c)->revokes[0].id);
+	for (uint32_t i = 0; i < OWN_VEXT; i++) {
+		pid = v->vtable[i];
+		if (pid && meta_pext(&f->m, pid)->owner)
+			assert_int_equal(meta_release_lease(&f->m, pid,
+							    meta_pext(&f->m, pid)->owner, &e), 0);
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE,
+							own_session(f, 1)->id, &pid, &e), 0);
+	}
+	uint64_t old = own_session(f, 1)->id;
+	uint32_t before = own_session(f, 2)->leases;
+	assert_true(own_session(f, 1)->leases >= OWN_VEXT);
+	check_owned(&f->m);
+	live[1] = false;
+	for (int i = 0; i < 25; i++) {
+		tick(f, 50);
+		own_keepalives(f, live);
+		meta_expire_sessions(&f->m);
+	}
+	assert_null(meta_session_find(&f->m, old));
+	check_owned(&f->m);
+	for (uint32_t i = 0; i < OWN_VEXT; i++)
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE,
+							own_session(f, 2)->id, &pid, &e), 0);
+	assert_int_equal(own_session(f, 2)->leases, before + OWN_VEXT);
+	check_owned(&f->m);
+
+	/* some revokes pending, then a reload: the lists are rebuilt from the
+	 * owners on disk and the pending revokes sent again */
+	assert_int_equal(meta_revoke(&f->m, NULL, 0, own_session(f, 2)->id, &e),
+			 (int)own_session(f, 2)->leases);
+	assert_true(meta_revoke(&f->m, NULL, 0, own_session(f, 4)->id, &e) >= 0);
+	store_commit(st);
+	struct meta m2;
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.wall_ns);
+	assert_int_equal(store_load(st, &m2), 0);
+	check_owned(&m2);
+	assert_int_equal(m2.nsessions, f->m.nsessions);
+	for (uint32_t i = 0; i < f->m.nsessions; i++)
+		assert_int_equal(meta_session_find(&m2, f->m.sessions[i]->id)->leases,
+				 f->m.sessions[i]->leases);
+	meta_revokes_reload(&m2);
+	struct meta_session *s2 = meta_session_find(&m2, own_session(f, 2)->id);
+	assert_int_equal(s2->nrevokes, s2->leases);
+	for (uint32_t i = 0; i < s2->nrevokes; i++)
+		assert_int_equal(m2.pext[s2->revokes[i].pid].owner, s2->id);
+	m2.store = NULL;
+	meta_free(&m2);
+	/* reloaded after the sessions ran out: no owners, no lists */
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.wall_ns + 5000 * MS);
+	assert_int_equal(store_load(st, &m2), 0);
+	assert_int_equal(m2.nsessions, 0);
+	check_owned(&m2);
+	meta_revokes_reload(&m2);
+	m2.store = NULL;
+	meta_free(&m2);
+	f->m.store = NULL;
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- indices: lookups by id and name stay right through churn ---- */
 
 #define IX_VOLS 3000
@@ -1259,6 +1506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_queue_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_index, setup, teardown),
 		cmocka_unit_test(test_store_migrates_format1),
