@@ -509,6 +509,44 @@ int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e)
 	return 0;
 }
 
+/*
+ * A loop that was away (a long operation, the process stopped, a slow disk)
+ * must not expire the sessions whose keepalives wait unread in the sockets:
+ * libuv runs due timers before it polls, so the first tick after a stall
+ * would see every session run out. Time the loop could not observe is not
+ * held against the sessions: when a tick comes later than one interval past
+ * its due time, every session's expiry moves by the lateness, and the
+ * keepalives read next renew them as usual. A chunk that really died expires
+ * that much later, never earlier, which is the safe side of a lease. The
+ * lateness is measured from the start of the previous tick, so a tick that
+ * itself ran long counts too.
+ */
+static void sessions_stalled(struct meta *m, uint64_t stall_ns)
+{
+	log_warn("the loop was away for %llu ms: session expiry moved by as much",
+		 (unsigned long long)(stall_ns / 1000000));
+	for (uint32_t i = 0; i < m->nsessions; i++) {
+		struct meta_session *s = m->sessions[i];
+
+		s->expire_ns += stall_ns;
+		s->expire_wall_ns += stall_ns;
+		store_session(m, s);
+	}
+}
+
+int meta_tick(struct meta *m, uint64_t tick_ns)
+{
+	int n;
+
+	if (m->last_tick_ns && m->now_ns - m->last_tick_ns > 2 * tick_ns)
+		sessions_stalled(m, m->now_ns - m->last_tick_ns - tick_ns);
+	m->last_tick_ns = m->now_ns;
+	n = meta_expire_sessions(m);
+	/* a slice per tick keeps the loop responsive with millions of pextents */
+	meta_scan_pextents(m, 65536);
+	return n;
+}
+
 int meta_expire_sessions(struct meta *m)
 {
 	int n = 0;

@@ -184,6 +184,7 @@ struct meta {
 	uint64_t npext, cappext;	/* npext = highest pid + 1 */
 	uint64_t live_pext;
 	uint64_t scan_cursor;		/* next pid of the sliced scan */
+	uint64_t last_tick_ns;		/* meta_tick: when the last one began */
 };
 
 /* seconds since start, for the compact per-pextent timestamps */
@@ -218,6 +219,12 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e);
 /* Expire sessions past their lease; returns how many expired. */
 int meta_expire_sessions(struct meta *m);
+/*
+ * The server's periodic work, due every tick_ns: give sessions back the time
+ * the loop was away (see cluster.c), expire sessions, scan a slice of
+ * pextents. Returns the sessions expired.
+ */
+int meta_tick(struct meta *m, uint64_t tick_ns);
 /* queue c for s's next keepalive reply unless the same command (type, pid,
  * epoch, volume) is queued already */
 void meta_session_queue(struct meta *m, struct meta_session *s, const struct meta_cmd *c);

@@ -289,15 +289,18 @@ static void on_check(uv_check_t *h)
 	}
 }
 
+static uint64_t tick_ms(const struct meta_config *cfg)
+{
+	return cfg->session_lease_ms / 20 ? cfg->session_lease_ms / 20 : 1;
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct server *srv = t->data;
 	struct meta *m = &srv->m;
 
 	clock_now(m);
-	meta_expire_sessions(m);
-	/* a slice per tick keeps the loop responsive with millions of pextents */
-	meta_scan_pextents(m, 65536);
+	meta_tick(m, tick_ms(&m->cfg) * 1000000);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -327,6 +330,9 @@ int server_init(struct server *srv, const struct meta_config *cfg, const char *d
 	}
 	if (store_load(srv->store, &srv->m))
 		return -1;
+	/* the time the load takes counts as a stall: sessions reused from the
+	 * store do not run out before their chunks can reach us */
+	srv->m.last_tick_ns = srv->m.now_ns;
 	srv->m.store = srv->store;
 	meta_revokes_reload(&srv->m);	/* pending revokes are sent again */
 	if (zbs_rpc_resolve(listen_addr, ZBS_META_DEFAULT_PORT, &ss, &sslen)) {
@@ -347,8 +353,7 @@ int server_init(struct server *srv, const struct meta_config *cfg, const char *d
 	uv_check_start(&srv->check, on_check);
 	uv_timer_init(srv->loop, &srv->tick);
 	srv->tick.data = srv;
-	uint32_t tick = cfg->session_lease_ms / 20;
-	uv_timer_start(&srv->tick, on_tick, tick ? tick : 1, tick ? tick : 1);
+	uv_timer_start(&srv->tick, on_tick, tick_ms(cfg), tick_ms(cfg));
 	uv_signal_init(srv->loop, &srv->sigint);
 	uv_signal_init(srv->loop, &srv->sigterm);
 	srv->sigint.data = srv->sigterm.data = srv;

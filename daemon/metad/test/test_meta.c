@@ -714,6 +714,57 @@ static void test_store_roundtrip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* a loop that was away does not expire sessions whose keepalives wait in
+ * the sockets: the first tick after it gives the sessions the time back */
+static void test_tick_after_stall(void **state)
+{
+	struct fix *f = *state;
+	const uint64_t tick_ns = cfg.session_lease_ms / 20 * MS;
+	struct meta_session *s;
+	struct merr e;
+
+	add_chunks(f, 3);
+	for (int i = 0; i < 20; i++) {	/* a regular loop: chunk 3 keeps quiet */
+		tick(f, 50);
+		if (i % 5 == 0)
+			for (int c = 1; c <= 2; c++)
+				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0,
+								false, 7, &s, &e), 0);
+		assert_int_equal(meta_tick(&f->m, tick_ns), i < 19 ? 0 : 1);
+	}
+	assert_null(meta_session_find(&f->m, f->sid[3]));	/* on time */
+	assert_int_equal(meta_session_create(&f->m, 3, uuids[3], 7, &s, &e), 0);
+	f->sid[3] = s->id;
+	/* a tick late by less than an interval changes nothing */
+	uint64_t exp = s->expire_ns;
+	tick(f, 90);
+	assert_int_equal(meta_tick(&f->m, tick_ns), 0);
+	assert_int_equal(s->expire_ns, exp);
+	/* the loop is away for five leases; chunks 1 and 2 sent keepalives
+	 * meanwhile, chunk 3 did not */
+	tick(f, 5 * cfg.session_lease_ms);
+	assert_int_equal(meta_tick(&f->m, tick_ns), 0);
+	for (int c = 1; c <= 3; c++)
+		assert_non_null(meta_session_find(&f->m, f->sid[c]));
+	assert_int_equal(f->m.chunks[3].status, CHUNK_HEALTHY);
+	for (int c = 1; c <= 2; c++)	/* read from the sockets now */
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+	/* from here the lease runs as before: chunk 3 has what it had left */
+	uint32_t left_ms = (uint32_t)((meta_session_find(&f->m, f->sid[3])->expire_ns - f->t) / MS);
+	assert_true(left_ms > 700 && left_ms <= cfg.session_lease_ms);
+	for (uint32_t ms = 50; ms <= left_ms + 50; ms += 50) {
+		tick(f, 50);
+		if (ms % 250 == 0)
+			for (int c = 1; c <= 2; c++)
+				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0,
+								false, 7, &s, &e), 0);
+		assert_int_equal(meta_tick(&f->m, tick_ns), ms < left_ms ? 0 : 1);
+	}
+	assert_null(meta_session_find(&f->m, f->sid[3]));
+	for (int c = 1; c <= 2; c++)
+		assert_int_equal(f->m.chunks[c].status, CHUNK_HEALTHY);
+}
+
 /* ---- the pids a session owns: its list against a walk of the table ---- */
 
 /* every session's list holds exactly the pids whose owner it is, linked
@@ -1501,6 +1552,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_after_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
