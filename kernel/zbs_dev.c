@@ -86,6 +86,54 @@ static void zbs_free_disk(struct gendisk *disk)
 	kfree(disk->private_data);
 }
 
+/*
+ * /sys/block/zbsN/zbs/: what the device maps, for udev (the shipped rule
+ * tools/udev/60-zbs.rules makes /dev/disk/by-id/zbs-<volume id>) and tools.
+ * The disk's private_data is the device until free_disk.
+ */
+static struct zbs_dev *zbs_dev_of(struct device *d)
+{
+	return dev_to_disk(d)->private_data;
+}
+
+#define ZBS_DEV_ATTR(name, fmt, expr)						\
+	static ssize_t name##_show(struct device *d, struct device_attribute *a,	\
+				   char *buf)					\
+	{									\
+		const struct zbs_dev *dev = zbs_dev_of(d);			\
+		return sysfs_emit(buf, fmt "\n", expr);				\
+	}									\
+	static DEVICE_ATTR_RO(name)
+
+ZBS_DEV_ATTR(volume_id, "%s", dev->cfg.volume_id);
+ZBS_DEV_ATTR(volume_name, "%s", dev->cfg.volume_name);
+ZBS_DEV_ATTR(replicas, "%u", dev->cfg.replica_num);
+ZBS_DEV_ATTR(stripe_num, "%u", dev->cfg.stripe_num);
+ZBS_DEV_ATTR(stripe_size, "%u", dev->cfg.stripe_size);
+ZBS_DEV_ATTR(io_timeout_ms, "%u", jiffies_to_msecs(dev->io_timeout));
+ZBS_DEV_ATTR(read_only, "%d", !!(dev->cfg.flags & ZBS_DEV_F_READONLY));
+
+static struct attribute *zbs_dev_attrs[] = {
+	&dev_attr_volume_id.attr,
+	&dev_attr_volume_name.attr,
+	&dev_attr_replicas.attr,
+	&dev_attr_stripe_num.attr,
+	&dev_attr_stripe_size.attr,
+	&dev_attr_io_timeout_ms.attr,
+	&dev_attr_read_only.attr,
+	NULL,
+};
+
+static const struct attribute_group zbs_dev_attr_group = {
+	.name	= "zbs",
+	.attrs	= zbs_dev_attrs,
+};
+
+static const struct attribute_group *zbs_dev_attr_groups[] = {
+	&zbs_dev_attr_group,
+	NULL,
+};
+
 static const struct block_device_operations zbs_bdev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= zbs_bdev_open,
@@ -250,7 +298,7 @@ int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id)
 	 * must meet their deadlines even during add_disk. */
 	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	queue_delayed_work(zbs_wq, &dev->tick_work, HZ / 5);
-	ret = add_disk(disk);
+	ret = device_add_disk(NULL, disk, zbs_dev_attr_groups);
 	if (ret)
 		goto out_tick;
 	clear_bit(GD_SUPPRESS_PART_SCAN, &disk->state);

@@ -14,7 +14,7 @@ pkgs=(
 	# VM test runner: kernel to boot, qemu, busybox initramfs
 	linux-image-amd64 qemu-system-x86 busybox-static
 	# workloads and peers for tests and benchmarks
-	fio nbd-server nbd-client e2fsprogs iproute2 procps psmisc dmsetup
+	fio nbd-server nbd-client e2fsprogs iproute2 procps psmisc dmsetup udev
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
