@@ -33,6 +33,7 @@
 #include <linux/tcp.h>
 #include <linux/uio.h>
 #include <net/sock.h>
+#include <linux/seq_file.h>
 
 #include "zbs_internal.h"
 
@@ -661,4 +662,46 @@ void zbs_conn_release(void)
 	}
 	zbs_nr_chunks = 0;
 	mutex_unlock(&zbs_chunks_lock);
+}
+
+/* debugfs zbs/chunks: every chunk and the state of its connections */
+void zbs_conn_debugfs_show(struct seq_file *m)
+{
+	u32 i, n = smp_load_acquire(&zbs_nr_chunks);
+	int k;
+
+	for (i = 0; i < n; i++) {
+		struct zbs_chunk *c = zbs_chunks[i];
+
+		seq_printf(m, "chunk %u %pI4:%u conns %u\n", c->idx, &c->addr, c->port, c->nr_conns);
+		for (k = 0; k < c->nr_conns; k++) {
+			struct zbs_conn *conn = &c->conns[k];
+			unsigned long idx, down;
+			struct zbs_leg *leg;
+			u32 queued = 0, inflight = 0, cookie;
+			struct list_head *p;
+			bool up;
+
+			spin_lock(&conn->lock);
+			up = conn->cur;
+			cookie = conn->cookie;
+			down = conn->down_since;
+			list_for_each(p, &conn->sendq)
+				queued++;
+			spin_unlock(&conn->lock);
+			rcu_read_lock();
+			xa_for_each(&conn->inflight, idx, leg)
+				inflight++;
+			rcu_read_unlock();
+			if (up)
+				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u\n", k,
+					   cookie, queued, inflight);
+			else
+				seq_printf(m, "  conn %d down for %u ms%s queued %u inflight %u\n", k,
+					   down ? jiffies_to_msecs(jiffies - down) : 0,
+					   time_before(jiffies, READ_ONCE(conn->busy_until)) ?
+					   " (busy: the chunk is at its connection limit)" : "",
+					   queued, inflight);
+		}
+	}
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * debugfs: /sys/kernel/debug/zbs. Internals for debugging, and with
+ * debugfs: /sys/kernel/debug/zbs. devices (each device's cached maps, the
+ * IO parked or waiting for reports) and chunks (each chunk's connections:
+ * up or down, legs queued and in flight) for debugging; with
  * test_hooks=1 the test-only fault hooks the VM selftests use: inject_warn
  * (kernel warnings are caught), fail_thread_start (N: the N-th connection
  * thread started from now fails to start).
@@ -10,6 +12,7 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/bug.h>
+#include <linux/seq_file.h>
 
 #include "zbs_internal.h"
 
@@ -58,10 +61,26 @@ static const struct file_operations zbs_inject_warn_fops = {
 	.llseek	= noop_llseek,
 };
 
+static int zbs_devices_show(struct seq_file *m, void *v)
+{
+	zbs_dev_debugfs_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(zbs_devices);
+
+static int zbs_chunks_show(struct seq_file *m, void *v)
+{
+	zbs_conn_debugfs_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(zbs_chunks);
+
 void zbs_debugfs_setup(void)
 {
 	/* debugfs failures are not fatal: the driver works without it. */
 	zbs_debugfs_root = debugfs_create_dir("zbs", NULL);
+	debugfs_create_file("devices", 0400, zbs_debugfs_root, NULL, &zbs_devices_fops);
+	debugfs_create_file("chunks", 0400, zbs_debugfs_root, NULL, &zbs_chunks_fops);
 	if (!zbs_test_hooks)
 		return;
 	debugfs_create_file("inject_warn", 0200, zbs_debugfs_root, NULL, &zbs_inject_warn_fops);

@@ -14,6 +14,8 @@
 #include <linux/major.h>
 #include <linux/slab.h>
 
+#include <linux/seq_file.h>
+
 #include "zbs_internal.h"
 
 #define ZBS_PART_SHIFT	4
@@ -417,4 +419,54 @@ void zbs_dev_release(void)
 	mutex_unlock(&zbs_devs_lock);
 	xa_destroy(&zbs_devs);
 	unregister_blkdev(zbs_major, "zbs");
+}
+
+/* debugfs zbs/devices: every device, its cached maps and what waits on them */
+void zbs_dev_debugfs_show(struct seq_file *m)
+{
+	struct zbs_dev *dev;
+	unsigned long idx, v;
+	struct zbs_ext *ext;
+
+	mutex_lock(&zbs_devs_lock);	/* no device is removed meanwhile */
+	xa_for_each(&zbs_devs, idx, dev) {
+		seq_printf(m, "zbs%u volume %s (%s) size %llu stripe %u x %u replicas %u%s\n",
+			   dev->id, dev->cfg.volume_id, dev->cfg.volume_name, dev->cfg.size,
+			   dev->cfg.stripe_num, dev->cfg.stripe_size, dev->cfg.replica_num,
+			   dev->cfg.flags & ZBS_DEV_F_READONLY ? " read-only" : "");
+		seq_printf(m, "  open %d inflight %lld parked %d reports %d maps %d\n",
+			   atomic_read(&dev->open_count), (long long)atomic64_read(&dev->inflight),
+			   atomic_read(&dev->nr_parked), atomic_read(&dev->nr_reports),
+			   atomic_read(&dev->nr_maps));
+		xa_for_each(&dev->exts, v, ext) {
+			struct zbs_report *r;
+			struct zbs_cmd *c;
+			u32 parked = 0, reports = 0, ackwait = 0;
+			u8 i;
+
+			spin_lock(&ext->lock);
+			list_for_each_entry(c, &ext->parked, park)
+				parked++;
+			list_for_each_entry(r, &ext->reports, node)
+				reports++;
+			list_for_each_entry(c, &ext->ackwait, park)
+				ackwait++;
+			seq_printf(m, "  vext %llu pid %llu inflight %u parked %u reports %u ackwait %u%s",
+				   ext->vext, ext->pid, ext->inflight, parked, reports, ackwait,
+				   ext->req_id ? (ext->req_write ? " map-requested(w)" : " map-requested(r)") : "");
+			if (ext->map) {
+				struct zbs_map *map = ext->map;
+
+				seq_printf(m, " map lease_epoch %llu gen %llu expires_ms %ld replicas",
+					   map->lease_epoch, map->next_gen,
+					   (long)jiffies_to_msecs(map->expires - jiffies));
+				for (i = 0; i < map->nr; i++)
+					seq_printf(m, " %u%s", map->rep[i].cid,
+						   test_bit(i, &map->failed) ? "(failed)" : "");
+			}
+			seq_putc(m, '\n');
+			spin_unlock(&ext->lock);
+		}
+	}
+	mutex_unlock(&zbs_devs_lock);
 }

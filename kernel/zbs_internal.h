@@ -313,6 +313,9 @@ int zbs_ctl_setup(void);
 void zbs_ctl_release(void);
 
 void zbs_debugfs_setup(void);
+struct seq_file;
+void zbs_dev_debugfs_show(struct seq_file *m);		/* zbs_dev.c */
+void zbs_conn_debugfs_show(struct seq_file *m);		/* zbs_conn.c */
 /*
  * Test-only fault hooks (test_hooks=1, debugfs): a counter N > 0 makes the
  * N-th event from now fail (then it is 0 again).

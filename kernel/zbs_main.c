@@ -73,14 +73,14 @@ out_debugfs:
 
 static void __exit zbs_exit(void)
 {
-	/* Close entry points first: netlink, then the control device. */
+	/* Close entry points first: debugfs, netlink, the control device. */
+	zbs_debugfs_release();
 	zbs_genl_release();
 	zbs_ctl_release();
 	zbs_dev_release();
 	zbs_conn_release();
 	zbs_io_release();
 	destroy_workqueue(zbs_wq);
-	zbs_debugfs_release();
 	/* everything is gone now: anything still counted leaked */
 	WARN(atomic_read(&zbs_live_maps) || atomic_read(&zbs_live_exts),
 	     "zbs: leaked %d extent maps and %d extent slots\n",

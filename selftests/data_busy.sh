@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 PROBE=$ZBS_TOP/build/zbs-probe
-ktap_plan 5
+ktap_plan 7
 cluster_init
 zbs_load conns_per_chunk=2 reconnect_ms=200 && wait_path /dev/zbs-control
 chunk_start 1 && chunk_start 2 && chunk_start 3 --max-conns 3 || { ktap_fail "chunks start"; exit 1; }
@@ -28,9 +28,16 @@ head -c 1048576 /dev/urandom > "$ZBS_ST_TMP/a"
 before=$(dmesg | wc -l)
 dd if="$ZBS_ST_TMP/a" of="$dev" bs=1M count=1 oflag=direct status=none 2>"$ZBS_ST_TMP/dd.err" &
 ddpid=$!
-sleep 3
+sleep 2
+D=/sys/kernel/debug/zbs
+busy_seen=0
+for _ in $(seq 20); do grep -q '(busy' $D/chunks && { busy_seen=1; break; }; sleep 0.05; done
+sed 's/^/# chunks: /' $D/chunks | head -12
+sleep 1
 kill $bpid; wait $bpid 2>/dev/null	# a connection is free again
 wait $ddpid; rc=$?
+cat $D/devices > "$ZBS_ST_TMP/devices"
+sed 's/^/# devices: /' "$ZBS_ST_TMP/devices" | head -8
 ktap_info "dd: rc $rc $(cat "$ZBS_ST_TMP/dd.err")"
 ktap_check "the chunk refused a kernel connection as busy" \
 	bash -c "dmesg | tail -n +$((before + 1)) | grep -q 'busy (at its connection limit)'"
@@ -48,4 +55,7 @@ for v in 0 1 2 3; do
 	done
 done
 ktap_check "every replica of the 4 vextents took its write (gen 1 on each chunk)" [ $ok -eq 1 ]
+ktap_check "debugfs showed the refused connection as busy" [ $busy_seen = 1 ]
+ktap_check "debugfs devices lists zbs0's maps with their replicas" \
+	bash -c "grep -q '^zbs0 volume vol-busy' $ZBS_ST_TMP/devices && grep -q 'vext 0 pid [0-9]* .* map lease_epoch 1 .*replicas 1 2 3' $ZBS_ST_TMP/devices"
 ktap_finish
