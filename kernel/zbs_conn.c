@@ -145,11 +145,32 @@ static int zbs_xmit_rq(struct socket *sock, bool send, struct request *rq, int l
 	return 0;
 }
 
-/* Complete the leg erased from the inflight xarray by the caller. */
+/*
+ * Complete the leg erased from the inflight xarray by the caller. A leg the
+ * tx thread is still sending (an rx error, a reply before the send ended)
+ * is completed by the sender when its send ends (zbs_leg_sent): the write's
+ * pages must not be freed, nor the leg sent again after a retry, while it
+ * is on its way (nbd holds a per-command lock across send and receive for
+ * the same reason).
+ */
+static void zbs_leg_complete(struct zbs_leg *leg, int status)
+{
+	leg->status = status;
+	if (atomic_cmpxchg(&leg->xmit, ZBS_XMIT_SENDING, ZBS_XMIT_DEFERRED) == ZBS_XMIT_SENDING)
+		return;
+	zbs_leg_done(leg);
+}
+
+/* The tx thread is done with the leg: complete it if that was left to it. */
+static void zbs_leg_sent(struct zbs_leg *leg)
+{
+	if (atomic_xchg(&leg->xmit, ZBS_XMIT_IDLE) == ZBS_XMIT_DEFERRED)
+		zbs_leg_done(leg);
+}
+
 static void zbs_leg_fail(struct zbs_leg *leg, int err)
 {
-	leg->status = err;
-	zbs_leg_done(leg);
+	zbs_leg_complete(leg, err);
 }
 
 /*
@@ -300,9 +321,12 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 
 	leg->sock_cookie = s->cookie;
 	leg->sent_at = jiffies;
+	/* once inserted, the rx thread can complete it: that waits for us */
+	atomic_set(&leg->xmit, ZBS_XMIT_SENDING);
 	ret = xa_alloc_cyclic(&conn->inflight, &slot, leg, xa_limit_32b,
 			      &conn->next_id, GFP_NOIO);
 	if (ret < 0) {
+		atomic_set(&leg->xmit, ZBS_XMIT_IDLE);
 		zbs_leg_fail(leg, -ENOMEM);
 		return;
 	}
@@ -318,16 +342,20 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 		/* refused as BUSY: it stays to be sent again (requeue_busy) */
 		if (!busy && xa_erase(&conn->inflight, slot) == leg)
 			zbs_leg_fail(leg, -ECONNRESET);
-		return;
+		goto out;
 	}
 
 	is_write = le16_to_cpu(leg->req.opcode) == ZBS_OP_WRITE;
 	ret = zbs_xmit_buf(s->sock, true, &leg->req, sizeof(leg->req),
 			   is_write || more ? MSG_MORE : 0);
+	if (zbs_test_hooks && !ret)
+		zbs_fault_delay(&zbs_fault_send_delay_ms);	/* test: between header and data */
 	if (!ret && is_write)
 		ret = zbs_xmit_rq(s->sock, true, leg->cmd->rq, more ? MSG_MORE : 0);
 	if (ret)
 		zbs_conn_fail(conn, s, ret);	/* fails this leg too */
+out:
+	zbs_leg_sent(leg);
 }
 
 /* The oldest unanswered leg is older than the connection timeout. */
@@ -497,9 +525,8 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 			return ret;
 		}
 	}
-	leg->status = status;
 	leg->reply_gen = le64_to_cpu(rep.gen);
-	zbs_leg_done(leg);
+	zbs_leg_complete(leg, status);
 	return 0;
 }
 

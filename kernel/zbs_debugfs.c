@@ -5,13 +5,15 @@
  * up or down, legs queued and in flight) for debugging; with
  * test_hooks=1 the test-only fault hooks the VM selftests use: inject_warn
  * (kernel warnings are caught), fail_thread_start (N: the N-th connection
- * thread started from now fails to start).
+ * thread started from now fails to start), send_delay_ms (every send
+ * sleeps between a request's header and its data).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/bug.h>
+#include <linux/delay.h>
 #include <linux/seq_file.h>
 
 #include "zbs_internal.h"
@@ -19,6 +21,15 @@
 static struct dentry *zbs_debugfs_root;
 
 atomic_t zbs_fault_thread_start = ATOMIC_INIT(0);
+atomic_t zbs_fault_send_delay_ms = ATOMIC_INIT(0);
+
+void zbs_fault_delay(atomic_t *ms)
+{
+	int n = atomic_read(ms);
+
+	if (n > 0)
+		msleep(n);
+}
 
 bool zbs_fault_hit(atomic_t *f)
 {
@@ -86,6 +97,8 @@ void zbs_debugfs_setup(void)
 	debugfs_create_file("inject_warn", 0200, zbs_debugfs_root, NULL, &zbs_inject_warn_fops);
 	debugfs_create_file_unsafe("fail_thread_start", 0600, zbs_debugfs_root,
 				   &zbs_fault_thread_start, &zbs_fault_fops);
+	debugfs_create_file_unsafe("send_delay_ms", 0600, zbs_debugfs_root,
+				   &zbs_fault_send_delay_ms, &zbs_fault_fops);
 }
 
 void zbs_debugfs_release(void)

@@ -233,10 +233,21 @@ struct zbs_leg {
 	struct zbs_chunk	*chunk;
 	u32			sock_cookie;	/* socket it was sent on */
 	unsigned long		busy_since;	/* first refused as BUSY, 0: never */
+	/* ZBS_XMIT_*: the tx thread is sending it; a completion meanwhile is
+	 * left to the sender (the request's pages must outlive the send) */
+	atomic_t		xmit;
 	unsigned long		sent_at;	/* jiffies */
 	int			status;		/* wire status, or -errno */
 	u64			reply_gen;
 };
+
+enum { ZBS_XMIT_IDLE, ZBS_XMIT_SENDING, ZBS_XMIT_DEFERRED };
+
+/* A leg's status is a wire status (>= 0) or a local -errno: the connection. */
+static inline bool zbs_leg_transport_err(int status)
+{
+	return status < 0;
+}
 
 /* Per-request state in the blk-mq PDU. */
 struct zbs_cmd {
@@ -258,6 +269,7 @@ struct zbs_cmd {
 	struct list_head	park;		/* on ext->parked */
 	struct delayed_work	dwork;		/* completion, retry, flush (worker) */
 	u8			nr_legs;	/* legs of the current attempt */
+	bool			transport;	/* the last attempt failed on connections only */
 	struct zbs_leg		legs[ZBS_MAX_REPLICAS];
 	struct zbs_leg		**flush_legs;	/* flush: one per chunk */
 	u32			nr_flush_legs;
@@ -322,6 +334,9 @@ void zbs_conn_debugfs_show(struct seq_file *m);		/* zbs_conn.c */
  */
 extern atomic_t zbs_fault_thread_start;	/* starting a connection thread */
 bool zbs_fault_hit(atomic_t *f);
+/* N > 0: sleep N ms between a request's header and its data (every send) */
+extern atomic_t zbs_fault_send_delay_ms;
+void zbs_fault_delay(atomic_t *ms);
 void zbs_debugfs_release(void);
 
 #endif /* _ZBS_INTERNAL_H */

@@ -82,6 +82,7 @@ static void zbs_leg_init(struct zbs_leg *leg, struct zbs_cmd *cmd, u16 op,
 	leg->status = 0;
 	leg->reply_gen = 0;
 	leg->busy_since = 0;
+	atomic_set(&leg->xmit, ZBS_XMIT_IDLE);
 	INIT_LIST_HEAD(&leg->node);
 }
 
@@ -324,7 +325,9 @@ static void zbs_cmd_next(struct zbs_cmd *cmd, bool ok, bool map_bad, bool nospc)
 		queue_delayed_work(zbs_wq, &cmd->dwork,
 				   cmd->op == ZBS_OP_READ && !map_bad ? 0 : ZBS_RETRY_DELAY);
 	} else {
-		zbs_cmd_end(cmd, BLK_STS_IOERR);
+		/* no replica could be reached: a transport error (ENOLINK), not
+		 * one a chunk reported (EIO) */
+		zbs_cmd_end(cmd, cmd->transport ? BLK_STS_TRANSPORT : BLK_STS_IOERR);
 	}
 }
 
@@ -353,11 +356,14 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 	bool map_bad = false, drained, nospc = false, wait = false, send = false;
 	int i;
 
+	cmd->transport = !ok && cmd->nr_legs;
 	for (i = 0; i < cmd->nr_legs; i++) {
 		if (zbs_st_fenced(cmd->legs[i].status))
 			map_bad = true;
 		if (cmd->legs[i].status == ZBS_ST_NOSPC)
 			nospc = true;
+		if (!zbs_leg_transport_err(cmd->legs[i].status))
+			cmd->transport = false;
 	}
 	if (zbs_op_writes(cmd->op) && !ok)
 		map_bad = true;		/* total failure: nothing removed, ask again */
@@ -513,6 +519,8 @@ void zbs_leg_done(struct zbs_leg *leg)
 {
 	struct zbs_cmd *cmd = leg->cmd;
 
+	/* never while its data is being sent: the request could end first */
+	WARN_ON_ONCE(atomic_read(&leg->xmit) == ZBS_XMIT_SENDING);
 	if (leg->status == ZBS_ST_OK) {
 		atomic_inc(&cmd->ok);
 		if (zbs_op_writes(cmd->op)) {
@@ -587,6 +595,7 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	cmd->dev = dev;
 	cmd->map = NULL;
 	cmd->fua = rq->cmd_flags & REQ_FUA;
+	cmd->transport = false;
 	cmd->tried = 0;
 	cmd->len = 0;
 	cmd->nr_legs = 0;	/* legs are set up by zbs_leg_init when issued */

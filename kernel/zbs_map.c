@@ -493,7 +493,9 @@ void zbs_map_tick(struct zbs_dev *dev)
 			list_del_init(&cmd->park);
 			zbs_dev_warn_ratelimited(dev, "vextent %llu: no usable map within the IO timeout\n",
 					    ext->vext);
-			zbs_cmd_end(cmd, BLK_STS_IOERR);
+			/* its last attempt found no replica: ENOLINK; never
+			 * got a map (agent, meta): ETIMEDOUT */
+			zbs_cmd_end(cmd, cmd->transport ? BLK_STS_TRANSPORT : BLK_STS_TIMEOUT);
 		}
 		list_for_each_entry_safe(cmd, tmp, &unacked, park) {
 			list_del_init(&cmd->park);
@@ -501,7 +503,7 @@ void zbs_map_tick(struct zbs_dev *dev)
 					    ext->vext);
 			zbs_map_put(cmd->map);
 			cmd->map = NULL;
-			zbs_cmd_end(cmd, BLK_STS_IOERR);
+			zbs_cmd_end(cmd, BLK_STS_TIMEOUT);
 		}
 	}
 }
