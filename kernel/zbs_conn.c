@@ -168,11 +168,6 @@ static void zbs_leg_sent(struct zbs_leg *leg)
 		zbs_leg_done(leg);
 }
 
-static void zbs_leg_fail(struct zbs_leg *leg, int err)
-{
-	zbs_leg_complete(leg, err);
-}
-
 /*
  * Is the chunk's BUSY notice (a reply with id 0, zbs_wire.h) waiting to be
  * read on s? A send that failed because the chunk closed a refused
@@ -234,7 +229,7 @@ static void zbs_conn_fail(struct zbs_conn *conn, struct zbs_sock *s, int err)
 		if (leg->sock_cookie != s->cookie)
 			continue;
 		if (xa_erase(&conn->inflight, idx) == leg)
-			zbs_leg_fail(leg, -ECONNRESET);
+			zbs_leg_complete(leg, -ECONNRESET);
 	}
 	wake_up(&conn->wait);
 	zbs_sock_put(s);	/* the connection's reference */
@@ -293,7 +288,7 @@ static void zbs_conn_fail_inflight(struct zbs_conn *conn, int err)
 
 	xa_for_each(&conn->inflight, idx, leg)
 		if (xa_erase(&conn->inflight, idx) == leg)
-			zbs_leg_fail(leg, err);
+			zbs_leg_complete(leg, err);
 }
 
 /* Fail queued (unsent) legs: the chunk cannot be reached. */
@@ -307,7 +302,7 @@ static void zbs_conn_fail_queued(struct zbs_conn *conn, int err)
 	spin_unlock(&conn->lock);
 	list_for_each_entry_safe(leg, tmp, &list, node) {
 		list_del_init(&leg->node);
-		zbs_leg_fail(leg, err);
+		zbs_leg_complete(leg, err);
 	}
 }
 
@@ -327,7 +322,7 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 			      &conn->next_id, GFP_NOIO);
 	if (ret < 0) {
 		atomic_set(&leg->xmit, ZBS_XMIT_IDLE);
-		zbs_leg_fail(leg, -ENOMEM);
+		zbs_leg_complete(leg, -ENOMEM);
 		return;
 	}
 	leg->req.id = cpu_to_le64((u64)s->cookie << 32 | slot);
@@ -341,7 +336,7 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 	if (!alive) {
 		/* refused as BUSY: it stays to be sent again (requeue_busy) */
 		if (!busy && xa_erase(&conn->inflight, slot) == leg)
-			zbs_leg_fail(leg, -ECONNRESET);
+			zbs_leg_complete(leg, -ECONNRESET);
 		goto out;
 	}
 
@@ -396,7 +391,7 @@ static void zbs_conn_requeue_busy(struct zbs_conn *conn, u32 cookie)
 		if (!leg->busy_since)
 			leg->busy_since = jiffies ?: 1;
 		if (time_after(jiffies, leg->busy_since + limit)) {
-			zbs_leg_fail(leg, -EBUSY);
+			zbs_leg_complete(leg, -EBUSY);
 			continue;
 		}
 		list_add_tail(&leg->node, &list);
@@ -422,8 +417,10 @@ static int zbs_conn_tx_thread(void *data)
 			conn->busy_cookie = 0;
 			spin_unlock(&conn->lock);
 
-			if (busy) {
+			if (busy)
 				zbs_conn_requeue_busy(conn, busy);
+			/* not before the busy back-off ends, whatever is queued meanwhile */
+			if (time_before(jiffies, READ_ONCE(conn->busy_until))) {
 				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
 					max_t(long, (long)(READ_ONCE(conn->busy_until) - jiffies), 1));
 				continue;
@@ -515,13 +512,13 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 		     len != le32_to_cpu(leg->req.length)))) {
 		pr_err_ratelimited("chunk %pI4:%u: reply does not match its request\n",
 				   &conn->chunk->addr, conn->chunk->port);
-		zbs_leg_fail(leg, -EPROTO);
+		zbs_leg_complete(leg, -EPROTO);
 		return -EPROTO;
 	}
 	if (len) {
 		ret = zbs_xmit_rq(s->sock, false, leg->cmd->rq, 0);
 		if (ret) {
-			zbs_leg_fail(leg, ret);
+			zbs_leg_complete(leg, ret);
 			return ret;
 		}
 	}
