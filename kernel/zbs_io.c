@@ -38,6 +38,9 @@
 
 #include "zbs_internal.h"
 
+#define CREATE_TRACE_POINTS
+#include "zbs_trace.h"
+
 #define ZBS_RETRY_DELAY		(HZ / 10)
 
 static struct kmem_cache *zbs_leg_cache;
@@ -60,6 +63,8 @@ void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st)
 				   cmd->op == ZBS_OP_WRITE_ZEROES ? "discard/write-zeroes" : "flush",
 				   blk_rq_bytes(cmd->rq), blk_rq_pos(cmd->rq),
 				   blk_status_to_errno(st));
+	trace_zbs_rq_end(dev->id, cmd->op, blk_rq_pos(cmd->rq), blk_rq_bytes(cmd->rq),
+			 blk_status_to_errno(st));
 	blk_mq_end_request(cmd->rq, st);
 	atomic64_dec(&dev->inflight);
 }
@@ -381,6 +386,9 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 			zbs_dev_warn_ratelimited(dev, "pid %llu: replica on cid %u failed (%d), dropped at gen %llu\n",
 					    map->pid, map->rep[leg->rep_idx].cid,
 					    zbs_wire_errno(leg->status), cmd->gen + 1);
+			trace_zbs_replica_failed(dev->id, ext->vext, map->pid,
+						 map->rep[leg->rep_idx].cid, cmd->gen + 1,
+						 zbs_wire_errno(leg->status));
 			__zbs_ext_report(ext, map, ZBS_CMD_REPLICA_FAILED, leg->rep_idx,
 					 cmd->gen + 1, zbs_wire_errno(leg->status));
 			send = true;
@@ -591,6 +599,7 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 					 (unsigned long long)blk_rq_pos(rq));
 		return BLK_STS_IOERR;
 	}
+	trace_zbs_rq_start(dev->id, cmd->op, blk_rq_pos(rq), blk_rq_bytes(rq));
 	cmd->rq = rq;
 	cmd->dev = dev;
 	cmd->map = NULL;
