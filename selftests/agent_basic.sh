@@ -161,6 +161,7 @@ ms=$((($(date +%s%N) - start) / 1000000))
 n=$(grep -c "^map dev=${dev2#/dev/zbs} vol=agent-basic-burst .*replicas=1,2,3" "$tmp/events")
 nerr=$(grep -c "^map-error dev=${dev2#/dev/zbs} \|^rejected " "$tmp/events")
 ktap_info "burst: fio rc $rc, $n vextents mapped (all 3 replicas), $nerr errors, in $ms ms"
+grep "^map-error dev=${dev2#/dev/zbs} \|^rejected " "$tmp/events" | head -5 | sed 's/^/# /'
 ktap_check "burst: fio succeeds, >= 150 vextents mapped, no map error or rejection" \
 	test $rc -eq 0 -a "$n" -ge 150 -a "$nerr" -eq 0
 "$ZBSCTL" device del "$dev2" || ktap_info "cannot detach $dev2"
