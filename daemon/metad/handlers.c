@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Meta RPC handlers: decode a request, call the state function, encode the
- * reply. Protocol only; the rules are in cluster.c, volume.c and lease.c.
+ * reply. Protocol only; the rules are in the tables and operations (meta.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "handlers.h"
-#include "meta.h"
+#include "keepalive.h"
+#include "lease.h"
 #include "meta.pb-c.h"
+#include "owner.h"
+#include "provision.h"
 #include "rpc.h"
 
 #define MSG(p) ((const ProtobufCMessage *)(p))
@@ -66,9 +69,9 @@ static void fill_volume(Zbs__Volume *o, const struct meta_volume *v)
 
 static void fill_pext(struct meta *m, Zbs__PExtent *o, uint64_t pid)
 {
-	const struct meta_pext *p = &m->pext[pid];
-	struct meta_session *s = p->owner ? meta_session_find(m, p->owner) : NULL;
-	const struct meta_volume *v = p->vol < m->nvols ? m->vols[p->vol] : NULL;
+	const struct meta_pext *p = meta_pext(&m->pexts, pid);
+	struct meta_session *s = p->owner ? meta_session_find(&m->sessions, p->owner) : NULL;
+	const struct meta_volume *v = meta_volume_at(&m->vols, p->vol);
 
 	zbs__pextent__init(o);
 	o->pid = pid;
@@ -99,7 +102,7 @@ static void fill_negotiation(struct meta *m, Zbs__Negotiation *n, uint64_t chunk
 
 /* ---- handlers ---------------------------------------------------------- */
 
-static int h_register_chunk(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_register_chunk(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			    struct merr *e)
 {
 	const Zbs__RegisterChunkRequest *q = (const void *)in;
@@ -108,14 +111,14 @@ static int h_register_chunk(struct meta *m, const ProtobufCMessage *in, struct r
 	Zbs__SpaceInfo si;
 	struct meta_chunk *c;
 
-	if (meta_register_chunk(m, q->uuid, q->data_addr, q->rpc_addr, &c, e))
+	if (meta_chunk_register(&m->chunks, q->uuid, q->data_addr, q->rpc_addr, &c, e))
 		return -1;
 	fill_chunk(&ch, &si, c);
 	resp.chunk = &ch;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_create_session(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_create_session(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			    struct merr *e)
 {
 	const Zbs__CreateSessionRequest *q = (const void *)in;
@@ -126,15 +129,15 @@ static int h_create_session(struct meta *m, const ProtobufCMessage *in, struct r
 	if (meta_session_create(m, q->cid, q->uuid, q->capabilities, &s, e))
 		return -1;
 	resp.session_id = s->id;
-	resp.lease_ms = m->cfg.session_lease_ms;
-	resp.keepalive_ms = m->cfg.keepalive_ms;
+	resp.lease_ms = m->core.cfg.session_lease_ms;
+	resp.keepalive_ms = m->core.cfg.keepalive_ms;
 	/* SPEC 2.3: negotiation info goes out before the first keepalive */
 	fill_negotiation(m, &n, q->capabilities);
 	resp.negotiation = &n;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 		       struct merr *e)
 {
 	const Zbs__KeepAliveRequest *q = (const void *)in;
@@ -170,19 +173,25 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct reply 
 		return -1;
 	for (size_t i = 0; i < q->n_revoke_acks; i++)
 		meta_revoke_acked(m, s, q->revoke_acks[i]);
-	resp.lease_ms = m->cfg.session_lease_ms;
+	resp.lease_ms = m->core.cfg.session_lease_ms;
 	fill_negotiation(m, &n, q->capabilities);
 	resp.negotiation = &n;
 	/* the one-time commands, then every revoke not acknowledged yet */
 	uint32_t nrv = s->nrevokes < META_REVOKES_PER_REPLY ? s->nrevokes : META_REVOKES_PER_REPLY;
 	uint32_t nc = s->ncmds + nrv;
+	struct meta_revoke *rv = TAILQ_FIRST(&s->revokes);
 	if (nc) {
 		cmds = calloc(nc, sizeof(*cmds));
 		cmdp = calloc(nc, sizeof(*cmdp));
 		if (!cmds || !cmdp)
 			abort();
 		for (uint32_t i = 0; i < nc; i++) {
-			const struct meta_cmd *c = i < s->ncmds ? &s->cmds[i] : &s->revokes[i - s->ncmds];
+			const struct meta_cmd *c = &s->cmds[i];
+
+			if (i >= s->ncmds) {
+				c = &rv->cmd;
+				rv = TAILQ_NEXT(rv, link);
+			}
 
 			zbs__command__init(&cmds[i]);
 			cmds[i].type = (Zbs__CommandType)c->type;
@@ -195,14 +204,14 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct reply 
 		resp.n_commands = nc;
 		resp.commands = cmdp;
 	}
-	ret = reply_msg(r, MSG(&resp));
+	ret = meta_reply_msg(r, MSG(&resp));
 	meta_session_cmds_sent(s);	/* delivered */
 	free(cmds);
 	free(cmdp);
 	return ret;
 }
 
-static int h_leave_session(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_leave_session(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	const Zbs__LeaveSessionRequest *q = (const void *)in;
@@ -210,10 +219,10 @@ static int h_leave_session(struct meta *m, const ProtobufCMessage *in, struct re
 
 	if (meta_session_leave(m, q->session_id, e))
 		return -1;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_list_chunks(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_list_chunks(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			 struct merr *e)
 {
 	const Zbs__ListChunksRequest *q = (const void *)in;
@@ -222,51 +231,51 @@ static int h_list_chunks(struct meta *m, const ProtobufCMessage *in, struct repl
 	Zbs__SpaceInfo si[META_MAX_CID];
 	size_t n = 0;
 
-	if (q->cid && !meta_chunk(m, q->cid))
+	if (q->cid && !meta_chunk(&m->chunks, q->cid))
 		return merr_set(e, ZBS_RPC_ENOENT, "chunk %u not found", q->cid);
 	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
-		if (!m->chunks[cid].cid || (q->cid && q->cid != cid))
+		if (!m->chunks.by_cid[cid].cid || (q->cid && q->cid != cid))
 			continue;
-		fill_chunk(&chunks[n], &si[n], &m->chunks[cid]);
+		fill_chunk(&chunks[n], &si[n], &m->chunks.by_cid[cid]);
 		cp[n] = &chunks[n];
 		n++;
 	}
 	resp.n_chunks = n;
 	resp.chunks = cp;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_list_sessions(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_list_sessions(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	Zbs__ListSessionsResponse resp = ZBS__LIST_SESSIONS_RESPONSE__INIT;
-	Zbs__Session *ss = calloc(m->nsessions + 1, sizeof(*ss));
-	Zbs__Session **sp = calloc(m->nsessions + 1, sizeof(*sp));
+	Zbs__Session *ss = calloc(m->sessions.n + 1, sizeof(*ss));
+	Zbs__Session **sp = calloc(m->sessions.n + 1, sizeof(*sp));
 	int ret;
 
 	if (!ss || !sp)
 		abort();
-	for (uint32_t i = 0; i < m->nsessions; i++) {
-		struct meta_session *s = m->sessions[i];
+	for (uint32_t i = 0; i < m->sessions.n; i++) {
+		struct meta_session *s = m->sessions.all[i];
 		zbs__session__init(&ss[i]);
 		ss[i].session_id = s->id;
 		ss[i].cid = s->cid;
-		ss[i].uuid = m->chunks[s->cid].uuid;
+		ss[i].uuid = m->chunks.by_cid[s->cid].uuid;
 		ss[i].alive = s->alive;
-		ss[i].lease_remaining_ms = ((int64_t)s->expire_ns - (int64_t)m->now_ns) / 1000000;
+		ss[i].lease_remaining_ms = ((int64_t)s->expire_ns - (int64_t)m->core.now_ns) / 1000000;
 		ss[i].leases = s->leases;
 		ss[i].pending_commands = s->ncmds;
 		sp[i] = &ss[i];
 	}
-	resp.n_sessions = m->nsessions;
+	resp.n_sessions = m->sessions.n;
 	resp.sessions = sp;
-	ret = reply_msg(r, MSG(&resp));
+	ret = meta_reply_msg(r, MSG(&resp));
 	free(ss);
 	free(sp);
 	return ret;
 }
 
-static int h_topo_create(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_topo_create(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			 struct merr *e)
 {
 	const Zbs__TopoCreateRequest *q = (const void *)in;
@@ -274,43 +283,44 @@ static int h_topo_create(struct meta *m, const ProtobufCMessage *in, struct repl
 	Zbs__TopoObj o = ZBS__TOPO_OBJ__INIT;
 	struct meta_topo *t;
 
-	if (meta_topo_create(m, q->type, q->name, q->parent_id, &t, e))
+	if (meta_topo_create(&m->topos, q->type, q->name, q->parent_id, &t, e))
 		return -1;
 	o.id = t->id;
 	o.type = (Zbs__TopoType)t->type;
 	o.name = t->name;
 	o.parent_id = t->parent;
 	resp.obj = &o;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_topo_list(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_topo_list(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 		       struct merr *e)
 {
 	Zbs__TopoListResponse resp = ZBS__TOPO_LIST_RESPONSE__INIT;
-	Zbs__TopoObj *o = calloc(m->ntopo + 1, sizeof(*o));
-	Zbs__TopoObj **op = calloc(m->ntopo + 1, sizeof(*op));
+	const struct meta_topos *t = &m->topos;
+	Zbs__TopoObj *o = calloc(t->n + 1, sizeof(*o));
+	Zbs__TopoObj **op = calloc(t->n + 1, sizeof(*op));
 	int ret;
 
 	if (!o || !op)
 		abort();
-	for (uint32_t i = 0; i < m->ntopo; i++) {
+	for (uint32_t i = 0; i < t->n; i++) {
 		zbs__topo_obj__init(&o[i]);
-		o[i].id = m->topo[i].id;
-		o[i].type = (Zbs__TopoType)m->topo[i].type;
-		o[i].name = m->topo[i].name;
-		o[i].parent_id = m->topo[i].parent;
+		o[i].id = t->objs[i].id;
+		o[i].type = (Zbs__TopoType)t->objs[i].type;
+		o[i].name = (char *)t->objs[i].name;
+		o[i].parent_id = t->objs[i].parent;
 		op[i] = &o[i];
 	}
-	resp.n_objs = m->ntopo;
+	resp.n_objs = t->n;
 	resp.objs = op;
-	ret = reply_msg(r, MSG(&resp));
+	ret = meta_reply_msg(r, MSG(&resp));
 	free(o);
 	free(op);
 	return ret;
 }
 
-static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 		       struct merr *e)
 {
 	const Zbs__TopoMoveRequest *q = (const void *)in;
@@ -318,22 +328,22 @@ static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct reply 
 
 	if (!q->cid == !q->id)
 		return merr_set(e, ZBS_RPC_EINVAL, "move needs exactly one of cid or topology id");
-	if (meta_topo_move(m, q->cid, q->id, q->new_parent_id, e))
+	if (meta_topo_move(&m->topos, &m->chunks, q->cid, q->id, q->new_parent_id, e))
 		return -1;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int reply_volume(struct reply *r, const struct meta_volume *v)
+static int reply_volume(struct meta_reply *r, const struct meta_volume *v)
 {
 	Zbs__VolumeResponse resp = ZBS__VOLUME_RESPONSE__INIT;
 	Zbs__Volume vo;
 
 	fill_volume(&vo, v);
 	resp.volume = &vo;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	const Zbs__VolumeCreateRequest *q = (const void *)in;
@@ -355,38 +365,38 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct re
 	return reply_volume(r, vol);
 }
 
-static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			 struct merr *e)
 {
 	Zbs__VolumeListResponse resp = ZBS__VOLUME_LIST_RESPONSE__INIT;
-	Zbs__Volume *vo = calloc(m->nvols + 1, sizeof(*vo));
-	Zbs__Volume **vp = calloc(m->nvols + 1, sizeof(*vp));
+	Zbs__Volume *vo = calloc(m->vols.n + 1, sizeof(*vo));
+	Zbs__Volume **vp = calloc(m->vols.n + 1, sizeof(*vp));
 	size_t n = 0;
 	int ret;
 
 	if (!vo || !vp)
 		abort();
-	for (uint32_t i = 0; i < m->nvols; i++) {
-		if (!m->vols[i])
+	for (uint32_t i = 0; i < m->vols.n; i++) {
+		if (!m->vols.slots[i])
 			continue;
-		fill_volume(&vo[n], m->vols[i]);
+		fill_volume(&vo[n], m->vols.slots[i]);
 		vp[n] = &vo[n];
 		n++;
 	}
 	resp.n_volumes = n;
 	resp.volumes = vp;
-	ret = reply_msg(r, MSG(&resp));
+	ret = meta_reply_msg(r, MSG(&resp));
 	free(vo);
 	free(vp);
 	return ret;
 }
 
-static int h_volume_show(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_volume_show(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			 struct merr *e)
 {
 	const Zbs__VolumeShowRequest *q = (const void *)in;
 	Zbs__VolumeShowResponse resp = ZBS__VOLUME_SHOW_RESPONSE__INIT;
-	struct meta_volume *v = meta_volume_find(m, q->volume, e);
+	struct meta_volume *v = meta_volume_find(&m->vols, q->volume, e);
 	Zbs__Volume vo;
 	Zbs__PExtent *po = NULL, **pp = NULL;
 	size_t n = 0;
@@ -411,43 +421,43 @@ static int h_volume_show(struct meta *m, const ProtobufCMessage *in, struct repl
 		resp.n_pextents = n;
 		resp.pextents = pp;
 	}
-	ret = reply_msg(r, MSG(&resp));
+	ret = meta_reply_msg(r, MSG(&resp));
 	free(po);
 	free(pp);
 	return ret;
 }
 
-static int h_volume_resize(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_volume_resize(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	const Zbs__VolumeResizeRequest *q = (const void *)in;
-	struct meta_volume *v = meta_volume_find(m, q->volume, e);
+	struct meta_volume *v = meta_volume_find(&m->vols, q->volume, e);
 
 	if (!v || meta_volume_resize(m, v, q->size, e))
 		return -1;
 	return reply_volume(r, v);
 }
 
-static int h_volume_delete(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_volume_delete(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	const Zbs__VolumeRef *q = (const void *)in;
 	Zbs__Empty resp = ZBS__EMPTY__INIT;
-	struct meta_volume *v = meta_volume_find(m, q->volume, e);
+	struct meta_volume *v = meta_volume_find(&m->vols, q->volume, e);
 
 	if (!v || meta_volume_delete(m, v, e))
 		return -1;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_get_vextent_lease(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_get_vextent_lease(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			       struct merr *e)
 {
 	const Zbs__GetVExtentLeaseRequest *q = (const void *)in;
 	Zbs__GetVExtentLeaseResponse resp = ZBS__GET_VEXTENT_LEASE_RESPONSE__INIT;
 	Zbs__Lease l = ZBS__LEASE__INIT;
 	Zbs__LeaseChunk lc[ZBS_LOC_SLOTS], *lcp[ZBS_LOC_SLOTS];
-	struct meta_volume *v = meta_volume_find(m, q->volume, e);
+	struct meta_volume *v = meta_volume_find(&m->vols, q->volume, e);
 	struct meta_pext *p;
 	uint64_t pid;
 
@@ -455,7 +465,7 @@ static int h_get_vextent_lease(struct meta *m, const ProtobufCMessage *in, struc
 		return -1;
 	resp.lease = &l;
 	l.thin = v->thin;
-	p = meta_pext(m, pid);
+	p = meta_pext(&m->pexts, pid);
 	if (p) {
 		int n = loc_count(p->location);
 		l.pid = pid;
@@ -471,7 +481,7 @@ static int h_get_vextent_lease(struct meta *m, const ProtobufCMessage *in, struc
 		l.origin_epoch = p->origin_epoch;
 		l.thin = !!(p->flags & PEXT_THIN);
 		for (int i = 0; i < n; i++) {
-			const struct meta_chunk *c = &m->chunks[loc_get(p->location, i)];
+			const struct meta_chunk *c = &m->chunks.by_cid[loc_get(p->location, i)];
 			zbs__lease_chunk__init(&lc[i]);
 			lc[i].cid = c->cid;
 			lc[i].data_ip = (char *)c->data_ip;
@@ -484,10 +494,10 @@ static int h_get_vextent_lease(struct meta *m, const ProtobufCMessage *in, struc
 		l.n_chunks = n;
 		l.chunks = lcp;
 	}
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_release_lease(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_release_lease(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	const Zbs__PidSessionRequest *q = (const void *)in;
@@ -495,10 +505,10 @@ static int h_release_lease(struct meta *m, const ProtobufCMessage *in, struct re
 
 	if (meta_release_lease(m, q->pid, q->session_id, e))
 		return -1;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_remove_replica(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_remove_replica(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			    struct merr *e)
 {
 	const Zbs__RemoveReplicaRequest *q = (const void *)in;
@@ -507,10 +517,10 @@ static int h_remove_replica(struct meta *m, const ProtobufCMessage *in, struct r
 	if (meta_remove_replica(m, q->pid, q->epoch, q->lease_epoch, q->cid, q->gen,
 				q->session_id, e))
 		return -1;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_set_existence(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_set_existence(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
 	const Zbs__PidSessionRequest *q = (const void *)in;
@@ -518,10 +528,10 @@ static int h_set_existence(struct meta *m, const ProtobufCMessage *in, struct re
 
 	if (meta_set_existence(m, q->pid, q->epoch, q->session_id, e))
 		return -1;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_revoke(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_revoke(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 		    struct merr *e)
 {
 	const Zbs__RevokeRequest *q = (const void *)in;
@@ -531,27 +541,27 @@ static int h_revoke(struct meta *m, const ProtobufCMessage *in, struct reply *r,
 
 	if (!!q->volume[0] + !!q->pid + !!q->session_id != 1)
 		return merr_set(e, ZBS_RPC_EINVAL, "revoke needs exactly one of volume, pid, session");
-	if (q->volume[0] && !(v = meta_volume_find(m, q->volume, e)))
+	if (q->volume[0] && !(v = meta_volume_find(&m->vols, q->volume, e)))
 		return -1;
 	n = meta_revoke(m, v, q->pid, q->session_id, e);
 	if (n < 0)
 		return -1;
 	resp.released = n;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int h_pextent_show(struct meta *m, const ProtobufCMessage *in, struct reply *r,
+static int h_pextent_show(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			  struct merr *e)
 {
 	const Zbs__PExtentShowRequest *q = (const void *)in;
 	Zbs__PExtentShowResponse resp = ZBS__PEXTENT_SHOW_RESPONSE__INIT;
 	Zbs__PExtent po;
 
-	if (!meta_pext(m, q->pid))
+	if (!meta_pext(&m->pexts, q->pid))
 		return merr_set(e, ZBS_RPC_ENOENT, "pid %llu not found", (unsigned long long)q->pid);
 	fill_pext(m, &po, q->pid);
 	resp.pextent = &po;
-	return reply_msg(r, MSG(&resp));
+	return meta_reply_msg(r, MSG(&resp));
 }
 
 const struct meta_method meta_methods[ZBS_M__COUNT] = {

@@ -8,15 +8,15 @@
 #include "meta.h"
 #include "rpc.h"
 
-struct reply;	/* the server's reply sink */
+struct meta_reply;	/* the server's reply sink */
 
 /* Pack msg as the OK reply; returns 0. */
-int reply_msg(struct reply *r, const ProtobufCMessage *msg);
+int meta_reply_msg(struct meta_reply *r, const ProtobufCMessage *msg);
 
 struct meta_method {
 	const ProtobufCMessageDescriptor *req;
 	/* returns 0 after reply_msg(), or -1 with e set (nothing changed) */
-	int (*fn)(struct meta *m, const ProtobufCMessage *req, struct reply *r, struct merr *e);
+	int (*fn)(struct meta *m, const ProtobufCMessage *req, struct meta_reply *r, struct merr *e);
 };
 
 extern const struct meta_method meta_methods[ZBS_M__COUNT];

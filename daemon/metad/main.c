@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 		.idle_release_ms = 3600000,
 	};
 	const char *data = "/var/lib/zbs/meta", *listen = "0.0.0.0:10100", *portfile = NULL;
-	static struct server srv;
+	static struct meta_server srv;
 	uint64_t v;
 	int c, lvl;
 
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	}
 	cfg.keepalive_ms = cfg.session_lease_ms / 4;
 	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-reply is an EPIPE, not our end */
-	if (server_init(&srv, &cfg, data, listen))
+	if (meta_server_init(&srv, &cfg, data, listen))
 		return 1;
 	log_info("listening on %s (port %u), data %s, session lease %u ms", listen, srv.port,
 		 data, cfg.session_lease_ms);
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		log_err("cannot write port file %s: %m", portfile);
 		return 1;
 	}
-	server_run(&srv);
-	server_fini(&srv);
+	meta_server_run(&srv);
+	meta_server_fini(&srv);
 	return 0;
 }

@@ -1,10 +1,10 @@
-# zbs-metad: the meta server. Its state modules (cluster, volume, lease,
-# placement, store) form libzbsmeta so unit tests link them without the
-# network side.
+# zbs-metad: the meta server. Its layers (meta.h: store, core, the tables,
+# placement, the operations, handlers, server) form libzbsmeta so unit tests
+# link them without main.
 LIBS += zbsmeta
-zbsmeta_SRCS := daemon/metad/cluster.c daemon/metad/volume.c daemon/metad/lease.c \
-	daemon/metad/placement.c daemon/metad/store.c daemon/metad/handlers.c \
-	daemon/metad/server.c
+zbsmeta_SRCS := $(addprefix daemon/metad/,store.c core.c chunk.c topo.c session.c \
+	pextent.c volume.c meta.c placement.c owner.c provision.c lease.c report.c \
+	keepalive.c handlers.c server.c)
 
 META_LIBS := -lprotobuf-c -luv -llmdb -luuid
 BINS += zbs-metad

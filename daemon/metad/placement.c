@@ -2,14 +2,14 @@
 /* Replica placement policy (see placement.h). */
 #include "placement.h"
 
-static bool better(const struct place_cand *a, const struct place_cand *b)
+static bool better(const struct meta_place_cand *a, const struct meta_place_cand *b)
 {
 	if (a->free != b->free)
 		return a->free > b->free;
 	return a->cid < b->cid;
 }
 
-int zbs_place(const struct place_cand *cands, size_t ncands, uint32_t n,
+int meta_place(const struct meta_place_cand *cands, size_t ncands, uint32_t n,
 	      uint32_t prefer_cid, uint64_t need, uint32_t *out, uint32_t *eligible)
 {
 	uint32_t got = 0, ok = 0;
@@ -24,7 +24,7 @@ int zbs_place(const struct place_cand *cands, size_t ncands, uint32_t n,
 
 	if (prefer_cid) {
 		for (size_t i = 0; i < ncands; i++) {
-			const struct place_cand *c = &cands[i];
+			const struct meta_place_cand *c = &cands[i];
 			if (c->cid == prefer_cid && c->healthy && c->free >= need) {
 				out[got++] = c->cid;
 				break;
@@ -33,9 +33,9 @@ int zbs_place(const struct place_cand *cands, size_t ncands, uint32_t n,
 	}
 	/* selection of the best remaining n - got: n is at most 4 */
 	while (got < n) {
-		const struct place_cand *best = NULL;
+		const struct meta_place_cand *best = NULL;
 		for (size_t i = 0; i < ncands; i++) {
-			const struct place_cand *c = &cands[i];
+			const struct meta_place_cand *c = &cands[i];
 			bool taken = false;
 			if (!c->healthy || !c->cid || c->free < need)
 				continue;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct place_cand {
+struct meta_place_cand {
 	uint32_t cid;
 	bool healthy;
 	uint64_t free;		/* bytes still allocatable */
@@ -25,7 +25,7 @@ struct place_cand {
  * Fill out[0..n-1] with the chosen cids. Returns n, or -1 when fewer than n
  * chunks qualify (*eligible then says how many did; it may be NULL).
  */
-int zbs_place(const struct place_cand *cands, size_t ncands, uint32_t n,
+int meta_place(const struct meta_place_cand *cands, size_t ncands, uint32_t n,
 	      uint32_t prefer_cid, uint64_t need, uint32_t *out, uint32_t *eligible);
 
 #endif

@@ -15,15 +15,17 @@
 
 #include "handlers.h"
 #include "log.h"
+#include "keepalive.h"
 #include "meta.h"
+#include "owner.h"
 #include "meta.pb-c.h"
 #include "server.h"
 #include "util.h"
 
-struct conn {
+struct meta_conn {
 	uv_tcp_t tcp;
-	struct server *srv;
-	struct conn *next, **pprev;
+	struct meta_server *srv;
+	struct meta_conn *next, **pprev;
 	uint8_t *in;
 	size_t inlen, incap;
 	uint8_t *out;			/* replies being queued */
@@ -35,8 +37,8 @@ struct conn {
 	char peer[64];
 };
 
-struct reply {
-	struct conn *c;
+struct meta_reply {
+	struct meta_conn *c;
 	const struct zbs_rpc_hdr *req;
 };
 
@@ -45,7 +47,7 @@ static void clock_now(struct meta *m)
 	meta_set_clock(m, zbs_now_ns(), zbs_wall_ns());
 }
 
-static void out_append(struct conn *c, const struct zbs_rpc_hdr *h,
+static void out_append(struct meta_conn *c, const struct zbs_rpc_hdr *h,
 		       const ProtobufCMessage *msg)
 {
 	size_t need = c->outlen + ZBS_RPC_HDR_LEN + h->len;
@@ -73,7 +75,7 @@ static void reply_hdr(struct zbs_rpc_hdr *h, const struct zbs_rpc_hdr *req, uint
 	};
 }
 
-int reply_msg(struct reply *r, const ProtobufCMessage *msg)
+int meta_reply_msg(struct meta_reply *r, const ProtobufCMessage *msg)
 {
 	struct zbs_rpc_hdr h;
 
@@ -82,7 +84,7 @@ int reply_msg(struct reply *r, const ProtobufCMessage *msg)
 	return 0;
 }
 
-static void reply_err(struct conn *c, const struct zbs_rpc_hdr *req, const struct merr *e)
+static void reply_err(struct meta_conn *c, const struct zbs_rpc_hdr *req, const struct merr *e)
 {
 	Zbs__ErrorReply er = ZBS__ERROR_REPLY__INIT;
 	struct zbs_rpc_hdr h;
@@ -97,7 +99,7 @@ static void reply_err(struct conn *c, const struct zbs_rpc_hdr *req, const struc
 
 static void on_close(uv_handle_t *h)
 {
-	struct conn *c = h->data;
+	struct meta_conn *c = h->data;
 
 	free(c->in);
 	free(c->out);
@@ -105,7 +107,7 @@ static void on_close(uv_handle_t *h)
 	free(c);
 }
 
-static void conn_close(struct conn *c, const char *why)
+static void conn_close(struct meta_conn *c, const char *why)
 {
 	if (c->closing)
 		return;
@@ -118,11 +120,11 @@ static void conn_close(struct conn *c, const char *why)
 	uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-static void flush(struct conn *c);
+static void flush(struct meta_conn *c);
 
 static void on_write(uv_write_t *req, int status)
 {
-	struct conn *c = req->data;
+	struct meta_conn *c = req->data;
 
 	c->writing = false;
 	if (status < 0) {
@@ -131,12 +133,12 @@ static void on_write(uv_write_t *req, int status)
 	}
 	if (c->outlen && !c->closing) {
 		/* replies queued since: make their changes durable, then send */
-		store_commit(c->srv->m.store);
+		meta_store_commit(c->srv->store);
 		flush(c);
 	}
 }
 
-static void flush(struct conn *c)
+static void flush(struct meta_conn *c)
 {
 	uv_buf_t b;
 	uint8_t *t;
@@ -163,7 +165,7 @@ static void flush(struct conn *c)
 	}
 }
 
-static void handle(struct conn *c, const struct zbs_rpc_hdr *h, const uint8_t *body)
+static void handle(struct meta_conn *c, const struct zbs_rpc_hdr *h, const uint8_t *body)
 {
 	struct meta *m = &c->srv->m;
 	struct merr e = { 0 };
@@ -189,7 +191,7 @@ static void handle(struct conn *c, const struct zbs_rpc_hdr *h, const uint8_t *b
 		return;
 	}
 	clock_now(m);
-	struct reply r = { c, h };
+	struct meta_reply r = { c, h };
 	if (mt->fn(m, req, &r, &e) < 0) {
 		log_debug("%s from %s: %s", zbs_meta_method_name(h->method), c->peer, e.msg);
 		reply_err(c, h, &e);
@@ -199,7 +201,7 @@ static void handle(struct conn *c, const struct zbs_rpc_hdr *h, const uint8_t *b
 
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
-	struct conn *c = hd->data;
+	struct meta_conn *c = hd->data;
 
 	if (c->incap - c->inlen < 65536) {
 		size_t cap = c->incap ? c->incap * 2 : 131072;
@@ -213,7 +215,7 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct conn *c = s->data;
+	struct meta_conn *c = s->data;
 	size_t off = 0;
 
 	if (nread < 0) {
@@ -245,8 +247,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_connection(uv_stream_t *ls, int status)
 {
-	struct server *srv = ls->data;
-	struct conn *c;
+	struct meta_server *srv = ls->data;
+	struct meta_conn *c;
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 
@@ -280,10 +282,10 @@ static void on_connection(uv_stream_t *ls, int status)
 
 static void on_check(uv_check_t *h)
 {
-	struct server *srv = h->data;
+	struct meta_server *srv = h->data;
 
-	store_commit(srv->m.store);
-	for (struct conn *c = srv->conns, *n; c; c = n) {
+	meta_store_commit(srv->store);
+	for (struct meta_conn *c = srv->conns, *n; c; c = n) {
 		n = c->next;
 		flush(c);
 	}
@@ -296,22 +298,22 @@ static uint64_t tick_ms(const struct meta_config *cfg)
 
 static void on_tick(uv_timer_t *t)
 {
-	struct server *srv = t->data;
+	struct meta_server *srv = t->data;
 	struct meta *m = &srv->m;
 
 	clock_now(m);
-	meta_tick(m, tick_ms(&m->cfg) * 1000000);
+	meta_tick(m, tick_ms(&m->core.cfg) * 1000000);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-	struct server *srv = s->data;
+	struct meta_server *srv = s->data;
 
 	log_info("signal %d: shutting down", signum);
 	uv_stop(srv->loop);
 }
 
-int server_init(struct server *srv, const struct meta_config *cfg, const char *datadir,
+int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, const char *datadir,
 		const char *listen_addr)
 {
 	char err[256];
@@ -324,16 +326,15 @@ int server_init(struct server *srv, const struct meta_config *cfg, const char *d
 	srv->loop = uv_default_loop();
 	meta_init(&srv->m, cfg);
 	clock_now(&srv->m);
-	if (store_open(&srv->store, datadir, err, sizeof(err))) {
+	if (meta_store_open(&srv->store, datadir, err, sizeof(err))) {
 		log_err("%s", err);
 		return -1;
 	}
-	if (store_load(srv->store, &srv->m))
+	if (meta_load(&srv->m, srv->store))
 		return -1;
 	/* the time the load takes counts as a stall: sessions reused from the
 	 * store do not run out before their chunks can reach us */
-	srv->m.last_tick_ns = srv->m.now_ns;
-	srv->m.store = srv->store;
+	srv->m.core.last_tick_ns = srv->m.core.now_ns;
 	meta_revokes_reload(&srv->m);	/* pending revokes are sent again */
 	if (zbs_rpc_resolve(listen_addr, ZBS_META_DEFAULT_PORT, &ss, &sslen)) {
 		log_err("bad listen address '%s'", listen_addr);
@@ -373,18 +374,18 @@ static void close_walk(uv_handle_t *h, void *arg)
 	uv_close(h, NULL);
 }
 
-void server_run(struct server *srv)
+void meta_server_run(struct meta_server *srv)
 {
 	uv_run(srv->loop, UV_RUN_DEFAULT);
 }
 
-void server_fini(struct server *srv)
+void meta_server_fini(struct meta_server *srv)
 {
-	store_commit(srv->store);
+	meta_store_commit(srv->store);
 	uv_walk(srv->loop, close_walk, srv);
 	uv_run(srv->loop, UV_RUN_DEFAULT);
 	uv_loop_close(srv->loop);
-	srv->m.store = NULL;
-	store_close(srv->store);
+	srv->m.core.store = NULL;
+	meta_store_close(srv->store);
 	meta_free(&srv->m);
 }

@@ -6,10 +6,11 @@
 #include <uv.h>
 
 #include "meta.h"
+#include "store.h"
 
-struct conn;
+struct meta_conn;
 
-struct server {
+struct meta_server {
 	uv_loop_t *loop;
 	uv_tcp_t listen;
 	uv_check_t check;
@@ -17,13 +18,13 @@ struct server {
 	uv_signal_t sigint, sigterm;
 	struct meta m;
 	struct meta_store *store;
-	struct conn *conns;
+	struct meta_conn *conns;
 	unsigned int port;	/* bound port (listen on port 0 picks one) */
 };
 
-int server_init(struct server *srv, const struct meta_config *cfg, const char *datadir,
+int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, const char *datadir,
 		const char *listen_addr);
-void server_run(struct server *srv);
-void server_fini(struct server *srv);
+void meta_server_run(struct meta_server *srv);
+void meta_server_fini(struct meta_server *srv);
 
 #endif

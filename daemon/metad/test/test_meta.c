@@ -16,11 +16,27 @@
 #include <lmdb.h>
 
 #include "log.h"
+#include "keepalive.h"
+#include "lease.h"
 #include "meta.h"
+#include "owner.h"
+#include "provision.h"
+#include "report.h"
 #include "rpc.h"
 
 #define MS 1000000ULL
 #define G (1ULL << 30)
+
+/* the i-th revoke s waits to have acknowledged, in order of asking */
+static const struct meta_cmd *revoke_at(struct meta_session *s, uint32_t i)
+{
+	struct meta_revoke *r = TAILQ_FIRST(&s->revokes);
+
+	while (i-- && r)
+		r = TAILQ_NEXT(r, link);
+	assert_non_null(r);
+	return &r->cmd;
+}
 
 static const struct meta_config cfg = {
 	.session_lease_ms = 1000, .keepalive_ms = 250,
@@ -55,7 +71,7 @@ static void add_chunks(struct fix *f, int n)
 	for (int i = 1; i <= n; i++) {
 		snprintf(d, sizeof(d), "10.0.0.%d:10201", i);
 		snprintf(r, sizeof(r), "10.0.0.%d:10200", i);
-		assert_int_equal(meta_register_chunk(&f->m, uuids[i], d, r, &c, &e), 0);
+		assert_int_equal(meta_chunk_register(&f->m.chunks, uuids[i], d, r, &c, &e), 0);
 		assert_int_equal(c->cid, i);
 		assert_int_equal(meta_session_create(&f->m, i, uuids[i], 7, &s, &e), 0);
 		f->sid[i] = s->id;
@@ -103,21 +119,21 @@ static void test_register(void **state)
 
 	add_chunks(f, 2);
 	/* same identity again: same cid, new addresses */
-	assert_int_equal(meta_register_chunk(&f->m, uuids[1], "10.0.0.9:1", "10.0.0.9:2", &c, &e), 0);
+	assert_int_equal(meta_chunk_register(&f->m.chunks, uuids[1], "10.0.0.9:1", "10.0.0.9:2", &c, &e), 0);
 	assert_int_equal(c->cid, 1);
 	assert_string_equal(c->data_ip, "10.0.0.9");
 	/* cids are never reused */
-	assert_int_equal(meta_register_chunk(&f->m, uuids[3], "10.0.0.3:1", "10.0.0.3:2", &c, &e), 0);
+	assert_int_equal(meta_chunk_register(&f->m.chunks, uuids[3], "10.0.0.3:1", "10.0.0.3:2", &c, &e), 0);
 	assert_int_equal(c->cid, 3);
 	/* validation */
-	assert_int_equal(meta_register_chunk(&f->m, "nope", "10.0.0.3:1", "10.0.0.3:2", &c, &e), -1);
+	assert_int_equal(meta_chunk_register(&f->m.chunks, "nope", "10.0.0.3:1", "10.0.0.3:2", &c, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_EINVAL);
 	assert_non_null(strstr(e.msg, "uuid"));
-	assert_int_equal(meta_register_chunk(&f->m, uuids[4], "10.0.0.3", "10.0.0.3:2", &c, &e), -1);
+	assert_int_equal(meta_chunk_register(&f->m.chunks, uuids[4], "10.0.0.3", "10.0.0.3:2", &c, &e), -1);
 	assert_non_null(strstr(e.msg, "data address"));
-	assert_int_equal(meta_register_chunk(&f->m, uuids[4], "10.0.0.3:1", "x:70000", &c, &e), -1);
+	assert_int_equal(meta_chunk_register(&f->m.chunks, uuids[4], "10.0.0.3:1", "x:70000", &c, &e), -1);
 	assert_non_null(strstr(e.msg, "rpc address"));
-	assert_int_equal(f->m.next_cid, 4);
+	assert_int_equal(f->m.core.next_cid, 4);
 	/* session for a wrong identity */
 	struct meta_session *s;
 	assert_int_equal(meta_session_create(&f->m, 3, uuids[2], 0, &s, &e), -1);
@@ -133,21 +149,21 @@ static void test_topology(void **state)
 	struct merr e;
 
 	add_chunks(f, 1);
-	assert_int_equal(meta_topo_create(&f->m, TOPO_ZONE, "z1", 0, &z, &e), 0);
-	assert_int_equal(meta_topo_create(&f->m, TOPO_RACK, "r1", z->id, &r, &e), 0);
+	assert_int_equal(meta_topo_create(&f->m.topos, TOPO_ZONE, "z1", 0, &z, &e), 0);
+	assert_int_equal(meta_topo_create(&f->m.topos, TOPO_RACK, "r1", z->id, &r, &e), 0);
 	uint64_t rid = r->id;
-	assert_int_equal(meta_topo_create(&f->m, TOPO_BRICK, "b1", rid, &b, &e), 0);
+	assert_int_equal(meta_topo_create(&f->m.topos, TOPO_BRICK, "b1", rid, &b, &e), 0);
 	uint64_t bid = b->id;
-	assert_int_equal(meta_topo_create(&f->m, TOPO_BRICK, "b1", rid, &b, &e), -1);
+	assert_int_equal(meta_topo_create(&f->m.topos, TOPO_BRICK, "b1", rid, &b, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_EEXIST);
-	assert_int_equal(meta_topo_create(&f->m, TOPO_BRICK, "b2", TOPO_DEFAULT_ZONE, &b, &e), -1);
+	assert_int_equal(meta_topo_create(&f->m.topos, TOPO_BRICK, "b2", TOPO_DEFAULT_ZONE, &b, &e), -1);
 	assert_non_null(strstr(e.msg, "must be a rack"));
-	assert_int_equal(meta_topo_create(&f->m, TOPO_NODE, "n", bid, &b, &e), -1);
-	assert_int_equal(meta_topo_move(&f->m, 1, 0, bid, &e), 0);
-	assert_int_equal(f->m.chunks[1].topo_id, bid);
-	assert_int_equal(meta_topo_move(&f->m, 1, 0, rid, &e), -1);	/* not a brick */
-	assert_int_equal(meta_topo_move(&f->m, 0, rid, TOPO_DEFAULT_ZONE, &e), 0);
-	assert_int_equal(meta_topo_move(&f->m, 7, 0, bid, &e), -1);
+	assert_int_equal(meta_topo_create(&f->m.topos, TOPO_NODE, "n", bid, &b, &e), -1);
+	assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, 1, 0, bid, &e), 0);
+	assert_int_equal(f->m.chunks.by_cid[1].topo_id, bid);
+	assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, 1, 0, rid, &e), -1);	/* not a brick */
+	assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, 0, rid, TOPO_DEFAULT_ZONE, &e), 0);
+	assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, 7, 0, bid, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
 }
 
@@ -200,13 +216,13 @@ static void test_volume_thick_space(void **state)
 	add_chunks(f, 2);
 	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
-	assert_int_equal(f->m.live_pext, 0);	/* nothing changed */
-	assert_int_equal(f->m.next_pid, 1);
+	assert_int_equal(f->m.pexts.live, 0);	/* nothing changed */
+	assert_int_equal(f->m.core.next_pid, 1);
 	s.size = 10 * G;
 	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
 	assert_int_equal(v->allocated, 40);
-	assert_int_equal(f->m.chunks[1].thick_pids, 40);
-	assert_int_equal(meta_chunk_allocated(&f->m.chunks[2]), 10 * G);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 40);
+	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[2]), 10 * G);
 	/* grow reserves the new extents; shrink refused */
 	assert_int_equal(meta_volume_resize(&f->m, v, 11 * G, &e), 0);
 	assert_int_equal(v->allocated, 44);
@@ -220,8 +236,8 @@ static void test_volume_thick_space(void **state)
 	assert_int_equal(meta_volume_validate(&f->m, &s, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_EEXIST);
 	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
-	assert_int_equal(f->m.live_pext, 0);
-	assert_int_equal(f->m.chunks[1].thick_pids, 0);
+	assert_int_equal(f->m.pexts.live, 0);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 0);
 }
 
 /*
@@ -251,13 +267,13 @@ static void test_new_thin_window(void **state)
 							&pid, &e), 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
-	assert_int_equal(f->m.live_pext, 2);	/* nothing changed */
-	assert_int_equal(meta_chunk_allocated(&f->m.chunks[1]), 2 * ZBS_EXTENT_SIZE);
+	assert_int_equal(f->m.pexts.live, 2);	/* nothing changed */
+	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[1]), 2 * ZBS_EXTENT_SIZE);
 	/* the chunks report: the charges become the real (empty) usage */
 	for (int c = 1; c <= 3; c++)
 		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL, 0, false, 7, &s,
 						&e), 0);
-	assert_int_equal(meta_chunk_allocated(&f->m.chunks[1]), 0);
+	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[1]), 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), 0);
 	/* real usage: 500 of 640 MiB used on every chunk, nothing pending helps */
 	for (int c = 1; c <= 3; c++)
@@ -282,10 +298,10 @@ static void test_lease_table(void **state)
 	/* read of a never-written extent: nothing allocated, no owner */
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_READ, f->sid[1], &pid, &e), 0);
 	assert_int_equal(pid, 0);
-	assert_int_equal(f->m.live_pext, 0);
+	assert_int_equal(f->m.pexts.live, 0);
 	/* first write allocates, prefer-local = the session's chunk */
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[2], &pid, &e), 0);
-	p = meta_pext(&f->m, pid);
+	p = meta_pext(&f->m.pexts, pid);
 	assert_non_null(p);
 	assert_int_equal(loc_get(p->location, 0), 2);
 	assert_int_equal(loc_count(p->location), 2);
@@ -316,7 +332,7 @@ static void test_lease_table(void **state)
 	assert_int_equal(e.status, ZBS_RPC_EINVAL);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, 999, &pid2, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ESESSION);
-	assert_int_equal(f->m.live_pext, 1);
+	assert_int_equal(f->m.pexts.live, 1);
 	/* existence and replica removal by the owner only */
 	assert_int_equal(meta_set_existence(&f->m, pid, p->epoch, f->sid[2], &e), -1);
 	assert_int_equal(meta_set_existence(&f->m, pid, p->epoch + 1, f->sid[1], &e), -1);
@@ -353,7 +369,7 @@ static void test_remove_gen_plausible(void **state)
 	add_chunks(f, 3);
 	v = mkvol(f, "v", 1 * G, 3, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
-	p = meta_pext(&f->m, pid);
+	p = meta_pext(&f->m.pexts, pid);
 	uint32_t c2 = loc_get(p->location, 1), c3 = loc_get(p->location, 2);
 	/* far beyond anything written since the lease began: refused, nothing changes */
 	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, c2, 1ULL << 40,
@@ -395,7 +411,7 @@ static void test_revoke_ack(void **state)
 		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 15, &s, &e), 0);
 	v = mkvol(f, "v", 1 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
-	p = meta_pext(&f->m, pid);
+	p = meta_pext(&f->m.pexts, pid);
 	assert_int_equal(p->lease_epoch, 1);
 	assert_int_equal(meta_revoke(&f->m, NULL, pid, 0, &e), 1);
 	/* still owned, being revoked: no one else gets it, nor the owner */
@@ -406,11 +422,11 @@ static void test_revoke_ack(void **state)
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid2, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
 	/* pending until acknowledged: every keepalive finds it still there */
-	o = meta_session_find(&f->m, f->sid[1]);
+	o = meta_session_find(&f->m.sessions, f->sid[1]);
 	assert_int_equal(o->nrevokes, 1);
-	assert_int_equal(o->revokes[0].type, CMD_REVOKE_PID);
-	assert_int_equal(o->revokes[0].pid, pid);
-	uint64_t id = o->revokes[0].id;
+	assert_int_equal(revoke_at(o, 0)->type, CMD_REVOKE_PID);
+	assert_int_equal(revoke_at(o, 0)->pid, pid);
+	uint64_t id = revoke_at(o, 0)->id;
 	assert_true(id != 0);
 	for (int i = 0; i < 3; i++) {
 		tick(f, 300);
@@ -435,11 +451,11 @@ static void test_revoke_ack(void **state)
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[2], &p1, &e), 0);
 	assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, false, 15, &s, &e), 0);
 	assert_int_equal(meta_revoke(&f->m, v, 0, 0, &e), 2);	/* by volume: both pids */
-	assert_int_equal(meta_session_find(&f->m, f->sid[2])->nrevokes, 1);
-	assert_int_equal(meta_session_find(&f->m, f->sid[2])->revokes[0].type, CMD_REVOKE_VOLUME);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[2])->nrevokes, 1);
+	assert_int_equal(revoke_at(meta_session_find(&f->m.sessions, f->sid[2]), 0)->type, CMD_REVOKE_VOLUME);
 	/* the others are told once (their caches), nothing to wait for */
-	assert_int_equal(meta_session_find(&f->m, f->sid[3])->nrevokes, 0);
-	assert_int_equal(meta_session_find(&f->m, f->sid[3])->ncmds, 1);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[3])->nrevokes, 0);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[3])->ncmds, 1);
 	for (int i = 0; i < 4; i++) {
 		tick(f, 300);
 		for (int c = 1; c <= 3; c += 2)
@@ -449,16 +465,16 @@ static void test_revoke_ack(void **state)
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[3], &pid2,
 							&e), i < 3 ? -1 : 0);
 	}
-	assert_null(meta_session_find(&f->m, f->sid[2]));
-	assert_int_equal(meta_pext(&f->m, p1)->owner, f->sid[3]);
-	assert_false(meta_pext(&f->m, p1)->flags & PEXT_REVOKING);
+	assert_null(meta_session_find(&f->m.sessions, f->sid[2]));
+	assert_int_equal(meta_pext(&f->m.pexts, p1)->owner, f->sid[3]);
+	assert_false(meta_pext(&f->m.pexts, p1)->flags & PEXT_REVOKING);
 	assert_false(p->flags & PEXT_REVOKING);
 
 	/* a chunk that cannot acknowledge (caps without REVOKE_ACK): released at
 	 * once with a one-time notice, as before */
 	assert_int_equal(meta_keepalive(&f->m, f->sid[3], NULL, NULL, 0, false, 7, &s, &e), 0);
 	assert_int_equal(meta_revoke(&f->m, NULL, p1, 0, &e), 1);
-	assert_int_equal(meta_pext(&f->m, p1)->owner, 0);
+	assert_int_equal(meta_pext(&f->m.pexts, p1)->owner, 0);
 	assert_int_equal(s->nrevokes, 0);
 }
 
@@ -474,7 +490,7 @@ static void test_session_expiry(void **state)
 	v = mkvol(f, "v", 4 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[1], &pid, &e), 0);
-	assert_int_equal(meta_session_find(&f->m, f->sid[1])->leases, 2);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->leases, 2);
 	/* chunks 2 and 3 keep alive; chunk 1 stops */
 	for (int i = 0; i < 5; i++) {
 		tick(f, 300);
@@ -482,24 +498,24 @@ static void test_session_expiry(void **state)
 			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
 		meta_expire_sessions(&f->m);
 		if (i < 2)
-			assert_int_equal(f->m.chunks[1].status, CHUNK_HEALTHY);
+			assert_int_equal(f->m.chunks.by_cid[1].status, CHUNK_HEALTHY);
 	}
-	assert_int_equal(f->m.chunks[1].status, CHUNK_SESSION_EXPIRED);
-	assert_int_equal(f->m.chunks[2].status, CHUNK_HEALTHY);
-	assert_null(meta_session_find(&f->m, f->sid[1]));
-	assert_int_equal(meta_pext(&f->m, pid)->owner, 0);	/* leases released */
+	assert_int_equal(f->m.chunks.by_cid[1].status, CHUNK_SESSION_EXPIRED);
+	assert_int_equal(f->m.chunks.by_cid[2].status, CHUNK_HEALTHY);
+	assert_null(meta_session_find(&f->m.sessions, f->sid[1]));
+	assert_int_equal(meta_pext(&f->m.pexts, pid)->owner, 0);	/* leases released */
 	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL, 0, false, 7, &s, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ESESSION);
 	/* a new session does not inherit leases; the other chunk can take it */
 	assert_int_equal(meta_session_create(&f->m, 1, uuids[1], 7, &s, &e), 0);
 	assert_int_equal(s->leases, 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[2], &pid, &e), 0);
-	assert_int_equal(meta_pext(&f->m, pid)->lease_epoch, 2);
+	assert_int_equal(meta_pext(&f->m.pexts, pid)->lease_epoch, 2);
 	/* new session replaces an old one of the same chunk */
 	uint64_t old = f->sid[2];
 	assert_int_equal(meta_session_create(&f->m, 2, uuids[2], 7, &s, &e), 0);
-	assert_null(meta_session_find(&f->m, old));
-	assert_int_equal(meta_pext(&f->m, pid)->owner, 0);
+	assert_null(meta_session_find(&f->m.sessions, old));
+	assert_int_equal(meta_pext(&f->m.pexts, pid)->owner, 0);
 	/* cluster capabilities: AND of live chunks */
 	assert_int_equal(meta_cluster_caps(&f->m), 7);
 	assert_int_equal(meta_keepalive(&f->m, s->id, NULL, NULL, 0, false, 1, &s, &e), 0);
@@ -526,17 +542,17 @@ static void test_idle_release_and_revoke(void **state)
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
 		meta_scan_pextents(&f->m, UINT64_MAX);
 	}
-	assert_int_equal(meta_pext(&f->m, p0)->owner, 0);
-	assert_int_equal(meta_pext(&f->m, p1)->owner, f->sid[2]);
-	s = meta_session_find(&f->m, f->sid[1]);
+	assert_int_equal(meta_pext(&f->m.pexts, p0)->owner, 0);
+	assert_int_equal(meta_pext(&f->m.pexts, p1)->owner, f->sid[2]);
+	s = meta_session_find(&f->m.sessions, f->sid[1]);
 	assert_int_equal(s->ncmds, 1);
 	assert_int_equal(s->cmds[0].type, CMD_REVOKE_PID);
 	assert_int_equal(s->cmds[0].pid, p0);
 	/* revoke by volume: owners released, every session told */
 	assert_int_equal(meta_revoke(&f->m, v, 0, 0, &e), 1);
-	assert_int_equal(meta_pext(&f->m, p1)->owner, 0);
-	assert_int_equal(meta_session_find(&f->m, f->sid[2])->cmds[0].type, CMD_REVOKE_VOLUME);
-	assert_string_equal(meta_session_find(&f->m, f->sid[2])->cmds[0].volume_id, v->id);
+	assert_int_equal(meta_pext(&f->m.pexts, p1)->owner, 0);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[2])->cmds[0].type, CMD_REVOKE_VOLUME);
+	assert_string_equal(meta_session_find(&f->m.sessions, f->sid[2])->cmds[0].volume_id, v->id);
 	/* by pid and session */
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
 	assert_int_equal(meta_revoke(&f->m, NULL, p1, 0, &e), 1);
@@ -566,8 +582,8 @@ static void test_scan_slices(void **state)
 	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
 	assert_int_equal(meta_scan_pextents(&f->m, 2), 1);
 	assert_int_equal(meta_scan_pextents(&f->m, 2), 0);
-	assert_int_equal(meta_session_find(&f->m, f->sid[1])->leases, 0);
-	assert_int_equal(meta_session_find(&f->m, f->sid[1])->ncmds, 5);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->leases, 0);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->ncmds, 5);
 }
 
 static void test_data_report(void **state)
@@ -582,7 +598,7 @@ static void test_data_report(void **state)
 	add_chunks(f, 2);
 	v = mkvol(f, "v", 1 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
-	p = meta_pext(&f->m, pid);
+	p = meta_pext(&f->m.pexts, pid);
 	assert_int_equal(p->alive_location, p->location);
 	/* cid 1 keeps reporting at gen 5, cid 2 never reports */
 	struct meta_replica_report r = { pid, p->epoch, 5 }, gone = { 9999, 1, 1 };
@@ -607,7 +623,7 @@ static void test_data_report(void **state)
 	uint64_t epoch = p->epoch;
 	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
 	r.epoch = epoch;
-	s = meta_session_find(&f->m, f->sid[1]);
+	s = meta_session_find(&f->m.sessions, f->sid[1]);
 	meta_session_cmds_sent(s);
 	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
 	assert_int_equal(s->ncmds, 1);
@@ -626,19 +642,19 @@ static void test_cmd_queue_dedup(void **state)
 	const uint32_t n = 5000;
 
 	add_chunks(f, 1);
-	s = meta_session_find(&f->m, f->sid[1]);
+	s = meta_session_find(&f->m.sessions, f->sid[1]);
 	for (int round = 0; round < 2; round++) {
 		for (uint32_t i = 0; i < n; i++) {
 			struct meta_cmd gc = { .type = CMD_GC_DELETE, .pid = i + 1, .epoch = 7 };
 			struct meta_cmd other = gc, vol = { .type = CMD_REVOKE_VOLUME };
-			meta_session_queue(&f->m, s, &gc);
-			meta_session_queue(&f->m, s, &gc);
+			meta_session_queue(s, &gc);
+			meta_session_queue(s, &gc);
 			other.epoch = 8;	/* another incarnation: another command */
-			meta_session_queue(&f->m, s, &other);
+			meta_session_queue(s, &other);
 			snprintf(vol.volume_id, sizeof(vol.volume_id), "vol-%u", i % 10);
-			meta_session_queue(&f->m, s, &vol);
+			meta_session_queue(s, &vol);
 			if (i)	/* one queued before, again */
-				meta_session_queue(&f->m, s, &(struct meta_cmd){
+				meta_session_queue(s, &(struct meta_cmd){
 					.type = CMD_GC_DELETE, .pid = i, .epoch = 7 });
 		}
 		assert_int_equal(s->ncmds, 2 * n + 10);
@@ -670,46 +686,46 @@ static void test_store_roundtrip(void **state)
 	char vid[40];
 
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(&st, dir, err, sizeof(err)), 0);
-	f->m.store = st;
+	assert_int_equal(meta_store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.core.store = st;
 	add_chunks(f, 3);
 	v = mkvol(f, "thick", 2 * G, 3, false);
 	snprintf(vid, sizeof(vid), "%s", v->id);
 	v = mkvol(f, "thin", 4 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 3, LEASE_WRITE, f->sid[2], &pid_w, &e), 0);
-	store_commit(st);
+	meta_store_commit(st);
 	tick(f, 500);
 	/* reload into a fresh meta, 500 ms later: sessions still valid */
 	struct meta m2;
 	meta_init(&m2, &cfg);
-	meta_set_clock(&m2, f->t + 1, f->m.wall_ns);
-	assert_int_equal(store_load(st, &m2), 0);
-	assert_int_equal(m2.live_pext, 9);
-	assert_int_equal(m2.nsessions, 3);
-	assert_int_equal(m2.next_pid, f->m.next_pid);
-	assert_int_equal(m2.chunks[3].status, CHUNK_HEALTHY);
-	struct meta_volume *v2 = meta_volume_find(&m2, "thin", &e);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns);
+	assert_int_equal(meta_load(&m2, st), 0);
+	assert_int_equal(m2.pexts.live, 9);
+	assert_int_equal(m2.sessions.n, 3);
+	assert_int_equal(m2.core.next_pid, f->m.core.next_pid);
+	assert_int_equal(m2.chunks.by_cid[3].status, CHUNK_HEALTHY);
+	struct meta_volume *v2 = meta_volume_find(&m2.vols, "thin", &e);
 	assert_non_null(v2);
 	assert_int_equal(v2->vtable[3], pid_w);
-	assert_int_equal(meta_pext(&m2, pid_w)->owner, f->sid[2]);
-	assert_int_equal(meta_session_find(&m2, f->sid[2])->leases, 1);
-	assert_non_null(meta_volume_find(&m2, vid, &e));
-	assert_int_equal(m2.chunks[1].thick_pids, 8);
-	m2.store = NULL;
+	assert_int_equal(meta_pext(&m2.pexts, pid_w)->owner, f->sid[2]);
+	assert_int_equal(meta_session_find(&m2.sessions, f->sid[2])->leases, 1);
+	assert_non_null(meta_volume_find(&m2.vols, vid, &e));
+	assert_int_equal(m2.chunks.by_cid[1].thick_pids, 8);
+	m2.core.store = NULL;
 	meta_free(&m2);
 	/* reload after the lease ran out: sessions gone, owners released */
 	struct meta m3;
 	meta_init(&m3, &cfg);
-	meta_set_clock(&m3, f->t + 1, f->m.wall_ns + 5000 * MS);
-	assert_int_equal(store_load(st, &m3), 0);
-	assert_int_equal(m3.nsessions, 0);
-	assert_int_equal(m3.chunks[2].status, CHUNK_SESSION_EXPIRED);
-	assert_int_equal(meta_pext(&m3, pid_w)->owner, 0);
+	meta_set_clock(&m3, f->t + 1, f->m.core.wall_ns + 5000 * MS);
+	assert_int_equal(meta_load(&m3, st), 0);
+	assert_int_equal(m3.sessions.n, 0);
+	assert_int_equal(m3.chunks.by_cid[2].status, CHUNK_SESSION_EXPIRED);
+	assert_int_equal(meta_pext(&m3.pexts, pid_w)->owner, 0);
 	(void)pid;
-	m3.store = NULL;
+	m3.core.store = NULL;
 	meta_free(&m3);
-	f->m.store = NULL;
-	store_close(st);
+	f->m.core.store = NULL;
+	meta_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -732,7 +748,7 @@ static void test_tick_after_stall(void **state)
 								false, 7, &s, &e), 0);
 		assert_int_equal(meta_tick(&f->m, tick_ns), i < 19 ? 0 : 1);
 	}
-	assert_null(meta_session_find(&f->m, f->sid[3]));	/* on time */
+	assert_null(meta_session_find(&f->m.sessions, f->sid[3]));	/* on time */
 	assert_int_equal(meta_session_create(&f->m, 3, uuids[3], 7, &s, &e), 0);
 	f->sid[3] = s->id;
 	/* a tick late by less than an interval changes nothing */
@@ -745,12 +761,12 @@ static void test_tick_after_stall(void **state)
 	tick(f, 5 * cfg.session_lease_ms);
 	assert_int_equal(meta_tick(&f->m, tick_ns), 0);
 	for (int c = 1; c <= 3; c++)
-		assert_non_null(meta_session_find(&f->m, f->sid[c]));
-	assert_int_equal(f->m.chunks[3].status, CHUNK_HEALTHY);
+		assert_non_null(meta_session_find(&f->m.sessions, f->sid[c]));
+	assert_int_equal(f->m.chunks.by_cid[3].status, CHUNK_HEALTHY);
 	for (int c = 1; c <= 2; c++)	/* read from the sockets now */
 		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
 	/* from here the lease runs as before: chunk 3 has what it had left */
-	uint32_t left_ms = (uint32_t)((meta_session_find(&f->m, f->sid[3])->expire_ns - f->t) / MS);
+	uint32_t left_ms = (uint32_t)((meta_session_find(&f->m.sessions, f->sid[3])->expire_ns - f->t) / MS);
 	assert_true(left_ms > 700 && left_ms <= cfg.session_lease_ms);
 	for (uint32_t ms = 50; ms <= left_ms + 50; ms += 50) {
 		tick(f, 50);
@@ -760,9 +776,9 @@ static void test_tick_after_stall(void **state)
 								false, 7, &s, &e), 0);
 		assert_int_equal(meta_tick(&f->m, tick_ns), ms < left_ms ? 0 : 1);
 	}
-	assert_null(meta_session_find(&f->m, f->sid[3]));
+	assert_null(meta_session_find(&f->m.sessions, f->sid[3]));
 	for (int c = 1; c <= 2; c++)
-		assert_int_equal(f->m.chunks[c].status, CHUNK_HEALTHY);
+		assert_int_equal(f->m.chunks.by_cid[c].status, CHUNK_HEALTHY);
 }
 
 /* ---- the pids a session owns: its list against a walk of the table ---- */
@@ -771,18 +787,18 @@ static void test_tick_after_stall(void **state)
  * both ways, as many as its lease count; no other pid is on a list */
 static void check_owned(struct meta *m)
 {
-	uint8_t *seen = calloc(m->npext + 1, 1);
+	uint8_t *seen = calloc(m->pexts.npext + 1, 1);
 
 	assert_non_null(seen);
-	for (uint32_t i = 0; i < m->nsessions; i++) {
-		struct meta_session *s = m->sessions[i];
+	for (uint32_t i = 0; i < m->sessions.n; i++) {
+		struct meta_session *s = m->sessions.all[i];
 		uint64_t prev = 0, n = 0;
 
-		for (uint64_t pid = s->owned_first; pid; pid = m->pext[pid].owned_next) {
-			assert_true(pid < m->npext);
-			assert_non_null(meta_pext(m, pid));
-			assert_int_equal(m->pext[pid].owner, s->id);
-			assert_int_equal(m->pext[pid].owned_prev, prev);
+		for (uint64_t pid = s->owned_first; pid; pid = meta_pext(&m->pexts, pid)->owned_next) {
+			assert_true(pid < m->pexts.npext);
+			assert_non_null(meta_pext(&m->pexts, pid));
+			assert_int_equal(meta_pext(&m->pexts, pid)->owner, s->id);
+			assert_int_equal(meta_pext(&m->pexts, pid)->owned_prev, prev);
 			assert_false(seen[pid]);
 			seen[pid] = 1;
 			prev = pid;
@@ -791,11 +807,11 @@ static void check_owned(struct meta *m)
 		assert_int_equal(s->owned_last, prev);
 		assert_int_equal(s->leases, n);
 	}
-	for (uint64_t pid = 1; pid < m->npext; pid++) {
-		struct meta_pext *p = meta_pext(m, pid);
+	for (uint64_t pid = 1; pid < m->pexts.npext; pid++) {
+		struct meta_pext *p = meta_pext(&m->pexts, pid);
 
 		if (p && p->owner) {
-			assert_non_null(meta_session_find(m, p->owner));
+			assert_non_null(meta_session_find(&m->sessions, p->owner));
 			assert_true(seen[pid]);
 		} else {
 			assert_false(seen[pid]);
@@ -827,7 +843,7 @@ static uint64_t own_caps(int c)
 
 static struct meta_session *own_session(struct fix *f, int c)
 {
-	return f->m.chunks[c].session_id ? meta_session_find(&f->m, f->m.chunks[c].session_id) : NULL;
+	return f->m.chunks.by_cid[c].session_id ? meta_session_find(&f->m.sessions, f->m.chunks.by_cid[c].session_id) : NULL;
 }
 
 /* volume i, created again after a deletion; NULL while too few chunks are up */
@@ -837,7 +853,7 @@ static struct meta_volume *own_vol(struct fix *f, int i)
 	struct meta_volume_spec sp = { .name = names[i], .size = OWN_VEXT * ZBS_EXTENT_SIZE,
 				       .replica_num = 2, .stripe_num = 1,
 				       .stripe_size = 256 << 10, .thin = true };
-	struct meta_volume *v = meta_volume_by_name(&f->m, names[i]);
+	struct meta_volume *v = meta_volume_by_name(&f->m.vols, names[i]);
 	struct merr e;
 
 	if (!v && meta_volume_create(&f->m, &sp, &v, &e))
@@ -855,7 +871,7 @@ static void own_keepalives(struct fix *f, const bool *live)
 			continue;
 		if (!own_session(f, c))	/* back after its session expired */
 			assert_int_equal(meta_session_create(&f->m, c, uuids[c], own_caps(c), &s, &e), 0);
-		assert_int_equal(meta_keepalive(&f->m, f->m.chunks[c].session_id, NULL, NULL, 0,
+		assert_int_equal(meta_keepalive(&f->m, f->m.chunks.by_cid[c].session_id, NULL, NULL, 0,
 						false, own_caps(c), &s, &e), 0);
 	}
 }
@@ -875,8 +891,8 @@ static void test_owned_lists(void **state)
 	uint32_t acks = 0, grants = 0, expired = 0;
 
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(&st, dir, err, sizeof(err)), 0);
-	f->m.store = st;
+	assert_int_equal(meta_store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.core.store = st;
 	add_chunks(f, OWN_CHUNKS);
 	own_keepalives(f, live);
 	for (int step = 0; step < 4000; step++) {
@@ -884,7 +900,7 @@ static void test_owned_lists(void **state)
 		uint32_t vno = rnd(OWN_VEXT);
 		int c = 1 + rnd(OWN_CHUNKS);
 		struct meta_session *cs = own_session(f, c);
-		struct meta_pext *p = v ? meta_pext(&f->m, v->vtable[vno]) : NULL;
+		struct meta_pext *p = v ? meta_pext(&f->m.pexts, v->vtable[vno]) : NULL;
 
 		switch (v ? rnd(12) : 10) {
 		case 0: case 1: case 2: case 3:
@@ -906,7 +922,7 @@ static void test_owned_lists(void **state)
 		case 7: case 8:
 			if (cs && cs->nrevokes) {
 				assert_int_equal(meta_revoke_acked(&f->m, cs,
-								   cs->revokes[rnd(cs->nrevokes)].id), 0);
+								   revoke_at(cs, rnd(cs->nrevokes))->id), 0);
 				acks++;
 			}
 			break;
@@ -948,12 +964,12 @@ static void test_owned_lists(void **state)
 	}
 	for (int c = 1; c <= OWN_CHUNKS; c++)	/* no revokes left to wait for */
 		while (own_session(f, c)->nrevokes)
-			meta_revoke_acked(&f->m, own_session(f, c), own_session(f, c)->revokes[0].id);
+			meta_revoke_acked(&f->m, own_session(f, c), revoke_at(own_session(f, c), 0)->id);
 	for (uint32_t i = 0; i < OWN_VEXT; i++) {
 		pid = v->vtable[i];
-		if (pid && meta_pext(&f->m, pid)->owner)
+		if (pid && meta_pext(&f->m.pexts, pid)->owner)
 			assert_int_equal(meta_release_lease(&f->m, pid,
-							    meta_pext(&f->m, pid)->owner, &e), 0);
+							    meta_pext(&f->m.pexts, pid)->owner, &e), 0);
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE,
 							own_session(f, 1)->id, &pid, &e), 0);
 	}
@@ -967,7 +983,7 @@ static void test_owned_lists(void **state)
 		own_keepalives(f, live);
 		meta_expire_sessions(&f->m);
 	}
-	assert_null(meta_session_find(&f->m, old));
+	assert_null(meta_session_find(&f->m.sessions, old));
 	check_owned(&f->m);
 	for (uint32_t i = 0; i < OWN_VEXT; i++)
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE,
@@ -980,34 +996,34 @@ static void test_owned_lists(void **state)
 	assert_int_equal(meta_revoke(&f->m, NULL, 0, own_session(f, 2)->id, &e),
 			 (int)own_session(f, 2)->leases);
 	assert_true(meta_revoke(&f->m, NULL, 0, own_session(f, 4)->id, &e) >= 0);
-	store_commit(st);
+	meta_store_commit(st);
 	struct meta m2;
 	meta_init(&m2, &cfg);
-	meta_set_clock(&m2, f->t + 1, f->m.wall_ns);
-	assert_int_equal(store_load(st, &m2), 0);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns);
+	assert_int_equal(meta_load(&m2, st), 0);
 	check_owned(&m2);
-	assert_int_equal(m2.nsessions, f->m.nsessions);
-	for (uint32_t i = 0; i < f->m.nsessions; i++)
-		assert_int_equal(meta_session_find(&m2, f->m.sessions[i]->id)->leases,
-				 f->m.sessions[i]->leases);
+	assert_int_equal(m2.sessions.n, f->m.sessions.n);
+	for (uint32_t i = 0; i < f->m.sessions.n; i++)
+		assert_int_equal(meta_session_find(&m2.sessions, f->m.sessions.all[i]->id)->leases,
+				 f->m.sessions.all[i]->leases);
 	meta_revokes_reload(&m2);
-	struct meta_session *s2 = meta_session_find(&m2, own_session(f, 2)->id);
+	struct meta_session *s2 = meta_session_find(&m2.sessions, own_session(f, 2)->id);
 	assert_int_equal(s2->nrevokes, s2->leases);
 	for (uint32_t i = 0; i < s2->nrevokes; i++)
-		assert_int_equal(m2.pext[s2->revokes[i].pid].owner, s2->id);
-	m2.store = NULL;
+		assert_int_equal(meta_pext(&m2.pexts, revoke_at(s2, i)->pid)->owner, s2->id);
+	m2.core.store = NULL;
 	meta_free(&m2);
 	/* reloaded after the sessions ran out: no owners, no lists */
 	meta_init(&m2, &cfg);
-	meta_set_clock(&m2, f->t + 1, f->m.wall_ns + 5000 * MS);
-	assert_int_equal(store_load(st, &m2), 0);
-	assert_int_equal(m2.nsessions, 0);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns + 5000 * MS);
+	assert_int_equal(meta_load(&m2, st), 0);
+	assert_int_equal(m2.sessions.n, 0);
 	check_owned(&m2);
 	meta_revokes_reload(&m2);
-	m2.store = NULL;
+	m2.core.store = NULL;
 	meta_free(&m2);
-	f->m.store = NULL;
-	store_close(st);
+	f->m.core.store = NULL;
+	meta_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -1028,16 +1044,16 @@ static void check_vol_index(struct meta *m, const struct ix_vol *iv, int n)
 	uint32_t live = 0;
 
 	for (int i = 0; i < n; i++) {
-		struct meta_volume *v = meta_volume_by_name(m, iv[i].name);
+		struct meta_volume *v = meta_volume_by_name(&m->vols, iv[i].name);
 		if (iv[i].old_id[0]) {
-			assert_null(meta_volume_by_id(m, iv[i].old_id));
-			assert_null(meta_volume_find(m, iv[i].old_id, &e));
+			assert_null(meta_volume_by_id(&m->vols, iv[i].old_id));
+			assert_null(meta_volume_find(&m->vols, iv[i].old_id, &e));
 			assert_int_equal(e.status, ZBS_RPC_ENOENT);
 		}
 		if (!iv[i].live) {
 			assert_null(v);
-			assert_null(meta_volume_by_id(m, iv[i].id));
-			assert_null(meta_volume_find(m, iv[i].name, &e));
+			assert_null(meta_volume_by_id(&m->vols, iv[i].id));
+			assert_null(meta_volume_find(&m->vols, iv[i].name, &e));
 			assert_int_equal(e.status, ZBS_RPC_ENOENT);
 			continue;
 		}
@@ -1045,18 +1061,18 @@ static void check_vol_index(struct meta *m, const struct ix_vol *iv, int n)
 		assert_non_null(v);
 		assert_string_equal(v->name, iv[i].name);
 		assert_string_equal(v->id, iv[i].id);
-		assert_ptr_equal(meta_volume_by_id(m, iv[i].id), v);
-		assert_ptr_equal(meta_volume_find(m, iv[i].name, &e), v);
-		assert_ptr_equal(meta_volume_find(m, iv[i].id, &e), v);
-		assert_ptr_equal(m->vols[v->idx], v);
+		assert_ptr_equal(meta_volume_by_id(&m->vols, iv[i].id), v);
+		assert_ptr_equal(meta_volume_find(&m->vols, iv[i].name, &e), v);
+		assert_ptr_equal(meta_volume_find(&m->vols, iv[i].id, &e), v);
+		assert_ptr_equal(m->vols.slots[v->idx], v);
 	}
-	for (uint32_t i = 0; i < m->nvols; i++)
-		if (m->vols[i]) {
-			assert_ptr_equal(meta_volume_by_id(m, m->vols[i]->id), m->vols[i]);
+	for (uint32_t i = 0; i < m->vols.n; i++)
+		if (m->vols.slots[i]) {
+			assert_ptr_equal(meta_volume_by_id(&m->vols, m->vols.slots[i]->id), m->vols.slots[i]);
 			live--;
 		}
 	assert_int_equal(live, 0);
-	assert_int_equal(HASH_CNT(hh_id, m->vol_by_id), HASH_CNT(hh_name, m->vol_by_name));
+	assert_int_equal(HASH_CNT(hh_id, m->vols.by_id), HASH_CNT(hh_name, m->vols.by_name));
 }
 
 static void test_volume_index(void **state)
@@ -1071,8 +1087,8 @@ static void test_volume_index(void **state)
 
 	assert_non_null(iv);
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(&st, dir, err, sizeof(err)), 0);
-	f->m.store = st;
+	assert_int_equal(meta_store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.core.store = st;
 	add_chunks(f, 3);
 	for (int i = 0; i < IX_VOLS; i++) {
 		snprintf(iv[i].name, sizeof(iv[i].name), "vol-%d", i);
@@ -1092,7 +1108,7 @@ static void test_volume_index(void **state)
 			continue;
 		if (!iv[i].live)
 			continue;
-		v = meta_volume_by_name(&f->m, iv[i].name);
+		v = meta_volume_by_name(&f->m.vols, iv[i].name);
 		assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
 		iv[i].live = false;
 	}
@@ -1107,23 +1123,23 @@ static void test_volume_index(void **state)
 	}
 	check_vol_index(&f->m, iv, IX_VOLS);
 	/* a name that is another volume's id: the lower slot wins, as before */
-	v = meta_volume_by_name(&f->m, "vol-1");
+	v = meta_volume_by_name(&f->m.vols, "vol-1");
 	w = mkvol(f, v->id, G, 1, true);
-	assert_ptr_equal(meta_volume_find(&f->m, v->id, &e), v->idx < w->idx ? v : w);
-	assert_ptr_equal(meta_volume_by_name(&f->m, v->id), w);
-	assert_ptr_equal(meta_volume_by_id(&f->m, v->id), v);
+	assert_ptr_equal(meta_volume_find(&f->m.vols, v->id, &e), v->idx < w->idx ? v : w);
+	assert_ptr_equal(meta_volume_by_name(&f->m.vols, v->id), w);
+	assert_ptr_equal(meta_volume_by_id(&f->m.vols, v->id), v);
 	assert_int_equal(meta_volume_delete(&f->m, w, &e), 0);
-	assert_ptr_equal(meta_volume_find(&f->m, v->id, &e), v);
-	store_commit(st);
+	assert_ptr_equal(meta_volume_find(&f->m.vols, v->id, &e), v);
+	meta_store_commit(st);
 	/* a load indexes what it reads */
 	meta_init(&m2, &cfg);
-	meta_set_clock(&m2, f->t + 1, f->m.wall_ns);
-	assert_int_equal(store_load(st, &m2), 0);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns);
+	assert_int_equal(meta_load(&m2, st), 0);
 	check_vol_index(&m2, iv, IX_VOLS);
-	m2.store = NULL;
+	m2.core.store = NULL;
 	meta_free(&m2);
-	f->m.store = NULL;
-	store_close(st);
+	f->m.core.store = NULL;
+	meta_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 	free(iv);
@@ -1142,17 +1158,17 @@ static void check_session_index(struct meta *m, const uint64_t *cur, const uint6
 		if (!cur[c])
 			continue;
 		live++;
-		s = meta_session_find(m, cur[c]);
+		s = meta_session_find(&m->sessions, cur[c]);
 		assert_non_null(s);
 		assert_int_equal(s->id, cur[c]);
 		assert_int_equal(s->cid, c);
 	}
 	for (int i = 0; i < ndead; i++)
-		assert_null(meta_session_find(m, dead[i]));
-	assert_int_equal(m->nsessions, live);
-	assert_int_equal(HASH_CNT(hh, m->session_by_id), live);
-	for (uint32_t i = 0; i < m->nsessions; i++)
-		assert_ptr_equal(meta_session_find(m, m->sessions[i]->id), m->sessions[i]);
+		assert_null(meta_session_find(&m->sessions, dead[i]));
+	assert_int_equal(m->sessions.n, live);
+	assert_int_equal(HASH_CNT(hh, m->sessions.by_id), live);
+	for (uint32_t i = 0; i < m->sessions.n; i++)
+		assert_ptr_equal(meta_session_find(&m->sessions, m->sessions.all[i]->id), m->sessions.all[i]);
 }
 
 static void test_session_index(void **state)
@@ -1169,7 +1185,7 @@ static void test_session_index(void **state)
 		snprintf(uuid, sizeof(uuid), "%08d-0000-4000-8000-%012d", i, i);
 		snprintf(d, sizeof(d), "10.0.1.%d:10201", i);
 		snprintf(r, sizeof(r), "10.0.1.%d:10200", i);
-		assert_int_equal(meta_register_chunk(&f->m, uuid, d, r, &c, &e), 0);
+		assert_int_equal(meta_chunk_register(&f->m.chunks, uuid, d, r, &c, &e), 0);
 		assert_int_equal(meta_session_create(&f->m, c->cid, uuid, 7, &s, &e), 0);
 		cur[c->cid] = s->id;
 	}
@@ -1290,9 +1306,9 @@ static int open_load(const char *dir, struct meta *m, struct meta_store **st,
 	saved = dup(2);
 	dup2(fd, 2);
 	zbs_log_set_level(ZBS_LOG_INFO);
-	rc = store_open(st, dir, err, sizeof(err));
-	if (rc == 0 && (rc = store_load(*st, m))) {
-		store_close(*st);
+	rc = meta_store_open(st, dir, err, sizeof(err));
+	if (rc == 0 && (rc = meta_load(m, *st))) {
+		meta_store_close(*st);
 		*st = NULL;
 	}
 	zbs_log_set_level(ZBS_LOG_ERR);
@@ -1419,18 +1435,18 @@ static void test_store_migrates_format1(void **state)
 
 	for (int pass = 0; pass < 2; pass++) {	/* migrated, then as written */
 		assert_int_equal(open_load(dir, &m, &st, msg, sizeof(msg)), 0);
-		assert_int_equal(m.next_pid, OLD_NPEXT + 1);
-		assert_int_equal(m.next_epoch, 777);
-		assert_int_equal(m.next_session, 43);
-		assert_int_equal(m.chunks[1].status, CHUNK_HEALTHY);
-		assert_string_equal(m.chunks[2].uuid, uuids[2]);
-		assert_int_equal(m.chunks[2].rpc_port, 10200);
-		assert_int_equal(m.chunks[1].space.total, 100 * G);
-		assert_int_equal(m.chunks[1].thin_pids, OLD_NPEXT);
-		assert_int_equal(m.nsessions, 1);
-		assert_non_null(meta_session_find(&m, 42));
-		assert_int_equal(meta_session_find(&m, 42)->leases, 1);
-		struct meta_volume *v = meta_volume_find(&m, "old", &e);
+		assert_int_equal(m.core.next_pid, OLD_NPEXT + 1);
+		assert_int_equal(m.core.next_epoch, 777);
+		assert_int_equal(m.core.next_session, 43);
+		assert_int_equal(m.chunks.by_cid[1].status, CHUNK_HEALTHY);
+		assert_string_equal(m.chunks.by_cid[2].uuid, uuids[2]);
+		assert_int_equal(m.chunks.by_cid[2].rpc_port, 10200);
+		assert_int_equal(m.chunks.by_cid[1].space.total, 100 * G);
+		assert_int_equal(m.chunks.by_cid[1].thin_pids, OLD_NPEXT);
+		assert_int_equal(m.sessions.n, 1);
+		assert_non_null(meta_session_find(&m.sessions, 42));
+		assert_int_equal(meta_session_find(&m.sessions, 42)->leases, 1);
+		struct meta_volume *v = meta_volume_find(&m.vols, "old", &e);
 		assert_non_null(v);
 		assert_string_equal(v->id, OLD_VOL);
 		assert_int_equal(v->size, OLD_NPEXT * ZBS_EXTENT_SIZE);
@@ -1439,9 +1455,9 @@ static void test_store_migrates_format1(void **state)
 		assert_int_equal(v->iops, 5000);
 		assert_int_equal(v->created_ns, 1234567);
 		assert_int_equal(v->allocated, OLD_NPEXT);
-		assert_int_equal(m.live_pext, OLD_NPEXT);
+		assert_int_equal(m.pexts.live, OLD_NPEXT);
 		for (uint64_t pid = 1; pid <= OLD_NPEXT; pid++) {
-			struct meta_pext *p = meta_pext(&m, pid + 1000);
+			struct meta_pext *p = meta_pext(&m.pexts, pid + 1000);
 			assert_int_equal(v->vtable[pid - 1], pid + 1000);
 			assert_non_null(p);
 			assert_int_equal(p->epoch, pid + 1000);
@@ -1454,9 +1470,9 @@ static void test_store_migrates_format1(void **state)
 			assert_int_equal(p->vextent_no, pid - 1);
 			assert_int_equal(p->owner, pid == 1 ? 42 : 0);
 		}
-		m.store = NULL;
+		m.core.store = NULL;
 		meta_free(&m);
-		store_close(st);
+		meta_store_close(st);
 		if (pass == 0) {
 			assert_non_null(strstr(msg, "migrated"));
 			/* rewritten: the format moved on, every row has its header */
@@ -1513,8 +1529,8 @@ static void test_store_refuses_unknown_records(void **state)
 		if (cases[i].old) {
 			raw_put(dir, "meta", "format", 6, &fmt, 4);
 		} else {	/* a store this metad made */
-			assert_int_equal(store_open(&st, dir, msg, sizeof(msg)), 0);
-			store_close(st);
+			assert_int_equal(meta_store_open(&st, dir, msg, sizeof(msg)), 0);
+			meta_store_close(st);
 			memcpy(rec, cases[i].hdr, 4);
 		}
 		if (cases[i].klen == 44) {

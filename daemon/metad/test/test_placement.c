@@ -14,7 +14,7 @@
 
 struct place_case {
 	const char *name;
-	struct place_cand c[8];
+	struct meta_place_cand c[8];
 	int nc;
 	uint32_t n, prefer;
 	int ret;
@@ -52,7 +52,7 @@ static void test_place_table(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct place_case *t = &cases[i];
 		uint32_t out[4] = { 0 }, eligible = 99;
-		int ret = zbs_place(t->c, t->nc, t->n, t->prefer, E, out, &eligible);
+		int ret = meta_place(t->c, t->nc, t->n, t->prefer, E, out, &eligible);
 		print_message("case: %s\n", t->name);
 		assert_int_equal(ret, t->ret);
 		assert_int_equal(eligible, t->eligible);

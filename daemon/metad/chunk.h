@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The chunk table: chunks by cid (1..255), their addresses, status, session
+ * and space. The space counters (thick, thin and new thin pextents per
+ * chunk, SPEC 7.1) change only through meta_chunk_charge.
+ */
+#ifndef ZBS_META_CHUNK_H
+#define ZBS_META_CHUNK_H
+
+#include "core.h"
+
+enum { CHUNK_INIT = 0, CHUNK_HEALTHY = 1, CHUNK_SESSION_EXPIRED = 2 };
+
+struct meta_space {
+	uint64_t total, valid, used, thin_used;
+};
+
+struct meta_chunk {
+	uint32_t cid;			/* 0: free slot */
+	uint32_t status;
+	char uuid[40];
+	char data_ip[48];
+	char rpc_ip[48];
+	uint16_t data_port, rpc_port;
+	uint32_t pad;
+	uint64_t topo_id;
+	uint64_t registered_ns;
+	struct meta_space space;
+	uint64_t session_id;
+	uint64_t caps;
+	/* ^ persisted; in memory only (recomputed at load): */
+	uint32_t thick_pids, thin_pids, new_thin_pids;
+};
+
+struct meta_chunks {
+	struct meta_core *core;
+	struct meta_chunk by_cid[META_MAX_CID + 1];
+};
+
+void meta_chunks_init(struct meta_chunks *t, struct meta_core *core);
+/* the registered chunk cid, or NULL */
+struct meta_chunk *meta_chunk(struct meta_chunks *t, uint32_t cid);
+int meta_chunk_register(struct meta_chunks *t, const char *uuid, const char *data_addr,
+			const char *rpc_addr, struct meta_chunk **out, struct merr *e);
+void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c);
+uint32_t meta_chunk_healthy_count(const struct meta_chunks *t);
+/* c's session: sid (HEALTHY) or 0 (SESSION_EXPIRED), logged, persisted */
+void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_t sid);
+/* a space report: it includes the new thin pextents charged until now */
+void meta_chunk_set_space(struct meta_chunk *c, const struct meta_space *space);
+/*
+ * One replica more (delta 1) or less (-1) of a thin or thick pextent on
+ * cid; a new thin replica (fresh) also counts as a full extent until the
+ * chunk's next space report.
+ */
+void meta_chunk_charge(struct meta_chunks *t, uint32_t cid, bool thin, bool fresh, int delta);
+/* allocated space of a chunk per SPEC 7.1 (thin report + new thin + thick) */
+uint64_t meta_chunk_allocated(const struct meta_chunk *c);
+/* inside the store's read transaction; 0 or -1 with err */
+int meta_chunks_load(struct meta_chunks *t, char *err, size_t len);
+
+#endif

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Chunk sessions as operations: creating one (ending the chunk's old one),
+ * keepalives (space and data reports), leaving, expiry, and the server's
+ * periodic tick. Ending a session releases its leases.
+ */
+#ifndef ZBS_META_KEEPALIVE_H
+#define ZBS_META_KEEPALIVE_H
+
+#include "meta.h"
+#include "report.h"
+
+int meta_session_create(struct meta *m, uint32_t cid, const char *uuid,
+			uint64_t caps, struct meta_session **out, struct merr *e);
+int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
+		   const struct meta_replica_report *reps, size_t nreps,
+		   bool has_report, uint64_t caps, struct meta_session **out,
+		   struct merr *e);
+int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e);
+/* Expire sessions past their lease; returns how many expired. */
+int meta_expire_sessions(struct meta *m);
+/*
+ * The server's periodic work, due every tick_ns: give sessions back the time
+ * the loop was away (see keepalive.c), expire sessions, scan a slice of
+ * pextents. Returns the sessions expired.
+ */
+int meta_tick(struct meta *m, uint64_t tick_ns);
+uint64_t meta_cluster_caps(struct meta *m);
+
+#endif

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Provisioning: volumes and pextent allocation (see provision.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "owner.h"
+#include "placement.h"
+#include "provision.h"
+#include "rpc.h"
+#include "util.h"
+
+/*
+ * Placement candidates from the chunk table; returns how many. `settled`:
+ * as if every chunk had just reported, without the full-extent charge of
+ * its new thin pextents (SPEC 7.1 "new thin", pending until the next report).
+ */
+static size_t candidates(struct meta *m, struct meta_place_cand *out, bool settled)
+{
+	size_t n = 0;
+
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		struct meta_chunk *c = &m->chunks.by_cid[cid];
+		uint64_t alloc;
+		if (!c->cid)
+			continue;
+		alloc = meta_chunk_allocated(c);
+		if (settled)
+			alloc -= (uint64_t)c->new_thin_pids * ZBS_EXTENT_SIZE;
+		out[n].cid = cid;
+		out[n].healthy = c->status == CHUNK_HEALTHY;
+		out[n].free = c->space.valid > alloc ? c->space.valid - alloc : 0;
+		n++;
+	}
+	return n;
+}
+
+/* "cid 1: 12 GiB free, cid 2: 0 B free, cid 3: not healthy" for ENOSPC */
+static void describe_chunks(const struct meta_place_cand *cands, size_t n, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n && at < len; i++) {
+		char sz[32];
+		int k;
+
+		zbs_format_size(cands[i].free, sz, sizeof(sz));
+		k = snprintf(buf + at, len - at, "%scid %u: %s%s", i ? ", " : "", cands[i].cid,
+			     cands[i].healthy ? sz : "not healthy", cands[i].healthy ? " free" : "");
+		if (k < 0)
+			break;
+		at += (size_t)k;
+	}
+}
+
+/*
+ * Placement of `count` new pextents of replica_num replicas on `cands`,
+ * each taking 256 MiB on its chunks; 0, or -1 with *eligible (may be NULL)
+ * for the one that did not fit.
+ */
+static int place_all(struct meta_place_cand *cands, size_t n, uint64_t count, uint32_t replica_num,
+		     uint32_t prefer, uint32_t *eligible)
+{
+	uint32_t out[ZBS_LOC_SLOTS];
+
+	for (uint64_t i = 0; i < count; i++) {
+		if (meta_place(cands, n, replica_num, prefer, ZBS_EXTENT_SIZE, out, eligible) < 0)
+			return -1;
+		for (uint32_t r = 0; r < replica_num; r++)
+			for (size_t j = 0; j < n; j++)
+				if (cands[j].cid == out[r])
+					cands[j].free -= ZBS_EXTENT_SIZE;
+	}
+	return 0;
+}
+
+/*
+ * Can `count` new pextents be placed (no change)? When they cannot only
+ * because of pending new-thin charges (SPEC 7.1: a full extent per new thin
+ * pextent until the chunk's next report), the figures are not current yet:
+ * EAGAIN, the caller asks again (chunks report soon after creating
+ * replicas). Otherwise the space is really missing: ENOSPC naming every
+ * chunk and whether it has room.
+ */
+static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
+		       uint32_t prefer, struct merr *e)
+{
+	struct meta_place_cand cands[META_MAX_CID], settled[META_MAX_CID];
+	size_t n = candidates(m, cands, false);
+	uint32_t eligible = 0;
+	char who[160];
+
+	if (!place_all(cands, n, count, replica_num, prefer, &eligible))
+		return 0;
+	candidates(m, settled, true);
+	if (!place_all(settled, n, count, replica_num, prefer, NULL)) {
+		log_debug("[PLACE] %u replicas wait for space reports of new thin extents",
+			  replica_num);
+		return merr_set(e, ZBS_RPC_EAGAIN, "cannot place %u replicas until the chunks "
+				"report the real usage of their new thin extents: retry",
+				replica_num);
+	}
+	candidates(m, cands, false);
+	describe_chunks(cands, n, who, sizeof(who));
+	return merr_set(e, ZBS_RPC_ENOSPC, "not enough space: %llu extent(s) of %u replicas need %u "
+			"chunks with 256 MiB free each, %u have it (%s)", (unsigned long long)count,
+			replica_num, replica_num, eligible, who);
+}
+
+int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
+		    uint32_t prefer_cid, uint64_t *pidp, struct merr *e)
+{
+	struct meta_place_cand cands[META_MAX_CID];
+	size_t n = candidates(m, cands, false);
+	uint32_t out[ZBS_LOC_SLOTS], loc = 0;
+	uint64_t pid;
+
+	if (meta_place(cands, n, v->replica_num, prefer_cid, ZBS_EXTENT_SIZE, out, NULL) < 0)
+		return check_space(m, 1, v->replica_num, prefer_cid, e);	/* why */
+	for (uint32_t r = 0; r < v->replica_num; r++)
+		loc = loc_add(loc, out[r]);
+	pid = meta_pext_new(&m->pexts, loc, v->thin, v->replica_num, prefer_cid, v->idx, vno);
+	meta_volume_set_vext(&m->vols, v, vno, pid);
+	log_debug("[ALLOC PEXTENT] volume %s vextent %u pid %llu loc 0x%x", v->name, vno,
+		  (unsigned long long)pid, loc);
+	*pidp = pid;
+	return 0;
+}
+
+int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struct merr *e)
+{
+	if (meta_volume_check_spec(&m->vols, &m->chunks, s, e))
+		return -1;
+	if (!s->thin) {
+		uint64_t n = (s->size + ZBS_EXTENT_SIZE - 1) / ZBS_EXTENT_SIZE;
+		if (check_space(m, n, s->replica_num, s->prefer_cid, e))
+			return -1;
+	}
+	return 0;
+}
+
+int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
+		       struct meta_volume **out, struct merr *e)
+{
+	struct meta_volume *v;
+	uint64_t pid;
+
+	if (meta_volume_validate(m, s, e))
+		return -1;
+	v = meta_volume_add(&m->vols, s);
+	/* thick: reserve every extent now (validated above, cannot fail) */
+	for (uint32_t i = 0; !v->thin && i < v->nvext; i++)
+		if (meta_pext_alloc(m, v, i, v->prefer_cid, &pid, e))
+			abort();
+	log_info("volume %s created: id %s size %llu replica %u %s", v->name, v->id,
+		 (unsigned long long)v->size, v->replica_num, v->thin ? "thin" : "thick");
+	*out = v;
+	return 0;
+}
+
+int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, struct merr *e)
+{
+	uint32_t nvext = (size + ZBS_EXTENT_SIZE - 1) / ZBS_EXTENT_SIZE, old = v->nvext;
+	uint64_t pid;
+
+	if (size % ZBS_SECTOR_SIZE)
+		return merr_set(e, ZBS_RPC_EINVAL, "size %llu is not a multiple of the sector "
+				"size (512)", (unsigned long long)size);
+	if (size < v->size)
+		return merr_set(e, ZBS_RPC_EINVAL, "volume '%s': shrinking (%llu < %llu) is not "
+				"supported", v->name, (unsigned long long)size,
+				(unsigned long long)v->size);
+	if (size > (uint64_t)META_MAX_VEXTENTS * ZBS_EXTENT_SIZE)
+		return merr_set(e, ZBS_RPC_EINVAL, "size %llu exceeds the maximum (1 PiB)",
+				(unsigned long long)size);
+	if (!v->thin && check_space(m, nvext - old, v->replica_num, v->prefer_cid, e))
+		return -1;
+	meta_volume_grow(v, nvext);
+	for (uint32_t i = old; !v->thin && i < nvext; i++)
+		if (meta_pext_alloc(m, v, i, v->prefer_cid, &pid, e))
+			abort();
+	v->size = size;
+	meta_volume_store(&m->vols, v);
+	log_info("volume %s resized to %llu", v->name, (unsigned long long)size);
+	return 0;
+}
+
+int meta_volume_delete(struct meta *m, struct meta_volume *v, struct merr *e)
+{
+	meta_revoke(m, v, 0, 0, e);
+	for (uint32_t i = 0; i < v->nvext; i++)
+		if (v->vtable[i])
+			meta_pext_free(&m->pexts, v->vtable[i]);	/* GC'd on chunks via reports */
+	log_info("volume %s (%s) deleted", v->name, v->id);
+	meta_volume_remove(&m->vols, v);
+	return 0;
+}

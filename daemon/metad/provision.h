@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Provisioning: volumes and the pextents behind them. Placement of new
+ * pextents over the chunk table (the policy is placement.c's), the space
+ * checks of SPEC 7.1, and volume create, resize and delete.
+ */
+#ifndef ZBS_META_PROVISION_H
+#define ZBS_META_PROVISION_H
+
+#include "meta.h"
+
+int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struct merr *e);
+int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
+		       struct meta_volume **out, struct merr *e);
+int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, struct merr *e);
+int meta_volume_delete(struct meta *m, struct meta_volume *v, struct merr *e);
+/* allocate a pextent for v[vno], placing its replicas (prefer_cid first) */
+int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
+		    uint32_t prefer_cid, uint64_t *pid, struct merr *e);
+
+#endif

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The volume table: volumes by slot, indexed by id and by name, each with
+ * its vtable (vextent_no -> pid). Pextents point back at their volume's
+ * slot. Allocating pextents for a volume is provision.c's.
+ */
+#ifndef ZBS_META_VOLUME_H
+#define ZBS_META_VOLUME_H
+
+#include <uthash.h>
+
+#include "chunk.h"
+#include "core.h"
+#include "pextent.h"
+
+struct meta_volume {
+	char id[40];
+	char name[META_NAME_MAX + 1];
+	uint64_t size;
+	uint32_t replica_num, stripe_num, stripe_size, prefer_cid;
+	uint32_t thin, nvext;
+	uint64_t iops, bps, iops_burst, bps_burst;
+	uint64_t created_ns;
+	/* ^ persisted up to here */
+	uint32_t idx;			/* slot in meta_volumes.slots */
+	uint32_t allocated;		/* pextents in the vtable */
+	uint64_t *vtable;		/* vextent_no -> pid (0 = none) */
+	UT_hash_handle hh_id, hh_name;	/* meta_volumes.by_id, .by_name */
+};
+#define META_VOLUME_PERSIST_LEN offsetof(struct meta_volume, idx)
+
+struct meta_volume_spec {
+	const char *name;
+	uint64_t size;
+	uint32_t replica_num, stripe_num, stripe_size, prefer_cid;
+	bool thin;
+	uint64_t iops, bps, iops_burst, bps_burst;
+};
+
+struct meta_volumes {
+	struct meta_core *core;
+	struct meta_volume **slots;	/* NULL = free */
+	uint32_t n, cap;
+	struct meta_volume *by_id, *by_name;
+};
+
+void meta_volumes_init(struct meta_volumes *t, struct meta_core *core);
+void meta_volumes_free(struct meta_volumes *t);
+struct meta_volume *meta_volume_by_id(struct meta_volumes *t, const char *id);
+struct meta_volume *meta_volume_by_name(struct meta_volumes *t, const char *name);
+/* by id or name, or ENOENT */
+struct meta_volume *meta_volume_find(struct meta_volumes *t, const char *name_or_id,
+				     struct merr *e);
+/* the volume in slot idx (a pextent's back reference), or NULL */
+struct meta_volume *meta_volume_at(struct meta_volumes *t, uint32_t idx);
+/* everything about a new volume but its space (provision.c checks that) */
+int meta_volume_check_spec(struct meta_volumes *t, struct meta_chunks *chunks,
+			   const struct meta_volume_spec *s, struct merr *e);
+/* a new volume from a checked spec: id made, indexed, persisted, no extents */
+struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_volume_spec *s);
+void meta_volume_store(struct meta_volumes *t, const struct meta_volume *v);
+/* v[vno] = pid (0 = none), persisted */
+void meta_volume_set_vext(struct meta_volumes *t, struct meta_volume *v, uint32_t vno,
+			  uint64_t pid);
+/* v grows to nvext vextents (the new ones empty); not persisted */
+void meta_volume_grow(struct meta_volume *v, uint32_t nvext);
+/* out of the table and the store with its vtable rows, freed; its pextents
+ * must be gone */
+void meta_volume_remove(struct meta_volumes *t, struct meta_volume *v);
+
+/* load: volumes, then vtable rows (back references set in pexts) */
+int meta_volumes_load(struct meta_volumes *t, char *err, size_t len);
+int meta_volumes_load_vtable(struct meta_volumes *t, struct meta_pexts *pexts, char *err,
+			     size_t len);
+
+#endif
