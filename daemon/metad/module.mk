@@ -30,14 +30,4 @@ test_meta_DEPS := zbsmeta zbsrpc zbsproto zbs
 test_meta_LIBS := $(META_LIBS)
 NATIVE_TESTS += daemon/metad/test/metad.sh
 
-# make bench-meta: GetVExtentLease throughput/latency and memory per pextent,
-# lease grants with 10^4 volumes present (finding a volume by name), and one
-# keepalive whose data report queues 60000 GC deletes for one session.
-BINS += bench-meta-client
-bench-meta-client_SRCS := tools/bench/bench_meta.c
-bench-meta-client_DEPS := zbsrpc zbsproto zbs
-bench-meta-client_LIBS := -lprotobuf-c
-
-bench-meta: $(O)/zbs-metad $(O)/bench-meta-client
-	ZBS_BIN_PLAIN=$(TOP)/$(O) tools/bench/bench-meta.sh
 NATIVE_TESTS += daemon/metad/test/metad-chunkd.sh
