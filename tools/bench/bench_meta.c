@@ -42,6 +42,23 @@ static void die(const char *what, struct zbs_rpc_error *e)
 	exit(1);
 }
 
+/* receive one pipelined reply; a non-zero status is fatal, naming `what`
+ * and the server's message. Returns the body (free it). */
+static uint8_t *recv_ok(const char *what, struct zbs_rpc_hdr *h)
+{
+	uint8_t *body;
+
+	if (zbs_rpc_recv(&c, h, &body))
+		die("recv", NULL);
+	if (h->status) {
+		Zbs__ErrorReply *er = zbs__error_reply__unpack(NULL, h->len, body);
+		fprintf(stderr, "bench-meta: %s: %s\n", what,
+			er ? er->message : zbs_rpc_status_name(h->status));
+		exit(1);
+	}
+	return body;
+}
+
 static long status_kb(int pid, const char *key)
 {
 	char path[64], line[256];
@@ -99,14 +116,7 @@ static double run(const char *vol, uint32_t nvols, uint64_t sid, uint32_t n, uin
 			next++;
 		}
 		struct zbs_rpc_hdr h;
-		uint8_t *body;
-		if (zbs_rpc_recv(&c, &h, &body))
-			die("recv", NULL);
-		if (h.status) {
-			Zbs__ErrorReply *er = zbs__error_reply__unpack(NULL, h.len, body);
-			fprintf(stderr, "bench-meta: lease error: %s\n", er ? er->message : "?");
-			exit(1);
-		}
+		uint8_t *body = recv_ok("lease error", &h);
 		uint32_t i = h.msg_id - first_id;
 		Zbs__GetVExtentLeaseResponse *r =
 			zbs__get_vextent_lease_response__unpack(NULL, h.len, body);
@@ -144,15 +154,7 @@ static void create_volumes(const char *prefix, uint32_t count, uint32_t window)
 			next++;
 		}
 		struct zbs_rpc_hdr h;
-		uint8_t *body;
-		if (zbs_rpc_recv(&c, &h, &body))
-			die("recv", NULL);
-		if (h.status) {
-			Zbs__ErrorReply *er = zbs__error_reply__unpack(NULL, h.len, body);
-			fprintf(stderr, "bench-meta: volume create: %s\n", er ? er->message : "?");
-			exit(1);
-		}
-		free(body);
+		free(recv_ok("volume create", &h));
 		done++;
 	}
 }
