@@ -32,7 +32,8 @@
  *  6. Session expiry: another chunk's session takes the write leases of
  *     N/10 pextents, its keepalives stop, the probe runs until metad has
  *     expired it (every owned pid released and persisted).
- *  7. A thick volume of N/10 extents is created, then deleted.
+ *  7. A thick volume of N/10 extents (at most 2^22, 1 PiB) is created, then
+ *     deleted.
  *
  * The stalls of 5-7 are the probe's longest wait. Prints a table, each
  * figure beside the goal of issue 12, then the lines scripts read.
@@ -832,7 +833,7 @@ int main(int argc, char **argv)
 	const uint64_t K = S / 10 < 100000 ? S / 10 : 100000;	/* lease grant volume */
 	const uint64_t R = K > 100000 ? K : 100000;		/* repeat grants */
 	const uint64_t M = S / 10;				/* victim's owned pids */
-	const uint64_t D = S / 10;				/* delete volume */
+	const uint64_t D = S / 10 < (1U << 22) ? S / 10 : (1U << 22);	/* delete volume */
 	uint64_t t_run = zbs_now_ns(), *lat;
 
 	atexit(at_exit);

@@ -7,9 +7,9 @@ bench-chunk_LIBS := -luring
 bench-chunk: $(O)/bench-chunk $(O)/zbs-chunkd
 	ZBS_BIN=$(TOP)/$(O) $(O)/bench-chunk --dir $(TOP)/$(O)
 
-# make bench-meta: GetVExtentLease throughput/latency and memory per pextent,
-# lease grants with 10^4 volumes present (finding a volume by name), and one
-# keepalive whose data report queues 60000 GC deletes for one session.
+# make bench-meta: zbs-metad with 10^7 pextents over 10^4 volumes and 255
+# chunks (BENCH_META_PEXTENTS=100000 for a quick run): bytes per pextent,
+# cold start, lease grants/s and the longest loop stalls (see bench_meta.c).
 BINS += bench-meta-client
 bench-meta-client_SRCS := tools/bench/bench_meta.c
 bench-meta-client_DEPS := zbsrpc zbsproto zbs
