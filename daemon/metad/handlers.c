@@ -83,8 +83,7 @@ static void fill_pext(struct meta *m, Zbs__PExtent *o, uint64_t pid)
 	o->expected_replica_num = p->expected;
 	o->thin = !!(p->flags & PEXT_THIN);
 	o->preferred_cid = p->preferred_cid;
-	o->origin_pid = p->origin_pid;
-	o->origin_epoch = p->origin_epoch;
+	meta_pext_origin(&m->pexts, pid, &o->origin_pid, &o->origin_epoch);
 	o->owner_session = p->owner;
 	o->owner_cid = s ? s->cid : 0;
 	o->lease_epoch = p->lease_epoch;
@@ -477,8 +476,7 @@ static int h_get_vextent_lease(struct meta *m, const ProtobufCMessage *in, struc
 		l.expected_replica_num = p->expected;
 		l.ever_exist = !!(p->flags & PEXT_EVER_EXIST);
 		l.owner_session = p->owner;
-		l.origin_pid = p->origin_pid;
-		l.origin_epoch = p->origin_epoch;
+		meta_pext_origin(&m->pexts, pid, &l.origin_pid, &l.origin_epoch);
 		l.thin = !!(p->flags & PEXT_THIN);
 		for (int i = 0; i < n; i++) {
 			const struct meta_chunk *c = &m->chunks.by_cid[loc_get(p->location, i)];

@@ -7,7 +7,6 @@
 #include "log.h"
 #include "pextent.h"
 
-_Static_assert(META_PEXT_PERSIST_LEN == 64, "pext record: new field, new version");
 
 void meta_pexts_init(struct meta_pexts *t, struct meta_core *core, struct meta_chunks *chunks,
 		     struct meta_sessions *sessions)
@@ -20,6 +19,12 @@ void meta_pexts_init(struct meta_pexts *t, struct meta_core *core, struct meta_c
 
 void meta_pexts_free(struct meta_pexts *t)
 {
+	struct meta_pext_origin *o, *n;
+
+	HASH_ITER(hh, t->origins, o, n) {
+		HASH_DEL(t->origins, o);
+		free(o);
+	}
 	for (uint64_t i = 0; i < t->npages; i++)
 		free(t->pages[i]);
 	free(t->pages);
@@ -84,6 +89,37 @@ uint64_t meta_pext_next(const struct meta_pexts *t, uint64_t pid)
 	return 0;
 }
 
+void meta_pext_origin(const struct meta_pexts *t, uint64_t pid, uint64_t *origin_pid,
+		      uint64_t *origin_epoch)
+{
+	struct meta_pext_origin *o;
+
+	HASH_FIND(hh, t->origins, &pid, sizeof(pid), o);
+	*origin_pid = o ? o->origin_pid : 0;
+	*origin_epoch = o ? o->origin_epoch : 0;
+}
+
+static void origin_set(struct meta_pexts *t, uint64_t pid, uint64_t opid, uint64_t oepoch)
+{
+	struct meta_pext_origin *o;
+
+	HASH_FIND(hh, t->origins, &pid, sizeof(pid), o);
+	if (o && !opid && !oepoch) {
+		HASH_DEL(t->origins, o);
+		free(o);
+	} else if (opid || oepoch) {
+		if (!o) {
+			o = calloc(1, sizeof(*o));
+			if (!o)
+				abort();
+			o->pid = pid;
+			HASH_ADD(hh, t->origins, pid, sizeof(o->pid), o);
+		}
+		o->origin_pid = opid;
+		o->origin_epoch = oepoch;
+	}
+}
+
 static void charge(struct meta_pexts *t, const struct meta_pext *p, bool fresh, int delta)
 {
 	for (int i = 0; i < loc_count(p->location); i++)
@@ -94,16 +130,18 @@ static void charge(struct meta_pexts *t, const struct meta_pext *p, bool fresh, 
 void meta_pext_store(struct meta_pexts *t, uint64_t pid)
 {
 	const struct meta_pext *p = at(t, pid);
+	uint64_t opid, oepoch;
 	struct meta_rec r;
 
 	if (!t->core->store)
 		return;
+	meta_pext_origin(t, pid, &opid, &oepoch);
 	meta_rec_begin(&r, REC_PEXT);
 	meta_rec_u64(&r, p->epoch);
 	meta_rec_u64(&r, p->meta_gen);
 	meta_rec_u64(&r, p->lease_epoch);
-	meta_rec_u64(&r, p->origin_pid);
-	meta_rec_u64(&r, p->origin_epoch);
+	meta_rec_u64(&r, opid);
+	meta_rec_u64(&r, oepoch);
 	meta_rec_u64(&r, p->owner);
 	meta_rec_u32(&r, p->location);
 	meta_rec_u32(&r, p->vol);
@@ -151,6 +189,7 @@ void meta_pext_free(struct meta_pexts *t, uint64_t pid)
 		return;
 	charge(t, p, false, -1);
 	meta_pext_set_owner(t, pid, NULL);
+	origin_set(t, pid, 0, 0);
 	memset(p, 0, sizeof(*p));
 	t->live--;
 	if (--t->page_live[pg] == 0) {
@@ -215,6 +254,7 @@ static int load_row(void *arg, const uint8_t *key, size_t klen, struct meta_rec_
 	struct meta_pexts *t = arg;
 	uint64_t pid = meta_key_get_be64(key);
 	uint32_t now = meta_core_now_s(t->core);
+	uint64_t opid, oepoch;
 	struct meta_pext *p;
 
 	(void)klen;
@@ -226,8 +266,8 @@ static int load_row(void *arg, const uint8_t *key, size_t klen, struct meta_rec_
 	p->epoch = meta_rd_u64(rd);
 	p->meta_gen = meta_rd_u64(rd);
 	p->lease_epoch = meta_rd_u64(rd);
-	p->origin_pid = meta_rd_u64(rd);
-	p->origin_epoch = meta_rd_u64(rd);
+	opid = meta_rd_u64(rd);
+	oepoch = meta_rd_u64(rd);
 	p->owner = meta_rd_u64(rd);
 	p->location = meta_rd_u32(rd);
 	p->vol = meta_rd_u32(rd);
@@ -240,6 +280,7 @@ static int load_row(void *arg, const uint8_t *key, size_t klen, struct meta_rec_
 		snprintf(why, len, "record of an unused pextent (flags 0x%x)", p->flags);
 		return -1;
 	}
+	origin_set(t, pid, opid, oepoch);
 	p->alive_location = p->location;	/* grace starts again at load */
 	p->last_access_s = now;
 	for (int i = 0; i < ZBS_LOC_SLOTS; i++)

@@ -16,6 +16,8 @@
 #ifndef ZBS_META_PEXTENT_H
 #define ZBS_META_PEXTENT_H
 
+#include <uthash.h>
+
 #include "chunk.h"
 #include "core.h"
 #include "session.h"
@@ -24,14 +26,17 @@
  * gets it until the owner acknowledges or its session ends */
 enum { PEXT_USED = 1, PEXT_EVER_EXIST = 2, PEXT_THIN = 4, PEXT_REVOKING = 8 };
 
+/*
+ * In memory. The record (META_PEXT_REC_LEN bytes) also has the origin (the
+ * pextent a clone reads through, SPEC 1.8): rare, so it lives in a side
+ * table (meta_pext_origin), not in every pextent.
+ */
 struct meta_pext {
 	uint64_t epoch, meta_gen, lease_epoch;
-	uint64_t origin_pid, origin_epoch;
 	uint64_t owner;			/* session id, 0 = none */
 	uint32_t location;		/* packed cids, slot 0 = low byte */
 	uint32_t vol, vextent_no;	/* back reference: the volume's slot */
 	uint8_t expected, preferred_cid, flags, pad;
-	/* ^ persisted up to here */
 	uint32_t alive_location;
 	uint32_t last_access_s;		/* for idle owner release */
 	uint32_t seen_s[ZBS_LOC_SLOTS];	/* last data report per slot */
@@ -41,7 +46,6 @@ struct meta_pext {
 	 * meta_pext_set_owner */
 	uint64_t owned_prev, owned_next;
 };
-#define META_PEXT_PERSIST_LEN offsetof(struct meta_pext, alive_location)
 
 /*
  * A gen the extent can have: at most what its replicas reported, plus the
@@ -55,8 +59,16 @@ struct meta_pext {
 #define META_PEXT_PAGE_SHIFT	14
 #define META_PEXT_PAGE		(1ULL << META_PEXT_PAGE_SHIFT)
 
+/* a pextent's origin, for those that have one */
+struct meta_pext_origin {
+	uint64_t pid;
+	uint64_t origin_pid, origin_epoch;
+	UT_hash_handle hh;
+};
+
 struct meta_pexts {
 	struct meta_core *core;
+	struct meta_pext_origin *origins;	/* by pid */
 	struct meta_chunks *chunks;
 	struct meta_sessions *sessions;
 	struct meta_pext **pages;	/* by pid >> META_PEXT_PAGE_SHIFT, NULL = none live */
@@ -99,6 +111,9 @@ void meta_pext_set_owner(struct meta_pexts *t, uint64_t pid, struct meta_session
 /* take cid out of pid's location (and alive location), uncharged; the
  * remaining slots keep their last-seen times. The caller persists. */
 void meta_pext_remove_cid(struct meta_pexts *t, uint64_t pid, uint32_t cid);
+/* pid's origin (0, 0 = none) */
+void meta_pext_origin(const struct meta_pexts *t, uint64_t pid, uint64_t *origin_pid,
+		      uint64_t *origin_epoch);
 /* the next pid in use at or after pid, 0 if none (skips absent pages) */
 uint64_t meta_pext_next(const struct meta_pexts *t, uint64_t pid);
 
