@@ -84,8 +84,9 @@ static void fill_pext(struct meta *m, Zbs__PExtent *o, uint64_t pid)
 	o->thin = !!(p->flags & PEXT_THIN);
 	o->preferred_cid = p->preferred_cid;
 	meta_pext_origin(&m->pexts, pid, &o->origin_pid, &o->origin_epoch);
-	o->owner_session = p->owner;
-	o->owner_cid = s ? s->cid : 0;
+	/* an ended session's leases are free, whether or not written back yet */
+	o->owner_session = s && s->alive ? p->owner : 0;
+	o->owner_cid = s && s->alive ? s->cid : 0;
 	o->lease_epoch = p->lease_epoch;
 	o->volume_id = v ? (char *)v->id : (char *)"";
 	o->vextent_no = p->vextent_no;

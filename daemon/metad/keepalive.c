@@ -7,13 +7,37 @@
 #include "owner.h"
 #include "rpc.h"
 
+/*
+ * Releasing a lease writes its pextent: a session that owned a million would
+ * hold the loop for a second. Its leases are free at once (their owner is
+ * not alive: the next lease request takes them), and written back a slice
+ * at a time by the tick (meta_reap_sessions).
+ */
 static void session_drop(struct meta *m, struct meta_session *s, const char *why)
 {
-	uint32_t released = meta_release_session_leases(m, s);
+	uint32_t owned = s->leases;
 
 	log_info("[%s] session %llu cid %u, %u lease(s) released", why,
-		 (unsigned long long)s->id, s->cid, released);
-	meta_session_remove(&m->sessions, &m->chunks, s);
+		 (unsigned long long)s->id, s->cid, owned);
+	if (owned <= META_RELEASE_SLICE) {
+		meta_release_session_leases(m, s, owned);
+		meta_session_remove(&m->sessions, &m->chunks, s);
+	} else {
+		meta_session_retire(&m->sessions, &m->chunks, s);
+	}
+}
+
+uint32_t meta_reap_sessions(struct meta *m, uint32_t budget)
+{
+	uint32_t done = 0;
+	struct meta_session *s;
+
+	while (done < budget && (s = TAILQ_FIRST(&m->sessions.dying))) {
+		done += meta_release_session_leases(m, s, budget - done);
+		if (!s->owned_first)
+			meta_session_remove(&m->sessions, &m->chunks, s);
+	}
+	return done;
 }
 
 int meta_session_create(struct meta *m, uint32_t cid, const char *uuid,
@@ -112,6 +136,7 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	core->last_tick_ns = core->now_ns;
 	n = meta_expire_sessions(m);
 	/* a slice per tick keeps the loop responsive with millions of pextents */
+	meta_reap_sessions(m, META_RELEASE_SLICE);
 	meta_scan_pextents(m, 65536);
 	return n;
 }

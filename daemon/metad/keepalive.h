@@ -25,6 +25,10 @@ int meta_expire_sessions(struct meta *m);
  * pextents. Returns the sessions expired.
  */
 int meta_tick(struct meta *m, uint64_t tick_ns);
+/* an ended session releasing more leases than this does it in slices */
+#define META_RELEASE_SLICE 8192
+/* write back up to budget lease releases of ended sessions; returns how many */
+uint32_t meta_reap_sessions(struct meta *m, uint32_t budget);
 uint64_t meta_cluster_caps(struct meta *m);
 
 #endif

@@ -15,7 +15,7 @@ void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify)
 	if (!p || !p->owner)
 		return;
 	s = meta_session_find(&m->sessions, p->owner);
-	if (s && notify) {
+	if (s && s->alive && notify) {
 		struct meta_cmd c = { .type = CMD_REVOKE_PID, .pid = pid, .epoch = p->epoch };
 		meta_session_queue(s, &c);
 	}
@@ -40,8 +40,8 @@ static bool mark_revoking(struct meta *m, uint64_t pid, bool notify_old)
 
 	if (!p || !p->owner)
 		return false;
-	if (!s || !acks_revokes(m, s)) {
-		meta_pext_release_owner(m, pid, notify_old);
+	if (!s || !s->alive || !acks_revokes(m, s)) {
+		meta_pext_release_owner(m, pid, notify_old && s && s->alive);
 		return false;
 	}
 	if (!(p->flags & PEXT_REVOKING)) {
@@ -122,11 +122,11 @@ void meta_revokes_reload(struct meta *m)
 	}
 }
 
-uint32_t meta_release_session_leases(struct meta *m, struct meta_session *s)
+uint32_t meta_release_session_leases(struct meta *m, struct meta_session *s, uint32_t max)
 {
 	uint32_t n = 0;
 
-	while (s->owned_first) {
+	while (s->owned_first && n < max) {
 		meta_pext_release_owner(m, s->owned_first, false);
 		n++;
 	}
@@ -169,7 +169,7 @@ static int revoke_session(struct meta *m, uint64_t sid, struct merr *e)
 	if (!s)
 		return -1;
 	if (!acks_revokes(m, s)) {
-		n = meta_release_session_leases(m, s);
+		n = meta_release_session_leases(m, s, UINT32_MAX);
 		meta_session_queue(s, &c);
 		return n;
 	}

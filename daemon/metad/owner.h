@@ -22,7 +22,7 @@ int meta_revoke(struct meta *m, struct meta_volume *v, uint64_t pid, uint64_t si
 int meta_revoke_acked(struct meta *m, struct meta_session *s, uint64_t id);
 /* after a load: re-send the revokes that were pending (PEXT_REVOKING) */
 void meta_revokes_reload(struct meta *m);
-/* release every lease of session s (expiry, leave); returns how many */
-uint32_t meta_release_session_leases(struct meta *m, struct meta_session *s);
+/* release up to max leases of session s (expiry, leave); returns how many */
+uint32_t meta_release_session_leases(struct meta *m, struct meta_session *s, uint32_t max);
 
 #endif

@@ -16,6 +16,7 @@ void meta_sessions_init(struct meta_sessions *t, struct meta_core *core)
 {
 	memset(t, 0, sizeof(*t));
 	t->core = core;
+	TAILQ_INIT(&t->dying);
 }
 
 static void session_free(struct meta_session *s)
@@ -35,9 +36,15 @@ static void session_free(struct meta_session *s)
 
 void meta_sessions_free(struct meta_sessions *t)
 {
+	struct meta_session *s;
+
 	HASH_CLEAR(hh, t->by_id);
 	for (uint32_t i = 0; i < t->n; i++)
 		session_free(t->all[i]);
+	while ((s = TAILQ_FIRST(&t->dying))) {
+		TAILQ_REMOVE(&t->dying, s, dying_link);
+		session_free(s);
+	}
 	free(t->all);
 	free(t->loaded);
 	memset(t, 0, sizeof(*t));
@@ -113,21 +120,41 @@ struct meta_session *meta_session_new(struct meta_sessions *t, struct meta_chunk
 	return s;
 }
 
-void meta_session_remove(struct meta_sessions *t, struct meta_chunks *chunks,
-			 struct meta_session *s)
+/* out of the chunk, the store and `all` */
+static void session_end(struct meta_sessions *t, struct meta_chunks *chunks,
+			struct meta_session *s)
 {
 	struct meta_chunk *c = meta_chunk(chunks, s->cid);
 
 	if (c && c->session_id == s->id)
 		meta_chunk_set_session(chunks, c, 0);
 	meta_store_del_id(t->core->store, REC_SESSION, s->id);
-	HASH_DELETE(hh, t->by_id, s);
 	for (uint32_t i = 0; i < t->n; i++) {
 		if (t->all[i] == s) {
 			t->all[i] = t->all[--t->n];
 			break;
 		}
 	}
+}
+
+void meta_session_retire(struct meta_sessions *t, struct meta_chunks *chunks,
+			 struct meta_session *s)
+{
+	if (!s->alive)
+		return;
+	session_end(t, chunks, s);
+	s->alive = 0;
+	TAILQ_INSERT_TAIL(&t->dying, s, dying_link);
+}
+
+void meta_session_remove(struct meta_sessions *t, struct meta_chunks *chunks,
+			 struct meta_session *s)
+{
+	if (s->alive)
+		session_end(t, chunks, s);
+	else
+		TAILQ_REMOVE(&t->dying, s, dying_link);
+	HASH_DELETE(hh, t->by_id, s);
 	session_free(s);
 }
 

@@ -54,7 +54,9 @@ struct meta_session {
 	uint32_t nrevokes;
 	uint64_t next_cmd_id;
 	UT_hash_handle hh;		/* meta_sessions.by_id */
+	TAILQ_ENTRY(meta_session) dying_link;	/* ended, leases still to release */
 };
+TAILQ_HEAD(meta_session_list, meta_session);
 
 struct meta_sessions {
 	struct meta_core *core;
@@ -62,6 +64,10 @@ struct meta_sessions {
 	struct meta_session **all;
 	uint32_t n, cap;
 	struct meta_session *by_id;
+	/* ended sessions whose leases are released a slice at a time (the
+	 * pids are free meanwhile: their owner is not alive); still found by
+	 * id, in neither `all` nor the store */
+	struct meta_session_list dying;
 	/* read by meta_sessions_load, then reused or dropped */
 	struct meta_session *loaded;
 	uint32_t nloaded;
@@ -80,6 +86,11 @@ void meta_session_extend(struct meta_sessions *t, struct meta_session *s);
 void meta_session_store(struct meta_sessions *t, const struct meta_session *s);
 /* out of the table and the store, freed; it must own nothing any more */
 void meta_session_remove(struct meta_sessions *t, struct meta_chunks *chunks,
+			 struct meta_session *s);
+
+/* s ended but owns pids still: not alive, out of `all` and the store, onto
+ * `dying` until the owner operations released them (meta_session_remove) */
+void meta_session_retire(struct meta_sessions *t, struct meta_chunks *chunks,
 			 struct meta_session *s);
 
 /* queue c for s's next keepalive reply unless the same command (type, pid,

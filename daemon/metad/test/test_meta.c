@@ -522,6 +522,52 @@ static void test_session_expiry(void **state)
 	assert_int_equal(meta_cluster_caps(&f->m), 1);
 }
 
+/* an ended session with more leases than one slice: free at once, written
+ * back a slice at a time */
+static void test_session_expiry_sliced(void **state)
+{
+	struct fix *f = *state;
+	struct meta_space big = { 1ULL << 50, 1ULL << 50, 0, 0 };
+	const uint32_t n = META_RELEASE_SLICE + 100;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 2);
+	for (int c = 1; c <= 2; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL, 0, false, 7, &s, &e), 0);
+	v = mkvol(f, "v", n * ZBS_EXTENT_SIZE, 1, true);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid,
+							&e), 0);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->leases, n);
+	for (int i = 0; i < 4; i++) {
+		tick(f, 300);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, false, 7, &s, &e), 0);
+	}
+	assert_int_equal(meta_expire_sessions(&f->m), 1);
+	assert_null(meta_session_get(&f->m.sessions, f->sid[1], &e));
+	assert_int_equal(f->m.chunks.by_cid[1].status, CHUNK_SESSION_EXPIRED);
+	assert_int_equal(f->m.sessions.n, 1);
+	/* nothing written back yet, but every pid is free: another session
+	 * takes one */
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->leases, n);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, n - 1, LEASE_WRITE, f->sid[2], &pid, &e), 0);
+	assert_int_equal(meta_pext(&f->m.pexts, pid)->owner, f->sid[2]);
+	/* a slice is what it says; the rest follows */
+	assert_int_equal(meta_reap_sessions(&f->m, 100), 100);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->leases, n - 101);
+	while (meta_reap_sessions(&f->m, 4096))
+		;
+	assert_null(meta_session_find(&f->m.sessions, f->sid[1]));
+	assert_true(TAILQ_EMPTY(&f->m.sessions.dying));
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(meta_pext(&f->m.pexts, v->vtable[i])->owner,
+				 i == n - 1 ? f->sid[2] : 0);
+	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[2])->leases, 1);
+}
+
 static void test_idle_release_and_revoke(void **state)
 {
 	struct fix *f = *state;
@@ -1568,6 +1614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_expiry_sliced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tick_after_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
