@@ -5,6 +5,7 @@
 #include "keepalive.h"
 #include "log.h"
 #include "owner.h"
+#include "provision.h"
 #include "rpc.h"
 
 /*
@@ -137,6 +138,7 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	n = meta_expire_sessions(m);
 	/* a slice per tick keeps the loop responsive with millions of pextents */
 	meta_reap_sessions(m, META_RELEASE_SLICE);
+	meta_reap_volumes(m, META_DELETE_SLICE);
 	meta_scan_pextents(m, 65536);
 	return n;
 }

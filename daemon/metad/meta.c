@@ -52,6 +52,7 @@ int meta_load(struct meta *m, struct meta_store *s)
 	/* what the rows imply, written back: sessions reused or dropped,
 	 * chunks without their session, owners onto their sessions' lists */
 	meta_sessions_reuse(&m->sessions, &m->chunks);
+	meta_volumes_load_orphans(&m->vols, &m->pexts);
 	meta_pexts_link_owners(&m->pexts);
 	meta_store_commit(s);
 	log_info("store loaded: %u chunk(s), %u volume(s), %llu pextent(s), %u session(s)",

@@ -187,13 +187,46 @@ int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, str
 	return 0;
 }
 
+/* free up to budget of v's pextents, from its end; true when none is left */
+static bool free_pextents(struct meta *m, struct meta_volume *v, uint32_t *budget)
+{
+	while (v->nvext && *budget) {
+		uint32_t vno = v->nvext - 1;
+		if (v->vtable[vno]) {
+			meta_pext_free(&m->pexts, v->vtable[vno]);	/* GC'd on chunks via reports */
+			meta_volume_set_vext(&m->vols, v, vno, 0);
+			(*budget)--;
+		}
+		v->nvext--;
+	}
+	return v->nvext == 0;
+}
+
 int meta_volume_delete(struct meta *m, struct meta_volume *v, struct merr *e)
 {
+	uint32_t budget = META_DELETE_SLICE;
+
 	meta_revoke(m, v, 0, 0, e);
-	for (uint32_t i = 0; i < v->nvext; i++)
-		if (v->vtable[i])
-			meta_pext_free(&m->pexts, v->vtable[i]);	/* GC'd on chunks via reports */
-	log_info("volume %s (%s) deleted", v->name, v->id);
-	meta_volume_remove(&m->vols, v);
+	log_info("volume %s (%s) deleted: %u pextent(s) to free", v->name, v->id, v->allocated);
+	if (v->allocated <= META_DELETE_SLICE) {
+		free_pextents(m, v, &budget);
+		meta_volume_remove(&m->vols, v);
+	} else {
+		meta_volume_detach(&m->vols, v);	/* the rest in the tick */
+	}
 	return 0;
+}
+
+uint32_t meta_reap_volumes(struct meta *m, uint32_t budget)
+{
+	uint32_t start = budget;
+	struct meta_volume *v;
+
+	while (budget && (v = TAILQ_FIRST(&m->vols.deleting))) {
+		if (!free_pextents(m, v, &budget))
+			break;
+		log_info("volume %s (%s): its pextents are freed", v->name, v->id);
+		meta_volume_remove(&m->vols, v);
+	}
+	return start - budget;
 }

@@ -13,7 +13,15 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 		       struct meta_volume **out, struct merr *e);
 int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, struct merr *e);
+/*
+ * A deleted volume is gone for clients at once (its name is free); its
+ * pextents are freed then, or, past META_DELETE_SLICE of them, a slice per
+ * tick (meta_reap_volumes), so a big delete does not hold the loop.
+ */
+#define META_DELETE_SLICE 8192
 int meta_volume_delete(struct meta *m, struct meta_volume *v, struct merr *e);
+/* free up to budget pextents of deleted volumes; returns how many */
+uint32_t meta_reap_volumes(struct meta *m, uint32_t budget);
 /* allocate a pextent for v[vno], placing its replicas (prefer_cid first) */
 int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
 		    uint32_t prefer_cid, uint64_t *pid, struct merr *e);

@@ -15,6 +15,7 @@ void meta_volumes_init(struct meta_volumes *t, struct meta_core *core)
 {
 	memset(t, 0, sizeof(*t));
 	t->core = core;
+	TAILQ_INIT(&t->deleting);
 }
 
 void meta_volumes_free(struct meta_volumes *t)
@@ -28,6 +29,7 @@ void meta_volumes_free(struct meta_volumes *t)
 		}
 	}
 	free(t->slots);
+	free(t->dangling);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -225,15 +227,30 @@ void meta_volume_grow(struct meta_volume *v, uint32_t nvext)
 	v->nvext = nvext;
 }
 
+void meta_volume_detach(struct meta_volumes *t, struct meta_volume *v)
+{
+	if (v->deleting)
+		return;
+	meta_store_del(t->core->store, REC_VOLUME, v->id, 36);
+	HASH_DELETE(hh_id, t->by_id, v);
+	HASH_DELETE(hh_name, t->by_name, v);
+	v->deleting = true;
+	TAILQ_INSERT_TAIL(&t->deleting, v, deleting_link);
+}
+
 void meta_volume_remove(struct meta_volumes *t, struct meta_volume *v)
 {
 	for (uint32_t i = 0; i < v->nvext; i++)
 		if (v->vtable[i])
 			meta_volume_set_vext(t, v, i, 0);
-	meta_store_del(t->core->store, REC_VOLUME, v->id, 36);
+	if (v->deleting) {
+		TAILQ_REMOVE(&t->deleting, v, deleting_link);
+	} else {
+		meta_store_del(t->core->store, REC_VOLUME, v->id, 36);
+		HASH_DELETE(hh_id, t->by_id, v);
+		HASH_DELETE(hh_name, t->by_name, v);
+	}
 	t->slots[v->idx] = NULL;
-	HASH_DELETE(hh_id, t->by_id, v);
-	HASH_DELETE(hh_name, t->by_name, v);
 	free(v->vtable);
 	free(v);
 }
@@ -305,8 +322,12 @@ static int load_vtable_row(void *arg, const uint8_t *key, size_t klen, struct me
 	v = meta_volume_by_id(l->t, id);
 	p = meta_pext(l->pexts, pid);
 	if (!v || vno >= v->nvext || !p) {
-		log_warn("store: dangling vtable entry %s/%u -> %llu", id, vno,
-			 (unsigned long long)pid);
+		struct meta_volumes *t = l->t;
+
+		t->dangling = meta_grow(t->dangling, &t->capdangling, t->ndangling + 1,
+					sizeof(*t->dangling));
+		memcpy(t->dangling[t->ndangling].key, key, 44);
+		t->dangling[t->ndangling++].pid = pid;
 		return 0;
 	}
 	v->vtable[vno] = pid;
@@ -322,4 +343,33 @@ int meta_volumes_load_vtable(struct meta_volumes *t, struct meta_pexts *pexts, c
 	struct vtable_load l = { t, pexts };
 
 	return meta_store_scan(t->core->store, REC_VTABLE, load_vtable_row, &l, err, len);
+}
+
+/* is pid the pextent of a volume's vtable (its back reference checked)? */
+static bool held(struct meta_volumes *t, const struct meta_pext *p, uint64_t pid)
+{
+	struct meta_volume *v = meta_volume_at(t, p->vol);
+
+	return v && p->vextent_no < v->nvext && v->vtable[p->vextent_no] == pid;
+}
+
+void meta_volumes_load_orphans(struct meta_volumes *t, struct meta_pexts *pexts)
+{
+	uint64_t freed = 0;
+
+	for (uint32_t i = 0; i < t->ndangling; i++)
+		meta_store_del(t->core->store, REC_VTABLE, t->dangling[i].key, 44);
+	for (uint64_t pid = meta_pext_next(pexts, 1); pid; pid = meta_pext_next(pexts, pid + 1)) {
+		if (!held(t, meta_pext(pexts, pid), pid)) {
+			meta_pext_free(pexts, pid);
+			freed++;
+		}
+	}
+	if (t->ndangling || freed)
+		log_info("store: %u vtable row(s) of deleted volumes removed, %llu pextent(s) "
+			 "no volume holds freed (a delete the last stop cut short)", t->ndangling,
+			 (unsigned long long)freed);
+	free(t->dangling);
+	t->dangling = NULL;
+	t->ndangling = t->capdangling = 0;
 }

@@ -7,6 +7,7 @@
 #ifndef ZBS_META_VOLUME_H
 #define ZBS_META_VOLUME_H
 
+#include <sys/queue.h>
 #include <uthash.h>
 
 #include "chunk.h"
@@ -26,7 +27,10 @@ struct meta_volume {
 	uint32_t allocated;		/* pextents in the vtable */
 	uint64_t *vtable;		/* vextent_no -> pid (0 = none) */
 	UT_hash_handle hh_id, hh_name;	/* meta_volumes.by_id, .by_name */
+	bool deleting;			/* detached: its pextents go in slices */
+	TAILQ_ENTRY(meta_volume) deleting_link;
 };
+TAILQ_HEAD(meta_volume_list, meta_volume);
 #define META_VOLUME_PERSIST_LEN offsetof(struct meta_volume, idx)
 
 struct meta_volume_spec {
@@ -42,6 +46,12 @@ struct meta_volumes {
 	struct meta_volume **slots;	/* NULL = free */
 	uint32_t n, cap;
 	struct meta_volume *by_id, *by_name;
+	/* deleted volumes whose pextents are still being freed: out of the
+	 * indices and the store, holding their slot until the last is gone */
+	struct meta_volume_list deleting;
+	/* vtable rows the load found without their volume (key, pid) */
+	struct meta_dangling { uint8_t key[44]; uint64_t pid; } *dangling;
+	uint32_t ndangling, capdangling;
 };
 
 void meta_volumes_init(struct meta_volumes *t, struct meta_core *core);
@@ -67,10 +77,16 @@ void meta_volume_grow(struct meta_volume *v, uint32_t nvext);
 /* out of the table and the store with its vtable rows, freed; its pextents
  * must be gone */
 void meta_volume_remove(struct meta_volumes *t, struct meta_volume *v);
+/* out of the indices and the store (its name is free), onto `deleting`;
+ * meta_volume_remove ends it once its pextents are gone */
+void meta_volume_detach(struct meta_volumes *t, struct meta_volume *v);
 
 /* load: volumes, then vtable rows (back references set in pexts) */
 int meta_volumes_load(struct meta_volumes *t, char *err, size_t len);
 int meta_volumes_load_vtable(struct meta_volumes *t, struct meta_pexts *pexts, char *err,
 			     size_t len);
+/* after the load: delete the vtable rows of volumes that are gone and free
+ * every pextent no volume holds (a delete cut short by a restart) */
+void meta_volumes_load_orphans(struct meta_volumes *t, struct meta_pexts *pexts);
 
 #endif

@@ -721,6 +721,74 @@ static void test_cmd_queue_dedup(void **state)
 	}
 }
 
+/* a big delete: gone for clients at once, pextents freed a slice at a
+ * time; a restart in the middle frees the rest at load */
+static void test_volume_delete_sliced(void **state)
+{
+	struct fix *f = *state;
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", err[256], cmd[300];
+	struct meta_space big = { 1ULL << 50, 1ULL << 50, 0, 0 };
+	const uint32_t n = META_DELETE_SLICE + 300;
+	struct meta_store *st;
+	struct meta_volume *v, *small;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid;
+	uint32_t idx;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(meta_store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.core.store = st;
+	add_chunks(f, 2);
+	for (int c = 1; c <= 2; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL, 0, false, 7, &s, &e), 0);
+	v = mkvol(f, "v", n * ZBS_EXTENT_SIZE, 1, true);
+	idx = v->idx;
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid,
+							&e), 0);
+	small = mkvol(f, "small", 4 * ZBS_EXTENT_SIZE, 1, true);
+	assert_int_equal(meta_get_vextent_lease(&f->m, small, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
+	meta_store_commit(st);
+	assert_int_equal(f->m.pexts.live, n + 1);
+
+	/* a small one goes at once */
+	assert_int_equal(meta_volume_delete(&f->m, small, &e), 0);
+	assert_int_equal(f->m.pexts.live, n);
+	/* the big one: gone for clients, its name free, its pextents not yet */
+	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
+	assert_null(meta_volume_find(&f->m.vols, "v", &e));
+	assert_int_equal(f->m.pexts.live, n);
+	v = mkvol(f, "v", 4 * ZBS_EXTENT_SIZE, 1, true);
+	assert_int_not_equal(v->idx, idx);	/* the slot is held meanwhile */
+	assert_int_equal(meta_reap_volumes(&f->m, 100), 100);
+	assert_int_equal(f->m.pexts.live, n - 100);
+	meta_store_commit(st);
+
+	/* stopped here: the load frees what no volume holds */
+	struct meta m2;
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns);
+	assert_int_equal(meta_load(&m2, st), 0);
+	assert_int_equal(m2.pexts.live, 0);
+	assert_non_null(meta_volume_find(&m2.vols, "v", &e));
+	assert_int_equal(m2.chunks.by_cid[1].thin_pids, 0);
+	m2.core.store = NULL;
+	meta_free(&m2);
+
+	/* and without a stop, the tick finishes it */
+	while (meta_reap_volumes(&f->m, 4096))
+		;
+	assert_int_equal(f->m.pexts.live, 0);
+	assert_null(meta_volume_at(&f->m.vols, idx));
+	assert_true(TAILQ_EMPTY(&f->m.vols.deleting));
+	assert_int_equal(f->m.chunks.by_cid[1].thin_pids + f->m.chunks.by_cid[2].thin_pids, 0);
+	f->m.core.store = NULL;
+	meta_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_store_roundtrip(void **state)
 {
 	struct fix *f = *state;
@@ -1620,6 +1688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_queue_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_delete_sliced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
