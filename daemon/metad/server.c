@@ -34,8 +34,17 @@ struct meta_conn {
 	size_t wcap;
 	uv_write_t wreq;
 	bool writing, closing;
+	bool paused;			/* reading stopped: too much queued for it */
 	char peer[64];
 };
+
+/*
+ * A client that sends requests but does not read its replies must not make
+ * metad queue them without bound: past this many bytes of replies queued
+ * and not yet written, its requests stay unread (in the socket, then in the
+ * client's own send buffer) until the replies drain.
+ */
+#define META_CONN_OUT_MAX (8U << 20)
 
 struct meta_reply {
 	struct meta_conn *c;
@@ -121,6 +130,9 @@ static void conn_close(struct meta_conn *c, const char *why)
 }
 
 static void flush(struct meta_conn *c);
+static void process(struct meta_conn *c);
+static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void on_write(uv_write_t *req, int status)
 {
@@ -135,6 +147,12 @@ static void on_write(uv_write_t *req, int status)
 		/* replies queued since: make their changes durable, then send */
 		meta_store_commit(c->srv->store);
 		flush(c);
+	}
+	if (c->paused && !c->closing && c->outlen < META_CONN_OUT_MAX) {
+		c->paused = false;
+		process(c);	/* the requests read before the pause */
+		if (!c->closing && !c->paused)
+			uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	}
 }
 
@@ -213,18 +231,21 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->in + c->inlen, c->incap - c->inlen);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* handle the whole frames read, until the replies queued reach the bound */
+static void process(struct meta_conn *c)
 {
-	struct meta_conn *c = s->data;
 	size_t off = 0;
 
-	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? NULL : uv_strerror(nread));
-		return;
-	}
-	c->inlen += nread;
 	while (!c->closing && c->inlen - off >= ZBS_RPC_HDR_LEN) {
 		struct zbs_rpc_hdr h;
+		if (c->outlen >= META_CONN_OUT_MAX) {
+			if (!c->paused)
+				log_debug("%s: %zu bytes of replies queued: reading paused",
+					  c->peer, c->outlen);
+			c->paused = true;
+			uv_read_stop((uv_stream_t *)&c->tcp);
+			break;
+		}
 		if (zbs_rpc_hdr_decode(c->in + off, &h) < 0) {
 			conn_close(c, "malformed frame header");
 			return;
@@ -243,6 +264,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->in = realloc(c->in, 131072);
 		c->incap = 131072;
 	}
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct meta_conn *c = s->data;
+
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? NULL : uv_strerror(nread));
+		return;
+	}
+	c->inlen += nread;
+	process(c);
 }
 
 static void on_connection(uv_stream_t *ls, int status)

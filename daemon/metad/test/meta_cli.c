@@ -14,6 +14,7 @@
 #include "location.h"
 #include "meta.pb-c.h"
 #include "rpc.h"
+#include "util.h"
 
 static struct zbs_rpc_client c;
 
@@ -98,6 +99,37 @@ static int raw(const char *what)
 		struct linger lg = { 1, 0 };	/* close with RST */
 		setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		printf("sent=send-and-close\n");
+		return 0;
+	} else if (!strcmp(what, "flood")) {
+		/* requests for 3 s without reading a reply; then hold on for
+		 * ZBS_FLOOD_HOLD_S (default 5) before closing */
+		Zbs__ListChunksRequest q = ZBS__LIST_CHUNKS_REQUEST__INIT;
+		uint8_t fr[ZBS_RPC_HDR_LEN + 16];
+		size_t blen = protobuf_c_message_pack(&q.base, fr + ZBS_RPC_HDR_LEN);
+		const char *hold = getenv("ZBS_FLOOD_HOLD_S");
+		uint64_t sent = 0, end = zbs_now_ns() + 3000000000ULL;
+
+		h.method = ZBS_M_LIST_CHUNKS;
+		h.len = blen;
+		zbs_rpc_hdr_encode(&h, fr);
+		size_t at = 0, flen = ZBS_RPC_HDR_LEN + blen;
+		while (zbs_now_ns() < end) {
+			ssize_t n = send(c.fd, fr + at, flen - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				usleep(1000);	/* metad stopped reading: wait */
+				continue;
+			}
+			if (n < 0)
+				return 100;
+			at += n;
+			if (at == flen) {
+				at = 0;
+				sent++;
+			}
+		}
+		printf("sent=%llu\n", (unsigned long long)sent);
+		fflush(stdout);
+		sleep(hold ? atoi(hold) : 5);
 		return 0;
 	} else if (!strcmp(what, "truncated")) {
 		h.len = 40;

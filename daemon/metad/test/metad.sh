@@ -43,7 +43,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..31"
+echo "1..32"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -182,6 +182,18 @@ done
 if [ -z "$bad" ] && kill -0 "$META_PID" && zc volume list >/dev/null; then
 	ok "malformed frames closed, bad bodies/methods answered, unknown fields ignored, server keeps serving"
 else not_ok "malformed" "$bad"; fi
+
+# ---- a client that never reads its replies: metad's queue for it is bounded ---------
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$META_PID/status"; }
+rss0=$(rss_kb)
+ZBS_FLOOD_HOLD_S=4 cli raw flood > "$T/flood" 2>&1 &
+flood=$!
+wait_for 10 grep -q "^sent=" "$T/flood"
+rss1=$(rss_kb)
+if grep -q "^sent=" "$T/flood" && zc volume list >/dev/null && [ $((rss1 - rss0)) -lt 65536 ]; then
+	ok "a client flooding requests unread: $(sed -n 's/^sent=//p' "$T/flood") sent, metad grew $(((rss1 - rss0) / 1024)) MiB and serves others"
+else not_ok "flood" "rss $rss0 -> $rss1 kB" "$(cat "$T/flood")"; fi
+wait "$flood"
 
 # ---- CLI conventions ----------------------------------------------------------------
 helpok=1
