@@ -17,6 +17,8 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		   bool has_report, uint64_t caps, struct meta_session **out,
 		   struct merr *e);
 int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e);
+/* write what keepalives changed (the tick does, once per interval) */
+void meta_flush_keepalives(struct meta *m);
 /* Expire sessions past their lease; returns how many expired. */
 int meta_expire_sessions(struct meta *m);
 /*

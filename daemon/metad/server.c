@@ -415,6 +415,7 @@ void meta_server_run(struct meta_server *srv)
 
 void meta_server_fini(struct meta_server *srv)
 {
+	meta_flush_keepalives(&srv->m);
 	meta_store_commit(srv->store);
 	uv_walk(srv->loop, close_walk, srv);
 	uv_run(srv->loop, UV_RUN_DEFAULT);

@@ -39,6 +39,7 @@ struct meta_session {
 	uint64_t expire_wall_ns;	/* persisted */
 	/* in memory */
 	uint64_t expire_ns;		/* monotonic */
+	bool dirty;			/* expiry moved, written by the next tick */
 	uint32_t leases;		/* pextents owned: the length of the list */
 	uint64_t owned_first, owned_last; /* the pids it owns, linked (0 = none) */
 	uint32_t ncmds, capcmds;

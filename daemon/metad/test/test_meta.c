@@ -789,6 +789,48 @@ static void test_volume_delete_sliced(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* keepalives are written by the tick, all of an interval in one commit */
+static void test_keepalive_batched(void **state)
+{
+	struct fix *f = *state;
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", err[256], cmd[300];
+	struct meta_space sp2 = { 100 * G, 90 * G, 1 * G, 0 };
+	struct meta_store *st;
+	struct meta_session *s;
+	struct merr e;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(meta_store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.core.store = st;
+	add_chunks(f, 2);
+	meta_store_commit(st);
+	tick(f, 100);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL, 0, false, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[2], &sp2, NULL, 0, false, 7, &s, &e), 0);
+	assert_false(meta_store_dirty(st));	/* nothing to commit per keepalive */
+	meta_tick(&f->m, 50 * MS);
+	assert_true(meta_store_dirty(st));	/* one commit for all of them */
+	meta_store_commit(st);
+	meta_tick(&f->m, 50 * MS);
+	assert_false(meta_store_dirty(st));	/* nothing new: nothing written */
+
+	/* what the tick wrote is what a restart reads */
+	struct meta m2;
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns);
+	assert_int_equal(meta_load(&m2, st), 0);
+	assert_int_equal(meta_session_find(&m2.sessions, f->sid[1])->expire_wall_ns,
+			 meta_session_find(&f->m.sessions, f->sid[1])->expire_wall_ns);
+	assert_int_equal(m2.chunks.by_cid[2].space.valid, 90 * G);
+	m2.core.store = NULL;
+	meta_free(&m2);
+	f->m.core.store = NULL;
+	meta_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_store_roundtrip(void **state)
 {
 	struct fix *f = *state;
@@ -1110,6 +1152,7 @@ static void test_owned_lists(void **state)
 	assert_int_equal(meta_revoke(&f->m, NULL, 0, own_session(f, 2)->id, &e),
 			 (int)own_session(f, 2)->leases);
 	assert_true(meta_revoke(&f->m, NULL, 0, own_session(f, 4)->id, &e) >= 0);
+	meta_flush_keepalives(&f->m);	/* as the server's tick does */
 	meta_store_commit(st);
 	struct meta m2;
 	meta_init(&m2, &cfg);
@@ -1689,6 +1732,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_queue_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_delete_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
