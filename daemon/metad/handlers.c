@@ -333,7 +333,7 @@ static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct meta_r
 	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int reply_volume(struct meta_reply *r, const struct meta_volume *v)
+int meta_reply_volume(struct meta_reply *r, const struct meta_volume *v)
 {
 	Zbs__VolumeResponse resp = ZBS__VOLUME_RESPONSE__INIT;
 	Zbs__Volume vo;
@@ -360,9 +360,14 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct me
 		.prefer_cid = v->prefer_cid, .thin = v->thin, .iops = v->iops, .bps = v->bps,
 		.iops_burst = v->iops_burst, .bps_burst = v->bps_burst,
 	};
-	if (meta_volume_create(m, &s, &vol, e))
+	switch (meta_volume_create(m, &s, &vol, e)) {
+	case 0:
+		return meta_reply_volume(r, vol);
+	case META_CREATE_PENDING:
+		return meta_reply_later(r, vol);	/* when its extents are there */
+	default:
 		return -1;
-	return reply_volume(r, vol);
+	}
 }
 
 static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
@@ -377,7 +382,7 @@ static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct meta
 	if (!vo || !vp)
 		abort();
 	for (uint32_t i = 0; i < m->vols.n; i++) {
-		if (!m->vols.slots[i])
+		if (!m->vols.slots[i] || m->vols.slots[i]->creating || m->vols.slots[i]->deleting)
 			continue;
 		fill_volume(&vo[n], m->vols.slots[i]);
 		vp[n] = &vo[n];
@@ -435,7 +440,7 @@ static int h_volume_resize(struct meta *m, const ProtobufCMessage *in, struct me
 
 	if (!v || meta_volume_resize(m, v, q->size, e))
 		return -1;
-	return reply_volume(r, v);
+	return meta_reply_volume(r, v);
 }
 
 static int h_volume_delete(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,

@@ -141,22 +141,87 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 	return 0;
 }
 
+/*
+ * Allocate v's vextents [from, to): the candidates are built once and
+ * charged as the pextents are placed (as place_all does). 0, or -1 with e
+ * when one cannot be placed (those before it stay).
+ */
+static int alloc_range(struct meta *m, struct meta_volume *v, uint32_t from, uint32_t to,
+		       struct merr *e)
+{
+	struct meta_place_cand cands[META_MAX_CID];
+	size_t n = candidates(m, cands, false);
+	uint32_t out[ZBS_LOC_SLOTS];
+
+	for (uint32_t vno = from; vno < to; vno++) {
+		uint32_t loc = 0;
+		uint64_t pid;
+
+		if (meta_place(cands, n, v->replica_num, v->prefer_cid, ZBS_EXTENT_SIZE, out,
+			       NULL) < 0)
+			return check_space(m, 1, v->replica_num, v->prefer_cid, e);
+		for (uint32_t r = 0; r < v->replica_num; r++) {
+			loc = loc_add(loc, out[r]);
+			for (size_t j = 0; j < n; j++)
+				if (cands[j].cid == out[r])
+					cands[j].free -= ZBS_EXTENT_SIZE;
+		}
+		pid = meta_pext_new(&m->pexts, loc, v->thin, v->replica_num, v->prefer_cid,
+				    v->idx, vno);
+		meta_volume_set_vext(&m->vols, v, vno, pid);
+	}
+	return 0;
+}
+
+static void created(struct meta_volume *v)
+{
+	log_info("volume %s created: id %s size %llu replica %u %s", v->name, v->id,
+		 (unsigned long long)v->size, v->replica_num, v->thin ? "thin" : "thick");
+}
+
 int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 		       struct meta_volume **out, struct merr *e)
 {
 	struct meta_volume *v;
-	uint64_t pid;
+	bool sliced = !s->thin &&
+		      (s->size + ZBS_EXTENT_SIZE - 1) / ZBS_EXTENT_SIZE > META_CREATE_SLICE;
 
 	if (meta_volume_validate(m, s, e))
 		return -1;
-	v = meta_volume_add(&m->vols, s);
-	/* thick: reserve every extent now (validated above, cannot fail) */
-	for (uint32_t i = 0; !v->thin && i < v->nvext; i++)
-		if (meta_pext_alloc(m, v, i, v->prefer_cid, &pid, e))
-			abort();
-	log_info("volume %s created: id %s size %llu replica %u %s", v->name, v->id,
-		 (unsigned long long)v->size, v->replica_num, v->thin ? "thin" : "thick");
+	v = meta_volume_add(&m->vols, s, sliced);
 	*out = v;
+	if (sliced) {
+		log_info("volume %s: creating, %u thick extents to allocate", v->name, v->nvext);
+		return META_CREATE_PENDING;
+	}
+	/* thick: reserve every extent now (validated above, cannot fail) */
+	if (!v->thin && alloc_range(m, v, 0, v->nvext, e))
+		abort();
+	created(v);
+	return 0;
+}
+
+int meta_volume_create_step(struct meta *m, struct meta_volume *v, uint32_t budget,
+			    struct merr *e)
+{
+	uint32_t to = v->nvext - v->fill_next > budget ? v->fill_next + budget : v->nvext;
+
+	if (alloc_range(m, v, v->fill_next, to, e)) {
+		/* space went to others meanwhile: undo, say why */
+		log_warn("volume %s: creation failed at extent %u of %u: %s", v->name,
+			 v->fill_next, v->nvext, e->msg);
+		for (uint32_t i = 0; i < v->nvext; i++)
+			if (v->vtable[i])
+				meta_pext_free(&m->pexts, v->vtable[i]);
+		meta_volume_remove(&m->vols, v);
+		return -1;
+	}
+	v->fill_next = to;
+	if (to < v->nvext)
+		return 1;
+	v->creating = false;
+	meta_volume_store(&m->vols, v);
+	created(v);
 	return 0;
 }
 

@@ -789,6 +789,53 @@ static void test_volume_delete_sliced(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* a big thick volume is created a slice at a time; if the space goes
+ * meanwhile, nothing of it stays */
+static void test_volume_create_sliced(void **state)
+{
+	struct fix *f = *state;
+	struct meta_space big = { 1ULL << 50, 1ULL << 50, 0, 0 };
+	struct meta_space little = { 1ULL << 50, 10 * G, 0, 0 };
+	const uint32_t n = 2 * META_CREATE_SLICE + 10;
+	struct meta_volume_spec sp = { .name = "big", .size = n * ZBS_EXTENT_SIZE, .replica_num = 2,
+				       .stripe_num = 1, .stripe_size = 256 << 10 };
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+
+	add_chunks(f, 3);
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL, 0, false, 7, &s, &e), 0);
+	assert_int_equal(meta_volume_create(&f->m, &sp, &v, &e), META_CREATE_PENDING);
+	assert_true(v->creating);
+	assert_null(meta_volume_find(&f->m.vols, "big", &e));
+	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
+	assert_int_equal(meta_volume_create(&f->m, &sp, &v, &e), -1);	/* the name is taken */
+	assert_int_equal(e.status, ZBS_RPC_EEXIST);
+	v = meta_volume_by_name(&f->m.vols, "big");
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 1);
+	assert_int_equal(f->m.pexts.live, META_CREATE_SLICE);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 1);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 0);
+	assert_ptr_equal(meta_volume_find(&f->m.vols, "big", &e), v);
+	assert_int_equal(v->allocated, n);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids + f->m.chunks.by_cid[2].thick_pids +
+			 f->m.chunks.by_cid[3].thick_pids, 2 * n);
+
+	/* another, and the chunks shrink under it: it fails whole */
+	sp.name = "big2";
+	assert_int_equal(meta_volume_create(&f->m, &sp, &v, &e), META_CREATE_PENDING);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 1);
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &little, NULL, 0, false, 7, &s, &e), 0);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_null(meta_volume_by_name(&f->m.vols, "big2"));
+	assert_int_equal(f->m.pexts.live, n);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids + f->m.chunks.by_cid[2].thick_pids +
+			 f->m.chunks.by_cid[3].thick_pids, 2 * n);
+}
+
 /* keepalives are written by the tick, all of an interval in one commit */
 static void test_keepalive_batched(void **state)
 {
@@ -1732,6 +1779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_queue_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_delete_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_create_sliced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
