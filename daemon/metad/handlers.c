@@ -166,7 +166,11 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 			reps[i].gen = q->replicas[i]->gen;
 		}
 	}
-	ret = meta_keepalive(m, q->session_id, spp, reps, q->n_replicas, q->has_data_report,
+	struct meta_report rep = {
+		.seq = q->report_seq, .base = q->report_base, .reps = reps, .n = q->n_replicas,
+		.removed = q->removed, .nremoved = q->n_removed,
+	};
+	ret = meta_keepalive(m, q->session_id, spp, q->has_data_report ? &rep : NULL,
 			     q->capabilities, &s, e);
 	free(reps);
 	if (ret)
@@ -174,6 +178,8 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 	for (size_t i = 0; i < q->n_revoke_acks; i++)
 		meta_revoke_acked(m, s, q->revoke_acks[i]);
 	resp.lease_ms = m->core.cfg.session_lease_ms;
+	resp.report_ack = s->report_seq;
+	resp.full_report_ms = m->core.cfg.alive_grace_ms / 3;
 	fill_negotiation(m, &n, q->capabilities);
 	resp.negotiation = &n;
 	/* the one-time commands, then every revoke not acknowledged yet */

@@ -68,8 +68,7 @@ uint64_t meta_cluster_caps(struct meta *m)
 }
 
 int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
-		   const struct meta_replica_report *reps, size_t nreps,
-		   bool has_report, uint64_t caps, struct meta_session **out,
+		   const struct meta_report *report, uint64_t caps, struct meta_session **out,
 		   struct merr *e)
 {
 	struct meta_session *s = meta_session_get(&m->sessions, sid, e);
@@ -88,8 +87,8 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		c->caps = caps;
 		c->dirty = true;
 	}
-	if (has_report)
-		meta_data_report(m, s, reps, nreps);
+	if (report)
+		meta_data_report(m, s, report);
 	*out = s;
 	return 0;
 }

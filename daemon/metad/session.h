@@ -40,6 +40,7 @@ struct meta_session {
 	/* in memory */
 	uint64_t expire_ns;		/* monotonic */
 	bool dirty;			/* expiry moved, written by the next tick */
+	uint64_t report_seq;		/* the data report applied last (0: none) */
 	uint32_t leases;		/* pextents owned: the length of the list */
 	uint64_t owned_first, owned_last; /* the pids it owns, linked (0 = none) */
 	uint32_t ncmds, capcmds;
