@@ -28,6 +28,6 @@ test_placement_DEPS := zbsmeta
 test_meta_SRCS := daemon/metad/test/test_meta.c
 test_meta_DEPS := zbsmeta zbsrpc zbsproto zbs
 test_meta_LIBS := $(META_LIBS)
-NATIVE_TESTS += daemon/metad/test/metad.sh
+NATIVE_TESTS += daemon/metad/test/metad.sh daemon/metad/test/layers.sh
 
 NATIVE_TESTS += daemon/metad/test/metad-chunkd.sh
