@@ -2,7 +2,7 @@
 /*
  * zbs-chunkd: the chunk server. Opens the extent store on --data-dir and
  * serves the data protocol on --listen. The session with zbs-metad and the
- * access agent (agent.c; the netlink side is separate) are modules started
+ * access agent (chunk_agent.c; the netlink side is separate) are modules started
  * from main() below. With --meta and no --data-dir it runs access only: a
  * session and the agent, no store, for nodes that only consume volumes.
  */
@@ -17,14 +17,14 @@
 
 #include <uuid/uuid.h>
 
-#include "agent.h"
-#include "kchannel.h"
+#include "chunk_agent.h"
+#include "chunk_kchannel.h"
 #include "log.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "net.h"
-#include "server.h"
+#include "chunk_server.h"
 #include "util.h"
-#include "store.h"
+#include "chunk_store.h"
 
 struct chunkd_opts {
 	const char *data_dir;
@@ -202,7 +202,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 	return 0;
 }
 
-/* ---- the meta session's view of the store (daemon/chunkd/meta_session.h) ---- */
+/* ---- the meta session's view of the store (daemon/chunkd/chunk_session.h) ---- */
 
 static int ms_space(void *arg, struct zbs_ms_space *out)
 {
@@ -319,7 +319,7 @@ static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 
 /*
  * The node's agent: the agent core, the meta session and the kernel channel
- * (kchannel.h), until a signal of `sigs` arrives. st NULL: access only.
+ * (chunk_kchannel.h), until a signal of `sigs` arrives. st NULL: access only.
  */
 static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const char *uuid,
 		       uint16_t port, const sigset_t *sigs)

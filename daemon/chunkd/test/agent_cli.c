@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * zbs-agent-cli: drive the access agent's core (daemon/chunkd/agent.c) as
+ * zbs-agent-cli: drive the access agent's core (daemon/chunkd/chunk_agent.c) as
  * the kernel would, without netlink: keep a meta session as an access-only
  * chunk (no store), then run the commands given as arguments in order,
  * printing one line per result. For the native tests of the agent.
@@ -35,9 +35,9 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "agent.h"
+#include "chunk_agent.h"
 #include "log.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "util.h"
 
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "store.h"
+#include "chunk_store.h"
 
 static struct zbs_store *st;
 static char dir[256];

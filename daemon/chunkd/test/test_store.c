@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * In-process tests of the extent store (daemon/chunkd/store.c): the API the
+ * In-process tests of the extent store (daemon/chunkd/chunk_store.c): the API the
  * meta session uses (foreach, space, delete, uuid) from concurrent threads,
  * thin/thick accounting, the gen window, orphan cleanup, corrupt replica
- * records, the LMDB open flags. store.c is included so its static helpers
+ * records, the LMDB open flags. chunk_store.c is included so its static helpers
  * can be tested directly.
  */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../store.c"
+#include "../chunk_store.c"
 #include "harness.h"
 
 struct fix {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * zbs-fake-chunk: a chunk that has no store, for testing zbs-metad and the
- * chunk-side session (daemon/chunkd/meta_session.c). Its replicas come from
+ * chunk-side session (daemon/chunkd/chunk_session.c). Its replicas come from
  * a file ("pid epoch gen" per line, re-read at each report); GC deletes and
  * revokes are appended to an events file, and deleted replicas are no longer
  * reported. SIGTERM leaves the session; SIGKILL lets it expire.
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "util.h"
 
 static const char *replicas_path, *events_path;

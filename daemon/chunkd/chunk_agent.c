@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The access agent's meta-facing core: see agent.h. */
+/* The access agent's meta-facing core: see chunk_agent.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "chunk_agent.h"
 #include "data_client.h"
 #include "location.h"
 #include "log.h"

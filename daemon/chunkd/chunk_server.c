@@ -32,8 +32,8 @@
 
 #include "log.h"
 #include "net.h"
-#include "server.h"
-#include "store.h"
+#include "chunk_server.h"
+#include "chunk_store.h"
 #include "wire.h"
 
 #define HDR		((uint32_t)sizeof(struct zbs_wire_req))

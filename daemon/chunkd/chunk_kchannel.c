@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* zbs-chunkd's channel to the kernel: see kchannel.h. */
+/* zbs-chunkd's channel to the kernel: see chunk_kchannel.h. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "kagent.h"
-#include "kchannel.h"
+#include "chunk_kchannel.h"
 #include "log.h"
 #include "util.h"
 

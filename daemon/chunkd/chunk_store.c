@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Extent store: replica table, LMDB metadata, replica files, and the rules
- * of the data protocol. See store.h.
+ * of the data protocol. See chunk_store.h.
  *
  * Locking: st->table_lock (rwlock) protects the hash table; st->ddl_lock
  * serializes replica creation and deletion (file names are reused); each
@@ -28,7 +28,7 @@
 #include <uuid/uuid.h>
 
 #include "log.h"
-#include "store.h"
+#include "chunk_store.h"
 
 #define STORE_FORMAT		1
 #define SUPER_MAGIC		0x5355425aU	/* "ZBUS" */

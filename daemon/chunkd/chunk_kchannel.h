@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * zbs-chunkd's channel to the kernel: the agent core (agent.h) wired to the
+ * zbs-chunkd's channel to the kernel: the agent core (chunk_agent.h) wired to the
  * generic netlink family through daemon/lib/kagent.h, run by the main loop.
  *
  *   MAP_REQUEST      -> zbs_agent_submit(MAP) -> (worker) -> MAP_REPLY
@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent.h"
-#include "meta_session.h"
+#include "chunk_agent.h"
+#include "chunk_session.h"
 
 struct zbs_kchannel;
 

@@ -50,7 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "meta_session.h"
+#include "chunk_session.h"
 
 #define ZBS_AGENT_MAX_REPLICAS	4	/* ZBS_MAX_REPLICAS of zbs_genl.h */
 #define ZBS_AGENT_VOLUME_ID_LEN	40	/* ZBS_VOLUME_ID_LEN of zbs.h */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Chunk side of the meta session: see meta_session.h. */
+/* Chunk side of the meta session: see chunk_session.h. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "log.h"
 #include "meta.pb-c.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "rpc.h"
 #include "util.h"
 
