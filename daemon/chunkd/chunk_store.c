@@ -56,14 +56,14 @@ struct replica_rec {
 	uint8_t bitmap[BITMAP_BYTES];
 };
 
-struct zbs_replica {
+struct chunk_replica {
 	uint64_t pid, epoch;		/* immutable */
 	int fd;				/* buffered; immutable while referenced */
 	int dfd;			/* O_DIRECT, or -1 when unsupported */
 	bool thick;			/* immutable */
 	atomic_int refs;
 	atomic_int data_dirty;		/* DIRTY_*: changed since the last sync */
-	struct zbs_replica *hnext;	/* st->table_lock */
+	struct chunk_replica *hnext;	/* st->table_lock */
 
 	pthread_mutex_t lock;
 	uint64_t lease_epoch;
@@ -80,7 +80,7 @@ struct zbs_replica {
 	bool broken;			/* immutable: corrupt record, see load_replicas */
 };
 
-struct zbs_store {
+struct chunk_store {
 	char *dir;
 	char uuid[40];
 	int lock_fd;
@@ -89,7 +89,7 @@ struct zbs_store {
 	MDB_dbi dbi_super, dbi_rep;
 	pthread_rwlock_t table_lock;
 	pthread_mutex_t ddl_lock;
-	struct zbs_replica *buckets[HASH_BUCKETS];
+	struct chunk_replica *buckets[HASH_BUCKETS];
 	unsigned nreplicas;
 	bool opened;			/* fully opened: close persists */
 	bool direct;			/* the data dir takes O_DIRECT */
@@ -226,14 +226,14 @@ static bool probe_direct(int dirfd)
 	return true;
 }
 
-bool zbs_store_direct(const struct zbs_store *st)
+bool chunk_store_direct(const struct chunk_store *st)
 {
 	return st->direct;
 }
 
-static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
+static struct chunk_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
 {
-	struct zbs_replica *r = calloc(1, sizeof(*r));
+	struct chunk_replica *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
@@ -248,12 +248,12 @@ static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, boo
 	return r;
 }
 
-static void replica_get(struct zbs_replica *r)
+static void replica_get(struct chunk_replica *r)
 {
 	atomic_fetch_add(&r->refs, 1);
 }
 
-static void replica_put(struct zbs_replica *r)
+static void replica_put(struct chunk_replica *r)
 {
 	if (atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
@@ -268,7 +268,7 @@ static void replica_put(struct zbs_replica *r)
 }
 
 /* Caller holds r->lock. */
-static void replica_fill_info(const struct zbs_replica *r, struct zbs_replica_info *i)
+static void replica_fill_info(const struct chunk_replica *r, struct chunk_replica_info *i)
 {
 	i->pid = r->pid;
 	i->epoch = r->epoch;
@@ -281,7 +281,7 @@ static void replica_fill_info(const struct zbs_replica *r, struct zbs_replica_in
 }
 
 /* Caller holds r->lock. */
-static void replica_fill_reply(const struct zbs_replica *r, struct zbs_reply *rep)
+static void replica_fill_reply(const struct chunk_replica *r, struct zbs_reply *rep)
 {
 	rep->gen = r->gen;
 	rep->epoch = r->epoch;
@@ -291,7 +291,7 @@ static void replica_fill_reply(const struct zbs_replica *r, struct zbs_reply *re
 }
 
 /* Caller holds r->lock. */
-static void replica_to_rec(const struct zbs_replica *r, struct replica_rec *rec)
+static void replica_to_rec(const struct chunk_replica *r, struct replica_rec *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->magic = REC_MAGIC;
@@ -306,7 +306,7 @@ static void replica_to_rec(const struct zbs_replica *r, struct replica_rec *rec)
 }
 
 /* Blocks of [off, off+len) not allocated yet. Caller holds r->lock. */
-static uint32_t replica_new_blocks(const struct zbs_replica *r, uint64_t off, uint32_t len)
+static uint32_t replica_new_blocks(const struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
 	uint32_t n = 0;
@@ -317,13 +317,13 @@ static uint32_t replica_new_blocks(const struct zbs_replica *r, uint64_t off, ui
 }
 
 /* Space a replica takes in the store's count: a thick one its whole extent. */
-static uint64_t replica_weight(const struct zbs_replica *r)
+static uint64_t replica_weight(const struct chunk_replica *r)
 {
 	return r->thick ? EXTENT_BLOCKS : r->alloc_blocks;
 }
 
 /* Mark the 256 KiB blocks of [off, off+len) allocated. Caller holds r->lock. */
-static void replica_alloc(struct zbs_store *st, struct zbs_replica *r, uint64_t off,
+static void replica_alloc(struct chunk_store *st, struct chunk_replica *r, uint64_t off,
 			  uint32_t len)
 {
 	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
@@ -346,7 +346,7 @@ static void replica_alloc(struct zbs_store *st, struct zbs_replica *r, uint64_t 
  * checked before the write takes a gen: the writer gets NOSPC and the
  * replica stays as it was (not in error, the gen not consumed).
  */
-static bool store_has_room(struct zbs_store *st, uint32_t n)
+static bool store_has_room(struct chunk_store *st, uint32_t n)
 {
 	uint64_t need = (uint64_t)n * ZBS_BLOCK_SIZE;
 	struct statvfs sv;
@@ -359,14 +359,14 @@ static bool store_has_room(struct zbs_store *st, uint32_t n)
 	return true;
 }
 
-static void space_changed(struct zbs_store *st)
+static void space_changed(struct chunk_store *st)
 {
 	if (st->space_hook)
 		st->space_hook(st->space_arg);
 }
 
 /* Write g completed: advance gen over contiguous completions. Holds r->lock. */
-static int replica_complete(struct zbs_replica *r, uint64_t g)
+static int replica_complete(struct chunk_replica *r, uint64_t g)
 {
 	if (g != r->gen) {
 		if (r->ndone == r->done_cap) {
@@ -399,9 +399,9 @@ static int replica_complete(struct zbs_replica *r, uint64_t g)
 
 /* ---- table ---------------------------------------------------------- */
 
-static struct zbs_replica *table_lookup(struct zbs_store *st, uint64_t pid)
+static struct chunk_replica *table_lookup(struct chunk_store *st, uint64_t pid)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 
 	pthread_rwlock_rdlock(&st->table_lock);
 	for (r = st->buckets[bucket_of(pid)]; r; r = r->hnext)
@@ -414,7 +414,7 @@ static struct zbs_replica *table_lookup(struct zbs_store *st, uint64_t pid)
 }
 
 /* Caller holds table_lock for writing; the table takes over r's reference. */
-static void table_insert_locked(struct zbs_store *st, struct zbs_replica *r)
+static void table_insert_locked(struct chunk_store *st, struct chunk_replica *r)
 {
 	unsigned b = bucket_of(r->pid);
 
@@ -424,9 +424,9 @@ static void table_insert_locked(struct zbs_store *st, struct zbs_replica *r)
 	atomic_fetch_add(&st->used_blocks, replica_weight(r));
 }
 
-static void table_remove(struct zbs_store *st, struct zbs_replica *r)
+static void table_remove(struct chunk_store *st, struct chunk_replica *r)
 {
-	struct zbs_replica **pp;
+	struct chunk_replica **pp;
 
 	pthread_rwlock_wrlock(&st->table_lock);
 	for (pp = &st->buckets[bucket_of(r->pid)]; *pp; pp = &(*pp)->hnext) {
@@ -444,16 +444,16 @@ static void table_remove(struct zbs_store *st, struct zbs_replica *r)
 }
 
 /* Referenced snapshot of every replica; caller puts each and frees. */
-static struct zbs_replica **table_snapshot(struct zbs_store *st, unsigned *n)
+static struct chunk_replica **table_snapshot(struct chunk_store *st, unsigned *n)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	unsigned k = 0;
 
 	pthread_rwlock_rdlock(&st->table_lock);
 	v = malloc((st->nreplicas + 1) * sizeof(*v));
 	if (v) {
 		for (unsigned b = 0; b < HASH_BUCKETS; b++)
-			for (struct zbs_replica *r = st->buckets[b]; r; r = r->hnext) {
+			for (struct chunk_replica *r = st->buckets[b]; r; r = r->hnext) {
 				replica_get(r);
 				v[k++] = r;
 			}
@@ -472,7 +472,7 @@ static void key_of(uint64_t pid, uint8_t key[8])
 }
 
 /* Persist the metadata of reps (those with meta_dirty); durable when sync. */
-static int persist(struct zbs_store *st, struct zbs_replica **reps, unsigned n, bool sync)
+static int persist(struct chunk_store *st, struct chunk_replica **reps, unsigned n, bool sync)
 {
 	MDB_txn *txn;
 	int rc;
@@ -481,7 +481,7 @@ static int persist(struct zbs_store *st, struct zbs_replica **reps, unsigned n, 
 	if (rc)
 		goto fail;
 	for (unsigned i = 0; i < n; i++) {
-		struct zbs_replica *r = reps[i];
+		struct chunk_replica *r = reps[i];
 		struct replica_rec rec;
 		uint8_t key[8];
 		MDB_val k = { 8, key }, v = { sizeof(rec), &rec };
@@ -523,7 +523,7 @@ fail:
 	return -EIO;
 }
 
-int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b)
+int chunk_store_batch_commit(struct chunk_store *st, struct chunk_store_batch *b)
 {
 	int rc = 0;
 
@@ -536,13 +536,13 @@ int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b)
 	return rc ? ZBS_ST_IO : ZBS_ST_OK;
 }
 
-static void batch_add(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_replica *r)
+static void batch_add(struct chunk_store *st, struct chunk_store_batch *b, struct chunk_replica *r)
 {
 	for (unsigned i = 0; i < b->n; i++)
 		if (b->reps[i] == r)
 			return;
-	if (b->n == ZBS_BATCH_MAX)
-		zbs_store_batch_commit(st, b);	/* errors: retried by the next commit */
+	if (b->n == CHUNK_BATCH_MAX)
+		chunk_store_batch_commit(st, b);/* errors: retried by the next commit */
 	replica_get(r);
 	b->reps[b->n++] = r;
 }
@@ -553,11 +553,11 @@ static void batch_add(struct zbs_store *st, struct zbs_store_batch *b, struct zb
  * Get replica pid, creating it (file first, then its record, durably) when
  * missing. Returns a referenced replica or NULL with *status set.
  */
-static struct zbs_replica *replica_get_or_create(struct zbs_store *st, uint64_t pid,
-						 uint64_t epoch, uint64_t lease_epoch,
-						 bool thick, uint32_t state, int *status)
+static struct chunk_replica *replica_get_or_create(struct chunk_store *st, uint64_t pid,
+						   uint64_t epoch, uint64_t lease_epoch,
+						   bool thick, uint32_t state, int *status)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 	char name[32];
 	int fd, rc;
 
@@ -626,9 +626,9 @@ fail:
 	return NULL;
 }
 
-int zbs_store_delete_replica(struct zbs_store *st, uint64_t pid, uint64_t epoch)
+int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t epoch)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 	MDB_txn *txn;
 	uint8_t key[8];
 	MDB_val k = { 8, key };
@@ -679,15 +679,15 @@ int zbs_store_delete_replica(struct zbs_store *st, uint64_t pid, uint64_t epoch)
 
 /* ---- queries -------------------------------------------------------- */
 
-const char *zbs_store_uuid(const struct zbs_store *st)
+const char *chunk_store_uuid(const struct chunk_store *st)
 {
 	return st->uuid;
 }
 
-int zbs_store_foreach_replica(struct zbs_store *st,
-			      int (*cb)(const struct zbs_replica_info *, void *arg), void *arg)
+int chunk_store_foreach_replica(struct chunk_store *st,
+				int (*cb)(const struct chunk_replica_info *, void *arg), void *arg)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	unsigned n, i;
 	int rc = 0;
 
@@ -695,7 +695,7 @@ int zbs_store_foreach_replica(struct zbs_store *st,
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct zbs_replica_info info;
+		struct chunk_replica_info info;
 
 		pthread_mutex_lock(&v[i]->lock);
 		replica_fill_info(v[i], &info);
@@ -708,9 +708,9 @@ int zbs_store_foreach_replica(struct zbs_store *st,
 	return rc;
 }
 
-int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica_info *out)
+int chunk_store_get_replica(struct chunk_store *st, uint64_t pid, struct chunk_replica_info *out)
 {
-	struct zbs_replica *r = table_lookup(st, pid);
+	struct chunk_replica *r = table_lookup(st, pid);
 
 	if (!r)
 		return -ENOENT;
@@ -721,20 +721,20 @@ int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica
 	return 0;
 }
 
-void zbs_store_set_capacity(struct zbs_store *st, uint64_t bytes)
+void chunk_store_set_capacity(struct chunk_store *st, uint64_t bytes)
 {
 	st->capacity = bytes;
 }
 
-void zbs_store_set_space_hook(struct zbs_store *st, void (*fn)(void *), void *arg)
+void chunk_store_set_space_hook(struct chunk_store *st, void (*fn)(void *), void *arg)
 {
 	st->space_arg = arg;
 	st->space_hook = fn;
 }
 
-int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
+int chunk_store_space(struct chunk_store *st, struct chunk_space_info *out)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	struct statvfs sv;
 	uint64_t used = 0, thin = 0, total, avail;
 	unsigned n;
@@ -772,9 +772,9 @@ int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
 	return 0;
 }
 
-int zbs_store_flush(struct zbs_store *st)
+int chunk_store_flush(struct chunk_store *st)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	unsigned n;
 	int rc = 0;
 
@@ -782,7 +782,7 @@ int zbs_store_flush(struct zbs_store *st)
 	if (!v)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		struct zbs_replica *r = v[i];
+		struct chunk_replica *r = v[i];
 
 		int d = atomic_exchange(&r->data_dirty, 0);
 
@@ -806,19 +806,19 @@ int zbs_store_flush(struct zbs_store *st)
 /* ---- request execution ---------------------------------------------- */
 
 /* Mark the 512 B sectors of [off, off+len) dirty. Caller holds r->lock. */
-static void dirty_mark(struct zbs_replica *r, uint64_t off, uint32_t len)
+static void dirty_mark(struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	for (uint64_t s = off / ZBS_SECTOR_SIZE; s < (off + len) / ZBS_SECTOR_SIZE; s++)
 		r->dirty[s / 8] |= (uint8_t)(1U << (s % 8));
 }
 
-static bool dirty_test(const struct zbs_replica *r, uint64_t s)
+static bool dirty_test(const struct chunk_replica *r, uint64_t s)
 {
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
 /* Fencing: READ with lease_epoch 0 is unfenced. */
-static bool fenced(const struct zbs_replica *r, const struct zbs_req *req)
+static bool fenced(const struct chunk_replica *r, const struct zbs_req *req)
 {
 	if (req->opcode == ZBS_OP_GET_INFO || req->opcode == ZBS_OP_GET_BLOCK_MAP ||
 	    (req->opcode == ZBS_OP_READ && req->lease_epoch == 0))
@@ -826,10 +826,10 @@ static bool fenced(const struct zbs_replica *r, const struct zbs_req *req)
 	return req->lease_epoch < r->lease_epoch;
 }
 
-int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct zbs_store_io *io,
-		       struct zbs_reply *rep)
+int chunk_store_io_begin(struct chunk_store *st, const struct zbs_req *req,
+			 struct chunk_store_io *io, struct zbs_reply *rep)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 	int rc = ZBS_ST_OK;
 	bool nospc = false;
 
@@ -890,10 +890,10 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 	return ZBS_ST_OK;
 }
 
-void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_store_io *io,
-		      void *buf, int res, struct zbs_reply *rep)
+void chunk_store_io_end(struct chunk_store *st, struct chunk_store_batch *b,
+			struct chunk_store_io *io, void *buf, int res, struct zbs_reply *rep)
 {
-	struct zbs_replica *r = io->r;
+	struct chunk_replica *r = io->r;
 	const struct zbs_req *req = &io->req;
 	bool zeroes = req->opcode == ZBS_OP_WRITE_ZEROES;
 	bool write = req->opcode == ZBS_OP_WRITE || zeroes;
@@ -960,19 +960,19 @@ void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zb
 }
 
 /* READ/WRITE executed synchronously through the asynchronous API. */
-static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
+static void sync_io(struct chunk_store *st, struct chunk_store_batch *b, const struct zbs_req *req,
 		    const void *payload, void *out, struct zbs_reply *rep)
 {
-	struct zbs_store_io io;
+	struct chunk_store_io io;
 	void *buf;
 	int res;
 
-	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+	if (chunk_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
 		return;
 	/* through an aligned bounce buffer, so all data IO uses the same fd
 	 * (O_DIRECT) and never mixes with the page cache */
 	if (posix_memalign(&buf, 4096, req->length)) {
-		zbs_store_io_end(st, b, &io, out, -ENOMEM, rep);
+		chunk_store_io_end(st, b, &io, out, -ENOMEM, rep);
 		return;
 	}
 	if (req->opcode == ZBS_OP_WRITE) {
@@ -983,14 +983,14 @@ static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	}
 	if (res < 0)
 		res = -errno;
-	zbs_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
+	chunk_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
 	if (req->opcode == ZBS_OP_READ && rep->status == ZBS_ST_OK)
 		memcpy(out, buf, req->length);
 	free(buf);
 }
 
 /* Write [buf, buf+len) at off, O_DIRECT when possible (buf 4096-aligned). */
-static int replica_pwrite(struct zbs_replica *r, const void *buf, size_t len, off_t off)
+static int replica_pwrite(struct chunk_replica *r, const void *buf, size_t len, off_t off)
 {
 	if (r->dfd >= 0) {
 		ssize_t n = pwrite(r->dfd, buf, len, off);
@@ -1021,7 +1021,7 @@ static bool falloc_unsupported(int err)
  * range, e.g. tmpfs: punch, then allocate again); where the filesystem
  * takes neither, zeros are written. 0 or -errno.
  */
-static int replica_zero_range(struct zbs_replica *r, uint64_t off, uint32_t len)
+static int replica_zero_range(struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	void *zeros;
@@ -1054,20 +1054,20 @@ static int replica_zero_range(struct zbs_replica *r, uint64_t off, uint32_t len)
 }
 
 /* WRITE_ZEROES: the rules and gen accounting of a WRITE, without data. */
-static void write_zeroes(struct zbs_store *st, struct zbs_store_batch *b,
+static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 			 const struct zbs_req *req, struct zbs_reply *rep)
 {
-	struct zbs_store_io io;
+	struct chunk_store_io io;
 	int res;
 
-	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+	if (chunk_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
 		return;
 	res = replica_zero_range(io.r, req->offset, req->length);
-	zbs_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
+	chunk_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
 }
 
-static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
-			    struct zbs_replica *r, const struct zbs_req *req,
+static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
+			    struct chunk_replica *r, const struct zbs_req *req,
 			    const void *payload)
 {
 	uint64_t s0 = req->offset / ZBS_SECTOR_SIZE, n = req->length / ZBS_SECTOR_SIZE;
@@ -1097,8 +1097,8 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 		for (j = i; j < n && !dirty_test(r, s0 + j); j++)
 			;
 		rc = replica_pwrite(r, data + i * ZBS_SECTOR_SIZE,
-				 (size_t)(j - i) * ZBS_SECTOR_SIZE,
-				 (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
+				    (size_t)(j - i) * ZBS_SECTOR_SIZE,
+				    (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
 		i = j;
 	}
 	free(data);
@@ -1120,10 +1120,10 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 	return rc;
 }
 
-void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
-		    const void *payload, void *out, struct zbs_reply *rep)
+void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
+		      const struct zbs_req *req, const void *payload, void *out, struct zbs_reply *rep)
 {
-	struct zbs_replica *r = NULL;
+	struct chunk_replica *r = NULL;
 	int rc = ZBS_ST_OK;
 
 	memset(rep, 0, sizeof(*rep));
@@ -1139,8 +1139,8 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 		write_zeroes(st, b, req, rep);
 		return;
 	case ZBS_OP_FLUSH:
-		rc = zbs_store_batch_commit(st, b);
-		if (!rc && zbs_store_flush(st) < 0)
+		rc = chunk_store_batch_commit(st, b);
+		if (!rc && chunk_store_flush(st) < 0)
 			rc = ZBS_ST_IO;
 		goto out;
 	case ZBS_OP_SYNC:
@@ -1314,7 +1314,7 @@ static int write_file_durable(int dirfd, const char *name, const char *text)
  */
 #define STORE_MDB_FLAGS		(MDB_NOMETASYNC | MDB_NOTLS)
 
-static int open_env(struct zbs_store *st, bool create)
+static int open_env(struct chunk_store *st, bool create)
 {
 	char path[4096];
 	MDB_txn *txn = NULL;
@@ -1425,9 +1425,9 @@ static const char *rec_check(const MDB_val *v, uint64_t pid, struct replica_rec 
  * failure, is left out of the data report to meta, and is never written
  * back: the record stays as found until DELETE removes it with the file.
  */
-static int add_broken(struct zbs_store *st, uint64_t pid, uint64_t epoch, const char *why)
+static int add_broken(struct chunk_store *st, uint64_t pid, uint64_t epoch, const char *why)
 {
-	struct zbs_replica *r = replica_new(pid, epoch, -1, false);
+	struct chunk_replica *r = replica_new(pid, epoch, -1, false);
 
 	log_err("%s: replica %" PRIu64 ": corrupt metadata record (%s): replica failed, "
 		"not served until deleted", st->dir, pid, why);
@@ -1445,7 +1445,7 @@ static int add_broken(struct zbs_store *st, uint64_t pid, uint64_t epoch, const 
  * *keep_orphans (the file it described must not be taken for an orphan).
  * Whole-store problems refuse the start.
  */
-static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orphans)
+static int load_replicas(struct chunk_store *st, unsigned *nbroken, bool *keep_orphans)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -1488,7 +1488,7 @@ static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orp
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		struct replica_rec rec;
-		struct zbs_replica *r;
+		struct chunk_replica *r;
 		struct stat sb;
 		uint64_t pid, epoch;
 		char name[32], why[64];
@@ -1550,7 +1550,7 @@ mdb_fail:
 }
 
 /* Remove replica files without a record (crash during create/delete). */
-static void remove_orphans(struct zbs_store *st)
+static void remove_orphans(struct chunk_store *st)
 {
 	int fd = dup(st->rep_dirfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -1564,7 +1564,7 @@ static void remove_orphans(struct zbs_store *st)
 	while ((de = readdir(d))) {
 		uint64_t pid;
 		char *end;
-		struct zbs_replica *r;
+		struct chunk_replica *r;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -1602,9 +1602,9 @@ static bool dir_empty_except(const char *dir, const char *allowed)
 	return empty;
 }
 
-int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **out)
+int chunk_store_open(const char *dir, const char *expect_uuid, struct chunk_store **out)
 {
-	struct zbs_store *st;
+	struct chunk_store *st;
 	char buf[128], path[4096];
 	int dfd = -1, rc, n;
 	bool create = false;
@@ -1725,16 +1725,16 @@ int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **
 fail:
 	if (dfd >= 0)
 		close(dfd);
-	zbs_store_close(st);
+	chunk_store_close(st);
 	return rc;
 }
 
-void zbs_store_close(struct zbs_store *st)
+void chunk_store_close(struct chunk_store *st)
 {
 	if (!st)
 		return;
 	if (st->opened) {
-		struct zbs_replica **v;
+		struct chunk_replica **v;
 		unsigned n;
 
 		/* a clean shutdown leaves everything durable */
@@ -1756,7 +1756,7 @@ void zbs_store_close(struct zbs_store *st)
 	}
 	for (unsigned b = 0; b < HASH_BUCKETS; b++) {
 		while (st->buckets[b]) {
-			struct zbs_replica *r = st->buckets[b];
+			struct chunk_replica *r = st->buckets[b];
 
 			st->buckets[b] = r->hnext;
 			replica_put(r);

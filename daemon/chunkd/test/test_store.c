@@ -18,7 +18,7 @@
 struct fix {
 	char tmp[512];
 	char dir[600];
-	struct zbs_store *st;
+	struct chunk_store *st;
 };
 
 static int setup(void **state)
@@ -29,7 +29,7 @@ static int setup(void **state)
 	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
 	snprintf(f->dir, sizeof(f->dir), "%s/data", f->tmp);
 	zbs_log_init("test_store", ZBS_LOG_WARN);
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 	*state = f;
 	return 0;
 }
@@ -38,37 +38,37 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	harness_rmrf(f->tmp);
 	free(f);
 	return 0;
 }
 
 /* Run one request through the data path and commit it. */
-static uint32_t run(struct zbs_store *st, uint16_t op, uint64_t pid, uint64_t epoch,
+static uint32_t run(struct chunk_store *st, uint16_t op, uint64_t pid, uint64_t epoch,
 		    uint64_t le, uint64_t gen, uint64_t off, uint32_t len, uint32_t flags,
 		    void *data, struct zbs_reply *rep)
 {
 	struct zbs_req req = { .opcode = op, .pid = pid, .epoch = epoch, .lease_epoch = le,
 			       .gen = gen, .offset = off, .length = len, .flags = flags };
-	struct zbs_store_batch b = { .n = 0 };
+	struct chunk_store_batch b = { .n = 0 };
 	struct zbs_reply tmp;
 
 	if (!rep)
 		rep = &tmp;
 	if (zbs_wire_check_req(&req) != ZBS_ST_OK)
 		return ZBS_ST_INVAL;
-	zbs_store_exec(st, &b, &req, data, data, rep);
-	if (zbs_store_batch_commit(st, &b) != ZBS_ST_OK)
+	chunk_store_exec(st, &b, &req, data, data, rep);
+	if (chunk_store_batch_commit(st, &b) != ZBS_ST_OK)
 		return ZBS_ST_IO;
 	return rep->status;
 }
 
 static void reopen(struct fix *f)
 {
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 }
 
 static void test_uuid_stable(void **state)
@@ -77,27 +77,27 @@ static void test_uuid_stable(void **state)
 	char u[40];
 	uuid_t parsed;
 
-	snprintf(u, sizeof(u), "%s", zbs_store_uuid(f->st));
+	snprintf(u, sizeof(u), "%s", chunk_store_uuid(f->st));
 	assert_int_equal(strlen(u), 36);
 	assert_int_equal(uuid_parse(u, parsed), 0);
 	reopen(f);
-	assert_string_equal(zbs_store_uuid(f->st), u);
+	assert_string_equal(chunk_store_uuid(f->st), u);
 	/* expected identity accepted / refused */
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(zbs_store_open(f->dir, "00000000-0000-0000-0000-000000000000", &f->st),
+	assert_int_equal(chunk_store_open(f->dir, "00000000-0000-0000-0000-000000000000", &f->st),
 			 -EUCLEAN);
 	assert_null(f->st);
-	assert_int_equal(zbs_store_open(f->dir, u, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, u, &f->st), 0);
 }
 
 struct collect {
 	uint64_t pids[16];
-	struct zbs_replica_info info[16];
+	struct chunk_replica_info info[16];
 	int n;
 };
 
-static int collect_cb(const struct zbs_replica_info *i, void *arg)
+static int collect_cb(const struct chunk_replica_info *i, void *arg)
 {
 	struct collect *c = arg;
 
@@ -106,7 +106,7 @@ static int collect_cb(const struct zbs_replica_info *i, void *arg)
 	return 0;
 }
 
-static int stop_cb(const struct zbs_replica_info *i, void *arg)
+static int stop_cb(const struct chunk_replica_info *i, void *arg)
 {
 	(*(int *)arg)++;
 	return 7;
@@ -115,12 +115,12 @@ static int stop_cb(const struct zbs_replica_info *i, void *arg)
 static void test_foreach_space_delete(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_space_info sp;
+	struct chunk_space_info sp;
 	struct collect c = { .n = 0 };
 	uint8_t buf[4096] = { 1 };
 	int calls = 0;
 
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.used, 0);
 	assert_int_equal(sp.thin_used, 0);
 	assert_true(sp.total > 0 && sp.valid > 0 && sp.valid <= sp.total);
@@ -134,7 +134,7 @@ static void test_foreach_space_delete(void **state)
 				     (uint64_t)i * ZBS_BLOCK_SIZE, 4096, 0, buf, NULL), 0);
 	assert_int_equal(run(f->st, ZBS_OP_WRITE, 2, 22, 3, 0, 0, 4096, 0, buf, NULL), 0);
 
-	assert_int_equal(zbs_store_foreach_replica(f->st, collect_cb, &c), 0);
+	assert_int_equal(chunk_store_foreach_replica(f->st, collect_cb, &c), 0);
 	assert_int_equal(c.n, 2);
 	for (int i = 0; i < 2; i++) {
 		if (c.info[i].pid == 1) {
@@ -150,19 +150,19 @@ static void test_foreach_space_delete(void **state)
 			assert_true(c.info[i].thick);
 		}
 	}
-	assert_int_equal(zbs_store_foreach_replica(f->st, stop_cb, &calls), 7);
+	assert_int_equal(chunk_store_foreach_replica(f->st, stop_cb, &calls), 7);
 	assert_int_equal(calls, 1);
 
 	/* thick: charged a whole extent in used, not in thin_used */
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.thin_used, 3ULL * ZBS_BLOCK_SIZE);
 	assert_int_equal(sp.used, 3ULL * ZBS_BLOCK_SIZE + ZBS_EXTENT_SIZE);
 
-	assert_int_equal(zbs_store_delete_replica(f->st, 3, 1), -ENOENT);
-	assert_int_equal(zbs_store_delete_replica(f->st, 1, 10), -ESTALE);
-	assert_int_equal(zbs_store_delete_replica(f->st, 1, 11), 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 3, 1), -ENOENT);
+	assert_int_equal(chunk_store_delete_replica(f->st, 1, 10), -ESTALE);
+	assert_int_equal(chunk_store_delete_replica(f->st, 1, 11), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.thin_used, 0);
 	assert_int_equal(sp.used, ZBS_EXTENT_SIZE);
 	{
@@ -172,8 +172,8 @@ static void test_foreach_space_delete(void **state)
 		assert_int_equal(access(p, F_OK), -1);
 	}
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &c.info[0]), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &c.info[0]), 0);
 	assert_int_equal(c.info[0].gen, 1);
 	assert_true(c.info[0].thick);
 }
@@ -195,15 +195,15 @@ static void count_hook(void *arg)
 static void test_capacity_nospc(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_space_info sp;
-	struct zbs_replica_info ri;
+	struct chunk_space_info sp;
+	struct chunk_replica_info ri;
 	struct zbs_reply rep;
 	uint8_t buf[4096] = { 7 };
 
-	zbs_store_set_capacity(f->st, 2 * ZBS_BLOCK_SIZE);
-	zbs_store_set_space_hook(f->st, count_hook, NULL);
+	chunk_store_set_capacity(f->st, 2 * ZBS_BLOCK_SIZE);
+	chunk_store_set_space_hook(f->st, count_hook, NULL);
 	hook_calls = 0;
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.total, 2 * ZBS_BLOCK_SIZE);
 	assert_true(sp.valid <= sp.total);
 
@@ -218,15 +218,15 @@ static void test_capacity_nospc(void **state)
 			     &rep), ZBS_ST_NOSPC);
 	assert_int_equal(rep.gen, 2);		/* gen not consumed */
 	assert_int_equal(hook_calls, 2);
-	assert_int_equal(zbs_store_get_replica(f->st, 5, &ri), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 5, &ri), 0);
 	assert_int_equal(ri.state, ZBS_RSTATE_NORMAL);
 	assert_int_equal(ri.alloc_blocks, 2);
 	/* the same gen into an allocated block: fine */
 	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 2, 4096, 4096, 0, buf, NULL), 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 5, &ri), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 5, &ri), 0);
 	assert_int_equal(ri.gen, 3);
 	/* a thick replica is charged whole; deleting gives the space back */
-	assert_int_equal(zbs_store_delete_replica(f->st, 5, 1), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 5, 1), 0);
 	assert_int_equal(atomic_load(&f->st->used_blocks), 0);
 	assert_int_equal(run(f->st, ZBS_OP_SYNC, 6, 1, 1, 0, 0, 0, ZBS_SF_THICK | ZBS_SF_CREATE, NULL, NULL), 0);
 	assert_int_equal(atomic_load(&f->st->used_blocks), EXTENT_BLOCKS);
@@ -237,7 +237,7 @@ static void test_capacity_nospc(void **state)
 /* The gen advances only over contiguously completed writes. */
 static void test_gen_window(void **state)
 {
-	struct zbs_replica *r = replica_new(1, 1, -1, false);
+	struct chunk_replica *r = replica_new(1, 1, -1, false);
 
 	(void)state;
 	r->next_gen = 4;	/* writes 0..3 accepted */
@@ -268,7 +268,7 @@ static void test_orphan_file_removed(void **state)
 }
 
 struct hammer {
-	struct zbs_store *st;
+	struct chunk_store *st;
 	uint64_t pid;
 	int iters;
 	int errors;
@@ -286,7 +286,7 @@ static void *writer(void *arg)
 		if (run(h->st, ZBS_OP_WRITE, h->pid, 1, 1, (uint64_t)i,
 			(uint64_t)(i % 128) * 4096, 4096, 0, buf, NULL))
 			h->errors++;
-		if (i % 50 == 0 && zbs_store_flush(h->st))
+		if (i % 50 == 0 && chunk_store_flush(h->st))
 			h->errors++;
 	}
 	return NULL;
@@ -301,13 +301,13 @@ static void *churner(void *arg)
 
 		if (run(h->st, ZBS_OP_SYNC, pid, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL))
 			h->errors++;
-		if (zbs_store_delete_replica(h->st, pid, 1))
+		if (chunk_store_delete_replica(h->st, pid, 1))
 			h->errors++;
 	}
 	return NULL;
 }
 
-static int count_cb(const struct zbs_replica_info *i, void *arg)
+static int count_cb(const struct chunk_replica_info *i, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
@@ -319,27 +319,27 @@ static void test_concurrent_session_calls(void **state)
 	struct fix *f = *state;
 	pthread_t w1, w2, ch;
 	struct hammer h1 = { f->st, 1, 300, 0 }, h2 = { f->st, 2, 300, 0 }, hc = { f->st, 0, 30, 0 };
-	struct zbs_replica_info info;
+	struct chunk_replica_info info;
 
 	assert_int_equal(pthread_create(&w1, NULL, writer, &h1), 0);
 	assert_int_equal(pthread_create(&w2, NULL, writer, &h2), 0);
 	assert_int_equal(pthread_create(&ch, NULL, churner, &hc), 0);
 	for (int i = 0; i < 200; i++) {
-		struct zbs_space_info sp;
+		struct chunk_space_info sp;
 		int n = 0;
 
-		assert_int_equal(zbs_store_foreach_replica(f->st, count_cb, &n), 0);
+		assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
 		assert_true(n <= 6);
-		assert_int_equal(zbs_store_space(f->st, &sp), 0);
+		assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	}
 	pthread_join(w1, NULL);
 	pthread_join(w2, NULL);
 	pthread_join(ch, NULL);
 	assert_int_equal(h1.errors + h2.errors + hc.errors, 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &info), 0);
 	assert_int_equal(info.gen, 300);
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 	assert_int_equal(info.gen, 300);
 	assert_int_equal(info.alloc_blocks, 2);
 }
@@ -384,7 +384,7 @@ static void poke_record(const char *dir, uint64_t pid, const void *val, size_t l
 static void test_bad_record_fails_one_replica(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_replica_info info;
+	struct chunk_replica_info info;
 	struct zbs_reply rep;
 	struct replica_rec rec;
 	uint8_t buf[4096], rd[4096], junk[10] = { 0xff };
@@ -395,7 +395,7 @@ static void test_bad_record_fails_one_replica(void **state)
 		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
 		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 0, 0, 4096, 0, buf, NULL), 0);
 	}
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
 	/* pid 1: a record of the wrong size; pid 3: an impossible state */
 	poke_record(f->dir, 1, junk, sizeof(junk));
@@ -407,10 +407,10 @@ static void test_bad_record_fails_one_replica(void **state)
 	rec.state = 99;
 	poke_record(f->dir, 3, &rec, sizeof(rec));
 
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 
 	/* the good one serves, at its gen */
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 	assert_int_equal(info.state, ZBS_RSTATE_NORMAL);
 	assert_false(info.broken);
 	assert_int_equal(info.gen, 1);
@@ -422,7 +422,7 @@ static void test_bad_record_fails_one_replica(void **state)
 
 	/* the bad ones are failed replicas */
 	for (uint64_t pid = 1; pid <= 3; pid += 2) {
-		assert_int_equal(zbs_store_get_replica(f->st, pid, &info), 0);
+		assert_int_equal(chunk_store_get_replica(f->st, pid, &info), 0);
 		assert_int_equal(info.state, ZBS_RSTATE_ERROR);
 		assert_true(info.broken);	/* left out of the data report */
 		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, 0, NULL, &rep),
@@ -444,20 +444,20 @@ static void test_bad_record_fails_one_replica(void **state)
 	/* a FLUSH neither fails on them nor rewrites their records */
 	assert_int_equal(run(f->st, ZBS_OP_FLUSH, 0, 0, 0, 0, 0, 0, 0, NULL, NULL), 0);
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &info), 0);
 	assert_int_equal(info.state, ZBS_RSTATE_ERROR);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 	assert_int_equal(info.gen, 2);
 
 	/* GC or --drop-replica removes a failed replica, record and file */
-	assert_int_equal(zbs_store_delete_replica(f->st, 3, 5), 0);
-	assert_int_equal(zbs_store_delete_replica(f->st, 1, 5), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 3, 5), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 1, 5), 0);
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), -ENOENT);
-	assert_int_equal(zbs_store_get_replica(f->st, 3, &info), -ENOENT);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &info), -ENOENT);
+	assert_int_equal(chunk_store_get_replica(f->st, 3, &info), -ENOENT);
 	snprintf(p, sizeof(p), "%s/replicas/1", f->dir);
 	assert_int_equal(access(p, F_OK), -1);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 }
 
 /*
@@ -467,20 +467,20 @@ static void test_bad_record_fails_one_replica(void **state)
 static void test_bad_key_keeps_files(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_replica_info info;
+	struct chunk_replica_info info;
 	char p[700];
 	FILE *fp;
 
 	assert_int_equal(run(f->st, ZBS_OP_SYNC, 4, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
 	poke_raw(f->dir, "abc", 3, "xyz", 3);
 	snprintf(p, sizeof(p), "%s/replicas/77", f->dir);
 	fp = fopen(p, "w");
 	assert_non_null(fp);
 	fclose(fp);
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 4, &info), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 4, &info), 0);
 	assert_int_equal(info.state, ZBS_RSTATE_NORMAL);
 	assert_int_equal(access(p, F_OK), 0);
 }
