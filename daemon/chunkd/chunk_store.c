@@ -3,7 +3,9 @@
  * Extent store: replica table, LMDB metadata, replica files, and the rules
  * of the data protocol. See chunk_store.h.
  *
- * Locking: st->table_lock (rwlock) protects the hash table; st->ddl_lock
+ * Locking: st->table_lock (rwlock) protects the replica index (a uthash
+ * table by pid: it grows with the replicas, so a lookup stays O(1) at 10^5
+ * of them and more; finds run in parallel under the read lock); st->ddl_lock
  * serializes replica creation and deletion (file names are reused); each
  * replica's r->lock protects its metadata fields (never held across IO,
  * except by RECOVER_WRITE, which must not race with foreground writes
@@ -25,6 +27,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#define HASH_NONFATAL_OOM 1	/* an insert that cannot allocate fails, see below */
+#include <uthash.h>
 #include <uuid/uuid.h>
 
 #include "log.h"
@@ -34,7 +38,6 @@
 #define SUPER_MAGIC		0x5355425aU	/* "ZBUS" */
 #define REC_MAGIC		0x5252425aU	/* "ZBRR" */
 #define REC_F_THICK		1U
-#define HASH_BUCKETS		1024
 #define DIRTY_BYTES		(ZBS_EXTENT_SIZE / ZBS_SECTOR_SIZE / 8)	/* 64 KiB */
 #define BITMAP_BYTES		ZBS_WIRE_BLOCK_MAP_BYTES
 #define DIRTY_DATA		1	/* data written: fdatasync */
@@ -63,7 +66,7 @@ struct chunk_replica {
 	bool thick;			/* immutable */
 	atomic_int refs;
 	atomic_int data_dirty;		/* DIRTY_*: changed since the last sync */
-	struct chunk_replica *hnext;	/* st->table_lock */
+	UT_hash_handle hh;		/* st->table_lock, keyed by pid */
 
 	pthread_mutex_t lock;
 	uint64_t lease_epoch;
@@ -89,7 +92,7 @@ struct chunk_store {
 	MDB_dbi dbi_super, dbi_rep;
 	pthread_rwlock_t table_lock;
 	pthread_mutex_t ddl_lock;
-	struct chunk_replica *buckets[HASH_BUCKETS];
+	struct chunk_replica *table;	/* the index by pid (uthash) */
 	unsigned nreplicas;
 	bool opened;			/* fully opened: close persists */
 	bool direct;			/* the data dir takes O_DIRECT */
@@ -104,11 +107,6 @@ struct chunk_store {
 #define EXTENT_BLOCKS		(ZBS_EXTENT_SIZE / ZBS_BLOCK_SIZE)
 
 /* ---- small helpers -------------------------------------------------- */
-
-static unsigned bucket_of(uint64_t pid)
-{
-	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 54) % HASH_BUCKETS;
-}
 
 static void rep_name(uint64_t pid, char *buf, size_t len)
 {
@@ -404,41 +402,43 @@ static struct chunk_replica *table_lookup(struct chunk_store *st, uint64_t pid)
 	struct chunk_replica *r;
 
 	pthread_rwlock_rdlock(&st->table_lock);
-	for (r = st->buckets[bucket_of(pid)]; r; r = r->hnext)
-		if (r->pid == pid)
-			break;
+	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
 	if (r)
 		replica_get(r);
 	pthread_rwlock_unlock(&st->table_lock);
 	return r;
 }
 
-/* Caller holds table_lock for writing; the table takes over r's reference. */
-static void table_insert_locked(struct chunk_store *st, struct chunk_replica *r)
+/*
+ * Caller holds table_lock for writing and r->pid is not in the table; on
+ * success the table takes over r's reference. 0 or -ENOMEM.
+ */
+static int table_insert_locked(struct chunk_store *st, struct chunk_replica *r)
 {
-	unsigned b = bucket_of(r->pid);
+	struct chunk_replica *found;
 
-	r->hnext = st->buckets[b];
-	st->buckets[b] = r;
+	HASH_ADD(hh, st->table, pid, sizeof(r->pid), r);
+	HASH_FIND(hh, st->table, &r->pid, sizeof(r->pid), found);
+	if (found != r)		/* uthash could not allocate (HASH_NONFATAL_OOM) */
+		return -ENOMEM;
 	st->nreplicas++;
 	atomic_fetch_add(&st->used_blocks, replica_weight(r));
+	return 0;
 }
 
 static void table_remove(struct chunk_store *st, struct chunk_replica *r)
 {
-	struct chunk_replica **pp;
+	struct chunk_replica *found;
 
 	pthread_rwlock_wrlock(&st->table_lock);
-	for (pp = &st->buckets[bucket_of(r->pid)]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == r) {
-			*pp = r->hnext;
-			st->nreplicas--;
-			pthread_mutex_lock(&r->lock);
-			atomic_fetch_sub(&st->used_blocks, replica_weight(r));
-			pthread_mutex_unlock(&r->lock);
-			replica_put(r);	/* the table's reference */
-			break;
-		}
+	HASH_FIND(hh, st->table, &r->pid, sizeof(r->pid), found);
+	if (found == r) {
+		HASH_DEL(st->table, r);
+		st->nreplicas--;
+		pthread_mutex_lock(&r->lock);
+		atomic_fetch_sub(&st->used_blocks, replica_weight(r));
+		pthread_mutex_unlock(&r->lock);
+		replica_put(r);	/* the table's reference */
 	}
 	pthread_rwlock_unlock(&st->table_lock);
 }
@@ -452,11 +452,12 @@ static struct chunk_replica **table_snapshot(struct chunk_store *st, unsigned *n
 	pthread_rwlock_rdlock(&st->table_lock);
 	v = malloc((st->nreplicas + 1) * sizeof(*v));
 	if (v) {
-		for (unsigned b = 0; b < HASH_BUCKETS; b++)
-			for (struct chunk_replica *r = st->buckets[b]; r; r = r->hnext) {
-				replica_get(r);
-				v[k++] = r;
-			}
+		struct chunk_replica *r, *tmp;
+
+		HASH_ITER(hh, st->table, r, tmp) {
+			replica_get(r);
+			v[k++] = r;
+		}
 	}
 	pthread_rwlock_unlock(&st->table_lock);
 	*n = k;
@@ -607,12 +608,18 @@ static struct chunk_replica *replica_get_or_create(struct chunk_store *st, uint6
 		unlinkat(st->rep_dirfd, name, 0);
 		goto fail;
 	}
+	pthread_rwlock_wrlock(&st->table_lock);
+	rc = table_insert_locked(st, r);
+	pthread_rwlock_unlock(&st->table_lock);
+	if (rc) {
+		/* the record stays: a later create of pid overwrites it, and a
+		 * restart loads it (meta then deletes what it does not know) */
+		replica_put(r);
+		goto fail;
+	}
 	log_info("replica %" PRIu64 " epoch %" PRIu64 " created%s", pid, epoch,
 		 thick ? " (thick)" : "");
 	replica_get(r);		/* the caller's; the table keeps the first */
-	pthread_rwlock_wrlock(&st->table_lock);
-	table_insert_locked(st, r);
-	pthread_rwlock_unlock(&st->table_lock);
 	pthread_mutex_unlock(&st->ddl_lock);
 	space_changed(st);	/* meta charged it a full extent until it hears */
 	return r;
@@ -1435,7 +1442,10 @@ static int add_broken(struct chunk_store *st, uint64_t pid, uint64_t epoch, cons
 		return -ENOMEM;
 	r->state = ZBS_RSTATE_ERROR;
 	r->broken = true;
-	table_insert_locked(st, r);	/* single-threaded at open */
+	if (table_insert_locked(st, r)) {	/* single-threaded at open */
+		replica_put(r);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -1535,7 +1545,11 @@ static int load_replicas(struct chunk_store *st, unsigned *nbroken, bool *keep_o
 		if (r->state == ZBS_RSTATE_RECOVERING)
 			log_warn("replica %" PRIu64 " was recovering at shutdown; recovery must restart",
 				 r->pid);
-		table_insert_locked(st, r);	/* single-threaded at open */
+		if (table_insert_locked(st, r)) {	/* single-threaded at open */
+			replica_put(r);
+			ret = -ENOMEM;
+			break;
+		}
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -1754,11 +1768,11 @@ void chunk_store_close(struct chunk_store *st)
 			free(v);
 		}
 	}
-	for (unsigned b = 0; b < HASH_BUCKETS; b++) {
-		while (st->buckets[b]) {
-			struct chunk_replica *r = st->buckets[b];
+	{
+		struct chunk_replica *r, *tmp;
 
-			st->buckets[b] = r->hnext;
+		HASH_ITER(hh, st->table, r, tmp) {
+			HASH_DEL(st->table, r);
 			replica_put(r);
 		}
 	}

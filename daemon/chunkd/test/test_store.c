@@ -344,6 +344,66 @@ static void test_concurrent_session_calls(void **state)
 	assert_int_equal(info.alloc_blocks, 2);
 }
 
+/*
+ * The replica index grows with the replicas: at 20000 of them (sparse pids,
+ * as meta hands them out) it has at least one bucket per 10 replicas (the
+ * fixed 1024 buckets it had made chains of 20 here, of 100 at 10^5), every
+ * pid is found with its own fields and no other, and removing half of them
+ * leaves exactly the other half findable and listed.
+ */
+#define MANY_REPLICAS 20000
+#define MANY_PID(i) (1 + (uint64_t)(i) * 0x10000001ULL)
+
+static void test_index_many_replicas(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_replica_info ri;
+	const UT_hash_table *tbl;
+	unsigned maxchain = 0;
+	int n = 0;
+
+	pthread_rwlock_wrlock(&f->st->table_lock);
+	for (unsigned i = 0; i < MANY_REPLICAS; i++) {
+		struct chunk_replica *r = replica_new(MANY_PID(i), i + 1, -1, false);
+
+		assert_non_null(r);
+		assert_int_equal(table_insert_locked(f->st, r), 0);
+	}
+	pthread_rwlock_unlock(&f->st->table_lock);
+
+	tbl = f->st->table->hh.tbl;
+	assert_int_equal(tbl->num_items, MANY_REPLICAS);
+	assert_int_equal(f->st->nreplicas, MANY_REPLICAS);
+	for (unsigned b = 0; b < tbl->num_buckets; b++)
+		if (tbl->buckets[b].count > maxchain)
+			maxchain = tbl->buckets[b].count;
+	print_message("# %u replicas: %u buckets, longest chain %u\n", MANY_REPLICAS,
+		      tbl->num_buckets, maxchain);
+	assert_true(tbl->num_buckets >= MANY_REPLICAS / 10);
+	assert_true(maxchain <= 40);
+
+	for (unsigned i = 0; i < MANY_REPLICAS; i++) {
+		assert_int_equal(chunk_store_get_replica(f->st, MANY_PID(i), &ri), 0);
+		assert_int_equal(ri.pid, MANY_PID(i));
+		assert_int_equal(ri.epoch, i + 1);
+		assert_int_equal(chunk_store_get_replica(f->st, MANY_PID(i) + 1, &ri), -ENOENT);
+	}
+
+	for (unsigned i = 0; i < MANY_REPLICAS; i += 2) {
+		struct chunk_replica *r = table_lookup(f->st, MANY_PID(i));
+
+		assert_non_null(r);
+		table_remove(f->st, r);
+		replica_put(r);
+	}
+	for (unsigned i = 0; i < MANY_REPLICAS; i++)
+		assert_int_equal(chunk_store_get_replica(f->st, MANY_PID(i), &ri),
+				 i % 2 ? 0 : -ENOENT);
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, MANY_REPLICAS / 2);
+	assert_int_equal(f->st->nreplicas, MANY_REPLICAS / 2);
+}
+
 /* Store a raw record under a raw key in the replica table of a closed store. */
 static void poke_raw(const char *dir, const void *key, size_t klen, const void *val, size_t len)
 {
@@ -509,6 +569,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capacity_nospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_file_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_many_replicas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
