@@ -213,14 +213,17 @@ static void lost_session(struct chunk_session *s, const char *why)
 
 static void handle_commands(struct chunk_session *s, Zbs__KeepAliveResponse *r)
 {
+	size_t ngc = 0;
+
 	for (size_t i = 0; i < r->n_commands; i++) {
 		Zbs__Command *c = r->commands[i];
 		switch (c->type) {
 		case ZBS__COMMAND_TYPE__CMD_GC_DELETE:
-			log_info("meta session: GC delete pid %llu epoch %llu",
-				 (unsigned long long)c->pid, (unsigned long long)c->epoch);
+			log_debug("meta session: GC delete pid %llu epoch %llu",
+				  (unsigned long long)c->pid, (unsigned long long)c->epoch);
 			if (s->ops.delete_replica)
 				s->ops.delete_replica(s->ops.arg, c->pid, c->epoch);
+			ngc++;
 			break;
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_VOLUME:
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_PID:
@@ -247,6 +250,8 @@ static void handle_commands(struct chunk_session *s, Zbs__KeepAliveResponse *r)
 			log_warn("meta session: unknown command %d ignored", c->type);
 		}
 	}
+	if (ngc)
+		log_info("meta session: %zu GC deletes accepted", ngc);
 }
 
 /* full: with the data report when it is due (the regular rounds) */

@@ -35,7 +35,9 @@ struct chunk_session_ops {
 	/* call emit for every replica held; return 0 */
 	int (*foreach_replica)(void *arg,
 			       int (*emit)(const struct chunk_session_replica *, void *ctx), void *ctx);
-	/* GC delete of a replica meta no longer knows */
+	/* GC delete of a replica meta no longer knows. It runs on the session
+	 * thread: it must not wait for IO (accept the delete, do it elsewhere;
+	 * the replica must not be reported from then on) */
 	int (*delete_replica)(void *arg, uint64_t pid, uint64_t epoch);
 	/* optional: leases to drop (volume id / pid / all); also called with
 	 * REVOKE_ALL when the session is lost. id != 0: meta waits for the

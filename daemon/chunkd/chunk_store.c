@@ -6,12 +6,21 @@
  * Locking: st->table_lock (rwlock) protects the replica index (a uthash
  * table by pid: it grows with the replicas, so a lookup stays O(1) at 10^5
  * of them and more; finds run in parallel under the read lock); st->ddl_lock
- * serializes replica creation and deletion (file names are reused); each
+ * serializes replica creation and the last step of deletion (file names
+ * are reused: a create of a pid whose delete is under way waits on
+ * st->gc_gone until that replica left the table, its file gone); each
  * replica's r->lock protects its metadata fields (never held across IO,
  * except by RECOVER_WRITE, which must not race with foreground writes
  * marking sectors dirty). LMDB write transactions serialize among
  * themselves, and metadata is copied into a transaction under r->lock, so
  * the stored gen never goes backwards.
+ *
+ * Deletes (chunk_store_gc_delete from meta's GC, chunk_store_delete_replica)
+ * first mark the replica deleted, which hides it at once from lookups and
+ * listings, then delete its record, durably, and its file: GC deletes in
+ * batches of up to GC_BATCH on the store's GC thread (st->gc_lock protects
+ * its queue), so a large volume delete costs one sync per batch and never
+ * blocks the meta session's thread.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +52,7 @@
 #define DIRTY_DATA		1	/* data written: fdatasync */
 #define DIRTY_LAYOUT		2	/* holes punched: fsync (file block map) */
 #define ZERO_BUF		(1U << 20)	/* zeros written per call where holes fail */
+#define GC_BATCH		1024	/* GC deletes per metadata commit */
 
 /* LMDB records, host byte order (the store is local to this machine). */
 struct super_rec {
@@ -79,7 +89,11 @@ struct chunk_replica {
 	uint8_t bitmap[BITMAP_BYTES];
 	uint8_t *dirty;			/* RECOVERING: 1 bit per 512 B sector */
 	bool meta_dirty;		/* differs from LMDB */
-	bool deleted;
+	bool deleted;			/* its delete is accepted: not served, not
+					 * listed, not written back; set and
+					 * cleared under st->table_lock (write)
+					 * and r->lock, read under either */
+	bool unlisted;			/* out of the table: space not counted */
 	bool broken;			/* immutable: corrupt record, see load_replicas */
 };
 
@@ -100,6 +114,18 @@ struct chunk_store {
 	_Atomic uint64_t used_blocks;	/* thin allocated blocks + thick extents */
 	void (*space_hook)(void *);	/* space changed: tell meta soon */
 	void *space_arg;
+	pthread_cond_t gc_gone;		/* ddl_lock: deleted replicas left the table */
+
+	/* GC deletes accepted, not yet done (referenced, deleted set) */
+	pthread_mutex_t gc_lock;
+	pthread_cond_t gc_work;		/* gc_lock: queued, or stopping */
+	pthread_cond_t gc_idle;		/* gc_lock: the queue ran empty */
+	struct chunk_replica **gcq;	/* gc_lock: gcq[gc_head..gc_n) queued */
+	size_t gc_head, gc_n, gc_cap;
+	bool gc_busy;			/* gc_lock: a batch is being done */
+	bool gc_started, gc_stop;	/* gc_lock */
+	pthread_t gc_thread;
+	_Atomic uint64_t gc_commits;	/* metadata commits of deletes (tests) */
 };
 
 /* Free space a write must leave on the filesystem (LMDB, other files). */
@@ -335,7 +361,7 @@ static void replica_alloc(struct chunk_store *st, struct chunk_replica *r, uint6
 			n++;
 		}
 	}
-	if (n && !r->thick && !r->deleted)
+	if (n && !r->thick && !r->unlisted)
 		atomic_fetch_add(&st->used_blocks, n);
 }
 
@@ -397,12 +423,15 @@ static int replica_complete(struct chunk_replica *r, uint64_t g)
 
 /* ---- table ---------------------------------------------------------- */
 
+/* Referenced replica pid, or NULL (none, or its delete is under way). */
 static struct chunk_replica *table_lookup(struct chunk_store *st, uint64_t pid)
 {
 	struct chunk_replica *r;
 
 	pthread_rwlock_rdlock(&st->table_lock);
 	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
+	if (r && r->deleted)	/* its delete is under way: gone to everyone */
+		r = NULL;
 	if (r)
 		replica_get(r);
 	pthread_rwlock_unlock(&st->table_lock);
@@ -437,13 +466,28 @@ static void table_remove(struct chunk_store *st, struct chunk_replica *r)
 		st->nreplicas--;
 		pthread_mutex_lock(&r->lock);
 		atomic_fetch_sub(&st->used_blocks, replica_weight(r));
+		r->unlisted = true;
 		pthread_mutex_unlock(&r->lock);
 		replica_put(r);	/* the table's reference */
 	}
 	pthread_rwlock_unlock(&st->table_lock);
 }
 
-/* Referenced snapshot of every replica; caller puts each and frees. */
+/* Is a delete of pid under way (deleted, still in the table)? */
+static bool table_deleting(struct chunk_store *st, uint64_t pid)
+{
+	struct chunk_replica *r;
+	bool yes;
+
+	pthread_rwlock_rdlock(&st->table_lock);
+	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
+	yes = r && r->deleted;
+	pthread_rwlock_unlock(&st->table_lock);
+	return yes;
+}
+
+/* Referenced snapshot of every replica not being deleted; caller puts each
+ * and frees. */
 static struct chunk_replica **table_snapshot(struct chunk_store *st, unsigned *n)
 {
 	struct chunk_replica **v;
@@ -455,6 +499,8 @@ static struct chunk_replica **table_snapshot(struct chunk_store *st, unsigned *n
 		struct chunk_replica *r, *tmp;
 
 		HASH_ITER(hh, st->table, r, tmp) {
+			if (r->deleted)
+				continue;
 			replica_get(r);
 			v[k++] = r;
 		}
@@ -566,6 +612,9 @@ static struct chunk_replica *replica_get_or_create(struct chunk_store *st, uint6
 	if (r)
 		return r;
 	pthread_mutex_lock(&st->ddl_lock);
+	/* the file name is the old replica's until its delete is done */
+	while (table_deleting(st, pid))
+		pthread_cond_wait(&st->gc_gone, &st->ddl_lock);
 	r = table_lookup(st, pid);
 	if (r)
 		goto out;
@@ -633,55 +682,223 @@ fail:
 	return NULL;
 }
 
-int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t epoch)
+/*
+ * Accept the delete of replica pid at epoch: mark it deleted (from here on
+ * it is neither served nor listed; it stays in the table, so a create of
+ * the same pid waits until it is gone). Returns it referenced, or NULL with
+ * *err -ENOENT (none, or its delete is already under way) or -ESTALE.
+ */
+static struct chunk_replica *replica_doom(struct chunk_store *st, uint64_t pid,
+					  uint64_t epoch, int *err)
 {
 	struct chunk_replica *r;
-	MDB_txn *txn;
-	uint8_t key[8];
-	MDB_val k = { 8, key };
-	char name[32];
+
+	pthread_rwlock_wrlock(&st->table_lock);
+	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
+	if (!r || r->deleted) {
+		*err = -ENOENT;
+		r = NULL;
+	} else if (r->epoch != epoch && !r->broken) {	/* a broken one's epoch is unknown */
+		*err = -ESTALE;
+		r = NULL;
+	} else {
+		pthread_mutex_lock(&r->lock);
+		r->deleted = true;
+		pthread_mutex_unlock(&r->lock);
+		replica_get(r);
+	}
+	pthread_rwlock_unlock(&st->table_lock);
+	return r;
+}
+
+/* Take back the deletes of n replicas (served and listed again). */
+static void replica_undoom(struct chunk_store *st, struct chunk_replica **reps, size_t n)
+{
+	pthread_rwlock_wrlock(&st->table_lock);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&reps[i]->lock);
+		reps[i]->deleted = false;
+		pthread_mutex_unlock(&reps[i]->lock);
+	}
+	pthread_rwlock_unlock(&st->table_lock);
+	pthread_mutex_lock(&st->ddl_lock);
+	pthread_cond_broadcast(&st->gc_gone);	/* creates waiting on them find them */
+	pthread_mutex_unlock(&st->ddl_lock);
+}
+
+/*
+ * Finish the deletes of n replicas marked deleted: remove their records in
+ * one transaction made durable with one sync, unlink their files, then drop
+ * them from the table. Takes over the callers' references. When the
+ * metadata store fails the replicas are kept (served and listed again, so
+ * meta sends its GC again) and -EIO is returned.
+ */
+static int gc_commit(struct chunk_store *st, struct chunk_replica **reps, size_t n)
+{
+	MDB_txn *txn = NULL;
 	int rc;
 
-	pthread_mutex_lock(&st->ddl_lock);
-	r = table_lookup(st, pid);
-	if (!r) {
-		pthread_mutex_unlock(&st->ddl_lock);
-		return -ENOENT;
-	}
-	if (r->epoch != epoch && !r->broken) {	/* a broken one's epoch is unknown */
-		pthread_mutex_unlock(&st->ddl_lock);
-		replica_put(r);
-		return -ESTALE;
-	}
-	pthread_mutex_lock(&r->lock);
-	r->deleted = true;
-	pthread_mutex_unlock(&r->lock);
-	table_remove(st, r);
-	key_of(pid, key);
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-	if (!rc) {
+	for (size_t i = 0; i < n && !rc; i++) {
+		uint8_t key[8];
+		MDB_val k = { 8, key };
+
+		key_of(reps[i]->pid, key);
 		rc = mdb_del(txn, st->dbi_rep, &k, NULL);
-		if (rc && rc != MDB_NOTFOUND)
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc) {
+		if (txn)
 			mdb_txn_abort(txn);
-		else
-			rc = mdb_txn_commit(txn);
+	} else {
+		rc = mdb_txn_commit(txn);
 	}
 	if (!rc)
 		rc = mdb_env_sync(st->env, 1);
+	atomic_fetch_add(&st->gc_commits, 1);
 	if (rc) {
-		log_err("replica %" PRIu64 ": delete failed: %s", pid, mdb_strerror(rc));
-		pthread_mutex_unlock(&st->ddl_lock);
-		replica_put(r);
+		log_err("store %s: deleting %zu replica(s) (pid %" PRIu64 "%s) failed: %s; "
+			"they are kept", st->dir, n, reps[0]->pid, n > 1 ? " and others" : "",
+			mdb_strerror(rc));
+		replica_undoom(st, reps, n);
+		for (size_t i = 0; i < n; i++)
+			replica_put(reps[i]);
 		return -EIO;
 	}
-	/* a crash before the unlink leaves an orphan file, removed at start */
-	rep_name(pid, name, sizeof(name));
-	if (unlinkat(st->rep_dirfd, name, 0) < 0)
-		log_warn("replica %" PRIu64 ": unlink: %m", pid);
+	/* a crash from here on leaves orphan files, removed at the next open */
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+
+		rep_name(reps[i]->pid, name, sizeof(name));
+		if (unlinkat(st->rep_dirfd, name, 0) < 0 && errno != ENOENT)
+			log_warn("replica %" PRIu64 ": unlink: %m", reps[i]->pid);
+	}
+	pthread_mutex_lock(&st->ddl_lock);
+	for (size_t i = 0; i < n; i++)
+		table_remove(st, reps[i]);
+	pthread_cond_broadcast(&st->gc_gone);
 	pthread_mutex_unlock(&st->ddl_lock);
-	log_info("replica %" PRIu64 " epoch %" PRIu64 " deleted", pid, epoch);
-	replica_put(r);
+	if (n == 1)
+		log_info("replica %" PRIu64 " epoch %" PRIu64 " deleted", reps[0]->pid,
+			 reps[0]->epoch);
+	else
+		log_info("%zu replicas deleted, pid %" PRIu64 " to %" PRIu64 " (one metadata commit)",
+			 n, reps[0]->pid, reps[n - 1]->pid);
+	for (size_t i = 0; i < n; i++) {
+		if (n > 1)
+			log_debug("replica %" PRIu64 " epoch %" PRIu64 " deleted", reps[i]->pid,
+				  reps[i]->epoch);
+		replica_put(reps[i]);
+	}
+	space_changed(st);
 	return 0;
+}
+
+int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t epoch)
+{
+	struct chunk_replica *r;
+	int rc;
+
+	r = replica_doom(st, pid, epoch, &rc);
+	if (!r)
+		return rc;
+	return gc_commit(st, &r, 1);
+}
+
+/* The GC thread: the queued deletes in order, up to GC_BATCH per commit. */
+static void *gc_main(void *arg)
+{
+	struct chunk_store *st = arg;
+	struct chunk_replica *batch[GC_BATCH];
+
+	pthread_mutex_lock(&st->gc_lock);
+	for (;;) {
+		size_t n;
+
+		while (st->gc_head == st->gc_n && !st->gc_stop)
+			pthread_cond_wait(&st->gc_work, &st->gc_lock);
+		if (st->gc_head == st->gc_n)
+			break;		/* stopping, and nothing left */
+		n = st->gc_n - st->gc_head;
+		if (n > GC_BATCH)
+			n = GC_BATCH;
+		memcpy(batch, st->gcq + st->gc_head, n * sizeof(*batch));
+		st->gc_head += n;
+		if (st->gc_head == st->gc_n)
+			st->gc_head = st->gc_n = 0;
+		st->gc_busy = true;
+		pthread_mutex_unlock(&st->gc_lock);
+		gc_commit(st, batch, n);	/* failures logged; meta sends the GC again */
+		pthread_mutex_lock(&st->gc_lock);
+		st->gc_busy = false;
+		if (st->gc_head == st->gc_n)
+			pthread_cond_broadcast(&st->gc_idle);
+	}
+	pthread_mutex_unlock(&st->gc_lock);
+	return NULL;
+}
+
+int chunk_store_gc_delete(struct chunk_store *st, uint64_t pid, uint64_t epoch)
+{
+	struct chunk_replica *r;
+	int rc = 0;
+
+	r = replica_doom(st, pid, epoch, &rc);
+	if (!r)
+		return rc;
+	pthread_mutex_lock(&st->gc_lock);
+	if (st->gc_stop) {
+		rc = -ESHUTDOWN;
+	} else if (!st->gc_started) {
+		rc = -pthread_create(&st->gc_thread, NULL, gc_main, st);
+		st->gc_started = !rc;
+		if (rc)
+			log_err("store %s: cannot start the GC thread: %s", st->dir, strerror(-rc));
+	}
+	if (!rc && st->gc_n == st->gc_cap) {
+		size_t cap = st->gc_cap ? 2 * st->gc_cap : 1024;
+		struct chunk_replica **q = realloc(st->gcq, cap * sizeof(*q));
+
+		if (q) {
+			st->gcq = q;
+			st->gc_cap = cap;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc) {
+		st->gcq[st->gc_n++] = r;
+		pthread_cond_signal(&st->gc_work);
+	}
+	pthread_mutex_unlock(&st->gc_lock);
+	if (rc) {
+		replica_undoom(st, &r, 1);
+		replica_put(r);
+	}
+	return rc;
+}
+
+void chunk_store_gc_wait(struct chunk_store *st)
+{
+	pthread_mutex_lock(&st->gc_lock);
+	while (st->gc_head != st->gc_n || st->gc_busy)
+		pthread_cond_wait(&st->gc_idle, &st->gc_lock);
+	pthread_mutex_unlock(&st->gc_lock);
+}
+
+/* Stop the GC thread once it did every delete it accepted. */
+static void gc_stop(struct chunk_store *st)
+{
+	bool started;
+
+	pthread_mutex_lock(&st->gc_lock);
+	st->gc_stop = true;
+	started = st->gc_started;
+	pthread_cond_signal(&st->gc_work);
+	pthread_mutex_unlock(&st->gc_lock);
+	if (started)
+		pthread_join(st->gc_thread, NULL);
 }
 
 /* ---- queries -------------------------------------------------------- */
@@ -1629,6 +1846,10 @@ int chunk_store_open(const char *dir, const char *expect_uuid, struct chunk_stor
 	st->lock_fd = st->rep_dirfd = -1;
 	pthread_rwlock_init(&st->table_lock, NULL);
 	pthread_mutex_init(&st->ddl_lock, NULL);
+	pthread_cond_init(&st->gc_gone, NULL);
+	pthread_mutex_init(&st->gc_lock, NULL);
+	pthread_cond_init(&st->gc_work, NULL);
+	pthread_cond_init(&st->gc_idle, NULL);
 	st->dir = strdup(dir);
 	if (!st->dir) {
 		rc = -ENOMEM;
@@ -1747,6 +1968,7 @@ void chunk_store_close(struct chunk_store *st)
 {
 	if (!st)
 		return;
+	gc_stop(st);		/* the deletes it accepted are done first */
 	if (st->opened) {
 		struct chunk_replica **v;
 		unsigned n;
@@ -1784,6 +2006,11 @@ void chunk_store_close(struct chunk_store *st)
 		close(st->lock_fd);
 	pthread_rwlock_destroy(&st->table_lock);
 	pthread_mutex_destroy(&st->ddl_lock);
+	pthread_cond_destroy(&st->gc_gone);
+	pthread_mutex_destroy(&st->gc_lock);
+	pthread_cond_destroy(&st->gc_work);
+	pthread_cond_destroy(&st->gc_idle);
+	free(st->gcq);
 	free(st->dir);
 	free(st);
 }

@@ -44,6 +44,7 @@ struct chunk_space_info {
  * Returns 0 or a negative errno.
  */
 int chunk_store_open(const char *dir, const char *expect_uuid, struct chunk_store **out);
+/* Close; the GC deletes accepted are done first. */
 void chunk_store_close(struct chunk_store *st);
 
 /* The chunk's identity: a uuid created in the data dir at first start. */
@@ -76,10 +77,30 @@ void chunk_store_set_capacity(struct chunk_store *st, uint64_t bytes);
 void chunk_store_set_space_hook(struct chunk_store *st, void (*fn)(void *), void *arg);
 
 /*
- * Garbage collection: remove replica pid if its epoch matches. 0, -ENOENT
- * (no such pid), -ESTALE (another epoch), or another negative errno.
+ * Remove replica pid if its epoch matches, now (--drop-replica): its record
+ * durably, then its file. 0, -ENOENT (no such pid, or its delete is under
+ * way), -ESTALE (another epoch), or -EIO (the replica is kept).
  */
 int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t epoch);
+
+/*
+ * Garbage collection (meta's GC delete; called on the meta session's
+ * thread, so it does no IO): accept the delete of replica pid if its epoch
+ * matches and return. From the call on the replica is not served (requests
+ * answer ZBS_ST_NOENT, a SYNC that creates it waits until the old one is
+ * gone) and not listed by chunk_store_foreach_replica() or
+ * chunk_store_space(). The store's GC thread then deletes the accepted
+ * replicas in order, up to 1024 per durable metadata commit, and unlinks
+ * their files. A crash before that commit leaves the replica in place (it
+ * is listed after the restart, so meta sends the GC again); one after it
+ * leaves at most orphan files, removed at the next open. If the commit
+ * fails the replicas are kept and listed again. 0 (accepted), -ENOENT (no
+ * such pid, or its delete is already under way), -ESTALE (another epoch),
+ * -ENOMEM, -ESHUTDOWN (the store is closing).
+ */
+int chunk_store_gc_delete(struct chunk_store *st, uint64_t pid, uint64_t epoch);
+/* Wait until every GC delete accepted so far is done (or failed). */
+void chunk_store_gc_wait(struct chunk_store *st);
 
 /* Make every completed write durable (what FLUSH does). 0 or -errno. */
 int chunk_store_flush(struct chunk_store *st);

@@ -240,9 +240,10 @@ static int ms_foreach_replica(void *arg, int (*emit)(const struct chunk_session_
 	return chunk_store_foreach_replica(arg, ms_one_replica, &e);
 }
 
+/* Queued: the store's GC thread deletes (the session thread does no IO). */
 static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 {
-	int rc = chunk_store_delete_replica(arg, pid, epoch);
+	int rc = chunk_store_gc_delete(arg, pid, epoch);
 
 	if (rc < 0 && rc != -ENOENT)
 		log_warn("GC of replica %llu:%llu: %s", (unsigned long long)pid,

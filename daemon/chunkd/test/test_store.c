@@ -404,6 +404,181 @@ static void test_index_many_replicas(void **state)
 	assert_int_equal(f->st->nreplicas, MANY_REPLICAS / 2);
 }
 
+/*
+ * GC deletes never wait for the disk. With the metadata store held busy
+ * (this thread holds its write transaction, as a slow sync would), the
+ * "session" thread gets every one of GC_TEST_N deletes accepted, and from
+ * then on those replicas are neither served nor listed; a create of one of
+ * those pids waits until the old replica is gone and then makes a fresh
+ * one. Once the store is free the GC thread does them all, one durable
+ * commit per GC_BATCH (not one per replica), and after a reopen only the
+ * recreated replica is there.
+ */
+#define GC_TEST_N 3000		/* cheap replicas, pids 1000.. (plus 1..3) */
+
+struct gc_caller {
+	struct chunk_store *st;
+	atomic_int accepted, refused;
+	atomic_bool done;
+};
+
+static void *gc_caller_main(void *arg)
+{
+	struct gc_caller *g = arg;
+
+	for (uint64_t pid = 1; pid <= 3; pid++)
+		atomic_fetch_add(chunk_store_gc_delete(g->st, pid, 5) ? &g->refused : &g->accepted, 1);
+	for (uint64_t i = 0; i < GC_TEST_N; i++)
+		atomic_fetch_add(chunk_store_gc_delete(g->st, 1000 + i, 9) ? &g->refused
+									   : &g->accepted, 1);
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+struct creator {
+	struct chunk_store *st;
+	uint32_t status;
+	struct zbs_reply rep;
+};
+
+static void *creator_main(void *arg)
+{
+	struct creator *c = arg;
+
+	c->status = run(c->st, ZBS_OP_SYNC, 2, 6, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, &c->rep);
+	return NULL;
+}
+
+/* n replicas with files and records, without a sync each (test set-up) */
+static void add_cheap_replicas(struct chunk_store *st, uint64_t first, unsigned n,
+			       uint64_t epoch)
+{
+	struct chunk_replica **v = calloc(n, sizeof(*v));
+
+	assert_non_null(v);
+	for (unsigned i = 0; i < n; i++) {
+		char name[32];
+		int fd;
+
+		rep_name(first + i, name, sizeof(name));
+		fd = openat(st->rep_dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, (off_t)ZBS_EXTENT_SIZE), 0);
+		close(fd);
+		v[i] = replica_new(first + i, epoch, -1, false);	/* no IO on these */
+		assert_non_null(v[i]);
+		v[i]->meta_dirty = true;
+		pthread_rwlock_wrlock(&st->table_lock);
+		assert_int_equal(table_insert_locked(st, v[i]), 0);
+		pthread_rwlock_unlock(&st->table_lock);
+	}
+	assert_int_equal(persist(st, v, n, true), 0);
+	free(v);
+}
+
+static int count_files(const char *dir)
+{
+	char p[700];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/replicas", dir);
+	d = opendir(p);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void test_gc_never_waits_for_the_disk(void **state)
+{
+	struct fix *f = *state;
+	struct gc_caller g = { .st = f->st };
+	struct creator c = { .st = f->st };
+	struct chunk_replica_info ri;
+	struct chunk_space_info sp;
+	uint8_t buf[4096], rd[4096];
+	pthread_t gt, ct;
+	MDB_txn *busy;
+	uint64_t commits;
+	int n = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (uint64_t pid = 1; pid <= 3; pid++) {
+		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
+		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 0, 0, 4096, 0, buf, NULL), 0);
+	}
+	add_cheap_replicas(f->st, 1000, GC_TEST_N, 9);
+	assert_int_equal(count_files(f->dir), GC_TEST_N + 3);
+	assert_int_equal(chunk_store_gc_delete(f->st, 1, 4), -ESTALE);
+	assert_int_equal(chunk_store_gc_delete(f->st, 77, 1), -ENOENT);
+
+	/* the metadata store is busy: every delete is still accepted */
+	assert_int_equal(mdb_txn_begin(f->st->env, NULL, 0, &busy), 0);
+	assert_int_equal(pthread_create(&gt, NULL, gc_caller_main, &g), 0);
+	for (int i = 0; i < 3000 && !atomic_load(&g.done); i++)
+		usleep(10000);	/* a watchdog: the old synchronous delete never returns here */
+	if (!atomic_load(&g.done))
+		fail_msg("%d of %d GC deletes accepted while the metadata store was busy: "
+			 "the caller waits for the disk", atomic_load(&g.accepted), GC_TEST_N + 3);
+	pthread_join(gt, NULL);
+	assert_int_equal(atomic_load(&g.accepted), GC_TEST_N + 3);
+	assert_int_equal(atomic_load(&g.refused), 0);
+	assert_int_equal(atomic_load(&f->st->gc_commits), 0);
+
+	/* from acceptance on: not listed, not served, not counted */
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1000, &ri), -ENOENT);
+	assert_int_equal(run(f->st, ZBS_OP_READ, 1, 5, 1, 0, 0, 4096, 0, rd, NULL), ZBS_ST_NOENT);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 3, 5, 1, 0, 0, 0, 0, NULL, NULL), ZBS_ST_NOENT);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
+	assert_int_equal(sp.thin_used, 0);
+	assert_int_equal(chunk_store_gc_delete(f->st, 1, 5), -ENOENT);	/* already under way */
+	/* a create of a pid being deleted waits for the old replica to go */
+	assert_int_equal(pthread_create(&ct, NULL, creator_main, &c), 0);
+
+	mdb_txn_abort(busy);
+	chunk_store_gc_wait(f->st);
+	pthread_join(ct, NULL);
+	commits = atomic_load(&f->st->gc_commits);
+	print_message("# %d GC deletes: %" PRIu64 " metadata commits\n", GC_TEST_N + 3, commits);
+	assert_true(commits >= (GC_TEST_N + 3 + GC_BATCH - 1) / GC_BATCH);
+	assert_true(commits <= (GC_TEST_N + 3) / GC_BATCH + 2);
+
+	assert_int_equal(c.status, ZBS_ST_OK);
+	assert_int_equal(c.rep.gen, 0);		/* a fresh replica, not the old one */
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &ri), 0);
+	assert_int_equal(ri.epoch, 6);
+	assert_int_equal(count_files(f->dir), 1);	/* pid 2's new file */
+	assert_int_equal(run(f->st, ZBS_OP_READ, 2, 6, 1, 0, 0, 4096, 0, rd, NULL), 0);
+	memset(buf, 0, sizeof(buf));
+	assert_memory_equal(rd, buf, sizeof(rd));
+	reopen(f);
+	n = 0;
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &ri), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1000 + GC_TEST_N - 1, &ri), -ENOENT);
+}
+
+/* Closing the store finishes the GC deletes it accepted. */
+static void test_gc_done_at_close(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_replica_info ri;
+
+	add_cheap_replicas(f->st, 50, 100, 3);
+	for (uint64_t pid = 50; pid < 150; pid++)
+		assert_int_equal(chunk_store_gc_delete(f->st, pid, 3), 0);
+	reopen(f);
+	for (uint64_t pid = 50; pid < 150; pid++)
+		assert_int_equal(chunk_store_get_replica(f->st, pid, &ri), -ENOENT);
+	assert_int_equal(count_files(f->dir), 0);
+}
+
 /* Store a raw record under a raw key in the replica table of a closed store. */
 static void poke_raw(const char *dir, const void *key, size_t klen, const void *val, size_t len)
 {
@@ -570,6 +745,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphan_file_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_many_replicas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_never_waits_for_the_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_done_at_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
