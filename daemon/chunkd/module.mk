@@ -56,3 +56,10 @@ zbs-agent-cli_SRCS := daemon/chunkd/test/agent_cli.c
 zbs-agent-cli_DEPS := zbschunkagent zbschunksession zbsrpc zbsproto zbs
 zbs-agent-cli_LIBS := -lprotobuf-c -luv -luuid -lpthread
 NATIVE_TESTS += daemon/chunkd/test/agent.sh daemon/chunkd/test/space.sh
+
+# A big GC against a real zbs-chunkd and a meta of the test's own: the
+# session holds while the deletes run, and they hold across a crash.
+UNIT_TESTS += test_gc_session
+test_gc_session_SRCS := daemon/chunkd/test/test_gc_session.c daemon/chunkd/test/harness.c
+test_gc_session_DEPS := zbsrpc zbsproto zbs
+test_gc_session_LIBS := -llmdb -luuid -lpthread -lprotobuf-c

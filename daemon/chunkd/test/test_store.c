@@ -14,6 +14,7 @@
 
 #include "../chunk_store.c"
 #include "harness.h"
+#include "store_fill.h"
 
 struct fix {
 	char tmp[512];
@@ -449,49 +450,6 @@ static void *creator_main(void *arg)
 	return NULL;
 }
 
-/* n replicas with files and records, without a sync each (test set-up) */
-static void add_cheap_replicas(struct chunk_store *st, uint64_t first, unsigned n,
-			       uint64_t epoch)
-{
-	struct chunk_replica **v = calloc(n, sizeof(*v));
-
-	assert_non_null(v);
-	for (unsigned i = 0; i < n; i++) {
-		char name[32];
-		int fd;
-
-		rep_name(first + i, name, sizeof(name));
-		fd = openat(st->rep_dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		assert_true(fd >= 0);
-		assert_int_equal(ftruncate(fd, (off_t)ZBS_EXTENT_SIZE), 0);
-		close(fd);
-		v[i] = replica_new(first + i, epoch, -1, false);	/* no IO on these */
-		assert_non_null(v[i]);
-		v[i]->meta_dirty = true;
-		pthread_rwlock_wrlock(&st->table_lock);
-		assert_int_equal(table_insert_locked(st, v[i]), 0);
-		pthread_rwlock_unlock(&st->table_lock);
-	}
-	assert_int_equal(persist(st, v, n, true), 0);
-	free(v);
-}
-
-static int count_files(const char *dir)
-{
-	char p[700];
-	DIR *d;
-	struct dirent *de;
-	int n = 0;
-
-	snprintf(p, sizeof(p), "%s/replicas", dir);
-	d = opendir(p);
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void test_gc_never_waits_for_the_disk(void **state)
 {
 	struct fix *f = *state;
@@ -510,8 +468,8 @@ static void test_gc_never_waits_for_the_disk(void **state)
 		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
 		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 0, 0, 4096, 0, buf, NULL), 0);
 	}
-	add_cheap_replicas(f->st, 1000, GC_TEST_N, 9);
-	assert_int_equal(count_files(f->dir), GC_TEST_N + 3);
+	store_fill(f->st, 1000, GC_TEST_N, 9);
+	assert_int_equal(store_fill_count_files(f->dir), GC_TEST_N + 3);
 	assert_int_equal(chunk_store_gc_delete(f->st, 1, 4), -ESTALE);
 	assert_int_equal(chunk_store_gc_delete(f->st, 77, 1), -ENOENT);
 
@@ -552,7 +510,7 @@ static void test_gc_never_waits_for_the_disk(void **state)
 	assert_int_equal(c.rep.gen, 0);		/* a fresh replica, not the old one */
 	assert_int_equal(chunk_store_get_replica(f->st, 2, &ri), 0);
 	assert_int_equal(ri.epoch, 6);
-	assert_int_equal(count_files(f->dir), 1);	/* pid 2's new file */
+	assert_int_equal(store_fill_count_files(f->dir), 1);	/* pid 2's new file */
 	assert_int_equal(run(f->st, ZBS_OP_READ, 2, 6, 1, 0, 0, 4096, 0, rd, NULL), 0);
 	memset(buf, 0, sizeof(buf));
 	assert_memory_equal(rd, buf, sizeof(rd));
@@ -570,13 +528,13 @@ static void test_gc_done_at_close(void **state)
 	struct fix *f = *state;
 	struct chunk_replica_info ri;
 
-	add_cheap_replicas(f->st, 50, 100, 3);
+	store_fill(f->st, 50, 100, 3);
 	for (uint64_t pid = 50; pid < 150; pid++)
 		assert_int_equal(chunk_store_gc_delete(f->st, pid, 3), 0);
 	reopen(f);
 	for (uint64_t pid = 50; pid < 150; pid++)
 		assert_int_equal(chunk_store_get_replica(f->st, pid, &ri), -ENOENT);
-	assert_int_equal(count_files(f->dir), 0);
+	assert_int_equal(store_fill_count_files(f->dir), 0);
 }
 
 /* Store a raw record under a raw key in the replica table of a closed store. */
