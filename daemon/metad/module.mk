@@ -16,7 +16,7 @@ CFLAGS += -I$(TOP)/daemon/metad
 # Test tools: a chunk without a store, and a lease/malformed-frame driver.
 BINS += zbs-fake-chunk zbs-meta-cli
 zbs-fake-chunk_SRCS := daemon/metad/test/fake_chunk.c
-zbs-fake-chunk_DEPS := zbsmetasession zbsrpc zbsproto zbs
+zbs-fake-chunk_DEPS := zbschunksession zbsrpc zbsproto zbs
 zbs-fake-chunk_LIBS := -lprotobuf-c -luv -lpthread
 zbs-meta-cli_SRCS := daemon/metad/test/meta_cli.c
 zbs-meta-cli_DEPS := zbsrpc zbsproto zbs
