@@ -12,7 +12,9 @@
 #include "rpc.h"
 #include "util.h"
 
-#define MS_CAPS 15ULL	/* data report, revoke, GC, revoke acknowledgements */
+/* data report, revoke, GC, revoke acknowledgements, delta reports */
+#define MS_CAPS 31ULL
+#define CAP_REPORT_DELTA 16ULL
 
 struct id_set {
 	uint64_t *ids;
@@ -40,9 +42,17 @@ struct chunk_session {
 	struct id_set rv_acks;		/* revokes done, to acknowledge */
 	/* thread-private */
 	uint32_t lease_ms, keepalive_ms, rounds;
-	Zbs__ReplicaReport *reps;
-	Zbs__ReplicaReport **repp;
+	Zbs__ReplicaReport *reps;	/* this round's replicas, sorted by pid */
+	Zbs__ReplicaReport **repp;	/* what goes out: all, or the changes */
 	size_t nreps, capreps;
+	/* delta reports (CAP_REPORT_DELTA): the report meta holds (acked_seq,
+	 * 0 = none: the next one is full) and its replicas, sorted by pid */
+	struct report_entry { uint64_t pid, epoch, gen; } *acked, *sent;
+	size_t nacked, nsent;
+	uint64_t acked_seq, report_seq, last_full_ns;
+	uint32_t full_report_ms;	/* meta's: a full report at least this often */
+	uint64_t *removed;
+	size_t capremoved;
 };
 
 static bool id_has(const struct id_set *x, uint64_t id)
@@ -196,11 +206,103 @@ static int emit_replica(const struct chunk_session_replica *r, void *ctx)
 	return 0;
 }
 
+static int by_pid(const void *a, const void *b)
+{
+	const Zbs__ReplicaReport *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/*
+ * This round's report in req: every replica, or, when meta holds one of
+ * ours and a full one is not due, the replicas new or changed since it and
+ * the pids gone since. What was sent is kept to become the acknowledged
+ * report. -1: no report this round (out of memory).
+ */
+static int build_report(struct chunk_session *s, Zbs__KeepAliveRequest *req)
+{
+	uint64_t now = zbs_now_ns();
+	bool delta = (s->negotiated & CAP_REPORT_DELTA) && s->acked_seq && s->full_report_ms &&
+		     now - s->last_full_ns < (uint64_t)s->full_report_ms * 1000000;
+	size_t n = 0, nrm = 0, j = 0;
+	struct report_entry *sent;
+
+	if (s->nreps)
+		qsort(s->reps, s->nreps, sizeof(*s->reps), by_pid);
+	s->repp = realloc(s->repp, (s->nreps + 1) * sizeof(*s->repp));
+	sent = realloc(s->sent, (s->nreps + 1) * sizeof(*sent));
+	if (sent)
+		s->sent = sent;
+	if (!s->repp || !sent)
+		return -1;
+	if (delta && s->nacked > s->capremoved) {
+		uint64_t *rm = realloc(s->removed, s->nacked * sizeof(*rm));
+		if (!rm)
+			return -1;
+		s->removed = rm;
+		s->capremoved = s->nacked;
+	}
+	for (size_t i = 0; i < s->nreps; i++) {
+		const Zbs__ReplicaReport *r = &s->reps[i];
+
+		s->sent[i] = (struct report_entry){ r->pid, r->epoch, r->gen };
+		if (!delta) {
+			s->repp[n++] = &s->reps[i];
+			continue;
+		}
+		while (j < s->nacked && s->acked[j].pid < r->pid)
+			s->removed[nrm++] = s->acked[j++].pid;	/* gone since */
+		if (j < s->nacked && s->acked[j].pid == r->pid) {
+			if (s->acked[j].epoch != r->epoch || s->acked[j].gen != r->gen)
+				s->repp[n++] = &s->reps[i];	/* changed */
+			j++;
+		} else {
+			s->repp[n++] = &s->reps[i];		/* new */
+		}
+	}
+	while (delta && j < s->nacked)
+		s->removed[nrm++] = s->acked[j++].pid;
+	s->nsent = s->nreps;
+	req->has_data_report = 1;
+	req->n_replicas = n;
+	req->replicas = s->repp;
+	req->report_seq = ++s->report_seq;
+	req->report_base = delta ? s->acked_seq : 0;
+	req->n_removed = nrm;
+	req->removed = nrm ? s->removed : NULL;
+	log_debug("meta session: data report %llu: %s, %zu replica(s), %zu removed",
+		  (unsigned long long)req->report_seq, delta ? "delta" : "full", n, nrm);
+	return 0;
+}
+
+/* meta answered the report in req */
+static void report_acked(struct chunk_session *s, const Zbs__KeepAliveRequest *req,
+			 const Zbs__KeepAliveResponse *resp, uint64_t t0)
+{
+	struct report_entry *t;
+
+	s->full_report_ms = resp->full_report_ms;
+	if (!req->has_data_report)
+		return;
+	if (resp->report_ack != req->report_seq) {
+		s->acked_seq = 0;	/* meta holds none of ours: a full one next */
+		return;
+	}
+	t = s->acked;
+	s->acked = s->sent;
+	s->nacked = s->nsent;
+	s->sent = t;
+	s->acked_seq = req->report_seq;
+	if (!req->report_base)
+		s->last_full_ns = t0;
+}
+
 static void lost_session(struct chunk_session *s, const char *why)
 {
 	log_warn("meta session %llu lost: %s; its leases are dropped", (unsigned long long)s->sid,
 		 why);
 	set_state(s, CHUNK_SESSION_EXPIRED);
+	s->acked_seq = 0;	/* the next session starts with a full report */
 	pthread_mutex_lock(&s->lock);
 	s->sid = 0;
 	s->lease_until_ns = 0;
@@ -276,16 +378,9 @@ static void do_keepalive(struct chunk_session *s, bool full)
 	}
 	if (full && s->ops.foreach_replica && s->rounds++ % s->cfg.data_report_every == 0) {
 		s->nreps = 0;
-		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0) {
-			s->repp = realloc(s->repp, (s->nreps + 1) * sizeof(*s->repp));
-			if (s->repp) {
-				for (size_t i = 0; i < s->nreps; i++)
-					s->repp[i] = &s->reps[i];
-				req.has_data_report = 1;
-				req.n_replicas = s->nreps;
-				req.replicas = s->repp;
-			}
-		}
+		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0 &&
+		    build_report(s, &req))
+			log_warn("meta session: out of memory: no data report this round");
 	}
 	pthread_mutex_lock(&s->lock);
 	uint64_t *acks = s->rv_acks.n ? malloc(s->rv_acks.n * sizeof(*acks)) : NULL;
@@ -317,6 +412,7 @@ static void do_keepalive(struct chunk_session *s, bool full)
 	if (resp->negotiation)
 		s->negotiated = resp->negotiation->negotiated;
 	pthread_mutex_unlock(&s->lock);
+	report_acked(s, &req, resp, t0);
 	set_state(s, CHUNK_SESSION_KEEPALIVE);
 	notify_lease(s);
 	handle_commands(s, resp);
@@ -467,6 +563,9 @@ void chunk_session_stop(struct chunk_session *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->reps);
 	free(s->repp);
+	free(s->acked);
+	free(s->sent);
+	free(s->removed);
 	free(s->rv_busy.ids);
 	free(s->rv_acks.ids);
 	free(s);

@@ -271,6 +271,9 @@ static int h_list_sessions(struct meta *m, const ProtobufCMessage *in, struct me
 		ss[i].lease_remaining_ms = ((int64_t)s->expire_ns - (int64_t)m->core.now_ns) / 1000000;
 		ss[i].leases = s->leases;
 		ss[i].pending_commands = s->ncmds;
+		ss[i].report_seq = s->report_seq;
+		ss[i].report_delta = s->report_delta;
+		ss[i].report_entries = s->report_entries;
 		sp[i] = &ss[i];
 	}
 	resp.n_sessions = m->sessions.n;

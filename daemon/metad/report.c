@@ -38,6 +38,8 @@ void meta_data_report(struct meta *m, struct meta_session *s, const struct meta_
 		return;
 	}
 	s->report_seq = rep->seq;
+	s->report_delta = rep->base != 0;
+	s->report_entries = rep->n + rep->nremoved;
 	for (size_t i = 0; i < rep->nremoved; i++)
 		removed(m, s, rep->removed[i]);
 	for (size_t i = 0; i < rep->n; i++) {
