@@ -8,8 +8,16 @@
 
 static const char *const error_names[META_RECOVER__COUNT] = {
 	[META_RECOVER_OK] = "ok",
+	[META_RECOVER_EDUPLICATE] = "duplicate",
+	[META_RECOVER_ETMPDONE] = "temporary replica in already",
 	[META_RECOVER_EDEAD] = "dead",
+	[META_RECOVER_ERECOVERING] = "recovering",
+	[META_RECOVER_ETEMPORARY] = "temporary replica",
 	[META_RECOVER_ENOTNEEDED] = "not needed",
+	[META_RECOVER_ENOTREPLICA] = "not a replica",
+	[META_RECOVER_ESRCDEAD] = "src not current",
+	[META_RECOVER_EDSTHAS] = "dst has the replica",
+	[META_RECOVER_EDSTBAD] = "dst unusable",
 	[META_RECOVER_ELOCFULL] = "location full",
 	[META_RECOVER_ENOSRC] = "no src",
 	[META_RECOVER_ENODST] = "no dst",
@@ -137,6 +145,46 @@ uint64_t meta_recover_dst_free(const struct meta_recover_slots *s,
 		return 0;
 	rx = (uint64_t)s->by_cid[c->cid].rx_pids * META_RECOVER_RX_BYTES;
 	return c->free > rx ? c->free - rx : 0;
+}
+
+static void reserve(struct meta_recover_slots *s, struct meta_recover_cmd *cmd)
+{
+	s->by_cid[cmd->slot_src].cmds++;
+	s->by_cid[cmd->slot_src].src_pids++;
+	s->by_cid[cmd->dst].cmds++;
+	s->by_cid[cmd->dst].rx_pids++;
+	if (cmd->replace)
+		s->by_cid[cmd->replace].tx_pids++;
+	cmd->reserved = true;
+}
+
+static void dec(uint32_t *v)
+{
+	if (*v)
+		(*v)--;
+}
+
+int meta_recover_release(struct meta_recover_slots *s, struct meta_recover_cmd *cmd,
+			 enum meta_recover_end how, struct meta_recover_undo *u)
+{
+	u->release_owner = 0;
+	u->gc_dst = 0;
+	if (!cmd->reserved)
+		return -1;
+	dec(&s->by_cid[cmd->slot_src].cmds);
+	dec(&s->by_cid[cmd->slot_src].src_pids);
+	dec(&s->by_cid[cmd->dst].cmds);
+	dec(&s->by_cid[cmd->dst].rx_pids);
+	if (cmd->replace)
+		dec(&s->by_cid[cmd->replace].tx_pids);
+	cmd->reserved = false;
+	if (how != META_RECOVER_DONE) {
+		if (cmd->owner_new)
+			u->release_owner = cmd->owner;
+		if (cmd->start_ms)
+			u->gc_dst = cmd->dst;
+	}
+	return 0;
 }
 
 /* ---- choices ---- */
@@ -338,4 +386,159 @@ int meta_recover_alloc_owner(const struct meta_recover_pext *p, uint32_t src, ui
 	if (cid != src && cid != dst && is_current(p, cid) && k && k->healthy && !k->failslow)
 		o->src = cid;
 	return ok(e);
+}
+
+/* ---- cmds ---- */
+
+static int check_slots(const struct meta_recover_slots *s, const struct meta_recover_pext *p,
+		       uint32_t src, uint32_t dst, struct meta_recover_err *e)
+{
+	if (!meta_recover_slots_avail(s, src) || !meta_recover_slots_avail(s, dst))
+		return fail(e, META_RECOVER_ENOSLOT,
+			    "pid %llu: src %u or dst %u does not have enough cmd slots",
+			    (unsigned long long)p->pid, src, dst);
+	return 0;
+}
+
+static int check_src_current(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
+			     size_t nc, uint32_t src, struct meta_recover_err *e)
+{
+	if (!is_readable(p, c, nc, src))
+		return fail(e, META_RECOVER_ESRCDEAD,
+			    "pid %llu: src %u is not a current replica on a healthy chunk",
+			    (unsigned long long)p->pid, src);
+	return 0;
+}
+
+static int check_dst(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
+		     size_t nc, uint32_t dst, struct meta_recover_err *e)
+{
+	char loc[32];
+
+	if (loc_contains(p->location, dst))
+		return fail(e, META_RECOVER_EDSTHAS, "pid %llu: dst %u already has the replica (%s)",
+			    (unsigned long long)p->pid, dst,
+			    loc_format(p->location, loc, sizeof(loc)));
+	if (!can_host(chunk_of(c, nc, dst)))
+		return fail(e, META_RECOVER_EDSTBAD,
+			    "pid %llu: dst %u is unknown, not healthy, in maintenance, being removed or failslow",
+			    (unsigned long long)p->pid, dst);
+	return 0;
+}
+
+static int check_space(const struct meta_recover_slots *s, const struct meta_recover_pext *p,
+		       const struct meta_recover_chunk *c, size_t nc, uint32_t dst,
+		       struct meta_recover_err *e)
+{
+	const struct meta_recover_chunk *k = chunk_of(c, nc, dst);
+
+	if (meta_recover_dst_free(s, k) < META_RECOVER_RX_BYTES)
+		return fail(e, META_RECOVER_ENOSPACE,
+			    "pid %llu: not enough space on dst %u (%u rx reserved)",
+			    (unsigned long long)p->pid, dst, s->by_cid[dst].rx_pids);
+	return 0;
+}
+
+/* the checks passed: owner, then the reservation and the cmd */
+static int make(struct meta_recover_slots *s, const struct meta_recover_pext *p,
+		const struct meta_recover_chunk *c, size_t nc, const struct meta_recover_req *r,
+		uint64_t now_ms, struct meta_recover_cmd *cmd, struct meta_recover_err *e)
+{
+	struct meta_recover_owner o;
+
+	if (meta_recover_alloc_owner(p, r->src, r->dst, c, nc, &o, e))
+		return -1;
+	*cmd = (struct meta_recover_cmd){
+		.pid = p->pid,
+		.epoch = p->epoch,
+		.src = o.src,
+		.dst = r->dst,
+		.replace = r->replace,
+		.slot_src = r->src,
+		.owner = o.cid,
+		.owner_new = o.fresh,
+		.is_migrate = r->is_migrate,
+		.active_location = p->alive_location,
+		.tmp_epoch = r->tmp_epoch,
+		.issued_ms = now_ms,
+	};
+	reserve(s, cmd);
+	return ok(e);
+}
+
+int meta_recover_add(struct meta_recover_slots *s, const struct meta_recover_pext *p,
+		     const struct meta_recover_chunk *c, size_t nc, bool has_cmd,
+		     const struct meta_recover_req *r, uint64_t now_ms,
+		     struct meta_recover_cmd *cmd, struct meta_recover_err *e)
+{
+	unsigned long long pid = p->pid;
+
+	if (has_cmd)
+		return fail(e, META_RECOVER_EDUPLICATE, "pid %llu already has a recover cmd", pid);
+	if (r->tmp_epoch && r->tmp_epoch == p->tmp_epoch)
+		return fail(e, META_RECOVER_ETMPDONE,
+			    "pid %llu holds temporary replica epoch %llu already", pid,
+			    (unsigned long long)r->tmp_epoch);
+	if (!loc_contains(p->location, r->src))
+		return fail(e, META_RECOVER_ENOTREPLICA, "pid %llu: src %u does not hold it", pid,
+			    r->src);
+	if (check_src_current(p, c, nc, r->src, e))
+		return -1;
+	if ((r->replace || r->is_migrate) && !loc_contains(p->location, r->replace))
+		return fail(e, META_RECOVER_ENOTREPLICA, "pid %llu: replace %u does not hold it",
+			    pid, r->replace);
+	if (!r->replace && loc_count(p->location) >= ZBS_LOC_SLOTS)
+		return fail(e, META_RECOVER_ELOCFULL, "pid %llu: no room to add a replica", pid);
+	if (check_dst(p, c, nc, r->dst, e) || check_slots(s, p, r->src, r->dst, e) ||
+	    check_space(s, p, c, nc, r->dst, e))
+		return -1;
+	return make(s, p, c, nc, r, now_ms, cmd, e);
+}
+
+int meta_recover_migrate(struct meta_recover_slots *s, const struct meta_recover_pext *p,
+			 const struct meta_recover_chunk *c, size_t nc, bool has_cmd,
+			 uint32_t src, uint32_t dst, uint32_t replace, uint64_t now_ms,
+			 struct meta_recover_cmd *cmd, struct meta_recover_err *e)
+{
+	struct meta_recover_req r = { .src = src, .dst = dst, .replace = replace,
+				      .is_migrate = true };
+	unsigned long long pid = p->pid;
+
+	if (has_cmd)
+		return fail(e, META_RECOVER_EDUPLICATE, "pid %llu already has migrate cmd", pid);
+	if (meta_recover_is_dead(p))
+		return fail(e, META_RECOVER_EDEAD,
+			    "pid %llu is dead, maybe can try recover from temporary replica", pid);
+	if (meta_recover_needed(p, c, nc))
+		return fail(e, META_RECOVER_ERECOVERING, "pid %llu is recovering", pid);
+	if (p->temporary)
+		return fail(e, META_RECOVER_ETEMPORARY,
+			    "pid %llu is temporary replica, does not trigger migration", pid);
+	if (check_slots(s, p, src, dst, e))
+		return -1;
+	if (!loc_contains(p->location, src) || !loc_contains(p->location, replace))
+		return fail(e, META_RECOVER_ENOTREPLICA,
+			    "pid %llu: src %u and replace %u must both hold it", pid, src, replace);
+	if (check_src_current(p, c, nc, src, e) || check_dst(p, c, nc, dst, e) ||
+	    check_space(s, p, c, nc, dst, e))
+		return -1;
+	return make(s, p, c, nc, &r, now_ms, cmd, e);
+}
+
+void meta_recover_delivered(struct meta_recover_cmd *cmd, uint64_t now_ms)
+{
+	cmd->start_ms = now_ms ? now_ms : 1;
+}
+
+bool meta_recover_timed_out(const struct meta_recover_cmd *cmd, uint64_t now_ms,
+			    uint64_t timeout_ms)
+{
+	uint64_t from = cmd->start_ms ? cmd->start_ms : cmd->issued_ms;
+
+	return now_ms >= from && now_ms - from >= timeout_ms;
+}
+
+bool meta_recover_involves(const struct meta_recover_cmd *cmd, uint32_t cid)
+{
+	return cid && (cmd->src == cid || cmd->slot_src == cid || cmd->dst == cid);
 }

@@ -15,9 +15,17 @@
  * replicas elsewhere waits for the maintenance to expire; the caller clears
  * `maintenance` once it has).
  *
- * meta_recover_plan chooses a recover for a pextent that needs one:
- * replace, src and dst (the scan, SPEC 5.2); meta_recover_alloc_owner its
- * owner (SPEC 3.4).
+ * The life of a cmd:
+ *   meta_recover_plan     a recover for a pextent that needs one: replace,
+ *                         src and dst (the scan, SPEC 5.2)
+ *   meta_recover_add      the checks of SPEC 5.4 in order, the owner
+ *                         (SPEC 3.4), then the slots and space reserved
+ *   meta_recover_migrate  a manual migrate: the checks of SPEC 5.7 in order,
+ *                         then the same
+ *   meta_recover_delivered  it went out on the owner's keepalive
+ *   meta_recover_release  it ended: done, failed, revoked or timed out;
+ *                         slots and space come back, and a cmd that did not
+ *                         succeed says what else to undo (SPEC 11 item 8)
  *
  * Choices where SPEC is silent or where we depart from the product:
  *  - need-recover and dead are exclusive: a dead pextent (no current
@@ -32,6 +40,17 @@
  *  - rx space is one extent per cmd, thin and thick alike (SPEC 7.1 refined
  *    form); tx (the replaced replica) is counted but not credited as free
  *    space until the cmd is done and the replica is really gone.
+ *  - a cmd's slots are charged to its original src and its dst, never to
+ *    replace (SPEC 5.5, 5.7 step 12), and stay there when the owner rewrites
+ *    the src (SPEC 3.4).
+ *  - a cmd that ends without success leaves nothing behind: its slots and
+ *    space, the owner allocated for it (the product's orphan owner, SPEC 11
+ *    item 8) and, once delivered, its partial replica on dst.
+ *  - a cmd never delivered times out counting from when it was issued (its
+ *    owner's session may have gone quiet), a delivered one from delivery.
+ *  - temporary replicas (SPEC 4.8) are only what checks 5.4 2 and 5.7 5
+ *    need (tmp_epoch, temporary); a recover reading from one still names a
+ *    src of the location.
  */
 #ifndef ZBS_META_RECOVERY_H
 #define ZBS_META_RECOVERY_H
@@ -44,13 +63,23 @@
 #include "location.h"
 
 #define META_RECOVER_SLOTS_DEFAULT	128		/* per chunk, SPEC 5.5 */
+#define META_RECOVER_TIMEOUT_MS		(18U * 60 * 1000)	/* SPEC 5.5 */
 #define META_RECOVER_RX_BYTES		ZBS_EXTENT_SIZE	/* reserved on dst per cmd */
 
 /* Errors as values: a code for the caller's logic, a message naming pid and cids. */
 enum meta_recover_error {
 	META_RECOVER_OK = 0,
-	META_RECOVER_EDEAD,		/* no current replica */
+	META_RECOVER_EDUPLICATE,	/* the pid has a cmd already (5.4 1, 5.7 1) */
+	META_RECOVER_ETMPDONE,		/* the temporary replica is in already (5.4 2) */
+	META_RECOVER_EDEAD,		/* no current replica (5.7 3) */
+	META_RECOVER_ERECOVERING,	/* needs a recover, not a migrate (5.7 4) */
+	META_RECOVER_ETEMPORARY,	/* a temporary replica is not migrated (5.7 5) */
 	META_RECOVER_ENOTNEEDED,	/* redundancy is complete: nothing to plan */
+	META_RECOVER_ENOTREPLICA,	/* src or replace not in location (5.4 3, 5.7 7) */
+	META_RECOVER_ESRCDEAD,		/* src not current, or its chunk not healthy */
+	META_RECOVER_EDSTHAS,		/* dst is in the location (5.4 3, 5.7 8) */
+	META_RECOVER_EDSTBAD,		/* dst unknown, not healthy, maintenance,
+					 * removing or failslow */
 	META_RECOVER_ELOCFULL,		/* an add (replace 0) to a full location */
 	META_RECOVER_ENOSRC,		/* no current replica on a healthy chunk */
 	META_RECOVER_ENODST,		/* no chunk can be the dst at all */
@@ -101,6 +130,23 @@ struct meta_recover_req {
 	bool is_migrate;
 	uint64_t tmp_epoch;	/* src is the temporary replica of this epoch;
 				 * 0 = an ordinary recover */
+};
+
+/* A cmd (SPEC 5.3). */
+struct meta_recover_cmd {
+	uint64_t pid, epoch;
+	uint32_t src;		/* read from: maybe rewritten to the owner */
+	uint32_t dst;
+	uint32_t replace;	/* the dst takes its slot; 0 = add */
+	uint32_t slot_src;	/* the src its slots are charged to */
+	uint32_t owner;		/* cid of the lease owner that runs it */
+	bool owner_new;		/* the owner was allocated for this cmd */
+	bool is_migrate;
+	bool reserved;		/* holds its slots and rx: released once */
+	uint32_t active_location;	/* alive_location when made */
+	uint64_t tmp_epoch;
+	uint64_t issued_ms;
+	uint64_t start_ms;	/* delivered to the owner; 0 = not yet */
 };
 
 /* Per chunk: what the cmds in flight hold on it. */
@@ -183,6 +229,59 @@ int meta_recover_alloc_owner(const struct meta_recover_pext *p, uint32_t src, ui
 			     const struct meta_recover_chunk *c, size_t nc,
 			     struct meta_recover_owner *o, struct meta_recover_err *e);
 
+/* ---- cmds ---- */
+
+/*
+ * Add a cmd for p (SPEC 5.4 AddRecoverCmdUnlock), checks in this order,
+ * the first that fails answers and nothing changes:
+ *   1 has_cmd (at most one cmd per pid)                       EDUPLICATE
+ *   2 r->tmp_epoch is p's tmp_epoch: it is in already          ETMPDONE
+ *   3 src in location                                          ENOTREPLICA
+ *     src current on a healthy chunk (ours)                    ESRCDEAD
+ *     replace in location, when not 0 or a migrate (ours)      ENOTREPLICA
+ *     an add has a free location slot (ours)                   ELOCFULL
+ *     dst not in location                                      EDSTHAS
+ *     dst can take a replica (ours)                            EDSTBAD
+ *   4 a free slot on src and on dst (ours, SPEC 5.5)           ENOSLOT
+ *     an extent free on dst after its rx                       ENOSPACE
+ *   5 the owner (meta_recover_alloc_owner)                     ENOOWNER
+ * Then the slots and rx/tx are reserved and *cmd filled (epoch and
+ * active_location from p, issued_ms = now_ms).
+ */
+int meta_recover_add(struct meta_recover_slots *s, const struct meta_recover_pext *p,
+		     const struct meta_recover_chunk *c, size_t nc, bool has_cmd,
+		     const struct meta_recover_req *r, uint64_t now_ms,
+		     struct meta_recover_cmd *cmd, struct meta_recover_err *e);
+/*
+ * A manual migrate (SPEC 5.7 AddMigrateCmd): prefer-local and topology are
+ * ignored on purpose; checks in the order of the draft:
+ *   1 has_cmd                                                  EDUPLICATE
+ *   3 p is dead                                                EDEAD
+ *   4 p needs a recover                                        ERECOVERING
+ *   5 p is a temporary replica                                 ETEMPORARY
+ *   6 a free slot on src and on dst                            ENOSLOT
+ *   7 src and replace in location                              ENOTREPLICA
+ *     src current on a healthy chunk (ours)                    ESRCDEAD
+ *   8 dst not in location                                      EDSTHAS
+ *     dst can take a replica (ours)                            EDSTBAD
+ *   9 an extent free on dst after its rx                       ENOSPACE
+ *  11 the owner                                                ENOOWNER
+ * Then as meta_recover_add (step 2 of the draft is the product's locking).
+ */
+int meta_recover_migrate(struct meta_recover_slots *s, const struct meta_recover_pext *p,
+			 const struct meta_recover_chunk *c, size_t nc, bool has_cmd,
+			 uint32_t src, uint32_t dst, uint32_t replace, uint64_t now_ms,
+			 struct meta_recover_cmd *cmd, struct meta_recover_err *e);
+
+/* the cmd went out on its owner's keepalive reply */
+void meta_recover_delivered(struct meta_recover_cmd *cmd, uint64_t now_ms);
+/* has it run out of time (from delivery, or from issue if not delivered)? */
+bool meta_recover_timed_out(const struct meta_recover_cmd *cmd, uint64_t now_ms,
+			    uint64_t timeout_ms);
+/* is cid its src (either), or its dst? a topology change of cid revokes it
+ * (SPEC 5.6) */
+bool meta_recover_involves(const struct meta_recover_cmd *cmd, uint32_t cid);
+
 /* ---- slots and space ---- */
 
 void meta_recover_slots_init(struct meta_recover_slots *s, uint32_t max);
@@ -191,5 +290,25 @@ uint32_t meta_recover_slots_avail(const struct meta_recover_slots *s, uint32_t c
 /* bytes free on cid for a new replica: free minus its rx, 0 below */
 uint64_t meta_recover_dst_free(const struct meta_recover_slots *s,
 			       const struct meta_recover_chunk *c);
+
+enum meta_recover_end {
+	META_RECOVER_DONE,	/* ReplaceReplica succeeded */
+	META_RECOVER_FAILED,	/* the owner reported a failure */
+	META_RECOVER_REVOKED,	/* topology change (SPEC 5.6) or the pid went away */
+	META_RECOVER_TIMEDOUT,
+};
+/* what the caller must undo besides the slots */
+struct meta_recover_undo {
+	uint32_t release_owner;	/* give back the lease the cmd took on this cid, 0 = none */
+	uint32_t gc_dst;	/* GC the partial replica on this cid, 0 = none */
+};
+/*
+ * The cmd ended: its slots, rx, tx and src count come back. Unless it is
+ * DONE, *u names the owner allocated for it and, once delivered, its dst
+ * to GC. -1 (and nothing changes) if it holds nothing: released already,
+ * or never reserved.
+ */
+int meta_recover_release(struct meta_recover_slots *s, struct meta_recover_cmd *cmd,
+			 enum meta_recover_end how, struct meta_recover_undo *u);
 
 #endif

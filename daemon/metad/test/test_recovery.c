@@ -409,6 +409,389 @@ static void test_alloc_owner(void **state)
 	}
 }
 
+/* ---- SPEC 5.4 AddRecoverCmd and 5.7 AddMigrateCmd: checks in order ---- */
+
+/* every case: chunks 1-2 healthy, 3 down, 4-5 healthy (5 nearly full), 6 in
+ * maintenance (up), 7 being removed, 8 failslow */
+static const struct meta_recover_chunk cmd_chunks[NC] = {
+	H(1, 50 * G), H(2, 50 * G), DOWN(3), H(4, 20 * G), H(5, E), MAINTUP(6), RM(7),
+	SLOW(8, 50 * G),
+};
+
+struct cmd_case {
+	const char *name;
+	uint32_t loc, alive, owner;
+	bool has_cmd, temporary;
+	uint64_t pext_tmp;
+	struct meta_recover_req r;
+	struct load load;
+	enum meta_recover_error code;
+	uint32_t src, owner_cid;	/* of the cmd made */
+	bool owner_new;
+};
+
+#define DEG LOC(1, 2, 3, 0), LOC(1, 2, 0, 0)	/* 3 died */
+#define REQ(s, d, r) { .src = (s), .dst = (d), .replace = (r) }
+/* ... reading from the temporary replica of epoch t */
+#define TMPREQ(s, d, r, t) { .src = (s), .dst = (d), .replace = (r), .tmp_epoch = (t) }
+
+static const struct cmd_case add_cases[] = {
+	{ "recover 3's replica", DEG, 0, false, false, 0, REQ(1, 4, 3), NOLOAD,
+	  META_RECOVER_OK, 1, 1, true },
+	{ "its owner reads it", DEG, 2, false, false, 0, REQ(1, 4, 3), NOLOAD,
+	  META_RECOVER_OK, 2, 2, false },
+	{ "add to a short location", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0,
+	  REQ(2, 4, 0), NOLOAD, META_RECOVER_OK, 2, 2, true },
+	{ "1 duplicate before all", DEG, 0, true, false, 0, TMPREQ(9, 3, 7, 5),
+	  { .used = { [1] = 128 } }, .code = META_RECOVER_EDUPLICATE },
+	{ "2 temporary replica in already", DEG, 0, false, false, 5, TMPREQ(9, 3, 7, 5),
+	  NOLOAD, .code = META_RECOVER_ETMPDONE },
+	{ "2 another temporary epoch passes", DEG, 0, false, false, 4, TMPREQ(1, 4, 3, 5),
+	  NOLOAD, META_RECOVER_OK, 1, 1, true },
+	{ "3 src does not hold it", DEG, 0, false, false, 0, REQ(4, 2, 9), NOLOAD,
+	  .code = META_RECOVER_ENOTREPLICA },
+	{ "3 src not current", DEG, 0, false, false, 0, REQ(3, 2, 9), NOLOAD,
+	  .code = META_RECOVER_ESRCDEAD },
+	{ "3 src alive on a chunk down", LOC(1, 3, 0, 0), LOC(1, 3, 0, 0), 0, false, false, 0,
+	  REQ(3, 4, 0), NOLOAD, .code = META_RECOVER_ESRCDEAD },
+	{ "3 replace does not hold it", DEG, 0, false, false, 0, REQ(1, 2, 9), NOLOAD,
+	  .code = META_RECOVER_ENOTREPLICA },
+	{ "3 a migrate names replace", DEG, 0, false, false, 0,
+	  { .src = 1, .dst = 4, .is_migrate = true }, NOLOAD, .code = META_RECOVER_ENOTREPLICA },
+	{ "3 add to a full location", LOC(1, 2, 3, 7), LOC(1, 2, 7, 0), 0, false, false, 0,
+	  REQ(1, 4, 0), NOLOAD, .code = META_RECOVER_ELOCFULL },
+	{ "3 dst holds it (replace = dst)", DEG, 0, false, false, 0, REQ(1, 3, 3),
+	  { .used = { [1] = 128 } }, .code = META_RECOVER_EDSTHAS },
+	{ "3 dst in maintenance", DEG, 0, false, false, 0, REQ(1, 6, 3),
+	  { .used = { [1] = 128 } }, .code = META_RECOVER_EDSTBAD },
+	{ "3 dst being removed", DEG, 0, false, false, 0, REQ(1, 7, 3), NOLOAD,
+	  .code = META_RECOVER_EDSTBAD },
+	{ "3 dst failslow", DEG, 0, false, false, 0, REQ(1, 8, 3), NOLOAD,
+	  .code = META_RECOVER_EDSTBAD },
+	{ "3 dst unknown", DEG, 0, false, false, 0, REQ(1, 200, 3), NOLOAD,
+	  .code = META_RECOVER_EDSTBAD },
+	{ "4 no slot on src", DEG, 0, false, false, 0, REQ(1, 5, 3),
+	  { .used = { [1] = 128 }, .rx = { [5] = 1 } }, .code = META_RECOVER_ENOSLOT },
+	{ "4 no slot on dst", DEG, 0, false, false, 0, REQ(1, 5, 3),
+	  { .used = { [5] = 128 }, .rx = { [5] = 1 } }, .code = META_RECOVER_ENOSLOT },
+	{ "4 no space after rx", DEG, 0, false, false, 0, REQ(1, 5, 3), { .rx = { [5] = 1 } },
+	  .code = META_RECOVER_ENOSPACE },
+	{ "4 the last extent is enough", DEG, 0, false, false, 0, REQ(1, 5, 3), NOLOAD,
+	  META_RECOVER_OK, 1, 1, true },
+};
+
+static const struct cmd_case migrate_cases[] = {
+	{ "move 1 to 4", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0, REQ(1, 4, 1),
+	  NOLOAD, META_RECOVER_OK, 1, 1, true },
+	{ "the owner reads; slots stay on the src named", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 2,
+	  false, false, 0, REQ(1, 4, 1), NOLOAD, META_RECOVER_OK, 2, 2, false },
+	{ "off a chunk being removed", LOC(1, 7, 0, 0), LOC(1, 7, 0, 0), 0, false, false, 0,
+	  REQ(7, 4, 7), NOLOAD, META_RECOVER_OK, 7, 7, true },
+	{ "prefer local and topology ignored", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false,
+	  false, 0, REQ(2, 5, 1), NOLOAD, META_RECOVER_OK, 2, 2, true },
+	{ "1 duplicate before dead", LOC(1, 2, 0, 0), 0, 0, true, true, 0, REQ(1, 4, 1),
+	  NOLOAD, .code = META_RECOVER_EDUPLICATE },
+	{ "3 dead before recovering", LOC(1, 2, 0, 0), 0, 0, false, true, 0, REQ(1, 4, 1),
+	  NOLOAD, .code = META_RECOVER_EDEAD },
+	{ "4 recovering before temporary", LOC(1, 2, 0, 0), LOC(1, 0, 0, 0), 0, false, true, 0,
+	  REQ(1, 4, 1), NOLOAD, .code = META_RECOVER_ERECOVERING },
+	{ "5 temporary before slots", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, true, 0,
+	  REQ(1, 4, 1), { .used = { [1] = 128 } }, .code = META_RECOVER_ETEMPORARY },
+	{ "6 slots on src before membership", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false,
+	  false, 0, REQ(1, 4, 9), { .used = { [1] = 128 } }, .code = META_RECOVER_ENOSLOT },
+	{ "6 slots on dst", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0,
+	  REQ(1, 4, 1), { .used = { [4] = 128 } }, .code = META_RECOVER_ENOSLOT },
+	{ "7 src not in location before dst", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false,
+	  false, 0, REQ(4, 2, 1), NOLOAD, .code = META_RECOVER_ENOTREPLICA },
+	{ "7 replace not in location", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0,
+	  REQ(1, 4, 5), NOLOAD, .code = META_RECOVER_ENOTREPLICA },
+	{ "7 replace 0", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0, REQ(1, 4, 0),
+	  NOLOAD, .code = META_RECOVER_ENOTREPLICA },
+	{ "7 src of maintenance, not alive", LOC(1, 2, 6, 0), LOC(1, 2, 0, 0), 0, false,
+	  false, 0, REQ(6, 2, 1), NOLOAD, .code = META_RECOVER_ESRCDEAD },
+	{ "8 dst has the replica before space", LOC(1, 5, 0, 0), LOC(1, 5, 0, 0), 0, false,
+	  false, 0, REQ(1, 5, 1), { .rx = { [5] = 1 } }, .code = META_RECOVER_EDSTHAS },
+	{ "8 dst in maintenance", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0,
+	  REQ(1, 6, 1), NOLOAD, .code = META_RECOVER_EDSTBAD },
+	{ "9 not enough space", LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, false, false, 0,
+	  REQ(1, 5, 1), { .rx = { [5] = 1 } }, .code = META_RECOVER_ENOSPACE },
+};
+
+static void run_cmd_cases(const struct cmd_case *cases, size_t n, bool migrate)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct cmd_case *t = &cases[i];
+		struct meta_recover_pext p = pext(t->loc, t->alive, 2, t->owner, 4);
+		struct meta_recover_slots s, before;
+		struct meta_recover_cmd cmd;
+		struct meta_recover_err e;
+		int ret;
+		p.temporary = t->temporary;
+		p.tmp_epoch = t->pext_tmp;
+		if (!migrate && loc_count(t->loc) == 3)
+			p.expected = 3;
+		slots_from(&s, &t->load);
+		before = s;
+		memset(&cmd, 0xa5, sizeof(cmd));
+		if (migrate)
+			ret = meta_recover_migrate(&s, &p, cmd_chunks, NC, t->has_cmd, t->r.src,
+						   t->r.dst, t->r.replace, 1000, &cmd, &e);
+		else
+			ret = meta_recover_add(&s, &p, cmd_chunks, NC, t->has_cmd, &t->r, 1000,
+					       &cmd, &e);
+		print_message("case: %s\n", t->name);
+		want_code(t->name, ret, &e, t->code);
+		if (t->code) {
+			/* a refused cmd changes nothing */
+			assert_memory_equal(&s, &before, sizeof(s));
+			continue;
+		}
+		assert_int_equal(cmd.pid, 3134);
+		assert_int_equal(cmd.epoch, 4354);
+		assert_int_equal(cmd.src, t->src);
+		assert_int_equal(cmd.slot_src, t->r.src);
+		assert_int_equal(cmd.dst, t->r.dst);
+		assert_int_equal(cmd.replace, t->r.replace);
+		assert_int_equal(cmd.owner, t->owner_cid);
+		assert_int_equal(cmd.owner_new, t->owner_new);
+		assert_int_equal(cmd.is_migrate, migrate);
+		assert_int_equal(cmd.active_location, t->alive);
+		assert_int_equal(cmd.tmp_epoch, t->r.tmp_epoch);
+		assert_int_equal(cmd.issued_ms, 1000);
+		assert_int_equal(cmd.start_ms, 0);
+		assert_true(cmd.reserved);
+		/* slots on the src named and the dst, rx on dst, tx on replace */
+		assert_int_equal(s.by_cid[t->r.src].cmds, before.by_cid[t->r.src].cmds + 1);
+		assert_int_equal(s.by_cid[t->r.src].src_pids, 1);
+		assert_int_equal(s.by_cid[t->r.dst].cmds, before.by_cid[t->r.dst].cmds + 1);
+		assert_int_equal(s.by_cid[t->r.dst].rx_pids, before.by_cid[t->r.dst].rx_pids + 1);
+		if (t->r.replace)
+			assert_int_equal(s.by_cid[t->r.replace].tx_pids, 1);
+		if (t->src != t->r.src)		/* the owner's rewrite takes no slot */
+			assert_int_equal(s.by_cid[t->src].cmds, before.by_cid[t->src].cmds);
+	}
+}
+
+static void test_add(void **state)
+{
+	run_cmd_cases(add_cases, sizeof(add_cases) / sizeof(add_cases[0]), false);
+}
+
+static void test_migrate(void **state)
+{
+	run_cmd_cases(migrate_cases, sizeof(migrate_cases) / sizeof(migrate_cases[0]), true);
+}
+
+/* ---- the end of a cmd: release ---- */
+
+struct release_case {
+	const char *name;
+	enum meta_recover_end how;
+	bool delivered, owner_new;
+	uint32_t release_owner, gc_dst;
+};
+
+static const struct release_case release_cases[] = {
+	{ "done", META_RECOVER_DONE, true, true, 0, 0 },
+	{ "failed", META_RECOVER_FAILED, true, true, 1, 4 },
+	{ "failed, owner was there before", META_RECOVER_FAILED, true, false, 0, 4 },
+	{ "revoked before delivery", META_RECOVER_REVOKED, false, true, 1, 0 },
+	{ "revoked after delivery", META_RECOVER_REVOKED, true, false, 0, 4 },
+	{ "timed out", META_RECOVER_TIMEDOUT, true, true, 1, 4 },
+	{ "timed out waiting for delivery", META_RECOVER_TIMEDOUT, false, false, 0, 0 },
+};
+
+static void test_release(void **state)
+{
+	static const struct meta_recover_chunk c[NC] = { H(1, G), H(2, G), DOWN(3), H(4, G) };
+
+	for (size_t i = 0; i < sizeof(release_cases) / sizeof(release_cases[0]); i++) {
+		const struct release_case *t = &release_cases[i];
+		struct meta_recover_pext p = pext(DEG, 3, t->owner_new ? 0 : 2, 0);
+		struct meta_recover_req r = REQ(1, 4, 3);
+		struct meta_recover_slots s, empty;
+		struct meta_recover_cmd cmd;
+		struct meta_recover_undo u = { 99, 99 };
+		struct meta_recover_err e;
+		print_message("case: %s\n", t->name);
+		meta_recover_slots_init(&s, META_RECOVER_SLOTS_DEFAULT);
+		empty = s;
+		assert_int_equal(meta_recover_add(&s, &p, c, NC, false, &r, 5, &cmd, &e), 0);
+		assert_int_equal(cmd.owner, t->owner_new ? 1 : 2);
+		if (t->delivered)
+			meta_recover_delivered(&cmd, 6);
+		assert_int_equal(meta_recover_release(&s, &cmd, t->how, &u), 0);
+		assert_int_equal(u.release_owner, t->release_owner);
+		assert_int_equal(u.gc_dst, t->gc_dst);
+		assert_memory_equal(&s, &empty, sizeof(s));	/* nothing leaks */
+		/* released once: a second end (a late reply) changes nothing */
+		u.release_owner = u.gc_dst = 99;
+		assert_int_equal(meta_recover_release(&s, &cmd, META_RECOVER_DONE, &u), -1);
+		assert_int_equal(u.release_owner, 0);
+		assert_int_equal(u.gc_dst, 0);
+		assert_memory_equal(&s, &empty, sizeof(s));
+	}
+}
+
+/* Slots are per chunk, bind src and dst (not replace), and free up as cmds end. */
+static void test_slots(void **state)
+{
+	static const struct meta_recover_chunk c[NC] = { H(1, G), H(2, G), DOWN(3),
+							 H(4, 200 * G) };
+	struct meta_recover_slots s;
+	struct meta_recover_cmd cmds[129];
+	struct meta_recover_undo u;
+	struct meta_recover_err e;
+	uint32_t dst;
+
+	meta_recover_slots_init(&s, META_RECOVER_SLOTS_DEFAULT);
+	assert_int_equal(meta_recover_slots_avail(&s, 4), 128);
+	assert_int_equal(meta_recover_slots_avail(&s, 0), 0);		/* no chunk */
+	assert_int_equal(meta_recover_slots_avail(&s, 256), 0);
+	for (int i = 0; i < 128; i++) {
+		struct meta_recover_pext p = pext(DEG, 3, 0, 0);
+		struct meta_recover_req r = REQ(1 + i % 2, 4, 3);
+		p.pid = 100 + i;
+		assert_int_equal(meta_recover_add(&s, &p, c, NC, false, &r, 0, &cmds[i], &e), 0);
+	}
+	assert_int_equal(s.by_cid[4].cmds, 128);
+	assert_int_equal(s.by_cid[4].rx_pids, 128);
+	assert_int_equal(s.by_cid[1].cmds, 64);
+	assert_int_equal(s.by_cid[2].cmds, 64);
+	assert_int_equal(s.by_cid[3].cmds, 0);		/* replace takes no slot */
+	assert_int_equal(s.by_cid[3].tx_pids, 128);
+	assert_int_equal(meta_recover_dst_free(&s, &c[3]), 200 * G - 128 * E);
+	/* 4 is full: the 129th has no dst */
+	{
+		struct meta_recover_pext p = pext(DEG, 3, 0, 0);
+		assert_int_equal(meta_recover_pick_dst(&p, c, NC, &s, &dst, &e), -1);
+		assert_int_equal(e.code, META_RECOVER_ENOSLOT);
+		/* one ends: its slot and its rx come back */
+		assert_int_equal(meta_recover_release(&s, &cmds[7], META_RECOVER_DONE, &u), 0);
+		assert_int_equal(meta_recover_pick_dst(&p, c, NC, &s, &dst, &e), 0);
+		assert_int_equal(dst, 4);
+		assert_int_equal(s.by_cid[4].rx_pids, 127);
+		assert_int_equal(s.by_cid[3].tx_pids, 127);
+		/* a lower max applies to the next reservation at once */
+		s.max = 100;
+		assert_int_equal(meta_recover_slots_avail(&s, 4), 0);
+		assert_int_equal(meta_recover_slots_avail(&s, 1), 36);
+	}
+	for (int i = 0; i < 128; i++)
+		meta_recover_release(&s, &cmds[i], META_RECOVER_DONE, &u);
+	for (int i = 0; i <= META_MAX_CID; i++) {
+		assert_int_equal(s.by_cid[i].cmds, 0);
+		assert_int_equal(s.by_cid[i].rx_pids, 0);
+		assert_int_equal(s.by_cid[i].tx_pids, 0);
+		assert_int_equal(s.by_cid[i].src_pids, 0);
+	}
+}
+
+/*
+ * SPEC 11 item 8: the migrate of pid 3133 (src 5, dst 1, replace 5, owner 5:
+ * the pid's owner had been released an hour before, so 5 became its owner)
+ * is revoked by a topology change of chunk 5 before any keepalive carried
+ * it. The product left the owner behind; here the revoke gives back the
+ * slots, the rx and the owner, asks for no GC (nothing reached the chunk),
+ * and a late answer for the revoked cmd changes nothing. 7 s later the same
+ * migrate for pid 3134 goes through.
+ */
+static void test_topology_race(void **state)
+{
+	static const struct meta_recover_chunk c[NC] = { H(1, 30 * G), H(2, G), H(4, G),
+							 H(5, G) };
+	struct meta_recover_pext p3133 = pext(LOC(4, 2, 5, 0), LOC(4, 2, 5, 0), 3, 0, 4);
+	struct meta_recover_pext p3134 = p3133;
+	struct meta_recover_slots s, empty;
+	struct meta_recover_cmd cmd, cmd2;
+	struct meta_recover_undo u;
+	struct meta_recover_err e;
+
+	p3133.pid = 3133;
+	meta_recover_slots_init(&s, META_RECOVER_SLOTS_DEFAULT);
+	empty = s;
+	assert_int_equal(meta_recover_migrate(&s, &p3133, c, NC, false, 5, 1, 5, 83771647, &cmd,
+					      &e), 0);
+	assert_int_equal(cmd.owner, 5);
+	assert_true(cmd.owner_new);
+	assert_int_equal(s.by_cid[5].cmds, 1);
+	assert_int_equal(s.by_cid[1].rx_pids, 1);
+	assert_int_equal(meta_recover_dst_free(&s, &c[0]), 30 * G - E);
+
+	/* 566 ms later chunk 5 moves: its cmds are revoked, delivered or not */
+	assert_true(meta_recover_involves(&cmd, 5));
+	assert_true(meta_recover_involves(&cmd, 1));
+	assert_false(meta_recover_involves(&cmd, 4));
+	assert_false(meta_recover_involves(&cmd, 0));
+	assert_int_equal(cmd.start_ms, 0);
+	assert_int_equal(meta_recover_release(&s, &cmd, META_RECOVER_REVOKED, &u), 0);
+	assert_int_equal(u.release_owner, 5);	/* the orphan owner, given back */
+	assert_int_equal(u.gc_dst, 0);		/* nothing was sent */
+	assert_memory_equal(&s, &empty, sizeof(s));
+	assert_int_equal(meta_recover_release(&s, &cmd, META_RECOVER_DONE, &u), -1);
+	assert_memory_equal(&s, &empty, sizeof(s));
+
+	/* pid 3134's identical migrate, 7 s later, delivered and done */
+	assert_int_equal(meta_recover_migrate(&s, &p3134, c, NC, false, 5, 1, 5, 83778647, &cmd2,
+					      &e), 0);
+	meta_recover_delivered(&cmd2, 83779000);
+	assert_int_equal(meta_recover_release(&s, &cmd2, META_RECOVER_DONE, &u), 0);
+	assert_int_equal(u.release_owner, 0);	/* done: the owner stays */
+	assert_int_equal(u.gc_dst, 0);
+	assert_memory_equal(&s, &empty, sizeof(s));
+	/* and the location it leads to: 5's slot to 1 (SPEC 1.6) */
+	assert_int_equal(loc_replace(p3134.location, cmd2.replace, cmd2.dst), 66052);
+}
+
+/* ---- timeouts, involvement ---- */
+
+struct timeout_case {
+	const char *name;
+	uint64_t issued, start, now, timeout;
+	bool want;
+};
+
+#define MIN (60ULL * 1000)
+
+static const struct timeout_case timeout_cases[] = {
+	{ "delivered, before", 0, 10 * MIN, 27 * MIN, META_RECOVER_TIMEOUT_MS, false },
+	{ "delivered, at", 0, 10 * MIN, 28 * MIN, META_RECOVER_TIMEOUT_MS, true },
+	{ "counts from delivery, not issue", 0, 10 * MIN, 20 * MIN, 18 * MIN, false },
+	{ "not delivered: from issue", 5 * MIN, 0, 23 * MIN, 18 * MIN, true },
+	{ "not delivered, before", 5 * MIN, 0, 22 * MIN, 18 * MIN, false },
+	{ "tests use seconds", 1000, 2000, 5000, 3000, true },
+	{ "clock behind start", 0, 10 * MIN, 9 * MIN, 1, false },
+};
+
+static void test_timeout(void **state)
+{
+	for (size_t i = 0; i < sizeof(timeout_cases) / sizeof(timeout_cases[0]); i++) {
+		const struct timeout_case *t = &timeout_cases[i];
+		struct meta_recover_cmd cmd = { .issued_ms = t->issued, .start_ms = t->start };
+		print_message("case: %s\n", t->name);
+		assert_int_equal(meta_recover_timed_out(&cmd, t->now, t->timeout), t->want);
+	}
+	{
+		struct meta_recover_cmd cmd = { .issued_ms = 0 };
+		meta_recover_delivered(&cmd, 0);	/* delivered at time 0 still counts */
+		assert_true(cmd.start_ms != 0);
+	}
+}
+
+static void test_involves(void **state)
+{
+	/* the owner rewrote src 1 to 2: both are its src; replace and owner are not */
+	struct meta_recover_cmd cmd = { .src = 2, .slot_src = 1, .dst = 4, .replace = 3,
+					.owner = 6 };
+
+	assert_true(meta_recover_involves(&cmd, 1));
+	assert_true(meta_recover_involves(&cmd, 2));
+	assert_true(meta_recover_involves(&cmd, 4));
+	assert_false(meta_recover_involves(&cmd, 3));
+	assert_false(meta_recover_involves(&cmd, 6));
+	assert_false(meta_recover_involves(&cmd, 0));
+}
+
 static void test_dst_free_and_names(void **state)
 {
 	struct meta_recover_chunk k = H(4, 3 * E);
@@ -441,6 +824,13 @@ int main(void)
 		cmocka_unit_test(test_pick_dst),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_alloc_owner),
+		cmocka_unit_test(test_add),
+		cmocka_unit_test(test_migrate),
+		cmocka_unit_test(test_release),
+		cmocka_unit_test(test_slots),
+		cmocka_unit_test(test_topology_race),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_involves),
 		cmocka_unit_test(test_dst_free_and_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
