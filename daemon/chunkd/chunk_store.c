@@ -1739,6 +1739,14 @@ static int load_replicas(struct chunk_store *st, unsigned *nbroken, bool *keep_o
 		}
 		rep_name(rec.pid, name, sizeof(name));
 		fd = openat(st->rep_dirfd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+			/* not the data dir's fault: say what it is */
+			ret = -errno;
+			log_err("%s: replica %" PRIu64 ": cannot open replicas/%s: %s (every "
+				"replica holds 2 open files: raise the open files limit)", st->dir,
+				rec.pid, name, strerror(-ret));
+			break;
+		}
 		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 		    (uint64_t)sb.st_size != ZBS_EXTENT_SIZE) {
 			log_err("%s: replica %" PRIu64 ": data file replicas/%s %s: refusing",

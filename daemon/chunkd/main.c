@@ -356,16 +356,24 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 	return rc;
 }
 
-/* Enough file descriptors for the connections (the soft limit is often 1024). */
+/*
+ * Enough file descriptors: every replica holds two open files and every
+ * connection one, so the soft limit (often 1024) goes up to the hard one;
+ * below what the connections need, a warning.
+ */
 static void raise_nofile(unsigned conns)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)conns + 256;	/* replica files, LMDB, the rest */
+	rlim_t want = (rlim_t)conns + 256;	/* LMDB, the listeners, the rest */
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
 		log_warn("open files limited to %llu: fewer than %u connections can be served",
 			 (unsigned long long)rl.rlim_cur, conns);
 }

@@ -14,6 +14,8 @@
 
 #include "../chunk_store.c"
 #include "harness.h"
+#include <sys/resource.h>
+
 #include "store_fill.h"
 
 struct fix {
@@ -537,6 +539,29 @@ static void test_gc_done_at_close(void **state)
 	assert_int_equal(store_fill_count_files(f->dir), 0);
 }
 
+/* Out of file descriptors at open: the error says so, the data dir is fine
+ * (before, it was refused as corrupt: "data file missing") */
+static void test_open_out_of_fds(void **state)
+{
+	struct fix *f = *state;
+	struct rlimit old, low;
+	int rc;
+
+	store_fill(f->st, 10, 200, 1);
+	chunk_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 150;	/* fewer than 2 a replica */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rc = chunk_store_open(f->dir, NULL, &f->st);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(rc, -EMFILE);
+	assert_null(f->st);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);	/* nothing lost */
+	assert_int_equal(store_fill_count_files(f->dir), 200);
+}
+
 /* Store a raw record under a raw key in the replica table of a closed store. */
 static void poke_raw(const char *dir, const void *key, size_t klen, const void *val, size_t len)
 {
@@ -705,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index_many_replicas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_never_waits_for_the_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_done_at_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_out_of_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
