@@ -439,6 +439,7 @@ int main(int argc, char **argv)
 		return rc < 0 ? 1 : 0;
 	}
 
+	raise_nofile(o.max_conns ? o.max_conns : CHUNK_SERVER_MAX_CONNS);	/* before the replicas open */
 	rc = chunk_store_open(o.data_dir, o.uuid, &st);
 	if (rc < 0) {
 		log_err("cannot use data dir %s: %s", o.data_dir, strerror(-rc));
@@ -452,7 +453,6 @@ int main(int argc, char **argv)
 	if (o.capacity)
 		chunk_store_set_capacity(st, o.capacity);
 	chunk_store_set_space_hook(st, space_hook, NULL);
-	raise_nofile(o.max_conns ? o.max_conns : CHUNK_SERVER_MAX_CONNS);
 	rc = chunk_server_start(st, o.listen_host, o.listen_port, o.max_conns, &srv);
 	if (rc < 0)
 		goto out_store;
