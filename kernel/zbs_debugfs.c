@@ -6,7 +6,9 @@
  * test_hooks=1 the test-only fault hooks the VM selftests use: inject_warn
  * (kernel warnings are caught), fail_thread_start (N: the N-th connection
  * thread started from now fails to start), send_delay_ms (every send
- * sleeps between a request's header and its data).
+ * sleeps between a request's header and its data), slot_delay_ms (the
+ * netlink handlers MAP_REPLY, REPORT_ACK, REVOKE and AGENT_REGISTER sleep
+ * after looking up an extent slot).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,6 +24,7 @@ static struct dentry *zbs_debugfs_root;
 
 atomic_t zbs_fault_thread_start = ATOMIC_INIT(0);
 atomic_t zbs_fault_send_delay_ms = ATOMIC_INIT(0);
+atomic_t zbs_fault_slot_delay_ms = ATOMIC_INIT(0);
 
 void zbs_fault_delay(atomic_t *ms)
 {
@@ -99,6 +102,8 @@ void zbs_debugfs_setup(void)
 				   &zbs_fault_thread_start, &zbs_fault_fops);
 	debugfs_create_file_unsafe("send_delay_ms", 0600, zbs_debugfs_root,
 				   &zbs_fault_send_delay_ms, &zbs_fault_fops);
+	debugfs_create_file_unsafe("slot_delay_ms", 0600, zbs_debugfs_root,
+				   &zbs_fault_slot_delay_ms, &zbs_fault_fops);
 }
 
 void zbs_debugfs_release(void)

@@ -11,8 +11,13 @@
  * zbs_debugfs.c  debugfs directory and test-only hooks
  *
  * Object lifetimes
- *  - struct zbs_dev: one per /dev/zbsN; `ref` counts lookups (ioctl,
- *    netlink), freed from the gendisk's free_disk after del_gendisk.
+ *  - struct zbs_dev: one per /dev/zbsN, with two counts (nbd's refs and
+ *    config_refs): `active` says the device is attached (the index holds
+ *    one until removal starts, every ioctl or netlink lookup one; removal
+ *    waits until the lookups inside the device are gone); `ref` keeps its
+ *    memory and extent slots (the index and every lookup hold one; the
+ *    last one puts the disk, whose free_disk frees the slots and the
+ *    device).
  *  - struct zbs_map: one lease of one vextent, refcounted: the extent slot
  *    holds one ref, every command using it another.
  *  - struct zbs_chunk: one per chunk address, module lifetime (a small
@@ -26,6 +31,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/moduleparam.h>
+#include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <linux/workqueue.h>
@@ -200,14 +206,18 @@ bool __zbs_ext_ackwait(struct zbs_ext *ext, struct zbs_cmd *cmd);
 int zbs_map_report_ack(struct zbs_dev *dev, u64 vext, u64 req_id, int err);
 void zbs_map_resend_all(void);			/* a new agent registered */
 void zbs_map_tick(struct zbs_dev *dev);
-void zbs_map_destroy_all(struct zbs_dev *dev);
+/* Device removal, after del_gendisk: no upcall runs any more, no map or
+ * report is kept (the slots stay for the handlers still holding the dev). */
+void zbs_map_shutdown(struct zbs_dev *dev);
+void zbs_map_free_slots(struct zbs_dev *dev);	/* free_disk */
 extern wait_queue_head_t zbs_drain_wait;
 extern atomic_t zbs_live_maps, zbs_live_exts;
 
 /* ---- devices and IO (zbs_dev.c, zbs_io.c) -------------------------- */
 struct zbs_dev {
 	u32			id;
-	struct kref		ref;		/* lookups; the index holds one */
+	struct kref		ref;		/* exists: memory, slots (free_disk) */
+	refcount_t		active;		/* attached: index + lookups */
 	struct zbs_ioc_dev_config cfg;
 	unsigned long		io_timeout;	/* jiffies */
 	struct gendisk		*disk;
@@ -297,7 +307,8 @@ int zbs_io_setup(void);
 void zbs_io_release(void);
 
 /* zbs_dev.c */
-struct zbs_dev *zbs_dev_get(u32 id);		/* ref, or NULL */
+/* An attached device, with both references (zbs_dev_put), or NULL. */
+struct zbs_dev *zbs_dev_get(u32 id);
 struct zbs_dev *zbs_dev_get_next(u32 *id);	/* iteration from *id */
 void zbs_dev_put(struct zbs_dev *dev);
 int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id);
@@ -337,6 +348,8 @@ bool zbs_fault_hit(atomic_t *f);
 /* N > 0: sleep N ms between a request's header and its data (every send) */
 extern atomic_t zbs_fault_send_delay_ms;
 void zbs_fault_delay(atomic_t *ms);
+/* N > 0: netlink handlers sleep N ms after looking up an extent slot */
+extern atomic_t zbs_fault_slot_delay_ms;
 void zbs_debugfs_release(void);
 
 #endif /* _ZBS_INTERNAL_H */

@@ -163,6 +163,8 @@ int zbs_map_report_ack(struct zbs_dev *dev, u64 vext, u64 req_id, int err)
 
 	if (!ext)
 		return -ENOENT;
+	if (zbs_test_hooks)
+		zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 	spin_lock(&ext->lock);
 	list_for_each_entry(r, &ext->reports, node) {
 		if (r->id == req_id) {
@@ -319,6 +321,8 @@ int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
 
 	if (!ext)
 		goto stale;
+	if (zbs_test_hooks)
+		zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 	spin_lock(&ext->lock);
 	if (!req_id || ext->req_id != req_id) {
 		spin_unlock(&ext->lock);
@@ -396,6 +400,8 @@ int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout
 	}
 	/* IO issued under the dropped maps drains before we answer */
 	xa_for_each(&dev->exts, idx, ext) {
+		if (zbs_test_hooks)
+			zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 		if (READ_ONCE(ext->revoke_seq) != seq)
 			continue;
 		left = wait_event_timeout(zbs_drain_wait, READ_ONCE(ext->inflight) == 0, left);
@@ -420,6 +426,8 @@ void zbs_map_resend_all(void)
 			struct zbs_report *r;
 			bool again = false;
 
+			if (zbs_test_hooks)
+				zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 			spin_lock(&ext->lock);
 			/* the old agent may have died with them: all again */
 			list_for_each_entry(r, &ext->reports, node) {
@@ -508,8 +516,7 @@ void zbs_map_tick(struct zbs_dev *dev)
 	}
 }
 
-/* Device teardown: nothing is in flight any more. */
-void zbs_map_destroy_all(struct zbs_dev *dev)
+void zbs_map_shutdown(struct zbs_dev *dev)
 {
 	struct zbs_ext *ext;
 	unsigned long idx;
@@ -518,18 +525,33 @@ void zbs_map_destroy_all(struct zbs_dev *dev)
 		struct zbs_report *r, *tmp;
 
 		cancel_work_sync(&ext->upcall_work);
+		spin_lock(&ext->lock);
 		WARN_ON_ONCE(!list_empty(&ext->parked) || ext->inflight ||
 			     !list_empty(&ext->ackwait));
-		spin_lock(&ext->lock);
 		__zbs_ext_drop_map(ext, ext->map);
+		ext->req_id = 0;
 		/* reports nobody waits for any more: meta's scan and the next
 		 * owner's sync find those replicas */
 		list_for_each_entry_safe(r, tmp, &ext->reports, node) {
+			struct zbs_map *map = r->map;	/* r lives in it */
+
 			list_del_init(&r->node);
 			atomic_dec(&dev->nr_reports);
-			zbs_map_put(r->map);
+			r->map = NULL;
+			zbs_map_put(map);
 		}
 		spin_unlock(&ext->lock);
+	}
+}
+
+void zbs_map_free_slots(struct zbs_dev *dev)
+{
+	struct zbs_ext *ext;
+	unsigned long idx;
+
+	xa_for_each(&dev->exts, idx, ext) {
+		WARN_ON_ONCE(ext->map || !list_empty(&ext->reports) ||
+			     work_pending(&ext->upcall_work));
 		xa_erase(&dev->exts, idx);
 		kfree(ext);
 		atomic_dec(&zbs_live_exts);
