@@ -251,6 +251,7 @@ int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id)
 	atomic64_set(&dev->inflight, 0);
 	xa_init(&dev->exts);
 	spin_lock_init(&dev->dirty_lock);
+	dev->sweep_at = jiffies;
 	INIT_DELAYED_WORK(&dev->tick_work, zbs_dev_tick_work);
 
 	mutex_lock(&zbs_devs_lock);

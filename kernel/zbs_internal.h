@@ -20,8 +20,11 @@
  *    device).
  *  - struct zbs_map: one lease of one vextent, refcounted: the extent slot
  *    holds one ref, every command using it another.
- *  - struct zbs_chunk: one per chunk address, module lifetime (a small
- *    table, freed at module exit), with its connections.
+ *  - struct zbs_chunk: one per chunk address, with its connections. Its
+ *    `users` are the maps naming it, the devices with writes on it not yet
+ *    flushed and the flush legs sent to it. A chunk nobody uses is not
+ *    reconnected, and is closed and freed after chunk_idle_ms (libceph
+ *    closes idle OSD sessions the same way).
  */
 #ifndef _ZBS_INTERNAL_H
 #define _ZBS_INTERNAL_H
@@ -106,17 +109,29 @@ struct zbs_conn {
 	 * legs wait in inflight to be sent again, not before busy_until */
 	u32			busy_cookie;
 	unsigned long		busy_until;
+	u32			connects;	/* attempts (tx thread; debugfs) */
 };
 
 struct zbs_chunk {
-	u32			idx;		/* in the chunk table */
+	u32			idx;		/* in the chunk table, while it exists */
 	__be32			addr;
 	u16			port;
+	atomic_t		users;		/* maps, dirty devices, flush legs */
+	unsigned long		idle_since;	/* jiffies users reached 0 (idle lock) */
+	struct list_head	reap_node;
 	u32			nr_conns;	/* conns_per_chunk at creation */
 	struct zbs_conn		conns[ZBS_MAX_CONNS_PER_CHUNK];
 };
 
-struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);	/* create or find */
+/* Find or create the chunk at addr:port, as a user of it; NULL if none. */
+struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);
+/* Another use of a chunk the caller already uses. */
+static inline void zbs_chunk_hold(struct zbs_chunk *c)
+{
+	atomic_inc(&c->users);
+}
+void zbs_chunk_put(struct zbs_chunk *c);	/* any context */
+/* The chunk at table index idx; the caller holds a use of it. */
 struct zbs_chunk *zbs_chunk_by_idx(u32 idx);
 void zbs_leg_submit(struct zbs_leg *leg, struct zbs_conn *conn);
 void zbs_conn_release(void);
@@ -230,7 +245,9 @@ struct zbs_dev {
 	atomic_t		nr_maps;
 	struct xarray		exts;		/* vext -> struct zbs_ext */
 	spinlock_t		dirty_lock;
-	DECLARE_BITMAP(dirty_chunks, ZBS_MAX_CHUNKS);	/* written since last flush */
+	/* written since the last flush; each bit holds a use of its chunk */
+	DECLARE_BITMAP(dirty_chunks, ZBS_MAX_CHUNKS);
+	unsigned long		sweep_at;	/* jiffies: next drop of unusable maps */
 	struct delayed_work	tick_work;	/* upcall re-send, deadlines */
 };
 

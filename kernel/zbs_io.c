@@ -479,6 +479,7 @@ static void zbs_flush_done_work(struct work_struct *work)
 			lost |= zbs_flush_chunk_failed(dev, leg->chunk,
 						       zbs_wire_errno(leg->status));
 		}
+		zbs_chunk_put(leg->chunk);	/* the dirty bit's use */
 		mempool_free(leg, zbs_leg_pool);
 	}
 	kfree(cmd->flush_legs);
@@ -510,7 +511,7 @@ static void zbs_flush_work(struct work_struct *work)
 		struct zbs_leg *leg = mempool_alloc(zbs_leg_pool, GFP_NOIO);
 
 		zbs_leg_init(leg, cmd, ZBS_OP_FLUSH, NULL);
-		leg->chunk = zbs_chunk_by_idx(bit);
+		leg->chunk = zbs_chunk_by_idx(bit);	/* the bit's use moves to the leg */
 		cmd->flush_legs[n++] = leg;
 	}
 	INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_done_work);
@@ -532,8 +533,10 @@ void zbs_leg_done(struct zbs_leg *leg)
 	if (leg->status == ZBS_ST_OK) {
 		atomic_inc(&cmd->ok);
 		if (zbs_op_writes(cmd->op)) {
+			/* the map (cmd->map) keeps the chunk in use until then */
 			spin_lock(&cmd->dev->dirty_lock);
-			__set_bit(leg->chunk->idx, cmd->dev->dirty_chunks);
+			if (!__test_and_set_bit(leg->chunk->idx, cmd->dev->dirty_chunks))
+				zbs_chunk_hold(leg->chunk);
 			spin_unlock(&cmd->dev->dirty_lock);
 		}
 	}

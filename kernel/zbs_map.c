@@ -30,7 +30,14 @@ static atomic64_t zbs_revoke_seq = ATOMIC64_INIT(0);
 
 static void zbs_map_release(struct kref *ref)
 {
-	kfree(container_of(ref, struct zbs_map, ref));
+	struct zbs_map *map = container_of(ref, struct zbs_map, ref);
+	int i;
+
+	/* every chunk the map names, also one a failed parse left past nr */
+	for (i = 0; i < ZBS_MAX_REPLICAS; i++)
+		if (map->rep[i].chunk)
+			zbs_chunk_put(map->rep[i].chunk);
+	kfree(map);
 	atomic_dec(&zbs_live_maps);
 }
 
@@ -454,6 +461,18 @@ void zbs_map_tick(struct zbs_dev *dev)
 	struct zbs_ext *ext;
 	unsigned long idx;
 
+	/* about once a second, expired maps are dropped: the chunks they name
+	 * may have no other user. (A map outlives an agent's restart: the
+	 * next agent may still vouch for it, __zbs_ext_map decides at use.) */
+	if (atomic_read(&dev->nr_maps) && time_after_eq(jiffies, dev->sweep_at)) {
+		dev->sweep_at = jiffies + HZ;
+		xa_for_each(&dev->exts, idx, ext) {
+			spin_lock(&ext->lock);
+			if (ext->map && time_after_eq(jiffies, ext->map->expires))
+				__zbs_ext_drop_map(ext, ext->map);
+			spin_unlock(&ext->lock);
+		}
+	}
 	if (!atomic_read(&dev->nr_parked) && !atomic_read(&dev->nr_reports))
 		return;
 	xa_for_each(&dev->exts, idx, ext) {
@@ -520,6 +539,7 @@ void zbs_map_shutdown(struct zbs_dev *dev)
 {
 	struct zbs_ext *ext;
 	unsigned long idx;
+	unsigned int bit;
 
 	xa_for_each(&dev->exts, idx, ext) {
 		struct zbs_report *r, *tmp;
@@ -542,6 +562,14 @@ void zbs_map_shutdown(struct zbs_dev *dev)
 		}
 		spin_unlock(&ext->lock);
 	}
+	/* writes never flushed: the chunks lose this user */
+	for_each_set_bit(bit, dev->dirty_chunks, ZBS_MAX_CHUNKS) {
+		struct zbs_chunk *c = zbs_chunk_by_idx(bit);
+
+		if (!WARN_ON_ONCE(!c))
+			zbs_chunk_put(c);
+	}
+	bitmap_zero(dev->dirty_chunks, ZBS_MAX_CHUNKS);
 }
 
 void zbs_map_free_slots(struct zbs_dev *dev)
