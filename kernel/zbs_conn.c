@@ -266,7 +266,7 @@ static int zbs_conn_connect(struct zbs_conn *conn)
 	struct socket *sock;
 	int ret;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc(sizeof(*s), GFP_NOIO);
 	if (!s)
 		return -ENOMEM;
 	ret = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
@@ -424,6 +424,10 @@ static void zbs_conn_requeue_busy(struct zbs_conn *conn, u32 cookie)
 static int zbs_conn_tx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
+	/* what it allocates (the reconnect's socket, TCP buffers) may be
+	 * needed to write pages back to a zbs device: never reclaim through
+	 * IO for it; the thread's whole life is one scope */
+	unsigned int noio = memalloc_noio_save();
 
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s = zbs_conn_sock(conn);
@@ -484,6 +488,7 @@ static int zbs_conn_tx_thread(void *data)
 			zbs_conn_fail(conn, s, -ETIMEDOUT);
 		zbs_sock_put(s);
 	}
+	memalloc_noio_restore(noio);
 	return 0;
 }
 
@@ -560,6 +565,7 @@ static int zbs_conn_rx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
 	void *scratch = conn->rx_scratch;	/* never exits before kthread_stop */
+	unsigned int noio = memalloc_noio_save();	/* as the tx thread */
 
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s;
@@ -576,6 +582,7 @@ static int zbs_conn_rx_thread(void *data)
 		zbs_conn_fail(conn, s, ret);
 		zbs_sock_put(s);
 	}
+	memalloc_noio_restore(noio);
 	return 0;
 }
 

@@ -50,6 +50,7 @@
 #define ZBS_MAX_CHUNKS		256	/* distinct chunk addresses per host */
 #define ZBS_MAX_CONNS_PER_CHUNK	8
 #define ZBS_MAX_IO_BYTES	(256U * 1024)	/* one request, <= ZBS_WIRE_MAX_IO */
+#define ZBS_FLUSH_BATCH		16	/* flush legs of one request out at once */
 
 /*
  * A module parameter of unsigned int in [lo, hi]: anything else is refused
@@ -298,8 +299,16 @@ struct zbs_cmd {
 	u8			nr_legs;	/* legs of the current attempt */
 	bool			transport;	/* the last attempt failed on connections only */
 	struct zbs_leg		legs[ZBS_MAX_REPLICAS];
-	struct zbs_leg		**flush_legs;	/* flush: one per chunk */
-	u32			nr_flush_legs;
+	/*
+	 * Flush: the chunks still to flush (each bit holds a use of its
+	 * chunk, moved from the device's dirty set), sent in batches of legs
+	 * from the flush-leg pool; flush_lost: a chunk failed a flush and
+	 * some extent had no other live replica.
+	 */
+	DECLARE_BITMAP(flush_chunks, ZBS_MAX_CHUNKS);
+	struct zbs_leg		*flush_legs[ZBS_FLUSH_BATCH];
+	u8			nr_flush_legs;
+	bool			flush_lost;
 	/*
 	 * Discard / write zeroes: the request is sent as one range per extent
 	 * and stripe group, one after another (zbs_layout_col_range); off/len
@@ -367,6 +376,9 @@ extern atomic_t zbs_fault_send_delay_ms;
 void zbs_fault_delay(atomic_t *ms);
 /* N > 0: netlink handlers sleep N ms after looking up an extent slot */
 extern atomic_t zbs_fault_slot_delay_ms;
+/* N > 0: flush legs come only from a reserve of N (memory pressure) */
+extern atomic_t zbs_fault_leg_pool_only;
+int zbs_io_test_leg_pool(unsigned int n);	/* zbs_io.c */
 void zbs_debugfs_release(void);
 
 #endif /* _ZBS_INTERNAL_H */
