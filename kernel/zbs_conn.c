@@ -3,8 +3,14 @@
  * Chunk servers and the TCP connections to them (data protocol of
  * uapi/linux/zbs_wire.h).
  *
- * A chunk is one address:port; it is created the first time a map names it
- * and lives until module exit, shared by all devices. Each chunk has
+ * A chunk is one address:port, shared by all devices; it is created the
+ * first time a map names it. Its users are the maps naming it, the devices
+ * with unflushed writes on it and the flush legs sent to it; while it has
+ * users its connections are kept up (reconnected every reconnect_ms). A
+ * chunk nobody uses any more (the replica moved elsewhere, the devices
+ * went) is not reconnected, and after chunk_idle_ms without users its
+ * connections are closed and it is freed (libceph's idle OSD sessions);
+ * a map naming it again meanwhile brings it back to use. Each chunk has
  * conns_per_chunk connections (module parameter, by default one per two
  * CPUs, read when the chunk is created); a connection has a tx thread (connects,
  * sends queued legs in queue order) and an rx thread (reads replies,
@@ -60,9 +66,23 @@ static u32 zbs_chunk_nr_conns(void)
 	return min_t(u32, n, ZBS_MAX_CONNS_PER_CHUNK);
 }
 
-static DEFINE_MUTEX(zbs_chunks_lock);		/* the table below */
-static struct zbs_chunk *zbs_chunks[ZBS_MAX_CHUNKS];
-static u32 zbs_nr_chunks;
+static unsigned int zbs_chunk_idle_ms = 60000;
+ZBS_PARAM_RANGE(chunk_idle_ms, zbs_chunk_idle_ms, 100, 24 * 3600 * 1000);
+MODULE_PARM_DESC(chunk_idle_ms, "Close the connections to a chunk no map uses for this long, 100-86400000 (default 60000)");
+
+/*
+ * The chunk table: index (the bit of a device's dirty set) -> chunk. A
+ * chunk leaves it only from the reaper, under the mutex, when it has no
+ * users; users are added under the mutex (zbs_chunk_get) or by someone
+ * who already is one (zbs_chunk_hold), so the reaper cannot race with a
+ * new user. The last user's put records idle_since under the spinlock, so
+ * the reaper never sees a chunk at 0 users whose put is still running.
+ */
+static DEFINE_MUTEX(zbs_chunks_lock);
+static DEFINE_XARRAY_ALLOC(zbs_chunks);
+static DEFINE_SPINLOCK(zbs_chunk_idle_lock);	/* idle_since of every chunk */
+static void zbs_chunk_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(zbs_chunk_reap_work, zbs_chunk_reap);
 
 struct zbs_sock {
 	struct socket	*sock;
@@ -246,7 +266,7 @@ static int zbs_conn_connect(struct zbs_conn *conn)
 	struct socket *sock;
 	int ret;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc(sizeof(*s), GFP_NOIO);
 	if (!s)
 		return -ENOMEM;
 	ret = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
@@ -404,6 +424,10 @@ static void zbs_conn_requeue_busy(struct zbs_conn *conn, u32 cookie)
 static int zbs_conn_tx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
+	/* what it allocates (the reconnect's socket, TCP buffers) may be
+	 * needed to write pages back to a zbs device: never reclaim through
+	 * IO for it; the thread's whole life is one scope */
+	unsigned int noio = memalloc_noio_save();
 
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s = zbs_conn_sock(conn);
@@ -425,6 +449,15 @@ static int zbs_conn_tx_thread(void *data)
 					max_t(long, (long)(READ_ONCE(conn->busy_until) - jiffies), 1));
 				continue;
 			}
+			/* nobody uses the chunk: no reconnect (the reaper closes
+			 * it unless a map names it again meanwhile) */
+			if (!atomic_read(&conn->chunk->users) && list_empty_careful(&conn->sendq)) {
+				wait_event_interruptible(conn->wait, kthread_should_stop() ||
+						atomic_read(&conn->chunk->users) ||
+						!list_empty_careful(&conn->sendq));
+				continue;
+			}
+			WRITE_ONCE(conn->connects, conn->connects + 1);
 			if (zbs_conn_connect(conn)) {
 				zbs_conn_fail_queued(conn, -ENOTCONN);
 				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
@@ -455,6 +488,7 @@ static int zbs_conn_tx_thread(void *data)
 			zbs_conn_fail(conn, s, -ETIMEDOUT);
 		zbs_sock_put(s);
 	}
+	memalloc_noio_restore(noio);
 	return 0;
 }
 
@@ -531,6 +565,7 @@ static int zbs_conn_rx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
 	void *scratch = conn->rx_scratch;	/* never exits before kthread_stop */
+	unsigned int noio = memalloc_noio_save();	/* as the tx thread */
 
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s;
@@ -547,6 +582,7 @@ static int zbs_conn_rx_thread(void *data)
 		zbs_conn_fail(conn, s, ret);
 		zbs_sock_put(s);
 	}
+	memalloc_noio_restore(noio);
 	return 0;
 }
 
@@ -596,16 +632,22 @@ static struct task_struct *zbs_conn_thread(int (*fn)(void *), struct zbs_conn *c
 	return IS_ERR(t) ? NULL : t;
 }
 
-static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
+static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port)
 {
 	struct zbs_chunk *c = kzalloc(sizeof(*c), GFP_KERNEL);
 	int i;
 
 	if (!c)
 		return NULL;
-	c->idx = idx;
 	c->addr = addr;
 	c->port = port;
+	atomic_set(&c->users, 1);
+	INIT_LIST_HEAD(&c->reap_node);
+	if (xa_alloc(&zbs_chunks, &c->idx, c, XA_LIMIT(0, ZBS_MAX_CHUNKS - 1), GFP_KERNEL)) {
+		pr_err_ratelimited("too many chunk servers (%u)\n", ZBS_MAX_CHUNKS);
+		kfree(c);
+		return NULL;
+	}
 	c->nr_conns = zbs_chunk_nr_conns();
 	/* every connection is whole before any thread starts: a failure
 	 * below stops exactly what was started (zbs_chunk_stop) */
@@ -638,66 +680,129 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
 	return c;
 fail:
 	zbs_chunk_stop(c);
+	xa_erase(&zbs_chunks, c->idx);
 	kfree(c);
 	return NULL;
 }
 
 struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port)
 {
-	struct zbs_chunk *c = NULL;
-	u32 i;
+	struct zbs_chunk *c;
+	unsigned long idx;
+	int i;
 
 	mutex_lock(&zbs_chunks_lock);
-	for (i = 0; i < zbs_nr_chunks; i++) {
-		if (zbs_chunks[i]->addr == addr && zbs_chunks[i]->port == port) {
-			c = zbs_chunks[i];
-			goto out;
+	xa_for_each(&zbs_chunks, idx, c) {
+		if (c->addr != addr || c->port != port)
+			continue;
+		if (atomic_inc_return(&c->users) == 1) {
+			/* in use again: its connections come back up */
+			for (i = 0; i < c->nr_conns; i++)
+				wake_up(&c->conns[i].wait);
 		}
-	}
-	if (zbs_nr_chunks == ZBS_MAX_CHUNKS) {
-		pr_err_ratelimited("too many chunk servers (%u)\n", ZBS_MAX_CHUNKS);
 		goto out;
 	}
-	c = zbs_chunk_create(addr, port, zbs_nr_chunks);
-	if (c) {
-		zbs_chunks[zbs_nr_chunks] = c;
-		/* publish after the entry is set: readers check the count */
-		smp_store_release(&zbs_nr_chunks, zbs_nr_chunks + 1);
-	}
+	c = zbs_chunk_create(addr, port);
 out:
 	mutex_unlock(&zbs_chunks_lock);
 	return c;
 }
 
-struct zbs_chunk *zbs_chunk_by_idx(u32 idx)
+void zbs_chunk_put(struct zbs_chunk *c)
 {
-	return idx < smp_load_acquire(&zbs_nr_chunks) ? zbs_chunks[idx] : NULL;
+	unsigned long flags;
+
+	if (!atomic_dec_and_lock_irqsave(&c->users, &zbs_chunk_idle_lock, flags))
+		return;
+	WRITE_ONCE(c->idle_since, jiffies);
+	spin_unlock_irqrestore(&zbs_chunk_idle_lock, flags);
+	queue_delayed_work(system_wq, &zbs_chunk_reap_work,
+			   msecs_to_jiffies(READ_ONCE(zbs_chunk_idle_ms)));
 }
 
-void zbs_conn_release(void)
+struct zbs_chunk *zbs_chunk_by_idx(u32 idx)
 {
-	u32 i;
+	return xa_load(&zbs_chunks, idx);
+}
+
+/* Close and free the chunks unused for chunk_idle_ms; come back for the rest. */
+static void zbs_chunk_reap(struct work_struct *work)
+{
+	unsigned long ttl = msecs_to_jiffies(READ_ONCE(zbs_chunk_idle_ms));
+	unsigned long idx, next = 0;
+	struct zbs_chunk *c, *tmp;
+	LIST_HEAD(gone);
 
 	mutex_lock(&zbs_chunks_lock);
-	for (i = 0; i < zbs_nr_chunks; i++) {
-		zbs_chunk_stop(zbs_chunks[i]);
-		kfree(zbs_chunks[i]);
-		zbs_chunks[i] = NULL;
+	xa_for_each(&zbs_chunks, idx, c) {
+		unsigned long since;
+		bool idle;
+
+		spin_lock_irq(&zbs_chunk_idle_lock);
+		idle = !atomic_read(&c->users);
+		since = c->idle_since;
+		spin_unlock_irq(&zbs_chunk_idle_lock);
+		if (!idle)
+			continue;
+		if (time_before(jiffies, since + ttl)) {
+			unsigned long left = since + ttl - jiffies;
+
+			next = next ? min(next, left) : left;
+			continue;
+		}
+		xa_erase(&zbs_chunks, idx);
+		list_add_tail(&c->reap_node, &gone);
 	}
-	zbs_nr_chunks = 0;
 	mutex_unlock(&zbs_chunks_lock);
+
+	/* nobody can find or use them any more: stop them unlocked (a
+	 * connect in progress ends within conn_timeout_ms) */
+	list_for_each_entry_safe(c, tmp, &gone, reap_node) {
+		pr_info("chunk %pI4:%u: no map uses it any more, connections closed\n",
+			&c->addr, c->port);
+		zbs_chunk_stop(c);
+		kfree(c);
+	}
+	if (next)
+		queue_delayed_work(system_wq, &zbs_chunk_reap_work, next);
+}
+
+/* Module exit: every device is gone, so every chunk is unused. */
+void zbs_conn_release(void)
+{
+	struct zbs_chunk *c;
+	unsigned long idx;
+
+	cancel_delayed_work_sync(&zbs_chunk_reap_work);
+	mutex_lock(&zbs_chunks_lock);
+	xa_for_each(&zbs_chunks, idx, c) {
+		WARN(atomic_read(&c->users), "zbs: chunk %pI4:%u still has %d users\n",
+		     &c->addr, c->port, atomic_read(&c->users));
+		xa_erase(&zbs_chunks, idx);
+		zbs_chunk_stop(c);
+		kfree(c);
+	}
+	mutex_unlock(&zbs_chunks_lock);
+	xa_destroy(&zbs_chunks);
 }
 
 /* debugfs zbs/chunks: every chunk and the state of its connections */
 void zbs_conn_debugfs_show(struct seq_file *m)
 {
-	u32 i, n = smp_load_acquire(&zbs_nr_chunks);
+	struct zbs_chunk *c;
+	unsigned long i;
 	int k;
 
-	for (i = 0; i < n; i++) {
-		struct zbs_chunk *c = zbs_chunks[i];
+	mutex_lock(&zbs_chunks_lock);	/* none is freed meanwhile */
+	xa_for_each(&zbs_chunks, i, c) {
+		int users = atomic_read(&c->users);
 
-		seq_printf(m, "chunk %u %pI4:%u conns %u\n", c->idx, &c->addr, c->port, c->nr_conns);
+		seq_printf(m, "chunk %u %pI4:%u conns %u users %d", c->idx, &c->addr, c->port,
+			   c->nr_conns, users);
+		if (!users)
+			seq_printf(m, " idle for %u ms",
+				   jiffies_to_msecs(jiffies - READ_ONCE(c->idle_since)));
+		seq_putc(m, '\n');
 		for (k = 0; k < c->nr_conns; k++) {
 			struct zbs_conn *conn = &c->conns[k];
 			unsigned long idx, down;
@@ -718,14 +823,15 @@ void zbs_conn_debugfs_show(struct seq_file *m)
 				inflight++;
 			rcu_read_unlock();
 			if (up)
-				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u\n", k,
-					   cookie, queued, inflight);
+				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u connects %u\n",
+					   k, cookie, queued, inflight, READ_ONCE(conn->connects));
 			else
-				seq_printf(m, "  conn %d down for %u ms%s queued %u inflight %u\n", k,
-					   down ? jiffies_to_msecs(jiffies - down) : 0,
+				seq_printf(m, "  conn %d down for %u ms%s queued %u inflight %u connects %u\n",
+					   k, down ? jiffies_to_msecs(jiffies - down) : 0,
 					   time_before(jiffies, READ_ONCE(conn->busy_until)) ?
 					   " (busy: the chunk is at its connection limit)" : "",
-					   queued, inflight);
+					   queued, inflight, READ_ONCE(conn->connects));
 		}
 	}
+	mutex_unlock(&zbs_chunks_lock);
 }

@@ -28,7 +28,9 @@
  * agent answers -ENODATA to the read lease it asks for) needs nothing.
  *
  * Legs of reads and writes live in the request PDU (no allocation in the
- * IO path); flush legs, one per chunk, come from a mempool in a worker.
+ * IO path); flush legs, one per chunk, come from a mempool in a worker, in
+ * batches: a flush waits for the pool only while it holds no leg, so the
+ * legs out (which complete by themselves) always refill it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -462,11 +464,50 @@ static bool zbs_flush_chunk_failed(struct zbs_dev *dev, struct zbs_chunk *c, int
 	return lost;
 }
 
+static void zbs_flush_done_work(struct work_struct *work);
+
+/*
+ * Send the next batch of a flush's legs, or end it when no chunk is left
+ * (worker context). The first leg of a batch may wait for the pool: the
+ * flush holds no leg then, and every leg taken from the pool is out and
+ * completes on its own. The others are taken only if free at once.
+ */
+static void zbs_flush_next(struct zbs_cmd *cmd)
+{
+	unsigned int bit, n = 0;
+
+	for_each_set_bit(bit, cmd->flush_chunks, ZBS_MAX_CHUNKS) {
+		struct zbs_leg *leg;
+
+		if (n == ZBS_FLUSH_BATCH)
+			break;
+		leg = mempool_alloc(zbs_leg_pool, n ? GFP_NOWAIT : GFP_NOIO);
+		if (!leg)
+			break;
+		zbs_leg_init(leg, cmd, ZBS_OP_FLUSH, NULL);
+		leg->chunk = zbs_chunk_by_idx(bit);	/* the bit's use moves to the leg */
+		__clear_bit(bit, cmd->flush_chunks);
+		cmd->flush_legs[n++] = leg;
+	}
+	if (!n) {
+		zbs_cmd_end(cmd, cmd->flush_lost ? BLK_STS_IOERR : BLK_STS_OK);
+		return;
+	}
+	cmd->nr_flush_legs = n;
+	INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_done_work);
+	atomic_set(&cmd->pending, n);
+	for (bit = 0; bit < n; bit++) {
+		struct zbs_leg *leg = cmd->flush_legs[bit];
+
+		zbs_leg_submit(leg, &leg->chunk->conns[0]);
+	}
+}
+
+/* A batch of flush legs answered: note failures, then the next batch. */
 static void zbs_flush_done_work(struct work_struct *work)
 {
 	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
 	struct zbs_dev *dev = cmd->dev;
-	bool lost = false;
 	u32 i;
 
 	for (i = 0; i < cmd->nr_flush_legs; i++) {
@@ -476,50 +517,29 @@ static void zbs_flush_done_work(struct work_struct *work)
 			zbs_dev_warn_ratelimited(dev, "flush failed on chunk %pI4:%u (%d)\n",
 					    &leg->chunk->addr, leg->chunk->port,
 					    leg->status);
-			lost |= zbs_flush_chunk_failed(dev, leg->chunk,
-						       zbs_wire_errno(leg->status));
+			if (zbs_flush_chunk_failed(dev, leg->chunk, zbs_wire_errno(leg->status)))
+				cmd->flush_lost = true;
 		}
+		zbs_chunk_put(leg->chunk);
 		mempool_free(leg, zbs_leg_pool);
+		cmd->flush_legs[i] = NULL;
 	}
-	kfree(cmd->flush_legs);
-	cmd->flush_legs = NULL;
 	cmd->nr_flush_legs = 0;
-	zbs_cmd_end(cmd, lost ? BLK_STS_IOERR : BLK_STS_OK);
+	zbs_flush_next(cmd);
 }
 
 static void zbs_flush_work(struct work_struct *work)
 {
 	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
 	struct zbs_dev *dev = cmd->dev;
-	DECLARE_BITMAP(chunks, ZBS_MAX_CHUNKS);
-	unsigned int bit, n = 0;
 
 	spin_lock(&dev->dirty_lock);
-	bitmap_copy(chunks, dev->dirty_chunks, ZBS_MAX_CHUNKS);
+	bitmap_copy(cmd->flush_chunks, dev->dirty_chunks, ZBS_MAX_CHUNKS);
 	bitmap_zero(dev->dirty_chunks, ZBS_MAX_CHUNKS);
 	spin_unlock(&dev->dirty_lock);
-
-	cmd->nr_flush_legs = bitmap_weight(chunks, ZBS_MAX_CHUNKS);
-	if (!cmd->nr_flush_legs) {
-		zbs_cmd_end(cmd, BLK_STS_OK);
-		return;
-	}
-	cmd->flush_legs = kcalloc(cmd->nr_flush_legs, sizeof(*cmd->flush_legs),
-				  GFP_NOIO | __GFP_NOFAIL);
-	for_each_set_bit(bit, chunks, ZBS_MAX_CHUNKS) {
-		struct zbs_leg *leg = mempool_alloc(zbs_leg_pool, GFP_NOIO);
-
-		zbs_leg_init(leg, cmd, ZBS_OP_FLUSH, NULL);
-		leg->chunk = zbs_chunk_by_idx(bit);
-		cmd->flush_legs[n++] = leg;
-	}
-	INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_done_work);
-	atomic_set(&cmd->pending, n);
-	for (bit = 0; bit < n; bit++) {
-		struct zbs_leg *leg = cmd->flush_legs[bit];
-
-		zbs_leg_submit(leg, &leg->chunk->conns[0]);
-	}
+	cmd->flush_lost = false;
+	cmd->nr_flush_legs = 0;
+	zbs_flush_next(cmd);
 }
 
 /* A leg answered or failed (rx/tx thread, no locks held). */
@@ -532,8 +552,10 @@ void zbs_leg_done(struct zbs_leg *leg)
 	if (leg->status == ZBS_ST_OK) {
 		atomic_inc(&cmd->ok);
 		if (zbs_op_writes(cmd->op)) {
+			/* the map (cmd->map) keeps the chunk in use until then */
 			spin_lock(&cmd->dev->dirty_lock);
-			__set_bit(leg->chunk->idx, cmd->dev->dirty_chunks);
+			if (!__test_and_set_bit(leg->chunk->idx, cmd->dev->dirty_chunks))
+				zbs_chunk_hold(leg->chunk);
 			spin_unlock(&cmd->dev->dirty_lock);
 		}
 	}
@@ -647,12 +669,37 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	return BLK_STS_OK;
 }
 
+#define ZBS_LEG_POOL_MIN	64
+
+/* The pool's allocator; with the leg_pool_only hook set, as if memory were
+ * short: only the pool's reserve is left. */
+static void *zbs_leg_pool_alloc(gfp_t gfp, void *data)
+{
+	if (zbs_test_hooks && atomic_read(&zbs_fault_leg_pool_only))
+		return NULL;
+	return kmem_cache_alloc(zbs_leg_cache, gfp);
+}
+
+/* Test hook: n > 0: flush legs only from a reserve of n; 0: back to normal. */
+int zbs_io_test_leg_pool(unsigned int n)
+{
+	if (n > ZBS_LEG_POOL_MIN)
+		return -EINVAL;
+	if (!n) {
+		atomic_set(&zbs_fault_leg_pool_only, 0);
+		return mempool_resize(zbs_leg_pool, ZBS_LEG_POOL_MIN);
+	}
+	atomic_set(&zbs_fault_leg_pool_only, n);
+	return mempool_resize(zbs_leg_pool, n);
+}
+
 int zbs_io_setup(void)
 {
 	zbs_leg_cache = KMEM_CACHE(zbs_leg, 0);
 	if (!zbs_leg_cache)
 		return -ENOMEM;
-	zbs_leg_pool = mempool_create_slab_pool(64, zbs_leg_cache);
+	zbs_leg_pool = mempool_create(ZBS_LEG_POOL_MIN, zbs_leg_pool_alloc, mempool_free_slab,
+				      zbs_leg_cache);
 	if (!zbs_leg_pool) {
 		kmem_cache_destroy(zbs_leg_cache);
 		return -ENOMEM;

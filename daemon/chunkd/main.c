@@ -10,10 +10,13 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uuid/uuid.h>
 
@@ -357,6 +360,37 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 }
 
 /*
+ * The kernel's agent sits in the writeback path of every zbs device: a map
+ * request it must answer may be what frees the memory it asks for. So it
+ * allocates as an IO flusher (no reclaim through IO, every thread started
+ * from here inherits it) and keeps its pages resident (only those it
+ * touches: MCL_ONFAULT, the store's map stays lazy).
+ */
+static void agent_pin_memory(void)
+{
+	struct rlimit rl;
+	bool flusher, locked = false;
+
+	flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0;
+	if (!flusher)
+		log_warn("PR_SET_IO_FLUSHER: %s: under memory pressure the agent may wait for "
+			 "the IO it serves (needs CAP_SYS_RESOURCE)", strerror(errno));
+	/* MCL_FUTURE under a small RLIMIT_MEMLOCK would make later mmaps
+	 * (thread stacks, the store) fail: only as root or when unlimited */
+	if (geteuid() && (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur != RLIM_INFINITY))
+		log_warn("agent memory not locked: not root and RLIMIT_MEMLOCK is limited; it may "
+			 "be swapped out while zbs IO waits for it");
+	else if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_warn("mlockall: %s: the agent's pages may be swapped out while zbs IO "
+			 "waits for it", strerror(errno));
+	else
+		locked = true;
+	if (flusher && locked)
+		log_info("agent memory locked, allocating as an IO flusher");
+}
+
+
+/*
  * Enough file descriptors: every replica holds two open files and every
  * connection one, so the soft limit (often 1024) goes up to the hard one;
  * below what the connections need, a warning.
@@ -417,6 +451,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (o.meta && !o.no_kernel)
+		agent_pin_memory();	/* before any thread starts */
 
 	if (!o.data_dir) {
 		uuid_t u;
