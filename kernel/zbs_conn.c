@@ -45,7 +45,7 @@
 
 unsigned int zbs_conn_timeout_ms = 10000;
 ZBS_PARAM_RANGE(conn_timeout_ms, zbs_conn_timeout_ms, 100, 3600000);
-MODULE_PARM_DESC(conn_timeout_ms, "A chunk that leaves a request unanswered this long is disconnected, 100-3600000 (default 10000)");
+MODULE_PARM_DESC(conn_timeout_ms, "A connection that received nothing this long while an op on it is out of retries is closed, 100-3600000 (default 10000)");
 
 static unsigned int zbs_conns_per_chunk;
 ZBS_PARAM_RANGE(conns_per_chunk, zbs_conns_per_chunk, 0, ZBS_MAX_CONNS_PER_CHUNK);
@@ -287,6 +287,7 @@ static int zbs_conn_connect(struct zbs_conn *conn)
 	s->cookie = ++conn->cookie;
 	conn->cur = s;
 	conn->down_since = 0;
+	WRITE_ONCE(conn->last_rx, jiffies);
 	spin_unlock(&conn->lock);
 	wake_up(&conn->rx_wait);
 	pr_info_ratelimited("chunk %pI4:%u conn %d: connected\n",
@@ -318,7 +319,8 @@ static void zbs_conn_fail_queued(struct zbs_conn *conn, int err)
 	struct zbs_leg *leg, *tmp;
 
 	spin_lock(&conn->lock);
-	list_splice_init(&conn->sendq, &list);
+	list_splice_init(&conn->retryq, &list);
+	list_splice_tail_init(&conn->sendq, &list);
 	spin_unlock(&conn->lock);
 	list_for_each_entry_safe(leg, tmp, &list, node) {
 		list_del_init(&leg->node);
@@ -336,6 +338,9 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 
 	leg->sock_cookie = s->cookie;
 	leg->sent_at = jiffies;
+	leg->tries = 0;
+	leg->deadline = leg->sent_at + zbs_leg_attempt(leg);
+	leg->expires = leg->sent_at + ZBS_OP_TRIES * zbs_leg_attempt(leg);
 	/* once inserted, the rx thread can complete it: that waits for us */
 	atomic_set(&leg->xmit, ZBS_XMIT_SENDING);
 	ret = xa_alloc_cyclic(&conn->inflight, &slot, leg, xa_limit_32b,
@@ -373,23 +378,154 @@ out:
 	zbs_leg_sent(leg);
 }
 
-/* The oldest unanswered leg is older than the connection timeout. */
+/*
+ * Nothing was received on the connection for conn_timeout_ms since `leg`
+ * was sent: the chunk answers nothing at all, not merely this op late.
+ */
+static bool zbs_conn_silent(struct zbs_conn *conn, struct zbs_leg *leg, unsigned long now)
+{
+	unsigned long from = READ_ONCE(conn->last_rx);
+
+	if (time_before(from, leg->sent_at))
+		from = leg->sent_at;
+	return time_after_eq(now, from + msecs_to_jiffies(zbs_conn_timeout_ms));
+}
+
+/*
+ * The chunk is unresponsive on socket `cookie`: a leg sent on it is out of
+ * its retry budget (zbs_io.c, "Timeouts") and the socket has been silent
+ * for conn_timeout_ms. One slow op, or one long WRITE_ZEROES within its
+ * deadline, is not enough.
+ */
 static bool zbs_conn_stuck(struct zbs_conn *conn, u32 cookie)
 {
-	unsigned long limit = jiffies - msecs_to_jiffies(zbs_conn_timeout_ms);
+	unsigned long now = jiffies;
 	struct zbs_leg *leg;
 	unsigned long idx;
 	bool stuck = false;
 
 	rcu_read_lock();
 	xa_for_each(&conn->inflight, idx, leg) {
-		if (leg->sock_cookie == cookie && time_before(leg->sent_at, limit)) {
+		if (leg->sock_cookie == cookie && time_after_eq(now, leg->expires) &&
+		    zbs_conn_silent(conn, leg, now)) {
 			stuck = true;
 			break;
 		}
 	}
 	rcu_read_unlock();
 	return stuck;
+}
+
+/*
+ * blk-mq's timer (zbs_cmd_timeout) found `leg` of its request: if it waits
+ * for a reply on the current socket and its attempt's deadline passed,
+ * retry (another deadline) or, out of attempts, fail it alone with
+ * -ETIMEDOUT; when the socket is silent as well, leave it to the tx
+ * thread, which closes the socket (zbs_conn_stuck). The inflight lock
+ * keeps the rx thread from completing the leg meanwhile.
+ */
+void zbs_leg_check_timeout(struct zbs_leg *leg, unsigned long now, unsigned long *next)
+{
+	struct zbs_conn *conn = READ_ONCE(leg->conn);
+	u32 cookie = 0, slot;
+	bool fail = false;
+	u64 id;
+
+	if (!conn)
+		return;
+	spin_lock(&conn->lock);
+	if (conn->cur)
+		cookie = conn->cur->cookie;
+	spin_unlock(&conn->lock);
+	id = le64_to_cpu(READ_ONCE(leg->req.id));
+	slot = (u32)id;
+
+	xa_lock(&conn->inflight);
+	/* sent on the current socket, the send over, not answered yet */
+	if (!cookie || xa_load(&conn->inflight, slot) != leg || leg->sock_cookie != cookie ||
+	    (u32)(id >> 32) != cookie || atomic_read(&leg->xmit) != ZBS_XMIT_IDLE)
+		goto out;
+	if (time_before(now, leg->deadline))
+		goto next;
+	if (time_before(now, leg->expires)) {
+		leg->tries++;
+		leg->deadline = now + zbs_leg_attempt(leg);
+		if (time_after(leg->deadline, leg->expires))
+			leg->deadline = leg->expires;
+		pr_info_ratelimited("chunk %pI4:%u conn %d: op %u unanswered for %u ms, waiting (attempt %u of %u)\n",
+				    &conn->chunk->addr, conn->chunk->port, conn->idx,
+				    le16_to_cpu(leg->req.opcode), jiffies_to_msecs(now - leg->sent_at),
+				    leg->tries + 1, ZBS_OP_TRIES);
+		goto next;
+	}
+	if (zbs_conn_silent(conn, leg, now)) {
+		wake_up(&conn->wait);	/* the tx thread closes the socket */
+		if (time_before(now + HZ, *next))
+			*next = now + HZ;
+		goto out;
+	}
+	__xa_erase(&conn->inflight, slot);
+	fail = true;
+	goto out;
+next:
+	if (time_before(leg->deadline, *next))
+		*next = leg->deadline;
+out:
+	xa_unlock(&conn->inflight);
+	if (fail) {
+		pr_warn_ratelimited("chunk %pI4:%u conn %d: op %u unanswered for %u ms, out of retries\n",
+				    &conn->chunk->addr, conn->chunk->port, conn->idx,
+				    le16_to_cpu(leg->req.opcode), jiffies_to_msecs(now - leg->sent_at));
+		zbs_leg_complete(leg, -ETIMEDOUT);
+	}
+}
+
+/*
+ * The chunk refused `leg` (erased from inflight by the caller) with BUSY:
+ * it changed nothing, so the leg is sent again after a back-off, at most
+ * ZBS_BUSY_RETRIES times. False: out of retries, complete it.
+ */
+static bool zbs_leg_retry_later(struct zbs_conn *conn, struct zbs_leg *leg)
+{
+	unsigned long now = jiffies;
+	unsigned int tries = leg->busy_tries;
+
+	if (tries >= ZBS_BUSY_RETRIES)
+		return false;
+	leg->busy_tries++;
+	leg->retry_at = now + zbs_busy_backoff(tries);
+	spin_lock(&conn->lock);
+	/* keep retry_at ascending along the queue: it is taken from its head */
+	if (!list_empty(&conn->retryq)) {
+		struct zbs_leg *last = list_last_entry(&conn->retryq, struct zbs_leg, node);
+
+		if (time_before(leg->retry_at, last->retry_at))
+			leg->retry_at = last->retry_at;
+	}
+	list_add_tail(&leg->node, &conn->retryq);
+	/* writes refused as GEN behind it meanwhile are retried too */
+	conn->retry_until = leg->retry_at + zbs_busy_backoff(ZBS_BUSY_RETRIES);
+	spin_unlock(&conn->lock);
+	pr_info_ratelimited("chunk %pI4:%u conn %d: busy, op %u again in %u ms (retry %u of %u)\n",
+			    &conn->chunk->addr, conn->chunk->port, conn->idx,
+			    le16_to_cpu(leg->req.opcode), jiffies_to_msecs(leg->retry_at - now),
+			    tries + 1, ZBS_BUSY_RETRIES);
+	wake_up(&conn->wait);
+	return true;
+}
+
+/* Legs refused as BUSY whose back-off ended go first (conn->lock held);
+ * true while some still wait: nothing else may be sent. */
+static bool __zbs_conn_take_retries(struct zbs_conn *conn)
+{
+	struct zbs_leg *first = list_first_entry_or_null(&conn->retryq, struct zbs_leg, node);
+
+	if (!first)
+		return false;
+	if (time_before(jiffies, first->retry_at))
+		return true;
+	list_splice_init(&conn->retryq, &conn->sendq);	/* ahead of newer legs */
+	return false;
 }
 
 /*
@@ -432,6 +568,7 @@ static int zbs_conn_tx_thread(void *data)
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s = zbs_conn_sock(conn);
 		struct zbs_leg *leg;
+		long timeout;
 
 		if (!s) {
 			u32 busy;
@@ -443,6 +580,10 @@ static int zbs_conn_tx_thread(void *data)
 
 			if (busy)
 				zbs_conn_requeue_busy(conn, busy);
+			/* a new socket: what waited for a BUSY back-off goes first */
+			spin_lock(&conn->lock);
+			list_splice_init(&conn->retryq, &conn->sendq);
+			spin_unlock(&conn->lock);
 			/* not before the busy back-off ends, whatever is queued meanwhile */
 			if (time_before(jiffies, READ_ONCE(conn->busy_until))) {
 				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
@@ -466,15 +607,22 @@ static int zbs_conn_tx_thread(void *data)
 			continue;
 		}
 
+		spin_lock(&conn->lock);
+		leg = list_first_entry_or_null(&conn->retryq, struct zbs_leg, node);
+		timeout = leg ? clamp_t(long, (long)(leg->retry_at - jiffies), 1, HZ) : HZ;
+		spin_unlock(&conn->lock);
 		wait_event_interruptible_timeout(conn->wait,
-				!list_empty_careful(&conn->sendq) || !READ_ONCE(conn->cur) ||
-				kthread_should_stop(), HZ);
+				(!list_empty_careful(&conn->sendq) &&
+				 list_empty_careful(&conn->retryq)) || !READ_ONCE(conn->cur) ||
+				kthread_should_stop(), timeout);
 
 		for (;;) {
 			bool more;
 
 			spin_lock(&conn->lock);
-			leg = list_first_entry_or_null(&conn->sendq, struct zbs_leg, node);
+			leg = NULL;
+			if (!__zbs_conn_take_retries(conn))
+				leg = list_first_entry_or_null(&conn->sendq, struct zbs_leg, node);
 			if (leg)
 				list_del_init(&leg->node);
 			more = !list_empty(&conn->sendq);
@@ -504,6 +652,7 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 	ret = zbs_xmit_buf(s->sock, false, &rep, sizeof(rep), MSG_WAITALL);
 	if (ret)
 		return ret;
+	WRITE_ONCE(conn->last_rx, jiffies);	/* the chunk is alive */
 	if (le32_to_cpu(rep.magic) != ZBS_WIRE_REPLY_MAGIC ||
 	    le16_to_cpu(rep.version) != ZBS_WIRE_VERSION) {
 		pr_err_ratelimited("chunk %pI4:%u: bad reply header\n",
@@ -557,6 +706,17 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 		}
 	}
 	leg->reply_gen = le64_to_cpu(rep.gen);
+	/*
+	 * BUSY: the chunk is overloaded and did nothing; send it again later.
+	 * GEN with the replica behind this write, while a BUSY write of this
+	 * connection waits to be sent again: it is the one missing, so this
+	 * one follows it (zbs_wire.h: the chunk accepts only the next gen).
+	 */
+	if ((status == ZBS_ST_BUSY ||
+	     (status == ZBS_ST_GEN && leg->reply_gen <= le64_to_cpu(leg->req.gen) &&
+	      time_before(jiffies, READ_ONCE(conn->retry_until)))) &&
+	    zbs_leg_retry_later(conn, leg))
+		return 0;
 	zbs_leg_complete(leg, status);
 	return 0;
 }
@@ -658,6 +818,7 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port)
 		conn->idx = i;
 		spin_lock_init(&conn->lock);
 		INIT_LIST_HEAD(&conn->sendq);
+		INIT_LIST_HEAD(&conn->retryq);
 		xa_init_flags(&conn->inflight, XA_FLAGS_ALLOC);
 		init_waitqueue_head(&conn->wait);
 		init_waitqueue_head(&conn->rx_wait);
@@ -754,6 +915,10 @@ static void zbs_chunk_reap(struct work_struct *work)
 		list_add_tail(&c->reap_node, &gone);
 	}
 	mutex_unlock(&zbs_chunks_lock);
+	/* a request's timer may still look at a leg it sent there, under RCU
+	 * (zbs_cmd_timeout saw it in flight before the chunk's last use went) */
+	if (!list_empty(&gone))
+		synchronize_rcu();
 
 	/* nobody can find or use them any more: stop them unlocked (a
 	 * connect in progress ends within conn_timeout_ms) */
@@ -807,7 +972,7 @@ void zbs_conn_debugfs_show(struct seq_file *m)
 			struct zbs_conn *conn = &c->conns[k];
 			unsigned long idx, down;
 			struct zbs_leg *leg;
-			u32 queued = 0, inflight = 0, cookie;
+			u32 queued = 0, inflight = 0, retrying = 0, cookie;
 			struct list_head *p;
 			bool up;
 
@@ -817,14 +982,16 @@ void zbs_conn_debugfs_show(struct seq_file *m)
 			down = conn->down_since;
 			list_for_each(p, &conn->sendq)
 				queued++;
+			list_for_each(p, &conn->retryq)
+				retrying++;
 			spin_unlock(&conn->lock);
 			rcu_read_lock();
 			xa_for_each(&conn->inflight, idx, leg)
 				inflight++;
 			rcu_read_unlock();
 			if (up)
-				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u connects %u\n",
-					   k, cookie, queued, inflight, READ_ONCE(conn->connects));
+				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u connects %u retrying %u\n",
+					   k, cookie, queued, inflight, READ_ONCE(conn->connects), retrying);
 			else
 				seq_printf(m, "  conn %d down for %u ms%s queued %u inflight %u connects %u\n",
 					   k, down ? jiffies_to_msecs(jiffies - down) : 0,

@@ -174,9 +174,8 @@ static const struct block_device_operations zbs_bdev_fops = {
 
 static enum blk_eh_timer_return zbs_timeout(struct request *rq)
 {
-	/* Every request ends by its own deadline (parking, retries and the
-	 * connection timeout): blk-mq's timer only has to wait. */
-	return BLK_EH_RESET_TIMER;
+	/* per-op deadlines of the request's legs (zbs_io.c, "Timeouts") */
+	return zbs_cmd_timeout(rq);
 }
 
 static int zbs_init_request(struct blk_mq_tag_set *set, struct request *rq,

@@ -79,6 +79,8 @@
 extern bool zbs_test_hooks;
 extern unsigned int zbs_map_retry_ms;	/* re-send a map request after this */
 extern unsigned int zbs_reconnect_ms;	/* between connection attempts */
+extern unsigned int zbs_conn_timeout_ms;	/* a silent socket is dead after this */
+extern unsigned int zbs_op_timeout_ms;	/* one attempt of one op (zbs_io.c) */
 
 extern struct workqueue_struct *zbs_wq;
 
@@ -111,6 +113,13 @@ struct zbs_conn {
 	u32			busy_cookie;
 	unsigned long		busy_until;
 	u32			connects;	/* attempts (tx thread; debugfs) */
+	/* legs a chunk answered BUSY (or, after that, GEN: an earlier write
+	 * missing), to be sent again once retry_at of the first one passed;
+	 * nothing else is sent meanwhile (gen order, and the chunk said it is
+	 * overloaded) */
+	struct list_head	retryq;		/* conn->lock */
+	unsigned long		retry_until;	/* jiffies: GEN refusals retried until */
+	unsigned long		last_rx;	/* jiffies of the last reply (or connect) */
 };
 
 struct zbs_chunk {
@@ -135,6 +144,9 @@ void zbs_chunk_put(struct zbs_chunk *c);	/* any context */
 /* The chunk at table index idx; the caller holds a use of it. */
 struct zbs_chunk *zbs_chunk_by_idx(u32 idx);
 void zbs_leg_submit(struct zbs_leg *leg, struct zbs_conn *conn);
+/* blk-mq timeout: the deadline of a leg waiting for its reply (rcu read
+ * lock held); lowers *next to the leg's next deadline */
+void zbs_leg_check_timeout(struct zbs_leg *leg, unsigned long now, unsigned long *next);
 void zbs_conn_release(void);
 
 /* ---- extent maps (zbs_map.c) ------------------------------------------ */
@@ -265,6 +277,15 @@ struct zbs_leg {
 	 * left to the sender (the request's pages must outlive the send) */
 	atomic_t		xmit;
 	unsigned long		sent_at;	/* jiffies */
+	/*
+	 * Per-op deadline (zbs_io.c, "Timeouts"): set when sent; the attempt
+	 * ends at deadline, the leg fails once expires passed (tries attempts).
+	 */
+	unsigned long		deadline;
+	unsigned long		expires;
+	unsigned long		retry_at;	/* BUSY: send again after this */
+	u8			tries;		/* attempts timed out so far */
+	u8			busy_tries;	/* BUSY replies retried so far */
 	int			status;		/* wire status, or -errno */
 	u64			reply_gen;
 };
@@ -321,6 +342,11 @@ struct zbs_cmd {
 };
 
 /* zbs_io.c */
+#define ZBS_OP_TRIES		4	/* attempts of op_timeout each (3 retries) */
+#define ZBS_BUSY_RETRIES	6	/* BUSY replies retried per leg */
+unsigned long zbs_leg_attempt(const struct zbs_leg *leg);	/* jiffies */
+unsigned long zbs_busy_backoff(unsigned int tries);		/* jiffies */
+enum blk_eh_timer_return zbs_cmd_timeout(struct request *rq);
 int zbs_wire_errno(int st);
 blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd);
 void zbs_cmd_issue(struct zbs_cmd *cmd);	/* route a command (ext unlocked) */

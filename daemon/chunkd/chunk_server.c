@@ -46,6 +46,49 @@
 #define SMALL_BUF	(64 * 1024)	/* slot buffers above this are freed after use */
 #define MAX_INFLIGHT_BYTES (16 * ZBS_WIRE_MAX_IO)	/* per connection */
 
+/*
+ * Test-only faults (the VM selftests; never set them in production), read
+ * from the environment when the server starts:
+ *   ZBS_CHUNKD_TEST_BUSY=N      the first N READ, WRITE and WRITE_ZEROES
+ *                               requests are answered BUSY, not executed;
+ *   ZBS_CHUNKD_TEST_DELAY_MS=N  WRITE and WRITE_ZEROES wait N ms before
+ *                               they run (where a request runs in the
+ *                               connection's thread: WRITE_ZEROES always,
+ *                               WRITE without io_uring, as on tmpfs);
+ *   ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB=M  a WRITE_ZEROES waits M ms per MiB
+ *                               of its length more.
+ */
+static atomic_long test_busy;
+static unsigned long test_delay_ms, test_zeroes_ms_per_mib;
+
+static unsigned long test_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? strtoul(v, NULL, 10) : 0;
+}
+
+/* Refuse this request as BUSY (test fault)? */
+static bool test_busy_take(const struct zbs_req *req)
+{
+	if (req->opcode != ZBS_OP_READ && req->opcode != ZBS_OP_WRITE &&
+	    req->opcode != ZBS_OP_WRITE_ZEROES)
+		return false;
+	return atomic_load(&test_busy) > 0 && atomic_fetch_sub(&test_busy, 1) > 0;
+}
+
+static void test_delay(const struct zbs_req *req)
+{
+	unsigned long ms = 0;
+
+	if (req->opcode == ZBS_OP_WRITE || req->opcode == ZBS_OP_WRITE_ZEROES)
+		ms = test_delay_ms;
+	if (req->opcode == ZBS_OP_WRITE_ZEROES)
+		ms += test_zeroes_ms_per_mib * (req->length >> 20);
+	if (ms)
+		usleep((useconds_t)(ms * 1000));
+}
+
 struct chunk_conn {
 	struct chunk_server *srv;
 	int fd;
@@ -351,6 +394,8 @@ static int process_frames(struct chunk_conn_state *cs)
 			if (flush_replies(cs) < 0)
 				return -1;
 		}
+		if (status == ZBS_ST_OK && test_busy_take(&req))
+			status = ZBS_ST_BUSY;	/* test fault: nothing done */
 		if (status != ZBS_ST_OK) {
 			memset(&rep, 0, sizeof(rep));
 			rep.opcode = req.opcode;
@@ -376,6 +421,7 @@ static int process_frames(struct chunk_conn_state *cs)
 		} else {
 			uint8_t *out = cs->arena + cs->arena_used;
 
+			test_delay(&req);
 			chunk_store_exec(st, &cs->batch, &req, cs->in + cs->pos + HDR, out, &rep);
 			if (rep.status == ZBS_ST_OK)
 				cs->arena_used += rep.length;
@@ -638,6 +684,12 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 		return -ENOMEM;
 	srv->st = st;
 	srv->max_conns = max_conns ? max_conns : CHUNK_SERVER_MAX_CONNS;
+	atomic_store(&test_busy, (long)test_env("ZBS_CHUNKD_TEST_BUSY"));
+	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
+	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
+	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib)
+		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB",
+			 atomic_load(&test_busy), test_delay_ms, test_zeroes_ms_per_mib);
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->lfd = zbs_tcp_listen(host, port, 128, &srv->port);
 	if (srv->lfd < 0) {
