@@ -10,7 +10,8 @@
  *   space and load      a chunk's allocated space (SPEC 7.1), its ratio
  *                       allocated / valid, and the load levels of a chunk
  *                       and of the cluster (SPEC 6.2)
- *   allocation          the replicas of a new pextent
+ *   allocation          the replicas of a new pextent, by the level
+ *                       (SPEC 6.2's table, 6.3)
  *
  * Rebalance and migrate planning (SPEC 6.4-6.9) are not here yet.
  *
@@ -31,10 +32,41 @@
  *    local priority (cid 4 at 0.617), 0.9 and 0.95 are the notes' figures.
  *    Ratios are compared in exact integer arithmetic, thresholds are in
  *    permille; a chunk with no valid space is super high.
- *
- * Allocation is still the first policy: n distinct healthy chunks with at
- * least `need` bytes free; the preferred (local) chunk first when it
- * qualifies, then by most free space, ties by lower cid.
+ *  - The cluster's ratio is the sum of allocated over the sum of valid of
+ *    the healthy chunks (those that can take data). SPEC words very high as
+ *    "provisioned >= 90%"; we use the allocated ratio for every level, as
+ *    thin overcommit would keep a provisioned ratio above 90% for good.
+ *  - The level an allocation follows is the higher of the cluster's and
+ *    the prefer-local chunk's: in the 3-node scenario the cluster average
+ *    was still below 0.5 at steps 2 and 3 while the rules had changed with
+ *    the prefer chunk's load. Very high allocates as high (SPEC's table
+ *    stops at high). Without a prefer-local chunk there is nothing to keep
+ *    local: every level allocates as high.
+ *  - Low (局部化, full locality, SPEC 6.3 LocalizedComparator): prefer
+ *    local first, then a chain where each next replica is the chunk
+ *    farthest (topology) from those before it and from prefer local, ties
+ *    in cid order going down from prefer local (prefer - 1, prefer - 2, ...,
+ *    wrapping to the highest cid). Space does not enter the order, so the
+ *    set is the same for every pextent of a prefer local while the
+ *    topology and the chunks that can take a replica are unchanged; each
+ *    prefer local gets other partners. (The scenario's step 1 gave [4, 3]
+ *    on chunks 1, 3, 4: the order going down reproduces it.)
+ *  - Medium: prefer local first, then farthest (topology), then the lowest
+ *    ratio ("most remaining capacity", SPEC 6.1), then most free bytes,
+ *    then lower cid. High and very high: the same without prefer local.
+ *  - Stretched cluster: the chunks given, whatever their health, lie in
+ *    exactly two zones (a zone-less node counts as a zone of its own). At medium and above the
+ *    preferred zone (prefer local's, else the first replica's) takes
+ *    n - n/2 replicas and is filled first, the other n/2: 2 + 1 for three
+ *    replicas as the product does, 1 + 1 for two so that each zone holds a
+ *    copy. Low load does not tell stretched clusters apart (SPEC 6.3).
+ *    When a zone cannot take its share the other takes the rest.
+ *  - Before all of the above, two demotions, each only "when another will
+ *    do": a failslow chunk (SPEC 4.7) and a chunk this replica would bring
+ *    to super high (ratio after it >= 0.95, SPEC 6.2's "never push a node
+ *    there"). Failslow weighs more.
+ *  - A chunk can take a replica when it is healthy and has `need` bytes
+ *    free: valid - allocated, allocated as SPEC 7.1 counts it.
  */
 #ifndef ZBS_PLACEMENT_H
 #define ZBS_PLACEMENT_H
@@ -133,17 +165,42 @@ enum meta_load_level meta_load_level(uint64_t allocated, uint64_t valid, bool ch
 
 /* ---- allocation ---- */
 
-struct meta_place_cand {
-	uint32_t cid;
-	bool healthy;
-	uint64_t free;		/* bytes still allocatable */
+/* A chunk as placement sees it. */
+struct meta_place_chunk {
+	uint32_t cid;			/* 1..255 (location.h); others never chosen */
+	bool healthy;			/* CHUNK_HEALTHY */
+	bool failslow;			/* slow disk (SPEC 4.7) */
+	struct meta_place_path topo;
+	uint64_t valid, allocated;	/* meta_place_allocated */
+};
+
+struct meta_place_req {
+	uint32_t n;			/* replicas, 1..4 */
+	uint32_t prefer_cid;		/* prefer local; 0 = none */
+	uint64_t need;			/* bytes a replica takes: an extent */
+};
+
+/* what the choice followed, for logs, tests and `cluster load` */
+struct meta_place_info {
+	uint32_t eligible;		/* chunks that could take a replica */
+	enum meta_load_level cluster;	/* the cluster's level */
+	enum meta_load_level level;	/* the rules followed */
+	bool stretched;
 };
 
 /*
- * Fill out[0..n-1] with the chosen cids. Returns n, or -1 when fewer than n
- * chunks qualify (*eligible then says how many did; it may be NULL).
+ * The cluster's level: allocated over valid of the healthy chunks.
  */
-int meta_place(const struct meta_place_cand *cands, size_t ncands, uint32_t n,
-	      uint32_t prefer_cid, uint64_t need, uint32_t *out, uint32_t *eligible);
+enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, size_t nc,
+					      const struct meta_load_thresholds *t);
+
+/*
+ * Choose r->n distinct chunks for the replicas of a new pextent, in order
+ * (prefer local first when it is chosen), into out[0..n-1]. Returns n, or
+ * -1 when fewer than n chunks can take one (or n is 0 or above 4, or cids
+ * repeat). info (may be NULL) is filled either way. t NULL: the defaults.
+ */
+int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_place_req *r,
+	       const struct meta_load_thresholds *t, uint32_t *out, struct meta_place_info *info);
 
 #endif
