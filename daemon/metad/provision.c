@@ -126,6 +126,21 @@ static int place_all(struct meta_place_chunk *cands, size_t n, uint64_t count, u
 }
 
 /*
+ * Do `count` pextents fit whatever the policy picks? They do when
+ * replica_num chunks can each take all of them: before each one those
+ * still have an extent free, so meta_place finds replica_num chunks.
+ */
+static bool fits_anyway(const struct meta_place_chunk *cands, size_t n, uint64_t count,
+			uint32_t replica_num)
+{
+	uint32_t roomy = 0;
+
+	for (size_t i = 0; i < n; i++)
+		roomy += cands[i].healthy && free_of(&cands[i]) / ZBS_EXTENT_SIZE >= count;
+	return roomy >= replica_num;
+}
+
+/*
  * Can `count` new pextents be placed (no change)? When they cannot only
  * because of pending new-thin charges (SPEC 7.1: a full extent per new thin
  * pextent until the chunk's next report), the figures are not current yet:
@@ -141,6 +156,8 @@ static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
 	uint32_t eligible = 0;
 	char who[160];
 
+	if (replica_num && replica_num <= ZBS_LOC_SLOTS && fits_anyway(cands, n, count, replica_num))
+		return 0;	/* a big thick volume is not placed twice */
 	if (!place_all(cands, n, count, replica_num, prefer, &eligible))
 		return 0;
 	candidates(m, settled, true);

@@ -297,6 +297,25 @@ static void test_volume_thick_space(void **state)
 	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 0);
 }
 
+/* a thick volume that takes every extent of its chunks fits, one more does not */
+static void test_volume_thick_exact(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec s = { .name = "all", .size = 100 * G + ZBS_EXTENT_SIZE,
+				      .replica_num = 2, .stripe_num = 1,
+				      .stripe_size = 256 << 10, .thin = false };
+	struct meta_volume *v;
+	struct merr e;
+
+	add_chunks(f, 2);	/* 100 GiB each: 400 extents */
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	s.size = 100 * G;
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 400);
+	assert_int_equal(f->m.chunks.by_cid[2].thick_pids, 400);
+}
+
 /*
  * SPEC 7.1 "new thin": each new thin pextent is charged a full extent until
  * its chunk reports. A burst that runs out only of those charges waits
@@ -1876,6 +1895,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_placement_racks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_thick_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_thick_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_thin_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
