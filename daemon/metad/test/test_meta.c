@@ -176,6 +176,54 @@ static void test_topology(void **state)
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
 }
 
+/*
+ * Placement over the topology table (issue 14): chunks 1 and 2 in rack r0,
+ * 3 in r1, 4 in r2. No pextent gets two replicas in one rack, placed at
+ * creation (thick) or at the first write (thin, prefer local the writer).
+ */
+static void test_placement_racks(void **state)
+{
+	static const int rack_of[5] = { 0, 0, 0, 1, 2 };
+	struct fix *f = *state;
+	struct meta_topo *r, *b;
+	struct meta_volume *v;
+	uint64_t brick[3], pid;
+	struct merr e;
+
+	add_chunks(f, 4);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+		uint64_t rid;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		assert_int_equal(meta_topo_create(&f->m.topos, TOPO_RACK, name, TOPO_DEFAULT_ZONE,
+						  &r, &e), 0);
+		rid = r->id;
+		assert_int_equal(meta_topo_create(&f->m.topos, TOPO_BRICK, name, rid, &b, &e), 0);
+		brick[i] = b->id;
+	}
+	for (uint32_t cid = 1; cid <= 4; cid++)
+		assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, cid, 0,
+						brick[rack_of[cid]], &e), 0);
+	v = mkvol(f, "thick", 5 * G, 3, false);
+	for (uint32_t vno = 0; vno < v->nvext; vno++) {
+		struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[vno]);
+		assert_int_equal(loc_count(p->location), 3);
+		assert_true(loc_contains(p->location, 3) && loc_contains(p->location, 4));
+	}
+	v = mkvol(f, "thin", 4 * G, 2, true);
+	for (uint32_t vno = 0; vno < 8; vno++) {
+		uint32_t writer = 1 + vno % 2;	/* both in r0 */
+		struct meta_pext *p;
+
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, vno, LEASE_WRITE, f->sid[writer],
+							&pid, &e), 0);
+		p = meta_pext(&f->m.pexts, pid);
+		assert_int_equal(loc_get(p->location, 0), writer);
+		assert_int_not_equal(rack_of[loc_get(p->location, 1)], 0);
+	}
+}
+
 static void test_volume_validation(void **state)
 {
 	struct fix *f = *state;
@@ -247,6 +295,25 @@ static void test_volume_thick_space(void **state)
 	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
 	assert_int_equal(f->m.pexts.live, 0);
 	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 0);
+}
+
+/* a thick volume that takes every extent of its chunks fits, one more does not */
+static void test_volume_thick_exact(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec s = { .name = "all", .size = 100 * G + ZBS_EXTENT_SIZE,
+				      .replica_num = 2, .stripe_num = 1,
+				      .stripe_size = 256 << 10, .thin = false };
+	struct meta_volume *v;
+	struct merr e;
+
+	add_chunks(f, 2);	/* 100 GiB each: 400 extents */
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	s.size = 100 * G;
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 400);
+	assert_int_equal(f->m.chunks.by_cid[2].thick_pids, 400);
 }
 
 /*
@@ -1825,8 +1892,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_placement_racks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_thick_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_thick_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_thin_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
