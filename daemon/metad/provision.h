@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Provisioning: volumes and the pextents behind them. Placement of new
- * pextents over the chunk table (the policy is placement.c's), the space
+ * pextents over the chunk and topology tables (the policy is placement.c's), the space
  * checks of SPEC 7.1, and volume create, resize and delete.
  */
 #ifndef ZBS_META_PROVISION_H
