@@ -26,14 +26,19 @@ static struct dentry *zbs_debugfs_root;
 atomic_t zbs_fault_thread_start = ATOMIC_INIT(0);
 atomic_t zbs_fault_send_delay_ms = ATOMIC_INIT(0);
 atomic_t zbs_fault_slot_delay_ms = ATOMIC_INIT(0);
+/* slot delays slept to their end: a test sees the handler left the slot */
+static atomic_t zbs_fault_slot_delays_done = ATOMIC_INIT(0);
 atomic_t zbs_fault_leg_pool_only = ATOMIC_INIT(0);
 
 void zbs_fault_delay(atomic_t *ms)
 {
 	int n = atomic_read(ms);
 
-	if (n > 0)
+	if (n > 0) {
 		msleep(n);
+		if (ms == &zbs_fault_slot_delay_ms)
+			atomic_inc(&zbs_fault_slot_delays_done);
+	}
 }
 
 bool zbs_fault_hit(atomic_t *f)
@@ -112,6 +117,8 @@ void zbs_debugfs_setup(void)
 				   &zbs_fault_send_delay_ms, &zbs_fault_fops);
 	debugfs_create_file_unsafe("slot_delay_ms", 0600, zbs_debugfs_root,
 				   &zbs_fault_slot_delay_ms, &zbs_fault_fops);
+	debugfs_create_atomic_t("slot_delays_done", 0400, zbs_debugfs_root,
+				&zbs_fault_slot_delays_done);
 	debugfs_create_file_unsafe("leg_pool_only", 0600, zbs_debugfs_root,
 				   &zbs_fault_leg_pool_only, &zbs_leg_pool_fops);
 }
