@@ -9,7 +9,7 @@ trap 'rm -rf "$T"' EXIT
 . "$(dirname "$0")/../../../tools/tap.sh"
 
 # bottom to top; a module is NAME.c with NAME.h
-LAYERS="store core chunk topo session pextent volume meta placement recovery
+LAYERS="store core chunk topo session pextent volume meta placement recovery rebalance
 	owner provision lease report keepalive handlers server main"
 declare -A rank
 i=0
