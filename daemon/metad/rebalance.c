@@ -41,6 +41,10 @@ struct view {
 	struct meta_rebal_chunk *by_cid[META_MAX_CID + 1];
 	struct meta_place_chunk pc[META_MAX_CID];
 	size_t npc;
+	/* expected sets by prefer local and size, computed once per view:
+	 * exp_n -2 not yet, -1 none */
+	int8_t exp_n[META_MAX_CID + 1][ZBS_LOC_SLOTS + 1];
+	uint32_t exp[META_MAX_CID + 1][ZBS_LOC_SLOTS + 1][ZBS_LOC_SLOTS];
 };
 
 static void view_init(struct view *v, const struct meta_rebal_chunk *c, size_t nc)
@@ -55,6 +59,21 @@ static void view_init(struct view *v, const struct meta_rebal_chunk *c, size_t n
 		v->by_cid[cid] = (struct meta_rebal_chunk *)&c[i];
 		v->pc[v->npc++] = c[i].pc;
 	}
+	memset(v->exp_n, -2, sizeof(v->exp_n));
+}
+
+/* the expected set of n replicas for prefer (cached), its size or -1 */
+static int expected_set(struct view *v, uint32_t prefer, uint32_t n, const uint32_t **out)
+{
+	int8_t *k;
+
+	if (!prefer || prefer > META_MAX_CID || !n || n > ZBS_LOC_SLOTS)
+		return -1;
+	k = &v->exp_n[prefer][n];
+	if (*k == -2)
+		*k = (int8_t)meta_place_localized(v->pc, v->npc, prefer, n, v->exp[prefer][n]);
+	*out = v->exp[prefer][n];
+	return *k;
 }
 
 static const struct meta_rebal_chunk *chunk(const struct view *v, uint32_t cid)
@@ -195,11 +214,12 @@ static enum meta_rebal_skip busy(const struct view *v, uint32_t src, uint32_t ds
 
 /* ---- localization (SPEC 6.4) ---- */
 
-static enum meta_rebal_skip localize(const struct view *v, const struct meta_rebal_pext *p,
+static enum meta_rebal_skip localize(struct view *v, const struct meta_rebal_pext *p,
 				     struct meta_rebal_move *m)
 {
 	const struct meta_rebal_chunk *pref, *x;
-	uint32_t exp[ZBS_LOC_SLOTS], dst = 0, replace = 0, src;
+	const uint32_t *exp;
+	uint32_t dst = 0, replace = 0, src;
 	int n = loc_count(p->location), ne;
 	bool in_exp[META_MAX_CID + 1] = { false }, all_in = true, space_short = false;
 
@@ -210,7 +230,7 @@ static enum meta_rebal_skip localize(const struct view *v, const struct meta_reb
 	pref = chunk(v, p->prefer_cid);
 	if (!pref || !pref->pc.healthy)
 		return META_REBAL_PREFER_DOWN;			/* rule 1 */
-	ne = meta_place_localized(v->pc, v->npc, p->prefer_cid, p->expected, exp);
+	ne = expected_set(v, p->prefer_cid, p->expected, &exp);
 	if (ne < 0)
 		return META_REBAL_NO_DST;
 	for (int i = 0; i < ne; i++)
@@ -411,54 +431,6 @@ static int klass(const struct meta_rebal_pext *p)
 	return p->thick ? 0 : p->has_origin ? 2 : 1;
 }
 
-struct capa {
-	uint32_t *list[META_MAX_CID + 1][3];	/* pextent indices with a replica there */
-	uint32_t len[META_MAX_CID + 1][3];
-	uint32_t next[META_MAX_CID + 1][3];
-};
-
-static void capa_free(struct capa *k)
-{
-	for (int c = 0; c <= META_MAX_CID; c++)
-		for (int j = 0; j < 3; j++)
-			free(k->list[c][j]);
-	free(k);
-}
-
-static struct capa *capa_build(const struct meta_rebal_pext *p, size_t np)
-{
-	struct capa *k = calloc(1, sizeof(*k));
-
-	if (!k)
-		return NULL;
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < np; i++) {
-			int n = loc_count(p[i].location), j = klass(&p[i]);
-
-			for (int s = 0; s < n; s++) {
-				uint32_t c = loc_get(p[i].location, s);
-
-				if (pass)
-					k->list[c][j][k->len[c][j]++] = (uint32_t)i;
-				else
-					k->len[c][j]++;
-			}
-		}
-		if (pass)
-			break;
-		for (int c = 0; c <= META_MAX_CID; c++)
-			for (int j = 0; j < 3; j++) {
-				if (k->len[c][j] &&
-				    !(k->list[c][j] = malloc(k->len[c][j] * sizeof(uint32_t)))) {
-					capa_free(k);
-					return NULL;
-				}
-				k->len[c][j] = 0;
-			}
-	}
-	return k;
-}
-
 /* is chunk c overloaded: its ratio above the cluster's (A/V) by the margin? */
 static bool overloaded(const struct meta_rebal_chunk *c, uint64_t A, uint64_t V)
 {
@@ -501,75 +473,29 @@ static uint32_t capacity_dst(const struct view *v, const struct meta_rebal_pext 
 	return best ? best->pc.cid : 0;
 }
 
-static size_t capacity(struct view *v, const struct meta_rebal_pext *p, size_t np,
-		       uint8_t *moved, bool very_high, const struct meta_load_thresholds *t,
-		       struct meta_rebal_move *out, size_t n, size_t max,
-		       struct meta_rebal_plan *info)
-{
-	struct capa *k = capa_build(p, np);
-	bool done[META_MAX_CID + 1] = { false };
+/* a pextent kept for capacity rebalance: settled and not moved yet */
+struct kept {
+	uint64_t pid;
+	uint32_t location;
+};
 
-	if (!k) {
-		info->truncated = true;
-		return n;
-	}
-	while (n < max) {
-		struct meta_rebal_chunk *src = NULL;
-		uint64_t A = 0, V = 0;
-		bool found = false;
-
-		for (size_t i = 0; i < v->npc; i++)
-			if (v->pc[i].healthy) {
-				A += v->pc[i].allocated;
-				V += v->pc[i].valid;
-			}
-		if (!V)
-			break;
-		/* the most loaded chunk still overloaded */
-		for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
-			struct meta_rebal_chunk *x = v->by_cid[cid];
-
-			if (!x || done[cid] || !overloaded(x, A, V))
-				continue;
-			if (!src || ratio_below(src->pc.allocated, src->pc.valid, x->pc.allocated,
-						x->pc.valid))
-				src = x;
-		}
-		if (!src)
-			break;
-		for (int j = 0; j < 3 && !found; j++) {
-			uint32_t cid = src->pc.cid;
-
-			while (k->next[cid][j] < k->len[cid][j] && !found) {
-				uint32_t i = k->list[cid][j][k->next[cid][j]++];
-				const struct meta_rebal_pext *q = &p[i];
-				uint32_t dst, from;
-
-				if (moved[i] || !settled(q))
-					continue;
-				dst = capacity_dst(v, q, src, very_high, t);
-				if (!dst)
-					continue;
-				from = pick_src(v, q, cid, dst);
-				if (busy(v, from, dst))
-					continue;
-				out[n] = (struct meta_rebal_move){ q->pid, from, dst, cid,
-								   META_REBAL_CAPACITY };
-				charge(v, &out[n], info);
-				moved[i] = 1;
-				info->capacity++;
-				n++;
-				found = true;
-			}
-		}
-		if (!found)
-			done[src->pc.cid] = true;	/* nothing more moves off it */
-	}
-	if (n >= max)
-		info->truncated = true;
-	capa_free(k);
-	return n;
-}
+struct meta_rebal_planner {
+	struct view v;
+	struct meta_rebal_chunk chunks[META_MAX_CID];
+	struct meta_load_thresholds t;
+	struct meta_rebal_plan info;
+	struct meta_rebal_move *out;
+	size_t n, max;
+	/* capacity: the kept pextents by chunk and class (indices into kept) */
+	struct kept *kept;
+	uint8_t *moved;
+	uint32_t nkept, capkept;
+	uint32_t *list[META_MAX_CID + 1][3];
+	uint32_t len[META_MAX_CID + 1][3], cap[META_MAX_CID + 1][3];
+	uint32_t next[META_MAX_CID + 1][3];
+	bool done_cid[META_MAX_CID + 1];
+	bool capacity_off, finished;
+};
 
 /* capacity rebalance runs when the cluster is above low or a chunk is high */
 static bool wants_capacity(const struct view *v, enum meta_load_level cluster,
@@ -584,55 +510,230 @@ static bool wants_capacity(const struct view *v, enum meta_load_level cluster,
 	return false;
 }
 
+struct meta_rebal_planner *meta_rebal_planner_new(const struct meta_rebal_chunk *c, size_t nc,
+						  const struct meta_load_thresholds *t, size_t max)
+{
+	static const struct meta_load_thresholds defaults = META_LOAD_THRESHOLDS_DEFAULT;
+	struct meta_rebal_planner *pl = calloc(1, sizeof(*pl));
+
+	if (!pl)
+		return NULL;
+	if (nc > META_MAX_CID)
+		nc = META_MAX_CID;
+	memcpy(pl->chunks, c, nc * sizeof(*c));
+	pl->t = t ? *t : defaults;
+	pl->max = max;
+	pl->out = calloc(max ? max : 1, sizeof(*pl->out));
+	if (!pl->out) {
+		free(pl);
+		return NULL;
+	}
+	view_init(&pl->v, pl->chunks, nc);
+	pl->info.level = meta_place_cluster_level(pl->v.pc, pl->v.npc, &pl->t);
+	pl->capacity_off = !wants_capacity(&pl->v, pl->info.level, &pl->t);
+	return pl;
+}
+
+void meta_rebal_planner_free(struct meta_rebal_planner *pl)
+{
+	if (!pl)
+		return;
+	for (int c = 0; c <= META_MAX_CID; c++)
+		for (int j = 0; j < 3; j++)
+			free(pl->list[c][j]);
+	free(pl->kept);
+	free(pl->moved);
+	free(pl->out);
+	free(pl);
+}
+
+static int keep(struct meta_rebal_planner *pl, const struct meta_rebal_pext *p)
+{
+	int n = loc_count(p->location), j = klass(p);
+
+	if (pl->nkept == pl->capkept) {
+		uint32_t cap = pl->capkept ? pl->capkept * 2 : 1024;
+		struct kept *k = realloc(pl->kept, cap * sizeof(*k));
+		uint8_t *mv = k ? realloc(pl->moved, cap) : NULL;
+
+		if (k)
+			pl->kept = k;
+		if (!mv)
+			return -1;
+		pl->moved = mv;
+		pl->capkept = cap;
+	}
+	for (int s = 0; s < n; s++) {
+		uint32_t c = loc_get(p->location, s);
+
+		if (pl->len[c][j] == pl->cap[c][j]) {
+			uint32_t cap = pl->cap[c][j] ? pl->cap[c][j] * 2 : 256;
+			uint32_t *l = realloc(pl->list[c][j], cap * sizeof(*l));
+
+			if (!l)
+				return -1;
+			pl->list[c][j] = l;
+			pl->cap[c][j] = cap;
+		}
+		pl->list[c][j][pl->len[c][j]++] = pl->nkept;
+	}
+	pl->kept[pl->nkept] = (struct kept){ .pid = p->pid, .location = p->location };
+	pl->moved[pl->nkept++] = 0;
+	return 0;
+}
+
+int meta_rebal_planner_add(struct meta_rebal_planner *pl, const struct meta_rebal_pext *p)
+{
+	struct view *v = &pl->v;
+	const struct meta_rebal_chunk *pref = chunk(v, p->prefer_cid);
+	enum meta_load_level l = pl->info.level;
+	struct meta_rebal_move m;
+	enum meta_rebal_skip s;
+	bool low;
+
+	if (pl->n >= pl->max) {
+		pl->info.truncated = true;
+		return 0;
+	}
+	if (pref && !p->even) {
+		enum meta_load_level x = meta_load_level(pref->pc.allocated, pref->pc.valid, true,
+							 &pl->t);
+		if (x > l)
+			l = x;
+	}
+	low = l == META_LOAD_LOW;
+	s = low ? localize(v, p, &m) : topology(v, p, &pl->t, &m);
+	if (s == META_REBAL_MOVE) {
+		pl->out[pl->n++] = m;
+		charge(v, &m, &pl->info);
+		if (low)
+			pl->info.localize++;
+		else
+			pl->info.topology++;
+		return 0;
+	}
+	if (pl->capacity_off || !settled(p))
+		return 0;
+	return keep(pl, p);
+}
+
+/* one step of capacity rebalance: look at one candidate pextent; false
+ * when there is nothing more to do */
+static bool capacity_step(struct meta_rebal_planner *pl)
+{
+	struct view *v = &pl->v;
+	bool very_high = pl->info.level >= META_LOAD_VERY_HIGH;
+	struct meta_rebal_chunk *src = NULL;
+	uint64_t A = 0, V = 0;
+	uint32_t cid;
+
+	if (pl->n >= pl->max) {
+		pl->info.truncated = true;
+		return false;
+	}
+	for (size_t i = 0; i < v->npc; i++)
+		if (v->pc[i].healthy) {
+			A += v->pc[i].allocated;
+			V += v->pc[i].valid;
+		}
+	if (!V)
+		return false;
+	/* the most loaded chunk still overloaded */
+	for (cid = 1; cid <= META_MAX_CID; cid++) {
+		struct meta_rebal_chunk *x = v->by_cid[cid];
+
+		if (!x || pl->done_cid[cid] || !overloaded(x, A, V))
+			continue;
+		if (!src || ratio_below(src->pc.allocated, src->pc.valid, x->pc.allocated,
+					x->pc.valid))
+			src = x;
+	}
+	if (!src)
+		return false;
+	cid = src->pc.cid;
+	for (int j = 0; j < 3; j++) {
+		while (pl->next[cid][j] < pl->len[cid][j]) {
+			uint32_t i = pl->list[cid][j][pl->next[cid][j]++];
+			struct meta_rebal_pext q = {
+				.pid = pl->kept[i].pid, .location = pl->kept[i].location,
+				.alive_location = pl->kept[i].location,
+				.expected = (uint32_t)loc_count(pl->kept[i].location),
+			};
+			uint32_t dst, from;
+
+			if (pl->moved[i])
+				continue;
+			dst = capacity_dst(v, &q, src, very_high, &pl->t);
+			if (!dst)
+				return true;		/* one looked at: next step */
+			from = pick_src(v, &q, cid, dst);
+			if (busy(v, from, dst))
+				return true;
+			pl->out[pl->n] = (struct meta_rebal_move){ q.pid, from, dst, cid,
+								   META_REBAL_CAPACITY };
+			charge(v, &pl->out[pl->n], &pl->info);
+			pl->n++;
+			pl->moved[i] = 1;
+			pl->info.capacity++;
+			return true;
+		}
+	}
+	pl->done_cid[cid] = true;	/* nothing more moves off it */
+	return true;
+}
+
+bool meta_rebal_planner_step(struct meta_rebal_planner *pl, uint32_t budget)
+{
+	if (pl->finished)
+		return true;
+	if (pl->capacity_off ||
+	    (pl->info.topology && pl->info.level < META_LOAD_VERY_HIGH)) {
+		pl->finished = true;
+		return true;
+	}
+	while (budget--)
+		if (!capacity_step(pl)) {
+			pl->finished = true;
+			return true;
+		}
+	return false;
+}
+
+const struct meta_rebal_move *meta_rebal_planner_moves(const struct meta_rebal_planner *pl,
+						       size_t *n, struct meta_rebal_plan *info)
+{
+	*n = pl->n;
+	if (info)
+		*info = pl->info;
+	return pl->out;
+}
+
 size_t meta_rebal_plan(const struct meta_rebal_pext *p, size_t np, struct meta_rebal_chunk *c,
 		       size_t nc, const struct meta_load_thresholds *t, struct meta_rebal_move *out,
 		       size_t max, struct meta_rebal_plan *info)
 {
-	static const struct meta_load_thresholds defaults = META_LOAD_THRESHOLDS_DEFAULT;
-	struct view *v = malloc(sizeof(*v));
-	uint8_t *moved = calloc(np ? np : 1, 1);
+	struct meta_rebal_planner *pl = meta_rebal_planner_new(c, nc, t, max);
+	const struct meta_rebal_move *m;
 	size_t n = 0;
 
 	memset(info, 0, sizeof(*info));
-	if (!t)
-		t = &defaults;
-	if (!v || !moved) {
+	if (!pl) {
 		info->truncated = true;
-		goto out;
+		return 0;
 	}
-	view_init(v, c, nc);
-	info->level = meta_place_cluster_level(v->pc, v->npc, t);
-	for (size_t i = 0; i < np && n < max; i++) {
-		const struct meta_rebal_chunk *pref = chunk(v, p[i].prefer_cid);
-		enum meta_load_level l = info->level;
-		bool low;
-
-		if (pref && !p[i].even) {
-			enum meta_load_level pl = meta_load_level(pref->pc.allocated,
-								  pref->pc.valid, true, t);
-			if (pl > l)
-				l = pl;
-		}
-		low = l == META_LOAD_LOW;
-		if ((low ? localize(v, &p[i], &out[n]) : topology(v, &p[i], t, &out[n])) !=
-		    META_REBAL_MOVE)
-			continue;
-		charge(v, &out[n], info);
-		moved[i] = 1;
-		if (low)
-			info->localize++;
-		else
-			info->topology++;
-		n++;
+	for (size_t i = 0; i < np; i++)
+		if (meta_rebal_planner_add(pl, &p[i]))
+			info->truncated = true;
+	while (!meta_rebal_planner_step(pl, 1024))
+		;
+	m = meta_rebal_planner_moves(pl, &n, info);
+	memcpy(out, m, n * sizeof(*m));
+	/* the chunks as charged */
+	for (size_t i = 0; i < nc; i++) {
+		const struct meta_rebal_chunk *x = chunk(&pl->v, c[i].pc.cid);
+		if (x)
+			c[i] = *x;
 	}
-	if (n >= max && np)
-		info->truncated = true;
-	if (wants_capacity(v, info->level, t) &&
-	    (!info->topology || info->level >= META_LOAD_VERY_HIGH))
-		n = capacity(v, p, np, moved, info->level >= META_LOAD_VERY_HIGH, t, out, n, max,
-			     info);
-out:
-	free(v);
-	free(moved);
+	meta_rebal_planner_free(pl);
 	return n;
 }

@@ -136,7 +136,24 @@ struct meta_rebal_plan {
 };
 
 /*
- * The moves rebalance would make now over pextents p[0..np-1] (the pid
+ * The plan a piece at a time (meta's loop runs it in slices): new, then
+ * every pextent in scan order (add: a localization or topology move at
+ * once, else kept for capacity rebalance), then step until it returns true
+ * (each step looks at up to `budget` pextents for capacity moves). The
+ * expected sets are computed once per plan. add returns -1 when out of
+ * memory (that pextent is left out).
+ */
+struct meta_rebal_planner;
+struct meta_rebal_planner *meta_rebal_planner_new(const struct meta_rebal_chunk *c, size_t nc,
+						  const struct meta_load_thresholds *t, size_t max);
+int meta_rebal_planner_add(struct meta_rebal_planner *pl, const struct meta_rebal_pext *p);
+bool meta_rebal_planner_step(struct meta_rebal_planner *pl, uint32_t budget);
+const struct meta_rebal_move *meta_rebal_planner_moves(const struct meta_rebal_planner *pl,
+						       size_t *n, struct meta_rebal_plan *info);
+void meta_rebal_planner_free(struct meta_rebal_planner *pl);
+
+/*
+ * All at once: the moves rebalance would make now over pextents p[0..np-1] (the pid
  * order is the scan order) and chunks c[0..nc-1], which are updated as
  * moves are charged (copy them first to keep the originals). Up to max
  * moves into out; returns how many.
