@@ -56,8 +56,6 @@ void meta_chunk_set_space(struct meta_chunk *c, const struct meta_space *space);
  * chunk's next space report.
  */
 void meta_chunk_charge(struct meta_chunks *t, uint32_t cid, bool thin, bool fresh, int delta);
-/* allocated space of a chunk per SPEC 7.1 (thin report + new thin + thick) */
-uint64_t meta_chunk_allocated(const struct meta_chunk *c);
 /* inside the store's read transaction; 0 or -1 with err */
 int meta_chunks_load(struct meta_chunks *t, char *err, size_t len);
 

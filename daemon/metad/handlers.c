@@ -24,7 +24,7 @@ static void fill_space(Zbs__SpaceInfo *si, const struct meta_chunk *c)
 	si->valid = c->space.valid;
 	si->used = c->space.used;
 	si->thin_used = c->space.thin_used;
-	si->allocated = meta_chunk_allocated(c);
+	si->allocated = meta_provision_allocated(c);
 	si->thick_pids = c->thick_pids;
 	si->thin_pids = c->thin_pids;
 }
