@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balance.h"
 #include "handlers.h"
 #include "keepalive.h"
 #include "lease.h"
@@ -352,6 +353,17 @@ int meta_reply_volume(struct meta_reply *r, const struct meta_volume *v)
 	return meta_reply_msg(r, MSG(&resp));
 }
 
+/* a volume created a slice at a time: reply once its extents are there */
+static int create_step(struct meta *m, void *arg, struct meta_reply *r, struct merr *e)
+{
+	struct meta_volume *v = arg;
+	int rc = meta_volume_create_step(m, v, META_CREATE_SLICE, e);
+
+	if (rc)
+		return rc > 0 ? 1 : -1;
+	return r ? meta_reply_volume(r, v) : 0;
+}
+
 static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
 			   struct merr *e)
 {
@@ -373,7 +385,7 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct me
 	case 0:
 		return meta_reply_volume(r, vol);
 	case META_CREATE_PENDING:
-		return meta_reply_later(r, vol);	/* when its extents are there */
+		return meta_reply_job(r, create_step, NULL, vol);	/* when its extents are there */
 	default:
 		return -1;
 	}
@@ -577,6 +589,217 @@ static int h_pextent_show(struct meta *m, const ProtobufCMessage *in, struct met
 	return meta_reply_msg(r, MSG(&resp));
 }
 
+/* ---- cluster load and migrate plan ---- */
+
+static int h_cluster_load(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			  struct merr *e)
+{
+	Zbs__ClusterLoadResponse resp = ZBS__CLUSTER_LOAD_RESPONSE__INIT;
+	struct meta_cluster_load *cl = malloc(sizeof(*cl));
+	Zbs__ChunkLoad *o = NULL, **po = NULL;
+	int rc;
+
+	(void)in;
+	if (!cl)
+		return merr_set(e, ZBS_RPC_EINTERNAL, "out of memory");
+	meta_cluster_load(m, cl);
+	if (cl->n) {
+		o = calloc(cl->n, sizeof(*o));
+		po = calloc(cl->n, sizeof(*po));
+		if (!o || !po) {
+			free(o);
+			free(po);
+			free(cl);
+			return merr_set(e, ZBS_RPC_EINTERNAL, "out of memory");
+		}
+	}
+	for (size_t i = 0; i < cl->n; i++) {
+		const struct meta_chunk_load *l = &cl->chunks[i];
+
+		zbs__chunk_load__init(&o[i]);
+		o[i].cid = l->cid;
+		o[i].healthy = l->healthy;
+		o[i].failslow = l->failslow;
+		o[i].valid = l->valid;
+		o[i].used = l->used;
+		o[i].allocated = l->split.allocated;
+		o[i].thin = l->split.thin;
+		o[i].new_thin = l->split.new_thin;
+		o[i].thick = l->split.thick;
+		o[i].reserve = l->split.reserve;
+		o[i].rx = l->split.rx;
+		o[i].ratio_permille = l->ratio_permille;
+		o[i].level = (char *)meta_load_level_name(l->level);
+		o[i].zone = l->topo.zone;
+		o[i].rack = l->topo.rack;
+		o[i].brick = l->topo.brick;
+		po[i] = &o[i];
+	}
+	resp.n_chunks = cl->n;
+	resp.chunks = po;
+	resp.valid = cl->valid;
+	resp.allocated = cl->allocated;
+	resp.ratio_permille = cl->ratio_permille;
+	resp.level = (char *)meta_load_level_name(cl->level);
+	resp.medium_permille = cl->t.medium;
+	resp.high_permille = cl->t.high;
+	resp.very_high_permille = cl->t.very_high;
+	resp.super_high_permille = cl->t.super_high;
+	rc = meta_reply_msg(r, MSG(&resp));
+	free(o);
+	free(po);
+	free(cl);
+	return rc;
+}
+
+#define META_PLANS_MAX	2	/* plans computed at once */
+static unsigned int plans_running;
+
+struct plan_job {
+	struct meta_plan *p;
+	uint64_t start_ns;
+};
+
+static void plan_done(void *arg)
+{
+	struct plan_job *j = arg;
+
+	meta_plan_free(j->p);
+	free(j);
+	plans_running--;
+}
+
+/* the zone of cid (0: none), for the bytes per zone */
+static uint64_t zone_of(struct meta *m, uint32_t cid)
+{
+	struct meta_chunk *c = meta_chunk(&m->chunks, cid);
+
+	return c ? meta_provision_path(m, c).zone : 0;
+}
+
+static int plan_reply(struct meta *m, struct plan_job *j, struct meta_reply *r)
+{
+	Zbs__MigratePlanResponse resp = ZBS__MIGRATE_PLAN_RESPONSE__INIT;
+	struct meta_rebal_plan info;
+	size_t n, nc = 0, nz = 0;
+	const struct meta_rebal_move *mv = meta_plan_moves(j->p, &n, &info);
+	Zbs__PlannedMove *o = calloc(n ? n : 1, sizeof(*o));
+	Zbs__PlannedMove **po = calloc(n ? n : 1, sizeof(*po));
+	Zbs__PlanChunkBytes *ch = calloc(META_MAX_CID, sizeof(*ch));
+	Zbs__PlanChunkBytes **pch = calloc(META_MAX_CID, sizeof(*pch));
+	Zbs__PlanZoneBytes *zo = calloc(META_MAX_CID, sizeof(*zo));
+	Zbs__PlanZoneBytes **pzo = calloc(META_MAX_CID, sizeof(*pzo));
+	int rc = -1;
+
+	if (!o || !po || !ch || !pch || !zo || !pzo)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		zbs__planned_move__init(&o[i]);
+		o[i].pid = mv[i].pid;
+		o[i].src_cid = mv[i].src;
+		o[i].dst_cid = mv[i].dst;
+		o[i].replace_cid = mv[i].replace;
+		o[i].why = (char *)meta_rebal_why_name(mv[i].why);
+		po[i] = &o[i];
+		resp.bytes += ZBS_EXTENT_SIZE;
+	}
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		struct meta_chunk *c = meta_chunk(&m->chunks, cid);
+		uint64_t in = info.in_bytes[cid], out = info.out_bytes[cid], z;
+		size_t k;
+
+		if (!c || (!in && !out))
+			continue;
+		zbs__plan_chunk_bytes__init(&ch[nc]);
+		ch[nc].cid = cid;
+		ch[nc].in_bytes = in;
+		ch[nc].out_bytes = out;
+		ch[nc].ratio_before_permille = meta_plan_ratio_before(j->p, cid);
+		if (c->space.valid) {
+			uint64_t a = meta_provision_allocated(c) + in;
+			a = a > out ? a - out : 0;
+			ch[nc].ratio_after_permille = (uint32_t)(a * 1000 / c->space.valid);
+		}
+		pch[nc] = &ch[nc];
+		nc++;
+		z = zone_of(m, cid);
+		for (k = 0; k < nz && zo[k].zone != z; k++)
+			;
+		if (k == nz) {
+			struct meta_topo *t = z ? meta_topo_find(&m->topos, z) : NULL;
+
+			zbs__plan_zone_bytes__init(&zo[nz]);
+			zo[nz].zone = z;
+			zo[nz].name = t ? t->name : (char *)"";
+			pzo[nz] = &zo[nz];
+			nz++;
+		}
+		zo[k].in_bytes += in;
+		zo[k].out_bytes += out;
+	}
+	resp.level = (char *)meta_load_level_name(info.level);
+	resp.n_moves = n;
+	resp.moves = po;
+	resp.n_chunks = nc;
+	resp.chunks = pch;
+	resp.n_zones = nz;
+	resp.zones = pzo;
+	resp.localize = info.localize;
+	resp.topology = info.topology;
+	resp.capacity = info.capacity;
+	resp.truncated = info.truncated;
+	resp.scanned = meta_plan_scanned(j->p);
+	resp.elapsed_ms = (m->core.now_ns - j->start_ns) / 1000000;
+	rc = meta_reply_msg(r, MSG(&resp));
+out:
+	free(o);
+	free(po);
+	free(ch);
+	free(pch);
+	free(zo);
+	free(pzo);
+	return rc;
+}
+
+static int plan_step(struct meta *m, void *arg, struct meta_reply *r, struct merr *e)
+{
+	struct plan_job *j = arg;
+
+	if (!r)
+		return 0;		/* nobody waits for it */
+	if (!meta_plan_step(m, j->p))
+		return 1;
+	if (plan_reply(m, j, r))
+		return merr_set(e, ZBS_RPC_EINTERNAL, "out of memory");
+	return 0;
+}
+
+static int h_migrate_plan(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			  struct merr *e)
+{
+	const Zbs__MigratePlanRequest *q = (const void *)in;
+	struct plan_job *j;
+
+	if (q->max_moves > META_PLAN_MAX_MOVES)
+		return merr_set(e, ZBS_RPC_EINVAL, "max moves %u: at most %u", q->max_moves,
+				META_PLAN_MAX_MOVES);
+	if (q->apply)
+		return merr_set(e, ZBS_RPC_EUNSUPP,
+				"migrate plan --apply: the recovery scheduler does not run "
+				"migrates yet; the plan is a dry run");
+	if (plans_running >= META_PLANS_MAX)
+		return merr_set(e, ZBS_RPC_EAGAIN, "%u plans are being computed: try again",
+				plans_running);
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->p = meta_plan_start(m, q->max_moves))) {
+		free(j);
+		return merr_set(e, ZBS_RPC_EINTERNAL, "out of memory");
+	}
+	j->start_ns = m->core.now_ns;
+	plans_running++;
+	return meta_reply_job(r, plan_step, plan_done, j);
+}
+
 const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_REGISTER_CHUNK] = { &zbs__register_chunk_request__descriptor, h_register_chunk },
 	[ZBS_M_CREATE_SESSION] = { &zbs__create_session_request__descriptor, h_create_session },
@@ -598,4 +821,6 @@ const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_SET_PEXTENT_EXISTENCE] = { &zbs__pid_session_request__descriptor, h_set_existence },
 	[ZBS_M_REVOKE] = { &zbs__revoke_request__descriptor, h_revoke },
 	[ZBS_M_PEXTENT_SHOW] = { &zbs__pextent_show_request__descriptor, h_pextent_show },
+	[ZBS_M_CLUSTER_LOAD] = { &zbs__empty__descriptor, h_cluster_load },
+	[ZBS_M_MIGRATE_PLAN] = { &zbs__migrate_plan_request__descriptor, h_migrate_plan },
 };

@@ -3,7 +3,7 @@
 # link them without main.
 LIBS += zbsmeta
 zbsmeta_SRCS := $(addprefix daemon/metad/,store.c core.c chunk.c topo.c session.c \
-	pextent.c volume.c meta.c placement.c recovery.c rebalance.c owner.c provision.c lease.c \
+	pextent.c volume.c meta.c placement.c recovery.c rebalance.c owner.c provision.c balance.c lease.c \
 	report.c keepalive.c handlers.c server.c)
 
 META_LIBS := -lprotobuf-c -luv -llmdb -luuid
@@ -32,6 +32,6 @@ test_rebalance_DEPS := zbsmeta
 test_meta_SRCS := daemon/metad/test/test_meta.c
 test_meta_DEPS := zbsmeta zbsrpc zbsproto zbs
 test_meta_LIBS := $(META_LIBS)
-NATIVE_TESTS += daemon/metad/test/metad.sh daemon/metad/test/layers.sh
+NATIVE_TESTS += daemon/metad/test/metad.sh daemon/metad/test/layers.sh daemon/metad/test/balance.sh
 
 NATIVE_TESTS += daemon/metad/test/metad-chunkd.sh

@@ -601,7 +601,9 @@ int meta_rebal_planner_add(struct meta_rebal_planner *pl, const struct meta_reba
 		if (x > l)
 			l = x;
 	}
-	low = l == META_LOAD_LOW;
+	/* low load: localization, which places topology-safe; a pextent
+	 * with nothing to localize to gets topology repair at any load */
+	low = l == META_LOAD_LOW && p->prefer_cid && !p->even;
 	s = low ? localize(v, p, &m) : topology(v, p, &pl->t, &m);
 	if (s == META_REBAL_MOVE) {
 		pl->out[pl->n++] = m;

@@ -11,7 +11,10 @@
  *   low          localization repair (SPEC 6.4): its replicas go to the
  *                expected distribution of its prefer local
  *                (meta_place_localized, the chain new pextents get)
- *   medium/high  topology repair (SPEC 6.5a)
+ *   medium/high  topology repair (SPEC 6.5a); at low load too for a
+ *                pextent without prefer local or spread evenly (the
+ *                product left those alone: nothing repaired a topology
+ *                violation at low load)
  * Then capacity rebalance (6.5b), when the cluster is above low or some
  * chunk is high (the notes' step 3 of 6.2 migrated with the cluster below
  * 0.5 and the prefer chunk high), and no topology move was found or the

@@ -51,7 +51,9 @@ struct meta_conn {
 struct meta_later {
 	struct meta_conn *c;		/* NULL once the connection is gone */
 	struct zbs_rpc_hdr req;
-	struct meta_volume *v;
+	meta_job_step_fn step;
+	void (*done)(void *arg);
+	void *arg;
 	TAILQ_ENTRY(meta_later) link;
 };
 
@@ -335,28 +337,27 @@ static void on_idle(uv_idle_t *h)
 
 	clock_now(&srv->m);
 	for (l = TAILQ_FIRST(&srv->later); l; l = n) {
+		struct meta_reply r = { l->c, &l->req };
 		struct merr e = { 0 };
 		int rc;
 
 		n = TAILQ_NEXT(l, link);
-		rc = meta_volume_create_step(&srv->m, l->v, META_CREATE_SLICE, &e);
+		rc = l->step(&srv->m, l->arg, l->c ? &r : NULL, &e);
 		if (rc > 0)
 			continue;
-		if (l->c) {
-			struct meta_reply r = { l->c, &l->req };
-			if (rc == 0)
-				meta_reply_volume(&r, l->v);
-			else
-				reply_err(l->c, &l->req, &e);
-		}
+		if (rc < 0 && l->c)
+			reply_err(l->c, &l->req, &e);
 		TAILQ_REMOVE(&srv->later, l, link);
+		if (l->done)
+			l->done(l->arg);
 		free(l);
 	}
 	if (TAILQ_EMPTY(&srv->later))
 		uv_idle_stop(&srv->idle);
 }
 
-int meta_reply_later(struct meta_reply *r, struct meta_volume *v)
+int meta_reply_job(struct meta_reply *r, meta_job_step_fn step, void (*done)(void *arg),
+		   void *arg)
 {
 	struct meta_server *srv = r->c->srv;
 	struct meta_later *l = calloc(1, sizeof(*l));
@@ -365,7 +366,9 @@ int meta_reply_later(struct meta_reply *r, struct meta_volume *v)
 		abort();
 	l->c = r->c;
 	l->req = *r->req;
-	l->v = v;
+	l->step = step;
+	l->done = done;
+	l->arg = arg;
 	TAILQ_INSERT_TAIL(&srv->later, l, link);
 	uv_idle_start(&srv->idle, on_idle);	/* the loop does not sleep meanwhile */
 	return 0;
@@ -479,6 +482,8 @@ void meta_server_fini(struct meta_server *srv)
 
 	while ((l = TAILQ_FIRST(&srv->later))) {	/* the load frees what they had */
 		TAILQ_REMOVE(&srv->later, l, link);
+		if (l->done)
+			l->done(l->arg);
 		free(l);
 	}
 	meta_flush_keepalives(&srv->m);

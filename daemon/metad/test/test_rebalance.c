@@ -284,6 +284,26 @@ static void test_topology_repair(void **state)
 	c[5].pc.allocated = c[5].pc.valid;
 	assert_int_equal(meta_rebal_topology(&p, c, 6, &m), META_REBAL_MOVE);
 	assert_int_equal(m.dst, 2);
+	/* a plan at low load: no prefer local, so topology repair */
+	{
+		struct meta_rebal_chunk k[6];
+		struct meta_rebal_move mv[4];
+		struct meta_rebal_plan info;
+		struct meta_rebal_pext q = PX(10, L(3, 4, 0), 0);
+
+		for (int i = 0; i < 6; i++)
+			k[i] = CH((uint32_t)i + 1, 10 * (uint32_t)(i / 2 + 1), 100, 10);
+		assert_int_equal(meta_rebal_plan(&q, 1, k, 6, NULL, mv, 4, &info), 1);
+		assert_int_equal(info.level, META_LOAD_LOW);
+		assert_int_equal(info.topology, 1);
+		assert_true(mv[0].dst != 3 && mv[0].dst != 4);
+		q.prefer_cid = 3;	/* with one, localization at low load */
+		for (int i = 0; i < 6; i++)
+			k[i] = CH((uint32_t)i + 1, 10 * (uint32_t)(i / 2 + 1), 100, 10);
+		meta_rebal_plan(&q, 1, k, 6, NULL, mv, 4, &info);
+		assert_int_equal(info.topology, 0);
+		assert_int_equal(info.localize, 1);
+	}
 	/* 1 and 2 in one brick too, no other chunk can take it: in place */
 	c[0].pc.topo.brick = 10;
 	c[5].pc.allocated = c[5].pc.valid;

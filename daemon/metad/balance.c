@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The cluster's load and the rebalance plan (see balance.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "location.h"
+#include "provision.h"
+
+static uint32_t permille(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r;
+
+	if (!b)
+		return a ? 10000 : 0;
+	r = (unsigned __int128)a * 1000 / b;
+	return r > 10000 ? 10000 : (uint32_t)r;
+}
+
+void meta_cluster_load(struct meta *m, struct meta_cluster_load *out)
+{
+	static const struct meta_load_thresholds t = META_LOAD_THRESHOLDS_DEFAULT;
+
+	memset(out, 0, sizeof(*out));
+	out->t = t;
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		struct meta_chunk *c = meta_chunk(&m->chunks, cid);
+		struct meta_chunk_load *l;
+		struct meta_place_space sp;
+
+		if (!c)
+			continue;
+		l = &out->chunks[out->n++];
+		meta_provision_space(c, false, &sp);
+		meta_place_space_split(&sp, &l->split);
+		l->cid = cid;
+		l->healthy = c->status == CHUNK_HEALTHY;
+		l->topo = meta_provision_path(m, c);
+		l->valid = c->space.valid;
+		l->used = c->space.used;
+		l->ratio_permille = permille(l->split.allocated, l->valid);
+		l->level = meta_load_level(l->split.allocated, l->valid, true, &t);
+		if (l->healthy) {
+			out->valid += l->valid;
+			out->allocated += l->split.allocated;
+		}
+	}
+	out->ratio_permille = permille(out->allocated, out->valid);
+	out->level = meta_load_level(out->allocated, out->valid, false, &t);
+}
+
+size_t meta_balance_chunks(struct meta *m, struct meta_rebal_chunk *out)
+{
+	size_t n = 0;
+
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		struct meta_chunk *c = meta_chunk(&m->chunks, cid);
+		struct meta_place_space sp;
+
+		if (!c)
+			continue;
+		meta_provision_space(c, false, &sp);
+		out[n++] = (struct meta_rebal_chunk){
+			.pc = {
+				.cid = cid,
+				.healthy = c->status == CHUNK_HEALTHY,
+				.topo = meta_provision_path(m, c),
+				.valid = sp.valid,
+				.allocated = meta_place_allocated(&sp),
+			},
+			.used = c->space.used,
+			.slots = UINT32_MAX,	/* the scheduler's slots are not known here yet */
+		};
+	}
+	return n;
+}
+
+struct meta_plan {
+	struct meta_rebal_planner *pl;
+	uint64_t cursor;		/* next pid to look at; 0 = all seen */
+	uint64_t scanned;
+	uint32_t before[META_MAX_CID + 1];
+	bool fed;
+};
+
+struct meta_plan *meta_plan_start(struct meta *m, uint32_t max)
+{
+	struct meta_plan *p = calloc(1, sizeof(*p));
+	struct meta_rebal_chunk c[META_MAX_CID];
+	size_t nc;
+
+	if (!p)
+		return NULL;
+	nc = meta_balance_chunks(m, c);
+	for (size_t i = 0; i < nc; i++)
+		p->before[c[i].pc.cid] = permille(c[i].pc.allocated, c[i].pc.valid);
+	p->pl = meta_rebal_planner_new(c, nc, NULL, max ? max : META_PLAN_DEFAULT_MOVES);
+	if (!p->pl) {
+		free(p);
+		return NULL;
+	}
+	p->cursor = meta_pext_next(&m->pexts, 1);
+	return p;
+}
+
+/* a pextent as rebalance sees it */
+static void describe(struct meta *m, uint64_t pid, const struct meta_pext *x,
+		     struct meta_rebal_pext *r)
+{
+	struct meta_session *o = x->owner ? meta_session_find(&m->sessions, x->owner) : NULL;
+	uint64_t origin = 0, origin_epoch = 0;
+
+	meta_pext_origin(&m->pexts, pid, &origin, &origin_epoch);
+	*r = (struct meta_rebal_pext){
+		.pid = pid,
+		.location = x->location,
+		.alive_location = x->alive_location,
+		.expected = x->expected,
+		.owner = o && o->alive ? o->cid : 0,
+		.prefer_cid = x->preferred_cid,
+		.thick = !(x->flags & PEXT_THIN),
+		.has_origin = origin != 0,
+	};
+}
+
+bool meta_plan_step(struct meta *m, struct meta_plan *p)
+{
+	if (!p->fed) {
+		uint32_t n = 0;
+
+		/* pids may come and go between slices: the cursor only moves on */
+		while (p->cursor && n++ < META_PLAN_SLICE_PEXTS) {
+			struct meta_pext *x = meta_pext(&m->pexts, p->cursor);
+			struct meta_rebal_pext r;
+
+			if (x) {
+				describe(m, p->cursor, x, &r);
+				meta_rebal_planner_add(p->pl, &r);
+				p->scanned++;
+			}
+			p->cursor = meta_pext_next(&m->pexts, p->cursor + 1);
+		}
+		if (p->cursor)
+			return false;
+		p->fed = true;
+		return false;
+	}
+	return meta_rebal_planner_step(p->pl, META_PLAN_SLICE_STEPS);
+}
+
+const struct meta_rebal_move *meta_plan_moves(const struct meta_plan *p, size_t *n,
+					      struct meta_rebal_plan *info)
+{
+	return meta_rebal_planner_moves(p->pl, n, info);
+}
+
+uint64_t meta_plan_scanned(const struct meta_plan *p)
+{
+	return p->scanned;
+}
+
+uint32_t meta_plan_ratio_before(const struct meta_plan *p, uint32_t cid)
+{
+	return cid <= META_MAX_CID ? p->before[cid] : 0;
+}
+
+void meta_plan_free(struct meta_plan *p)
+{
+	if (!p)
+		return;
+	meta_rebal_planner_free(p->pl);
+	free(p);
+}
