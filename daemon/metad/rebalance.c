@@ -45,6 +45,12 @@ struct view {
 	 * exp_n -2 not yet, -1 none */
 	int8_t exp_n[META_MAX_CID + 1][ZBS_LOC_SLOTS + 1];
 	uint32_t exp[META_MAX_CID + 1][ZBS_LOC_SLOTS + 1][ZBS_LOC_SLOTS];
+	/* chunks grouped by topology path (all four ids equal): members of a
+	 * group are at one distance from any chunk outside it and from each
+	 * other; gmember[gstart[g] .. gstart[g + 1]) in cid order */
+	uint32_t ngroups;
+	uint16_t gstart[META_MAX_CID + 1];
+	uint8_t gmember[META_MAX_CID];
 };
 
 static void view_init(struct view *v, const struct meta_rebal_chunk *c, size_t nc)
@@ -60,6 +66,34 @@ static void view_init(struct view *v, const struct meta_rebal_chunk *c, size_t n
 		v->pc[v->npc++] = c[i].pc;
 	}
 	memset(v->exp_n, -2, sizeof(v->exp_n));
+	/* the groups, in order of their lowest cid */
+	{
+		bool placed[META_MAX_CID + 1] = { false };
+		uint32_t k = 0;
+
+		v->ngroups = 0;
+		for (uint32_t a = 1; a <= META_MAX_CID; a++) {
+			const struct meta_place_path *pa;
+
+			if (!v->by_cid[a] || placed[a])
+				continue;
+			pa = &v->by_cid[a]->pc.topo;
+			v->gstart[v->ngroups++] = (uint16_t)k;
+			for (uint32_t b = a; b <= META_MAX_CID; b++) {
+				const struct meta_place_path *pb;
+
+				if (!v->by_cid[b] || placed[b])
+					continue;
+				pb = &v->by_cid[b]->pc.topo;
+				if (pa->zone == pb->zone && pa->rack == pb->rack &&
+				    pa->brick == pb->brick && pa->node == pb->node) {
+					placed[b] = true;
+					v->gmember[k++] = (uint8_t)b;
+				}
+			}
+		}
+		v->gstart[v->ngroups] = (uint16_t)k;
+	}
 }
 
 /* the expected set of n replicas for prefer (cached), its size or -1 */
@@ -347,13 +381,24 @@ static enum meta_rebal_skip topology(const struct view *v, const struct meta_reb
 		if (safety_cmp(&s, &cur) > 0)
 			dst = p->prefer_cid;
 	}
-	for (uint32_t cid = 1; !dst && cid <= META_MAX_CID; cid++) {
-		const struct meta_rebal_chunk *x = chunk(v, cid);
+	/* chunks of one topology path are alike for the safety: one
+	 * safety per group, for its best member */
+	for (uint32_t g = 0; !dst && g < v->ngroups; g++) {
+		const struct meta_rebal_chunk *x = NULL;
 
-		if (!x || loc_contains(p->location, cid) || x->pc.failslow || !fits(x) ||
-		    !idle_enough(x) || super_after(x, t))
+		for (uint32_t k = v->gstart[g]; k < v->gstart[g + 1]; k++) {
+			const struct meta_rebal_chunk *y = v->by_cid[v->gmember[k]];
+
+			if (loc_contains(p->location, y->pc.cid) || y->pc.failslow || !fits(y) ||
+			    !idle_enough(y) || super_after(y, t))
+				continue;
+			if (!x || ratio_below(y->pc.allocated, y->pc.valid, x->pc.allocated,
+					      x->pc.valid))
+				x = y;
+		}
+		if (!x)
 			continue;
-		safety_with(v, p->location, replace, cid, &s);
+		safety_with(v, p->location, replace, x->pc.cid, &s);
 		if (safety_cmp(&s, &cur) <= 0)
 			continue;
 		if (!bestc || safety_cmp(&s, &best) > 0 ||
