@@ -43,7 +43,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..32"
+echo "1..38"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -195,9 +195,62 @@ if grep -q "^sent=" "$T/flood" && zc volume list >/dev/null && [ $((rss1 - rss0)
 else not_ok "flood" "rss $rss0 -> $rss1 kB" "$(cat "$T/flood")"; fi
 wait "$flood"
 
+# ---- recovery: status, config, scan, list, migrate errors -----------------------------
+# chunk 2 is gone: its replicas need recovering, but no fake chunk runs recover
+# cmds (no CAP_RECOVER), so none is issued
+zc volume create mg 256M --thick --replica 2 >/dev/null
+mpid=$(zc --json volume show mg --pextents | jq_ 'd["pextents"][0]["pid"]')
+mepoch=$(zc --json lease show "$mpid" | jq_ 'd["epoch"]')
+echo "$mpid $mepoch 0" >> "$T/rep1"	# reported: its replicas stay alive
+echo "$mpid $mepoch 0" >> "$T/rep3"
+scanned() { zc --json recover status | jq_ 'd["last_scan_ms"] < 3000 and d["need_recover"] + d["dead"] >= 1 and d["cmds_running"] + d["cmds_waiting"] == 0' | grep -q True; }
+if zc recover scan | grep -q "scan started" && wait_for 10 scanned &&
+   zc --json recover status | jq_ 'd["config"] == {"slots": 128, "concurrency": 32, "bps": 0, "timeout_ms": 1080000, "scan_interval_ms": 60000}' | grep -q True &&
+   [ "$(zc --json recover list | jq_ 'len(d)')" = 0 ] && zc recover status | grep -q "need recover:"; then
+	ok "recover scan/status/list: the lost chunk's pextents need recovery, defaults shown, no cmd without CAP_RECOVER"
+else not_ok "recover status" "$(zc --json recover status 2>&1)" "$(zc --json recover list 2>&1)"; fi
+zc recover set --slots 0 > "$T/out" 2>&1; st1=$?
+zc recover set --slots 100001 > "$T/out2" 2>&1; st2=$?
+zc recover set > "$T/out3" 2>&1; st3=$?
+if [ $st1 = 2 ] && [ $st2 = 2 ] && grep -q "slots 100001: want 1..100000" "$T/out2" && [ $st3 = 2 ] &&
+   grep -q "needs at least one of" "$T/out3"; then
+	ok "recover set refuses nonsense (slots 0, slots > 100000, nothing to set): exit 2"
+else not_ok "recover set validation" "$st1 $(cat "$T/out")" "$st2 $(cat "$T/out2")" "$st3 $(cat "$T/out3")"; fi
+zc --json recover set --slots 64 --bps 10M --timeout-ms 600000 --scan-interval-ms 5000 > "$T/set"
+kill -9 "$META_PID"; wait "$META_PID" 2>/dev/null
+start_meta "$PORT" || { sleep 0.5; start_meta "$PORT"; }
+if jq_ 'd["config"] == {"slots": 64, "concurrency": 32, "bps": 10485760, "timeout_ms": 600000, "scan_interval_ms": 5000}' < "$T/set" | grep -q True &&
+   zc --json recover status | jq_ 'd["config"]["slots"] == 64 and d["config"]["bps"] == 10485760 and d["config"]["scan_interval_ms"] == 5000' | grep -q True &&
+   zc --json recover set --bps unlimited | jq_ 'd["config"]["bps"] == 0 and d["config"]["slots"] == 64' | grep -q True; then
+	ok "recover set: changed online, kept across a kill -9 restart, 0 keeps a field, bps back to unlimited"
+else not_ok "recover set persistence" "$(zc recover status 2>&1)"; fi
+mloc=$(zc --json lease show "$mpid" | jq_ 'd["location"]')
+ma=$((mloc & 255)) mb=$((mloc >> 8 & 255))
+zc migrate create 999999 --src "$ma" --dst "$c2" --replace "$mb" > "$T/out" 2>&1; st1=$?
+zc migrate create "$mpid" --src "$ma" --dst "$mb" --replace "$mb" > "$T/out2" 2>&1; st2=$?
+zc migrate create "$mpid" --src "$ma" --dst "$c2" --replace "$mb" > "$T/out3" 2>&1; st3=$?
+zc migrate create "$mpid" --src "$ma" --dst "$c2" > "$T/out4" 2>&1; st4=$?
+if [ $st1 = 3 ] && grep -q "pid 999999 not found" "$T/out" &&
+   [ $st2 = 2 ] && grep -q "(dst has the replica)" "$T/out2" &&
+   [ $st3 = 2 ] && grep -q "(dst unusable)" "$T/out3" &&
+   [ $st4 = 2 ] && grep -q "needs PID, --src, --dst and --replace" "$T/out4"; then
+	ok "migrate create errors name the check: unknown pid exit 3, dst holding it / dst down exit 2, missing --replace exit 2"
+else not_ok "migrate create errors" "$st1 $(cat "$T/out")" "$st2 $(cat "$T/out2")" "$st3 $(cat "$T/out3")" "$st4 $(cat "$T/out4")"; fi
+start_chunk 4
+c4=
+has_space() { c4=$(cid_of 4) && [ -n "$c4" ] && [ "$(zc --json chunk show "$c4" | jq_ 'd["space"].get("valid", 0) > 0 and d["status"] == "CONNECTED_HEALTHY"')" = True ]; }
+wait_for 10 has_space
+zc --json migrate create "$mpid" --src "$ma" --dst "$c4" --replace "$mb" > "$T/out" 2>&1; st=$?
+if [ $st = 1 ] && grep -q "(no owner)" "$T/out" && [ "$(zc --json recover list | jq_ 'len(d)')" = 0 ]; then
+	ok "migrate create with no chunk running recover cmds: refused (no owner), nothing left behind"
+else not_ok "migrate no owner" "exit $st" "$(cat "$T/out")"; fi
+if grep -q "Set recover config: slots 64" "$T/metad.log" && grep -q "recover scan done:" "$T/metad.log"; then
+	ok "the log names the config change and the scans"
+else not_ok "recover log lines"; fi
+
 # ---- CLI conventions ----------------------------------------------------------------
 helpok=1
-for o in chunk topo volume lease session; do "$BIN/zbsctl" $o --help | grep -q Usage || helpok=0; done
+for o in chunk topo volume lease session recover migrate; do "$BIN/zbsctl" $o --help | grep -q Usage || helpok=0; done
 "$BIN/zbsctl" volume create --help | grep -q "create NAME SIZE" || helpok=0
 "$BIN/zbsctl" volume frob >/dev/null 2>&1; [ $? = 2 ] || helpok=0
 "$BIN/zbsctl" --meta 127.0.0.1:1 volume list >/dev/null 2>&1; [ $? = 4 ] || helpok=0
