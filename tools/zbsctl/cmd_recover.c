@@ -120,31 +120,23 @@ static int call(const struct zbsctl_opts *o, uint16_t method, const void *req,
 	return st;
 }
 
-static int r_status(const struct zbsctl_opts *o)
+/* recover status, or list */
+static int r_show(const struct zbsctl_opts *o, bool list)
 {
 	Zbs__Empty req = ZBS__EMPTY__INIT;
-	Zbs__RecoverStatusResponse *resp;
-	int st = call(o, ZBS_M_RECOVER_STATUS, &req, &zbs__recover_status_response__descriptor,
-		      (void **)&resp);
+	ProtobufCMessage *resp;
+	int st = call(o, list ? ZBS_M_RECOVER_LIST : ZBS_M_RECOVER_STATUS, &req,
+		      list ? &zbs__recover_list_response__descriptor :
+			     &zbs__recover_status_response__descriptor, (void **)&resp);
 
 	if (st)
 		return st;
-	print_status(o, resp);
-	zbs__recover_status_response__free_unpacked(resp, NULL);
-	return ZBSCTL_OK;
-}
-
-static int r_list(const struct zbsctl_opts *o)
-{
-	Zbs__Empty req = ZBS__EMPTY__INIT;
-	Zbs__RecoverListResponse *resp;
-	int st = call(o, ZBS_M_RECOVER_LIST, &req, &zbs__recover_list_response__descriptor,
-		      (void **)&resp);
-
-	if (st)
-		return st;
-	print_cmds(o, resp->cmds, resp->n_cmds);
-	zbs__recover_list_response__free_unpacked(resp, NULL);
+	if (list)
+		print_cmds(o, ((Zbs__RecoverListResponse *)resp)->cmds,
+			   ((Zbs__RecoverListResponse *)resp)->n_cmds);
+	else
+		print_status(o, (Zbs__RecoverStatusResponse *)resp);
+	protobuf_c_message_free_unpacked(resp, NULL);
 	return ZBSCTL_OK;
 }
 
@@ -265,9 +257,9 @@ static int recover_run(const struct zbsctl_opts *o, int argc, char **argv)
 		zbsctl_err("recover %s takes no arguments", argv[1]);
 		return ZBSCTL_USAGE;
 	}
-	if (argv[1][1] == 't')
-		return r_status(o);
-	return argv[1][0] == 'l' ? r_list(o) : r_scan(o);
+	if (strcmp(argv[1], "scan") == 0)
+		return r_scan(o);
+	return r_show(o, strcmp(argv[1], "list") == 0);
 }
 
 static struct zbsctl_object recover_obj = {
