@@ -9,7 +9,9 @@ LEASE_MS=1500
 META_PID= PORT=
 declare -A CHUNK_PID CHUNK_UUID
 
+KEEPER=
 cleanup() {
+	[ -n "$KEEPER" ] && kill "$KEEPER" 2>/dev/null
 	for c in "${!CHUNK_PID[@]}"; do kill -9 "${CHUNK_PID[$c]}" 2>/dev/null; done
 	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
 	wait 2>/dev/null
@@ -43,7 +45,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..38"
+echo "1..41"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -244,6 +246,52 @@ zc --json migrate create "$mpid" --src "$ma" --dst "$c4" --replace "$mb" > "$T/o
 if [ $st = 1 ] && grep -q "(no owner)" "$T/out" && [ "$(zc --json recover list | jq_ 'len(d)')" = 0 ]; then
 	ok "migrate create with no chunk running recover cmds: refused (no owner), nothing left behind"
 else not_ok "migrate no owner" "exit $st" "$(cat "$T/out")"; fi
+# a chunk that runs recover cmds (zbs-meta-cli plays it; no CAP_REVOKE_ACK,
+# so leases given back are released at once): it owns the migrate, gets it
+# in every keepalive reply until it acknowledges it, and ends it with
+# ReplaceReplica. The scheduler gives it recovers of its own meanwhile (the
+# pextents chunk 2 left): only the migrate's pid is looked at.
+CX_CAPS=55
+cli chunk "$(cat /proc/sys/kernel/random/uuid)" 127.0.0.9:20009 127.0.0.9:21009 $CX_CAPS > "$T/cx"
+cx=$(sed -n 's/^cid=//p' "$T/cx") sx=$(sed -n 's/^session=//p' "$T/cx")
+ka() { cli keepalive "$sx" $CX_CAPS "$@"; }
+mine() { zc --json recover list | jq_ "[c['delivered'] for c in d if c['pid'] == $mpid]"; }
+( while :; do ka >/dev/null; sleep 0.2; done ) &	# its session stays alive
+KEEPER=$!
+wait_for 5 ka >/dev/null
+zc --json migrate create "$mpid" --src "$ma" --dst "$cx" --replace "$mb" > "$T/mc" 2>&1; st=$?
+rid=$(jq_ 'd["cmd_id"]' < "$T/mc" 2>/dev/null)
+ka > "$T/ka1"; ka > "$T/ka2"
+rle=$(sed -n "s/^recover id=$rid .* lease_epoch=\([0-9]*\) .*/\1/p" "$T/ka1")
+ka "$rid" > "$T/ka3"
+if [ $st = 0 ] && jq_ "d['owner_cid'] == $cx and d['dst_cid'] == $cx and d['is_migrate'] and not d['delivered']" < "$T/mc" | grep -q True &&
+   grep -q "^recover id=$rid pid=$mpid epoch=$mepoch lease_epoch=$rle src=$ma@127.0.0.$ma:2000$ma dst=$cx@127.0.0.9:20009 replace=$mb migrate=1 thick=1 " "$T/ka1" &&
+   grep -q "^recover id=$rid " "$T/ka2" && ! grep -q "^recover id=$rid " "$T/ka3" && grep -q "^recover_concurrency=32$" "$T/ka3" &&
+   [ "$(mine)" = "[True]" ]; then
+	ok "migrate onto a chunk that runs cmds: it owns it; CMD_RECOVER in every keepalive reply until acknowledged"
+else not_ok "recover cmd delivery" "exit $st $(cat "$T/mc")" "$(cat "$T/ka1")" "$(cat "$T/ka3")"; fi
+cli replace "$sx" "$rid" "$mpid" "$mepoch" $((rle - 1)) "$cx" "$mb" 0 ok > "$T/rr1"; st1=$?
+cli replace "$sx" 12345 "$mpid" "$mepoch" "$rle" "$cx" "$mb" 0 ok > "$T/rr2"; st2=$?
+if [ $st1 = 7 ] && grep -q "lease_epoch" "$T/rr1" && [ $st2 = 2 ] && grep -q "no live recover cmd 12345" "$T/rr2" &&
+   [ "$(mine)" = "[]" ] && zc --json recover status | jq_ 'd["failed"] >= 1' | grep -q True &&
+   [ "$(zc --json lease show "$mpid" | jq_ 'd["owner_session"]')" = 0 ]; then
+	ok "ReplaceReplica refused: a stale lease_epoch from the owner ends the cmd (owner released), an unknown cmd id is an error"
+else not_ok "replace refusals" "$st1 $(cat "$T/rr1")" "$st2 $(cat "$T/rr2")" "$(mine)"; fi
+zc --json migrate create "$mpid" --src "$ma" --dst "$cx" --replace "$mb" > "$T/mc" 2>&1
+rid=$(jq_ 'd["cmd_id"]' < "$T/mc" 2>/dev/null)
+ka > "$T/ka1"
+rle=$(sed -n "s/^recover id=$rid .* lease_epoch=\([0-9]*\) .*/\1/p" "$T/ka1")
+ka "$rid" >/dev/null
+gc_of_replaced() { grep -q "^gc $mpid $mepoch$" "$T/ev1" || grep -q "^gc $mpid $mepoch$" "$T/ev3"; }
+if cli replace "$sx" "$rid" "$mpid" "$mepoch" "$rle" "$cx" "$mb" 0 ok >/dev/null &&
+   loc=$(zc --json lease show "$mpid" | jq_ 'd["location"]') && [ $((loc & 255)) = "$ma" ] && [ $((loc >> 8 & 255)) = "$cx" ] &&
+   zc --json lease show "$mpid" | jq_ "d['alive_location'] == d['location']" | grep -q True &&
+   zc --json recover status | jq_ 'd["done"] == 1' | grep -q True && [ "$(mine)" = "[]" ] && wait_for 5 gc_of_replaced &&
+   grep -q "\[REPLACE REPLICA\] cmd $rid pid $mpid" "$T/metad.log" && grep -q "\[RECOVER\] cmd $rid pid $mpid" "$T/metad.log" &&
+   grep -q "add recover cmd by rpc for pid: $mpid src: $ma dst: $cx replace: $mb owner: $cx" "$T/metad.log"; then
+	ok "ReplaceReplica ok: dst takes replace's slot, alive at once, the replaced replica GC'd on its chunk; logged"
+else not_ok "replace replica" "$(cat "$T/mc")" "$(grep -i 'recover\|replace' "$T/metad.log" | tail -12)" "$(zc lease show "$mpid" 2>&1)" "$(zc recover status 2>&1)"; fi
+kill "$KEEPER"; wait "$KEEPER" 2>/dev/null; KEEPER=
 if grep -q "Set recover config: slots 64" "$T/metad.log" && grep -q "recover scan done:" "$T/metad.log"; then
 	ok "the log names the config change and the scans"
 else not_ok "recover log lines"; fi
