@@ -231,7 +231,16 @@ static struct meta_sched_cmd *start(struct meta *m, const struct meta_recover_cm
 	struct meta_session *s = session_of_chunk(m, rc->owner);
 	struct meta_sched_owner *o;
 	struct meta_sched_cmd *c;
+	struct meta_recover_cmd undo = *rc;
+	struct meta_recover_undo u;
 
+	if (rc->owner_new && !s) {
+		/* the policy saw its chunk healthy: cannot happen; give it back */
+		log_err("pid %llu: owner %u has no live session; cmd dropped",
+			(unsigned long long)rc->pid, rc->owner);
+		meta_recover_release(&sc->slots, &undo, META_RECOVER_REVOKED, &u);
+		return NULL;
+	}
 	if (rc->owner_new) {
 		if (p->owner)	/* its session is not alive: the lease is free */
 			meta_pext_release_owner(m, rc->pid, false);
@@ -243,7 +252,7 @@ static struct meta_sched_cmd *start(struct meta *m, const struct meta_recover_cm
 		abort();
 	c->rc = *rc;
 	c->id = sc->next_id++;
-	c->sid = s->id;
+	c->sid = rc->owner_new ? s->id : p->owner;
 	c->lease_epoch = p->lease_epoch;
 	c->meta_gen = p->meta_gen;
 	c->grant_access_s = p->last_access_s;
@@ -288,8 +297,7 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 			  meta_recover_error_name(err.code), err.msg);
 		return RETRY;
 	}
-	start(m, &rc, "add recover cmd");
-	return ISSUED;
+	return start(m, &rc, "add recover cmd") ? ISSUED : RETRY;
 }
 
 /* ---- the periodic work ---- */
@@ -299,7 +307,8 @@ static void scan_end(struct meta_sched *sc, uint64_t now)
 	sc->scanning = false;
 	sc->stats = sc->counting;
 	sc->last_scan_ms = now ? now : 1;
-	sc->next_scan_ms = now + sc->cfg.scan_interval_ms;
+	sc->next_scan_ms = sc->again ? now : now + sc->cfg.scan_interval_ms;
+	sc->again = false;
 	log_info("recover scan done: %llu need recover, %llu dead, %llu at risk, %u cmd(s)",
 		 (unsigned long long)sc->stats.need_recover, (unsigned long long)sc->stats.dead,
 		 (unsigned long long)sc->stats.at_risk, sc->ncmds);
@@ -399,7 +408,10 @@ void meta_sched_scan_now(struct meta *m)
 
 	if (!sc)
 		return;
-	/* (a scan running starts again: what it counted is counted anew) */
+	if (sc->scanning) {
+		sc->again = true;	/* another once this one is through */
+		return;
+	}
 	sc->scanning = true;
 	sc->scan_pid = 1;
 	memset(&sc->counting, 0, sizeof(sc->counting));
@@ -659,6 +671,9 @@ int meta_sched_migrate(struct meta *m, uint64_t pid, uint32_t src, uint32_t dst,
 		return merr_set(e, migrate_status(err.code), "migrate refused (%s): %s",
 				meta_recover_error_name(err.code), err.msg);
 	*out = start(m, &rc, "add recover cmd by rpc");
+	if (!*out)
+		return merr_set(e, ZBS_RPC_EAGAIN, "pid %llu: its owner %u went away; try again",
+				(unsigned long long)pid, rc.owner);
 	return 0;
 }
 

@@ -117,6 +117,7 @@ struct meta_sched {
 	struct meta_sched_wait *waiting;	/* by pid, in order of queueing */
 	/* the scan */
 	bool scanning;
+	bool again;			/* asked for while scanning: start over after */
 	uint64_t scan_pid;		/* the next pid it looks at */
 	uint64_t next_scan_ms;		/* when the next one starts */
 	uint64_t last_scan_ms;		/* when the last full one ended, 0 = none */

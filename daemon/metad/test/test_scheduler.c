@@ -204,7 +204,6 @@ static void test_kill_recover(void **state)
 	uint64_t pid = kill_one(f, CAPS_REC, &dead), lease_epoch, cid;
 	struct meta_pext *p = meta_pext(&f->m.pexts, pid);
 	struct meta_session *owner;
-	char loc[32];
 
 	live = loc_get(p->location, 1);
 	c = the_cmd(f);
@@ -251,7 +250,6 @@ static void test_kill_recover(void **state)
 	assert_true(loc_contains(p->alive_location, cid));
 	assert_int_equal(p->lease_epoch, lease_epoch);	/* the owner keeps its lease */
 	assert_true(slots_empty(f));
-	print_message("loc %s\n", loc_format(p->location, loc, sizeof(loc)));
 	/* whole: the next scan finds nothing to do */
 	meta_sched_scan_now(&f->m);
 	run(f, 500);
@@ -261,6 +259,52 @@ static void test_kill_recover(void **state)
 	/* the same request again: the cmd is gone */
 	assert_int_equal(meta_sched_replace(&f->m, &r, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+}
+
+/* RemoveReplica queues the pid at once; the cmd adds a replica (replace 0)
+ * under the pid's existing owner, which keeps its lease whatever happens */
+static void test_remove_replica_immediate(void **state)
+{
+	struct fix *f = *state;
+	struct meta_sched_cmd *c;
+	struct meta_sched_replace r;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid, lease_epoch, sid;
+	uint32_t a, b;
+
+	add_chunks(f, 4, CAPS_REC);
+	v = mkvol(f, 1);
+	run(f, 200);
+	p = meta_pext(&f->m.pexts, v->vtable[0]);
+	a = loc_get(p->location, 0);
+	b = loc_get(p->location, 1);
+	sid = f->sid[a];
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
+	lease_epoch = p->lease_epoch;
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, lease_epoch, b, 0, sid, &e), 0);
+	assert_true(waiting(f, pid));
+	assert_int_equal(f->m.sched->ncmds, 0);
+	run(f, 100);		/* the next tick, not the next scan */
+	c = the_cmd(f);
+	assert_int_equal(c->rc.replace, 0);
+	assert_int_equal(c->rc.src, a);
+	assert_int_equal(c->rc.owner, a);
+	assert_false(c->rc.owner_new);
+	assert_int_equal(c->sid, sid);
+	assert_int_equal(p->lease_epoch, lease_epoch);	/* no new owner, no new lease */
+	replace_req(f, c, &r);
+	r.ok = false;
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	assert_int_equal(p->owner, sid);		/* its own lease: kept */
+	run(f, META_SCHED_BACKOFF_MS + 500);
+	c = the_cmd(f);
+	replace_req(f, c, &r);
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	assert_int_equal(loc_count(p->location), 2);	/* appended */
+	assert_int_equal(loc_get(p->location, 0), a);
+	assert_int_equal(p->owner, sid);
 }
 
 /* a migrate (replace alive) that succeeds: the replaced replica is GC'd */
@@ -595,6 +639,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_replica_immediate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
