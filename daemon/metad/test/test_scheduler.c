@@ -261,6 +261,21 @@ static void test_kill_recover(void **state)
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
 }
 
+/* four chunks, a volume of one extent: its pextent on *a and *b */
+static struct meta_pext *one_extent(struct fix *f, struct meta_volume **v, uint32_t *a,
+				    uint32_t *b)
+{
+	struct meta_pext *p;
+
+	add_chunks(f, 4, CAPS_REC);
+	*v = mkvol(f, 1);
+	run(f, 200);
+	p = meta_pext(&f->m.pexts, (*v)->vtable[0]);
+	*a = loc_get(p->location, 0);
+	*b = loc_get(p->location, 1);
+	return p;
+}
+
 /* RemoveReplica queues the pid at once; the cmd adds a replica (replace 0)
  * under the pid's existing owner, which keeps its lease whatever happens */
 static void test_remove_replica_immediate(void **state)
@@ -274,12 +289,7 @@ static void test_remove_replica_immediate(void **state)
 	uint64_t pid, lease_epoch, sid;
 	uint32_t a, b;
 
-	add_chunks(f, 4, CAPS_REC);
-	v = mkvol(f, 1);
-	run(f, 200);
-	p = meta_pext(&f->m.pexts, v->vtable[0]);
-	a = loc_get(p->location, 0);
-	b = loc_get(p->location, 1);
+	p = one_extent(f, &v, &a, &b);
 	sid = f->sid[a];
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
 	lease_epoch = p->lease_epoch;
@@ -318,12 +328,7 @@ static void test_replace_gc(void **state)
 	struct meta_pext *p;
 	uint32_t a, b, dst = 0;
 
-	add_chunks(f, 4, CAPS_REC);
-	v = mkvol(f, 1);
-	run(f, 500);
-	p = meta_pext(&f->m.pexts, v->vtable[0]);
-	a = loc_get(p->location, 0);
-	b = loc_get(p->location, 1);
+	p = one_extent(f, &v, &a, &b);
 	for (uint32_t i = 1; i <= 4 && !dst; i++)
 		if (i != a && i != b)
 			dst = i;
