@@ -66,10 +66,10 @@ int main(int argc, char **argv)
 	struct meta_sched_config rcfg = meta_sched_defaults;
 	static struct meta_server srv;
 	uint64_t v;
-	int c, lvl;
+	int c, lvl, idx = 0;
 
 	zbs_log_init("zbs-metad", ZBS_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "d:l:v:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:l:v:h", lo, &idx)) != -1) {
 		switch (c) {
 		case 'd': data = optarg; break;
 		case 'l': listen = optarg; break;
@@ -93,7 +93,8 @@ int main(int argc, char **argv)
 		case O_RTIMEOUT:
 		case O_RSCAN:
 			if (zbs_parse_u64(optarg, 1, UINT32_MAX, &v)) {
-				fprintf(stderr, "zbs-metad: %s: want a number, 1..2^32-1\n", optarg);
+				fprintf(stderr, "zbs-metad: --%s %s: want a number, 1..2^32-1\n",
+					lo[idx].name, optarg);
 				return 2;
 			}
 			if (c == O_RSLOTS)
@@ -107,7 +108,8 @@ int main(int argc, char **argv)
 			break;
 		case O_RBPS:
 			if (zbs_parse_u64(optarg, 0, UINT64_MAX, &v)) {
-				fprintf(stderr, "zbs-metad: %s: want bytes per second\n", optarg);
+				fprintf(stderr, "zbs-metad: --recover-bps %s: want bytes per second\n",
+					optarg);
 				return 2;
 			}
 			rcfg.bps = v;
