@@ -412,6 +412,10 @@ void meta_sched_scan_now(struct meta *m)
 		sc->again = true;	/* another once this one is through */
 		return;
 	}
+	if (meta_sched_now_ms(m) < sc->quiet_until_ms) {
+		sc->next_scan_ms = sc->quiet_until_ms;	/* the chunks are coming back */
+		return;
+	}
 	sc->scanning = true;
 	sc->scan_pid = 1;
 	memset(&sc->counting, 0, sizeof(sc->counting));
@@ -826,7 +830,11 @@ int meta_sched_init(struct meta *m, const struct meta_sched_config *cfg)
 	sc->next_id = m->core.wall_ns / 1000 ? m->core.wall_ns / 1000 : 1;
 	sc->rate_from_ms = meta_sched_now_ms(m);
 	config_apply(m, &c);
-	sc->next_scan_ms = meta_sched_now_ms(m);	/* a first scan at once */
+	/* a chunk that was alive before the start has a lease to come back
+	 * in: the first scan waits for that, so a restart of metad is not
+	 * taken for the loss of every chunk not reconnected yet */
+	sc->quiet_until_ms = meta_sched_now_ms(m) + 2ULL * m->core.cfg.session_lease_ms;
+	sc->next_scan_ms = sc->quiet_until_ms;
 	log_info("recover config%s: slots %u concurrency %u bps %llu timeout_ms %u "
 		 "scan_interval_ms %u", rc ? " (stored)" : "", c.slots, c.concurrency,
 		 (unsigned long long)c.bps, c.timeout_ms, c.scan_interval_ms);

@@ -21,7 +21,8 @@
  *    META_SCHED_RETRY_MS later;
  *  - the scan: every pextent, META_SCHED_SLICE of them per tick, every
  *    scan_interval_ms, at once on RecoverScan and when a session ends (its
- *    chunk's replicas stop counting).
+ *    chunk's replicas stop counting); none in the first two session leases
+ *    after the start, while the chunks reconnect.
  *
  * Our choices:
  *  - a replica counts only while its chunk has a live session: a chunk
@@ -121,6 +122,8 @@ struct meta_sched {
 	uint64_t scan_pid;		/* the next pid it looks at */
 	uint64_t next_scan_ms;		/* when the next one starts */
 	uint64_t last_scan_ms;		/* when the last full one ended, 0 = none */
+	uint64_t quiet_until_ms;	/* no scan before (two session leases
+					 * after the start: chunks reconnect) */
 	struct meta_sched_stats counting, stats;	/* the one running, the last */
 	/* counters since start */
 	uint64_t done, failed;

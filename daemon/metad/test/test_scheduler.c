@@ -102,6 +102,7 @@ static int setup(void **state)
 	f->t = 1000 * MS;
 	clock_to(f, 0);
 	assert_int_equal(meta_sched_init(&f->m, NULL), 0);
+	clock_to(f, 2 * cfg.session_lease_ms);	/* past the quiet start */
 	*state = f;
 	return 0;
 }
@@ -552,6 +553,29 @@ static void test_needs_cap(void **state)
 	assert_int_equal(the_cmd(f)->rc.pid, pid);
 }
 
+/* after a start the chunks have two session leases to come back before a
+ * scan takes them for lost */
+static void test_quiet_start(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	uint32_t a, b;
+	uint64_t pid;
+
+	one_extent(f, &v, &a, &b);
+	pid = v->vtable[0];
+	meta_sched_free(&f->m);		/* as a metad that starts now */
+	assert_int_equal(meta_sched_init(&f->m, NULL), 0);
+	f->dead[a] = true;
+	run(f, 1500);
+	assert_null(sess(f, a));
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_false(f->m.sched->scanning);
+	run(f, 1000);
+	assert_int_equal(the_cmd(f)->rc.pid, pid);
+	assert_int_equal(the_cmd(f)->rc.replace, a);
+}
+
 /* the scan looks at META_SCHED_SLICE pextents a tick; a tick issues at
  * most META_SCHED_ISSUE cmds */
 static void test_slices(void **state)
@@ -651,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_topo_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_void, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_needs_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	};
