@@ -158,6 +158,16 @@ static void queue_gc(struct meta *m, uint32_t cid, uint64_t pid, uint64_t epoch,
 		 (unsigned long long)epoch, cid, what);
 }
 
+/* is a GC of pid still queued for cid's chunk? A cmd must not write there
+ * before it went out (it would delete the new replica) */
+static bool gc_pending(struct meta *m, uint32_t cid, uint64_t pid, uint64_t epoch)
+{
+	struct meta_session *s = session_of_chunk(m, cid);
+	struct meta_cmd c = { .type = CMD_GC_DELETE, .pid = pid, .epoch = epoch };
+
+	return s && meta_session_queued(s, &c);
+}
+
 /* the cmd ends: slots back, the undo when it did not succeed, freed */
 static void release(struct meta *m, struct meta_sched_cmd *c, enum meta_recover_end how,
 		    const char *why)
@@ -291,6 +301,8 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 	if (meta_recover_plan(&rp, v->c, v->n, &sc->slots, &req, &err))
 		return err.code == META_RECOVER_ENOTNEEDED || err.code == META_RECOVER_EDEAD ?
 		       DROP : RETRY;
+	if (gc_pending(m, req.dst, pid, p->epoch))
+		return RETRY;	/* the last try's leftovers go first */
 	if (meta_recover_add(&sc->slots, &rp, v->c, v->n, false, &req, meta_sched_now_ms(m), &rc,
 			     &err)) {
 		log_debug("pid %llu waits: %s (%s)", (unsigned long long)pid,
@@ -668,6 +680,9 @@ int meta_sched_migrate(struct meta *m, uint64_t pid, uint32_t src, uint32_t dst,
 	if (p->flags & PEXT_REVOKING)
 		return merr_set(e, ZBS_RPC_EAGAIN, "pid %llu: its lease is being revoked; try again",
 				(unsigned long long)pid);
+	if (gc_pending(m, dst, pid, p->epoch))
+		return merr_set(e, ZBS_RPC_EAGAIN, "pid %llu: a GC of its replica on dst %u is "
+				"still on its way; try again", (unsigned long long)pid, dst);
 	build_view(m, &v);
 	pext_view(m, &v, pid, p, &rp);
 	if (meta_recover_migrate(&sc->slots, &rp, v.c, v.n, cmd_by_pid(sc, pid) != NULL, src, dst,

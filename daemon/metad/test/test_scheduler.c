@@ -46,6 +46,8 @@ struct fix {
 	uint64_t sid[6];
 	uint64_t caps[6];
 	bool dead[6];		/* its keepalives stopped */
+	struct { uint32_t cid; uint64_t pid; } gc[64];	/* GC deletes sent */
+	uint32_t ngc;
 };
 
 static void clock_to(struct fix *f, uint64_t ms)
@@ -67,10 +69,17 @@ static void run(struct fix *f, uint64_t ms)
 
 	for (uint64_t t = 0; t < ms; t += 100) {
 		clock_to(f, 100);
-		for (int c = 1; c <= 5; c++)
-			if (f->sid[c] && !f->dead[c])
-				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, f->caps[c],
-								&s, &e), 0);
+		for (int c = 1; c <= 5; c++) {
+			if (!f->sid[c] || f->dead[c])
+				continue;
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, f->caps[c],
+							&s, &e), 0);
+			/* the reply takes the queued commands (h_keepalive) */
+			for (uint32_t i = 0; i < s->ncmds; i++)
+				if (s->cmds[i].type == CMD_GC_DELETE && f->ngc < 64)
+					f->gc[f->ngc].cid = c, f->gc[f->ngc++].pid = s->cmds[i].pid;
+			meta_session_cmds_sent(s);
+		}
 		meta_tick(&f->m, 100 * MS);
 	}
 }
@@ -143,10 +152,14 @@ static bool slots_empty(struct fix *f)
 	return !memcmp(f->m.sched->slots.by_cid, zero, sizeof(zero));
 }
 
-/* is a GC of pid queued for cid's chunk? */
+/* is a GC of pid queued for cid's chunk, or sent to it? */
 static bool gc_queued(struct fix *f, int cid, uint64_t pid)
 {
 	struct meta_session *s = sess(f, cid);
+
+	for (uint32_t i = 0; i < f->ngc; i++)
+		if (f->gc[i].cid == (uint32_t)cid && f->gc[i].pid == pid)
+			return true;
 
 	for (uint32_t i = 0; s && i < s->ncmds; i++)
 		if (s->cmds[i].type == CMD_GC_DELETE && s->cmds[i].pid == pid)
@@ -362,8 +375,9 @@ static void test_replace_refusals(void **state)
 	struct meta_sched_replace r;
 	struct merr e;
 	int dead;
-	uint64_t pid = kill_one(f, CAPS_REC, &dead);
+	uint64_t pid = kill_one(f, CAPS_REC, &dead), backoff;
 	struct meta_pext *p = meta_pext(&f->m.pexts, pid);
+	struct meta_sched_wait *w;
 	uint32_t dst;
 
 	c = the_cmd(f);
@@ -396,6 +410,17 @@ static void test_replace_refusals(void **state)
 	assert_int_equal(p->owner, 0);		/* the owner it was given: back */
 	assert_true(gc_queued(f, dst, pid));	/* it went out: its partial dst */
 	assert_false(loc_contains(p->location, dst));
+	/* no cmd writes to dst before the GC of its leftovers went out */
+	assert_int_equal(meta_sched_migrate(&f->m, pid, r.src, dst, r.replace, &c, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
+	assert_non_null(strstr(e.msg, "GC"));
+	HASH_FIND(hh, f->m.sched->waiting, &pid, sizeof(pid), w);
+	backoff = w->not_before_ms;
+	w->not_before_ms = 0;		/* no backoff: the GC alone holds it */
+	meta_sched_tick(&f->m);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	HASH_FIND(hh, f->m.sched->waiting, &pid, sizeof(pid), w);
+	w->not_before_ms = backoff;
 	/* waits: not reissued at once, but after the backoff */
 	assert_true(waiting(f, pid));
 	run(f, META_SCHED_BACKOFF_MS / 2);
