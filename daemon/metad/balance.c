@@ -6,6 +6,7 @@
 #include "balance.h"
 #include "location.h"
 #include "provision.h"
+#include "scheduler.h"
 
 static uint32_t permille(uint64_t a, uint64_t b)
 {
@@ -69,7 +70,9 @@ size_t meta_balance_chunks(struct meta *m, struct meta_rebal_chunk *out)
 				.allocated = meta_place_allocated(&sp),
 			},
 			.used = c->space.used,
-			.slots = UINT32_MAX,	/* the scheduler's slots are not known here yet */
+			.slots = m->sched ? meta_recover_slots_avail(&m->sched->slots, cid) :
+					    META_RECOVER_SLOTS_DEFAULT,
+			.cmds = m->sched ? m->sched->slots.by_cid[cid].cmds : 0,
 		};
 	}
 	return n;
@@ -120,6 +123,7 @@ static void describe(struct meta *m, uint64_t pid, const struct meta_pext *x,
 		.prefer_cid = x->preferred_cid,
 		.thick = !(x->flags & PEXT_THIN),
 		.has_origin = origin != 0,
+		.has_cmd = meta_sched_has_cmd(m, pid),
 	};
 }
 

@@ -30,6 +30,7 @@ struct meta_chunk {
 	uint64_t caps;
 	/* ^ persisted; in memory only (recomputed at load): */
 	uint32_t thick_pids, thin_pids, new_thin_pids;
+	uint32_t rx_pids;		/* reserved as recover/migrate dst (the scheduler's) */
 	bool dirty;			/* a keepalive changed it: the next tick writes it */
 };
 

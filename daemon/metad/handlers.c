@@ -15,6 +15,7 @@
 #include "owner.h"
 #include "provision.h"
 #include "rpc.h"
+#include "scheduler.h"
 
 #define MSG(p) ((const ProtobufCMessage *)(p))
 
@@ -101,6 +102,73 @@ static void fill_negotiation(struct meta *m, Zbs__Negotiation *n, uint64_t chunk
 	n->cluster_enabled = meta_cluster_caps(m);
 }
 
+/* a recover cmd as it goes out, with the addresses it names */
+#define META_RECOVERS_PER_REPLY 1024
+struct recover_out {
+	Zbs__RecoverCmd rc;
+	char src[64], dst[64];
+};
+
+static void chunk_addr(char *buf, size_t len, const struct meta_chunk *c)
+{
+	if (c)
+		snprintf(buf, len, "%s:%u", c->data_ip, c->data_port);
+	else
+		buf[0] = '\0';
+}
+
+static void fill_recover(struct meta *m, struct recover_out *o, const struct meta_sched_cmd *c)
+{
+	const struct meta_pext *p = meta_pext(&m->pexts, c->rc.pid);
+
+	zbs__recover_cmd__init(&o->rc);
+	chunk_addr(o->src, sizeof(o->src), meta_chunk(&m->chunks, c->rc.src));
+	chunk_addr(o->dst, sizeof(o->dst), meta_chunk(&m->chunks, c->rc.dst));
+	o->rc.pid = c->rc.pid;
+	o->rc.epoch = c->rc.epoch;
+	o->rc.lease_epoch = p->lease_epoch;	/* checked valid: the cmd's */
+	o->rc.src_cid = c->rc.src;
+	o->rc.src_addr = o->src;
+	o->rc.dst_cid = c->rc.dst;
+	o->rc.dst_addr = o->dst;
+	o->rc.replace_cid = c->rc.replace;
+	o->rc.is_migrate = c->rc.is_migrate;
+	o->rc.thick = c->thick;
+	o->rc.meta_gen = p->meta_gen;
+	o->rc.agile = false;	/* not tracked by meta yet: a full copy */
+}
+
+static void fill_recover_info(struct meta *m, Zbs__RecoverCmdInfo *o,
+			      const struct meta_sched_cmd *c)
+{
+	uint64_t now = meta_sched_now_ms(m);
+
+	zbs__recover_cmd_info__init(o);
+	o->cmd_id = c->id;
+	o->pid = c->rc.pid;
+	o->epoch = c->rc.epoch;
+	o->src_cid = c->rc.src;
+	o->dst_cid = c->rc.dst;
+	o->replace_cid = c->rc.replace;
+	o->owner_cid = c->rc.owner;
+	o->is_migrate = c->rc.is_migrate;
+	o->agile = false;
+	o->delivered = c->acked;
+	o->bytes_copied = c->bytes_copied;
+	o->bytes_total = c->bytes_total;
+	o->age_ms = now > c->rc.issued_ms ? now - c->rc.issued_ms : 0;
+}
+
+static void fill_recover_config(Zbs__RecoverConfig *o, const struct meta_sched_config *c)
+{
+	zbs__recover_config__init(o);
+	o->slots = c->slots;
+	o->concurrency = c->concurrency;
+	o->bps = c->bps;
+	o->timeout_ms = c->timeout_ms;
+	o->scan_interval_ms = c->scan_interval_ms;
+}
+
 /* ---- handlers ---------------------------------------------------------- */
 
 static int h_register_chunk(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
@@ -178,20 +246,46 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 		return -1;
 	for (size_t i = 0; i < q->n_revoke_acks; i++)
 		meta_revoke_acked(m, s, q->revoke_acks[i]);
+	for (size_t i = 0; i < q->n_recover_acks; i++)
+		meta_sched_acked(m, s, q->recover_acks[i]);
+	for (size_t i = 0; i < q->n_recover_progress; i++)
+		meta_sched_progress(m, s, q->recover_progress[i]->cmd_id,
+				    q->recover_progress[i]->bytes_copied,
+				    q->recover_progress[i]->bytes_total);
+	if (m->sched) {
+		resp.recover_concurrency = m->sched->cfg.concurrency;
+		resp.recover_bps = m->sched->cfg.bps;
+	}
 	resp.lease_ms = m->core.cfg.session_lease_ms;
 	resp.report_ack = s->report_seq;
 	resp.full_report_ms = m->core.cfg.alive_grace_ms / 3;
 	fill_negotiation(m, &n, q->capabilities);
 	resp.negotiation = &n;
-	/* the one-time commands, then every revoke not acknowledged yet */
+	/* the one-time commands, every revoke not acknowledged yet, then every
+	 * recover cmd not acknowledged yet */
 	uint32_t nrv = s->nrevokes < META_REVOKES_PER_REPLY ? s->nrevokes : META_REVOKES_PER_REPLY;
 	uint32_t nc = s->ncmds + nrv;
 	struct meta_revoke *rv = TAILQ_FIRST(&s->revokes);
-	if (nc) {
-		cmds = calloc(nc, sizeof(*cmds));
-		cmdp = calloc(nc, sizeof(*cmdp));
-		if (!cmds || !cmdp)
+	struct meta_sched_cmd *rcs[META_RECOVERS_PER_REPLY];
+	uint32_t nrc = meta_sched_to_send(m, s, rcs, META_RECOVERS_PER_REPLY);
+	struct recover_out *ro = NULL;
+	if (nc + nrc) {
+		cmds = calloc(nc + nrc, sizeof(*cmds));
+		cmdp = calloc(nc + nrc, sizeof(*cmdp));
+		ro = calloc(nrc + 1, sizeof(*ro));
+		if (!cmds || !cmdp || !ro)
 			abort();
+		for (uint32_t i = 0; i < nrc; i++) {
+			fill_recover(m, &ro[i], rcs[i]);
+			zbs__command__init(&cmds[nc + i]);
+			cmds[nc + i].type = ZBS__COMMAND_TYPE__CMD_RECOVER;
+			cmds[nc + i].volume_id = (char *)"";
+			cmds[nc + i].pid = rcs[i]->rc.pid;
+			cmds[nc + i].epoch = rcs[i]->rc.epoch;
+			cmds[nc + i].id = rcs[i]->id;
+			cmds[nc + i].recover = &ro[i].rc;
+			cmdp[nc + i] = &cmds[nc + i];
+		}
 		for (uint32_t i = 0; i < nc; i++) {
 			const struct meta_cmd *c = &s->cmds[i];
 
@@ -208,13 +302,14 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 			cmds[i].id = c->id;
 			cmdp[i] = &cmds[i];
 		}
-		resp.n_commands = nc;
+		resp.n_commands = nc + nrc;
 		resp.commands = cmdp;
 	}
 	ret = meta_reply_msg(r, MSG(&resp));
 	meta_session_cmds_sent(s);	/* delivered */
 	free(cmds);
 	free(cmdp);
+	free(ro);
 	return ret;
 }
 
@@ -340,6 +435,7 @@ static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct meta_r
 		return merr_set(e, ZBS_RPC_EINVAL, "move needs exactly one of cid or topology id");
 	if (meta_topo_move(&m->topos, &m->chunks, q->cid, q->id, q->new_parent_id, e))
 		return -1;
+	meta_sched_topo_changed(m, q->cid, q->id);	/* SPEC 5.6 */
 	return meta_reply_msg(r, MSG(&resp));
 }
 
@@ -800,6 +896,128 @@ static int h_migrate_plan(struct meta *m, const ProtobufCMessage *in, struct met
 	return meta_reply_job(r, plan_step, plan_done, j);
 }
 
+static int h_replace_replica(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			     struct merr *e)
+{
+	const Zbs__ReplaceReplicaRequest *q = (const void *)in;
+	Zbs__Empty resp = ZBS__EMPTY__INIT;
+	struct meta_sched_replace rq = {
+		.sid = q->session_id, .cmd_id = q->cmd_id, .pid = q->pid, .epoch = q->epoch,
+		.lease_epoch = q->lease_epoch, .gen = q->gen, .src = q->src_cid, .dst = q->dst_cid,
+		.replace = q->replace_cid, .ok = q->ok, .error = q->error,
+		.bytes_copied = q->bytes_copied,
+	};
+
+	if (meta_sched_replace(m, &rq, e))
+		return -1;
+	return meta_reply_msg(r, MSG(&resp));
+}
+
+static int reply_recover_status(struct meta *m, struct meta_reply *r, struct merr *e)
+{
+	Zbs__RecoverStatusResponse resp = ZBS__RECOVER_STATUS_RESPONSE__INIT;
+	Zbs__RecoverConfig cfg;
+	struct meta_sched_status st;
+
+	if (!m->sched)
+		return merr_set(e, ZBS_RPC_EUNSUPP, "this metad runs no recovery scheduler");
+	meta_sched_status(m, &st);
+	fill_recover_config(&cfg, &m->sched->cfg);
+	resp.config = &cfg;
+	resp.need_recover = st.stats.need_recover;
+	resp.dead = st.stats.dead;
+	resp.at_risk = st.stats.at_risk;
+	resp.cmds_running = st.running;
+	resp.cmds_waiting = st.waiting;
+	resp.bytes_left = st.bytes_left;
+	resp.rate_bps = st.rate_bps;
+	resp.eta_ms = st.eta_ms;
+	resp.done = st.done;
+	resp.failed = st.failed;
+	resp.last_scan_ms = st.last_scan_ago_ms;
+	return meta_reply_msg(r, MSG(&resp));
+}
+
+static int h_recover_status(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			    struct merr *e)
+{
+	return reply_recover_status(m, r, e);
+}
+
+static int h_recover_set(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			 struct merr *e)
+{
+	const Zbs__RecoverSetRequest *q = (const void *)in;
+	struct meta_sched_config c = { 0 };
+
+	if (!q->config)
+		return merr_set(e, ZBS_RPC_EINVAL, "RecoverSet without a config");
+	c.slots = q->config->slots;
+	c.concurrency = q->config->concurrency;
+	c.bps = q->config->bps;
+	c.timeout_ms = q->config->timeout_ms;
+	c.scan_interval_ms = q->config->scan_interval_ms;
+	if (meta_sched_set(m, &c, e))
+		return -1;
+	return reply_recover_status(m, r, e);
+}
+
+static int h_recover_scan(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			  struct merr *e)
+{
+	Zbs__Empty resp = ZBS__EMPTY__INIT;
+
+	if (!m->sched)
+		return merr_set(e, ZBS_RPC_EUNSUPP, "this metad runs no recovery scheduler");
+	meta_sched_scan_now(m);
+	return meta_reply_msg(r, MSG(&resp));
+}
+
+static int h_recover_list(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			  struct merr *e)
+{
+	Zbs__RecoverListResponse resp = ZBS__RECOVER_LIST_RESPONSE__INIT;
+	uint32_t n = m->sched ? m->sched->ncmds : 0, i = 0;
+	Zbs__RecoverCmdInfo *o = calloc(n + 1, sizeof(*o));
+	Zbs__RecoverCmdInfo **op = calloc(n + 1, sizeof(*op));
+	const struct meta_sched_cmd *c;
+	int ret;
+
+	if (!o || !op)
+		abort();
+	if (!m->sched) {
+		free(o);
+		free(op);
+		return merr_set(e, ZBS_RPC_EUNSUPP, "this metad runs no recovery scheduler");
+	}
+	TAILQ_FOREACH(c, &m->sched->cmds, link) {
+		fill_recover_info(m, &o[i], c);
+		op[i] = &o[i];
+		i++;
+	}
+	resp.n_cmds = i;
+	resp.cmds = op;
+	ret = meta_reply_msg(r, MSG(&resp));
+	free(o);
+	free(op);
+	return ret;
+}
+
+static int h_migrate_create(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			    struct merr *e)
+{
+	const Zbs__MigrateCreateRequest *q = (const void *)in;
+	Zbs__MigrateCreateResponse resp = ZBS__MIGRATE_CREATE_RESPONSE__INIT;
+	Zbs__RecoverCmdInfo info;
+	struct meta_sched_cmd *c;
+
+	if (meta_sched_migrate(m, q->pid, q->src_cid, q->dst_cid, q->replace_cid, &c, e))
+		return -1;
+	fill_recover_info(m, &info, c);
+	resp.cmd = &info;
+	return meta_reply_msg(r, MSG(&resp));
+}
+
 const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_REGISTER_CHUNK] = { &zbs__register_chunk_request__descriptor, h_register_chunk },
 	[ZBS_M_CREATE_SESSION] = { &zbs__create_session_request__descriptor, h_create_session },
@@ -823,4 +1041,10 @@ const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_PEXTENT_SHOW] = { &zbs__pextent_show_request__descriptor, h_pextent_show },
 	[ZBS_M_CLUSTER_LOAD] = { &zbs__empty__descriptor, h_cluster_load },
 	[ZBS_M_MIGRATE_PLAN] = { &zbs__migrate_plan_request__descriptor, h_migrate_plan },
+	[ZBS_M_REPLACE_REPLICA] = { &zbs__replace_replica_request__descriptor, h_replace_replica },
+	[ZBS_M_RECOVER_STATUS] = { &zbs__empty__descriptor, h_recover_status },
+	[ZBS_M_RECOVER_LIST] = { &zbs__empty__descriptor, h_recover_list },
+	[ZBS_M_RECOVER_SET] = { &zbs__recover_set_request__descriptor, h_recover_set },
+	[ZBS_M_RECOVER_SCAN] = { &zbs__empty__descriptor, h_recover_scan },
+	[ZBS_M_MIGRATE_CREATE] = { &zbs__migrate_create_request__descriptor, h_migrate_create },
 };

@@ -35,7 +35,7 @@ struct meta_place_path meta_provision_path(struct meta *m, const struct meta_chu
  * Placement candidates from the chunk and topology tables; returns how
  * many. `settled`: as if every chunk had just reported, without the
  * full-extent charge of its new thin pextents (SPEC 7.1 "new thin", pending
- * until the next report). Failslow and rx are not in the tables yet.
+ * until the next report).
  */
 void meta_provision_space(const struct meta_chunk *c, bool settled, struct meta_place_space *sp)
 {
@@ -44,6 +44,7 @@ void meta_provision_space(const struct meta_chunk *c, bool settled, struct meta_
 		.thin_used = c->space.thin_used,
 		.new_thin_pids = settled ? 0 : c->new_thin_pids,
 		.thick_pids = c->thick_pids,
+		.thin_rx_pids = c->rx_pids,	/* an extent each, thin or thick */
 	};
 }
 

@@ -20,6 +20,7 @@
 #include "owner.h"
 #include "provision.h"
 #include "meta.pb-c.h"
+#include "scheduler.h"
 #include "server.h"
 #include "util.h"
 
@@ -407,8 +408,9 @@ static void on_signal(uv_signal_t *s, int signum)
 	uv_stop(srv->loop);
 }
 
-int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, const char *datadir,
-		const char *listen_addr)
+int meta_server_init(struct meta_server *srv, const struct meta_config *cfg,
+		     const struct meta_sched_config *rcfg, const char *datadir,
+		     const char *listen_addr)
 {
 	char err[256];
 	struct sockaddr_storage ss;
@@ -425,7 +427,7 @@ int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, con
 		log_err("%s", err);
 		return -1;
 	}
-	if (meta_load(&srv->m, srv->store))
+	if (meta_load(&srv->m, srv->store) || meta_sched_init(&srv->m, rcfg))
 		return -1;
 	/* the time the load takes counts as a stall: sessions reused from the
 	 * store do not run out before their chunks can reach us */
@@ -493,5 +495,6 @@ void meta_server_fini(struct meta_server *srv)
 	uv_loop_close(srv->loop);
 	srv->m.core.store = NULL;
 	meta_store_close(srv->store);
+	meta_sched_free(&srv->m);
 	meta_free(&srv->m);
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* zbsctl migrate plan: the moves rebalance would make now */
+/* zbsctl migrate create|plan: move a replica by hand; the moves rebalance would make */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: zbsctl [--json] migrate VERB [ARGS]\n"
 		"\n"
+		"  create PID --src CID --dst CID --replace CID\n"
+		"        move a replica of pextent PID: dst copies it from src, then takes\n"
+		"        replace's place in its location (SPEC 5.7; prefer-local and\n"
+		"        topology are not checked); runs as a cmd of the recovery\n"
+		"        scheduler (zbsctl recover list)\n"
 		"  plan [--dry-run] [--max N] [--summary]\n"
 		"        the moves rebalance would make now, nothing committed: each\n"
 		"        pextent's src, dst and the replica it replaces, and why\n"
@@ -195,13 +200,21 @@ static int migrate_run(const struct zbsctl_opts *o, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "plan") == 0)
 		return plan(o, argc - 1, argv + 1);
+	if (strcmp(argv[1], "create") == 0) {
+		for (int k = 2; k < argc; k++)
+			if (zbsctl_is_help(argv[k])) {
+				usage(stdout);
+				return ZBSCTL_OK;
+			}
+		return zc_migrate_create(o, argc, argv);
+	}
 	zbsctl_err("unknown migrate verb '%s'; see 'zbsctl migrate --help'", argv[1]);
 	return ZBSCTL_USAGE;
 }
 
 static struct zbsctl_object migrate_obj = {
 	.name = "migrate",
-	.summary = "rebalance moves: plan",
+	.summary = "move replicas: by hand (create), or see rebalance's plan",
 	.run = migrate_run,
 };
 ZBSCTL_OBJECT(migrate_obj)
