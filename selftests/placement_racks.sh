@@ -4,7 +4,9 @@
 # each of three racks, the first one the kernel's agent. A 3-replica volume
 # written through /dev/zbsN gets every extent on three racks, at first and
 # after a chunk of one rack died (its rack keeps one chunk); a 2-replica
-# volume gets two racks. fio verifies the data.
+# volume gets two racks. fio verifies the data. The first volume prefers
+# the agent's chunk, so its reads are all served locally: the device's
+# counters and meta's volume show (the agent reports them) say so.
 . "$(dirname "$0")/lib.sh"
 B=$ZBS_TOP/build
 T=$(mktemp -d /tmp/zbs-racks.XXXXXX)
@@ -22,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 zc() { "$ZBSCTL" --meta $M "$@"; }
 
-ktap_plan 7
+ktap_plan 9
 ip link set lo up 2>/dev/null
 zbs_load && wait_path /dev/zbs-control || { ktap_fail "module loads"; ktap_finish; exit 1; }
 "$B/zbs-metad" -d "$T/meta" -l $M --session-lease-ms 3000 2>"$T/metad.log" &
@@ -90,7 +92,7 @@ write_spread() { # write_spread DEV NAME
 	fio_run "$1" "$2" 0 64M
 }
 
-zc volume create v3 8G --replica 3 >/dev/null
+zc volume create v3 8G --replica 3 --prefer-cid "${CID_OF[1]}" >/dev/null
 DEV=$(zc attach v3 --io-timeout-ms 60000 2>"$T/e")
 ktap_check "24 extents and 64 MiB fio written to a 3-replica volume" write_spread "$DEV" v3a
 ktap_check "every extent of the 3-replica volume on three racks" racks_ok v3 3
@@ -109,4 +111,16 @@ DEV2=$(zc attach v2 --io-timeout-ms 60000 2>"$T/e")
 ktap_check "every extent of a 2-replica volume on two racks" \
 	bash -c "$(declare -f write_spread fio_run racks_ok zc); $(declare -p RACK_OF_CID); T=$T M=$M ZBSCTL=$ZBSCTL; write_spread $DEV2 v2 && racks_ok v2 2"
 ktap_check "the first volume's data verifies" fio_run "$DEV" v3a 0 64M --verify_only
+# 64 MiB read back by the verify, all from the agent's own chunk
+dev_reads() { zc --json device show "$DEV" | jq_ "d['read_bytes_$1']"; }
+DIAG_L=$(dev_reads local) DIAG_R=$(dev_reads remote)
+ktap_check "device counters: the verify's reads were local (local $DIAG_L, remote $DIAG_R)" \
+	test "$DIAG_L" -ge $((64 << 20)) -a "$DIAG_R" = 0
+meta_reads() {
+	[ "$(zc --json volume show v3 | jq_ "d['read_bytes_local']")" = "$(dev_reads local)" ] &&
+		[ "$(zc --json volume show v3 | jq_ "d['read_bytes_remote']")" = 0 ] &&
+		zc volume show v3 | grep -q "^reads local: *100.0%"
+}
+wait_for 30 meta_reads
+ktap_check "meta's volume show: reads 100% local, as the agent reported them" meta_reads
 ktap_finish

@@ -307,6 +307,8 @@ static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 		.revoke_arg = agent,
 		.lease = chunk_kchannel_lease_op,	/* SESSION to the kernel */
 		.lease_arg = k,
+		.reads = chunk_kchannel_reads_op,	/* where the kernel's reads went */
+		.reads_arg = k,
 	};
 	struct chunk_session_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :

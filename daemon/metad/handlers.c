@@ -49,7 +49,7 @@ static void fill_chunk(Zbs__Chunk *o, Zbs__SpaceInfo *si, const struct meta_chun
 	o->capabilities = c->caps;
 }
 
-static void fill_volume(Zbs__Volume *o, const struct meta_volume *v)
+static void fill_volume(struct meta *m, Zbs__Volume *o, const struct meta_volume *v)
 {
 	zbs__volume__init(o);
 	o->id = (char *)v->id;
@@ -67,6 +67,7 @@ static void fill_volume(Zbs__Volume *o, const struct meta_volume *v)
 	o->created_ns = v->created_ns;
 	o->vextents = v->nvext;
 	o->allocated_pextents = v->allocated;
+	meta_volume_reads(v, &m->sessions, &o->read_bytes_local, &o->read_bytes_remote);
 }
 
 static void fill_pext(struct meta *m, Zbs__PExtent *o, uint64_t pid)
@@ -256,6 +257,15 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 		resp.recover_concurrency = m->sched->cfg.concurrency;
 		resp.recover_bps = m->sched->cfg.bps;
 	}
+	for (size_t i = 0; i < q->n_volume_reads; i++) {
+		const Zbs__VolumeReads *vr = q->volume_reads[i];
+		struct meta_volume *v = vr->volume_id ? meta_volume_by_id(&m->vols, vr->volume_id) :
+				       NULL;
+
+		if (v)		/* a volume deleted meanwhile: nothing to keep */
+			meta_volume_note_reads(v, &m->sessions, s->id, vr->local_bytes,
+					       vr->remote_bytes);
+	}
 	resp.lease_ms = m->core.cfg.session_lease_ms;
 	resp.report_ack = s->report_seq;
 	resp.full_report_ms = m->core.cfg.alive_grace_ms / 3;
@@ -439,12 +449,12 @@ static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct meta_r
 	return meta_reply_msg(r, MSG(&resp));
 }
 
-int meta_reply_volume(struct meta_reply *r, const struct meta_volume *v)
+static int reply_volume(struct meta *m, struct meta_reply *r, const struct meta_volume *v)
 {
 	Zbs__VolumeResponse resp = ZBS__VOLUME_RESPONSE__INIT;
 	Zbs__Volume vo;
 
-	fill_volume(&vo, v);
+	fill_volume(m, &vo, v);
 	resp.volume = &vo;
 	return meta_reply_msg(r, MSG(&resp));
 }
@@ -457,7 +467,7 @@ static int create_step(struct meta *m, void *arg, struct meta_reply *r, struct m
 
 	if (rc)
 		return rc > 0 ? 1 : -1;
-	return r ? meta_reply_volume(r, v) : 0;
+	return r ? reply_volume(m, r, v) : 0;
 }
 
 static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
@@ -479,7 +489,7 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct me
 	};
 	switch (meta_volume_create(m, &s, &vol, e)) {
 	case 0:
-		return meta_reply_volume(r, vol);
+		return reply_volume(m, r, vol);
 	case META_CREATE_PENDING:
 		return meta_reply_job(r, create_step, NULL, vol);	/* when its extents are there */
 	default:
@@ -501,7 +511,7 @@ static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct meta
 	for (uint32_t i = 0; i < m->vols.n; i++) {
 		if (!m->vols.slots[i] || m->vols.slots[i]->creating || m->vols.slots[i]->deleting)
 			continue;
-		fill_volume(&vo[n], m->vols.slots[i]);
+		fill_volume(m, &vo[n], m->vols.slots[i]);
 		vp[n] = &vo[n];
 		n++;
 	}
@@ -526,7 +536,7 @@ static int h_volume_show(struct meta *m, const ProtobufCMessage *in, struct meta
 
 	if (!v)
 		return -1;
-	fill_volume(&vo, v);
+	fill_volume(m, &vo, v);
 	resp.volume = &vo;
 	if (q->pextents && v->allocated) {
 		po = calloc(v->allocated, sizeof(*po));
@@ -557,7 +567,7 @@ static int h_volume_resize(struct meta *m, const ProtobufCMessage *in, struct me
 
 	if (!v || meta_volume_resize(m, v, q->size, e))
 		return -1;
-	return meta_reply_volume(r, v);
+	return reply_volume(m, r, v);
 }
 
 static int h_volume_delete(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,

@@ -12,8 +12,6 @@ struct meta_reply;	/* the server's reply sink */
 
 /* Pack msg as the OK reply; returns 0. */
 int meta_reply_msg(struct meta_reply *r, const ProtobufCMessage *msg);
-/* the OK reply of a volume request: the volume */
-int meta_reply_volume(struct meta_reply *r, const struct meta_volume *v);
 /*
  * No reply now: the server runs step on its loop, a slice per turn, until
  * it returns 1 no more. 0: it replied through r (r is NULL when the client
