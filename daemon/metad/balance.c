@@ -5,7 +5,9 @@
 
 #include "balance.h"
 #include "location.h"
+#include "log.h"
 #include "provision.h"
+#include "rpc.h"
 #include "scheduler.h"
 
 static uint32_t permille(uint64_t a, uint64_t b)
@@ -174,4 +176,136 @@ void meta_plan_free(struct meta_plan *p)
 		return;
 	meta_rebal_planner_free(p->pl);
 	free(p);
+}
+
+/* ---- rebalance feeding the scheduler ---- */
+
+int meta_balance_init(struct meta *m)
+{
+	struct meta_balance *b = calloc(1, sizeof(*b));
+	uint32_t iv = m->core.cfg.rebalance_interval_ms;
+
+	if (!b)
+		return -1;
+	/* the first plan after the chunks had time to report (as the
+	 * scheduler's quiet start): two session leases, or the interval if
+	 * shorter */
+	b->next_plan_ms = meta_sched_now_ms(m) +
+			  (iv && iv < 2ULL * m->core.cfg.session_lease_ms ?
+			   iv : 2ULL * m->core.cfg.session_lease_ms);
+	b->tokens_ms = meta_sched_now_ms(m);
+	m->balance = b;
+	return 0;
+}
+
+void meta_balance_free(struct meta *m)
+{
+	struct meta_balance *b = m->balance;
+
+	if (!b)
+		return;
+	meta_plan_free(b->plan);
+	free(b->q);
+	free(b);
+	m->balance = NULL;
+}
+
+size_t meta_balance_queue(struct meta *m, const struct meta_rebal_move *mv, size_t n,
+			  uint32_t per_hour)
+{
+	struct meta_balance *b = m->balance;
+	struct meta_rebal_move *q;
+
+	if (!b)
+		return 0;
+	q = n ? malloc(n * sizeof(*q)) : NULL;
+	if (n && !q) {
+		log_err("rebalance: out of memory: %zu moves not queued", n);
+		return 0;
+	}
+	if (n)
+		memcpy(q, mv, n * sizeof(*q));
+	free(b->q);
+	b->q = q;
+	b->head = 0;
+	b->n = n;
+	b->per_hour = per_hour ? per_hour :
+		      m->core.cfg.rebalance_moves_per_hour ? m->core.cfg.rebalance_moves_per_hour :
+		      META_REBALANCE_MOVES_PER_HOUR;
+	if (b->head < b->n)
+		log_info("rebalance: %zu move(s) queued for the scheduler, at most %u an hour", n,
+			 b->per_hour);
+	return n;
+}
+
+/* hand queued moves to the scheduler as the token bucket allows */
+static void hand_out(struct meta *m, struct meta_balance *b, uint64_t now)
+{
+	uint64_t cap = (uint64_t)b->per_hour * 1000 / 60;
+
+	if (cap < 1000)
+		cap = 1000;		/* at least one move */
+	if (now > b->tokens_ms) {
+		/* per_hour moves an hour: per_hour / 3600 thousandths a ms */
+		b->tokens += (now - b->tokens_ms) * b->per_hour / 3600;
+		if (b->tokens > cap)
+			b->tokens = cap;
+		b->tokens_ms = now;
+	}
+	while (b->head < b->n && b->tokens >= 1000) {
+		const struct meta_rebal_move *mv = &b->q[b->head];
+		struct meta_sched_cmd *c;
+		struct merr e = { 0 };
+
+		if (meta_sched_migrate(m, mv->pid, mv->src, mv->dst, mv->replace, &c, &e) == 0) {
+			log_info("Migrate for %s: pid %llu src %u dst %u replace %u",
+				 meta_rebal_why_name(mv->why), (unsigned long long)mv->pid, mv->src,
+				 mv->dst, mv->replace);
+			b->applied++;
+			b->tokens -= 1000;
+		} else if (e.status == ZBS_RPC_EAGAIN) {
+			break;		/* not now: the next tick */
+		} else {
+			log_info("rebalance: move of pid %llu (%s) dropped: %s",
+				 (unsigned long long)mv->pid, meta_rebal_why_name(mv->why), e.msg);
+			b->dropped++;
+		}
+		b->head++;
+	}
+	if (b->head == b->n && b->q) {
+		free(b->q);
+		b->q = NULL;
+		b->head = b->n = 0;
+	}
+}
+
+void meta_balance_tick(struct meta *m)
+{
+	struct meta_balance *b = m->balance;
+	uint32_t iv = m->core.cfg.rebalance_interval_ms;
+	uint64_t now;
+
+	if (!b || !m->sched)
+		return;
+	now = meta_sched_now_ms(m);
+	if (iv && !b->plan && now >= b->next_plan_ms) {
+		b->plan = meta_plan_start(m, 0);
+		if (!b->plan)
+			b->next_plan_ms = now + iv;	/* out of memory: later */
+	}
+	if (b->plan && meta_plan_step(m, b->plan)) {
+		struct meta_rebal_plan info;
+		size_t n;
+		const struct meta_rebal_move *mv = meta_plan_moves(b->plan, &n, &info);
+
+		log_info("rebalance plan: level %s, %llu pextents, %zu move(s) (%u localize, "
+			 "%u topology, %u capacity)%s", meta_load_level_name(info.level),
+			 (unsigned long long)meta_plan_scanned(b->plan), n, info.localize,
+			 info.topology, info.capacity, info.truncated ? ", truncated" : "");
+		meta_balance_queue(m, mv, n, 0);
+		meta_plan_free(b->plan);
+		b->plan = NULL;
+		b->next_plan_ms = now + iv;
+	}
+	hand_out(m, b, now);
 }

@@ -59,4 +59,38 @@ uint64_t meta_plan_scanned(const struct meta_plan *p);
 uint32_t meta_plan_ratio_before(const struct meta_plan *p, uint32_t cid);
 void meta_plan_free(struct meta_plan *p);
 
+/*
+ * Rebalance feeding the recovery scheduler (SPEC 5.2's migrate queue): a
+ * plan every cfg.rebalance_interval_ms, computed a slice per tick; its
+ * moves queued (they replace what the last plan left) and handed to
+ * meta_sched_migrate at most cfg.rebalance_moves_per_hour (a token bucket
+ * that holds a minute's worth). A move the scheduler cannot take now (no
+ * slot, no owner, a GC on its way) waits for the next tick; one it refuses
+ * (the pextent changed meanwhile) is dropped: the next plan looks again.
+ * `zbsctl migrate plan --apply` queues its plan the same way.
+ */
+#define META_REBALANCE_INTERVAL_MS	3600000U
+#define META_REBALANCE_MOVES_PER_HOUR	600U
+
+struct meta_balance {
+	struct meta_plan *plan;		/* the periodic plan being computed */
+	uint64_t next_plan_ms;
+	struct meta_rebal_move *q;	/* moves to hand out: q[head .. n) */
+	size_t head, n;
+	uint32_t per_hour;		/* of the queued moves */
+	uint64_t tokens;		/* thousandths of a move */
+	uint64_t tokens_ms;		/* when last refilled */
+	uint64_t applied, dropped;	/* since start */
+};
+
+/* make m->balance (after meta_sched_init); 0 or -1 */
+int meta_balance_init(struct meta *m);
+void meta_balance_free(struct meta *m);
+/* the loop's periodic work: a slice of the periodic plan, then moves out */
+void meta_balance_tick(struct meta *m);
+/* queue moves (replacing the queue) at per_hour (0: the configured rate);
+ * returns how many were queued */
+size_t meta_balance_queue(struct meta *m, const struct meta_rebal_move *mv, size_t n,
+			  uint32_t per_hour);
+
 #endif

@@ -55,6 +55,10 @@ struct meta_config {
 	uint32_t keepalive_ms;		/* advised to chunks: lease / 4 */
 	uint32_t alive_grace_ms;	/* 10 min */
 	uint32_t idle_release_ms;	/* 1 h */
+	/* rebalance: a plan every rebalance_interval_ms (0: never), its moves
+	 * handed to the recovery scheduler at most rebalance_moves_per_hour */
+	uint32_t rebalance_interval_ms;		/* 1 h */
+	uint32_t rebalance_moves_per_hour;	/* 600 */
 };
 
 struct meta_core {

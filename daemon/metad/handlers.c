@@ -764,6 +764,8 @@ static unsigned int plans_running;
 struct plan_job {
 	struct meta_plan *p;
 	uint64_t start_ns;
+	bool apply;
+	uint32_t per_hour;
 };
 
 static void plan_done(void *arg)
@@ -855,6 +857,16 @@ static int plan_reply(struct meta *m, struct plan_job *j, struct meta_reply *r)
 	resp.capacity = info.capacity;
 	resp.truncated = info.truncated;
 	resp.scanned = meta_plan_scanned(j->p);
+	if (m->sched) {
+		struct meta_sched_status st;
+
+		meta_sched_status(m, &st);
+		resp.rate_bps = st.rate_bps;
+		if (st.rate_bps)
+			resp.eta_ms = resp.bytes * 1000 / st.rate_bps;
+	}
+	if (j->apply)
+		resp.applied = (uint32_t)meta_balance_queue(m, mv, n, j->per_hour);
 	resp.elapsed_ms = (m->core.now_ns - j->start_ns) / 1000000;
 	rc = meta_reply_msg(r, MSG(&resp));
 out:
@@ -889,10 +901,8 @@ static int h_migrate_plan(struct meta *m, const ProtobufCMessage *in, struct met
 	if (q->max_moves > META_PLAN_MAX_MOVES)
 		return merr_set(e, ZBS_RPC_EINVAL, "max moves %u: at most %u", q->max_moves,
 				META_PLAN_MAX_MOVES);
-	if (q->apply)
-		return merr_set(e, ZBS_RPC_EUNSUPP,
-				"migrate plan --apply: the recovery scheduler does not run "
-				"migrates yet; the plan is a dry run");
+	if (q->apply && !m->balance)
+		return merr_set(e, ZBS_RPC_EUNSUPP, "migrate plan --apply: no recovery scheduler");
 	if (plans_running >= META_PLANS_MAX)
 		return merr_set(e, ZBS_RPC_EAGAIN, "%u plans are being computed: try again",
 				plans_running);
@@ -902,6 +912,8 @@ static int h_migrate_plan(struct meta *m, const ProtobufCMessage *in, struct met
 		return merr_set(e, ZBS_RPC_EINTERNAL, "out of memory");
 	}
 	j->start_ns = m->core.now_ns;
+	j->apply = q->apply;
+	j->per_hour = q->moves_per_hour;
 	plans_running++;
 	return meta_reply_job(r, plan_step, plan_done, j);
 }

@@ -2,6 +2,7 @@
 /* Chunk sessions as operations (see keepalive.h). */
 #include <string.h>
 
+#include "balance.h"
 #include "keepalive.h"
 #include "log.h"
 #include "owner.h"
@@ -164,6 +165,7 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	meta_reap_volumes(m, META_DELETE_SLICE);
 	meta_scan_pextents(m, 65536);
 	meta_sched_tick(m);
+	meta_balance_tick(m);
 	return n;
 }
 

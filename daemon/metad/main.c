@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "balance.h"
 #include "scheduler.h"
 #include "server.h"
 #include "util.h"
@@ -33,6 +34,9 @@ static void usage(FILE *f)
 		"      --recover-scan-interval-ms N  scan for pextents to recover (default 60000)\n"
 		"                             (the recover settings are defaults: those set with\n"
 		"                             zbsctl recover set are stored and win)\n"
+		"      --rebalance-interval-ms N  plan rebalance moves every N ms (default 3600000;\n"
+		"                             0: never, `zbsctl migrate plan --apply` still works)\n"
+		"      --rebalance-moves-per-hour N  moves handed to recovery an hour (default 600)\n"
 		"  -v, --log-level LEVEL      err, warn, info (default), debug\n"
 		"  -h, --help                 this help\n");
 }
@@ -40,7 +44,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	enum { O_PORTFILE = 256, O_LEASE, O_GRACE, O_IDLE, O_RSLOTS, O_RCONC, O_RBPS, O_RTIMEOUT,
-	       O_RSCAN };
+	       O_RSCAN, O_RBINT, O_RBRATE };
 	static const struct option lo[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -53,6 +57,8 @@ int main(int argc, char **argv)
 		{ "recover-bps", required_argument, NULL, O_RBPS },
 		{ "recover-timeout-ms", required_argument, NULL, O_RTIMEOUT },
 		{ "recover-scan-interval-ms", required_argument, NULL, O_RSCAN },
+		{ "rebalance-interval-ms", required_argument, NULL, O_RBINT },
+		{ "rebalance-moves-per-hour", required_argument, NULL, O_RBRATE },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -61,6 +67,8 @@ int main(int argc, char **argv)
 		.session_lease_ms = 10000,
 		.alive_grace_ms = 600000,
 		.idle_release_ms = 3600000,
+		.rebalance_interval_ms = META_REBALANCE_INTERVAL_MS,
+		.rebalance_moves_per_hour = META_REBALANCE_MOVES_PER_HOUR,
 	};
 	const char *data = "/var/lib/zbs/meta", *listen = "0.0.0.0:10100", *portfile = NULL;
 	struct meta_sched_config rcfg = meta_sched_defaults;
@@ -105,6 +113,18 @@ int main(int argc, char **argv)
 				rcfg.timeout_ms = v;
 			else
 				rcfg.scan_interval_ms = v;
+			break;
+		case O_RBINT:
+		case O_RBRATE:
+			if (zbs_parse_u64(optarg, c == O_RBINT ? 0 : 1, 1ULL << 31, &v)) {
+				fprintf(stderr, "zbs-metad: --%s %s: want a number, %d..2^31\n",
+					lo[idx].name, optarg, c == O_RBINT ? 0 : 1);
+				return 2;
+			}
+			if (c == O_RBINT)
+				cfg.rebalance_interval_ms = v;
+			else
+				cfg.rebalance_moves_per_hour = v;
 			break;
 		case O_RBPS:
 			if (zbs_parse_u64(optarg, 0, UINT64_MAX, &v)) {

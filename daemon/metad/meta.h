@@ -33,6 +33,7 @@ struct meta {
 	struct meta_pexts pexts;
 	struct meta_volumes vols;
 	struct meta_sched *sched;	/* the recovery scheduler, NULL = none */
+	struct meta_balance *balance;	/* rebalance's moves for it, NULL = none */
 };
 
 void meta_init(struct meta *m, const struct meta_config *cfg);

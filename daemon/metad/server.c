@@ -13,6 +13,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "balance.h"
 #include "handlers.h"
 #include "log.h"
 #include "keepalive.h"
@@ -427,7 +428,8 @@ int meta_server_init(struct meta_server *srv, const struct meta_config *cfg,
 		log_err("%s", err);
 		return -1;
 	}
-	if (meta_load(&srv->m, srv->store) || meta_sched_init(&srv->m, rcfg))
+	if (meta_load(&srv->m, srv->store) || meta_sched_init(&srv->m, rcfg) ||
+	    meta_balance_init(&srv->m))
 		return -1;
 	/* the time the load takes counts as a stall: sessions reused from the
 	 * store do not run out before their chunks can reach us */
@@ -495,6 +497,7 @@ void meta_server_fini(struct meta_server *srv)
 	uv_loop_close(srv->loop);
 	srv->m.core.store = NULL;
 	meta_store_close(srv->store);
+	meta_balance_free(&srv->m);
 	meta_sched_free(&srv->m);
 	meta_free(&srv->m);
 }

@@ -16,15 +16,21 @@ static void usage(FILE *f)
 		"        replace's place in its location (SPEC 5.7; prefer-local and\n"
 		"        topology are not checked); runs as a cmd of the recovery\n"
 		"        scheduler (zbsctl recover list)\n"
-		"  plan [--dry-run] [--max N] [--summary]\n"
-		"        the moves rebalance would make now, nothing committed: each\n"
+		"  plan [--dry-run | --apply [--moves-per-hour N]] [--max N] [--summary]\n"
+		"        the moves rebalance would make now (nothing committed without\n"
+		"        --apply): each\n"
 		"        pextent's src, dst and the replica it replaces, and why\n"
 		"        (localize: towards its prefer local's expected chunks at low\n"
 		"        load; topology: replicas too close in the topology; capacity:\n"
 		"        off chunks loaded above the cluster), bytes to move per chunk\n"
 		"        and per zone, the load ratio of each chunk before and after.\n"
 		"        --max N stops the plan at N moves (default 10000, at most\n"
-		"        100000); --summary leaves out the list of moves.\n");
+		"        100000); --summary leaves out the list of moves. --dry-run is\n"
+		"        the default. --apply queues the moves for the recovery scheduler\n"
+		"        as migrate cmds, at most N an hour (default: zbs-metad's\n"
+		"        --rebalance-moves-per-hour, 600); each is checked again when it\n"
+		"        is handed out, and a new plan (this or metad's hourly one)\n"
+		"        replaces what is still queued. zbsctl recover list shows them.\n");
 }
 
 static const char *pm(uint32_t permille, char *buf, size_t len)
@@ -129,6 +135,8 @@ static void print_text(const Zbs__MigratePlanResponse *r, bool summary)
 	       r->localize, r->topology, r->capacity, r->truncated ? ", stopped at --max" : "",
 	       zc_size(r->bytes, b[0], sizeof(b[0])), (unsigned long long)r->scanned,
 	       (unsigned long long)r->elapsed_ms);
+	if (r->applied)
+		printf("%u move(s) queued for the recovery scheduler\n", r->applied);
 	if (r->eta_ms)
 		printf("ETA at %s/s of recovery: %llu s\n", zc_size(r->rate_bps, b[1], sizeof(b[1])),
 		       (unsigned long long)(r->eta_ms / 1000));
@@ -142,13 +150,15 @@ static int plan(const struct zbsctl_opts *o, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "max", required_argument, NULL, 'x' },
 		{ "summary", no_argument, NULL, 's' },
+		{ "apply", no_argument, NULL, 'a' },
+		{ "moves-per-hour", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	Zbs__MigratePlanRequest req = ZBS__MIGRATE_PLAN_REQUEST__INIT;
 	Zbs__MigratePlanResponse *r;
 	struct zbs_rpc_client c;
-	bool summary = false;
+	bool summary = false, dry = false;
 	uint64_t v;
 	int st, ch;
 
@@ -156,7 +166,8 @@ static int plan(const struct zbsctl_opts *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			break;		/* a plan is always a dry run */
+			dry = true;
+			break;
 		case 'x':
 			if (zc_opt_u64("--max", optarg, 1, 100000, &v))
 				return ZBSCTL_USAGE;
@@ -164,6 +175,14 @@ static int plan(const struct zbsctl_opts *o, int argc, char **argv)
 			break;
 		case 's':
 			summary = true;
+			break;
+		case 'a':
+			req.apply = true;
+			break;
+		case 'r':
+			if (zc_opt_u64("--moves-per-hour", optarg, 1, 1000000, &v))
+				return ZBSCTL_USAGE;
+			req.moves_per_hour = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -175,6 +194,14 @@ static int plan(const struct zbsctl_opts *o, int argc, char **argv)
 	}
 	if (optind != argc) {
 		zbsctl_err("migrate plan: unexpected argument '%s'", argv[optind]);
+		return ZBSCTL_USAGE;
+	}
+	if (dry && req.apply) {
+		zbsctl_err("migrate plan: --dry-run and --apply exclude each other");
+		return ZBSCTL_USAGE;
+	}
+	if (req.moves_per_hour && !req.apply) {
+		zbsctl_err("migrate plan: --moves-per-hour goes with --apply");
 		return ZBSCTL_USAGE;
 	}
 	if ((st = zc_connect(o, &c)))

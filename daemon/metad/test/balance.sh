@@ -22,7 +22,7 @@ trap cleanup EXIT
 zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..9"
+echo "1..11"
 rm -f "$T/port"
 "$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" --session-lease-ms 1500 \
 	--alive-grace-ms 3600000 2>>"$T/metad.log" &
@@ -98,4 +98,12 @@ if zc migrate plan --summary | grep -q "^level low: .* moves (0 localize, .* top
    ! zc migrate plan --summary | grep -q "^ *PID"; then
 	ok "migrate plan --summary: totals without the list"
 else not_ok "--summary" "$(zc migrate plan --summary)"; fi
+zc migrate plan --dry-run --apply > "$T/out" 2>&1; st=$?
+if [ $st = 2 ] && grep -q "exclude each other" "$T/out"; then ok "migrate plan --dry-run --apply: usage error"; else not_ok "dry-run apply" "exit $st $(cat "$T/out")"; fi
+# fake chunks cannot run cmds: the moves stay queued, handed out as they can
+zc --json migrate plan --apply --moves-per-hour 60 > "$T/plan4"
+if jq_ 'd["applied"]==len(d["moves"])>0' < "$T/plan4" | grep -q True &&
+   grep -q "rebalance: .* move(s) queued for the scheduler, at most 60 an hour" "$T/metad.log"; then
+	ok "migrate plan --apply: every move queued for the scheduler at the rate asked"
+else not_ok "--apply" "$(head -c 300 "$T/plan4")" "$(grep rebalance "$T/metad.log" | tail -3)"; fi
 tap_exit

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "balance.h"
 #include "keepalive.h"
 #include "lease.h"
 #include "meta.h"
@@ -689,6 +690,50 @@ static void test_config(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+
+/* rebalance's moves reach the scheduler as migrate cmds, at most the rate
+ * asked; one it refuses (dst holds the pid already) is dropped */
+static void test_rebalance_feed(void **state)
+{
+	struct fix *f = *state;
+	struct meta_rebal_move mv[6];
+	struct meta_volume *v;
+	uint32_t n = 0;
+
+	assert_int_equal(meta_balance_init(&f->m), 0);
+	add_chunks(f, 4, CAPS_REC);
+	v = mkvol(f, 5);
+	run(f, 100);
+	for (uint32_t i = 0; i < 5; i++) {
+		const struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[i]);
+		uint32_t a = loc_get(p->location, 0), other = 0;
+
+		for (uint32_t c = 1; c <= 4 && !other; c++)
+			if (!loc_contains(p->location, c))
+				other = c;
+		mv[n++] = (struct meta_rebal_move){ v->vtable[i], a, other, a,
+						    META_REBAL_CAPACITY };
+	}
+	/* a bad one first: dst is in the location */
+	mv[5] = mv[0];
+	mv[0].dst = loc_get(meta_pext(&f->m.pexts, mv[0].pid)->location, 1);
+	assert_int_equal(meta_balance_queue(&f->m, mv, 6, 3600), 6);	/* 1 a second */
+	run(f, 1000);
+	/* the bad one dropped, one handed out */
+	assert_int_equal(f->m.balance->dropped, 1);
+	assert_int_equal(f->m.balance->applied, 1);
+	assert_int_equal(f->m.sched->ncmds, 1);
+	assert_true(TAILQ_FIRST(&f->m.sched->cmds)->rc.is_migrate);
+	run(f, 2000);
+	assert_int_equal(f->m.balance->applied, 3);
+	run(f, 10000);
+	assert_int_equal(f->m.balance->applied, 5);	/* every good one, no more */
+	assert_int_equal(f->m.sched->ncmds, 5);
+	/* a new queue replaces what is left */
+	assert_int_equal(meta_balance_queue(&f->m, NULL, 0, 0), 0);
+	meta_balance_free(&f->m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +748,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quiet_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance_feed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
