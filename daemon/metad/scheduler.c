@@ -185,6 +185,18 @@ static bool gc_pending(struct meta *m, uint32_t cid, uint64_t pid, uint64_t epoc
 	return s && meta_session_queued(s, &c);
 }
 
+/* the owner the cmd was given, unless it moved on or did IO since */
+static void give_back_owner(struct meta *m, const struct meta_sched_cmd *c,
+			    const struct meta_pext *p, const char *why)
+{
+	if (!p || p->owner != c->sid || p->lease_epoch != c->lease_epoch ||
+	    p->last_access_s != c->grant_access_s)
+		return;
+	log_info("Release owner : pid: %llu session: %llu (%s)", (unsigned long long)c->rc.pid,
+		 (unsigned long long)c->sid, why);
+	meta_pext_revoke_owner(m, c->rc.pid);
+}
+
 /* the cmd ends: slots back, the undo when it did not succeed, freed */
 static void release(struct meta *m, struct meta_sched_cmd *c, enum meta_recover_end how,
 		    const char *why)
@@ -199,6 +211,10 @@ static void release(struct meta *m, struct meta_sched_cmd *c, enum meta_recover_
 	sync_rx(m, c->rc.dst);
 	if (how == META_RECOVER_DONE) {
 		sc->done++;
+		/* a lease given for the cmd alone goes back, so whoever uses the
+		 * pid next (a kernel's agent) does not find it owned */
+		if (c->rc.owner_new)
+			give_back_owner(m, c, p, "its recover cmd is done");
 	} else {
 		uint32_t gc = u.gc_dst ? u.gc_dst : (c->sent ? c->rc.dst : 0);
 
@@ -206,13 +222,8 @@ static void release(struct meta *m, struct meta_sched_cmd *c, enum meta_recover_
 		log_warn("[RECOVER %s] cmd %llu pid %llu src %u dst %u replace %u owner %u: %s",
 			 end_names[how], (unsigned long long)c->id, (unsigned long long)pid,
 			 c->rc.src, c->rc.dst, c->rc.replace, c->rc.owner, why);
-		/* the owner it was given, unless it moved on or did IO since */
-		if (u.release_owner && p && p->owner == c->sid &&
-		    p->lease_epoch == c->lease_epoch && p->last_access_s == c->grant_access_s) {
-			log_info("Release owner : pid: %llu session: %llu (its recover cmd ended)",
-				 (unsigned long long)pid, (unsigned long long)c->sid);
-			meta_pext_revoke_owner(m, pid);
-		}
+		if (u.release_owner)
+			give_back_owner(m, c, p, "its recover cmd ended");
 		if (gc && p && p->epoch == c->rc.epoch && !loc_contains(p->location, gc))
 			queue_gc(m, gc, pid, c->rc.epoch, "partial recover dst");
 	}
