@@ -29,6 +29,19 @@ enum {
 	CHUNK_SESSION_REVOKE_VOLUME = 1, CHUNK_SESSION_REVOKE_PID = 2, CHUNK_SESSION_REVOKE_ALL = 3
 };
 
+/* A recover cmd (meta.proto RecoverCmd, SPEC 5.3), as meta sent it:
+ * unchecked (chunk_recover_validate() judges it). */
+struct chunk_session_recover {
+	uint64_t id;			/* Command.id: meta's cmd id */
+	bool present;			/* Command.recover was there */
+	uint64_t pid, epoch, lease_epoch, meta_gen;
+	uint32_t src_cid, dst_cid, replace_cid;
+	char src_addr[64], dst_addr[64];	/* data addresses ip:port ("" if too long) */
+	bool is_migrate, thick, agile;
+};
+
+struct chunk_session_recover_progress { uint64_t cmd_id, bytes_copied, bytes_total; };
+
 struct chunk_session_ops {
 	/* space report; return 0 (or -1 to send none this round) */
 	int (*space)(void *arg, struct chunk_session_space *out);
@@ -51,6 +64,21 @@ struct chunk_session_ops {
 	void (*lease)(void *arg, uint32_t lease_ms);
 	/* the args of revoke and lease when non-NULL (else arg) */
 	void *revoke_arg, *lease_arg;
+	/*
+	 * optional, all three or none (CAP_RECOVER is negotiated only with
+	 * them): recover is given every CMD_RECOVER of a keepalive reply,
+	 * also the ones meta sends again until their id is acknowledged (the
+	 * callee drops the ids it knows); it runs on the session thread and
+	 * must not wait. recover_progress fills up to max entries about the
+	 * cmds running; recover_limits gets the keepalive reply's limits
+	 * (concurrency 0 = the default, bps 0 = unlimited). recover_arg
+	 * (else arg) is their arg.
+	 */
+	void (*recover)(void *arg, const struct chunk_session_recover *cmd);
+	size_t (*recover_progress)(void *arg, struct chunk_session_recover_progress *out,
+				   size_t max);
+	void (*recover_limits)(void *arg, uint32_t concurrency, uint64_t bps);
+	void *recover_arg;
 };
 
 struct chunk_session_config {

@@ -22,6 +22,7 @@
 
 #include "chunk_agent.h"
 #include "chunk_kchannel.h"
+#include "chunk_recover.h"
 #include "log.h"
 #include "chunk_session.h"
 #include "net.h"
@@ -296,7 +297,7 @@ static void space_hook(void *arg)
 static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 						struct chunk_store *st, const char *uuid,
 						uint16_t port, struct chunk_agent *agent,
-						struct chunk_kchannel *k)
+						struct chunk_kchannel *k, struct chunk_recover *rec)
 {
 	struct chunk_session_ops ops = {
 		.space = st ? ms_space : NULL,
@@ -307,6 +308,11 @@ static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 		.revoke_arg = agent,
 		.lease = chunk_kchannel_lease_op,	/* SESSION to the kernel */
 		.lease_arg = k,
+		/* recover cmds of the leases this node owns */
+		.recover = rec ? chunk_recover_session_cmd : NULL,
+		.recover_progress = rec ? chunk_recover_session_progress : NULL,
+		.recover_limits = rec ? chunk_recover_session_limits : NULL,
+		.recover_arg = rec,
 	};
 	struct chunk_session_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
@@ -335,21 +341,30 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		.drain = chunk_kchannel_drain_op,
 		.arg = k,
 	};
+	struct chunk_recover_config rcfg = { .meta_addr = o->meta };
 	struct chunk_session *ms = NULL;
 	struct chunk_agent *agent = NULL;
+	struct chunk_recover *rec = NULL;
 	int rc = -EIO;
 
 	if (k)
 		agent = chunk_agent_start(&cfg, &ops);
+	/* the executor drives the agent's recovering targets (its drains are
+	 * no-ops without the kernel channel) */
+	rcfg.agent = agent;
 	if (agent)
-		ms = start_meta_session(o, st, uuid, port, agent, k);
+		rec = chunk_recover_start(&rcfg, NULL);
+	if (rec)
+		ms = start_meta_session(o, st, uuid, port, agent, k, rec);
 	if (ms) {
 		atomic_store(&space_session, ms);
 		chunk_agent_set_session(agent, ms);
+		chunk_recover_attach(rec, ms);
 		rc = chunk_kchannel_run(k, agent, ms, sigs);
 		if (rc)
 			log_err("kernel channel: %s", strerror(-rc));
 	}
+	chunk_recover_stop(rec);		/* aborts, tells meta; uses the agent */
 	if (agent)
 		chunk_agent_shutdown(agent);	/* its workers use the session and k */
 	atomic_store(&space_session, NULL);	/* IO threads may still call the hook */

@@ -10,7 +10,7 @@ CFLAGS += -I$(TOP)/daemon/chunkd
 BINS += zbs-chunkd
 zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/chunk_store.c daemon/chunkd/chunk_server.c \
 	daemon/chunkd/chunk_kchannel.c
-zbs-chunkd_DEPS := zbschunkagent zbschunksession zbsrpc zbsproto zbs
+zbs-chunkd_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbsproto zbs
 zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
 $(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
 
@@ -49,6 +49,11 @@ test_wire_DEPS := zbs
 # driver below uses it without netlink.
 LIBS += zbschunkagent
 zbschunkagent_SRCS := daemon/chunkd/chunk_agent.c
+
+# The recover cmd executor (chunk_recover.[ch]): a lib so its test runs it
+# against real chunk servers without meta.
+LIBS += zbschunkrecover
+zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c
 
 # zbs-agent-cli: runs the agent core as the kernel would (native tests).
 BINS += zbs-agent-cli
