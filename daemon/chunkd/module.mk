@@ -68,3 +68,9 @@ UNIT_TESTS += test_gc_session
 test_gc_session_SRCS := daemon/chunkd/test/test_gc_session.c daemon/chunkd/test/harness.c
 test_gc_session_DEPS := zbsrpc zbsproto zbs
 test_gc_session_LIBS := -llmdb -luuid -lpthread -lprotobuf-c
+
+# The recover cmd executor against two real zbs-chunkd (src, dst), no meta.
+UNIT_TESTS += test_recover
+test_recover_SRCS := daemon/chunkd/test/test_recover.c daemon/chunkd/test/harness.c
+test_recover_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbsproto zbs
+test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
