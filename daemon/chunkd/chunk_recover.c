@@ -454,6 +454,8 @@ static void __spawn(struct chunk_recover *r)
 {
 	size_t want = r->nrunning + r->qlen;
 
+	if (stopping(r))
+		return;		/* joined: no new thread */
 	if (want > r->limit)
 		want = r->limit;
 	while (r->nthreads < want && r->nthreads < CHUNK_RECOVER_MAX_CONCURRENCY) {
@@ -554,29 +556,46 @@ struct chunk_recover *chunk_recover_start(const struct chunk_recover_config *cfg
 	return r;
 }
 
-void chunk_recover_stop(struct chunk_recover *r)
+void chunk_recover_shutdown(struct chunk_recover *r)
 {
 	struct zbs_rpc_client rpc = { .fd = -1 };
 	struct chunk_recover_result res = { .error = "the chunk is stopping" };
+	struct job *q;
+	unsigned n;
 
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
 	atomic_store(&r->stopping, true);
 	pthread_cond_broadcast(&r->cond);
+	n = r->nthreads;
 	pthread_mutex_unlock(&r->lock);
-	for (unsigned i = 0; i < r->nthreads; i++)
+	for (unsigned i = 0; i < n; i++)
 		pthread_join(r->threads[i], NULL);
 	/* the queued ones end too: meta retries them without waiting for
 	 * their timeout */
-	while (r->qhead) {
-		struct job *j = r->qhead;
+	pthread_mutex_lock(&r->lock);
+	r->nthreads = 0;	/* joined (a second shutdown joins none) */
+	q = r->qhead;
+	r->qhead = NULL;
+	r->qtail = &r->qhead;
+	r->qlen = 0;
+	pthread_mutex_unlock(&r->lock);
+	while (q) {
+		struct job *j = q;
 
-		r->qhead = j->next;
+		q = j->next;
 		finish(r, &rpc, &j->cmd, &res);
 		free(j);
 	}
 	zbs_rpc_close(&rpc);
+}
+
+void chunk_recover_stop(struct chunk_recover *r)
+{
+	if (!r)
+		return;
+	chunk_recover_shutdown(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->tb_lock);

@@ -70,7 +70,10 @@ struct chunk_recover;
 struct chunk_recover *chunk_recover_start(const struct chunk_recover_config *cfg,
 					  const struct chunk_recover_ops *ops);
 /* Abort the running cmds and end the queued ones (not ok, "stopping"),
- * join the workers, free. NULL is a no-op. */
+ * join the workers; later submits are refused (the session may still
+ * call the ops). Before the agent and the session stop. NULL: no-op. */
+void chunk_recover_shutdown(struct chunk_recover *r);
+/* Free (shut down first if that was not done); after the session stopped. */
 void chunk_recover_stop(struct chunk_recover *r);
 
 /*

@@ -364,11 +364,12 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		if (rc)
 			log_err("kernel channel: %s", strerror(-rc));
 	}
-	chunk_recover_stop(rec);		/* aborts, tells meta; uses the agent */
+	chunk_recover_shutdown(rec);		/* aborts, tells meta; uses the agent */
 	if (agent)
 		chunk_agent_shutdown(agent);	/* its workers use the session and k */
 	atomic_store(&space_session, NULL);	/* IO threads may still call the hook */
 	chunk_session_stop(ms);			/* leaves the session */
+	chunk_recover_stop(rec);		/* the session's thread used it */
 	chunk_agent_stop(agent);
 	chunk_kchannel_free(k);
 	return rc;
