@@ -50,6 +50,7 @@ struct target {
 	uint16_t port;
 	char volume_id[CHUNK_AGENT_VOLUME_ID_LEN];	/* "" until a map names it */
 	bool finishing, aborted;
+	bool committed;			/* dst is being given to meta (ok) */
 	char why[160];
 	struct target *next;
 };
@@ -712,11 +713,19 @@ static void targets_revoked(struct chunk_agent *a, int type, const char *volume_
 	pthread_mutex_unlock(&a->tlock);
 }
 
-/* The kernel reported the recovering target of pid failed: abort it. */
-static bool target_failed(struct chunk_agent *a, uint64_t pid, uint32_t cid, uint64_t gen)
+/*
+ * The kernel reported the recovering target of pid failed: abort it (0:
+ * the report is answered, dst never becomes a replica). A write waiting
+ * for this answer is not in flight for a drain, so the report may come
+ * after the copy's last drain: once the target is committed (dst is being
+ * given to meta) the answer is -EAGAIN, the kernel sends the report again,
+ * and after the target is gone it removes dst through meta like any
+ * replica (I1). 1: not the target.
+ */
+static int target_failed(struct chunk_agent *a, uint64_t pid, uint32_t cid, uint64_t gen)
 {
 	struct target *t;
-	bool hit = false;
+	int rc = 1;
 
 	pthread_mutex_lock(&a->tlock);
 	t = __target_find(a, pid);
@@ -725,11 +734,30 @@ static bool target_failed(struct chunk_agent *a, uint64_t pid, uint32_t cid, uin
 
 		snprintf(why, sizeof(why), "a write to it failed in the kernel (gen %llu)",
 			 (unsigned long long)gen);
-		__target_abort(t, why);
-		hit = true;
+		if (t->committed) {
+			rc = -EAGAIN;
+		} else {
+			__target_abort(t, why);
+			rc = 0;
+		}
 	}
 	pthread_mutex_unlock(&a->tlock);
-	return hit;
+	return rc;
+}
+
+bool chunk_agent_target_commit(struct chunk_agent *a, uint64_t pid)
+{
+	struct target *t;
+	bool ok = false;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	if (t && !t->aborted) {
+		t->committed = true;
+		ok = true;
+	}
+	pthread_mutex_unlock(&a->tlock);
+	return ok;
 }
 
 int chunk_agent_drain(struct chunk_agent *a, uint64_t pid)
@@ -924,10 +952,12 @@ int chunk_agent_replica_failed(struct chunk_agent_conn *c, uint64_t pid, uint64_
 {
 	struct chunk_session *ms = session(c->a);
 	uint64_t sid = ms ? chunk_session_id(ms) : 0;
+	int rc;
 
 	/* a recovering target is not in meta's location: nothing to remove */
-	if (target_failed(c->a, pid, cid, gen))
-		return 0;
+	rc = target_failed(c->a, pid, cid, gen);
+	if (rc <= 0)
+		return rc;
 	if (!sid)
 		return -EAGAIN;
 	return remove_replica(c, sid, pid, epoch, lease_epoch, cid, gen,

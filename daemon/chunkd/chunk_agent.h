@@ -203,6 +203,13 @@ void chunk_agent_target_finish(struct chunk_agent *a, uint64_t pid);
 void chunk_agent_target_del(struct chunk_agent *a, uint64_t pid);
 /* true when the target of pid was aborted; why (may be NULL) gets the reason */
 bool chunk_agent_target_aborted(struct chunk_agent *a, uint64_t pid, char *why, size_t len);
+/*
+ * After RECOVER_END, before ReplaceReplica(ok): false when the target was
+ * aborted meanwhile (the cmd must fail); true, and from now on a failure
+ * report of dst is answered -EAGAIN until the target is gone (then it is
+ * removed through meta like any replica's).
+ */
+bool chunk_agent_target_commit(struct chunk_agent *a, uint64_t pid);
 /* Mark it aborted (the first reason is kept). */
 void chunk_agent_target_abort(struct chunk_agent *a, uint64_t pid, const char *why);
 /* Drain the kernel's IO under the maps of pid (ops.drain); a pid with no

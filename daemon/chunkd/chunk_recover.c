@@ -301,6 +301,11 @@ static void run_cmd(struct chunk_recover *r, struct job *j, struct chunk_recover
 	res->gen = rep.gen;
 	if (data_req(dst, "dst", c, ZBS_OP_RECOVER_END, 0, res->gen, 0, 0, NULL, NULL, why, wl))
 		goto out;
+	/* a failure report of dst that came after the drain still wins */
+	if (agent && !chunk_agent_target_commit(agent, c->pid)) {
+		aborted(r, j, why, wl);
+		goto out;
+	}
 	res->ok = true;
 	why[0] = 0;
 out:
