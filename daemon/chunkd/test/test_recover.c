@@ -54,19 +54,6 @@ struct fix {
 	uint8_t *src_data;		/* the first 8 blocks as written to src */
 };
 
-static void fill(void *buf, size_t len, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
-	uint8_t *b = buf;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		b[i] = (uint8_t)x;
-	}
-}
-
 static void on_done(void *arg, const struct chunk_session_recover *cmd,
 		    const struct chunk_recover_result *res)
 {
@@ -112,7 +99,7 @@ static void write_src(struct fix *f)
 	for (unsigned i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 		uint64_t off = (uint64_t)w[i].block * ZBS_BLOCK_SIZE + w[i].off;
 
-		fill(f->src_data + off, w[i].len, 100 + i);
+		harness_fill(f->src_data + off, w[i].len, 100 + i);
 		assert_int_equal(zbs_dc_write(f->sdc, PID, EPOCH, LEASE_EPOCH, i, off, w[i].len,
 					      f->src_data + off, 0, &rep), 0);
 	}
@@ -241,7 +228,7 @@ static void test_copy(void **state)
 	assert_true(map_current(f, true));
 	assert_false(map_current(f, false));
 	/* a foreground write reaching dst before block 7 is copied: dirty */
-	fill(fg, sizeof(fg), 999);
+	harness_fill(fg, sizeof(fg), 999);
 	assert_int_equal(zbs_dc_write(f->ddc, PID, EPOCH, LEASE_EPOCH, 0, fg_off, sizeof(fg), fg,
 				      0, &rep), 0);
 	wait_done(f, 1);
@@ -342,6 +329,38 @@ static void test_kernel_report_aborts(void **state)
 	assert_dst_state(f, ZBS_RSTATE_RECOVERING);
 }
 
+/* The agent's side of a target: a failure report before the commit
+ * aborts it, one after is answered -EAGAIN (sent again until the target
+ * is gone, then removed through meta). */
+static void test_target_commit(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_agent_conn *conn = chunk_agent_conn_new(f->agent);
+	char why[160];
+
+	assert_non_null(conn);
+	assert_int_equal(chunk_agent_target_add(f->agent, PID, EPOCH, LEASE_EPOCH, DST_CID,
+						"127.0.0.1:1"), 0);
+	assert_int_equal(chunk_agent_target_add(f->agent, PID, EPOCH, LEASE_EPOCH, DST_CID,
+						"127.0.0.1:1"), -EEXIST);
+	assert_int_equal(chunk_agent_replica_failed(conn, PID, EPOCH, LEASE_EPOCH, DST_CID, 1), 0);
+	assert_true(chunk_agent_target_aborted(f->agent, PID, why, sizeof(why)));
+	assert_false(chunk_agent_target_commit(f->agent, PID));
+	chunk_agent_target_del(f->agent, PID);
+
+	assert_int_equal(chunk_agent_target_add(f->agent, PID, EPOCH, LEASE_EPOCH, DST_CID,
+						"127.0.0.1:1"), 0);
+	chunk_agent_target_finish(f->agent, PID);
+	assert_true(chunk_agent_target_commit(f->agent, PID));
+	assert_int_equal(chunk_agent_replica_failed(conn, PID, EPOCH, LEASE_EPOCH, DST_CID, 1),
+			 -EAGAIN);
+	assert_false(chunk_agent_target_aborted(f->agent, PID, NULL, 0));
+	chunk_agent_target_del(f->agent, PID);
+	assert_int_equal(chunk_agent_target_add(f->agent, PID, EPOCH, LEASE_EPOCH, DST_CID,
+						"nonsense"), -EINVAL);
+	chunk_agent_conn_free(conn);
+}
+
 static void test_nonsense(void **state)
 {
 	struct fix *f = *state;
@@ -399,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_aborts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_report_aborts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonsense, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_ends_all, setup, teardown),
 	};
