@@ -82,7 +82,7 @@ static long zbs_ctl_get_info(void __user *argp)
 
 	if (copy_from_user(&i, argp, sizeof(i)))
 		return -EFAULT;
-	if (i.hdr.size != sizeof(i) || i.hdr.flags ||
+	if (i.hdr.size != sizeof(i) || i.hdr.flags || i.read_bytes_local || i.read_bytes_remote ||
 	    !zbs_ctl_zeroed(i.reserved, sizeof(i.reserved)))
 		return -EINVAL;
 	id = i.dev_id;

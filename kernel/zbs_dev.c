@@ -143,6 +143,8 @@ ZBS_DEV_ATTR(stripe_num, "%u", dev->cfg.stripe_num);
 ZBS_DEV_ATTR(stripe_size, "%u", dev->cfg.stripe_size);
 ZBS_DEV_ATTR(io_timeout_ms, "%u", jiffies_to_msecs(dev->io_timeout));
 ZBS_DEV_ATTR(read_only, "%d", !!(dev->cfg.flags & ZBS_DEV_F_READONLY));
+ZBS_DEV_ATTR(read_bytes_local, "%lld", atomic64_read(&dev->read_local));
+ZBS_DEV_ATTR(read_bytes_remote, "%lld", atomic64_read(&dev->read_remote));
 
 static struct attribute *zbs_dev_attrs[] = {
 	&dev_attr_volume_id.attr,
@@ -152,6 +154,8 @@ static struct attribute *zbs_dev_attrs[] = {
 	&dev_attr_stripe_size.attr,
 	&dev_attr_io_timeout_ms.attr,
 	&dev_attr_read_only.attr,
+	&dev_attr_read_bytes_local.attr,
+	&dev_attr_read_bytes_remote.attr,
 	NULL,
 };
 
@@ -413,6 +417,8 @@ int zbs_dev_info(u32 id, struct zbs_ioc_dev_info *info)
 	info->open_count = atomic_read(&dev->open_count);
 	info->nr_maps = atomic_read(&dev->nr_maps);
 	info->inflight = atomic64_read(&dev->inflight);
+	info->read_bytes_local = atomic64_read(&dev->read_local);
+	info->read_bytes_remote = atomic64_read(&dev->read_remote);
 	zbs_dev_put(dev);
 	return 0;
 }

@@ -256,6 +256,8 @@ struct zbs_dev {
 	atomic_t		nr_parked;
 	atomic_t		nr_reports;	/* pending reports and writes waiting for them */
 	atomic_t		nr_maps;
+	/* bytes read from a replica on this host (ZBS_RF_LOCAL) and others */
+	atomic64_t		read_local, read_remote;
 	struct xarray		exts;		/* vext -> struct zbs_ext */
 	spinlock_t		dirty_lock;
 	/* written since the last flush; each bit holds a use of its chunk */

@@ -462,6 +462,9 @@ static void zbs_cmd_done(struct zbs_cmd *cmd)
 		map_bad = true;		/* total failure: nothing removed, ask again */
 	if (cmd->op == ZBS_OP_READ && !ok && !map_bad)
 		cmd->tried++;		/* next replica under the same map */
+	if (cmd->op == ZBS_OP_READ && ok)	/* where reads are served from */
+		atomic64_add(cmd->len, map->rep[cmd->legs[0].rep_idx].flags & ZBS_RF_LOCAL ?
+				       &dev->read_local : &dev->read_remote);
 
 	spin_lock(&ext->lock);
 	if (zbs_op_writes(cmd->op) && ok) {

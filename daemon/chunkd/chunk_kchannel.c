@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "ctldev.h"
 #include "kagent.h"
 #include "chunk_kchannel.h"
 #include "log.h"
@@ -88,6 +90,37 @@ int chunk_kchannel_drain_op(void *arg, uint64_t pid)
 		rc = zbs_kagent_revoke(k->ka, -1, NULL, pid);
 	pthread_rwlock_unlock(&k->lock);
 	return rc;
+}
+
+int chunk_kchannel_reads_op(void *arg, struct chunk_session_reads *out, int max)
+{
+	struct chunk_kchannel *k = arg;
+	uint32_t ids[ZBS_MAX_DEVS];
+	int fd, n, got = 0;
+	bool serving;
+
+	pthread_rwlock_rdlock(&k->lock);
+	serving = k->ka != NULL;
+	pthread_rwlock_unlock(&k->lock);
+	if (!serving)
+		return 0;	/* not the node's agent: its devices are another's */
+	fd = open(ZBS_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = zbs_ctldev_list(fd, ids, ZBS_MAX_DEVS);
+	for (int i = 0; i < n && got < max; i++) {
+		struct zbs_ioc_dev_info info;
+
+		if (zbs_ctldev_info(fd, ids[i], &info) || info.state != ZBS_DEV_LIVE)
+			continue;	/* gone meanwhile */
+		snprintf(out[got].volume_id, sizeof(out[got].volume_id), "%s",
+			 info.cfg.volume_id);
+		out[got].local = info.read_bytes_local;
+		out[got].remote = info.read_bytes_remote;
+		got++;
+	}
+	close(fd);
+	return got;
 }
 
 void chunk_kchannel_lease_op(void *arg, uint32_t lease_ms)

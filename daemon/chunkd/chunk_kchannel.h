@@ -37,6 +37,9 @@ void chunk_kchannel_free(struct chunk_kchannel *k);
 /* For struct chunk_agent_ops (arg = the kchannel): relay a revoke; drain a pid. */
 int chunk_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid);
 int chunk_kchannel_drain_op(void *arg, uint64_t pid);
+/* For struct chunk_session_ops.reads (arg = the kchannel): the read
+ * counters of the devices on this host, while this chunkd is their agent. */
+int chunk_kchannel_reads_op(void *arg, struct chunk_session_reads *out, int max);
 /* For struct chunk_session_ops.lease (arg = the kchannel): wakes the loop. */
 void chunk_kchannel_lease_op(void *arg, uint32_t lease_ms);
 

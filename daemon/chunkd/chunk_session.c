@@ -469,6 +469,20 @@ static void do_keepalive(struct chunk_session *s, bool full)
 		    build_report(s, &req))
 			log_warn("meta session: out of memory: no data report this round");
 	}
+	struct chunk_session_reads rd[CHUNK_SESSION_READS_MAX];
+	Zbs__VolumeReads vr[CHUNK_SESSION_READS_MAX], *pvr[CHUNK_SESSION_READS_MAX];
+	int nrd = s->ops.reads ? s->ops.reads(s->ops.reads_arg ? s->ops.reads_arg : s->ops.arg,
+					      rd, CHUNK_SESSION_READS_MAX) : 0;
+
+	for (int i = 0; i < nrd; i++) {
+		zbs__volume_reads__init(&vr[i]);
+		vr[i].volume_id = rd[i].volume_id;
+		vr[i].local_bytes = rd[i].local;
+		vr[i].remote_bytes = rd[i].remote;
+		pvr[i] = &vr[i];
+	}
+	req.n_volume_reads = nrd > 0 ? (size_t)nrd : 0;
+	req.volume_reads = pvr;
 	pthread_mutex_lock(&s->lock);
 	uint64_t *acks = s->rv_acks.n ? malloc(s->rv_acks.n * sizeof(*acks)) : NULL;
 	if (acks) {

@@ -42,6 +42,14 @@ struct chunk_session_recover {
 
 struct chunk_session_recover_progress { uint64_t cmd_id, bytes_copied, bytes_total; };
 
+/* a volume attached on this host: bytes read from a local replica and
+ * from others since it was attached (the kernel's counters) */
+struct chunk_session_reads {
+	char volume_id[40];
+	uint64_t local, remote;
+};
+#define CHUNK_SESSION_READS_MAX	64	/* volumes reported in one keepalive */
+
 struct chunk_session_ops {
 	/* space report; return 0 (or -1 to send none this round) */
 	int (*space)(void *arg, struct chunk_session_space *out);
@@ -62,8 +70,11 @@ struct chunk_session_ops {
 	/* optional: the session lease holds lease_ms from now (after every
 	 * keepalive reply; 0 when the session is lost) */
 	void (*lease)(void *arg, uint32_t lease_ms);
-	/* the args of revoke and lease when non-NULL (else arg) */
-	void *revoke_arg, *lease_arg;
+	/* optional: the read counters of the volumes attached here; returns
+	 * how many it wrote (at most max) */
+	int (*reads)(void *arg, struct chunk_session_reads *out, int max);
+	/* the args of revoke, lease and reads when non-NULL (else arg) */
+	void *revoke_arg, *lease_arg, *reads_arg;
 	/*
 	 * optional, all three or none (CAP_RECOVER is negotiated only with
 	 * them): recover is given every CMD_RECOVER of a keepalive reply,

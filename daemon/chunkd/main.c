@@ -308,6 +308,8 @@ static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 		.revoke_arg = agent,
 		.lease = chunk_kchannel_lease_op,	/* SESSION to the kernel */
 		.lease_arg = k,
+		.reads = chunk_kchannel_reads_op,	/* where the kernel's reads went */
+		.reads_arg = k,
 		/* recover cmds of the leases this node owns */
 		.recover = rec ? chunk_recover_session_cmd : NULL,
 		.recover_progress = rec ? chunk_recover_session_progress : NULL,

@@ -24,12 +24,6 @@ struct meta_chunk *meta_chunk(struct meta_chunks *t, uint32_t cid)
 	return cid && cid <= META_MAX_CID && t->by_cid[cid].cid ? &t->by_cid[cid] : NULL;
 }
 
-uint64_t meta_chunk_allocated(const struct meta_chunk *c)
-{
-	return c->space.thin_used + (uint64_t)c->new_thin_pids * ZBS_EXTENT_SIZE +
-	       (uint64_t)c->thick_pids * ZBS_EXTENT_SIZE;
-}
-
 uint32_t meta_chunk_healthy_count(const struct meta_chunks *t)
 {
 	uint32_t n = 0;

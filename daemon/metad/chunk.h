@@ -30,6 +30,7 @@ struct meta_chunk {
 	uint64_t caps;
 	/* ^ persisted; in memory only (recomputed at load): */
 	uint32_t thick_pids, thin_pids, new_thin_pids;
+	uint32_t rx_pids;		/* reserved as recover/migrate dst (the scheduler's) */
 	bool dirty;			/* a keepalive changed it: the next tick writes it */
 };
 
@@ -56,8 +57,6 @@ void meta_chunk_set_space(struct meta_chunk *c, const struct meta_space *space);
  * chunk's next space report.
  */
 void meta_chunk_charge(struct meta_chunks *t, uint32_t cid, bool thin, bool fresh, int delta);
-/* allocated space of a chunk per SPEC 7.1 (thin report + new thin + thick) */
-uint64_t meta_chunk_allocated(const struct meta_chunk *c);
 /* inside the store's read transaction; 0 or -1 with err */
 int meta_chunks_load(struct meta_chunks *t, char *err, size_t len);
 

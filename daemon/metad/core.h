@@ -33,10 +33,12 @@ enum { TOPO_ZONE = 1, TOPO_RACK = 2, TOPO_BRICK = 3, TOPO_NODE = 4 };
 #define TOPO_DEFAULT_RACK	2
 #define TOPO_DEFAULT_BRICK	3
 
-enum { CMD_REVOKE_VOLUME = 1, CMD_REVOKE_PID = 2, CMD_REVOKE_ALL = 3, CMD_GC_DELETE = 4 };
+enum { CMD_REVOKE_VOLUME = 1, CMD_REVOKE_PID = 2, CMD_REVOKE_ALL = 3, CMD_GC_DELETE = 4,
+       CMD_RECOVER = 5 };
 enum { CAP_DATA_REPORT = 1, CAP_REVOKE = 2, CAP_GC = 4, CAP_REVOKE_ACK = 8,
-       CAP_REPORT_DELTA = 16 };
-#define META_CAPS (CAP_DATA_REPORT | CAP_REVOKE | CAP_GC | CAP_REVOKE_ACK | CAP_REPORT_DELTA)
+       CAP_REPORT_DELTA = 16, CAP_RECOVER = 32 };
+#define META_CAPS (CAP_DATA_REPORT | CAP_REVOKE | CAP_GC | CAP_REVOKE_ACK | CAP_REPORT_DELTA | \
+		   CAP_RECOVER)
 
 /* An error as a value: an RPC status and a message naming the object. */
 struct merr {
@@ -53,6 +55,10 @@ struct meta_config {
 	uint32_t keepalive_ms;		/* advised to chunks: lease / 4 */
 	uint32_t alive_grace_ms;	/* 10 min */
 	uint32_t idle_release_ms;	/* 1 h */
+	/* rebalance: a plan every rebalance_interval_ms (0: never), its moves
+	 * handed to the recovery scheduler at most rebalance_moves_per_hour */
+	uint32_t rebalance_interval_ms;		/* 1 h */
+	uint32_t rebalance_moves_per_hour;	/* 600 */
 };
 
 struct meta_core {

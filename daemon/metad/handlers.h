@@ -12,11 +12,16 @@ struct meta_reply;	/* the server's reply sink */
 
 /* Pack msg as the OK reply; returns 0. */
 int meta_reply_msg(struct meta_reply *r, const ProtobufCMessage *msg);
-/* the OK reply of a volume request: the volume */
-int meta_reply_volume(struct meta_reply *r, const struct meta_volume *v);
-/* no reply now: the server creates v a slice at a time (on its loop) and
- * replies with meta_reply_volume, or the error, when it is done; 0 */
-int meta_reply_later(struct meta_reply *r, struct meta_volume *v);
+/*
+ * No reply now: the server runs step on its loop, a slice per turn, until
+ * it returns 1 no more. 0: it replied through r (r is NULL when the client
+ * went away: the work may go on or stop, nobody waits for the reply); -1:
+ * the server replies e. Then done(arg) (may be NULL) frees what the job
+ * held; at shutdown too. Returns 0 (for a handler to return).
+ */
+typedef int (*meta_job_step_fn)(struct meta *m, void *arg, struct meta_reply *r, struct merr *e);
+int meta_reply_job(struct meta_reply *r, meta_job_step_fn step, void (*done)(void *arg),
+		   void *arg);
 
 struct meta_method {
 	const ProtobufCMessageDescriptor *req;

@@ -2,11 +2,13 @@
 /* Chunk sessions as operations (see keepalive.h). */
 #include <string.h>
 
+#include "balance.h"
 #include "keepalive.h"
 #include "log.h"
 #include "owner.h"
 #include "provision.h"
 #include "rpc.h"
+#include "scheduler.h"
 
 /*
  * Releasing a lease writes its pextent: a session that owned a million would
@@ -17,6 +19,7 @@
 static void session_drop(struct meta *m, struct meta_session *s, const char *why)
 {
 	uint32_t owned = s->leases;
+	uint64_t sid = s->id;
 
 	log_info("[%s] session %llu cid %u, %u lease(s) released", why,
 		 (unsigned long long)s->id, s->cid, owned);
@@ -26,6 +29,8 @@ static void session_drop(struct meta *m, struct meta_session *s, const char *why
 	} else {
 		meta_session_retire(&m->sessions, &m->chunks, s);
 	}
+	/* its recover cmds are void; its chunk's replicas stop counting */
+	meta_sched_session_ended(m, sid);
 }
 
 uint32_t meta_reap_sessions(struct meta *m, uint32_t budget)
@@ -159,6 +164,8 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	meta_reap_sessions(m, META_RELEASE_SLICE);
 	meta_reap_volumes(m, META_DELETE_SLICE);
 	meta_scan_pextents(m, 65536);
+	meta_sched_tick(m);
+	meta_balance_tick(m);
 	return n;
 }
 

@@ -24,7 +24,7 @@ int meta_expire_sessions(struct meta *m);
 /*
  * The server's periodic work, due every tick_ns: give sessions back the time
  * the loop was away (see keepalive.c), expire sessions, scan a slice of
- * pextents. Returns the sessions expired.
+ * pextents, the recovery scheduler's work. Returns the sessions expired.
  */
 int meta_tick(struct meta *m, uint64_t tick_ns);
 /* an ended session releasing more leases than this does it in slices */

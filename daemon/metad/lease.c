@@ -8,6 +8,7 @@
 #include "owner.h"
 #include "provision.h"
 #include "rpc.h"
+#include "scheduler.h"
 
 int meta_get_vextent_lease(struct meta *m, struct meta_volume *v, uint32_t vno,
 			   int mode, uint64_t sid, uint64_t *pidp, struct merr *e)
@@ -48,15 +49,8 @@ int meta_get_vextent_lease(struct meta *m, struct meta_volume *v, uint32_t vno,
 		return merr_set(e, ZBS_RPC_EAGAIN, "pid %llu is being revoked from this session: "
 				"ask again once the revoke is acknowledged",
 				(unsigned long long)pid);
-	if (p->owner != sid) {
-		meta_pext_set_owner(&m->pexts, pid, s);
-		p->lease_epoch++;
-		p->gen_seen_s = meta_now_s(m);	/* the new owner's writes start now */
-		meta_pext_store(&m->pexts, pid);
-		log_debug("AllocOwner pid %llu session %llu cid %u lease_epoch %llu",
-			  (unsigned long long)pid, (unsigned long long)sid, s->cid,
-			  (unsigned long long)p->lease_epoch);
-	}
+	if (p->owner != sid)
+		meta_pext_grant_owner(m, pid, s);
 	p->last_access_s = meta_now_s(m);
 	*pidp = pid;
 	return 0;
@@ -131,6 +125,7 @@ int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t l
 	meta_pext_store(&m->pexts, pid);
 	log_info("[REMOVE REPLICA] pid %llu cid %u gen %llu -> loc 0x%x", (unsigned long long)pid,
 		 cid, (unsigned long long)gen, p->location);
+	meta_sched_wait_pid(m, pid, 0);		/* recovered at once (SPEC 5.2) */
 	return 0;
 }
 

@@ -9,8 +9,8 @@
  *   pextent, volume                indices and its invariants
  *   meta                           the tables together, init and load
  *   placement, recovery            policy: pure functions over plain structs
- *   owner, provision, lease,       operations over the tables
- *   report, keepalive
+ *   owner, provision, scheduler,   operations over the tables
+ *   lease, report, keepalive
  *   handlers, server, main         RPC
  */
 #ifndef ZBS_META_H
@@ -23,6 +23,8 @@
 #include "topo.h"
 #include "volume.h"
 
+struct meta_sched;	/* scheduler.h: above the tables, made after the load */
+
 struct meta {
 	struct meta_core core;
 	struct meta_chunks chunks;
@@ -30,6 +32,8 @@ struct meta {
 	struct meta_sessions sessions;
 	struct meta_pexts pexts;
 	struct meta_volumes vols;
+	struct meta_sched *sched;	/* the recovery scheduler, NULL = none */
+	struct meta_balance *balance;	/* rebalance's moves for it, NULL = none */
 };
 
 void meta_init(struct meta *m, const struct meta_config *cfg);

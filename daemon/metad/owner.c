@@ -26,6 +26,19 @@ void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify)
 	meta_pext_store(&m->pexts, pid);
 }
 
+void meta_pext_grant_owner(struct meta *m, uint64_t pid, struct meta_session *s)
+{
+	struct meta_pext *p = meta_pext(&m->pexts, pid);
+
+	meta_pext_set_owner(&m->pexts, pid, s);
+	p->lease_epoch++;
+	p->gen_seen_s = meta_now_s(m);	/* the new owner's writes start now */
+	meta_pext_store(&m->pexts, pid);
+	log_debug("AllocOwner pid %llu session %llu cid %u lease_epoch %llu",
+		  (unsigned long long)pid, (unsigned long long)s->id, s->cid,
+		  (unsigned long long)p->lease_epoch);
+}
+
 static bool acks_revokes(struct meta *m, const struct meta_session *s)
 {
 	return (m->chunks.by_cid[s->cid].caps & CAP_REVOKE_ACK) != 0;

@@ -11,6 +11,9 @@
 
 #include "meta.h"
 
+/* make s the owner of pid (it had another or none): lease_epoch raised,
+ * persisted */
+void meta_pext_grant_owner(struct meta *m, uint64_t pid, struct meta_session *s);
 /* release the owner of pid (persisted); queue a one-time revoke to it if notify */
 void meta_pext_release_owner(struct meta *m, uint64_t pid, bool notify);
 /* ask the owner to give pid's lease back */

@@ -248,6 +248,32 @@ void meta_pext_remove_cid(struct meta_pexts *t, uint64_t pid, uint32_t cid)
 	meta_chunk_charge(t->chunks, cid, p->flags & PEXT_THIN, false, -1);
 }
 
+void meta_pext_replace_cid(struct meta_pexts *t, uint64_t pid, uint32_t replace, uint32_t dst)
+{
+	struct meta_pext *p = at(t, pid);
+	bool thin = p->flags & PEXT_THIN;
+	uint32_t alive = 0;
+	int slot;
+
+	if (replace) {
+		slot = loc_slot_of(p->location, replace);
+		p->location = loc_replace(p->location, replace, dst);
+		meta_chunk_charge(t->chunks, replace, thin, false, -1);
+	} else {
+		slot = loc_count(p->location);
+		p->location = loc_add(p->location, dst);
+	}
+	p->seen_s[slot] = meta_core_now_s(t->core);
+	meta_chunk_charge(t->chunks, dst, thin, true, 1);
+	/* in location order, as the data reports keep it */
+	for (int i = 0; i < loc_count(p->location); i++) {
+		uint32_t c = loc_get(p->location, i);
+		if (c == dst || loc_contains(p->alive_location, c))
+			alive = loc_add(alive, c);
+	}
+	p->alive_location = alive;
+}
+
 static int load_row(void *arg, const uint8_t *key, size_t klen, struct meta_rec_rd *rd,
 		    char *why, size_t len)
 {

@@ -111,6 +111,10 @@ void meta_pext_set_owner(struct meta_pexts *t, uint64_t pid, struct meta_session
 /* take cid out of pid's location (and alive location), uncharged; the
  * remaining slots keep their last-seen times. The caller persists. */
 void meta_pext_remove_cid(struct meta_pexts *t, uint64_t pid, uint32_t cid);
+/* dst takes replace's slot in pid's location (replace 0: appended, SPEC
+ * 1.6), charged to dst (as a fresh replica) and replace uncharged; dst is
+ * alive, seen now. The caller checked the slots and persists. */
+void meta_pext_replace_cid(struct meta_pexts *t, uint64_t pid, uint32_t replace, uint32_t dst);
 /* pid's origin (0, 0 = none) */
 void meta_pext_origin(const struct meta_pexts *t, uint64_t pid, uint64_t *origin_pid,
 		      uint64_t *origin_epoch);

@@ -257,8 +257,10 @@ static void picked(struct cand *k, size_t nk, const struct cand *p)
 	}
 }
 
-int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_place_req *r,
-	       const struct meta_load_thresholds *t, uint32_t *out, struct meta_place_info *info)
+/* force_low: the low-load chain whatever the load (meta_place_localized) */
+static int place(const struct meta_place_chunk *c, size_t nc, const struct meta_place_req *r,
+		 const struct meta_load_thresholds *t, bool force_low, uint32_t *out,
+		 struct meta_place_info *info)
 {
 	struct meta_place_info dummy;
 	struct cand k[META_MAX_CID];
@@ -296,6 +298,11 @@ int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_pl
 		level = META_LOAD_VERY_HIGH;
 	if (!prefer && level < META_LOAD_HIGH)
 		level = META_LOAD_HIGH;		/* nothing to keep local */
+	if (force_low) {
+		if (!prefer)
+			return -1;
+		level = META_LOAD_LOW;
+	}
 	info->level = level;
 	a.mode = level == META_LOAD_LOW ? MODE_LOCALITY :
 		 level == META_LOAD_MEDIUM ? MODE_LOCAL_PRIORITY : MODE_SPREAD;
@@ -362,4 +369,18 @@ int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_pl
 			picked(k, nk, best);
 	}
 	return (int)r->n;
+}
+
+int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_place_req *r,
+	       const struct meta_load_thresholds *t, uint32_t *out, struct meta_place_info *info)
+{
+	return place(c, nc, r, t, false, out, info);
+}
+
+int meta_place_localized(const struct meta_place_chunk *c, size_t nc, uint32_t prefer_cid,
+			 uint32_t n, uint32_t *out)
+{
+	struct meta_place_req r = { .n = n, .prefer_cid = prefer_cid, .need = 0 };
+
+	return place(c, nc, &r, NULL, true, out, NULL);
 }

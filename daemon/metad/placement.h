@@ -13,7 +13,7 @@
  *   allocation          the replicas of a new pextent, by the level
  *                       (SPEC 6.2's table, 6.3)
  *
- * Rebalance and migrate planning (SPEC 6.4-6.9) are not here yet.
+ * Rebalance and migrate planning (SPEC 6.4-6.9) are in rebalance.h.
  *
  * Choices where SPEC is silent or where we depart from the product:
  *  - Missing topology levels. A chunk's path names its zone, rack, brick and
@@ -202,5 +202,17 @@ enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, 
  */
 int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_place_req *r,
 	       const struct meta_load_thresholds *t, uint32_t *out, struct meta_place_info *info);
+
+/*
+ * The expected distribution of n replicas for prefer local, whatever the
+ * load: the low-load chain of meta_place (SPEC 6.3 LocalizedComparator)
+ * over the healthy chunks, space left out (need 0), so it is the same for
+ * every pextent of that prefer local while the topology and the healthy
+ * chunks are unchanged. Localization repair (rebalance.h) moves replicas
+ * towards it. Returns n, or -1 (no such prefer local among the chunks, or
+ * fewer than n healthy chunks).
+ */
+int meta_place_localized(const struct meta_place_chunk *c, size_t nc, uint32_t prefer_cid,
+			 uint32_t n, uint32_t *out);
 
 #endif

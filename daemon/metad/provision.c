@@ -11,9 +11,7 @@
 #include "rpc.h"
 #include "util.h"
 
-/* chunk c's place in the topology: its brick and the brick's rack and zone
- * (a level the walk does not meet stays 0: missing) */
-static struct meta_place_path topo_path(struct meta *m, const struct meta_chunk *c)
+struct meta_place_path meta_provision_path(struct meta *m, const struct meta_chunk *c)
 {
 	struct meta_place_path p = { 0 };
 	uint64_t id = c->topo_id;
@@ -37,26 +35,42 @@ static struct meta_place_path topo_path(struct meta *m, const struct meta_chunk 
  * Placement candidates from the chunk and topology tables; returns how
  * many. `settled`: as if every chunk had just reported, without the
  * full-extent charge of its new thin pextents (SPEC 7.1 "new thin", pending
- * until the next report). Failslow and rx are not in the tables yet.
+ * until the next report).
  */
+void meta_provision_space(const struct meta_chunk *c, bool settled, struct meta_place_space *sp)
+{
+	*sp = (struct meta_place_space){
+		.valid = c->space.valid,
+		.thin_used = c->space.thin_used,
+		.new_thin_pids = settled ? 0 : c->new_thin_pids,
+		.thick_pids = c->thick_pids,
+		.thin_rx_pids = c->rx_pids,	/* an extent each, thin or thick */
+	};
+}
+
+uint64_t meta_provision_allocated(const struct meta_chunk *c)
+{
+	struct meta_place_space sp;
+
+	meta_provision_space(c, false, &sp);
+	return meta_place_allocated(&sp);
+}
+
 static size_t candidates(struct meta *m, struct meta_place_chunk *out, bool settled)
 {
 	size_t n = 0;
 
 	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
 		struct meta_chunk *c = &m->chunks.by_cid[cid];
-		struct meta_place_space sp = {
-			.valid = c->space.valid,
-			.thin_used = c->space.thin_used,
-			.new_thin_pids = settled ? 0 : c->new_thin_pids,
-			.thick_pids = c->thick_pids,
-		};
+		struct meta_place_space sp;
+
 		if (!c->cid)
 			continue;
+		meta_provision_space(c, settled, &sp);
 		out[n] = (struct meta_place_chunk){
 			.cid = cid,
 			.healthy = c->status == CHUNK_HEALTHY,
-			.topo = topo_path(m, c),
+			.topo = meta_provision_path(m, c),
 			.valid = sp.valid,
 			.allocated = meta_place_allocated(&sp),
 		};

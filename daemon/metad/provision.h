@@ -8,6 +8,7 @@
 #define ZBS_META_PROVISION_H
 
 #include "meta.h"
+#include "placement.h"
 
 int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struct merr *e);
 /*
@@ -38,5 +39,18 @@ uint32_t meta_reap_volumes(struct meta *m, uint32_t budget);
 /* allocate a pextent for v[vno], placing its replicas (prefer_cid first) */
 int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
 		    uint32_t prefer_cid, uint64_t *pid, struct merr *e);
+
+/* chunk c's place in the topology: its brick and the brick's rack and zone
+ * (a level the walk does not meet stays 0: missing; node 0) */
+struct meta_place_path meta_provision_path(struct meta *m, const struct meta_chunk *c);
+/*
+ * c's space as placement counts it (SPEC 7.1). settled: as if c had just
+ * reported, without the full-extent charge of its new thin pextents. Every
+ * figure of allocated space (placement, chunk list, cluster load) comes
+ * from here, rx included (the recover cmds' destinations). Failslow is
+ * not in the tables yet.
+ */
+void meta_provision_space(const struct meta_chunk *c, bool settled, struct meta_place_space *sp);
+uint64_t meta_provision_allocated(const struct meta_chunk *c);
 
 #endif

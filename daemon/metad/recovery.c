@@ -359,16 +359,20 @@ int meta_recover_alloc_owner(const struct meta_recover_pext *p, uint32_t src, ui
 	bool fresh = true;
 
 	if (p->owner) {
+		if ((k = chunk_of(c, nc, p->owner)) && k->cannot_own)
+			return fail(e, META_RECOVER_ENOOWNER,
+				    "pid %llu: its owner %u does not run recover cmds",
+				    (unsigned long long)p->pid, p->owner);
 		cid = p->owner;
 		fresh = false;
-	} else if ((k = chunk_of(c, nc, src)) && k->healthy && !k->maintenance) {
+	} else if ((k = chunk_of(c, nc, src)) && k->healthy && !k->maintenance && !k->cannot_own) {
 		cid = src;
-	} else if ((k = chunk_of(c, nc, dst)) && k->healthy && !k->maintenance) {
+	} else if ((k = chunk_of(c, nc, dst)) && k->healthy && !k->maintenance && !k->cannot_own) {
 		cid = dst;
 	} else {
 		for (size_t i = 0; i < nc; i++) {
 			k = &c[i];
-			if (!k->cid || !k->healthy || k->maintenance || k->failslow)
+			if (!k->cid || !k->healthy || k->maintenance || k->failslow || k->cannot_own)
 				continue;
 			if (!best || owner_better(p, k->cid, best->cid))
 				best = k;

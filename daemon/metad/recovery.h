@@ -105,6 +105,8 @@ struct meta_recover_chunk {
 	bool maintenance;	/* in maintenance mode and not expired (SPEC 5.10) */
 	bool removing;		/* being removed: its pids migrate off */
 	bool failslow;		/* slow disk (SPEC 4.7) */
+	bool cannot_own;	/* its session does not run recover cmds (no
+				 * CAP_RECOVER): never a cmd's owner */
 	uint64_t free;		/* bytes allocatable: valid - allocated (SPEC 7.1)
 				 * without the rx of running cmds, which the slots
 				 * hold */
@@ -223,7 +225,9 @@ struct meta_recover_owner {
  * maintenance, one holding a current replica first, then lower cid ("owner
  * priority" is not in SPEC). Then, if the owner is neither src nor dst and
  * holds a current replica, healthy and not failslow, the src becomes the
- * owner (a local read). ENOOWNER when no chunk can.
+ * owner (a local read). A chunk that cannot_own is passed over, and p's
+ * live owner on such a chunk keeps the pid (single owner): ENOOWNER, as
+ * when no chunk can.
  */
 int meta_recover_alloc_owner(const struct meta_recover_pext *p, uint32_t src, uint32_t dst,
 			     const struct meta_recover_chunk *c, size_t nc,

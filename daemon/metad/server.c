@@ -13,6 +13,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "balance.h"
 #include "handlers.h"
 #include "log.h"
 #include "keepalive.h"
@@ -20,6 +21,7 @@
 #include "owner.h"
 #include "provision.h"
 #include "meta.pb-c.h"
+#include "scheduler.h"
 #include "server.h"
 #include "util.h"
 
@@ -51,7 +53,9 @@ struct meta_conn {
 struct meta_later {
 	struct meta_conn *c;		/* NULL once the connection is gone */
 	struct zbs_rpc_hdr req;
-	struct meta_volume *v;
+	meta_job_step_fn step;
+	void (*done)(void *arg);
+	void *arg;
 	TAILQ_ENTRY(meta_later) link;
 };
 
@@ -335,28 +339,27 @@ static void on_idle(uv_idle_t *h)
 
 	clock_now(&srv->m);
 	for (l = TAILQ_FIRST(&srv->later); l; l = n) {
+		struct meta_reply r = { l->c, &l->req };
 		struct merr e = { 0 };
 		int rc;
 
 		n = TAILQ_NEXT(l, link);
-		rc = meta_volume_create_step(&srv->m, l->v, META_CREATE_SLICE, &e);
+		rc = l->step(&srv->m, l->arg, l->c ? &r : NULL, &e);
 		if (rc > 0)
 			continue;
-		if (l->c) {
-			struct meta_reply r = { l->c, &l->req };
-			if (rc == 0)
-				meta_reply_volume(&r, l->v);
-			else
-				reply_err(l->c, &l->req, &e);
-		}
+		if (rc < 0 && l->c)
+			reply_err(l->c, &l->req, &e);
 		TAILQ_REMOVE(&srv->later, l, link);
+		if (l->done)
+			l->done(l->arg);
 		free(l);
 	}
 	if (TAILQ_EMPTY(&srv->later))
 		uv_idle_stop(&srv->idle);
 }
 
-int meta_reply_later(struct meta_reply *r, struct meta_volume *v)
+int meta_reply_job(struct meta_reply *r, meta_job_step_fn step, void (*done)(void *arg),
+		   void *arg)
 {
 	struct meta_server *srv = r->c->srv;
 	struct meta_later *l = calloc(1, sizeof(*l));
@@ -365,7 +368,9 @@ int meta_reply_later(struct meta_reply *r, struct meta_volume *v)
 		abort();
 	l->c = r->c;
 	l->req = *r->req;
-	l->v = v;
+	l->step = step;
+	l->done = done;
+	l->arg = arg;
 	TAILQ_INSERT_TAIL(&srv->later, l, link);
 	uv_idle_start(&srv->idle, on_idle);	/* the loop does not sleep meanwhile */
 	return 0;
@@ -404,8 +409,9 @@ static void on_signal(uv_signal_t *s, int signum)
 	uv_stop(srv->loop);
 }
 
-int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, const char *datadir,
-		const char *listen_addr)
+int meta_server_init(struct meta_server *srv, const struct meta_config *cfg,
+		     const struct meta_sched_config *rcfg, const char *datadir,
+		     const char *listen_addr)
 {
 	char err[256];
 	struct sockaddr_storage ss;
@@ -422,7 +428,8 @@ int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, con
 		log_err("%s", err);
 		return -1;
 	}
-	if (meta_load(&srv->m, srv->store))
+	if (meta_load(&srv->m, srv->store) || meta_sched_init(&srv->m, rcfg) ||
+	    meta_balance_init(&srv->m))
 		return -1;
 	/* the time the load takes counts as a stall: sessions reused from the
 	 * store do not run out before their chunks can reach us */
@@ -479,6 +486,8 @@ void meta_server_fini(struct meta_server *srv)
 
 	while ((l = TAILQ_FIRST(&srv->later))) {	/* the load frees what they had */
 		TAILQ_REMOVE(&srv->later, l, link);
+		if (l->done)
+			l->done(l->arg);
 		free(l);
 	}
 	meta_flush_keepalives(&srv->m);
@@ -488,5 +497,7 @@ void meta_server_fini(struct meta_server *srv)
 	uv_loop_close(srv->loop);
 	srv->m.core.store = NULL;
 	meta_store_close(srv->store);
+	meta_balance_free(&srv->m);
+	meta_sched_free(&srv->m);
 	meta_free(&srv->m);
 }

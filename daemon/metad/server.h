@@ -26,8 +26,10 @@ struct meta_server {
 	unsigned int port;	/* bound port (listen on port 0 picks one) */
 };
 
-int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, const char *datadir,
-		const char *listen_addr);
+struct meta_sched_config;
+int meta_server_init(struct meta_server *srv, const struct meta_config *cfg,
+		     const struct meta_sched_config *rcfg, const char *datadir,
+		     const char *listen_addr);
 void meta_server_run(struct meta_server *srv);
 void meta_server_fini(struct meta_server *srv);
 

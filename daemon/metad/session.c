@@ -192,6 +192,11 @@ static uint32_t *cmd_slot(struct meta_session *s, const struct meta_cmd *c)
 	return &s->cmd_slots[i];
 }
 
+bool meta_session_queued(struct meta_session *s, const struct meta_cmd *c)
+{
+	return s->ncmds && *cmd_slot(s, c) != 0;
+}
+
 void meta_session_queue(struct meta_session *s, const struct meta_cmd *c)
 {
 	uint32_t *slot;

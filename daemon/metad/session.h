@@ -100,6 +100,8 @@ void meta_session_retire(struct meta_sessions *t, struct meta_chunks *chunks,
 /* queue c for s's next keepalive reply unless the same command (type, pid,
  * epoch, volume) is queued already */
 void meta_session_queue(struct meta_session *s, const struct meta_cmd *c);
+/* is the same command queued (not yet sent)? */
+bool meta_session_queued(struct meta_session *s, const struct meta_cmd *c);
 /* the queued commands went out: empty the queue (the only way to) */
 void meta_session_cmds_sent(struct meta_session *s);
 /* a revoke s must acknowledge: sent with every keepalive reply until then

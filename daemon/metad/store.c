@@ -4,16 +4,17 @@
  *
  * Sub-databases: "meta" (the counters row, the format), "chunk" (cid),
  * "topo" (id), "session" (id), "volume" (volume uuid), "vtable" (volume
- * uuid + vextent_no -> pid), "pext" (pid). Integer keys are big-endian so
- * they sort.
+ * uuid + vextent_no -> pid), "pext" (pid), "recover" (its one row, the
+ * recovery config; a store without the table reads as one without the
+ * row). Integer keys are big-endian so they sort.
  *
  * Records (store format 2). Every value but meta/format is a record: a
  * 4-byte header, u16 type and u16 version (little-endian), then the payload
  * of that type and version, little-endian fields at fixed offsets (encoded
  * and decoded by the table that owns them; the in-memory-only tail of a
  * struct is not stored). Types: 1 counters, 2 chunk, 3 topo, 4 session,
- * 5 volume, 6 vtable, 7 pext; all are at version 1 (payload bytes 40, 216,
- * 88, 24, 176, 8, 64). A new field means a new version: the decoder keeps
+ * 5 volume, 6 vtable, 7 pext, 8 recover; all are at version 1 (payload
+ * bytes 40, 216, 88, 24, 176, 8, 64, 24). A new field means a new version: the decoder keeps
  * reading the old ones (converted in memory, rewritten as the current
  * version when the row is next stored). meta/format is a bare u32, the
  * store format. Format 1 had no record headers (the rows were version 1
@@ -54,16 +55,18 @@ static const struct rec_kind {
 	const char *table;		/* the LMDB sub-database */
 	const char *what;		/* names the row in messages */
 	enum key_kind key;
+	const char *row;		/* KEY_NAME: the key of the one row */
 	uint16_t version;		/* current; written by meta_rec_begin */
 	uint16_t len[1];		/* payload bytes of version v: len[v - 1] */
 } rec_kinds[REC_NTYPES] = {
-	[REC_COUNTERS]	= { "meta",	"meta",		KEY_NAME,	1, { 40 } },
-	[REC_CHUNK]	= { "chunk",	"chunk",	KEY_ID,		1, { 216 } },
-	[REC_TOPO]	= { "topo",	"topo",		KEY_ID,		1, { 88 } },
-	[REC_SESSION]	= { "session",	"session",	KEY_ID,		1, { 24 } },
-	[REC_VOLUME]	= { "volume",	"volume",	KEY_UUID,	1, { 176 } },
-	[REC_VTABLE]	= { "vtable",	"vtable",	KEY_UUID_VNO,	1, { 8 } },
-	[REC_PEXT]	= { "pext",	"pextent",	KEY_ID,		1, { 64 } },
+	[REC_COUNTERS]	= { "meta",	"meta",		KEY_NAME,	"counters", 1, { 40 } },
+	[REC_CHUNK]	= { "chunk",	"chunk",	KEY_ID,		NULL,	1, { 216 } },
+	[REC_TOPO]	= { "topo",	"topo",		KEY_ID,		NULL,	1, { 88 } },
+	[REC_SESSION]	= { "session",	"session",	KEY_ID,		NULL,	1, { 24 } },
+	[REC_VOLUME]	= { "volume",	"volume",	KEY_UUID,	NULL,	1, { 176 } },
+	[REC_VTABLE]	= { "vtable",	"vtable",	KEY_UUID_VNO,	NULL,	1, { 8 } },
+	[REC_PEXT]	= { "pext",	"pextent",	KEY_ID,		NULL,	1, { 64 } },
+	[REC_RECOVER]	= { "recover",	"recover",	KEY_NAME,	"config", 1, { 24 } },
 };
 
 static const size_t key_len[] = {
@@ -544,14 +547,15 @@ int meta_store_scan(struct meta_store *s, enum meta_rec_type t, meta_store_row_f
 int meta_store_get_one(struct meta_store *s, enum meta_rec_type t, struct meta_rec_rd *rd,
 		       char *err, size_t len)
 {
-	MDB_val k = counters_key, v;
+	MDB_val k = { strlen(rec_kinds[t].row), (void *)rec_kinds[t].row }, v;
 	char why[128];
 	int rc = mdb_get(s->rtxn, s->dbi[t], &k, &v);
 
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc) {
-		snprintf(err, len, "meta counters: %s", mdb_strerror(rc));
+		snprintf(err, len, "%s %s: %s", rec_kinds[t].what, rec_kinds[t].row,
+			 mdb_strerror(rc));
 		return -1;
 	}
 	if (rec_open(t, false, &k, &v, rd, why, sizeof(why))) {

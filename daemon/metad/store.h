@@ -21,7 +21,7 @@
 /* a table and the type of its records, one to one */
 enum meta_rec_type {
 	REC_COUNTERS = 1, REC_CHUNK, REC_TOPO, REC_SESSION, REC_VOLUME, REC_VTABLE,
-	REC_PEXT, REC_NTYPES
+	REC_PEXT, REC_RECOVER, REC_NTYPES
 };
 
 #define META_REC_HDR_LEN	4
@@ -85,7 +85,8 @@ int meta_store_read_begin(struct meta_store *s, char *err, size_t len);
 void meta_store_read_end(struct meta_store *s);
 int meta_store_scan(struct meta_store *s, enum meta_rec_type t, meta_store_row_fn fn, void *arg,
 		    char *err, size_t len);
-/* the one row of a single-row table (the counters): 1 found, 0 none, -1 */
+/* the one row of a single-row table (the counters, the recover config):
+ * 1 found, 0 none, -1 */
 int meta_store_get_one(struct meta_store *s, enum meta_rec_type t, struct meta_rec_rd *rd,
 		       char *err, size_t len);
 

@@ -385,3 +385,41 @@ void meta_volumes_load_orphans(struct meta_volumes *t, struct meta_pexts *pexts)
 	t->dangling = NULL;
 	t->ndangling = t->capdangling = 0;
 }
+
+static bool reader_alive(struct meta_sessions *ss, uint64_t sid)
+{
+	struct meta_session *s = sid ? meta_session_find(ss, sid) : NULL;
+
+	return s && s->alive;
+}
+
+void meta_volume_note_reads(struct meta_volume *v, struct meta_sessions *ss, uint64_t sid,
+			    uint64_t local, uint64_t remote)
+{
+	struct meta_volume_reads *slot = NULL;
+
+	for (int i = 0; i < META_VOLUME_READERS; i++) {
+		struct meta_volume_reads *r = &v->reads[i];
+
+		if (r->sid == sid) {
+			slot = r;
+			break;
+		}
+		if (!slot && (!r->sid || !reader_alive(ss, r->sid)))
+			slot = r;	/* free, or its session is gone */
+	}
+	if (!slot)
+		return;		/* attached on more hosts than kept */
+	*slot = (struct meta_volume_reads){ sid, local, remote };
+}
+
+void meta_volume_reads(const struct meta_volume *v, struct meta_sessions *ss, uint64_t *local,
+		       uint64_t *remote)
+{
+	*local = *remote = 0;
+	for (int i = 0; i < META_VOLUME_READERS; i++)
+		if (reader_alive(ss, v->reads[i].sid)) {
+			*local += v->reads[i].local;
+			*remote += v->reads[i].remote;
+		}
+}

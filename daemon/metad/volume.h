@@ -14,6 +14,8 @@
 #include "core.h"
 #include "pextent.h"
 
+#define META_VOLUME_READERS	8	/* hosts a volume's reads are kept for */
+
 struct meta_volume {
 	char id[40];
 	char name[META_NAME_MAX + 1];
@@ -32,6 +34,12 @@ struct meta_volume {
 					 * slices: not found, not persisted yet */
 	uint32_t fill_next;		/* ... the next vextent to allocate */
 	TAILQ_ENTRY(meta_volume) deleting_link;
+	/* reads since attach, as the hosts it is attached on report them
+	 * (keepalives of their sessions; in memory) */
+	struct meta_volume_reads {
+		uint64_t sid;		/* 0: free */
+		uint64_t local, remote;
+	} reads[META_VOLUME_READERS];
 };
 TAILQ_HEAD(meta_volume_list, meta_volume);
 #define META_VOLUME_PERSIST_LEN offsetof(struct meta_volume, idx)
@@ -93,5 +101,12 @@ int meta_volumes_load_vtable(struct meta_volumes *t, struct meta_pexts *pexts, c
 /* after the load: delete the vtable rows of volumes that are gone and free
  * every pextent no volume holds (a delete cut short by a restart) */
 void meta_volumes_load_orphans(struct meta_volumes *t, struct meta_pexts *pexts);
+
+/* session sid reports v's reads (counters since its attach) */
+void meta_volume_note_reads(struct meta_volume *v, struct meta_sessions *ss, uint64_t sid,
+			    uint64_t local, uint64_t remote);
+/* the sum over the sessions still alive that reported v's reads */
+void meta_volume_reads(const struct meta_volume *v, struct meta_sessions *ss, uint64_t *local,
+		       uint64_t *remote);
 
 #endif

@@ -92,6 +92,8 @@ const char *zbs_meta_method_name(uint32_t m)
 		[ZBS_M_RECOVER_SET] = "RecoverSet",
 		[ZBS_M_RECOVER_SCAN] = "RecoverScan",
 		[ZBS_M_MIGRATE_CREATE] = "MigrateCreate",
+		[ZBS_M_CLUSTER_LOAD] = "ClusterLoad",
+		[ZBS_M_MIGRATE_PLAN] = "MigratePlan",
 	};
 	return m > 0 && m < ZBS_M__COUNT ? names[m] : "unknown";
 }

@@ -59,6 +59,8 @@ enum zbs_meta_method {
 	ZBS_M_RECOVER_SET,		/* RecoverSetRequest -> RecoverStatusResponse */
 	ZBS_M_RECOVER_SCAN,		/* Empty -> Empty: scan every pextent now */
 	ZBS_M_MIGRATE_CREATE,		/* MigrateCreateRequest -> MigrateCreateResponse */
+	ZBS_M_CLUSTER_LOAD,		/* Empty -> ClusterLoadResponse */
+	ZBS_M_MIGRATE_PLAN,		/* MigratePlanRequest -> MigratePlanResponse */
 	ZBS_M__COUNT
 };
 

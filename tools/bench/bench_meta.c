@@ -34,8 +34,10 @@
  *     expired it (every owned pid released and persisted).
  *  7. A thick volume of N/10 extents (at most 2^22, 1 PiB) is created, then
  *     deleted.
+ *  8. A rebalance plan (MigratePlan, a dry run) over every pextent: the
+ *     placement scan, run in slices on metad's loop.
  *
- * The stalls of 5-7 are the probe's longest wait. Prints a table, each
+ * The stalls of 5-8 are the probe's longest wait. Prints a table, each
  * figure beside the goal of issue 12, then the lines scripts read.
  */
 #include <errno.h>
@@ -997,6 +999,25 @@ int main(int argc, char **argv)
 	note("volume of %llu thick extents: created in %.2f s, deleted in %.2f s",
 	     (unsigned long long)D, create_s, delete_s);
 
+	/* 8. a rebalance plan over every pextent (the placement scan) */
+	Zbs__MigratePlanRequest pq8 = ZBS__MIGRATE_PLAN_REQUEST__INIT;
+	Zbs__MigratePlanResponse *pr8;
+	c.timeout_ms = 600000;
+	probe_begin();
+	t0 = zbs_now_ns();
+	call(&c, ZBS_M_MIGRATE_PLAN, &pq8.base, &zbs__migrate_plan_response__descriptor, &pr8);
+	double plan_s = secs_since(t0);
+	double plan_stall = probe_end();
+	uint64_t plan_scanned = pr8->scanned;
+	size_t plan_moves = pr8->n_moves;
+	free_msg(pr8);
+	/* the big volume's pextents may still be being deleted */
+	if (plan_scanned < S)
+		fail("the plan looked at %llu pextents, wanted %llu or more",
+		     (unsigned long long)plan_scanned, (unsigned long long)S);
+	note("rebalance plan: %llu pextents in %.2f s, %zu moves", (unsigned long long)plan_scanned,
+	     plan_s, plan_moves);
+
 	ka_set(false);
 	zbs_rpc_close(&c);
 	zbs_rpc_close(&kc);
@@ -1009,6 +1030,8 @@ int main(int argc, char **argv)
 		max_stall = delete_stall;
 	if (report_stall > max_stall)
 		max_stall = report_stall;
+	if (plan_stall > max_stall)
+		max_stall = plan_stall;
 	row(bpp <= 128, "<= 128", fmtv("%.0f", bpp),
 	    "resident bytes/pextent (metad RssAnon growth / %llu)", (unsigned long long)S);
 	row(-1, "", fmtv("%.0f", fpp), "  + LMDB file pages mapped meanwhile (RssFile)");
@@ -1040,6 +1063,12 @@ int main(int argc, char **argv)
 	row(-1, "", fmtv("%.1f ms", report_ms), "  KeepAlive call");
 	row(-1, "", fmtv("%.1f ms", create_stall),
 	    "loop stall: create of a %llu-pextent thick volume", (unsigned long long)D);
+	row(-1, "", fmtv("%.0f", D / create_s),
+	    "  placement decisions/s (3 replicas each, persisted)");
+	row(plan_stall <= 50, "<= 50 ms", fmtv("%.1f ms", plan_stall),
+	    "loop stall: rebalance plan over %llu pextents", (unsigned long long)plan_scanned);
+	row(-1, "", fmtv("%.2f s", plan_s), "  full scan (MigratePlan call, %zu moves)",
+	    plan_moves);
 	row(-1, "", fmtv("%.1f ms", gc_stall), "loop stall: report of %zu garbage pids", ngc);
 	row(-1, "", fmtv("%.1f ms", gc_ms), "  KeepAlive call (%zu GC deletes queued, sent)", ngc);
 	row(-1, "", fmtv("%.0f s", populate_s), "populate: %u thick VolumeCreate calls",

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "ctl_dev.h"
+#include "ctldev.h"
 #include "util.h"
 #include "zbsctl.h"
 #include "zbsctl_device.h"
@@ -37,22 +38,12 @@ static void device_usage(FILE *f)
 
 int zbsctl_dev_info(int fd, uint32_t id, struct zbs_ioc_dev_info *info)
 {
-	ZBSCTL_IOC_INIT(*info);
-	info->dev_id = id;
-	return ioctl(fd, ZBS_IOC_GET_INFO, info);
+	return zbs_ctldev_info(fd, id, info);
 }
 
-/* ids of all devices; returns the count or -1 (errno) */
 int zbsctl_dev_list(int fd, uint32_t *ids, uint32_t cap)
 {
-	struct zbs_ioc_list l;
-
-	ZBSCTL_IOC_INIT(l);
-	l.capacity = cap;
-	l.ids = (uintptr_t)ids;
-	if (ioctl(fd, ZBS_IOC_LIST, &l) < 0)
-		return -1;
-	return l.count < cap ? (int)l.count : (int)cap;
+	return zbs_ctldev_list(fd, ids, cap);
 }
 
 int zbsctl_dev_resolve(int fd, const char *arg, uint32_t *id)
@@ -104,6 +95,9 @@ static json_object *info_json(const struct zbs_ioc_dev_info *i)
 	json_object_object_add(j, "open_count", json_object_new_int(i->open_count));
 	json_object_object_add(j, "cached_maps", json_object_new_int(i->nr_maps));
 	json_object_object_add(j, "inflight", json_object_new_uint64(i->inflight));
+	json_object_object_add(j, "read_bytes_local", json_object_new_uint64(i->read_bytes_local));
+	json_object_object_add(j, "read_bytes_remote",
+			       json_object_new_uint64(i->read_bytes_remote));
 	return j;
 }
 

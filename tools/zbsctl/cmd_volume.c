@@ -43,6 +43,8 @@ static struct json_object *vol_json(const Zbs__Volume *v)
 	json_object_object_add(j, "created_ns", json_object_new_uint64(v->created_ns));
 	json_object_object_add(j, "vextents", json_object_new_int(v->vextents));
 	json_object_object_add(j, "allocated_pextents", json_object_new_int(v->allocated_pextents));
+	json_object_object_add(j, "read_bytes_local", json_object_new_uint64(v->read_bytes_local));
+	json_object_object_add(j, "read_bytes_remote", json_object_new_uint64(v->read_bytes_remote));
 	return j;
 }
 
@@ -86,6 +88,15 @@ static void vol_print(const Zbs__Volume *v)
 	       (unsigned long long)v->iops, (unsigned long long)v->iops_burst,
 	       (unsigned long long)v->bps, (unsigned long long)v->bps_burst);
 	printf("extents:      %u allocated of %u\n", v->allocated_pextents, v->vextents);
+	if (v->read_bytes_local + v->read_bytes_remote) {
+		uint64_t all = v->read_bytes_local + v->read_bytes_remote;
+
+		printf("reads local:  %.1f%% (%s of %s read since attach, on the hosts it is "
+		       "attached on)\n", 100.0 * (double)v->read_bytes_local / (double)all,
+		       zc_size(v->read_bytes_local, sz, sizeof(sz)), zc_size(all, b, sizeof(b)));
+	} else {
+		printf("reads local:  - (nothing read, or not attached)\n");
+	}
 }
 
 static int v_create(const struct zbsctl_opts *o, struct zbs_rpc_client *c, int argc, char **argv)

@@ -12,9 +12,8 @@
 int zbsctl_ctl_open(const char *path, int *status);
 
 /* Fill in the ioctl header of a zeroed argument struct. */
-#define ZBSCTL_IOC_INIT(arg) do {			\
-		memset(&(arg), 0, sizeof(arg));		\
-		(arg).hdr.size = sizeof(arg);		\
-	} while (0)
+#include "ctldev.h"
+
+#define ZBSCTL_IOC_INIT(arg) ZBS_IOC_INIT(arg)
 
 #endif

@@ -24,4 +24,7 @@ void zc_print_json(struct json_object *j);
 int zc_opt_size(const char *opt, const char *arg, uint64_t *out);
 int zc_opt_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 
+/* zbsctl migrate create PID --src --dst --replace (argv[0] "migrate", argv[1] "create") */
+int zc_migrate_create(const struct zbsctl_opts *o, int argc, char **argv);
+
 #endif

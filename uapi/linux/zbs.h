@@ -111,7 +111,11 @@ struct zbs_ioc_dev_info {
 	__u32	open_count;	/* out */
 	__u32	nr_maps;	/* out: cached extent maps */
 	__u64	inflight;	/* out: requests in flight */
-	__u64	reserved[4];	/* must be zero */
+	/* out: bytes read since attach from a replica on this host (the map
+	 * flags it ZBS_RF_LOCAL) and from others; in: must be zero */
+	__u64	read_bytes_local;
+	__u64	read_bytes_remote;
+	__u64	reserved[2];	/* must be zero */
 };
 
 /*

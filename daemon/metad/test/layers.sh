@@ -9,8 +9,8 @@ trap 'rm -rf "$T"' EXIT
 . "$(dirname "$0")/../../../tools/tap.sh"
 
 # bottom to top; a module is NAME.c with NAME.h
-LAYERS="store core chunk topo session pextent volume meta placement recovery
-	owner provision lease report keepalive handlers server main"
+LAYERS="store core chunk topo session pextent volume meta placement recovery rebalance
+	owner provision scheduler balance lease report keepalive handlers server main"
 declare -A rank
 i=0
 for l in $LAYERS; do rank[$l]=$i; i=$((i + 1)); done

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * zbs-meta-cli: drive zbs-metad's lease RPCs and send malformed frames, for
- * the integration tests. Prints key=value lines; exit status 0, the RPC
+ * zbs-meta-cli: drive zbs-metad's lease RPCs, be a chunk that runs recover
+ * cmds, and send malformed frames, for the integration tests. Prints key=value lines; exit status 0, the RPC
  * status on an error reply, 100 on a transport error, 2 on usage.
  */
 #include <errno.h>
@@ -165,6 +165,72 @@ static int raw(const char *what)
 	return rh.status == expect_status && rh.msg_id == 7 ? 0 : 1;
 }
 
+/* a chunk of our own with caps: registered, a session, a first keepalive */
+static int chunk(char **argv)
+{
+	Zbs__RegisterChunkRequest rq = ZBS__REGISTER_CHUNK_REQUEST__INIT;
+	Zbs__RegisterChunkResponse *rr;
+	Zbs__CreateSessionRequest sq = ZBS__CREATE_SESSION_REQUEST__INIT;
+	Zbs__CreateSessionResponse *sr;
+	int rc;
+
+	rq.uuid = argv[0];
+	rq.data_addr = argv[1];
+	rq.rpc_addr = argv[2];
+	if ((rc = call(ZBS_M_REGISTER_CHUNK, &rq, &zbs__register_chunk_response__descriptor, &rr)))
+		return rc;
+	sq.cid = rr->chunk->cid;
+	sq.uuid = argv[0];
+	sq.capabilities = num(argv[3]);
+	printf("cid=%u\n", rr->chunk->cid);
+	zbs__register_chunk_response__free_unpacked(rr, NULL);
+	if ((rc = call(ZBS_M_CREATE_SESSION, &sq, &zbs__create_session_response__descriptor, &sr)))
+		return rc;
+	printf("session=%llu\n", (unsigned long long)sr->session_id);
+	zbs__create_session_response__free_unpacked(sr, NULL);
+	return 0;
+}
+
+/* a keepalive with 100 GiB free, acknowledging the recover cmd ids given;
+ * prints the commands of the reply */
+static int keepalive(uint64_t sid, uint64_t caps, int nack, char **acks)
+{
+	Zbs__KeepAliveRequest q = ZBS__KEEP_ALIVE_REQUEST__INIT;
+	Zbs__KeepAliveResponse *r;
+	Zbs__SpaceInfo sp = ZBS__SPACE_INFO__INIT;
+	uint64_t ids[16];
+	int rc;
+
+	sp.total = sp.valid = 100ULL << 30;
+	q.session_id = sid;
+	q.capabilities = caps;
+	q.space = &sp;
+	for (int i = 0; i < nack && i < 16; i++)
+		ids[i] = num(acks[i]);
+	q.n_recover_acks = nack < 16 ? nack : 16;
+	q.recover_acks = ids;
+	if ((rc = call(ZBS_M_KEEPALIVE, &q, &zbs__keep_alive_response__descriptor, &r)))
+		return rc;
+	printf("recover_concurrency=%u\nrecover_bps=%llu\n", r->recover_concurrency,
+	       (unsigned long long)r->recover_bps);
+	for (size_t i = 0; i < r->n_commands; i++) {
+		const Zbs__Command *k = r->commands[i];
+		const Zbs__RecoverCmd *x = k->recover;
+		printf("cmd type=%d id=%llu pid=%llu epoch=%llu\n", k->type,
+		       (unsigned long long)k->id, (unsigned long long)k->pid,
+		       (unsigned long long)k->epoch);
+		if (x)
+			printf("recover id=%llu pid=%llu epoch=%llu lease_epoch=%llu src=%u@%s "
+			       "dst=%u@%s replace=%u migrate=%d thick=%d meta_gen=%llu\n",
+			       (unsigned long long)k->id, (unsigned long long)x->pid,
+			       (unsigned long long)x->epoch, (unsigned long long)x->lease_epoch,
+			       x->src_cid, x->src_addr, x->dst_cid, x->dst_addr, x->replace_cid,
+			       x->is_migrate, x->thick, (unsigned long long)x->meta_gen);
+	}
+	zbs__keep_alive_response__free_unpacked(r, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct zbs_rpc_error err;
@@ -176,6 +242,8 @@ int main(int argc, char **argv)
 			"       ... release PID SID | existence PID EPOCH SID\n"
 			"       ... remove-replica PID EPOCH CID GEN SID\n"
 			"       ... revoke volume|pid|session X\n"
+			"       ... chunk UUID DATA RPC CAPS | keepalive SID CAPS [ACK_ID...]\n"
+			"       ... replace SID CMD PID EPOCH LEASE_EPOCH DST REPLACE GEN ok|fail\n"
 			"       ... raw bad-magic|oversize|bad-flags|reply-flag|garbage-body|"
 			"unknown-field|unknown-method|unknown-service|truncated\n");
 		return 2;
@@ -240,6 +308,23 @@ int main(int argc, char **argv)
 			printf("released=%u\n", r->released);
 			zbs__revoke_response__free_unpacked(r, NULL);
 		}
+	} else if (!strcmp(cmd, "chunk") && argc == 7) {
+		rc = chunk(argv + 3);
+	} else if (!strcmp(cmd, "keepalive") && argc >= 5) {
+		rc = keepalive(num(argv[3]), num(argv[4]), argc - 5, argv + 5);
+	} else if (!strcmp(cmd, "replace") && argc == 12) {
+		Zbs__ReplaceReplicaRequest q = ZBS__REPLACE_REPLICA_REQUEST__INIT;
+		q.session_id = num(argv[3]);
+		q.cmd_id = num(argv[4]);
+		q.pid = num(argv[5]);
+		q.epoch = num(argv[6]);
+		q.lease_epoch = num(argv[7]);
+		q.dst_cid = num(argv[8]);
+		q.replace_cid = num(argv[9]);
+		q.gen = num(argv[10]);
+		q.ok = !strcmp(argv[11], "ok");
+		q.error = q.ok ? "" : "failed by zbs-meta-cli";
+		rc = call(ZBS_M_REPLACE_REPLICA, &q, &zbs__empty__descriptor, NULL);
 	} else if (!strcmp(cmd, "raw") && argc == 4) {
 		rc = raw(argv[3]);
 	} else {

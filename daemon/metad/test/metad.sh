@@ -9,7 +9,9 @@ LEASE_MS=1500
 META_PID= PORT=
 declare -A CHUNK_PID CHUNK_UUID
 
+KEEPER=
 cleanup() {
+	[ -n "$KEEPER" ] && kill "$KEEPER" 2>/dev/null
 	for c in "${!CHUNK_PID[@]}"; do kill -9 "${CHUNK_PID[$c]}" 2>/dev/null; done
 	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
 	wait 2>/dev/null
@@ -43,7 +45,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..32"
+echo "1..41"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -195,9 +197,108 @@ if grep -q "^sent=" "$T/flood" && zc volume list >/dev/null && [ $((rss1 - rss0)
 else not_ok "flood" "rss $rss0 -> $rss1 kB" "$(cat "$T/flood")"; fi
 wait "$flood"
 
+# ---- recovery: status, config, scan, list, migrate errors -----------------------------
+# chunk 2 is gone: its replicas need recovering, but no fake chunk runs recover
+# cmds (no CAP_RECOVER), so none is issued
+zc volume create mg 256M --thick --replica 2 >/dev/null
+mpid=$(zc --json volume show mg --pextents | jq_ 'd["pextents"][0]["pid"]')
+mepoch=$(zc --json lease show "$mpid" | jq_ 'd["epoch"]')
+echo "$mpid $mepoch 0" >> "$T/rep1"	# reported: its replicas stay alive
+echo "$mpid $mepoch 0" >> "$T/rep3"
+scanned() { zc --json recover status | jq_ 'd["last_scan_ms"] < 3000 and d["need_recover"] + d["dead"] >= 1 and d["cmds_running"] + d["cmds_waiting"] == 0' | grep -q True; }
+if zc recover scan | grep -q "scan started" && wait_for 10 scanned &&
+   zc --json recover status | jq_ 'd["config"] == {"slots": 128, "concurrency": 32, "bps": 0, "timeout_ms": 1080000, "scan_interval_ms": 60000}' | grep -q True &&
+   [ "$(zc --json recover list | jq_ 'len(d)')" = 0 ] && zc recover status | grep -q "need recover:"; then
+	ok "recover scan/status/list: the lost chunk's pextents need recovery, defaults shown, no cmd without CAP_RECOVER"
+else not_ok "recover status" "$(zc --json recover status 2>&1)" "$(zc --json recover list 2>&1)"; fi
+zc recover set --slots 0 > "$T/out" 2>&1; st1=$?
+zc recover set --slots 100001 > "$T/out2" 2>&1; st2=$?
+zc recover set > "$T/out3" 2>&1; st3=$?
+if [ $st1 = 2 ] && [ $st2 = 2 ] && grep -q "slots 100001: want 1..100000" "$T/out2" && [ $st3 = 2 ] &&
+   grep -q "needs at least one of" "$T/out3"; then
+	ok "recover set refuses nonsense (slots 0, slots > 100000, nothing to set): exit 2"
+else not_ok "recover set validation" "$st1 $(cat "$T/out")" "$st2 $(cat "$T/out2")" "$st3 $(cat "$T/out3")"; fi
+zc --json recover set --slots 64 --bps 10M --timeout-ms 600000 --scan-interval-ms 5000 > "$T/set"
+kill -9 "$META_PID"; wait "$META_PID" 2>/dev/null
+start_meta "$PORT" || { sleep 0.5; start_meta "$PORT"; }
+if jq_ 'd["config"] == {"slots": 64, "concurrency": 32, "bps": 10485760, "timeout_ms": 600000, "scan_interval_ms": 5000}' < "$T/set" | grep -q True &&
+   zc --json recover status | jq_ 'd["config"]["slots"] == 64 and d["config"]["bps"] == 10485760 and d["config"]["scan_interval_ms"] == 5000' | grep -q True &&
+   zc --json recover set --bps unlimited | jq_ 'd["config"]["bps"] == 0 and d["config"]["slots"] == 64' | grep -q True; then
+	ok "recover set: changed online, kept across a kill -9 restart, 0 keeps a field, bps back to unlimited"
+else not_ok "recover set persistence" "$(zc recover status 2>&1)"; fi
+mloc=$(zc --json lease show "$mpid" | jq_ 'd["location"]')
+ma=$((mloc & 255)) mb=$((mloc >> 8 & 255))
+zc migrate create 999999 --src "$ma" --dst "$c2" --replace "$mb" > "$T/out" 2>&1; st1=$?
+zc migrate create "$mpid" --src "$ma" --dst "$mb" --replace "$mb" > "$T/out2" 2>&1; st2=$?
+zc migrate create "$mpid" --src "$ma" --dst "$c2" --replace "$mb" > "$T/out3" 2>&1; st3=$?
+zc migrate create "$mpid" --src "$ma" --dst "$c2" > "$T/out4" 2>&1; st4=$?
+if [ $st1 = 3 ] && grep -q "pid 999999 not found" "$T/out" &&
+   [ $st2 = 2 ] && grep -q "(dst has the replica)" "$T/out2" &&
+   [ $st3 = 2 ] && grep -q "(dst unusable)" "$T/out3" &&
+   [ $st4 = 2 ] && grep -q "needs PID, --src, --dst and --replace" "$T/out4"; then
+	ok "migrate create errors name the check: unknown pid exit 3, dst holding it / dst down exit 2, missing --replace exit 2"
+else not_ok "migrate create errors" "$st1 $(cat "$T/out")" "$st2 $(cat "$T/out2")" "$st3 $(cat "$T/out3")" "$st4 $(cat "$T/out4")"; fi
+start_chunk 4
+c4=
+has_space() { c4=$(cid_of 4) && [ -n "$c4" ] && [ "$(zc --json chunk show "$c4" | jq_ 'd["space"].get("valid", 0) > 0 and d["status"] == "CONNECTED_HEALTHY"')" = True ]; }
+wait_for 10 has_space
+zc --json migrate create "$mpid" --src "$ma" --dst "$c4" --replace "$mb" > "$T/out" 2>&1; st=$?
+if [ $st = 1 ] && grep -q "(no owner)" "$T/out" && [ "$(zc --json recover list | jq_ 'len(d)')" = 0 ]; then
+	ok "migrate create with no chunk running recover cmds: refused (no owner), nothing left behind"
+else not_ok "migrate no owner" "exit $st" "$(cat "$T/out")"; fi
+# a chunk that runs recover cmds (zbs-meta-cli plays it; no CAP_REVOKE_ACK,
+# so leases given back are released at once): it owns the migrate, gets it
+# in every keepalive reply until it acknowledges it, and ends it with
+# ReplaceReplica. The scheduler gives it recovers of its own meanwhile (the
+# pextents chunk 2 left): only the migrate's pid is looked at.
+CX_CAPS=55
+cli chunk "$(cat /proc/sys/kernel/random/uuid)" 127.0.0.9:20009 127.0.0.9:21009 $CX_CAPS > "$T/cx"
+cx=$(sed -n 's/^cid=//p' "$T/cx") sx=$(sed -n 's/^session=//p' "$T/cx")
+ka() { cli keepalive "$sx" $CX_CAPS "$@"; }
+mine() { zc --json recover list | jq_ "[c['delivered'] for c in d if c['pid'] == $mpid]"; }
+( while :; do ka >/dev/null; sleep 0.2; done ) &	# its session stays alive
+KEEPER=$!
+wait_for 5 ka >/dev/null
+zc --json migrate create "$mpid" --src "$ma" --dst "$cx" --replace "$mb" > "$T/mc" 2>&1; st=$?
+rid=$(jq_ 'd["cmd_id"]' < "$T/mc" 2>/dev/null)
+ka > "$T/ka1"; ka > "$T/ka2"
+rle=$(sed -n "s/^recover id=$rid .* lease_epoch=\([0-9]*\) .*/\1/p" "$T/ka1")
+ka "$rid" > "$T/ka3"
+if [ $st = 0 ] && jq_ "d['owner_cid'] == $cx and d['dst_cid'] == $cx and d['is_migrate'] and not d['delivered']" < "$T/mc" | grep -q True &&
+   grep -q "^recover id=$rid pid=$mpid epoch=$mepoch lease_epoch=$rle src=$ma@127.0.0.$ma:2000$ma dst=$cx@127.0.0.9:20009 replace=$mb migrate=1 thick=1 " "$T/ka1" &&
+   grep -q "^recover id=$rid " "$T/ka2" && ! grep -q "^recover id=$rid " "$T/ka3" && grep -q "^recover_concurrency=32$" "$T/ka3" &&
+   [ "$(mine)" = "[True]" ]; then
+	ok "migrate onto a chunk that runs cmds: it owns it; CMD_RECOVER in every keepalive reply until acknowledged"
+else not_ok "recover cmd delivery" "exit $st $(cat "$T/mc")" "$(cat "$T/ka1")" "$(cat "$T/ka3")"; fi
+cli replace "$sx" "$rid" "$mpid" "$mepoch" $((rle - 1)) "$cx" "$mb" 0 ok > "$T/rr1"; st1=$?
+cli replace "$sx" 12345 "$mpid" "$mepoch" "$rle" "$cx" "$mb" 0 ok > "$T/rr2"; st2=$?
+if [ $st1 = 7 ] && grep -q "lease_epoch" "$T/rr1" && [ $st2 = 2 ] && grep -q "no live recover cmd 12345" "$T/rr2" &&
+   [ "$(mine)" = "[]" ] && zc --json recover status | jq_ 'd["failed"] >= 1' | grep -q True &&
+   [ "$(zc --json lease show "$mpid" | jq_ 'd["owner_session"]')" = 0 ]; then
+	ok "ReplaceReplica refused: a stale lease_epoch from the owner ends the cmd (owner released), an unknown cmd id is an error"
+else not_ok "replace refusals" "$st1 $(cat "$T/rr1")" "$st2 $(cat "$T/rr2")" "$(mine)"; fi
+zc --json migrate create "$mpid" --src "$ma" --dst "$cx" --replace "$mb" > "$T/mc" 2>&1
+rid=$(jq_ 'd["cmd_id"]' < "$T/mc" 2>/dev/null)
+ka > "$T/ka1"
+rle=$(sed -n "s/^recover id=$rid .* lease_epoch=\([0-9]*\) .*/\1/p" "$T/ka1")
+ka "$rid" >/dev/null
+gc_of_replaced() { grep -q "^gc $mpid $mepoch$" "$T/ev1" || grep -q "^gc $mpid $mepoch$" "$T/ev3"; }
+if cli replace "$sx" "$rid" "$mpid" "$mepoch" "$rle" "$cx" "$mb" 0 ok >/dev/null &&
+   loc=$(zc --json lease show "$mpid" | jq_ 'd["location"]') && [ $((loc & 255)) = "$ma" ] && [ $((loc >> 8 & 255)) = "$cx" ] &&
+   zc --json lease show "$mpid" | jq_ "d['alive_location'] == d['location']" | grep -q True &&
+   zc --json recover status | jq_ 'd["done"] == 1' | grep -q True && [ "$(mine)" = "[]" ] && wait_for 5 gc_of_replaced &&
+   grep -q "\[REPLACE REPLICA\] cmd $rid pid $mpid" "$T/metad.log" && grep -q "\[RECOVER\] cmd $rid pid $mpid" "$T/metad.log" &&
+   grep -q "add recover cmd by rpc for pid: $mpid src: $ma dst: $cx replace: $mb owner: $cx" "$T/metad.log"; then
+	ok "ReplaceReplica ok: dst takes replace's slot, alive at once, the replaced replica GC'd on its chunk; logged"
+else not_ok "replace replica" "$(cat "$T/mc")" "$(grep -i 'recover\|replace' "$T/metad.log" | tail -12)" "$(zc lease show "$mpid" 2>&1)" "$(zc recover status 2>&1)"; fi
+kill "$KEEPER"; wait "$KEEPER" 2>/dev/null; KEEPER=
+if grep -q "Set recover config: slots 64" "$T/metad.log" && grep -q "recover scan done:" "$T/metad.log"; then
+	ok "the log names the config change and the scans"
+else not_ok "recover log lines"; fi
+
 # ---- CLI conventions ----------------------------------------------------------------
 helpok=1
-for o in chunk topo volume lease session; do "$BIN/zbsctl" $o --help | grep -q Usage || helpok=0; done
+for o in chunk topo volume lease session recover migrate; do "$BIN/zbsctl" $o --help | grep -q Usage || helpok=0; done
 "$BIN/zbsctl" volume create --help | grep -q "create NAME SIZE" || helpok=0
 "$BIN/zbsctl" volume frob >/dev/null 2>&1; [ $? = 2 ] || helpok=0
 "$BIN/zbsctl" --meta 127.0.0.1:1 volume list >/dev/null 2>&1; [ $? = 4 ] || helpok=0

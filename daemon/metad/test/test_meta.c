@@ -279,7 +279,7 @@ static void test_volume_thick_space(void **state)
 	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
 	assert_int_equal(v->allocated, 40);
 	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 40);
-	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[2]), 10 * G);
+	assert_int_equal(meta_provision_allocated(&f->m.chunks.by_cid[2]), 10 * G);
 	/* grow reserves the new extents; shrink refused */
 	assert_int_equal(meta_volume_resize(&f->m, v, 11 * G, &e), 0);
 	assert_int_equal(v->allocated, 44);
@@ -344,12 +344,12 @@ static void test_new_thin_window(void **state)
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
 	assert_int_equal(f->m.pexts.live, 2);	/* nothing changed */
-	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[1]), 2 * ZBS_EXTENT_SIZE);
+	assert_int_equal(meta_provision_allocated(&f->m.chunks.by_cid[1]), 2 * ZBS_EXTENT_SIZE);
 	/* the chunks report: the charges become the real (empty) usage */
 	for (int c = 1; c <= 3; c++)
 		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL,  7, &s,
 						&e), 0);
-	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[1]), 0);
+	assert_int_equal(meta_provision_allocated(&f->m.chunks.by_cid[1]), 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), 0);
 	/* real usage: 500 of 640 MiB used on every chunk, nothing pending helps */
 	for (int c = 1; c <= 3; c++)

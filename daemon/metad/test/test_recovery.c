@@ -22,6 +22,7 @@
 #define MAINTUP(id)	{ .cid = (id), .healthy = true, .maintenance = true, .free = 100 * G }
 #define RM(id)		{ .cid = (id), .healthy = true, .removing = true, .free = 100 * G }
 #define SLOW(id, f)	{ .cid = (id), .healthy = true, .failslow = true, .free = (f) }
+#define NOREC(id, f)	{ .cid = (id), .healthy = true, .cannot_own = true, .free = (f) }
 
 /* what the cmds in flight hold: used slots and rx per cid, and max (0 = 128) */
 struct load {
@@ -387,6 +388,12 @@ static const struct owner_case owner_cases[] = {
 	  LOC(1, 0, 0, 0), LOC(1, 0, 0, 0), 0, 1, 4, META_RECOVER_OK, 3, true, 1 },
 	{ "other: never failslow or maintenance", { DOWN(1), SLOW(2, G), MAINTUP(3), DOWN(4),
 	  H(7, G) }, LOC(1, 2, 3, 0), LOC(1, 2, 3, 0), 0, 1, 4, META_RECOVER_OK, 7, true, 1 },
+	{ "src, dst do not run cmds: another that does", { NOREC(1, G), H(2, G), H(3, G),
+	  NOREC(4, G) }, LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, 1, 4, META_RECOVER_OK, 2, true, 2 },
+	{ "existing owner does not run cmds: it keeps the pid", { H(1, G), NOREC(2, G), H(4, G) },
+	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 2, 1, 4, META_RECOVER_ENOOWNER, 0, false, 0 },
+	{ "no chunk runs cmds", { NOREC(1, G), NOREC(2, G), NOREC(4, G) },
+	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, 1, 4, META_RECOVER_ENOOWNER, 0, false, 0 },
 	{ "no chunk can own it", { DOWN(1), SLOW(2, G), MAINTUP(3), DOWN(4) },
 	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 0, 1, 4, META_RECOVER_ENOOWNER, 0, false, 0 },
 };
