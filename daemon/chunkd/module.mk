@@ -74,3 +74,6 @@ UNIT_TESTS += test_recover
 test_recover_SRCS := daemon/chunkd/test/test_recover.c daemon/chunkd/test/harness.c
 test_recover_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbsproto zbs
 test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
+
+# Recovery end to end: zbs-metad's scheduler and the owner chunk's executor.
+NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh
