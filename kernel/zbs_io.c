@@ -12,6 +12,8 @@
  *    (ARCHITECTURE.md 4 step 4, zbs_map.c);
  *  - a leg fenced (STALE, EPOCH): the map is dropped and the request asks
  *    for a new one;
+ *  - a leg to a recovering target (ZBS_RF_RECOVERING) never counts as
+ *    ok: it is not in meta's location yet; its failure is reported;
  *  - no leg ok: nothing is removed, the map is dropped and the request
  *    retries under a new map until the device's IO timeout; but when a
  *    chunk refused it for lack of space (NOSPC, before taking the gen) the
@@ -214,6 +216,8 @@ void zbs_cmd_issue(struct zbs_cmd *cmd)
 		goto park;
 
 	if (zbs_op_writes(cmd->op)) {
+		int counted = 0;
+
 		for (i = 0; i < map->nr; i++) {
 			struct zbs_leg *leg = &cmd->legs[n];
 
@@ -222,10 +226,12 @@ void zbs_cmd_issue(struct zbs_cmd *cmd)
 			zbs_leg_init(leg, cmd, cmd->op, map);
 			leg->rep_idx = i;
 			leg->chunk = map->rep[i].chunk;
+			if (!(map->rep[i].flags & ZBS_RF_RECOVERING))
+				counted++;
 			n++;
 		}
-		if (!n)
-			goto drop;
+		if (!counted)
+			goto drop;	/* a recovering target alone holds nothing */
 		cmd->gen = map->next_gen++;
 		for (i = 0; i < n; i++) {
 			struct zbs_wire_req *r = &cmd->legs[i].req;
@@ -528,7 +534,8 @@ static bool zbs_flush_chunk_failed(struct zbs_dev *dev, struct zbs_chunk *c, int
 			for (i = 0; i < map->nr; i++) {
 				if (map->rep[i].chunk == c && !test_bit(i, &map->failed))
 					hit = i;
-				else if (!test_bit(i, &map->failed))
+				else if (!test_bit(i, &map->failed) &&
+					 !(map->rep[i].flags & ZBS_RF_RECOVERING))
 					live++;
 			}
 			if (hit >= 0) {
@@ -625,6 +632,20 @@ static void zbs_flush_work(struct work_struct *work)
 	zbs_flush_next(cmd);
 }
 
+/*
+ * A write leg to a recovering target (ARCHITECTURE.md 4a, "Recovery with
+ * live writes"): it must take the write, but it is not in meta's location,
+ * so it never counts toward the write's success; a write that only it took
+ * is a total failure. Its failure is reported like any replica's.
+ */
+static bool zbs_leg_recovering(const struct zbs_leg *leg)
+{
+	const struct zbs_cmd *cmd = leg->cmd;
+
+	return zbs_op_writes(cmd->op) && cmd->map &&
+	       (cmd->map->rep[leg->rep_idx].flags & ZBS_RF_RECOVERING);
+}
+
 /* A leg answered or failed (rx/tx thread, no locks held). */
 void zbs_leg_done(struct zbs_leg *leg)
 {
@@ -633,7 +654,8 @@ void zbs_leg_done(struct zbs_leg *leg)
 	/* never while its data is being sent: the request could end first */
 	WARN_ON_ONCE(atomic_read(&leg->xmit) == ZBS_XMIT_SENDING);
 	if (leg->status == ZBS_ST_OK) {
-		atomic_inc(&cmd->ok);
+		if (!zbs_leg_recovering(leg))
+			atomic_inc(&cmd->ok);
 		if (zbs_op_writes(cmd->op)) {
 			/* the map (cmd->map) keeps the chunk in use until then */
 			spin_lock(&cmd->dev->dirty_lock);

@@ -15,6 +15,7 @@
 #include "location.h"
 #include "log.h"
 #include "meta.pb-c.h"
+#include "net.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -42,6 +43,18 @@ struct lease_ent {
 	struct lease_ent *next;
 };
 
+/* a recovering target (chunk_agent_target_add) */
+struct target {
+	uint64_t pid, epoch, lease_epoch;
+	uint32_t cid, addr4;		/* addr4: network byte order */
+	uint16_t port;
+	char volume_id[CHUNK_AGENT_VOLUME_ID_LEN];	/* "" until a map names it */
+	bool finishing, aborted;
+	bool committed;			/* dst is being given to meta (ok) */
+	char why[160];
+	struct target *next;
+};
+
 struct chunk_agent {
 	struct chunk_agent_config cfg;
 	struct chunk_agent_ops ops;
@@ -67,6 +80,10 @@ struct chunk_agent {
 
 	/* one (volume, vextent) is handled by one worker at a time */
 	pthread_mutex_t keylock[KEY_LOCKS];
+
+	pthread_mutex_t tlock;		/* recovering targets; held by the sender
+					 * of map answers (chunk_agent_answer_lock) */
+	struct target *targets;
 };
 
 struct dconn {
@@ -492,6 +509,264 @@ static int remove_replica(struct chunk_agent_conn *c, uint64_t sid, uint64_t pid
 	return report_errno(rc);
 }
 
+/* ---- recovering targets ----------------------------------------------- */
+
+static struct target *__target_find(struct chunk_agent *a, uint64_t pid)
+{
+	struct target *t;
+
+	for (t = a->targets; t; t = t->next)
+		if (t->pid == pid)
+			return t;
+	return NULL;
+}
+
+static void __target_abort(struct target *t, const char *why)
+{
+	if (t->aborted)
+		return;
+	t->aborted = true;
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	log_info("agent: recovering target pid %llu cid %u aborted: %s",
+		 (unsigned long long)t->pid, t->cid, why);
+}
+
+static bool has_recovering(const struct chunk_agent_map *m)
+{
+	for (unsigned i = 0; i < m->nr; i++)
+		if (m->rep[i].flags & CHUNK_AGENT_RF_RECOVERING)
+			return true;
+	return false;
+}
+
+/* Add pid's recovering target to the map being answered: 0, or -EAGAIN
+ * while it is finishing. */
+static int target_append(struct chunk_agent *a, const char *volume, struct chunk_agent_map *m)
+{
+	struct target *t;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, m->pid);
+	if (!t)
+		goto out;
+	snprintf(t->volume_id, sizeof(t->volume_id), "%s", volume);
+	if (t->finishing) {
+		rc = -EAGAIN;	/* the copy ends: ask again after it */
+		goto out;
+	}
+	if (!t->aborted && m->lease_epoch > t->lease_epoch) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "the lease moved on (lease_epoch %llu > %llu)",
+			 (unsigned long long)m->lease_epoch, (unsigned long long)t->lease_epoch);
+		__target_abort(t, why);
+	}
+	if (t->aborted || m->lease_epoch != t->lease_epoch)
+		goto out;
+	if (m->nr >= CHUNK_AGENT_MAX_REPLICAS) {
+		__target_abort(t, "no room for it in the map");
+		goto out;
+	}
+	m->rep[m->nr++] = (struct chunk_agent_replica){ .cid = t->cid, .addr4 = t->addr4,
+							 .port = t->port,
+							 .flags = CHUNK_AGENT_RF_RECOVERING };
+out:
+	pthread_mutex_unlock(&a->tlock);
+	return rc;
+}
+
+bool chunk_agent_map_current(struct chunk_agent *a, const struct chunk_agent_map *m)
+{
+	struct target *t = __target_find(a, m->pid);	/* tlock held by the caller */
+
+	if (!t)
+		return !has_recovering(m);
+	if (t->finishing)
+		return false;
+	if (t->aborted || m->lease_epoch != t->lease_epoch)
+		return !has_recovering(m);
+	return has_recovering(m);
+}
+
+void chunk_agent_answer_lock(struct chunk_agent *a)
+{
+	pthread_mutex_lock(&a->tlock);
+}
+
+void chunk_agent_answer_unlock(struct chunk_agent *a)
+{
+	pthread_mutex_unlock(&a->tlock);
+}
+
+int chunk_agent_target_add(struct chunk_agent *a, uint64_t pid, uint64_t epoch,
+			   uint64_t lease_epoch, uint32_t cid, const char *addr)
+{
+	char host[64];
+	uint16_t port;
+	struct in_addr in;
+	struct target *t;
+	int rc = 0;
+
+	if (zbs_parse_hostport(addr, NULL, 0, 0, host, sizeof(host), &port) < 0 || !port ||
+	    inet_pton(AF_INET, host, &in) != 1)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->pid = pid;
+	t->epoch = epoch;
+	t->lease_epoch = lease_epoch;
+	t->cid = cid;
+	t->addr4 = in.s_addr;
+	t->port = port;
+	pthread_mutex_lock(&a->tlock);
+	if (__target_find(a, pid)) {
+		rc = -EEXIST;
+	} else {
+		struct chunk_agent_lease l;
+
+		/* its volume, for volume revokes (a later map sets it too) */
+		if (!chunk_agent_lease_get(a, pid, &l))
+			snprintf(t->volume_id, sizeof(t->volume_id), "%s", l.volume_id);
+		t->next = a->targets;
+		a->targets = t;
+		t = NULL;
+	}
+	pthread_mutex_unlock(&a->tlock);
+	free(t);
+	return rc;
+}
+
+void chunk_agent_target_finish(struct chunk_agent *a, uint64_t pid)
+{
+	struct target *t;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	if (t)
+		t->finishing = true;
+	pthread_mutex_unlock(&a->tlock);
+}
+
+void chunk_agent_target_del(struct chunk_agent *a, uint64_t pid)
+{
+	struct target **pp, *t = NULL;
+
+	pthread_mutex_lock(&a->tlock);
+	for (pp = &a->targets; *pp; pp = &(*pp)->next) {
+		if ((*pp)->pid == pid) {
+			t = *pp;
+			*pp = t->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->tlock);
+	free(t);
+}
+
+bool chunk_agent_target_aborted(struct chunk_agent *a, uint64_t pid, char *why, size_t len)
+{
+	struct target *t;
+	bool ab = false;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	if (t && t->aborted) {
+		ab = true;
+		if (why && len)
+			snprintf(why, len, "%s", t->why);
+	}
+	pthread_mutex_unlock(&a->tlock);
+	return ab;
+}
+
+void chunk_agent_target_abort(struct chunk_agent *a, uint64_t pid, const char *why)
+{
+	struct target *t;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	if (t)
+		__target_abort(t, why);
+	pthread_mutex_unlock(&a->tlock);
+}
+
+/* A revoke covering a target's pid aborts it: the lease may move on. */
+static void targets_revoked(struct chunk_agent *a, int type, const char *volume_id, uint64_t pid)
+{
+	pthread_mutex_lock(&a->tlock);
+	for (struct target *t = a->targets; t; t = t->next) {
+		struct chunk_agent_lease l;
+		bool match = type == CHUNK_SESSION_REVOKE_ALL ||
+			     (type == CHUNK_SESSION_REVOKE_PID && t->pid == pid);
+
+		if (type == CHUNK_SESSION_REVOKE_VOLUME)
+			match = !strcmp(t->volume_id, volume_id) ||
+				(!chunk_agent_lease_get(a, t->pid, &l) &&
+				 !strcmp(l.volume_id, volume_id));
+		if (match)
+			__target_abort(t, type == CHUNK_SESSION_REVOKE_ALL ? "every lease revoked" :
+					  type == CHUNK_SESSION_REVOKE_PID ? "the pid's lease revoked" :
+					  "the volume's leases revoked");
+	}
+	pthread_mutex_unlock(&a->tlock);
+}
+
+/*
+ * The kernel reported the recovering target of pid failed: abort it (0:
+ * the report is answered, dst never becomes a replica). A write waiting
+ * for this answer is not in flight for a drain, so the report may come
+ * after the copy's last drain: once the target is committed (dst is being
+ * given to meta) the answer is -EAGAIN, the kernel sends the report again,
+ * and after the target is gone it removes dst through meta like any
+ * replica (I1). 1: not the target.
+ */
+static int target_failed(struct chunk_agent *a, uint64_t pid, uint32_t cid, uint64_t gen)
+{
+	struct target *t;
+	int rc = 1;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	if (t && t->cid == cid) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "a write to it failed in the kernel (gen %llu)",
+			 (unsigned long long)gen);
+		if (t->committed) {
+			rc = -EAGAIN;
+		} else {
+			__target_abort(t, why);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&a->tlock);
+	return rc;
+}
+
+bool chunk_agent_target_commit(struct chunk_agent *a, uint64_t pid)
+{
+	struct target *t;
+	bool ok = false;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	if (t && !t->aborted) {
+		t->committed = true;
+		ok = true;
+	}
+	pthread_mutex_unlock(&a->tlock);
+	return ok;
+}
+
+int chunk_agent_drain(struct chunk_agent *a, uint64_t pid)
+{
+	int rc = a->ops.drain ? a->ops.drain(a->ops.arg, pid) : 0;
+
+	return rc == -ENOENT || rc == -ENODEV ? 0 : rc;	/* no map: nothing to drain */
+}
+
 static struct chunk_session *session(struct chunk_agent *a)
 {
 	return atomic_load(&a->ms);
@@ -646,6 +921,9 @@ int chunk_agent_get_map(struct chunk_agent_conn *c, const char *volume, uint64_t
 		rc = -EIO;
 		goto out;
 	}
+	rc = target_append(a, volume, out);
+	if (rc)
+		goto out;
 	/* answer only under a live lease no revoke touched meanwhile */
 	left = chunk_session_lease_left_ms(ms);
 	if (!left || chunk_session_id(ms) != sid || atomic_load(&a->revoke_seq) != seq) {
@@ -674,7 +952,12 @@ int chunk_agent_replica_failed(struct chunk_agent_conn *c, uint64_t pid, uint64_
 {
 	struct chunk_session *ms = session(c->a);
 	uint64_t sid = ms ? chunk_session_id(ms) : 0;
+	int rc;
 
+	/* a recovering target is not in meta's location: nothing to remove */
+	rc = target_failed(c->a, pid, cid, gen);
+	if (rc <= 0)
+		return rc;
 	if (!sid)
 		return -EAGAIN;
 	return remove_replica(c, sid, pid, epoch, lease_epoch, cid, gen,
@@ -868,6 +1151,7 @@ void chunk_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_
 	size_t n;
 
 	atomic_fetch_add(&a->revoke_seq, 1);
+	targets_revoked(a, type, volume_id ? volume_id : "", pid);
 	n = cache_drop(a, type, volume_id ? volume_id : "", pid);
 	log_info("agent: revoke type %d volume '%s' pid %llu: %zu cached lease(s) dropped", type,
 		 volume_id ? volume_id : "", (unsigned long long)pid, n);
@@ -916,6 +1200,7 @@ struct chunk_agent *chunk_agent_start(const struct chunk_agent_config *cfg,
 	pthread_cond_init(&a->qcond, NULL);
 	pthread_mutex_init(&a->dlock, NULL);
 	pthread_mutex_init(&a->clock, NULL);
+	pthread_mutex_init(&a->tlock, NULL);
 	for (int i = 0; i < KEY_LOCKS; i++)
 		pthread_mutex_init(&a->keylock[i], NULL);
 	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -970,6 +1255,11 @@ void chunk_agent_stop(struct chunk_agent *a)
 		free(d);
 	}
 	cache_drop(a, CHUNK_SESSION_REVOKE_ALL, "", 0);
+	while (a->targets) {
+		struct target *t = a->targets;
+		a->targets = t->next;
+		free(t);
+	}
 	if (a->efd >= 0)
 		close(a->efd);
 	free(a->threads);
@@ -977,6 +1267,7 @@ void chunk_agent_stop(struct chunk_agent *a)
 	pthread_cond_destroy(&a->qcond);
 	pthread_mutex_destroy(&a->dlock);
 	pthread_mutex_destroy(&a->clock);
+	pthread_mutex_destroy(&a->tlock);
 	for (int i = 0; i < KEY_LOCKS; i++)
 		pthread_mutex_destroy(&a->keylock[i]);
 	free(a);

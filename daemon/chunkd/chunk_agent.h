@@ -55,6 +55,7 @@
 #define CHUNK_AGENT_MAX_REPLICAS	4	/* ZBS_MAX_REPLICAS of zbs_genl.h */
 #define CHUNK_AGENT_VOLUME_ID_LEN	40	/* ZBS_VOLUME_ID_LEN of zbs.h */
 #define CHUNK_AGENT_RF_LOCAL	1U	/* ZBS_RF_LOCAL */
+#define CHUNK_AGENT_RF_RECOVERING 2U	/* ZBS_RF_RECOVERING: writes only, never counted */
 
 /* Same shape as struct zbs_kagent_replica / zbs_kagent_map. */
 struct chunk_agent_replica {
@@ -175,5 +176,52 @@ int chunk_agent_replica_failed(struct chunk_agent_conn *c, uint64_t pid, uint64_
 			       uint64_t lease_epoch, uint32_t cid, uint64_t gen);
 /* SetPExtentExistence after the first successful write (errors as above). */
 int chunk_agent_existence(struct chunk_agent_conn *c, uint64_t pid, uint64_t epoch);
+
+/*
+ * Recovering targets (chunk_recover.h, ARCHITECTURE.md 4a "Recovery with
+ * live writes"): while a recover cmd of pid copies to dst, every map of pid
+ * the agent answers carries dst as an extra replica with
+ * CHUNK_AGENT_RF_RECOVERING (the kernel writes to it, never reads from it,
+ * never counts it toward a write's success). One target per pid.
+ *  - a map is answered with the target only under the target's own
+ *    lease_epoch; a map of a newer lease_epoch aborts the target;
+ *  - a finishing target makes maps of pid answer -EAGAIN (the kernel asks
+ *    again), so the copy can drain the pid and end it;
+ *  - the target is aborted (chunk_agent_target_aborted() says why) by a
+ *    revoke covering pid (its volume, all, the session lost) and by the
+ *    kernel reporting dst failed: that report is acknowledged at once
+ *    without RemoveReplica (dst is not in meta's location);
+ *  - a map answer prepared under another state of the pid's target is
+ *    turned into -EAGAIN when it is sent (chunk_agent_map_current()), so
+ *    once chunk_agent_target_add() (or _finish, _del) returned and the pid
+ *    was drained, no map of the kernel is older than the change.
+ * add: 0, -EEXIST (pid has one), -EINVAL (addr not IPv4 ip:port), -ENOMEM.
+ */
+int chunk_agent_target_add(struct chunk_agent *a, uint64_t pid, uint64_t epoch,
+			   uint64_t lease_epoch, uint32_t cid, const char *addr);
+void chunk_agent_target_finish(struct chunk_agent *a, uint64_t pid);
+void chunk_agent_target_del(struct chunk_agent *a, uint64_t pid);
+/* true when the target of pid was aborted; why (may be NULL) gets the reason */
+bool chunk_agent_target_aborted(struct chunk_agent *a, uint64_t pid, char *why, size_t len);
+/*
+ * After RECOVER_END, before ReplaceReplica(ok): false when the target was
+ * aborted meanwhile (the cmd must fail); true, and from now on a failure
+ * report of dst is answered -EAGAIN until the target is gone (then it is
+ * removed through meta like any replica's).
+ */
+bool chunk_agent_target_commit(struct chunk_agent *a, uint64_t pid);
+/* Mark it aborted (the first reason is kept). */
+void chunk_agent_target_abort(struct chunk_agent *a, uint64_t pid, const char *why);
+/* Drain the kernel's IO under the maps of pid (ops.drain); a pid with no
+ * map is drained at once. 0 or -errno. */
+int chunk_agent_drain(struct chunk_agent *a, uint64_t pid);
+/*
+ * The sender of map answers: between _answer_lock() and _answer_unlock()
+ * no target changes; chunk_agent_map_current() says whether map still
+ * matches its pid's target (else answer -EAGAIN instead).
+ */
+void chunk_agent_answer_lock(struct chunk_agent *a);
+void chunk_agent_answer_unlock(struct chunk_agent *a);
+bool chunk_agent_map_current(struct chunk_agent *a, const struct chunk_agent_map *map);
 
 #endif

@@ -258,6 +258,7 @@ static void send_results(struct chunk_kchannel *k)
 							.write = r->req.write };
 			struct zbs_kagent_map m = { 0 };
 			int64_t rc;
+			int err;
 
 			if (!k->ka)
 				continue;	/* no kernel: it asks a new agent again */
@@ -272,7 +273,13 @@ static void send_results(struct chunk_kchannel *k)
 				continue;
 			}
 			snprintf(q.volume_id, sizeof(q.volume_id), "%s", r->req.volume_id);
-			if (!r->err) {
+			/* the pid's recovering target may have changed since the
+			 * map was made: no target change until the kernel took it */
+			chunk_agent_answer_lock(k->agent);
+			err = r->err;
+			if (!err && !chunk_agent_map_current(k->agent, &r->map))
+				err = -EAGAIN;
+			if (!err) {
 				m.pid = r->map.pid;
 				m.epoch = r->map.epoch;
 				m.lease_epoch = r->map.lease_epoch;
@@ -284,11 +291,15 @@ static void send_results(struct chunk_kchannel *k)
 					m.rep[j].cid = r->map.rep[j].cid;
 					m.rep[j].addr4 = r->map.rep[j].addr4;
 					m.rep[j].port = r->map.rep[j].port;
-					m.rep[j].flags = r->map.rep[j].flags & CHUNK_AGENT_RF_LOCAL
-							 ? ZBS_RF_LOCAL : 0;
+					m.rep[j].flags =
+						(r->map.rep[j].flags & CHUNK_AGENT_RF_LOCAL ?
+						 ZBS_RF_LOCAL : 0) |
+						(r->map.rep[j].flags & CHUNK_AGENT_RF_RECOVERING ?
+						 ZBS_RF_RECOVERING : 0);
 				}
 			}
-			rc = zbs_kagent_map_reply(k->ka, &q, r->err, r->err ? NULL : &m);
+			rc = zbs_kagent_map_reply(k->ka, &q, err, err ? NULL : &m);
+			chunk_agent_answer_unlock(k->agent);
 			if (rc < 0)
 				log_warn("MAP_REPLY dev %u vextent %llu: %s", q.dev_id,
 					 (unsigned long long)q.vextent, strerror((int)-rc));

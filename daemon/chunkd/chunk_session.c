@@ -15,6 +15,8 @@
 /* data report, revoke, GC, revoke acknowledgements, delta reports */
 #define MS_CAPS 31ULL
 #define CAP_REPORT_DELTA 16ULL
+#define CAP_RECOVER 32ULL		/* with ops.recover */
+#define MAX_PROGRESS 256		/* progress entries per keepalive */
 
 struct id_set {
 	uint64_t *ids;
@@ -40,6 +42,7 @@ struct chunk_session {
 	uint64_t lease_until_ns;	/* our view of the session lease */
 	struct id_set rv_busy;		/* revokes being done */
 	struct id_set rv_acks;		/* revokes done, to acknowledge */
+	struct id_set rc_acks;		/* recover cmds received, to acknowledge */
 	/* thread-private */
 	uint32_t lease_ms, keepalive_ms, rounds;
 	Zbs__ReplicaReport *reps;	/* this round's replicas, sorted by pid */
@@ -53,6 +56,7 @@ struct chunk_session {
 	uint32_t full_report_ms;	/* meta's: a full report at least this often */
 	uint64_t *removed;
 	size_t capremoved;
+	Zbs__RecoverProgress *progress;	/* this keepalive's, while it is sent */
 };
 
 static bool id_has(const struct id_set *x, uint64_t id)
@@ -307,10 +311,60 @@ static void lost_session(struct chunk_session *s, const char *why)
 	s->sid = 0;
 	s->lease_until_ns = 0;
 	s->rv_busy.n = s->rv_acks.n = 0;	/* the session's revokes died with it */
+	s->rc_acks.n = 0;			/* and its recover cmds (meta ends them) */
 	pthread_mutex_unlock(&s->lock);
 	notify_lease(s);
 	if (s->ops.revoke)
 		s->ops.revoke(s->ops.revoke_arg, CHUNK_SESSION_REVOKE_ALL, "", 0, 0);
+}
+
+/* A CMD_RECOVER as the executor takes it: copied as is, judged there. */
+static void parse_recover(const Zbs__Command *c, struct chunk_session_recover *out)
+{
+	const Zbs__RecoverCmd *r = c->recover;
+
+	memset(out, 0, sizeof(*out));
+	out->id = c->id;
+	if (!r)
+		return;
+	out->present = true;
+	out->pid = r->pid;
+	out->epoch = r->epoch;
+	out->lease_epoch = r->lease_epoch;
+	out->meta_gen = r->meta_gen;
+	out->src_cid = r->src_cid;
+	out->dst_cid = r->dst_cid;
+	out->replace_cid = r->replace_cid;
+	/* too long to be an address: left empty, refused as missing */
+	if (r->src_addr && strlen(r->src_addr) < sizeof(out->src_addr))
+		snprintf(out->src_addr, sizeof(out->src_addr), "%s", r->src_addr);
+	if (r->dst_addr && strlen(r->dst_addr) < sizeof(out->dst_addr))
+		snprintf(out->dst_addr, sizeof(out->dst_addr), "%s", r->dst_addr);
+	out->is_migrate = r->is_migrate;
+	out->thick = r->thick;
+	out->agile = r->agile;
+}
+
+static void handle_recover(struct chunk_session *s, const Zbs__Command *c)
+{
+	struct chunk_session_recover rc;
+
+	if (!c->id) {
+		/* nothing to acknowledge or to answer with: meta's bug */
+		log_warn("meta session: recover cmd without an id ignored (pid %llu)",
+			 (unsigned long long)(c->recover ? c->recover->pid : 0));
+		return;
+	}
+	if (!s->ops.recover) {
+		log_warn("meta session: recover cmd %llu ignored: recovery not negotiated",
+			 (unsigned long long)c->id);
+		return;
+	}
+	parse_recover(c, &rc);
+	pthread_mutex_lock(&s->lock);
+	id_add(&s->rc_acks, c->id);	/* received: meta stops sending it */
+	pthread_mutex_unlock(&s->lock);
+	s->ops.recover(s->ops.recover_arg, &rc);
 }
 
 static void handle_commands(struct chunk_session *s, Zbs__KeepAliveResponse *r)
@@ -348,12 +402,45 @@ static void handle_commands(struct chunk_session *s, Zbs__KeepAliveResponse *r)
 			else if (c->id)
 				chunk_session_revoke_done(s, c->id, true);
 			break;
+		case ZBS__COMMAND_TYPE__CMD_RECOVER:
+			handle_recover(s, c);
+			break;
 		default:
 			log_warn("meta session: unknown command %d ignored", c->type);
 		}
 	}
 	if (ngc)
 		log_info("meta session: %zu GC deletes accepted", ngc);
+}
+
+/* the progress of the running recover cmds into req (freed after the call) */
+static void add_progress(struct chunk_session *s, Zbs__KeepAliveRequest *req)
+{
+	struct chunk_session_recover_progress p[MAX_PROGRESS];
+	size_t n;
+
+	if (!s->ops.recover_progress || !(s->negotiated & CAP_RECOVER))
+		return;
+	n = s->ops.recover_progress(s->ops.recover_arg, p, MAX_PROGRESS);
+	if (!n)
+		return;
+	s->progress = calloc(n, sizeof(*s->progress));
+	req->recover_progress = calloc(n, sizeof(*req->recover_progress));
+	if (!s->progress || !req->recover_progress) {
+		free(s->progress);
+		free(req->recover_progress);
+		s->progress = NULL;
+		req->recover_progress = NULL;
+		return;		/* none this round */
+	}
+	for (size_t i = 0; i < n; i++) {
+		zbs__recover_progress__init(&s->progress[i]);
+		s->progress[i].cmd_id = p[i].cmd_id;
+		s->progress[i].bytes_copied = p[i].bytes_copied;
+		s->progress[i].bytes_total = p[i].bytes_total;
+		req->recover_progress[i] = &s->progress[i];
+	}
+	req->n_recover_progress = n;
 }
 
 /* full: with the data report when it is due (the regular rounds) */
@@ -403,24 +490,39 @@ static void do_keepalive(struct chunk_session *s, bool full)
 		req.n_revoke_acks = s->rv_acks.n;
 		req.revoke_acks = acks;
 	}
+	uint64_t *racks = s->rc_acks.n ? malloc(s->rc_acks.n * sizeof(*racks)) : NULL;
+	if (racks) {
+		memcpy(racks, s->rc_acks.ids, s->rc_acks.n * sizeof(*racks));
+		req.n_recover_acks = s->rc_acks.n;
+		req.recover_acks = racks;
+	}
 	pthread_mutex_unlock(&s->lock);
+	add_progress(s, &req);
 	rc = zbs_rpc_call(&s->rpc, ZBS_M_KEEPALIVE, &req.base,
 			  &zbs__keep_alive_response__descriptor, (ProtobufCMessage **)&resp, &err);
+	free(req.recover_progress);
+	free(s->progress);
+	s->progress = NULL;
 	if (rc == ZBS_RPC_ESESSION) {
 		free(acks);
+		free(racks);
 		lost_session(s, err.msg);
 		return;
 	}
 	if (rc) {
 		free(acks);
+		free(racks);
 		log_debug("meta session: keepalive: %s", err.msg);
 		return;	/* the timer checks the lease; the acks go again */
 	}
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < req.n_revoke_acks; i++)
 		id_del(&s->rv_acks, acks[i]);	/* meta has them */
+	for (size_t i = 0; i < req.n_recover_acks; i++)
+		id_del(&s->rc_acks, racks[i]);
 	pthread_mutex_unlock(&s->lock);
 	free(acks);
+	free(racks);
 	pthread_mutex_lock(&s->lock);
 	s->lease_until_ns = t0 + (uint64_t)resp->lease_ms * 1000000;
 	if (resp->negotiation)
@@ -429,6 +531,9 @@ static void do_keepalive(struct chunk_session *s, bool full)
 	report_acked(s, &req, resp, t0);
 	set_state(s, CHUNK_SESSION_KEEPALIVE);
 	notify_lease(s);
+	if (s->ops.recover_limits)
+		s->ops.recover_limits(s->ops.recover_arg, resp->recover_concurrency,
+				      resp->recover_bps);
 	handle_commands(s, resp);
 	zbs__keep_alive_response__free_unpacked(resp, NULL);
 }
@@ -536,7 +641,15 @@ struct chunk_session *chunk_session_start(const struct chunk_session_config *cfg
 	snprintf(s->data_addr, sizeof(s->data_addr), "%s", cfg->data_addr);
 	snprintf(s->rpc_addr, sizeof(s->rpc_addr), "%s", cfg->rpc_addr);
 	if (!s->cfg.capabilities)
-		s->cfg.capabilities = MS_CAPS;
+		s->cfg.capabilities = MS_CAPS | (ops->recover ? CAP_RECOVER : 0);
+	if (!ops->recover || !ops->recover_progress || !ops->recover_limits) {
+		s->cfg.capabilities &= ~CAP_RECOVER;	/* all three or none */
+		s->ops.recover = NULL;
+		s->ops.recover_progress = NULL;
+		s->ops.recover_limits = NULL;
+	}
+	if (!s->ops.recover_arg)
+		s->ops.recover_arg = s->ops.arg;
 	if (!s->cfg.data_report_every)
 		s->cfg.data_report_every = 1;
 	if (!s->ops.revoke_arg)
@@ -582,6 +695,7 @@ void chunk_session_stop(struct chunk_session *s)
 	free(s->removed);
 	free(s->rv_busy.ids);
 	free(s->rv_acks.ids);
+	free(s->rc_acks.ids);
 	free(s);
 }
 

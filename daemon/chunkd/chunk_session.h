@@ -29,6 +29,19 @@ enum {
 	CHUNK_SESSION_REVOKE_VOLUME = 1, CHUNK_SESSION_REVOKE_PID = 2, CHUNK_SESSION_REVOKE_ALL = 3
 };
 
+/* A recover cmd (meta.proto RecoverCmd, SPEC 5.3), as meta sent it:
+ * unchecked (chunk_recover_validate() judges it). */
+struct chunk_session_recover {
+	uint64_t id;			/* Command.id: meta's cmd id */
+	bool present;			/* Command.recover was there */
+	uint64_t pid, epoch, lease_epoch, meta_gen;
+	uint32_t src_cid, dst_cid, replace_cid;
+	char src_addr[64], dst_addr[64];	/* data addresses ip:port ("" if too long) */
+	bool is_migrate, thick, agile;
+};
+
+struct chunk_session_recover_progress { uint64_t cmd_id, bytes_copied, bytes_total; };
+
 /* a volume attached on this host: bytes read from a local replica and
  * from others since it was attached (the kernel's counters) */
 struct chunk_session_reads {
@@ -62,6 +75,21 @@ struct chunk_session_ops {
 	int (*reads)(void *arg, struct chunk_session_reads *out, int max);
 	/* the args of revoke, lease and reads when non-NULL (else arg) */
 	void *revoke_arg, *lease_arg, *reads_arg;
+	/*
+	 * optional, all three or none (CAP_RECOVER is negotiated only with
+	 * them): recover is given every CMD_RECOVER of a keepalive reply,
+	 * also the ones meta sends again until their id is acknowledged (the
+	 * callee drops the ids it knows); it runs on the session thread and
+	 * must not wait. recover_progress fills up to max entries about the
+	 * cmds running; recover_limits gets the keepalive reply's limits
+	 * (concurrency 0 = the default, bps 0 = unlimited). recover_arg
+	 * (else arg) is their arg.
+	 */
+	void (*recover)(void *arg, const struct chunk_session_recover *cmd);
+	size_t (*recover_progress)(void *arg, struct chunk_session_recover_progress *out,
+				   size_t max);
+	void (*recover_limits)(void *arg, uint32_t concurrency, uint64_t bps);
+	void *recover_arg;
 };
 
 struct chunk_session_config {

@@ -22,6 +22,7 @@
 
 #include "chunk_agent.h"
 #include "chunk_kchannel.h"
+#include "chunk_recover.h"
 #include "log.h"
 #include "chunk_session.h"
 #include "net.h"
@@ -40,6 +41,7 @@ struct chunkd_opts {
 	const char *advertise;		/* IP registered with meta */
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
+	bool no_recover;		/* --no-recover */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
 	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
@@ -72,6 +74,8 @@ static void usage(FILE *f)
 		"      --agent-workers N    threads serving the kernel's map requests (default 8)\n"
 		"      --no-kernel-agent    do not serve the zbs module (another chunkd of this\n"
 		"                           host does; one agent per host)\n"
+		"      --no-recover         run no recover cmds (CAP_RECOVER not announced: meta\n"
+		"                           makes no owner of this node's sessions for them)\n"
 		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
 		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
 		"                           failed at the owner's next sync. Replicas are never\n"
@@ -82,7 +86,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP };
+       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -95,6 +99,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
+		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "drop-replica", required_argument, NULL, OPT_DROP },
@@ -134,6 +139,9 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			break;
 		case OPT_NO_KERNEL:
 			o->no_kernel = true;
+			break;
+		case OPT_NO_RECOVER:
+			o->no_recover = true;
 			break;
 		case OPT_MAX_CONNS: {
 			uint64_t v;
@@ -296,7 +304,7 @@ static void space_hook(void *arg)
 static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 						struct chunk_store *st, const char *uuid,
 						uint16_t port, struct chunk_agent *agent,
-						struct chunk_kchannel *k)
+						struct chunk_kchannel *k, struct chunk_recover *rec)
 {
 	struct chunk_session_ops ops = {
 		.space = st ? ms_space : NULL,
@@ -309,6 +317,11 @@ static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 		.lease_arg = k,
 		.reads = chunk_kchannel_reads_op,	/* where the kernel's reads went */
 		.reads_arg = k,
+		/* recover cmds of the leases this node owns */
+		.recover = rec ? chunk_recover_session_cmd : NULL,
+		.recover_progress = rec ? chunk_recover_session_progress : NULL,
+		.recover_limits = rec ? chunk_recover_session_limits : NULL,
+		.recover_arg = rec,
 	};
 	struct chunk_session_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
@@ -337,25 +350,36 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		.drain = chunk_kchannel_drain_op,
 		.arg = k,
 	};
+	struct chunk_recover_config rcfg = { .meta_addr = o->meta };
 	struct chunk_session *ms = NULL;
 	struct chunk_agent *agent = NULL;
+	struct chunk_recover *rec = NULL;
 	int rc = -EIO;
 
 	if (k)
 		agent = chunk_agent_start(&cfg, &ops);
-	if (agent)
-		ms = start_meta_session(o, st, uuid, port, agent, k);
+	/* the executor drives the agent's recovering targets (its drains are
+	 * no-ops without the kernel channel) */
+	rcfg.agent = agent;
+	if (agent && !o->no_recover)
+		rec = chunk_recover_start(&rcfg, NULL);
+	if (agent && (rec || o->no_recover))
+		ms = start_meta_session(o, st, uuid, port, agent, k, rec);
 	if (ms) {
 		atomic_store(&space_session, ms);
 		chunk_agent_set_session(agent, ms);
+		if (rec)
+			chunk_recover_attach(rec, ms);
 		rc = chunk_kchannel_run(k, agent, ms, sigs);
 		if (rc)
 			log_err("kernel channel: %s", strerror(-rc));
 	}
+	chunk_recover_shutdown(rec);		/* aborts, tells meta; uses the agent */
 	if (agent)
 		chunk_agent_shutdown(agent);	/* its workers use the session and k */
 	atomic_store(&space_session, NULL);	/* IO threads may still call the hook */
 	chunk_session_stop(ms);			/* leaves the session */
+	chunk_recover_stop(rec);		/* the session's thread used it */
 	chunk_agent_stop(agent);
 	chunk_kchannel_free(k);
 	return rc;

@@ -10,7 +10,7 @@ CFLAGS += -I$(TOP)/daemon/chunkd
 BINS += zbs-chunkd
 zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/chunk_store.c daemon/chunkd/chunk_server.c \
 	daemon/chunkd/chunk_kchannel.c
-zbs-chunkd_DEPS := zbschunkagent zbschunksession zbsrpc zbsproto zbs
+zbs-chunkd_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbsproto zbs
 zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
 $(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
 
@@ -50,6 +50,11 @@ test_wire_DEPS := zbs
 LIBS += zbschunkagent
 zbschunkagent_SRCS := daemon/chunkd/chunk_agent.c
 
+# The recover cmd executor (chunk_recover.[ch]): a lib so its test runs it
+# against real chunk servers without meta.
+LIBS += zbschunkrecover
+zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c
+
 # zbs-agent-cli: runs the agent core as the kernel would (native tests).
 BINS += zbs-agent-cli
 zbs-agent-cli_SRCS := daemon/chunkd/test/agent_cli.c
@@ -63,3 +68,12 @@ UNIT_TESTS += test_gc_session
 test_gc_session_SRCS := daemon/chunkd/test/test_gc_session.c daemon/chunkd/test/harness.c
 test_gc_session_DEPS := zbsrpc zbsproto zbs
 test_gc_session_LIBS := -llmdb -luuid -lpthread -lprotobuf-c
+
+# The recover cmd executor against two real zbs-chunkd (src, dst), no meta.
+UNIT_TESTS += test_recover
+test_recover_SRCS := daemon/chunkd/test/test_recover.c daemon/chunkd/test/harness.c
+test_recover_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbsproto zbs
+test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
+
+# Recovery end to end: zbs-metad's scheduler and the owner chunk's executor.
+NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh

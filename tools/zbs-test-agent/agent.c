@@ -19,6 +19,10 @@
  *    made under another lease_epoch is answered -ESTALE, as meta would.
  *    --ignore-reports leaves reports unanswered (logged as "unanswered"),
  *    for tests of the kernel's waiting and re-sending.
+ *  - --recovering HOST:PORT (one of the replicas) is never in a location:
+ *    it is added to every map as a recovery target (ZBS_RF_RECOVERING,
+ *    not synced, writes only), until the kernel reports it failed for that
+ *    pid (acknowledged at once, as the owner's agent does for its target).
  *
  * Requests that arrive together are synced together: SYNCs are pipelined
  * on one cached connection per chunk and the chunks work in parallel.
@@ -55,6 +59,7 @@ struct chunk {
 	uint16_t port;
 	uint32_t addr4;			/* network order */
 	bool local;
+	bool recovering;		/* --recovering: a target in every map */
 	struct zbs_dc *dc;		/* cached connection, NULL if none */
 	unsigned nsub;			/* SYNCs submitted in this batch */
 };
@@ -66,6 +71,7 @@ struct pextent {
 	bool ever_exist;
 	unsigned nr;
 	uint32_t loc[MAX_CHUNKS];	/* cids, location order */
+	uint32_t target_failed;		/* bit per cid - 1: recovering target failed */
 };
 
 /* One map request being answered. */
@@ -167,9 +173,9 @@ static struct pextent *pextent_get(uint64_t pid, bool create)
 	if (!pe)
 		return NULL;
 	pe->pid = pid;
-	pe->nr = g.nchunks;
 	for (unsigned i = 0; i < g.nchunks; i++)
-		pe->loc[i] = g.chunks[i].cid;
+		if (!g.chunks[i].recovering)
+			pe->loc[pe->nr++] = g.chunks[i].cid;
 	pe->next = *pp;
 	*pp = pe;
 	return pe;
@@ -300,6 +306,17 @@ static void finish_job(struct job *j)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%u", i ? "," : "",
 			 c->cid);
 	}
+	for (unsigned i = 0; i < g.nchunks && map.nr < ZBS_MAX_REPLICAS; i++) {
+		struct chunk *c = &g.chunks[i];
+
+		if (!c->recovering || (pe->target_failed & (1U << i)))
+			continue;
+		map.rep[map.nr++] = (struct zbs_kagent_replica){
+			.cid = c->cid, .addr4 = c->addr4, .port = c->port,
+			.flags = ZBS_RF_RECOVERING,
+		};
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), ",%ur", c->cid);
+	}
 	zbs_kagent_map_str(&map, text, sizeof(text));
 	log_debug("dev %u vextent %" PRIu64 ": %s", j->req.dev_id, j->req.vextent, text);
 	event("map dev=%u vol=%s vext=%" PRIu64 " pid=%" PRIu64 " lease_epoch=%" PRIu64
@@ -428,6 +445,13 @@ static void on_replica_failed(void *arg, const struct zbs_kagent_event *ev)
 		report_ack(ev, -ESTALE);
 		return;
 	}
+	if (chunk_of(ev->cid) && chunk_of(ev->cid)->recovering) {
+		/* not in the location: nothing to remove, out of its maps */
+		pe->target_failed |= 1U << (ev->cid - 1);
+		event("target-failed pid=%" PRIu64 " cid=%u", ev->pid, ev->cid);
+		report_ack(ev, 0);
+		return;
+	}
 	if (ev->gen > pe->meta_gen)
 		pe->meta_gen = ev->gen;
 	location_remove(pe, ev->cid, "replica-failed");
@@ -487,6 +511,9 @@ static void usage(FILE *f)
 		"      --pid-file FILE      write the pid once registered\n"
 		"      --ignore-reports     never answer the kernel's reports (its writes\n"
 		"                           then wait; for tests)\n"
+		"      --recovering HOST:PORT  that replica is a recovery target: in no\n"
+		"                           location, added to every map as recovering\n"
+		"                           (writes only, never counted) until reported failed\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -540,7 +567,8 @@ static int parse_replicas(char *list)
 	return g.nchunks ? 0 : -1;
 }
 
-static int parse_local(const char *s)
+/* the replica named by HOST:PORT, or NULL (told as opt) */
+static struct chunk *chunk_by_addr(const char *s, const char *opt)
 {
 	char host[256];
 	uint16_t port;
@@ -548,21 +576,28 @@ static int parse_local(const char *s)
 
 	if (zbs_parse_hostport(s, NULL, 0, ZBS_HP_ANY_HOST, host, sizeof(host), &port) < 0 ||
 	    resolve4(host, &addr) < 0) {
-		fprintf(stderr, "zbs-test-agent: bad --local '%s'\n", s);
+		fprintf(stderr, "zbs-test-agent: bad %s '%s'\n", opt, s);
+		return NULL;
+	}
+	for (unsigned i = 0; i < g.nchunks; i++)
+		if (g.chunks[i].addr4 == addr && g.chunks[i].port == port)
+			return &g.chunks[i];
+	fprintf(stderr, "zbs-test-agent: %s '%s' is not one of the replicas\n", opt, s);
+	return NULL;
+}
+
+static int parse_local(const char *s)
+{
+	struct chunk *c = chunk_by_addr(s, "--local");
+
+	if (!c)
 		return -1;
-	}
-	for (unsigned i = 0; i < g.nchunks; i++) {
-		if (g.chunks[i].addr4 == addr && g.chunks[i].port == port) {
-			g.chunks[i].local = true;
-			return 0;
-		}
-	}
-	fprintf(stderr, "zbs-test-agent: --local '%s' is not one of the replicas\n", s);
-	return -1;
+	c->local = true;
+	return 0;
 }
 
 enum { OPT_LOCAL = 256, OPT_LEASE_EPOCH, OPT_EXPIRY, OPT_SESSION, OPT_EVENTS, OPT_PIDFILE,
-       OPT_REVOKE, OPT_DEV_ID, OPT_VOLUME_ID, OPT_PID, OPT_IGNORE_REPORTS };
+       OPT_REVOKE, OPT_DEV_ID, OPT_VOLUME_ID, OPT_PID, OPT_IGNORE_REPORTS, OPT_RECOVERING };
 
 static int parse_args(int argc, char **argv)
 {
@@ -579,11 +614,12 @@ static int parse_args(int argc, char **argv)
 		{ "volume-id", required_argument, NULL, OPT_VOLUME_ID },
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "ignore-reports", no_argument, NULL, OPT_IGNORE_REPORTS },
+		{ "recovering", required_argument, NULL, OPT_RECOVERING },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *local = NULL, *events = NULL;
+	const char *local = NULL, *events = NULL, *recovering = NULL;
 	uint64_t v;
 	int c, level;
 
@@ -644,6 +680,9 @@ static int parse_args(int argc, char **argv)
 			}
 			g.revoke_volume = optarg;
 			break;
+		case OPT_RECOVERING:
+			recovering = optarg;
+			break;
 		case OPT_IGNORE_REPORTS:
 			g.ignore_reports = true;
 			break;
@@ -679,6 +718,13 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "zbs-test-agent: --replicas is required\n");
 		usage(stderr);
 		return -1;
+	}
+	if (recovering) {
+		struct chunk *rc = chunk_by_addr(recovering, "--recovering");
+
+		if (!rc)
+			return -1;
+		rc->recovering = true;
 	}
 	if (local && parse_local(local) < 0)
 		return -1;

@@ -38,10 +38,13 @@ META_PID=$!
 wait_for 10 test -s "$T/port" || { echo "Bail out! metad"; exit 1; }
 PORT=$(cat "$T/port")
 for i in 1 2 3; do
-	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" 2>>"$T/chunk$i.log" &
+	# no recover cmds: the leases of the pids its reports leave short of
+	# replicas stay with the test's agent sessions
+	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" --no-recover \
+		2>>"$T/chunk$i.log" &
 	CPID[$i]=$!
 done
-"$BIN/zbs-chunkd" --meta "127.0.0.1:$PORT" --uuid 33333333-3333-4333-8333-333333333333 \
+"$BIN/zbs-chunkd" --meta "127.0.0.1:$PORT" --uuid 33333333-3333-4333-8333-333333333333 --no-recover \
 	2>>"$T/access.log" &
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
@@ -126,7 +129,7 @@ for i in 1 2 3; do [ "$(cid_of $i)" = "$lcid" ] && li=$i; done
 kill "${CPID[$li]}"; wait "${CPID[$li]}"
 "$BIN/zbs-chunkd" -d "$T/c$li" --drop-replica "$P4" 2>>"$T/chunk$li.log"
 dropst=$?
-"$BIN/zbs-chunkd" -d "$T/c$li" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" 2>>"$T/chunk$li.log" &
+"$BIN/zbs-chunkd" -d "$T/c$li" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" --no-recover 2>>"$T/chunk$li.log" &
 CPID[$li]=$!
 wait_for 15 healthy_is 4
 lost=$lcid@$(addr_of_cid "$lcid")
@@ -152,7 +155,7 @@ restart_chunk() {	# restart_chunk CID [chunkd options]: same dir, new port
 	local cid=$1 i; shift
 	for i in 1 2 3; do [ "$(cid_of $i)" = "$cid" ] && break; done
 	kill "${CPID[$i]}"; wait "${CPID[$i]}"
-	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" "$@" \
+	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" --no-recover "$@" \
 		2>>"$T/chunk$i.log" &
 	CPID[$i]=$!
 	wait_for 15 healthy_is 4
@@ -297,7 +300,7 @@ check "access-only chunkd leaves on SIGTERM with exit 0" test $st = 0
 nchunks() { zc --json chunk list | jq_ 'len(d)'; }
 n0=$(nchunks)
 for run in 1 2; do
-	"$BIN/zbs-chunkd" --meta "127.0.0.1:$PORT" 2>>"$T/access2.log" &
+	"$BIN/zbs-chunkd" --meta "127.0.0.1:$PORT" --no-recover 2>>"$T/access2.log" &
 	p=$!
 	wait_for 15 test "$(grep -c 'registered as chunk' "$T/access2.log")" = $run
 	kill -TERM $p; wait $p

@@ -164,3 +164,16 @@ int chunkd_log_has(const struct chunkd_proc *p, const char *s)
 	buf[n] = 0;
 	return strstr(buf, s) != NULL;
 }
+
+void harness_fill(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+	uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
+}

@@ -31,6 +31,8 @@ int chunkd_start(struct chunkd_proc *p, const char *dir, const char *const *extr
 int chunkd_stop(struct chunkd_proc *p);
 /* SIGKILL + wait. */
 void chunkd_kill9(struct chunkd_proc *p);
+/* Fill buf with a pseudo-random pattern of seed (the same seed, the same bytes). */
+void harness_fill(void *buf, size_t len, uint64_t seed);
 /* 1 if the log contains s. */
 int chunkd_log_has(const struct chunkd_proc *p, const char *s);
 

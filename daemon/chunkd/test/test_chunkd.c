@@ -34,19 +34,6 @@ struct fix {
 	struct zbs_dc *dc;
 };
 
-static void fill(void *buf, size_t len, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
-	uint8_t *b = buf;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		b[i] = (uint8_t)x;
-	}
-}
-
 static int is_zero(const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
@@ -149,13 +136,13 @@ static void test_write_read_roundtrip(void **state)
 
 	assert_int_equal(zbs_dc_sync(f->dc, 2, 1, 5, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	for (unsigned i = 0; i < 5; i++) {
-		fill(w, lens[i], i + 1);
+		harness_fill(w, lens[i], i + 1);
 		assert_int_equal(zbs_dc_write(f->dc, 2, 1, 5, i, offs[i], lens[i], w,
 					      i == 4 ? ZBS_WF_FUA : 0, &r), ZBS_ST_OK);
 		assert_int_equal(r.gen, i + 1);
 	}
 	for (unsigned i = 0; i < 5; i++) {
-		fill(w, lens[i], i + 1);
+		harness_fill(w, lens[i], i + 1);
 		assert_int_equal(zbs_dc_read(f->dc, 2, 1, 5, offs[i], lens[i], rd, &r), ZBS_ST_OK);
 		assert_memory_equal(w, rd, lens[i]);
 	}
@@ -209,7 +196,7 @@ static void test_flush_and_no_delete(void **state)
 
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_sync(f->dc, 4, 7, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
-	fill(buf, sizeof(buf), 4);
+	harness_fill(buf, sizeof(buf), 4);
 	assert_int_equal(zbs_dc_write(f->dc, 4, 7, 1, 0, 0, 4096, buf, 0, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_FLUSH, 0, 0, 0, 0, &r), ZBS_ST_OK);
 	/* no one who can connect deletes a replica: opcode 6 (DELETE once)
@@ -247,8 +234,8 @@ static void test_gen_mismatch(void **state)
 	struct zbs_reply r;
 	uint8_t a[4096], b[4096], rd[4096];
 
-	fill(a, sizeof(a), 11);
-	fill(b, sizeof(b), 12);
+	harness_fill(a, sizeof(a), 11);
+	harness_fill(b, sizeof(b), 12);
 	assert_int_equal(zbs_dc_sync(f->dc, 5, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, 5, 1, 1, 1, 0, 4096, b, 0, &r), ZBS_ST_GEN);
 	assert_int_equal(r.gen, 0);
@@ -274,7 +261,7 @@ static void test_estale_fencing(void **state)
 	struct zbs_reply r;
 	uint8_t a[4096], rd[4096];
 
-	fill(a, sizeof(a), 21);
+	harness_fill(a, sizeof(a), 21);
 	assert_int_equal(zbs_dc_sync(f->dc, 6, 1, 5, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, 6, 1, 5, 0, 0, 4096, a, 0, &r), ZBS_ST_OK);
 	/* an older owner is fenced on every path */
@@ -365,7 +352,7 @@ static void write_pattern(struct fix *f, uint64_t pid, uint64_t lease_epoch, uin
 {
 	struct zbs_reply r;
 
-	fill(want, 4 * MiB, seed);
+	harness_fill(want, 4 * MiB, seed);
 	for (unsigned i = 0; i < 4; i++) {
 		assert_int_equal(zbs_dc_write(f->dc, pid, 1, lease_epoch, *gen, (uint64_t)i * MiB,
 					      MiB, want + (size_t)i * MiB, 0, &r), ZBS_ST_OK);
@@ -404,7 +391,7 @@ static void test_write_zeroes(void **state)
 	memset(want + off, 0, len);
 	check_4mib(f, 30, 5, want);
 	/* a write after it lands on top of the zeros */
-	fill(want + off, 8192, 302);
+	harness_fill(want + off, 8192, 302);
 	assert_int_equal(zbs_dc_write(f->dc, 30, 1, 5, gen, off, 8192, want + off, 0, &r), 0);
 	gen++;
 	check_4mib(f, 30, 5, want);
@@ -489,7 +476,7 @@ static void test_write_zeroes_pipelined_order(void **state)
 				.pid = 33, .epoch = 1, .lease_epoch = 1, .gen = (uint64_t)i,
 				.offset = off, .length = 16384 } };
 		} else {
-			fill(data + (size_t)i * 16384, 16384, 330 + i);
+			harness_fill(data + (size_t)i * 16384, 16384, 330 + i);
 			memcpy(want + off, data + (size_t)i * 16384, 16384);
 			ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 33,
 				.epoch = 1, .lease_epoch = 1, .gen = (uint64_t)i, .offset = off,
@@ -520,7 +507,7 @@ static void test_write_zeroes_recovering(void **state)
 	uint8_t *src = malloc(256 * KiB), *rd = malloc(256 * KiB);
 	struct zbs_reply r;
 
-	fill(src, 256 * KiB, 341);
+	harness_fill(src, 256 * KiB, 341);
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 34, 1, 2, 0, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write_zeroes(f->dc, 34, 1, 2, 999, 8 * KiB, 8 * KiB, 0, &r),
 			 ZBS_ST_OK);
@@ -548,7 +535,7 @@ static void test_pipelined(void **state)
 	assert_int_equal(zbs_dc_sync(f->dc, 10, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	/* N writes in gen order, all outstanding at once, then N reads */
 	for (int i = 0; i < N; i++) {
-		fill(data + (size_t)i * 8192, 8192, 100 + i);
+		harness_fill(data + (size_t)i * 8192, 8192, 100 + i);
 		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 10, .epoch = 1,
 						      .lease_epoch = 1, .gen = (uint64_t)i,
 						      .offset = (uint64_t)i * 2 * MiB,
@@ -598,7 +585,7 @@ static void test_pipelined_overlap_order(void **state)
 		uint32_t len = i % 2 ? 4096 : 16384;
 		uint64_t off = i % 2 ? (uint64_t)(i % 4) * 4096 : 0;
 
-		fill(data + (size_t)i * 16384, len, 900 + i);
+		harness_fill(data + (size_t)i * 16384, len, 900 + i);
 		memcpy(want + off, data + (size_t)i * 16384, len);
 		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 14, .epoch = 1,
 						      .lease_epoch = 1, .gen = (uint64_t)i,
@@ -645,13 +632,13 @@ static void *writer_main(void *arg)
 	if (zbs_dc_sync(dc, w->pid, 1, 1, ZBS_SF_CREATE, &r) || r.gen != 0)
 		w->errors++;
 	for (int i = 0; i < w->nwrites; i++) {
-		fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
+		harness_fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
 		if (zbs_dc_write(dc, w->pid, 1, 1, (uint64_t)i, (uint64_t)(i % 64) * 16384,
 				 sizeof(buf), buf, 0, &r) || r.gen != (uint64_t)i + 1)
 			w->errors++;
 	}
 	for (int i = w->nwrites - 64; i < w->nwrites; i++) {
-		fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
+		harness_fill(buf, sizeof(buf), w->pid * 1000 + (uint64_t)i);
 		if (zbs_dc_read(dc, w->pid, 1, 1, (uint64_t)(i % 64) * 16384, sizeof(rd), rd, &r) ||
 		    memcmp(buf, rd, sizeof(rd)))
 			w->errors++;
@@ -692,9 +679,9 @@ static void test_crash_durability(void **state)
 	struct zbs_reply r;
 	uint8_t a[65536], b[65536], c[4096], rd[65536];
 
-	fill(a, sizeof(a), 31);
-	fill(b, sizeof(b), 32);
-	fill(c, sizeof(c), 33);
+	harness_fill(a, sizeof(a), 31);
+	harness_fill(b, sizeof(b), 32);
+	harness_fill(c, sizeof(c), 33);
 	assert_int_equal(zbs_dc_sync(f->dc, 11, 2, 3, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_sync(f->dc, 12, 2, 3, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	/* FUA write */
@@ -731,7 +718,7 @@ static void test_io_mode_logged(void **state)
 	uint8_t a[4096];
 	struct zbs_reply r;
 
-	fill(a, sizeof(a), 41);
+	harness_fill(a, sizeof(a), 41);
 	assert_int_equal(zbs_dc_sync(f->dc, 14, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	assert_int_equal(zbs_dc_write(f->dc, 14, 1, 1, 0, 0, sizeof(a), a, ZBS_WF_FUA, &r), 0);
 	assert_int_equal(chunkd_log_has(&f->p, "O_DIRECT disabled by ZBS_CHUNKD_NO_DIRECT"),
@@ -762,7 +749,7 @@ static void test_many_writes_kill9_gen_consistent(void **state)
 
 	assert_int_equal(zbs_dc_sync(f->dc, 13, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
 	for (int i = 0; i < N; i++) {
-		fill(data + (size_t)i * 4096, 4096, 500 + i);
+		harness_fill(data + (size_t)i * 4096, 4096, 500 + i);
 		ops[i] = (struct zbs_dc_op){ .req = { .opcode = ZBS_OP_WRITE, .pid = 13, .epoch = 1,
 						      .lease_epoch = 1, .gen = (uint64_t)i,
 						      .offset = (uint64_t)i * 4096, .length = 4096,
@@ -795,8 +782,8 @@ static void test_recovery_write_skips_dirty(void **state)
 	uint8_t *src = malloc(256 * KiB), *fg = malloc(8192), *rd = malloc(256 * KiB);
 	uint8_t *want = malloc(256 * KiB);
 
-	fill(src, 256 * KiB, 41);
-	fill(fg, 8192, 42);
+	harness_fill(src, 256 * KiB, 41);
+	harness_fill(fg, 8192, 42);
 	/* a destination that does not exist yet */
 	assert_int_equal(zbs_dc_simple(f->dc, ZBS_OP_RECOVER_BEGIN, 20, 3, 9, 0, &r), ZBS_ST_OK);
 	assert_int_equal(r.state, ZBS_RSTATE_RECOVERING);

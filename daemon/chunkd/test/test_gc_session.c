@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "../chunk_store.c"
+#include "data_client.h"
 #include "harness.h"
 #include "meta.pb-c.h"
 #include "rpc.h"
@@ -39,6 +40,8 @@
 #define GC_EPOCH	3
 #define LEASE_MS	1000
 #define KEEPALIVE_MS	50
+#define RC_MAX		4		/* recover cmds */
+#define RC_EXTRA_SENDS	3
 
 /* ---- a meta of the test's own ---------------------------------------- */
 
@@ -57,6 +60,18 @@ struct fake_meta {
 	int reported;			/* test pids in the last data report, -1: none yet */
 	bool reported_after_clean;	/* a report named a pid after one named none */
 	bool seen_clean;
+	/* recover cmds (test_recover_cmds): sent with every keepalive reply
+	 * until acknowledged, and RC_EXTRA_SENDS more times (a lost ack) */
+	uint64_t caps_asked;		/* CreateSession's capabilities */
+	unsigned nrc;
+	Zbs__Command rc_cmd[RC_MAX];
+	Zbs__RecoverCmd rc_rec[RC_MAX];
+	unsigned rc_acked_at[RC_MAX];	/* keepalives when acked, 0: not yet */
+	unsigned rc_sends[RC_MAX];	/* replies that carried it */
+	uint64_t rc_bps;
+	uint64_t progress_max, progress_total;	/* seen in keepalives */
+	unsigned nreplace;		/* ReplaceReplica calls */
+	Zbs__ReplaceReplicaRequest *replace[RC_MAX * 2];
 };
 
 static int read_full(int fd, void *buf, size_t len)
@@ -98,6 +113,30 @@ static int reply_error(int fd, const struct zbs_rpc_hdr *req, uint32_t status, c
 
 	er.message = (char *)msg;
 	return reply(fd, req, status, &er.base);
+}
+
+/* the recover side of a keepalive (m->lock held): acks, progress, resends */
+static void recover_cmds(struct fake_meta *m, const Zbs__KeepAliveRequest *q,
+			 Zbs__Command **out, size_t *n)
+{
+	for (size_t i = 0; i < q->n_recover_acks; i++)
+		for (unsigned j = 0; j < m->nrc; j++)
+			if (m->rc_cmd[j].id == q->recover_acks[i] && !m->rc_acked_at[j])
+				m->rc_acked_at[j] = m->keepalives;
+	for (size_t i = 0; i < q->n_recover_progress; i++) {
+		const Zbs__RecoverProgress *p = q->recover_progress[i];
+
+		if (p->bytes_copied > m->progress_max)
+			m->progress_max = p->bytes_copied;
+		if (p->bytes_total)
+			m->progress_total = p->bytes_total;
+	}
+	for (unsigned j = 0; j < m->nrc; j++) {
+		if (m->rc_acked_at[j] && m->keepalives > m->rc_acked_at[j] + RC_EXTRA_SENDS)
+			continue;
+		out[(*n)++] = &m->rc_cmd[j];
+		m->rc_sends[j]++;
+	}
 }
 
 static int on_keepalive(struct fake_meta *m, int fd, const struct zbs_rpc_hdr *h,
@@ -147,6 +186,19 @@ static int on_keepalive(struct fake_meta *m, int fd, const struct zbs_rpc_hdr *h
 		}
 	}
 	resp.lease_ms = LEASE_MS;
+	if (m->nrc) {
+		Zbs__Command **all = calloc(n + m->nrc, sizeof(*all));
+
+		assert_non_null(all);
+		if (n)
+			memcpy(all, cmdp, n * sizeof(*all));
+		recover_cmds(m, q, all, &n);
+		free(cmdp);
+		cmdp = all;
+		resp.n_commands = n;
+		resp.commands = cmdp;
+		resp.recover_bps = m->rc_bps;
+	}
 	pthread_mutex_unlock(&m->lock);
 	rc = reply(fd, h, ZBS_RPC_OK, &resp.base);
 	free(cmds);
@@ -181,8 +233,12 @@ static int serve_one(struct fake_meta *m, int fd)
 	case ZBS_M_CREATE_SESSION: {
 		Zbs__CreateSessionResponse resp = ZBS__CREATE_SESSION_RESPONSE__INIT;
 		Zbs__Negotiation neg = ZBS__NEGOTIATION__INIT;
+		Zbs__CreateSessionRequest *q = zbs__create_session_request__unpack(NULL, h.len,
+										     body);
 
 		pthread_mutex_lock(&m->lock);
+		m->caps_asked = q ? q->capabilities : 0;
+		zbs__create_session_request__free_unpacked(q, NULL);
 		m->sessions++;
 		m->sid = 100 + m->sessions;
 		m->last_ka_ns = zbs_now_ns();
@@ -190,7 +246,8 @@ static int serve_one(struct fake_meta *m, int fd)
 		pthread_mutex_unlock(&m->lock);
 		resp.lease_ms = LEASE_MS;
 		resp.keepalive_ms = KEEPALIVE_MS;
-		neg.negotiated = neg.meta_capabilities = 15;
+		neg.meta_capabilities = 15 | 32;
+		neg.negotiated = neg.meta_capabilities & m->caps_asked;
 		resp.negotiation = &neg;
 		rc = reply(fd, &h, ZBS_RPC_OK, &resp.base);
 		break;
@@ -200,6 +257,20 @@ static int serve_one(struct fake_meta *m, int fd)
 
 		rc = q ? on_keepalive(m, fd, &h, q) : reply_error(fd, &h, ZBS_RPC_EINVAL, "bad");
 		zbs__keep_alive_request__free_unpacked(q, NULL);
+		break;
+	}
+	case ZBS_M_REPLACE_REPLICA: {
+		Zbs__ReplaceReplicaRequest *q = zbs__replace_replica_request__unpack(NULL, h.len,
+										      body);
+		Zbs__Empty e = ZBS__EMPTY__INIT;
+
+		pthread_mutex_lock(&m->lock);
+		if (q && m->nreplace < RC_MAX * 2)
+			m->replace[m->nreplace++] = q;
+		else
+			zbs__replace_replica_request__free_unpacked(q, NULL);
+		pthread_mutex_unlock(&m->lock);
+		rc = reply(fd, &h, ZBS_RPC_OK, &e.base);
 		break;
 	}
 	case ZBS_M_LEAVE_SESSION: {
@@ -267,6 +338,8 @@ static void meta_stop(struct fake_meta *m)
 	atomic_store(&m->stop, true);
 	pthread_join(m->thread, NULL);
 	close(m->lfd);
+	for (unsigned i = 0; i < m->nreplace; i++)
+		zbs__replace_replica_request__free_unpacked(m->replace[i], NULL);
 	pthread_mutex_destroy(&m->lock);
 }
 
@@ -275,6 +348,7 @@ static void meta_stop(struct fake_meta *m)
 struct fix {
 	char tmp[512], dir[600], meta[64];
 	struct chunkd_proc p;
+	struct chunkd_proc dst;		/* test_recover_cmds */
 	struct fake_meta m;
 };
 
@@ -302,6 +376,8 @@ static int teardown(void **state)
 
 	if (f->p.pid > 0)
 		chunkd_kill9(&f->p);
+	if (f->dst.pid > 0)
+		chunkd_kill9(&f->dst);
 	meta_stop(&f->m);
 	harness_rmrf(f->tmp);
 	free(f);
@@ -407,11 +483,153 @@ static void test_gc_after_crash(void **state)
 	assert_dir_empty_after_reopen(f);
 }
 
+/* ---- recover cmds over the session --------------------------------- */
+
+#define RC_PID		77
+#define RC_EPOCH	5
+#define RC_LEASE_EPOCH	9
+
+static void rc_cmd(struct fake_meta *m, uint64_t id, uint64_t pid, const char *src,
+		   const char *dst)
+{
+	unsigned j = m->nrc++;
+	Zbs__RecoverCmd *r = &m->rc_rec[j];
+	Zbs__Command *c = &m->rc_cmd[j];
+
+	zbs__recover_cmd__init(r);
+	r->pid = pid;
+	r->epoch = RC_EPOCH;
+	r->lease_epoch = RC_LEASE_EPOCH;
+	r->src_cid = 1;
+	r->src_addr = (char *)src;
+	r->dst_cid = 2;
+	r->dst_addr = (char *)dst;
+	zbs__command__init(c);
+	c->type = ZBS__COMMAND_TYPE__CMD_RECOVER;
+	c->id = id;
+	c->recover = r;
+}
+
+/*
+ * The chunk with the session owns pid RC_PID (3 blocks written at gens
+ * 0..2) and gets two recover cmds to a second chunk: a good one, and one
+ * that makes no sense (pid 0). Meta sends them until acknowledged and a
+ * few times more (a lost acknowledgement): each runs once, ends with one
+ * ReplaceReplica, the good one with the gen and bytes of the copy, and
+ * its progress comes with the keepalives meanwhile (slowed by the
+ * keepalive's recover_bps).
+ */
+static void test_recover_cmds(void **state)
+{
+	struct fix *f = *state;
+	char src[64], dst[64], ddir[700], buf[ZBS_BLOCK_SIZE];
+	struct chunkd_proc *dp = &f->dst;
+	struct zbs_dc *dc;
+	struct zbs_reply rep;
+	unsigned n = 0, ka;
+
+	start_chunkd(f);
+	snprintf(ddir, sizeof(ddir), "%s/dst", f->tmp);
+	assert_int_equal(chunkd_start(dp, ddir, NULL), 0);
+	assert_int_equal(zbs_dc_connect("127.0.0.1", f->p.port, &dc), 0);
+	assert_int_equal(zbs_dc_sync(dc, RC_PID, RC_EPOCH, RC_LEASE_EPOCH, ZBS_SF_CREATE, &rep), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		memset(buf, 'a' + (int)i, sizeof(buf));
+		assert_int_equal(zbs_dc_write(dc, RC_PID, RC_EPOCH, RC_LEASE_EPOCH, i,
+					      (uint64_t)i * 5 * ZBS_BLOCK_SIZE, sizeof(buf), buf, 0,
+					      &rep), 0);
+	}
+	zbs_dc_close(dc);
+	snprintf(src, sizeof(src), "127.0.0.1:%u", f->p.port);
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", dp->port);
+	pthread_mutex_lock(&f->m.lock);
+	f->m.rc_bps = 2 * ZBS_BLOCK_SIZE;	/* ~1 s: keepalives see it running */
+	rc_cmd(&f->m, 501, RC_PID, src, dst);
+	rc_cmd(&f->m, 502, 0, src, dst);
+	pthread_mutex_unlock(&f->m.lock);
+
+	for (int i = 0; i < 3000 && n < 2; i++) {	/* 30 s: a bound */
+		usleep(10000);
+		pthread_mutex_lock(&f->m.lock);
+		n = f->m.nreplace;
+		pthread_mutex_unlock(&f->m.lock);
+	}
+	assert_int_equal(n, 2);
+	/* the resends after the acknowledgement, and a little more */
+	pthread_mutex_lock(&f->m.lock);
+	ka = f->m.keepalives;
+	pthread_mutex_unlock(&f->m.lock);
+	for (int i = 0; i < 500; i++) {
+		unsigned k;
+
+		pthread_mutex_lock(&f->m.lock);
+		k = f->m.keepalives;
+		pthread_mutex_unlock(&f->m.lock);
+		if (k >= ka + RC_EXTRA_SENDS + 3)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(chunkd_stop(&f->p), 0);
+
+	pthread_mutex_lock(&f->m.lock);
+	assert_true(f->m.caps_asked & 32);		/* CAP_RECOVER */
+	assert_int_equal(f->m.nreplace, 2);		/* once per cmd, resends or not */
+	for (unsigned j = 0; j < 2; j++) {
+		assert_true(f->m.rc_acked_at[j] > 0);
+		assert_true(f->m.rc_sends[j] > RC_EXTRA_SENDS);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		const Zbs__ReplaceReplicaRequest *q = f->m.replace[i];
+
+		assert_int_equal(q->session_id, f->m.sid);
+		if (q->cmd_id == 501) {
+			assert_true(q->ok);
+			assert_int_equal(q->pid, RC_PID);
+			assert_int_equal(q->lease_epoch, RC_LEASE_EPOCH);
+			assert_int_equal(q->dst_cid, 2);
+			assert_int_equal(q->gen, 3);
+			assert_int_equal(q->bytes_copied, 3 * ZBS_BLOCK_SIZE);
+		} else {
+			assert_int_equal(q->cmd_id, 502);
+			assert_false(q->ok);
+			assert_non_null(strstr(q->error, "invalid"));
+		}
+	}
+	assert_int_equal(f->m.progress_total, 3 * ZBS_BLOCK_SIZE);
+	assert_true(f->m.progress_max > 0);
+	pthread_mutex_unlock(&f->m.lock);
+
+	assert_int_equal(zbs_dc_connect("127.0.0.1", dp->port, &dc), 0);
+	assert_int_equal(zbs_dc_simple(dc, ZBS_OP_GET_INFO, RC_PID, RC_EPOCH, 0, 0, &rep), 0);
+	assert_int_equal(rep.state, ZBS_RSTATE_NORMAL);
+	assert_int_equal(rep.gen, 3);
+	assert_int_equal(rep.alloc_blocks, 3);
+	assert_int_equal(zbs_dc_read(dc, RC_PID, RC_EPOCH, 0, 10ULL * ZBS_BLOCK_SIZE, sizeof(buf),
+				     buf, NULL), 0);
+	assert_true(buf[0] == 'c' && buf[sizeof(buf) - 1] == 'c');
+	zbs_dc_close(dc);
+}
+
+static int setup_empty(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
+	snprintf(f->dir, sizeof(f->dir), "%s/data", f->tmp);
+	zbs_log_init("test_gc_session", ZBS_LOG_WARN);
+	meta_start(&f->m);
+	snprintf(f->meta, sizeof(f->meta), "127.0.0.1:%u", f->m.port);
+	*state = f;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_gc_keeps_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_after_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_cmds, setup_empty, teardown),
 	};
 	return cmocka_run_group_tests_name("gc_session", tests, NULL, NULL);
 }
