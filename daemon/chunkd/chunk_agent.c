@@ -642,6 +642,7 @@ void chunk_agent_target_finish(struct chunk_agent *a, uint64_t pid)
 {
 	struct target *t;
 
+	atomic_fetch_add(&a->revoke_seq, 1);	/* maps in the making are asked again */
 	pthread_mutex_lock(&a->tlock);
 	t = __target_find(a, pid);
 	if (t)
@@ -653,6 +654,13 @@ void chunk_agent_target_del(struct chunk_agent *a, uint64_t pid)
 {
 	struct target **pp, *t = NULL;
 
+	/*
+	 * A map being made now may hold the location meta had before the
+	 * target's end (before ReplaceReplica put dst in it): with no target
+	 * left to compare it with, only this tells it is stale. It is answered
+	 * -EAGAIN and asked again (get_map's revoke_seq check).
+	 */
+	atomic_fetch_add(&a->revoke_seq, 1);
 	pthread_mutex_lock(&a->tlock);
 	for (pp = &a->targets; *pp; pp = &(*pp)->next) {
 		if ((*pp)->pid == pid) {
