@@ -3,8 +3,14 @@
  * Chunk servers and the TCP connections to them (data protocol of
  * uapi/linux/zbs_wire.h).
  *
- * A chunk is one address:port; it is created the first time a map names it
- * and lives until module exit, shared by all devices. Each chunk has
+ * A chunk is one address:port, shared by all devices; it is created the
+ * first time a map names it. Its users are the maps naming it, the devices
+ * with unflushed writes on it and the flush legs sent to it; while it has
+ * users its connections are kept up (reconnected every reconnect_ms). A
+ * chunk nobody uses any more (the replica moved elsewhere, the devices
+ * went) is not reconnected, and after chunk_idle_ms without users its
+ * connections are closed and it is freed (libceph's idle OSD sessions);
+ * a map naming it again meanwhile brings it back to use. Each chunk has
  * conns_per_chunk connections (module parameter, by default one per two
  * CPUs, read when the chunk is created); a connection has a tx thread (connects,
  * sends queued legs in queue order) and an rx thread (reads replies,
@@ -39,7 +45,7 @@
 
 unsigned int zbs_conn_timeout_ms = 10000;
 ZBS_PARAM_RANGE(conn_timeout_ms, zbs_conn_timeout_ms, 100, 3600000);
-MODULE_PARM_DESC(conn_timeout_ms, "A chunk that leaves a request unanswered this long is disconnected, 100-3600000 (default 10000)");
+MODULE_PARM_DESC(conn_timeout_ms, "A connection that received nothing this long while an op on it is out of retries is closed, 100-3600000 (default 10000)");
 
 static unsigned int zbs_conns_per_chunk;
 ZBS_PARAM_RANGE(conns_per_chunk, zbs_conns_per_chunk, 0, ZBS_MAX_CONNS_PER_CHUNK);
@@ -60,9 +66,23 @@ static u32 zbs_chunk_nr_conns(void)
 	return min_t(u32, n, ZBS_MAX_CONNS_PER_CHUNK);
 }
 
-static DEFINE_MUTEX(zbs_chunks_lock);		/* the table below */
-static struct zbs_chunk *zbs_chunks[ZBS_MAX_CHUNKS];
-static u32 zbs_nr_chunks;
+static unsigned int zbs_chunk_idle_ms = 60000;
+ZBS_PARAM_RANGE(chunk_idle_ms, zbs_chunk_idle_ms, 100, 24 * 3600 * 1000);
+MODULE_PARM_DESC(chunk_idle_ms, "Close the connections to a chunk no map uses for this long, 100-86400000 (default 60000)");
+
+/*
+ * The chunk table: index (the bit of a device's dirty set) -> chunk. A
+ * chunk leaves it only from the reaper, under the mutex, when it has no
+ * users; users are added under the mutex (zbs_chunk_get) or by someone
+ * who already is one (zbs_chunk_hold), so the reaper cannot race with a
+ * new user. The last user's put records idle_since under the spinlock, so
+ * the reaper never sees a chunk at 0 users whose put is still running.
+ */
+static DEFINE_MUTEX(zbs_chunks_lock);
+static DEFINE_XARRAY_ALLOC(zbs_chunks);
+static DEFINE_SPINLOCK(zbs_chunk_idle_lock);	/* idle_since of every chunk */
+static void zbs_chunk_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(zbs_chunk_reap_work, zbs_chunk_reap);
 
 struct zbs_sock {
 	struct socket	*sock;
@@ -246,7 +266,7 @@ static int zbs_conn_connect(struct zbs_conn *conn)
 	struct socket *sock;
 	int ret;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc(sizeof(*s), GFP_NOIO);
 	if (!s)
 		return -ENOMEM;
 	ret = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
@@ -267,6 +287,7 @@ static int zbs_conn_connect(struct zbs_conn *conn)
 	s->cookie = ++conn->cookie;
 	conn->cur = s;
 	conn->down_since = 0;
+	WRITE_ONCE(conn->last_rx, jiffies);
 	spin_unlock(&conn->lock);
 	wake_up(&conn->rx_wait);
 	pr_info_ratelimited("chunk %pI4:%u conn %d: connected\n",
@@ -298,7 +319,8 @@ static void zbs_conn_fail_queued(struct zbs_conn *conn, int err)
 	struct zbs_leg *leg, *tmp;
 
 	spin_lock(&conn->lock);
-	list_splice_init(&conn->sendq, &list);
+	list_splice_init(&conn->retryq, &list);
+	list_splice_tail_init(&conn->sendq, &list);
 	spin_unlock(&conn->lock);
 	list_for_each_entry_safe(leg, tmp, &list, node) {
 		list_del_init(&leg->node);
@@ -316,6 +338,9 @@ static void zbs_conn_send_one(struct zbs_conn *conn, struct zbs_sock *s, struct 
 
 	leg->sock_cookie = s->cookie;
 	leg->sent_at = jiffies;
+	leg->tries = 0;
+	leg->deadline = leg->sent_at + zbs_leg_attempt(leg);
+	leg->expires = leg->sent_at + ZBS_OP_TRIES * zbs_leg_attempt(leg);
 	/* once inserted, the rx thread can complete it: that waits for us */
 	atomic_set(&leg->xmit, ZBS_XMIT_SENDING);
 	ret = xa_alloc_cyclic(&conn->inflight, &slot, leg, xa_limit_32b,
@@ -353,23 +378,154 @@ out:
 	zbs_leg_sent(leg);
 }
 
-/* The oldest unanswered leg is older than the connection timeout. */
+/*
+ * Nothing was received on the connection for conn_timeout_ms since `leg`
+ * was sent: the chunk answers nothing at all, not merely this op late.
+ */
+static bool zbs_conn_silent(struct zbs_conn *conn, struct zbs_leg *leg, unsigned long now)
+{
+	unsigned long from = READ_ONCE(conn->last_rx);
+
+	if (time_before(from, leg->sent_at))
+		from = leg->sent_at;
+	return time_after_eq(now, from + msecs_to_jiffies(zbs_conn_timeout_ms));
+}
+
+/*
+ * The chunk is unresponsive on socket `cookie`: a leg sent on it is out of
+ * its retry budget (zbs_io.c, "Timeouts") and the socket has been silent
+ * for conn_timeout_ms. One slow op, or one long WRITE_ZEROES within its
+ * deadline, is not enough.
+ */
 static bool zbs_conn_stuck(struct zbs_conn *conn, u32 cookie)
 {
-	unsigned long limit = jiffies - msecs_to_jiffies(zbs_conn_timeout_ms);
+	unsigned long now = jiffies;
 	struct zbs_leg *leg;
 	unsigned long idx;
 	bool stuck = false;
 
 	rcu_read_lock();
 	xa_for_each(&conn->inflight, idx, leg) {
-		if (leg->sock_cookie == cookie && time_before(leg->sent_at, limit)) {
+		if (leg->sock_cookie == cookie && time_after_eq(now, leg->expires) &&
+		    zbs_conn_silent(conn, leg, now)) {
 			stuck = true;
 			break;
 		}
 	}
 	rcu_read_unlock();
 	return stuck;
+}
+
+/*
+ * blk-mq's timer (zbs_cmd_timeout) found `leg` of its request: if it waits
+ * for a reply on the current socket and its attempt's deadline passed,
+ * retry (another deadline) or, out of attempts, fail it alone with
+ * -ETIMEDOUT; when the socket is silent as well, leave it to the tx
+ * thread, which closes the socket (zbs_conn_stuck). The inflight lock
+ * keeps the rx thread from completing the leg meanwhile.
+ */
+void zbs_leg_check_timeout(struct zbs_leg *leg, unsigned long now, unsigned long *next)
+{
+	struct zbs_conn *conn = READ_ONCE(leg->conn);
+	u32 cookie = 0, slot;
+	bool fail = false;
+	u64 id;
+
+	if (!conn)
+		return;
+	spin_lock(&conn->lock);
+	if (conn->cur)
+		cookie = conn->cur->cookie;
+	spin_unlock(&conn->lock);
+	id = le64_to_cpu(READ_ONCE(leg->req.id));
+	slot = (u32)id;
+
+	xa_lock(&conn->inflight);
+	/* sent on the current socket, the send over, not answered yet */
+	if (!cookie || xa_load(&conn->inflight, slot) != leg || leg->sock_cookie != cookie ||
+	    (u32)(id >> 32) != cookie || atomic_read(&leg->xmit) != ZBS_XMIT_IDLE)
+		goto out;
+	if (time_before(now, leg->deadline))
+		goto next;
+	if (time_before(now, leg->expires)) {
+		leg->tries++;
+		leg->deadline = now + zbs_leg_attempt(leg);
+		if (time_after(leg->deadline, leg->expires))
+			leg->deadline = leg->expires;
+		pr_info_ratelimited("chunk %pI4:%u conn %d: op %u unanswered for %u ms, waiting (attempt %u of %u)\n",
+				    &conn->chunk->addr, conn->chunk->port, conn->idx,
+				    le16_to_cpu(leg->req.opcode), jiffies_to_msecs(now - leg->sent_at),
+				    leg->tries + 1, ZBS_OP_TRIES);
+		goto next;
+	}
+	if (zbs_conn_silent(conn, leg, now)) {
+		wake_up(&conn->wait);	/* the tx thread closes the socket */
+		if (time_before(now + HZ, *next))
+			*next = now + HZ;
+		goto out;
+	}
+	__xa_erase(&conn->inflight, slot);
+	fail = true;
+	goto out;
+next:
+	if (time_before(leg->deadline, *next))
+		*next = leg->deadline;
+out:
+	xa_unlock(&conn->inflight);
+	if (fail) {
+		pr_warn_ratelimited("chunk %pI4:%u conn %d: op %u unanswered for %u ms, out of retries\n",
+				    &conn->chunk->addr, conn->chunk->port, conn->idx,
+				    le16_to_cpu(leg->req.opcode), jiffies_to_msecs(now - leg->sent_at));
+		zbs_leg_complete(leg, -ETIMEDOUT);
+	}
+}
+
+/*
+ * The chunk refused `leg` (erased from inflight by the caller) with BUSY:
+ * it changed nothing, so the leg is sent again after a back-off, at most
+ * ZBS_BUSY_RETRIES times. False: out of retries, complete it.
+ */
+static bool zbs_leg_retry_later(struct zbs_conn *conn, struct zbs_leg *leg)
+{
+	unsigned long now = jiffies;
+	unsigned int tries = leg->busy_tries;
+
+	if (tries >= ZBS_BUSY_RETRIES)
+		return false;
+	leg->busy_tries++;
+	leg->retry_at = now + zbs_busy_backoff(tries);
+	spin_lock(&conn->lock);
+	/* keep retry_at ascending along the queue: it is taken from its head */
+	if (!list_empty(&conn->retryq)) {
+		struct zbs_leg *last = list_last_entry(&conn->retryq, struct zbs_leg, node);
+
+		if (time_before(leg->retry_at, last->retry_at))
+			leg->retry_at = last->retry_at;
+	}
+	list_add_tail(&leg->node, &conn->retryq);
+	/* writes refused as GEN behind it meanwhile are retried too */
+	conn->retry_until = leg->retry_at + zbs_busy_backoff(ZBS_BUSY_RETRIES);
+	spin_unlock(&conn->lock);
+	pr_info_ratelimited("chunk %pI4:%u conn %d: busy, op %u again in %u ms (retry %u of %u)\n",
+			    &conn->chunk->addr, conn->chunk->port, conn->idx,
+			    le16_to_cpu(leg->req.opcode), jiffies_to_msecs(leg->retry_at - now),
+			    tries + 1, ZBS_BUSY_RETRIES);
+	wake_up(&conn->wait);
+	return true;
+}
+
+/* Legs refused as BUSY whose back-off ended go first (conn->lock held);
+ * true while some still wait: nothing else may be sent. */
+static bool __zbs_conn_take_retries(struct zbs_conn *conn)
+{
+	struct zbs_leg *first = list_first_entry_or_null(&conn->retryq, struct zbs_leg, node);
+
+	if (!first)
+		return false;
+	if (time_before(jiffies, first->retry_at))
+		return true;
+	list_splice_init(&conn->retryq, &conn->sendq);	/* ahead of newer legs */
+	return false;
 }
 
 /*
@@ -404,10 +560,15 @@ static void zbs_conn_requeue_busy(struct zbs_conn *conn, u32 cookie)
 static int zbs_conn_tx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
+	/* what it allocates (the reconnect's socket, TCP buffers) may be
+	 * needed to write pages back to a zbs device: never reclaim through
+	 * IO for it; the thread's whole life is one scope */
+	unsigned int noio = memalloc_noio_save();
 
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s = zbs_conn_sock(conn);
 		struct zbs_leg *leg;
+		long timeout;
 
 		if (!s) {
 			u32 busy;
@@ -419,12 +580,25 @@ static int zbs_conn_tx_thread(void *data)
 
 			if (busy)
 				zbs_conn_requeue_busy(conn, busy);
+			/* a new socket: what waited for a BUSY back-off goes first */
+			spin_lock(&conn->lock);
+			list_splice_init(&conn->retryq, &conn->sendq);
+			spin_unlock(&conn->lock);
 			/* not before the busy back-off ends, whatever is queued meanwhile */
 			if (time_before(jiffies, READ_ONCE(conn->busy_until))) {
 				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
 					max_t(long, (long)(READ_ONCE(conn->busy_until) - jiffies), 1));
 				continue;
 			}
+			/* nobody uses the chunk: no reconnect (the reaper closes
+			 * it unless a map names it again meanwhile) */
+			if (!atomic_read(&conn->chunk->users) && list_empty_careful(&conn->sendq)) {
+				wait_event_interruptible(conn->wait, kthread_should_stop() ||
+						atomic_read(&conn->chunk->users) ||
+						!list_empty_careful(&conn->sendq));
+				continue;
+			}
+			WRITE_ONCE(conn->connects, conn->connects + 1);
 			if (zbs_conn_connect(conn)) {
 				zbs_conn_fail_queued(conn, -ENOTCONN);
 				wait_event_interruptible_timeout(conn->wait, kthread_should_stop(),
@@ -433,15 +607,22 @@ static int zbs_conn_tx_thread(void *data)
 			continue;
 		}
 
+		spin_lock(&conn->lock);
+		leg = list_first_entry_or_null(&conn->retryq, struct zbs_leg, node);
+		timeout = leg ? clamp_t(long, (long)(leg->retry_at - jiffies), 1, HZ) : HZ;
+		spin_unlock(&conn->lock);
 		wait_event_interruptible_timeout(conn->wait,
-				!list_empty_careful(&conn->sendq) || !READ_ONCE(conn->cur) ||
-				kthread_should_stop(), HZ);
+				(!list_empty_careful(&conn->sendq) &&
+				 list_empty_careful(&conn->retryq)) || !READ_ONCE(conn->cur) ||
+				kthread_should_stop(), timeout);
 
 		for (;;) {
 			bool more;
 
 			spin_lock(&conn->lock);
-			leg = list_first_entry_or_null(&conn->sendq, struct zbs_leg, node);
+			leg = NULL;
+			if (!__zbs_conn_take_retries(conn))
+				leg = list_first_entry_or_null(&conn->sendq, struct zbs_leg, node);
 			if (leg)
 				list_del_init(&leg->node);
 			more = !list_empty(&conn->sendq);
@@ -455,6 +636,7 @@ static int zbs_conn_tx_thread(void *data)
 			zbs_conn_fail(conn, s, -ETIMEDOUT);
 		zbs_sock_put(s);
 	}
+	memalloc_noio_restore(noio);
 	return 0;
 }
 
@@ -470,6 +652,7 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 	ret = zbs_xmit_buf(s->sock, false, &rep, sizeof(rep), MSG_WAITALL);
 	if (ret)
 		return ret;
+	WRITE_ONCE(conn->last_rx, jiffies);	/* the chunk is alive */
 	if (le32_to_cpu(rep.magic) != ZBS_WIRE_REPLY_MAGIC ||
 	    le16_to_cpu(rep.version) != ZBS_WIRE_VERSION) {
 		pr_err_ratelimited("chunk %pI4:%u: bad reply header\n",
@@ -523,6 +706,17 @@ static int zbs_conn_recv_one(struct zbs_conn *conn, struct zbs_sock *s, void *sc
 		}
 	}
 	leg->reply_gen = le64_to_cpu(rep.gen);
+	/*
+	 * BUSY: the chunk is overloaded and did nothing; send it again later.
+	 * GEN with the replica behind this write, while a BUSY write of this
+	 * connection waits to be sent again: it is the one missing, so this
+	 * one follows it (zbs_wire.h: the chunk accepts only the next gen).
+	 */
+	if ((status == ZBS_ST_BUSY ||
+	     (status == ZBS_ST_GEN && leg->reply_gen <= le64_to_cpu(leg->req.gen) &&
+	      time_before(jiffies, READ_ONCE(conn->retry_until)))) &&
+	    zbs_leg_retry_later(conn, leg))
+		return 0;
 	zbs_leg_complete(leg, status);
 	return 0;
 }
@@ -531,6 +725,7 @@ static int zbs_conn_rx_thread(void *data)
 {
 	struct zbs_conn *conn = data;
 	void *scratch = conn->rx_scratch;	/* never exits before kthread_stop */
+	unsigned int noio = memalloc_noio_save();	/* as the tx thread */
 
 	while (!kthread_should_stop()) {
 		struct zbs_sock *s;
@@ -547,6 +742,7 @@ static int zbs_conn_rx_thread(void *data)
 		zbs_conn_fail(conn, s, ret);
 		zbs_sock_put(s);
 	}
+	memalloc_noio_restore(noio);
 	return 0;
 }
 
@@ -596,16 +792,22 @@ static struct task_struct *zbs_conn_thread(int (*fn)(void *), struct zbs_conn *c
 	return IS_ERR(t) ? NULL : t;
 }
 
-static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
+static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port)
 {
 	struct zbs_chunk *c = kzalloc(sizeof(*c), GFP_KERNEL);
 	int i;
 
 	if (!c)
 		return NULL;
-	c->idx = idx;
 	c->addr = addr;
 	c->port = port;
+	atomic_set(&c->users, 1);
+	INIT_LIST_HEAD(&c->reap_node);
+	if (xa_alloc(&zbs_chunks, &c->idx, c, XA_LIMIT(0, ZBS_MAX_CHUNKS - 1), GFP_KERNEL)) {
+		pr_err_ratelimited("too many chunk servers (%u)\n", ZBS_MAX_CHUNKS);
+		kfree(c);
+		return NULL;
+	}
 	c->nr_conns = zbs_chunk_nr_conns();
 	/* every connection is whole before any thread starts: a failure
 	 * below stops exactly what was started (zbs_chunk_stop) */
@@ -616,6 +818,7 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
 		conn->idx = i;
 		spin_lock_init(&conn->lock);
 		INIT_LIST_HEAD(&conn->sendq);
+		INIT_LIST_HEAD(&conn->retryq);
 		xa_init_flags(&conn->inflight, XA_FLAGS_ALLOC);
 		init_waitqueue_head(&conn->wait);
 		init_waitqueue_head(&conn->rx_wait);
@@ -638,71 +841,138 @@ static struct zbs_chunk *zbs_chunk_create(__be32 addr, u16 port, u32 idx)
 	return c;
 fail:
 	zbs_chunk_stop(c);
+	xa_erase(&zbs_chunks, c->idx);
 	kfree(c);
 	return NULL;
 }
 
 struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port)
 {
-	struct zbs_chunk *c = NULL;
-	u32 i;
+	struct zbs_chunk *c;
+	unsigned long idx;
+	int i;
 
 	mutex_lock(&zbs_chunks_lock);
-	for (i = 0; i < zbs_nr_chunks; i++) {
-		if (zbs_chunks[i]->addr == addr && zbs_chunks[i]->port == port) {
-			c = zbs_chunks[i];
-			goto out;
+	xa_for_each(&zbs_chunks, idx, c) {
+		if (c->addr != addr || c->port != port)
+			continue;
+		if (atomic_inc_return(&c->users) == 1) {
+			/* in use again: its connections come back up */
+			for (i = 0; i < c->nr_conns; i++)
+				wake_up(&c->conns[i].wait);
 		}
-	}
-	if (zbs_nr_chunks == ZBS_MAX_CHUNKS) {
-		pr_err_ratelimited("too many chunk servers (%u)\n", ZBS_MAX_CHUNKS);
 		goto out;
 	}
-	c = zbs_chunk_create(addr, port, zbs_nr_chunks);
-	if (c) {
-		zbs_chunks[zbs_nr_chunks] = c;
-		/* publish after the entry is set: readers check the count */
-		smp_store_release(&zbs_nr_chunks, zbs_nr_chunks + 1);
-	}
+	c = zbs_chunk_create(addr, port);
 out:
 	mutex_unlock(&zbs_chunks_lock);
 	return c;
 }
 
-struct zbs_chunk *zbs_chunk_by_idx(u32 idx)
+void zbs_chunk_put(struct zbs_chunk *c)
 {
-	return idx < smp_load_acquire(&zbs_nr_chunks) ? zbs_chunks[idx] : NULL;
+	unsigned long flags;
+
+	if (!atomic_dec_and_lock_irqsave(&c->users, &zbs_chunk_idle_lock, flags))
+		return;
+	WRITE_ONCE(c->idle_since, jiffies);
+	spin_unlock_irqrestore(&zbs_chunk_idle_lock, flags);
+	queue_delayed_work(system_wq, &zbs_chunk_reap_work,
+			   msecs_to_jiffies(READ_ONCE(zbs_chunk_idle_ms)));
 }
 
-void zbs_conn_release(void)
+struct zbs_chunk *zbs_chunk_by_idx(u32 idx)
 {
-	u32 i;
+	return xa_load(&zbs_chunks, idx);
+}
+
+/* Close and free the chunks unused for chunk_idle_ms; come back for the rest. */
+static void zbs_chunk_reap(struct work_struct *work)
+{
+	unsigned long ttl = msecs_to_jiffies(READ_ONCE(zbs_chunk_idle_ms));
+	unsigned long idx, next = 0;
+	struct zbs_chunk *c, *tmp;
+	LIST_HEAD(gone);
 
 	mutex_lock(&zbs_chunks_lock);
-	for (i = 0; i < zbs_nr_chunks; i++) {
-		zbs_chunk_stop(zbs_chunks[i]);
-		kfree(zbs_chunks[i]);
-		zbs_chunks[i] = NULL;
+	xa_for_each(&zbs_chunks, idx, c) {
+		unsigned long since;
+		bool idle;
+
+		spin_lock_irq(&zbs_chunk_idle_lock);
+		idle = !atomic_read(&c->users);
+		since = c->idle_since;
+		spin_unlock_irq(&zbs_chunk_idle_lock);
+		if (!idle)
+			continue;
+		if (time_before(jiffies, since + ttl)) {
+			unsigned long left = since + ttl - jiffies;
+
+			next = next ? min(next, left) : left;
+			continue;
+		}
+		xa_erase(&zbs_chunks, idx);
+		list_add_tail(&c->reap_node, &gone);
 	}
-	zbs_nr_chunks = 0;
 	mutex_unlock(&zbs_chunks_lock);
+	/* a request's timer may still look at a leg it sent there, under RCU
+	 * (zbs_cmd_timeout saw it in flight before the chunk's last use went) */
+	if (!list_empty(&gone))
+		synchronize_rcu();
+
+	/* nobody can find or use them any more: stop them unlocked (a
+	 * connect in progress ends within conn_timeout_ms) */
+	list_for_each_entry_safe(c, tmp, &gone, reap_node) {
+		pr_info("chunk %pI4:%u: no map uses it any more, connections closed\n",
+			&c->addr, c->port);
+		zbs_chunk_stop(c);
+		kfree(c);
+	}
+	if (next)
+		queue_delayed_work(system_wq, &zbs_chunk_reap_work, next);
+}
+
+/* Module exit: every device is gone, so every chunk is unused. */
+void zbs_conn_release(void)
+{
+	struct zbs_chunk *c;
+	unsigned long idx;
+
+	cancel_delayed_work_sync(&zbs_chunk_reap_work);
+	mutex_lock(&zbs_chunks_lock);
+	xa_for_each(&zbs_chunks, idx, c) {
+		WARN(atomic_read(&c->users), "zbs: chunk %pI4:%u still has %d users\n",
+		     &c->addr, c->port, atomic_read(&c->users));
+		xa_erase(&zbs_chunks, idx);
+		zbs_chunk_stop(c);
+		kfree(c);
+	}
+	mutex_unlock(&zbs_chunks_lock);
+	xa_destroy(&zbs_chunks);
 }
 
 /* debugfs zbs/chunks: every chunk and the state of its connections */
 void zbs_conn_debugfs_show(struct seq_file *m)
 {
-	u32 i, n = smp_load_acquire(&zbs_nr_chunks);
+	struct zbs_chunk *c;
+	unsigned long i;
 	int k;
 
-	for (i = 0; i < n; i++) {
-		struct zbs_chunk *c = zbs_chunks[i];
+	mutex_lock(&zbs_chunks_lock);	/* none is freed meanwhile */
+	xa_for_each(&zbs_chunks, i, c) {
+		int users = atomic_read(&c->users);
 
-		seq_printf(m, "chunk %u %pI4:%u conns %u\n", c->idx, &c->addr, c->port, c->nr_conns);
+		seq_printf(m, "chunk %u %pI4:%u conns %u users %d", c->idx, &c->addr, c->port,
+			   c->nr_conns, users);
+		if (!users)
+			seq_printf(m, " idle for %u ms",
+				   jiffies_to_msecs(jiffies - READ_ONCE(c->idle_since)));
+		seq_putc(m, '\n');
 		for (k = 0; k < c->nr_conns; k++) {
 			struct zbs_conn *conn = &c->conns[k];
 			unsigned long idx, down;
 			struct zbs_leg *leg;
-			u32 queued = 0, inflight = 0, cookie;
+			u32 queued = 0, inflight = 0, retrying = 0, cookie;
 			struct list_head *p;
 			bool up;
 
@@ -712,20 +982,23 @@ void zbs_conn_debugfs_show(struct seq_file *m)
 			down = conn->down_since;
 			list_for_each(p, &conn->sendq)
 				queued++;
+			list_for_each(p, &conn->retryq)
+				retrying++;
 			spin_unlock(&conn->lock);
 			rcu_read_lock();
 			xa_for_each(&conn->inflight, idx, leg)
 				inflight++;
 			rcu_read_unlock();
 			if (up)
-				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u\n", k,
-					   cookie, queued, inflight);
+				seq_printf(m, "  conn %d up (socket %u) queued %u inflight %u connects %u retrying %u\n",
+					   k, cookie, queued, inflight, READ_ONCE(conn->connects), retrying);
 			else
-				seq_printf(m, "  conn %d down for %u ms%s queued %u inflight %u\n", k,
-					   down ? jiffies_to_msecs(jiffies - down) : 0,
+				seq_printf(m, "  conn %d down for %u ms%s queued %u inflight %u connects %u\n",
+					   k, down ? jiffies_to_msecs(jiffies - down) : 0,
 					   time_before(jiffies, READ_ONCE(conn->busy_until)) ?
 					   " (busy: the chunk is at its connection limit)" : "",
-					   queued, inflight);
+					   queued, inflight, READ_ONCE(conn->connects));
 		}
 	}
+	mutex_unlock(&zbs_chunks_lock);
 }

@@ -6,7 +6,10 @@
  * test_hooks=1 the test-only fault hooks the VM selftests use: inject_warn
  * (kernel warnings are caught), fail_thread_start (N: the N-th connection
  * thread started from now fails to start), send_delay_ms (every send
- * sleeps between a request's header and its data).
+ * sleeps between a request's header and its data), slot_delay_ms (the
+ * netlink handlers MAP_REPLY, REPORT_ACK, REVOKE and AGENT_REGISTER sleep
+ * after looking up an extent slot), leg_pool_only (N: flush legs come only
+ * from a reserve of N, as under memory pressure; 0: normal again).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,13 +25,20 @@ static struct dentry *zbs_debugfs_root;
 
 atomic_t zbs_fault_thread_start = ATOMIC_INIT(0);
 atomic_t zbs_fault_send_delay_ms = ATOMIC_INIT(0);
+atomic_t zbs_fault_slot_delay_ms = ATOMIC_INIT(0);
+/* slot delays slept to their end: a test sees the handler left the slot */
+static atomic_t zbs_fault_slot_delays_done = ATOMIC_INIT(0);
+atomic_t zbs_fault_leg_pool_only = ATOMIC_INIT(0);
 
 void zbs_fault_delay(atomic_t *ms)
 {
 	int n = atomic_read(ms);
 
-	if (n > 0)
+	if (n > 0) {
 		msleep(n);
+		if (ms == &zbs_fault_slot_delay_ms)
+			atomic_inc(&zbs_fault_slot_delays_done);
+	}
 }
 
 bool zbs_fault_hit(atomic_t *f)
@@ -56,6 +66,12 @@ static int zbs_fault_set(void *data, u64 val)
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(zbs_fault_fops, zbs_fault_get, zbs_fault_set, "%llu\n");
+
+static int zbs_leg_pool_set(void *data, u64 val)
+{
+	return val > INT_MAX ? -EINVAL : zbs_io_test_leg_pool((unsigned int)val);
+}
+DEFINE_DEBUGFS_ATTRIBUTE(zbs_leg_pool_fops, zbs_fault_get, zbs_leg_pool_set, "%llu\n");
 
 static ssize_t zbs_inject_warn_write(struct file *file, const char __user *buf,
 				     size_t count, loff_t *ppos)
@@ -99,6 +115,12 @@ void zbs_debugfs_setup(void)
 				   &zbs_fault_thread_start, &zbs_fault_fops);
 	debugfs_create_file_unsafe("send_delay_ms", 0600, zbs_debugfs_root,
 				   &zbs_fault_send_delay_ms, &zbs_fault_fops);
+	debugfs_create_file_unsafe("slot_delay_ms", 0600, zbs_debugfs_root,
+				   &zbs_fault_slot_delay_ms, &zbs_fault_fops);
+	debugfs_create_atomic_t("slot_delays_done", 0400, zbs_debugfs_root,
+				&zbs_fault_slot_delays_done);
+	debugfs_create_file_unsafe("leg_pool_only", 0600, zbs_debugfs_root,
+				   &zbs_fault_leg_pool_only, &zbs_leg_pool_fops);
 }
 
 void zbs_debugfs_release(void)

@@ -2,10 +2,15 @@
 /*
  * Volume devices /dev/zbsN: creation, lookup, removal and queue limits.
  *
- * The index (an xarray under zbs_devs_lock) holds one reference on each
- * live device; ioctls and netlink take theirs with kref_get_unless_zero
- * under the lock. The gendisk's free_disk frees the device after
- * del_gendisk, once the last reference is gone.
+ * Two counts, as nbd's refs and config_refs (zbs_internal.h): `active`
+ * while the device is attached, `ref` while its memory is. The index (an
+ * xarray under zbs_devs_lock) holds one of each on every device; ioctls
+ * and netlink take theirs with refcount_inc_not_zero(&active) under the
+ * lock. Removal drops the index's `active` first and waits until no
+ * lookup is inside the device (a REVOKE draining, a MAP_REPLY, an agent's
+ * registration re-sending), then tears the device down; the gendisk's
+ * free_disk frees the extent slots and the device once the last `ref` is
+ * gone.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -32,8 +37,26 @@ static void zbs_dev_free(struct kref *ref)
 	put_disk(dev->disk);
 }
 
+/* Drop an `active` reference; removal waits for the last one. */
+static void zbs_dev_put_active(struct zbs_dev *dev)
+{
+	if (refcount_dec_and_test(&dev->active))
+		wake_up_var(&dev->active);
+}
+
+/* A lookup of an attached device: both references (zbs_devs_lock held). */
+static bool __zbs_dev_tryget(struct zbs_dev *dev)
+{
+	lockdep_assert_held(&zbs_devs_lock);
+	if (!refcount_inc_not_zero(&dev->active))
+		return false;
+	kref_get(&dev->ref);
+	return true;
+}
+
 void zbs_dev_put(struct zbs_dev *dev)
 {
+	zbs_dev_put_active(dev);
 	kref_put(&dev->ref, zbs_dev_free);
 }
 
@@ -43,7 +66,7 @@ struct zbs_dev *zbs_dev_get(u32 id)
 
 	mutex_lock(&zbs_devs_lock);
 	dev = xa_load(&zbs_devs, id);
-	if (dev && (dev->dying || !kref_get_unless_zero(&dev->ref)))
+	if (dev && !__zbs_dev_tryget(dev))
 		dev = NULL;
 	mutex_unlock(&zbs_devs_lock);
 	return dev;
@@ -56,7 +79,7 @@ struct zbs_dev *zbs_dev_get_next(u32 *id)
 
 	mutex_lock(&zbs_devs_lock);
 	xa_for_each_start(&zbs_devs, idx, dev, *id) {
-		if (!dev->dying && kref_get_unless_zero(&dev->ref)) {
+		if (__zbs_dev_tryget(dev)) {
 			*id = idx;
 			mutex_unlock(&zbs_devs_lock);
 			return dev;
@@ -83,9 +106,15 @@ static void zbs_bdev_release(struct gendisk *disk, fmode_t mode)
 	atomic_dec(&dev->open_count);
 }
 
+/* The last reference to the disk: nobody can reach the device any more. */
 static void zbs_free_disk(struct gendisk *disk)
 {
-	kfree(disk->private_data);
+	struct zbs_dev *dev = disk->private_data;
+
+	if (!dev)
+		return;		/* zbs_dev_add failed before add_disk */
+	zbs_map_free_slots(dev);
+	kfree(dev);
 }
 
 /*
@@ -145,9 +174,8 @@ static const struct block_device_operations zbs_bdev_fops = {
 
 static enum blk_eh_timer_return zbs_timeout(struct request *rq)
 {
-	/* Every request ends by its own deadline (parking, retries and the
-	 * connection timeout): blk-mq's timer only has to wait. */
-	return BLK_EH_RESET_TIMER;
+	/* per-op deadlines of the request's legs (zbs_io.c, "Timeouts") */
+	return zbs_cmd_timeout(rq);
 }
 
 static int zbs_init_request(struct blk_mq_tag_set *set, struct request *rq,
@@ -217,10 +245,12 @@ int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id)
 		dev->cfg.io_timeout_ms = ZBS_IO_TIMEOUT_DEFAULT_MS;
 	dev->io_timeout = msecs_to_jiffies(dev->cfg.io_timeout_ms);
 	kref_init(&dev->ref);
+	refcount_set(&dev->active, 1);
 	atomic_set(&dev->open_count, 0);
 	atomic64_set(&dev->inflight, 0);
 	xa_init(&dev->exts);
 	spin_lock_init(&dev->dirty_lock);
+	dev->sweep_at = jiffies;
 	INIT_DELAYED_WORK(&dev->tick_work, zbs_dev_tick_work);
 
 	mutex_lock(&zbs_devs_lock);
@@ -344,14 +374,19 @@ static int __zbs_dev_del(struct zbs_dev *dev)
 	WRITE_ONCE(dev->dying, true);
 	mutex_unlock(&dev->disk->open_mutex);
 
+	/* no lookup succeeds from now on: wait for those inside the device
+	 * (a REVOKE may sleep there until its IO drained) */
+	zbs_dev_put_active(dev);
+	wait_var_event(&dev->active, !refcount_read(&dev->active));
+
 	del_gendisk(dev->disk);		/* no opener: nothing new comes in */
 	cancel_delayed_work_sync(&dev->tick_work);
 	WARN_ON_ONCE(atomic64_read(&dev->inflight));
-	zbs_map_destroy_all(dev);
+	zbs_map_shutdown(dev);
 	blk_mq_free_tag_set(&dev->tag_set);
 	xa_erase(&zbs_devs, dev->id);
 	pr_info("zbs%u: removed\n", dev->id);
-	zbs_dev_put(dev);		/* the index's reference */
+	kref_put(&dev->ref, zbs_dev_free);	/* the index's; free_disk frees the slots */
 	return 0;
 }
 

@@ -11,12 +11,20 @@
  * zbs_debugfs.c  debugfs directory and test-only hooks
  *
  * Object lifetimes
- *  - struct zbs_dev: one per /dev/zbsN; `ref` counts lookups (ioctl,
- *    netlink), freed from the gendisk's free_disk after del_gendisk.
+ *  - struct zbs_dev: one per /dev/zbsN, with two counts (nbd's refs and
+ *    config_refs): `active` says the device is attached (the index holds
+ *    one until removal starts, every ioctl or netlink lookup one; removal
+ *    waits until the lookups inside the device are gone); `ref` keeps its
+ *    memory and extent slots (the index and every lookup hold one; the
+ *    last one puts the disk, whose free_disk frees the slots and the
+ *    device).
  *  - struct zbs_map: one lease of one vextent, refcounted: the extent slot
  *    holds one ref, every command using it another.
- *  - struct zbs_chunk: one per chunk address, module lifetime (a small
- *    table, freed at module exit), with its connections.
+ *  - struct zbs_chunk: one per chunk address, with its connections. Its
+ *    `users` are the maps naming it, the devices with writes on it not yet
+ *    flushed and the flush legs sent to it. A chunk nobody uses is not
+ *    reconnected, and is closed and freed after chunk_idle_ms (libceph
+ *    closes idle OSD sessions the same way).
  */
 #ifndef _ZBS_INTERNAL_H
 #define _ZBS_INTERNAL_H
@@ -26,6 +34,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/moduleparam.h>
+#include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <linux/workqueue.h>
@@ -41,6 +50,7 @@
 #define ZBS_MAX_CHUNKS		256	/* distinct chunk addresses per host */
 #define ZBS_MAX_CONNS_PER_CHUNK	8
 #define ZBS_MAX_IO_BYTES	(256U * 1024)	/* one request, <= ZBS_WIRE_MAX_IO */
+#define ZBS_FLUSH_BATCH		16	/* flush legs of one request out at once */
 
 /*
  * A module parameter of unsigned int in [lo, hi]: anything else is refused
@@ -69,6 +79,8 @@
 extern bool zbs_test_hooks;
 extern unsigned int zbs_map_retry_ms;	/* re-send a map request after this */
 extern unsigned int zbs_reconnect_ms;	/* between connection attempts */
+extern unsigned int zbs_conn_timeout_ms;	/* a silent socket is dead after this */
+extern unsigned int zbs_op_timeout_ms;	/* one attempt of one op (zbs_io.c) */
 
 extern struct workqueue_struct *zbs_wq;
 
@@ -100,19 +112,41 @@ struct zbs_conn {
 	 * legs wait in inflight to be sent again, not before busy_until */
 	u32			busy_cookie;
 	unsigned long		busy_until;
+	u32			connects;	/* attempts (tx thread; debugfs) */
+	/* legs a chunk answered BUSY (or, after that, GEN: an earlier write
+	 * missing), to be sent again once retry_at of the first one passed;
+	 * nothing else is sent meanwhile (gen order, and the chunk said it is
+	 * overloaded) */
+	struct list_head	retryq;		/* conn->lock */
+	unsigned long		retry_until;	/* jiffies: GEN refusals retried until */
+	unsigned long		last_rx;	/* jiffies of the last reply (or connect) */
 };
 
 struct zbs_chunk {
-	u32			idx;		/* in the chunk table */
+	u32			idx;		/* in the chunk table, while it exists */
 	__be32			addr;
 	u16			port;
+	atomic_t		users;		/* maps, dirty devices, flush legs */
+	unsigned long		idle_since;	/* jiffies users reached 0 (idle lock) */
+	struct list_head	reap_node;
 	u32			nr_conns;	/* conns_per_chunk at creation */
 	struct zbs_conn		conns[ZBS_MAX_CONNS_PER_CHUNK];
 };
 
-struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);	/* create or find */
+/* Find or create the chunk at addr:port, as a user of it; NULL if none. */
+struct zbs_chunk *zbs_chunk_get(__be32 addr, u16 port);
+/* Another use of a chunk the caller already uses. */
+static inline void zbs_chunk_hold(struct zbs_chunk *c)
+{
+	atomic_inc(&c->users);
+}
+void zbs_chunk_put(struct zbs_chunk *c);	/* any context */
+/* The chunk at table index idx; the caller holds a use of it. */
 struct zbs_chunk *zbs_chunk_by_idx(u32 idx);
 void zbs_leg_submit(struct zbs_leg *leg, struct zbs_conn *conn);
+/* blk-mq timeout: the deadline of a leg waiting for its reply (rcu read
+ * lock held); lowers *next to the leg's next deadline */
+void zbs_leg_check_timeout(struct zbs_leg *leg, unsigned long now, unsigned long *next);
 void zbs_conn_release(void);
 
 /* ---- extent maps (zbs_map.c) ------------------------------------------ */
@@ -200,14 +234,18 @@ bool __zbs_ext_ackwait(struct zbs_ext *ext, struct zbs_cmd *cmd);
 int zbs_map_report_ack(struct zbs_dev *dev, u64 vext, u64 req_id, int err);
 void zbs_map_resend_all(void);			/* a new agent registered */
 void zbs_map_tick(struct zbs_dev *dev);
-void zbs_map_destroy_all(struct zbs_dev *dev);
+/* Device removal, after del_gendisk: no upcall runs any more, no map or
+ * report is kept (the slots stay for the handlers still holding the dev). */
+void zbs_map_shutdown(struct zbs_dev *dev);
+void zbs_map_free_slots(struct zbs_dev *dev);	/* free_disk */
 extern wait_queue_head_t zbs_drain_wait;
 extern atomic_t zbs_live_maps, zbs_live_exts;
 
 /* ---- devices and IO (zbs_dev.c, zbs_io.c) -------------------------- */
 struct zbs_dev {
 	u32			id;
-	struct kref		ref;		/* lookups; the index holds one */
+	struct kref		ref;		/* exists: memory, slots (free_disk) */
+	refcount_t		active;		/* attached: index + lookups */
 	struct zbs_ioc_dev_config cfg;
 	unsigned long		io_timeout;	/* jiffies */
 	struct gendisk		*disk;
@@ -220,7 +258,9 @@ struct zbs_dev {
 	atomic_t		nr_maps;
 	struct xarray		exts;		/* vext -> struct zbs_ext */
 	spinlock_t		dirty_lock;
-	DECLARE_BITMAP(dirty_chunks, ZBS_MAX_CHUNKS);	/* written since last flush */
+	/* written since the last flush; each bit holds a use of its chunk */
+	DECLARE_BITMAP(dirty_chunks, ZBS_MAX_CHUNKS);
+	unsigned long		sweep_at;	/* jiffies: next drop of unusable maps */
 	struct delayed_work	tick_work;	/* upcall re-send, deadlines */
 };
 
@@ -237,6 +277,15 @@ struct zbs_leg {
 	 * left to the sender (the request's pages must outlive the send) */
 	atomic_t		xmit;
 	unsigned long		sent_at;	/* jiffies */
+	/*
+	 * Per-op deadline (zbs_io.c, "Timeouts"): set when sent; the attempt
+	 * ends at deadline, the leg fails once expires passed (tries attempts).
+	 */
+	unsigned long		deadline;
+	unsigned long		expires;
+	unsigned long		retry_at;	/* BUSY: send again after this */
+	u8			tries;		/* attempts timed out so far */
+	u8			busy_tries;	/* BUSY replies retried so far */
 	int			status;		/* wire status, or -errno */
 	u64			reply_gen;
 };
@@ -271,8 +320,16 @@ struct zbs_cmd {
 	u8			nr_legs;	/* legs of the current attempt */
 	bool			transport;	/* the last attempt failed on connections only */
 	struct zbs_leg		legs[ZBS_MAX_REPLICAS];
-	struct zbs_leg		**flush_legs;	/* flush: one per chunk */
-	u32			nr_flush_legs;
+	/*
+	 * Flush: the chunks still to flush (each bit holds a use of its
+	 * chunk, moved from the device's dirty set), sent in batches of legs
+	 * from the flush-leg pool; flush_lost: a chunk failed a flush and
+	 * some extent had no other live replica.
+	 */
+	DECLARE_BITMAP(flush_chunks, ZBS_MAX_CHUNKS);
+	struct zbs_leg		*flush_legs[ZBS_FLUSH_BATCH];
+	u8			nr_flush_legs;
+	bool			flush_lost;
 	/*
 	 * Discard / write zeroes: the request is sent as one range per extent
 	 * and stripe group, one after another (zbs_layout_col_range); off/len
@@ -285,6 +342,11 @@ struct zbs_cmd {
 };
 
 /* zbs_io.c */
+#define ZBS_OP_TRIES		4	/* attempts of op_timeout each (3 retries) */
+#define ZBS_BUSY_RETRIES	6	/* BUSY replies retried per leg */
+unsigned long zbs_leg_attempt(const struct zbs_leg *leg);	/* jiffies */
+unsigned long zbs_busy_backoff(unsigned int tries);		/* jiffies */
+enum blk_eh_timer_return zbs_cmd_timeout(struct request *rq);
 int zbs_wire_errno(int st);
 blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd);
 void zbs_cmd_issue(struct zbs_cmd *cmd);	/* route a command (ext unlocked) */
@@ -297,7 +359,8 @@ int zbs_io_setup(void);
 void zbs_io_release(void);
 
 /* zbs_dev.c */
-struct zbs_dev *zbs_dev_get(u32 id);		/* ref, or NULL */
+/* An attached device, with both references (zbs_dev_put), or NULL. */
+struct zbs_dev *zbs_dev_get(u32 id);
 struct zbs_dev *zbs_dev_get_next(u32 *id);	/* iteration from *id */
 void zbs_dev_put(struct zbs_dev *dev);
 int zbs_dev_add(const struct zbs_ioc_dev_config *cfg, u32 *id);
@@ -337,6 +400,11 @@ bool zbs_fault_hit(atomic_t *f);
 /* N > 0: sleep N ms between a request's header and its data (every send) */
 extern atomic_t zbs_fault_send_delay_ms;
 void zbs_fault_delay(atomic_t *ms);
+/* N > 0: netlink handlers sleep N ms after looking up an extent slot */
+extern atomic_t zbs_fault_slot_delay_ms;
+/* N > 0: flush legs come only from a reserve of N (memory pressure) */
+extern atomic_t zbs_fault_leg_pool_only;
+int zbs_io_test_leg_pool(unsigned int n);	/* zbs_io.c */
 void zbs_debugfs_release(void);
 
 #endif /* _ZBS_INTERNAL_H */

@@ -28,7 +28,38 @@
  * agent answers -ENODATA to the read lease it asks for) needs nothing.
  *
  * Legs of reads and writes live in the request PDU (no allocation in the
- * IO path); flush legs, one per chunk, come from a mempool in a worker.
+ * IO path); flush legs, one per chunk, come from a mempool in a worker, in
+ * batches: a flush waits for the pool only while it holds no leg, so the
+ * legs out (which complete by themselves) always refill it.
+ *
+ * Timeouts (two layers, like nbd: per op from blk-mq's .timeout, per
+ * connection in zbs_conn.c). A slow op or a busy chunk is not a failed
+ * replica; only a leg out of retries is (for a write: dropped and reported).
+ *  - Every leg sent has a deadline of op_timeout_ms (default 3000), plus
+ *    ZBS_ZEROES_MS_PER_MIB ms per MiB for a WRITE_ZEROES (a whole extent:
+ *    3 + 10.2 s). When it passes without a reply, the op is retried: it
+ *    gets the same deadline again, ZBS_OP_TRIES attempts in all (the leg's
+ *    budget: 4 x 3 s = 12 s for a small op). The retry does not re-send:
+ *    TCP delivered the request and the chunk answers every request it read,
+ *    in order behind what it is doing; a second copy of a write would only
+ *    be refused as a duplicate gen (zbs_wire.h). Out of attempts, the leg
+ *    fails with -ETIMEDOUT (a write drops that replica; a read tries the
+ *    next one), and the connection stays up while the chunk answers others.
+ *  - The connection is closed (every leg on it fails) only when the chunk
+ *    is unresponsive: a leg on it is out of its budget and nothing at all
+ *    was received on it for conn_timeout_ms (default 10000). So a chunk that
+ *    answers nothing loses its replicas after max(budget, conn_timeout_ms),
+ *    plus up to a second of timer slack: 12-13 s by default.
+ *  - A reply with status BUSY (the chunk is overloaded; it changed
+ *    nothing) is sent again after 50, 100, 200, 400, 800 and 1000 ms
+ *    (ZBS_BUSY_RETRIES, 2.55 s in all); a 7th BUSY fails the leg. While
+ *    legs wait for that, the connection sends nothing else, and a write of
+ *    the same connection refused meanwhile with GEN because the replica is
+ *    behind it (the BUSY one is missing) is retried the same way.
+ * blk-mq's timer runs per request; its handler walks the request's legs
+ * and is re-armed for the next leg deadline (whole seconds: blk-mq rounds).
+ * The request as a whole still ends by the device's IO timeout (retries
+ * under new maps) once its legs answered or failed.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -42,6 +73,11 @@
 #include "zbs_trace.h"
 
 #define ZBS_RETRY_DELAY		(HZ / 10)
+#define ZBS_ZEROES_MS_PER_MIB	40	/* a WRITE_ZEROES' deadline: >= 25 MiB/s */
+
+unsigned int zbs_op_timeout_ms = 3000;
+ZBS_PARAM_RANGE(op_timeout_ms, zbs_op_timeout_ms, 100, 3600000);
+MODULE_PARM_DESC(op_timeout_ms, "One attempt of one op on one chunk, 100-3600000 (default 3000; a WRITE_ZEROES gets 40 ms more per MiB); an op fails after 4 attempts");
 
 static struct kmem_cache *zbs_leg_cache;
 static mempool_t *zbs_leg_pool;
@@ -69,6 +105,49 @@ void zbs_cmd_end(struct zbs_cmd *cmd, blk_status_t st)
 	atomic64_dec(&dev->inflight);
 }
 
+/* One attempt of a leg's op: op_timeout_ms, longer for a long WRITE_ZEROES. */
+unsigned long zbs_leg_attempt(const struct zbs_leg *leg)
+{
+	unsigned long ms = READ_ONCE(zbs_op_timeout_ms);
+
+	if (le16_to_cpu(leg->req.opcode) == ZBS_OP_WRITE_ZEROES)
+		ms += (unsigned long)(le32_to_cpu(leg->req.length) >> 20) * ZBS_ZEROES_MS_PER_MIB;
+	return msecs_to_jiffies(ms);
+}
+
+/* The wait before sending a leg again after its tries-th BUSY (0-based). */
+unsigned long zbs_busy_backoff(unsigned int tries)
+{
+	return msecs_to_jiffies(min(50U << min(tries, 5U), 1000U));
+}
+
+/*
+ * blk-mq's .timeout: every leg of the current attempt still waiting for its
+ * reply is checked against its deadline (zbs_leg_check_timeout), then the
+ * timer is set for the next deadline. The request itself is never ended
+ * here: a leg that fails is completed like any other, and the request ends
+ * from its worker. Flush legs are left to the connection's liveness check.
+ */
+enum blk_eh_timer_return zbs_cmd_timeout(struct request *rq)
+{
+	struct zbs_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	unsigned long now = jiffies;
+	unsigned long next = now + msecs_to_jiffies(READ_ONCE(zbs_op_timeout_ms));
+	unsigned int i, n;
+
+	/* only while legs are out: they hold their map, the map its chunks
+	 * (a chunk is freed a grace period after its last use, zbs_chunk_reap) */
+	rcu_read_lock();
+	if (READ_ONCE(cmd->op) != ZBS_OP_FLUSH && atomic_read_acquire(&cmd->pending) > 0) {
+		n = min_t(unsigned int, READ_ONCE(cmd->nr_legs), ZBS_MAX_REPLICAS);
+		for (i = 0; i < n; i++)
+			zbs_leg_check_timeout(&cmd->legs[i], now, &next);
+	}
+	rcu_read_unlock();
+	rq->timeout = max_t(unsigned long, next - now, HZ / 10);
+	return BLK_EH_RESET_TIMER;
+}
+
 static void zbs_leg_init(struct zbs_leg *leg, struct zbs_cmd *cmd, u16 op,
 			 struct zbs_map *map)
 {
@@ -84,9 +163,12 @@ static void zbs_leg_init(struct zbs_leg *leg, struct zbs_cmd *cmd, u16 op,
 		r->lease_epoch = cpu_to_le64(map->lease_epoch);
 	}
 	leg->cmd = cmd;
+	leg->conn = NULL;	/* until submitted (zbs_cmd_timeout) */
 	leg->status = 0;
 	leg->reply_gen = 0;
 	leg->busy_since = 0;
+	leg->tries = 0;
+	leg->busy_tries = 0;
 	atomic_set(&leg->xmit, ZBS_XMIT_IDLE);
 	INIT_LIST_HEAD(&leg->node);
 }
@@ -171,7 +253,7 @@ void zbs_cmd_issue(struct zbs_cmd *cmd)
 	ext->inflight++;
 	atomic_set(&cmd->ok, 0);
 	cmd->nr_legs = n;
-	atomic_set(&cmd->pending, n);
+	atomic_set_release(&cmd->pending, n);	/* legs set up: zbs_cmd_timeout */
 	/* under ext->lock: legs of this pid enter each connection in gen order */
 	for (i = 0; i < n; i++)
 		zbs_leg_submit(&cmd->legs[i], zbs_pick_conn(cmd->legs[i].chunk, map->pid));
@@ -462,11 +544,50 @@ static bool zbs_flush_chunk_failed(struct zbs_dev *dev, struct zbs_chunk *c, int
 	return lost;
 }
 
+static void zbs_flush_done_work(struct work_struct *work);
+
+/*
+ * Send the next batch of a flush's legs, or end it when no chunk is left
+ * (worker context). The first leg of a batch may wait for the pool: the
+ * flush holds no leg then, and every leg taken from the pool is out and
+ * completes on its own. The others are taken only if free at once.
+ */
+static void zbs_flush_next(struct zbs_cmd *cmd)
+{
+	unsigned int bit, n = 0;
+
+	for_each_set_bit(bit, cmd->flush_chunks, ZBS_MAX_CHUNKS) {
+		struct zbs_leg *leg;
+
+		if (n == ZBS_FLUSH_BATCH)
+			break;
+		leg = mempool_alloc(zbs_leg_pool, n ? GFP_NOWAIT : GFP_NOIO);
+		if (!leg)
+			break;
+		zbs_leg_init(leg, cmd, ZBS_OP_FLUSH, NULL);
+		leg->chunk = zbs_chunk_by_idx(bit);	/* the bit's use moves to the leg */
+		__clear_bit(bit, cmd->flush_chunks);
+		cmd->flush_legs[n++] = leg;
+	}
+	if (!n) {
+		zbs_cmd_end(cmd, cmd->flush_lost ? BLK_STS_IOERR : BLK_STS_OK);
+		return;
+	}
+	cmd->nr_flush_legs = n;
+	INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_done_work);
+	atomic_set(&cmd->pending, n);
+	for (bit = 0; bit < n; bit++) {
+		struct zbs_leg *leg = cmd->flush_legs[bit];
+
+		zbs_leg_submit(leg, &leg->chunk->conns[0]);
+	}
+}
+
+/* A batch of flush legs answered: note failures, then the next batch. */
 static void zbs_flush_done_work(struct work_struct *work)
 {
 	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
 	struct zbs_dev *dev = cmd->dev;
-	bool lost = false;
 	u32 i;
 
 	for (i = 0; i < cmd->nr_flush_legs; i++) {
@@ -476,50 +597,29 @@ static void zbs_flush_done_work(struct work_struct *work)
 			zbs_dev_warn_ratelimited(dev, "flush failed on chunk %pI4:%u (%d)\n",
 					    &leg->chunk->addr, leg->chunk->port,
 					    leg->status);
-			lost |= zbs_flush_chunk_failed(dev, leg->chunk,
-						       zbs_wire_errno(leg->status));
+			if (zbs_flush_chunk_failed(dev, leg->chunk, zbs_wire_errno(leg->status)))
+				cmd->flush_lost = true;
 		}
+		zbs_chunk_put(leg->chunk);
 		mempool_free(leg, zbs_leg_pool);
+		cmd->flush_legs[i] = NULL;
 	}
-	kfree(cmd->flush_legs);
-	cmd->flush_legs = NULL;
 	cmd->nr_flush_legs = 0;
-	zbs_cmd_end(cmd, lost ? BLK_STS_IOERR : BLK_STS_OK);
+	zbs_flush_next(cmd);
 }
 
 static void zbs_flush_work(struct work_struct *work)
 {
 	struct zbs_cmd *cmd = container_of(to_delayed_work(work), struct zbs_cmd, dwork);
 	struct zbs_dev *dev = cmd->dev;
-	DECLARE_BITMAP(chunks, ZBS_MAX_CHUNKS);
-	unsigned int bit, n = 0;
 
 	spin_lock(&dev->dirty_lock);
-	bitmap_copy(chunks, dev->dirty_chunks, ZBS_MAX_CHUNKS);
+	bitmap_copy(cmd->flush_chunks, dev->dirty_chunks, ZBS_MAX_CHUNKS);
 	bitmap_zero(dev->dirty_chunks, ZBS_MAX_CHUNKS);
 	spin_unlock(&dev->dirty_lock);
-
-	cmd->nr_flush_legs = bitmap_weight(chunks, ZBS_MAX_CHUNKS);
-	if (!cmd->nr_flush_legs) {
-		zbs_cmd_end(cmd, BLK_STS_OK);
-		return;
-	}
-	cmd->flush_legs = kcalloc(cmd->nr_flush_legs, sizeof(*cmd->flush_legs),
-				  GFP_NOIO | __GFP_NOFAIL);
-	for_each_set_bit(bit, chunks, ZBS_MAX_CHUNKS) {
-		struct zbs_leg *leg = mempool_alloc(zbs_leg_pool, GFP_NOIO);
-
-		zbs_leg_init(leg, cmd, ZBS_OP_FLUSH, NULL);
-		leg->chunk = zbs_chunk_by_idx(bit);
-		cmd->flush_legs[n++] = leg;
-	}
-	INIT_DELAYED_WORK(&cmd->dwork, zbs_flush_done_work);
-	atomic_set(&cmd->pending, n);
-	for (bit = 0; bit < n; bit++) {
-		struct zbs_leg *leg = cmd->flush_legs[bit];
-
-		zbs_leg_submit(leg, &leg->chunk->conns[0]);
-	}
+	cmd->flush_lost = false;
+	cmd->nr_flush_legs = 0;
+	zbs_flush_next(cmd);
 }
 
 /* A leg answered or failed (rx/tx thread, no locks held). */
@@ -532,8 +632,10 @@ void zbs_leg_done(struct zbs_leg *leg)
 	if (leg->status == ZBS_ST_OK) {
 		atomic_inc(&cmd->ok);
 		if (zbs_op_writes(cmd->op)) {
+			/* the map (cmd->map) keeps the chunk in use until then */
 			spin_lock(&cmd->dev->dirty_lock);
-			__set_bit(leg->chunk->idx, cmd->dev->dirty_chunks);
+			if (!__test_and_set_bit(leg->chunk->idx, cmd->dev->dirty_chunks))
+				zbs_chunk_hold(leg->chunk);
 			spin_unlock(&cmd->dev->dirty_lock);
 		}
 	}
@@ -635,6 +737,8 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 			return BLK_STS_RESOURCE;
 	}
 
+	/* the first look at its legs' deadlines (zbs_cmd_timeout) */
+	rq->timeout = msecs_to_jiffies(READ_ONCE(zbs_op_timeout_ms));
 	blk_mq_start_request(rq);
 	atomic64_inc(&dev->inflight);
 	cmd->deadline = jiffies + dev->io_timeout;
@@ -647,12 +751,37 @@ blk_status_t zbs_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_
 	return BLK_STS_OK;
 }
 
+#define ZBS_LEG_POOL_MIN	64
+
+/* The pool's allocator; with the leg_pool_only hook set, as if memory were
+ * short: only the pool's reserve is left. */
+static void *zbs_leg_pool_alloc(gfp_t gfp, void *data)
+{
+	if (zbs_test_hooks && atomic_read(&zbs_fault_leg_pool_only))
+		return NULL;
+	return kmem_cache_alloc(zbs_leg_cache, gfp);
+}
+
+/* Test hook: n > 0: flush legs only from a reserve of n; 0: back to normal. */
+int zbs_io_test_leg_pool(unsigned int n)
+{
+	if (n > ZBS_LEG_POOL_MIN)
+		return -EINVAL;
+	if (!n) {
+		atomic_set(&zbs_fault_leg_pool_only, 0);
+		return mempool_resize(zbs_leg_pool, ZBS_LEG_POOL_MIN);
+	}
+	atomic_set(&zbs_fault_leg_pool_only, n);
+	return mempool_resize(zbs_leg_pool, n);
+}
+
 int zbs_io_setup(void)
 {
 	zbs_leg_cache = KMEM_CACHE(zbs_leg, 0);
 	if (!zbs_leg_cache)
 		return -ENOMEM;
-	zbs_leg_pool = mempool_create_slab_pool(64, zbs_leg_cache);
+	zbs_leg_pool = mempool_create(ZBS_LEG_POOL_MIN, zbs_leg_pool_alloc, mempool_free_slab,
+				      zbs_leg_cache);
 	if (!zbs_leg_pool) {
 		kmem_cache_destroy(zbs_leg_cache);
 		return -ENOMEM;

@@ -30,7 +30,14 @@ static atomic64_t zbs_revoke_seq = ATOMIC64_INIT(0);
 
 static void zbs_map_release(struct kref *ref)
 {
-	kfree(container_of(ref, struct zbs_map, ref));
+	struct zbs_map *map = container_of(ref, struct zbs_map, ref);
+	int i;
+
+	/* every chunk the map names, also one a failed parse left past nr */
+	for (i = 0; i < ZBS_MAX_REPLICAS; i++)
+		if (map->rep[i].chunk)
+			zbs_chunk_put(map->rep[i].chunk);
+	kfree(map);
 	atomic_dec(&zbs_live_maps);
 }
 
@@ -163,6 +170,8 @@ int zbs_map_report_ack(struct zbs_dev *dev, u64 vext, u64 req_id, int err)
 
 	if (!ext)
 		return -ENOENT;
+	if (zbs_test_hooks)
+		zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 	spin_lock(&ext->lock);
 	list_for_each_entry(r, &ext->reports, node) {
 		if (r->id == req_id) {
@@ -319,6 +328,8 @@ int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
 
 	if (!ext)
 		goto stale;
+	if (zbs_test_hooks)
+		zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 	spin_lock(&ext->lock);
 	if (!req_id || ext->req_id != req_id) {
 		spin_unlock(&ext->lock);
@@ -396,6 +407,8 @@ int zbs_map_revoke(struct zbs_dev *dev, bool all, u64 pid, unsigned long timeout
 	}
 	/* IO issued under the dropped maps drains before we answer */
 	xa_for_each(&dev->exts, idx, ext) {
+		if (zbs_test_hooks)
+			zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 		if (READ_ONCE(ext->revoke_seq) != seq)
 			continue;
 		left = wait_event_timeout(zbs_drain_wait, READ_ONCE(ext->inflight) == 0, left);
@@ -420,6 +433,8 @@ void zbs_map_resend_all(void)
 			struct zbs_report *r;
 			bool again = false;
 
+			if (zbs_test_hooks)
+				zbs_fault_delay(&zbs_fault_slot_delay_ms);	/* test: DEL_DEV meanwhile */
 			spin_lock(&ext->lock);
 			/* the old agent may have died with them: all again */
 			list_for_each_entry(r, &ext->reports, node) {
@@ -446,6 +461,18 @@ void zbs_map_tick(struct zbs_dev *dev)
 	struct zbs_ext *ext;
 	unsigned long idx;
 
+	/* about once a second, expired maps are dropped: the chunks they name
+	 * may have no other user. (A map outlives an agent's restart: the
+	 * next agent may still vouch for it, __zbs_ext_map decides at use.) */
+	if (atomic_read(&dev->nr_maps) && time_after_eq(jiffies, dev->sweep_at)) {
+		dev->sweep_at = jiffies + HZ;
+		xa_for_each(&dev->exts, idx, ext) {
+			spin_lock(&ext->lock);
+			if (ext->map && time_after_eq(jiffies, ext->map->expires))
+				__zbs_ext_drop_map(ext, ext->map);
+			spin_unlock(&ext->lock);
+		}
+	}
 	if (!atomic_read(&dev->nr_parked) && !atomic_read(&dev->nr_reports))
 		return;
 	xa_for_each(&dev->exts, idx, ext) {
@@ -508,28 +535,51 @@ void zbs_map_tick(struct zbs_dev *dev)
 	}
 }
 
-/* Device teardown: nothing is in flight any more. */
-void zbs_map_destroy_all(struct zbs_dev *dev)
+void zbs_map_shutdown(struct zbs_dev *dev)
 {
 	struct zbs_ext *ext;
 	unsigned long idx;
+	unsigned int bit;
 
 	xa_for_each(&dev->exts, idx, ext) {
 		struct zbs_report *r, *tmp;
 
 		cancel_work_sync(&ext->upcall_work);
+		spin_lock(&ext->lock);
 		WARN_ON_ONCE(!list_empty(&ext->parked) || ext->inflight ||
 			     !list_empty(&ext->ackwait));
-		spin_lock(&ext->lock);
 		__zbs_ext_drop_map(ext, ext->map);
+		ext->req_id = 0;
 		/* reports nobody waits for any more: meta's scan and the next
 		 * owner's sync find those replicas */
 		list_for_each_entry_safe(r, tmp, &ext->reports, node) {
+			struct zbs_map *map = r->map;	/* r lives in it */
+
 			list_del_init(&r->node);
 			atomic_dec(&dev->nr_reports);
-			zbs_map_put(r->map);
+			r->map = NULL;
+			zbs_map_put(map);
 		}
 		spin_unlock(&ext->lock);
+	}
+	/* writes never flushed: the chunks lose this user */
+	for_each_set_bit(bit, dev->dirty_chunks, ZBS_MAX_CHUNKS) {
+		struct zbs_chunk *c = zbs_chunk_by_idx(bit);
+
+		if (!WARN_ON_ONCE(!c))
+			zbs_chunk_put(c);
+	}
+	bitmap_zero(dev->dirty_chunks, ZBS_MAX_CHUNKS);
+}
+
+void zbs_map_free_slots(struct zbs_dev *dev)
+{
+	struct zbs_ext *ext;
+	unsigned long idx;
+
+	xa_for_each(&dev->exts, idx, ext) {
+		WARN_ON_ONCE(ext->map || !list_empty(&ext->reports) ||
+			     work_pending(&ext->upcall_work));
 		xa_erase(&dev->exts, idx);
 		kfree(ext);
 		atomic_dec(&zbs_live_exts);

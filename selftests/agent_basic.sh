@@ -180,6 +180,8 @@ failed_reported() {
 	grep -q "^failed pid=${pids[1]} cid=3 " "$tmp/events" &&
 	grep -q "^removed pid=${pids[0]} cid=3 reason=replica-failed" "$tmp/events"
 }
+# the agent logs its events after it answered the kernel: give the lines time
+for i in $(seq 100); do failed_reported && break; sleep 0.1; done
 ktap_check "REPLICA_FAILED for cid 3 of vextents 0 and 1 reached the agent" failed_reported
 ok=1
 for v in 0 1; do

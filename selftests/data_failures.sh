@@ -24,7 +24,14 @@ echo 8192 > $TR/buffer_size_kb; echo > $TR/trace; echo 1 > $TR/events/zbs/enable
 fio_verify kill1 "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=64M --randseed=7 \
 	--offset=0 > "$ZBS_ST_TMP/fio1.out" 2>&1 &
 fio_pid=$!
-sleep 3
+# mid-run, however slow the machine: once 500 writes went through all three
+# (fio's whole run is 16384), not after a fixed time
+for i in $(seq 600); do
+	[ "$(grep -c 'zbs_rq_end: zbs0 op 2 .* err 0' $TR/trace)" -ge 500 ] && break
+	kill -0 $fio_pid 2>/dev/null || break
+	sleep 0.1
+done
+ktap_info "chunk 3 killed after $(grep -c 'zbs_rq_end: zbs0 op 2 .* err 0' $TR/trace) writes"
 chunk_kill 3
 wait $fio_pid; rc=$?
 cat "$ZBS_ST_TMP/fio1.out"

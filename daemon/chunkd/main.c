@@ -2,7 +2,7 @@
 /*
  * zbs-chunkd: the chunk server. Opens the extent store on --data-dir and
  * serves the data protocol on --listen. The session with zbs-metad and the
- * access agent (agent.c; the netlink side is separate) are modules started
+ * access agent (chunk_agent.c; the netlink side is separate) are modules started
  * from main() below. With --meta and no --data-dir it runs access only: a
  * session and the agent, no store, for nodes that only consume volumes.
  */
@@ -10,21 +10,24 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uuid/uuid.h>
 
-#include "agent.h"
-#include "kchannel.h"
+#include "chunk_agent.h"
+#include "chunk_kchannel.h"
 #include "log.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "net.h"
-#include "server.h"
+#include "chunk_server.h"
 #include "util.h"
-#include "store.h"
+#include "chunk_store.h"
 
 struct chunkd_opts {
 	const char *data_dir;
@@ -75,7 +78,7 @@ static void usage(FILE *f)
 		"                           deleted over the data port\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
-		ZBS_WIRE_DEFAULT_PORT, ZBS_SERVER_MAX_CONNS);
+		ZBS_WIRE_DEFAULT_PORT, CHUNK_SERVER_MAX_CONNS);
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
@@ -202,13 +205,13 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 	return 0;
 }
 
-/* ---- the meta session's view of the store (daemon/chunkd/meta_session.h) ---- */
+/* ---- the meta session's view of the store (daemon/chunkd/chunk_session.h) ---- */
 
-static int ms_space(void *arg, struct zbs_ms_space *out)
+static int ms_space(void *arg, struct chunk_session_space *out)
 {
-	struct zbs_space_info si;
+	struct chunk_space_info si;
 
-	if (zbs_store_space(arg, &si) < 0)
+	if (chunk_store_space(arg, &si) < 0)
 		return -1;
 	out->total = si.total;
 	out->valid = si.valid;
@@ -218,31 +221,32 @@ static int ms_space(void *arg, struct zbs_ms_space *out)
 }
 
 struct ms_emit {
-	int (*emit)(const struct zbs_ms_replica *, void *);
+	int (*emit)(const struct chunk_session_replica *, void *);
 	void *ctx;
 };
 
-static int ms_one_replica(const struct zbs_replica_info *ri, void *arg)
+static int ms_one_replica(const struct chunk_replica_info *ri, void *arg)
 {
 	struct ms_emit *e = arg;
-	struct zbs_ms_replica r = { ri->pid, ri->epoch, ri->gen };
+	struct chunk_session_replica r = { ri->pid, ri->epoch, ri->gen };
 
 	if (ri->broken)		/* corrupt record: missing to meta, not held at a gen */
 		return 0;
 	return e->emit(&r, e->ctx);
 }
 
-static int ms_foreach_replica(void *arg, int (*emit)(const struct zbs_ms_replica *, void *),
+static int ms_foreach_replica(void *arg, int (*emit)(const struct chunk_session_replica *, void *),
 			      void *ctx)
 {
 	struct ms_emit e = { emit, ctx };
 
-	return zbs_store_foreach_replica(arg, ms_one_replica, &e);
+	return chunk_store_foreach_replica(arg, ms_one_replica, &e);
 }
 
+/* Queued: the store's GC thread deletes (the session thread does no IO). */
 static int ms_delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 {
-	int rc = zbs_store_delete_replica(arg, pid, epoch);
+	int rc = chunk_store_gc_delete(arg, pid, epoch);
 
 	if (rc < 0 && rc != -ENOENT)
 		log_warn("GC of replica %llu:%llu: %s", (unsigned long long)pid,
@@ -281,30 +285,30 @@ static int access_uuid(uint16_t port, uuid_t out)
 }
 
 /* The store's space changed: the session reports it soon (SPEC 7.1). */
-static _Atomic(struct zbs_meta_session *) space_session;
+static _Atomic(struct chunk_session *) space_session;
 
 static void space_hook(void *arg)
 {
-	zbs_meta_session_report_soon(atomic_load(&space_session));
+	chunk_session_report_soon(atomic_load(&space_session));
 }
 
 /* st NULL: access only (no space, no replicas). */
-static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
-						   struct zbs_store *st, const char *uuid,
-						   uint16_t port, struct zbs_agent *agent,
-						   struct zbs_kchannel *k)
+static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
+						struct chunk_store *st, const char *uuid,
+						uint16_t port, struct chunk_agent *agent,
+						struct chunk_kchannel *k)
 {
-	struct zbs_ms_ops ops = {
+	struct chunk_session_ops ops = {
 		.space = st ? ms_space : NULL,
 		.foreach_replica = st ? ms_foreach_replica : NULL,
 		.delete_replica = st ? ms_delete_replica : NULL,
 		.arg = st,
-		.revoke = zbs_agent_revoke_hook,	/* drops its lease cache, relays */
+		.revoke = chunk_agent_revoke_hook,	/* drops its lease cache, relays */
 		.revoke_arg = agent,
-		.lease = zbs_kchannel_lease_op,		/* SESSION to the kernel */
+		.lease = chunk_kchannel_lease_op,	/* SESSION to the kernel */
 		.lease_arg = k,
 	};
-	struct zbs_ms_config cfg = { 0 };
+	struct chunk_session_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
 			 strcmp(o->listen_host, "0.0.0.0") ? o->listen_host : "127.0.0.1";
 	char addr[300];
@@ -314,69 +318,108 @@ static struct zbs_meta_session *start_meta_session(const struct chunkd_opts *o,
 	cfg.uuid = uuid;
 	cfg.data_addr = addr;
 	cfg.rpc_addr = addr;	/* no separate rpc port yet */
-	return zbs_meta_session_start(&cfg, &ops);
+	return chunk_session_start(&cfg, &ops);
 }
 
 /*
  * The node's agent: the agent core, the meta session and the kernel channel
- * (kchannel.h), until a signal of `sigs` arrives. st NULL: access only.
+ * (chunk_kchannel.h), until a signal of `sigs` arrives. st NULL: access only.
  */
-static int serve_agent(const struct chunkd_opts *o, struct zbs_store *st, const char *uuid,
+static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, const char *uuid,
 		       uint16_t port, const sigset_t *sigs)
 {
-	struct zbs_agent_config cfg = { .meta_addr = o->meta, .workers = o->agent_workers };
-	struct zbs_kchannel *k = zbs_kchannel_new(!o->no_kernel);
-	struct zbs_agent_ops ops = {
-		.revoke = zbs_kchannel_revoke_op,
-		.drain = zbs_kchannel_drain_op,
+	struct chunk_agent_config cfg = { .meta_addr = o->meta, .workers = o->agent_workers };
+	struct chunk_kchannel *k = chunk_kchannel_new(!o->no_kernel);
+	struct chunk_agent_ops ops = {
+		.revoke = chunk_kchannel_revoke_op,
+		.drain = chunk_kchannel_drain_op,
 		.arg = k,
 	};
-	struct zbs_meta_session *ms = NULL;
-	struct zbs_agent *agent = NULL;
+	struct chunk_session *ms = NULL;
+	struct chunk_agent *agent = NULL;
 	int rc = -EIO;
 
 	if (k)
-		agent = zbs_agent_start(&cfg, &ops);
+		agent = chunk_agent_start(&cfg, &ops);
 	if (agent)
 		ms = start_meta_session(o, st, uuid, port, agent, k);
 	if (ms) {
 		atomic_store(&space_session, ms);
-		zbs_agent_set_session(agent, ms);
-		rc = zbs_kchannel_run(k, agent, ms, sigs);
+		chunk_agent_set_session(agent, ms);
+		rc = chunk_kchannel_run(k, agent, ms, sigs);
 		if (rc)
 			log_err("kernel channel: %s", strerror(-rc));
 	}
 	if (agent)
-		zbs_agent_shutdown(agent);	/* its workers use the session and k */
+		chunk_agent_shutdown(agent);	/* its workers use the session and k */
 	atomic_store(&space_session, NULL);	/* IO threads may still call the hook */
-	zbs_meta_session_stop(ms);		/* leaves the session */
-	zbs_agent_stop(agent);
-	zbs_kchannel_free(k);
+	chunk_session_stop(ms);			/* leaves the session */
+	chunk_agent_stop(agent);
+	chunk_kchannel_free(k);
 	return rc;
 }
 
-/* Enough file descriptors for the connections (the soft limit is often 1024). */
+/*
+ * The kernel's agent sits in the writeback path of every zbs device: a map
+ * request it must answer may be what frees the memory it asks for. So it
+ * allocates as an IO flusher (no reclaim through IO, every thread started
+ * from here inherits it) and keeps its pages resident (only those it
+ * touches: MCL_ONFAULT, the store's map stays lazy).
+ */
+static void agent_pin_memory(void)
+{
+	struct rlimit rl;
+	bool flusher, locked = false;
+
+	flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0;
+	if (!flusher)
+		log_warn("PR_SET_IO_FLUSHER: %s: under memory pressure the agent may wait for "
+			 "the IO it serves (needs CAP_SYS_RESOURCE)", strerror(errno));
+	/* MCL_FUTURE under a small RLIMIT_MEMLOCK would make later mmaps
+	 * (thread stacks, the store) fail: only as root or when unlimited */
+	if (geteuid() && (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur != RLIM_INFINITY))
+		log_warn("agent memory not locked: not root and RLIMIT_MEMLOCK is limited; it may "
+			 "be swapped out while zbs IO waits for it");
+	else if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_warn("mlockall: %s: the agent's pages may be swapped out while zbs IO "
+			 "waits for it", strerror(errno));
+	else
+		locked = true;
+	if (flusher && locked)
+		log_info("agent memory locked, allocating as an IO flusher");
+}
+
+
+/*
+ * Enough file descriptors: every replica holds two open files and every
+ * connection one, so the soft limit (often 1024) goes up to the hard one;
+ * below what the connections need, a warning.
+ */
 static void raise_nofile(unsigned conns)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)conns + 256;	/* replica files, LMDB, the rest */
+	rlim_t want = (rlim_t)conns + 256;	/* LMDB, the listeners, the rest */
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
 		log_warn("open files limited to %llu: fewer than %u connections can be served",
 			 (unsigned long long)rl.rlim_cur, conns);
 }
 
 /* --drop-replica: the only way to delete a live replica outside meta's GC */
-static int drop_replica(struct zbs_store *st, uint64_t pid)
+static int drop_replica(struct chunk_store *st, uint64_t pid)
 {
-	struct zbs_replica_info ri;
-	int rc = zbs_store_get_replica(st, pid, &ri);
+	struct chunk_replica_info ri;
+	int rc = chunk_store_get_replica(st, pid, &ri);
 
 	if (!rc)
-		rc = zbs_store_delete_replica(st, pid, ri.epoch);
+		rc = chunk_store_delete_replica(st, pid, ri.epoch);
 	if (rc < 0) {
 		log_err("replica %llu: %s", (unsigned long long)pid,
 			rc == -ENOENT ? "no such replica" : strerror(-rc));
@@ -390,8 +433,8 @@ static int drop_replica(struct zbs_store *st, uint64_t pid)
 int main(int argc, char **argv)
 {
 	struct chunkd_opts o = { 0 };
-	struct zbs_store *st = NULL;
-	struct zbs_server *srv = NULL;
+	struct chunk_store *st = NULL;
+	struct chunk_server *srv = NULL;
 	char uuid[40];
 	sigset_t set;
 	int sig, rc;
@@ -408,6 +451,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (o.meta && !o.no_kernel)
+		agent_pin_memory();	/* before any thread starts */
 
 	if (!o.data_dir) {
 		uuid_t u;
@@ -430,41 +475,41 @@ int main(int argc, char **argv)
 		return rc < 0 ? 1 : 0;
 	}
 
-	rc = zbs_store_open(o.data_dir, o.uuid, &st);
+	raise_nofile(o.max_conns ? o.max_conns : CHUNK_SERVER_MAX_CONNS);	/* before the replicas open */
+	rc = chunk_store_open(o.data_dir, o.uuid, &st);
 	if (rc < 0) {
 		log_err("cannot use data dir %s: %s", o.data_dir, strerror(-rc));
 		return 1;
 	}
 	if (o.drop_pid) {
 		rc = drop_replica(st, o.drop_pid);
-		zbs_store_close(st);
+		chunk_store_close(st);
 		return rc;
 	}
 	if (o.capacity)
-		zbs_store_set_capacity(st, o.capacity);
-	zbs_store_set_space_hook(st, space_hook, NULL);
-	raise_nofile(o.max_conns ? o.max_conns : ZBS_SERVER_MAX_CONNS);
-	rc = zbs_server_start(st, o.listen_host, o.listen_port, o.max_conns, &srv);
+		chunk_store_set_capacity(st, o.capacity);
+	chunk_store_set_space_hook(st, space_hook, NULL);
+	rc = chunk_server_start(st, o.listen_host, o.listen_port, o.max_conns, &srv);
 	if (rc < 0)
 		goto out_store;
-	log_info("chunk %s serving data on %s:%u", zbs_store_uuid(st), o.listen_host,
-		 zbs_server_port(srv));
-	if (o.port_file && zbs_write_port_file(o.port_file, zbs_server_port(srv)) < 0) {
+	log_info("chunk %s serving data on %s:%u", chunk_store_uuid(st), o.listen_host,
+		 chunk_server_port(srv));
+	if (o.port_file && zbs_write_port_file(o.port_file, chunk_server_port(srv)) < 0) {
 		log_err("cannot write %s: %m", o.port_file);
 		rc = -EIO;
 		goto out_server;
 	}
 
 	if (o.meta) {
-		rc = serve_agent(&o, st, zbs_store_uuid(st), zbs_server_port(srv), &set);
+		rc = serve_agent(&o, st, chunk_store_uuid(st), chunk_server_port(srv), &set);
 	} else {
 		sigwait(&set, &sig);
 		log_info("signal %d: shutting down", sig);
 		rc = 0;
 	}
 out_server:
-	zbs_server_stop(srv);
+	chunk_server_stop(srv);
 out_store:
-	zbs_store_close(st);
+	chunk_store_close(st);
 	return rc < 0 ? 1 : 0;
 }

@@ -3,14 +3,14 @@
 # The chunk side of the meta session (meta_session.[ch], --meta): a lib so
 # test programs use it without the store. Users link zbsrpc, zbsproto, zbs
 # and -lprotobuf-c -luv -lpthread.
-LIBS += zbsmetasession
-zbsmetasession_SRCS := daemon/chunkd/meta_session.c
+LIBS += zbschunksession
+zbschunksession_SRCS := daemon/chunkd/chunk_session.c
 CFLAGS += -I$(TOP)/daemon/chunkd
 
 BINS += zbs-chunkd
-zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/store.c daemon/chunkd/server.c \
-	daemon/chunkd/kchannel.c
-zbs-chunkd_DEPS := zbsagent zbsmetasession zbsrpc zbsproto zbs
+zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/chunk_store.c daemon/chunkd/chunk_server.c \
+	daemon/chunkd/chunk_kchannel.c
+zbs-chunkd_DEPS := zbschunkagent zbschunksession zbsrpc zbsproto zbs
 zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
 $(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
 
@@ -28,7 +28,7 @@ test_malformed_DEPS := zbs
 # libFuzzer harness of the request decoder, built with clang and run briefly.
 NATIVE_TESTS += daemon/chunkd/test/fuzz-wire.sh
 
-# In-process tests of the store API (includes store.c for its static helpers).
+# In-process tests of the store API (includes chunk_store.c for its static helpers).
 UNIT_TESTS += test_store
 test_store_SRCS := daemon/chunkd/test/test_store.c daemon/chunkd/test/harness.c
 test_store_DEPS := zbs
@@ -47,12 +47,19 @@ test_wire_DEPS := zbs
 
 # The access agent's meta-facing core (agent.[ch]): a lib so the test
 # driver below uses it without netlink.
-LIBS += zbsagent
-zbsagent_SRCS := daemon/chunkd/agent.c
+LIBS += zbschunkagent
+zbschunkagent_SRCS := daemon/chunkd/chunk_agent.c
 
 # zbs-agent-cli: runs the agent core as the kernel would (native tests).
 BINS += zbs-agent-cli
 zbs-agent-cli_SRCS := daemon/chunkd/test/agent_cli.c
-zbs-agent-cli_DEPS := zbsagent zbsmetasession zbsrpc zbsproto zbs
+zbs-agent-cli_DEPS := zbschunkagent zbschunksession zbsrpc zbsproto zbs
 zbs-agent-cli_LIBS := -lprotobuf-c -luv -luuid -lpthread
 NATIVE_TESTS += daemon/chunkd/test/agent.sh daemon/chunkd/test/space.sh
+
+# A big GC against a real zbs-chunkd and a meta of the test's own: the
+# session holds while the deletes run, and they hold across a crash.
+UNIT_TESTS += test_gc_session
+test_gc_session_SRCS := daemon/chunkd/test/test_gc_session.c daemon/chunkd/test/harness.c
+test_gc_session_DEPS := zbsrpc zbsproto zbs
+test_gc_session_LIBS := -llmdb -luuid -lpthread -lprotobuf-c

@@ -58,6 +58,8 @@ void meta_chunk_charge(struct meta_chunks *t, uint32_t cid, bool thin, bool fres
 
 void meta_chunk_set_space(struct meta_chunk *c, const struct meta_space *space)
 {
+	if (memcmp(&c->space, space, sizeof(*space)))
+		c->dirty = true;
 	c->space = *space;
 	c->new_thin_pids = 0;	/* the report now includes them */
 }
@@ -84,6 +86,7 @@ void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c)
 {
 	struct meta_rec r;
 
+	((struct meta_chunk *)c)->dirty = false;
 	if (!t->core->store)
 		return;
 	meta_rec_begin(&r, REC_CHUNK);

@@ -30,6 +30,7 @@ struct meta_chunk {
 	uint64_t caps;
 	/* ^ persisted; in memory only (recomputed at load): */
 	uint32_t thick_pids, thin_pids, new_thin_pids;
+	bool dirty;			/* a keepalive changed it: the next tick writes it */
 };
 
 struct meta_chunks {
@@ -46,7 +47,8 @@ void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c);
 uint32_t meta_chunk_healthy_count(const struct meta_chunks *t);
 /* c's session: sid (HEALTHY) or 0 (SESSION_EXPIRED), logged, persisted */
 void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_t sid);
-/* a space report: it includes the new thin pextents charged until now */
+/* a space report: it includes the new thin pextents charged until now
+ * (c->dirty when the figures changed) */
 void meta_chunk_set_space(struct meta_chunk *c, const struct meta_space *space);
 /*
  * One replica more (delta 1) or less (-1) of a thin or thick pextent on

@@ -34,8 +34,9 @@ enum { TOPO_ZONE = 1, TOPO_RACK = 2, TOPO_BRICK = 3, TOPO_NODE = 4 };
 #define TOPO_DEFAULT_BRICK	3
 
 enum { CMD_REVOKE_VOLUME = 1, CMD_REVOKE_PID = 2, CMD_REVOKE_ALL = 3, CMD_GC_DELETE = 4 };
-enum { CAP_DATA_REPORT = 1, CAP_REVOKE = 2, CAP_GC = 4, CAP_REVOKE_ACK = 8 };
-#define META_CAPS (CAP_DATA_REPORT | CAP_REVOKE | CAP_GC | CAP_REVOKE_ACK)
+enum { CAP_DATA_REPORT = 1, CAP_REVOKE = 2, CAP_GC = 4, CAP_REVOKE_ACK = 8,
+       CAP_REPORT_DELTA = 16 };
+#define META_CAPS (CAP_DATA_REPORT | CAP_REVOKE | CAP_GC | CAP_REVOKE_ACK | CAP_REPORT_DELTA)
 
 /* An error as a value: an RPC status and a message naming the object. */
 struct merr {

@@ -166,7 +166,11 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 			reps[i].gen = q->replicas[i]->gen;
 		}
 	}
-	ret = meta_keepalive(m, q->session_id, spp, reps, q->n_replicas, q->has_data_report,
+	struct meta_report rep = {
+		.seq = q->report_seq, .base = q->report_base, .reps = reps, .n = q->n_replicas,
+		.removed = q->removed, .nremoved = q->n_removed,
+	};
+	ret = meta_keepalive(m, q->session_id, spp, q->has_data_report ? &rep : NULL,
 			     q->capabilities, &s, e);
 	free(reps);
 	if (ret)
@@ -174,6 +178,8 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 	for (size_t i = 0; i < q->n_revoke_acks; i++)
 		meta_revoke_acked(m, s, q->revoke_acks[i]);
 	resp.lease_ms = m->core.cfg.session_lease_ms;
+	resp.report_ack = s->report_seq;
+	resp.full_report_ms = m->core.cfg.alive_grace_ms / 3;
 	fill_negotiation(m, &n, q->capabilities);
 	resp.negotiation = &n;
 	/* the one-time commands, then every revoke not acknowledged yet */
@@ -265,6 +271,9 @@ static int h_list_sessions(struct meta *m, const ProtobufCMessage *in, struct me
 		ss[i].lease_remaining_ms = ((int64_t)s->expire_ns - (int64_t)m->core.now_ns) / 1000000;
 		ss[i].leases = s->leases;
 		ss[i].pending_commands = s->ncmds;
+		ss[i].report_seq = s->report_seq;
+		ss[i].report_delta = s->report_delta;
+		ss[i].report_entries = s->report_entries;
 		sp[i] = &ss[i];
 	}
 	resp.n_sessions = m->sessions.n;
@@ -333,7 +342,7 @@ static int h_topo_move(struct meta *m, const ProtobufCMessage *in, struct meta_r
 	return meta_reply_msg(r, MSG(&resp));
 }
 
-static int reply_volume(struct meta_reply *r, const struct meta_volume *v)
+int meta_reply_volume(struct meta_reply *r, const struct meta_volume *v)
 {
 	Zbs__VolumeResponse resp = ZBS__VOLUME_RESPONSE__INIT;
 	Zbs__Volume vo;
@@ -360,9 +369,14 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct me
 		.prefer_cid = v->prefer_cid, .thin = v->thin, .iops = v->iops, .bps = v->bps,
 		.iops_burst = v->iops_burst, .bps_burst = v->bps_burst,
 	};
-	if (meta_volume_create(m, &s, &vol, e))
+	switch (meta_volume_create(m, &s, &vol, e)) {
+	case 0:
+		return meta_reply_volume(r, vol);
+	case META_CREATE_PENDING:
+		return meta_reply_later(r, vol);	/* when its extents are there */
+	default:
 		return -1;
-	return reply_volume(r, vol);
+	}
 }
 
 static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
@@ -377,7 +391,7 @@ static int h_volume_list(struct meta *m, const ProtobufCMessage *in, struct meta
 	if (!vo || !vp)
 		abort();
 	for (uint32_t i = 0; i < m->vols.n; i++) {
-		if (!m->vols.slots[i])
+		if (!m->vols.slots[i] || m->vols.slots[i]->creating || m->vols.slots[i]->deleting)
 			continue;
 		fill_volume(&vo[n], m->vols.slots[i]);
 		vp[n] = &vo[n];
@@ -435,7 +449,7 @@ static int h_volume_resize(struct meta *m, const ProtobufCMessage *in, struct me
 
 	if (!v || meta_volume_resize(m, v, q->size, e))
 		return -1;
-	return reply_volume(r, v);
+	return meta_reply_volume(r, v);
 }
 
 static int h_volume_delete(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,

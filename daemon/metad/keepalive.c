@@ -68,8 +68,7 @@ uint64_t meta_cluster_caps(struct meta *m)
 }
 
 int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
-		   const struct meta_replica_report *reps, size_t nreps,
-		   bool has_report, uint64_t caps, struct meta_session **out,
+		   const struct meta_report *report, uint64_t caps, struct meta_session **out,
 		   struct merr *e)
 {
 	struct meta_session *s = meta_session_get(&m->sessions, sid, e);
@@ -81,15 +80,34 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		return merr_set(e, ZBS_RPC_EINVAL, "space report: valid/used exceed total");
 	c = meta_chunk(&m->chunks, s->cid);
 	meta_session_extend(&m->sessions, s);
+	s->dirty = true;
 	if (space)
 		meta_chunk_set_space(c, space);
-	c->caps = caps;
-	if (has_report)
-		meta_data_report(m, s, reps, nreps);
-	meta_session_store(&m->sessions, s);
-	meta_chunk_store(&m->chunks, c);
+	if (c->caps != caps) {
+		c->caps = caps;
+		c->dirty = true;
+	}
+	if (report)
+		meta_data_report(m, s, report);
 	*out = s;
 	return 0;
+}
+
+/*
+ * A keepalive acknowledges nothing that must survive a crash: the new expiry
+ * and space figures are written by the next tick, every keepalive of the
+ * interval in one commit, not one commit (an fsync) each. A restart reads
+ * an expiry at most a tick old: the session is reused if it had that much
+ * left.
+ */
+void meta_flush_keepalives(struct meta *m)
+{
+	for (uint32_t i = 0; i < m->sessions.n; i++)
+		if (m->sessions.all[i]->dirty)
+			meta_session_store(&m->sessions, m->sessions.all[i]);
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++)
+		if (m->chunks.by_cid[cid].dirty)
+			meta_chunk_store(&m->chunks, &m->chunks.by_cid[cid]);
 }
 
 int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e)
@@ -135,6 +153,7 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	if (core->last_tick_ns && core->now_ns - core->last_tick_ns > 2 * tick_ns)
 		sessions_stalled(m, core->now_ns - core->last_tick_ns - tick_ns);
 	core->last_tick_ns = core->now_ns;
+	meta_flush_keepalives(m);
 	n = meta_expire_sessions(m);
 	/* a slice per tick keeps the loop responsive with millions of pextents */
 	meta_reap_sessions(m, META_RELEASE_SLICE);

@@ -12,11 +12,13 @@
 
 int meta_session_create(struct meta *m, uint32_t cid, const char *uuid,
 			uint64_t caps, struct meta_session **out, struct merr *e);
+/* report may be NULL (no data report in this keepalive) */
 int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
-		   const struct meta_replica_report *reps, size_t nreps,
-		   bool has_report, uint64_t caps, struct meta_session **out,
+		   const struct meta_report *report, uint64_t caps, struct meta_session **out,
 		   struct merr *e);
 int meta_session_leave(struct meta *m, uint64_t sid, struct merr *e);
+/* write what keepalives changed (the tick does, once per interval) */
+void meta_flush_keepalives(struct meta *m);
 /* Expire sessions past their lease; returns how many expired. */
 int meta_expire_sessions(struct meta *m);
 /*

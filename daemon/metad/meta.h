@@ -8,7 +8,7 @@
  *   chunk, topo, session,          tables: each owns its struct, its
  *   pextent, volume                indices and its invariants
  *   meta                           the tables together, init and load
- *   placement                      policy: pure functions (placement.c)
+ *   placement, recovery            policy: pure functions over plain structs
  *   owner, provision, lease,       operations over the tables
  *   report, keepalive
  *   handlers, server, main         RPC

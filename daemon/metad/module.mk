@@ -3,8 +3,8 @@
 # link them without main.
 LIBS += zbsmeta
 zbsmeta_SRCS := $(addprefix daemon/metad/,store.c core.c chunk.c topo.c session.c \
-	pextent.c volume.c meta.c placement.c owner.c provision.c lease.c report.c \
-	keepalive.c handlers.c server.c)
+	pextent.c volume.c meta.c placement.c recovery.c owner.c provision.c lease.c \
+	report.c keepalive.c handlers.c server.c)
 
 META_LIBS := -lprotobuf-c -luv -llmdb -luuid
 BINS += zbs-metad
@@ -16,18 +16,20 @@ CFLAGS += -I$(TOP)/daemon/metad
 # Test tools: a chunk without a store, and a lease/malformed-frame driver.
 BINS += zbs-fake-chunk zbs-meta-cli
 zbs-fake-chunk_SRCS := daemon/metad/test/fake_chunk.c
-zbs-fake-chunk_DEPS := zbsmetasession zbsrpc zbsproto zbs
+zbs-fake-chunk_DEPS := zbschunksession zbsrpc zbsproto zbs
 zbs-fake-chunk_LIBS := -lprotobuf-c -luv -lpthread
 zbs-meta-cli_SRCS := daemon/metad/test/meta_cli.c
 zbs-meta-cli_DEPS := zbsrpc zbsproto zbs
 zbs-meta-cli_LIBS := -lprotobuf-c
 
-UNIT_TESTS += test_placement test_meta
+UNIT_TESTS += test_placement test_recovery test_meta
 test_placement_SRCS := daemon/metad/test/test_placement.c
 test_placement_DEPS := zbsmeta
+test_recovery_SRCS := daemon/metad/test/test_recovery.c
+test_recovery_DEPS := zbsmeta
 test_meta_SRCS := daemon/metad/test/test_meta.c
 test_meta_DEPS := zbsmeta zbsrpc zbsproto zbs
 test_meta_LIBS := $(META_LIBS)
-NATIVE_TESTS += daemon/metad/test/metad.sh
+NATIVE_TESTS += daemon/metad/test/metad.sh daemon/metad/test/layers.sh
 
 NATIVE_TESTS += daemon/metad/test/metad-chunkd.sh

@@ -1,12 +1,72 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Replica placement: a pure function over plain structs (no meta state), so
- * the policy is tested with a table and later policies (topology distance,
- * load levels, SPEC 6) replace it without touching the server.
+ * Placement model (SPEC 6, 7.1): pure functions over plain structs. Nothing
+ * here reads the tables, the store or the clock, and nothing is logged: the
+ * caller describes the chunks (topology path, space, health), gets a choice
+ * and applies it. Three parts:
  *
- * Current policy: n distinct healthy chunks with at least `need` bytes free;
- * the preferred (local) chunk first when it qualifies, then by most free
- * space, ties by lower cid.
+ *   topology distance   how far apart two chunks are in the tree
+ *                       zone > rack > brick > node > chunk
+ *   space and load      a chunk's allocated space (SPEC 7.1), its ratio
+ *                       allocated / valid, and the load levels of a chunk
+ *                       and of the cluster (SPEC 6.2)
+ *   allocation          the replicas of a new pextent, by the level
+ *                       (SPEC 6.2's table, 6.3)
+ *
+ * Rebalance and migrate planning (SPEC 6.4-6.9) are not here yet.
+ *
+ * Choices where SPEC is silent or where we depart from the product:
+ *  - Missing topology levels. A chunk's path names its zone, rack, brick and
+ *    node; 0 is a missing level. **A node that misses a level is its own
+ *    failure domain at that level**: a rack-less node is a rack of its own,
+ *    never in the same rack as anyone else (the product put it at distance
+ *    0 from racked nodes, SPEC 6.9, and so never moved data off it). The
+ *    chunks of one node share its missing levels (they are one domain). A
+ *    chunk with node 0 is a node of its own (our chunk table has no node
+ *    objects: one chunk per node).
+ *  - Levels: ratio < 0.5 low, < 0.6 medium, < 0.9 high, else very high; a
+ *    chunk at 0.95 or more is super high. 0.5 is where the notes saw the
+ *    rules change (the cluster passed 0.5 at the first sink; the prefer
+ *    chunk at [0.5, 0.6] in step 2 of the 3-node scenario got "local
+ *    priority + topology safety + capacity"), 0.6 is where step 3 dropped
+ *    local priority (cid 4 at 0.617), 0.9 and 0.95 are the notes' figures.
+ *    Ratios are compared in exact integer arithmetic, thresholds are in
+ *    permille; a chunk with no valid space is super high.
+ *  - The cluster's ratio is the sum of allocated over the sum of valid of
+ *    the healthy chunks (those that can take data). SPEC words very high as
+ *    "provisioned >= 90%"; we use the allocated ratio for every level, as
+ *    thin overcommit would keep a provisioned ratio above 90% for good.
+ *  - The level an allocation follows is the higher of the cluster's and
+ *    the prefer-local chunk's: in the 3-node scenario the cluster average
+ *    was still below 0.5 at steps 2 and 3 while the rules had changed with
+ *    the prefer chunk's load. Very high allocates as high (SPEC's table
+ *    stops at high). Without a prefer-local chunk there is nothing to keep
+ *    local: every level allocates as high.
+ *  - Low (局部化, full locality, SPEC 6.3 LocalizedComparator): prefer
+ *    local first, then a chain where each next replica is the chunk
+ *    farthest (topology) from those before it and from prefer local, ties
+ *    in cid order going down from prefer local (prefer - 1, prefer - 2, ...,
+ *    wrapping to the highest cid). Space does not enter the order, so the
+ *    set is the same for every pextent of a prefer local while the
+ *    topology and the chunks that can take a replica are unchanged; each
+ *    prefer local gets other partners. (The scenario's step 1 gave [4, 3]
+ *    on chunks 1, 3, 4: the order going down reproduces it.)
+ *  - Medium: prefer local first, then farthest (topology), then the lowest
+ *    ratio ("most remaining capacity", SPEC 6.1), then most free bytes,
+ *    then lower cid. High and very high: the same without prefer local.
+ *  - Stretched cluster: the chunks given, whatever their health, lie in
+ *    exactly two zones (a zone-less node counts as a zone of its own). At medium and above the
+ *    preferred zone (prefer local's, else the first replica's) takes
+ *    n - n/2 replicas and is filled first, the other n/2: 2 + 1 for three
+ *    replicas as the product does, 1 + 1 for two so that each zone holds a
+ *    copy. Low load does not tell stretched clusters apart (SPEC 6.3).
+ *    When a zone cannot take its share the other takes the rest.
+ *  - Before all of the above, two demotions, each only "when another will
+ *    do": a failslow chunk (SPEC 4.7) and a chunk this replica would bring
+ *    to super high (ratio after it >= 0.95, SPEC 6.2's "never push a node
+ *    there"). Failslow weighs more.
+ *  - A chunk can take a replica when it is healthy and has `need` bytes
+ *    free: valid - allocated, allocated as SPEC 7.1 counts it.
  */
 #ifndef ZBS_PLACEMENT_H
 #define ZBS_PLACEMENT_H
@@ -15,17 +75,132 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct meta_place_cand {
-	uint32_t cid;
-	bool healthy;
-	uint64_t free;		/* bytes still allocatable */
+/* ---- topology distance ---- */
+
+/* Where a chunk is: the ids of its zone, rack, brick and node; 0 = missing. */
+struct meta_place_path {
+	uint64_t zone, rack, brick, node;
 };
 
 /*
- * Fill out[0..n-1] with the chosen cids. Returns n, or -1 when fewer than n
- * chunks qualify (*eligible then says how many did; it may be NULL).
+ * The distance between two chunks: the highest level at which they are in
+ * different domains. Greater is safer for two replicas.
  */
-int meta_place(const struct meta_place_cand *cands, size_t ncands, uint32_t n,
-	      uint32_t prefer_cid, uint64_t need, uint32_t *out, uint32_t *eligible);
+enum meta_place_dist {
+	META_DIST_SAME = 0,	/* the same chunk (cid) */
+	META_DIST_NODE = 1,	/* other chunks of one node */
+	META_DIST_BRICK = 2,	/* one brick, other nodes */
+	META_DIST_RACK = 3,	/* one rack, other bricks */
+	META_DIST_ZONE = 4,	/* one zone, other racks */
+	META_DIST_FAR = 5,	/* other zones */
+};
+
+/*
+ * Top down, the first level where a and b differ. At each level a missing
+ * id (0) stands for the chunk's node (its node id, else its cid): two
+ * chunks share a level when both name the same id there, or both miss it
+ * and are on one node.
+ */
+enum meta_place_dist meta_place_distance(uint32_t cid_a, const struct meta_place_path *a,
+					 uint32_t cid_b, const struct meta_place_path *b);
+
+/* ---- space (SPEC 7.1) ---- */
+
+/* A chunk's space as reported and as meta charged it since. */
+struct meta_place_space {
+	uint64_t valid;			/* reported; without slow or isolated disks (4.7) */
+	uint64_t thin_used;		/* thin segments in the last report (bytes) */
+	uint32_t new_thin_pids;		/* thin pextents created since that report */
+	uint32_t thick_pids;		/* thick pextents with a replica here */
+	uint32_t thin_reserve_pids;	/* reserved for allocations in flight */
+	uint32_t thick_reserve_pids;
+	uint32_t thin_rx_pids;		/* as a recover/migrate dst (0 when none runs) */
+	uint32_t thick_rx_pids;
+};
+
+/* allocated split by kind, bytes; an extent (256 MiB) per pid counted */
+struct meta_place_alloc {
+	uint64_t thin;			/* thin_used */
+	uint64_t new_thin;
+	uint64_t thick;
+	uint64_t reserve;		/* thin and thick */
+	uint64_t rx;			/* thin and thick */
+	uint64_t allocated;		/* the sum */
+};
+
+/*
+ * allocated = thin (last report) + new thin + thick + reserve + rx, SPEC
+ * 7.1's refined form: thin = report + new thin + thin reserve + thin rx,
+ * thick = pid set + thick reserve + thick rx, 256 MiB a pid.
+ */
+void meta_place_space_split(const struct meta_place_space *s, struct meta_place_alloc *out);
+uint64_t meta_place_allocated(const struct meta_place_space *s);
+
+/* ---- load levels (SPEC 6.2) ---- */
+
+enum meta_load_level {
+	META_LOAD_LOW = 0,
+	META_LOAD_MEDIUM,
+	META_LOAD_HIGH,
+	META_LOAD_VERY_HIGH,
+	META_LOAD_SUPER_HIGH,	/* a chunk only */
+};
+
+/* Where each level starts, permille of allocated / valid. */
+struct meta_load_thresholds {
+	uint32_t medium, high, very_high, super_high;
+};
+#define META_LOAD_THRESHOLDS_DEFAULT { 500, 600, 900, 950 }
+
+/* "low", "medium", ... */
+const char *meta_load_level_name(enum meta_load_level l);
+/* thresholds rising strictly, super high at most 1000: usable */
+bool meta_load_thresholds_valid(const struct meta_load_thresholds *t);
+/*
+ * The level of allocated over valid. A chunk (chunk true) may be super
+ * high; the cluster stops at very high. valid 0: super high (very high).
+ */
+enum meta_load_level meta_load_level(uint64_t allocated, uint64_t valid, bool chunk,
+				     const struct meta_load_thresholds *t);
+
+/* ---- allocation ---- */
+
+/* A chunk as placement sees it. */
+struct meta_place_chunk {
+	uint32_t cid;			/* 1..255 (location.h); others never chosen */
+	bool healthy;			/* CHUNK_HEALTHY */
+	bool failslow;			/* slow disk (SPEC 4.7) */
+	struct meta_place_path topo;
+	uint64_t valid, allocated;	/* meta_place_allocated */
+};
+
+struct meta_place_req {
+	uint32_t n;			/* replicas, 1..4 */
+	uint32_t prefer_cid;		/* prefer local; 0 = none */
+	uint64_t need;			/* bytes a replica takes: an extent */
+};
+
+/* what the choice followed, for logs, tests and `cluster load` */
+struct meta_place_info {
+	uint32_t eligible;		/* chunks that could take a replica */
+	enum meta_load_level cluster;	/* the cluster's level */
+	enum meta_load_level level;	/* the rules followed */
+	bool stretched;
+};
+
+/*
+ * The cluster's level: allocated over valid of the healthy chunks.
+ */
+enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, size_t nc,
+					      const struct meta_load_thresholds *t);
+
+/*
+ * Choose r->n distinct chunks for the replicas of a new pextent, in order
+ * (prefer local first when it is chosen), into out[0..n-1]. Returns n, or
+ * -1 when fewer than n chunks can take one (or n is 0 or above 4, or cids
+ * repeat). info (may be NULL) is filled either way. t NULL: the defaults.
+ */
+int meta_place(const struct meta_place_chunk *c, size_t nc, const struct meta_place_req *r,
+	       const struct meta_load_thresholds *t, uint32_t *out, struct meta_place_info *info);
 
 #endif

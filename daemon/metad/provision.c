@@ -11,33 +11,67 @@
 #include "rpc.h"
 #include "util.h"
 
+/* chunk c's place in the topology: its brick and the brick's rack and zone
+ * (a level the walk does not meet stays 0: missing) */
+static struct meta_place_path topo_path(struct meta *m, const struct meta_chunk *c)
+{
+	struct meta_place_path p = { 0 };
+	uint64_t id = c->topo_id;
+
+	for (int up = 0; id && up < TOPO_NODE; up++) {
+		struct meta_topo *o = meta_topo_find(&m->topos, id);
+		if (!o)
+			break;
+		if (o->type == TOPO_ZONE)
+			p.zone = o->id;
+		else if (o->type == TOPO_RACK)
+			p.rack = o->id;
+		else if (o->type == TOPO_BRICK)
+			p.brick = o->id;
+		id = o->parent;
+	}
+	return p;	/* node 0: each chunk is a node of its own */
+}
+
 /*
- * Placement candidates from the chunk table; returns how many. `settled`:
- * as if every chunk had just reported, without the full-extent charge of
- * its new thin pextents (SPEC 7.1 "new thin", pending until the next report).
+ * Placement candidates from the chunk and topology tables; returns how
+ * many. `settled`: as if every chunk had just reported, without the
+ * full-extent charge of its new thin pextents (SPEC 7.1 "new thin", pending
+ * until the next report). Failslow and rx are not in the tables yet.
  */
-static size_t candidates(struct meta *m, struct meta_place_cand *out, bool settled)
+static size_t candidates(struct meta *m, struct meta_place_chunk *out, bool settled)
 {
 	size_t n = 0;
 
 	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
 		struct meta_chunk *c = &m->chunks.by_cid[cid];
-		uint64_t alloc;
+		struct meta_place_space sp = {
+			.valid = c->space.valid,
+			.thin_used = c->space.thin_used,
+			.new_thin_pids = settled ? 0 : c->new_thin_pids,
+			.thick_pids = c->thick_pids,
+		};
 		if (!c->cid)
 			continue;
-		alloc = meta_chunk_allocated(c);
-		if (settled)
-			alloc -= (uint64_t)c->new_thin_pids * ZBS_EXTENT_SIZE;
-		out[n].cid = cid;
-		out[n].healthy = c->status == CHUNK_HEALTHY;
-		out[n].free = c->space.valid > alloc ? c->space.valid - alloc : 0;
+		out[n] = (struct meta_place_chunk){
+			.cid = cid,
+			.healthy = c->status == CHUNK_HEALTHY,
+			.topo = topo_path(m, c),
+			.valid = sp.valid,
+			.allocated = meta_place_allocated(&sp),
+		};
 		n++;
 	}
 	return n;
 }
 
+static uint64_t free_of(const struct meta_place_chunk *c)
+{
+	return c->valid > c->allocated ? c->valid - c->allocated : 0;
+}
+
 /* "cid 1: 12 GiB free, cid 2: 0 B free, cid 3: not healthy" for ENOSPC */
-static void describe_chunks(const struct meta_place_cand *cands, size_t n, char *buf, size_t len)
+static void describe_chunks(const struct meta_place_chunk *cands, size_t n, char *buf, size_t len)
 {
 	size_t at = 0;
 
@@ -46,7 +80,7 @@ static void describe_chunks(const struct meta_place_cand *cands, size_t n, char 
 		char sz[32];
 		int k;
 
-		zbs_format_size(cands[i].free, sz, sizeof(sz));
+		zbs_format_size(free_of(&cands[i]), sz, sizeof(sz));
 		k = snprintf(buf + at, len - at, "%scid %u: %s%s", i ? ", " : "", cands[i].cid,
 			     cands[i].healthy ? sz : "not healthy", cands[i].healthy ? " free" : "");
 		if (k < 0)
@@ -55,25 +89,55 @@ static void describe_chunks(const struct meta_place_cand *cands, size_t n, char 
 	}
 }
 
+/* one new pextent of replica_num replicas on cands (charged as placed there) */
+static int place_one(struct meta_place_chunk *cands, size_t n, uint32_t replica_num,
+		     uint32_t prefer, uint32_t *out, uint32_t *eligible)
+{
+	struct meta_place_req r = { .n = replica_num, .prefer_cid = prefer,
+				    .need = ZBS_EXTENT_SIZE };
+	struct meta_place_info info;
+	int ret = meta_place(cands, n, &r, NULL, out, &info);
+
+	if (eligible)
+		*eligible = info.eligible;
+	if (ret < 0)
+		return -1;
+	for (uint32_t i = 0; i < replica_num; i++)
+		for (size_t j = 0; j < n; j++)
+			if (cands[j].cid == out[i])
+				cands[j].allocated += ZBS_EXTENT_SIZE;
+	return 0;
+}
+
 /*
  * Placement of `count` new pextents of replica_num replicas on `cands`,
  * each taking 256 MiB on its chunks; 0, or -1 with *eligible (may be NULL)
  * for the one that did not fit.
  */
-static int place_all(struct meta_place_cand *cands, size_t n, uint64_t count, uint32_t replica_num,
+static int place_all(struct meta_place_chunk *cands, size_t n, uint64_t count, uint32_t replica_num,
 		     uint32_t prefer, uint32_t *eligible)
 {
 	uint32_t out[ZBS_LOC_SLOTS];
 
-	for (uint64_t i = 0; i < count; i++) {
-		if (meta_place(cands, n, replica_num, prefer, ZBS_EXTENT_SIZE, out, eligible) < 0)
+	for (uint64_t i = 0; i < count; i++)
+		if (place_one(cands, n, replica_num, prefer, out, eligible))
 			return -1;
-		for (uint32_t r = 0; r < replica_num; r++)
-			for (size_t j = 0; j < n; j++)
-				if (cands[j].cid == out[r])
-					cands[j].free -= ZBS_EXTENT_SIZE;
-	}
 	return 0;
+}
+
+/*
+ * Do `count` pextents fit whatever the policy picks? They do when
+ * replica_num chunks can each take all of them: before each one those
+ * still have an extent free, so meta_place finds replica_num chunks.
+ */
+static bool fits_anyway(const struct meta_place_chunk *cands, size_t n, uint64_t count,
+			uint32_t replica_num)
+{
+	uint32_t roomy = 0;
+
+	for (size_t i = 0; i < n; i++)
+		roomy += cands[i].healthy && free_of(&cands[i]) / ZBS_EXTENT_SIZE >= count;
+	return roomy >= replica_num;
 }
 
 /*
@@ -87,11 +151,13 @@ static int place_all(struct meta_place_cand *cands, size_t n, uint64_t count, ui
 static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
 		       uint32_t prefer, struct merr *e)
 {
-	struct meta_place_cand cands[META_MAX_CID], settled[META_MAX_CID];
+	struct meta_place_chunk cands[META_MAX_CID], settled[META_MAX_CID];
 	size_t n = candidates(m, cands, false);
 	uint32_t eligible = 0;
 	char who[160];
 
+	if (replica_num && replica_num <= ZBS_LOC_SLOTS && fits_anyway(cands, n, count, replica_num))
+		return 0;	/* a big thick volume is not placed twice */
 	if (!place_all(cands, n, count, replica_num, prefer, &eligible))
 		return 0;
 	candidates(m, settled, true);
@@ -112,12 +178,12 @@ static int check_space(struct meta *m, uint64_t count, uint32_t replica_num,
 int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
 		    uint32_t prefer_cid, uint64_t *pidp, struct merr *e)
 {
-	struct meta_place_cand cands[META_MAX_CID];
+	struct meta_place_chunk cands[META_MAX_CID];
 	size_t n = candidates(m, cands, false);
 	uint32_t out[ZBS_LOC_SLOTS], loc = 0;
 	uint64_t pid;
 
-	if (meta_place(cands, n, v->replica_num, prefer_cid, ZBS_EXTENT_SIZE, out, NULL) < 0)
+	if (place_one(cands, n, v->replica_num, prefer_cid, out, NULL))
 		return check_space(m, 1, v->replica_num, prefer_cid, e);	/* why */
 	for (uint32_t r = 0; r < v->replica_num; r++)
 		loc = loc_add(loc, out[r]);
@@ -141,22 +207,82 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 	return 0;
 }
 
+/*
+ * Allocate v's vextents [from, to): the candidates are built once and
+ * charged as the pextents are placed (as place_all does). 0, or -1 with e
+ * when one cannot be placed (those before it stay).
+ */
+static int alloc_range(struct meta *m, struct meta_volume *v, uint32_t from, uint32_t to,
+		       struct merr *e)
+{
+	struct meta_place_chunk cands[META_MAX_CID];
+	size_t n = candidates(m, cands, false);
+	uint32_t out[ZBS_LOC_SLOTS];
+
+	for (uint32_t vno = from; vno < to; vno++) {
+		uint32_t loc = 0;
+		uint64_t pid;
+
+		if (place_one(cands, n, v->replica_num, v->prefer_cid, out, NULL))
+			return check_space(m, 1, v->replica_num, v->prefer_cid, e);
+		for (uint32_t r = 0; r < v->replica_num; r++)
+			loc = loc_add(loc, out[r]);
+		pid = meta_pext_new(&m->pexts, loc, v->thin, v->replica_num, v->prefer_cid,
+				    v->idx, vno);
+		meta_volume_set_vext(&m->vols, v, vno, pid);
+	}
+	return 0;
+}
+
+static void created(struct meta_volume *v)
+{
+	log_info("volume %s created: id %s size %llu replica %u %s", v->name, v->id,
+		 (unsigned long long)v->size, v->replica_num, v->thin ? "thin" : "thick");
+}
+
 int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 		       struct meta_volume **out, struct merr *e)
 {
 	struct meta_volume *v;
-	uint64_t pid;
+	bool sliced = !s->thin &&
+		      (s->size + ZBS_EXTENT_SIZE - 1) / ZBS_EXTENT_SIZE > META_CREATE_SLICE;
 
 	if (meta_volume_validate(m, s, e))
 		return -1;
-	v = meta_volume_add(&m->vols, s);
-	/* thick: reserve every extent now (validated above, cannot fail) */
-	for (uint32_t i = 0; !v->thin && i < v->nvext; i++)
-		if (meta_pext_alloc(m, v, i, v->prefer_cid, &pid, e))
-			abort();
-	log_info("volume %s created: id %s size %llu replica %u %s", v->name, v->id,
-		 (unsigned long long)v->size, v->replica_num, v->thin ? "thin" : "thick");
+	v = meta_volume_add(&m->vols, s, sliced);
 	*out = v;
+	if (sliced) {
+		log_info("volume %s: creating, %u thick extents to allocate", v->name, v->nvext);
+		return META_CREATE_PENDING;
+	}
+	/* thick: reserve every extent now (validated above, cannot fail) */
+	if (!v->thin && alloc_range(m, v, 0, v->nvext, e))
+		abort();
+	created(v);
+	return 0;
+}
+
+int meta_volume_create_step(struct meta *m, struct meta_volume *v, uint32_t budget,
+			    struct merr *e)
+{
+	uint32_t to = v->nvext - v->fill_next > budget ? v->fill_next + budget : v->nvext;
+
+	if (alloc_range(m, v, v->fill_next, to, e)) {
+		/* space went to others meanwhile: undo, say why */
+		log_warn("volume %s: creation failed at extent %u of %u: %s", v->name,
+			 v->fill_next, v->nvext, e->msg);
+		for (uint32_t i = 0; i < v->nvext; i++)
+			if (v->vtable[i])
+				meta_pext_free(&m->pexts, v->vtable[i]);
+		meta_volume_remove(&m->vols, v);
+		return -1;
+	}
+	v->fill_next = to;
+	if (to < v->nvext)
+		return 1;
+	v->creating = false;
+	meta_volume_store(&m->vols, v);
+	created(v);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Provisioning: volumes and the pextents behind them. Placement of new
- * pextents over the chunk table (the policy is placement.c's), the space
+ * pextents over the chunk and topology tables (the policy is placement.c's), the space
  * checks of SPEC 7.1, and volume create, resize and delete.
  */
 #ifndef ZBS_META_PROVISION_H
@@ -10,8 +10,21 @@
 #include "meta.h"
 
 int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struct merr *e);
+/*
+ * Create a volume: 0 when it is there (thin, or thick of at most
+ * META_CREATE_SLICE extents), META_CREATE_PENDING when a bigger thick one
+ * was started (*out creating: not found by clients, not persisted), or -1.
+ * meta_volume_create_step allocates the next slice of a pending one: 1 more
+ * to do, 0 done (persisted, found from now on), -1 failed (e set; the
+ * volume and what it had are gone). A stop midway leaves pextents no volume
+ * holds: the next load frees them.
+ */
+#define META_CREATE_SLICE 4096
+#define META_CREATE_PENDING 1
 int meta_volume_create(struct meta *m, const struct meta_volume_spec *s,
 		       struct meta_volume **out, struct merr *e);
+int meta_volume_create_step(struct meta *m, struct meta_volume *v, uint32_t budget,
+			    struct merr *e);
 int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, struct merr *e);
 /*
  * A deleted volume is gone for clients at once (its name is free); its

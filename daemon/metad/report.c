@@ -16,12 +16,33 @@ static uint32_t alive_with(const struct meta_pext *p, int slot)
 	return out;
 }
 
-void meta_data_report(struct meta *m, struct meta_session *s,
-		      const struct meta_replica_report *reps, size_t n)
+/* the replica of pid on s's chunk is gone: not alive there any more */
+static void removed(struct meta *m, struct meta_session *s, uint64_t pid)
+{
+	struct meta_pext *p = meta_pext(&m->pexts, pid);
+
+	if (p)
+		p->alive_location = loc_remove(p->alive_location, s->cid);
+}
+
+void meta_data_report(struct meta *m, struct meta_session *s, const struct meta_report *rep)
 {
 	uint32_t now = meta_now_s(m);
+	const struct meta_replica_report *reps = rep->reps;
 
-	for (size_t i = 0; i < n; i++) {
+	if (rep->base && (rep->base != s->report_seq || !s->report_seq)) {
+		log_info("[DATA REPORT] cid %u: a delta on report %llu, but meta holds %llu: "
+			 "asking for a full one", s->cid, (unsigned long long)rep->base,
+			 (unsigned long long)s->report_seq);
+		s->report_seq = 0;
+		return;
+	}
+	s->report_seq = rep->seq;
+	s->report_delta = rep->base != 0;
+	s->report_entries = rep->n + rep->nremoved;
+	for (size_t i = 0; i < rep->nremoved; i++)
+		removed(m, s, rep->removed[i]);
+	for (size_t i = 0; i < rep->n; i++) {
 		const struct meta_replica_report *r = &reps[i];
 		struct meta_pext *p;
 		int slot;

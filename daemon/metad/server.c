@@ -18,6 +18,7 @@
 #include "keepalive.h"
 #include "meta.h"
 #include "owner.h"
+#include "provision.h"
 #include "meta.pb-c.h"
 #include "server.h"
 #include "util.h"
@@ -45,6 +46,14 @@ struct meta_conn {
  * client's own send buffer) until the replies drain.
  */
 #define META_CONN_OUT_MAX (8U << 20)
+
+/* a reply sent when its volume's extents are all allocated */
+struct meta_later {
+	struct meta_conn *c;		/* NULL once the connection is gone */
+	struct zbs_rpc_hdr req;
+	struct meta_volume *v;
+	TAILQ_ENTRY(meta_later) link;
+};
 
 struct meta_reply {
 	struct meta_conn *c;
@@ -118,9 +127,14 @@ static void on_close(uv_handle_t *h)
 
 static void conn_close(struct meta_conn *c, const char *why)
 {
+	struct meta_later *l;
+
 	if (c->closing)
 		return;
 	c->closing = true;
+	TAILQ_FOREACH(l, &c->srv->later, link)
+		if (l->c == c)
+			l->c = NULL;	/* the work goes on, the reply nowhere */
 	if (why)
 		log_warn("closing connection from %s: %s", c->peer, why);
 	*c->pprev = c->next;
@@ -314,6 +328,49 @@ static void on_connection(uv_stream_t *ls, int status)
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+static void on_idle(uv_idle_t *h)
+{
+	struct meta_server *srv = h->data;
+	struct meta_later *l, *n;
+
+	clock_now(&srv->m);
+	for (l = TAILQ_FIRST(&srv->later); l; l = n) {
+		struct merr e = { 0 };
+		int rc;
+
+		n = TAILQ_NEXT(l, link);
+		rc = meta_volume_create_step(&srv->m, l->v, META_CREATE_SLICE, &e);
+		if (rc > 0)
+			continue;
+		if (l->c) {
+			struct meta_reply r = { l->c, &l->req };
+			if (rc == 0)
+				meta_reply_volume(&r, l->v);
+			else
+				reply_err(l->c, &l->req, &e);
+		}
+		TAILQ_REMOVE(&srv->later, l, link);
+		free(l);
+	}
+	if (TAILQ_EMPTY(&srv->later))
+		uv_idle_stop(&srv->idle);
+}
+
+int meta_reply_later(struct meta_reply *r, struct meta_volume *v)
+{
+	struct meta_server *srv = r->c->srv;
+	struct meta_later *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		abort();
+	l->c = r->c;
+	l->req = *r->req;
+	l->v = v;
+	TAILQ_INSERT_TAIL(&srv->later, l, link);
+	uv_idle_start(&srv->idle, on_idle);	/* the loop does not sleep meanwhile */
+	return 0;
+}
+
 static void on_check(uv_check_t *h)
 {
 	struct meta_server *srv = h->data;
@@ -358,6 +415,7 @@ int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, con
 
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = uv_default_loop();
+	TAILQ_INIT(&srv->later);
 	meta_init(&srv->m, cfg);
 	clock_now(&srv->m);
 	if (meta_store_open(&srv->store, datadir, err, sizeof(err))) {
@@ -383,6 +441,8 @@ int meta_server_init(struct meta_server *srv, const struct meta_config *cfg, con
 	}
 	uv_tcp_getsockname(&srv->listen, (struct sockaddr *)&sin, &namelen);
 	srv->port = ntohs(sin.sin_port);
+	uv_idle_init(srv->loop, &srv->idle);
+	srv->idle.data = srv;
 	uv_check_init(srv->loop, &srv->check);
 	srv->check.data = srv;
 	uv_check_start(&srv->check, on_check);
@@ -415,6 +475,13 @@ void meta_server_run(struct meta_server *srv)
 
 void meta_server_fini(struct meta_server *srv)
 {
+	struct meta_later *l;
+
+	while ((l = TAILQ_FIRST(&srv->later))) {	/* the load frees what they had */
+		TAILQ_REMOVE(&srv->later, l, link);
+		free(l);
+	}
+	meta_flush_keepalives(&srv->m);
 	meta_store_commit(srv->store);
 	uv_walk(srv->loop, close_walk, srv);
 	uv_run(srv->loop, UV_RUN_DEFAULT);

@@ -3,17 +3,21 @@
 #ifndef ZBS_META_SERVER_H
 #define ZBS_META_SERVER_H
 
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "meta.h"
 #include "store.h"
 
 struct meta_conn;
+struct meta_later;
 
 struct meta_server {
 	uv_loop_t *loop;
 	uv_tcp_t listen;
 	uv_check_t check;
+	uv_idle_t idle;			/* runs while volumes are being created */
+	TAILQ_HEAD(, meta_later) later;	/* replies waiting for them */
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	struct meta m;

@@ -90,6 +90,7 @@ void meta_session_store(struct meta_sessions *t, const struct meta_session *s)
 {
 	struct meta_rec r;
 
+	((struct meta_session *)s)->dirty = false;
 	if (!t->core->store)
 		return;
 	meta_rec_begin(&r, REC_SESSION);

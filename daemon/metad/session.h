@@ -39,6 +39,10 @@ struct meta_session {
 	uint64_t expire_wall_ns;	/* persisted */
 	/* in memory */
 	uint64_t expire_ns;		/* monotonic */
+	bool dirty;			/* expiry moved, written by the next tick */
+	uint64_t report_seq;		/* the data report applied last (0: none) */
+	bool report_delta;		/* ... a delta */
+	uint64_t report_entries;	/* ... of this many replicas and removals */
 	uint32_t leases;		/* pextents owned: the length of the list */
 	uint64_t owned_first, owned_last; /* the pids it owns, linked (0 = none) */
 	uint32_t ncmds, capcmds;

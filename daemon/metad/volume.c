@@ -60,10 +60,16 @@ struct meta_volume *meta_volume_find(struct meta_volumes *t, const char *key, st
 	struct meta_volume *by_id = meta_volume_by_id(t, key);
 	struct meta_volume *by_name = meta_volume_by_name(t, key);
 
-	if (by_id && by_name)
-		return by_id->idx < by_name->idx ? by_id : by_name;
-	if (by_id || by_name)
-		return by_id ? by_id : by_name;
+	struct meta_volume *v = by_id && by_name ? (by_id->idx < by_name->idx ? by_id : by_name) :
+				by_id ? by_id : by_name;
+
+	if (v && v->creating) {
+		merr_set(e, ZBS_RPC_EAGAIN, "volume '%s' is being created (%u of %u extents)",
+			 v->name, v->fill_next, v->nvext);
+		return NULL;
+	}
+	if (v)
+		return v;
 	merr_set(e, ZBS_RPC_ENOENT, "volume '%s' not found", key ? key : "");
 	return NULL;
 }
@@ -164,7 +170,8 @@ static void vtable_key(uint8_t k[44], const struct meta_volume *v, uint32_t vno)
 	meta_key_be64(k + 36, vno);
 }
 
-struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_volume_spec *s)
+struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_volume_spec *s,
+				    bool creating)
 {
 	struct meta_volume *v = volume_slot(t);
 	uuid_t u;
@@ -188,7 +195,9 @@ struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_vo
 	v->vtable = calloc(v->nvext, sizeof(uint64_t));
 	if (!v->vtable)
 		abort();
-	meta_volume_store(t, v);
+	v->creating = creating;
+	if (!creating)
+		meta_volume_store(t, v);
 	return v;
 }
 
@@ -245,6 +254,9 @@ void meta_volume_remove(struct meta_volumes *t, struct meta_volume *v)
 			meta_volume_set_vext(t, v, i, 0);
 	if (v->deleting) {
 		TAILQ_REMOVE(&t->deleting, v, deleting_link);
+	} else if (v->creating) {
+		HASH_DELETE(hh_id, t->by_id, v);	/* never stored */
+		HASH_DELETE(hh_name, t->by_name, v);
 	} else {
 		meta_store_del(t->core->store, REC_VOLUME, v->id, 36);
 		HASH_DELETE(hh_id, t->by_id, v);

@@ -28,6 +28,9 @@ struct meta_volume {
 	uint64_t *vtable;		/* vextent_no -> pid (0 = none) */
 	UT_hash_handle hh_id, hh_name;	/* meta_volumes.by_id, .by_name */
 	bool deleting;			/* detached: its pextents go in slices */
+	bool creating;			/* thick, its pextents being allocated in
+					 * slices: not found, not persisted yet */
+	uint32_t fill_next;		/* ... the next vextent to allocate */
 	TAILQ_ENTRY(meta_volume) deleting_link;
 };
 TAILQ_HEAD(meta_volume_list, meta_volume);
@@ -58,7 +61,7 @@ void meta_volumes_init(struct meta_volumes *t, struct meta_core *core);
 void meta_volumes_free(struct meta_volumes *t);
 struct meta_volume *meta_volume_by_id(struct meta_volumes *t, const char *id);
 struct meta_volume *meta_volume_by_name(struct meta_volumes *t, const char *name);
-/* by id or name, or ENOENT */
+/* by id or name, or ENOENT (EAGAIN while it is being created) */
 struct meta_volume *meta_volume_find(struct meta_volumes *t, const char *name_or_id,
 				     struct merr *e);
 /* the volume in slot idx (a pextent's back reference), or NULL */
@@ -66,8 +69,10 @@ struct meta_volume *meta_volume_at(struct meta_volumes *t, uint32_t idx);
 /* everything about a new volume but its space (provision.c checks that) */
 int meta_volume_check_spec(struct meta_volumes *t, struct meta_chunks *chunks,
 			   const struct meta_volume_spec *s, struct merr *e);
-/* a new volume from a checked spec: id made, indexed, persisted, no extents */
-struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_volume_spec *s);
+/* a new volume from a checked spec: id made, indexed, persisted unless it
+ * is `creating` (then meta_volume_store when it is done), no extents */
+struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_volume_spec *s,
+				    bool creating);
 void meta_volume_store(struct meta_volumes *t, const struct meta_volume *v);
 /* v[vno] = pid (0 = none), persisted */
 void meta_volume_set_vext(struct meta_volumes *t, struct meta_volume *v, uint32_t vno,

@@ -86,6 +86,12 @@ const char *zbs_meta_method_name(uint32_t m)
 		[ZBS_M_SET_PEXTENT_EXISTENCE] = "SetPExtentExistence",
 		[ZBS_M_REVOKE] = "Revoke",
 		[ZBS_M_PEXTENT_SHOW] = "PExtentShow",
+		[ZBS_M_REPLACE_REPLICA] = "ReplaceReplica",
+		[ZBS_M_RECOVER_STATUS] = "RecoverStatus",
+		[ZBS_M_RECOVER_LIST] = "RecoverList",
+		[ZBS_M_RECOVER_SET] = "RecoverSet",
+		[ZBS_M_RECOVER_SCAN] = "RecoverScan",
+		[ZBS_M_MIGRATE_CREATE] = "MigrateCreate",
 	};
 	return m > 0 && m < ZBS_M__COUNT ? names[m] : "unknown";
 }

@@ -53,6 +53,12 @@ enum zbs_meta_method {
 	ZBS_M_SET_PEXTENT_EXISTENCE,
 	ZBS_M_REVOKE,
 	ZBS_M_PEXTENT_SHOW,
+	ZBS_M_REPLACE_REPLICA,		/* ReplaceReplicaRequest -> Empty */
+	ZBS_M_RECOVER_STATUS,		/* Empty -> RecoverStatusResponse */
+	ZBS_M_RECOVER_LIST,		/* Empty -> RecoverListResponse */
+	ZBS_M_RECOVER_SET,		/* RecoverSetRequest -> RecoverStatusResponse */
+	ZBS_M_RECOVER_SCAN,		/* Empty -> Empty: scan every pextent now */
+	ZBS_M_MIGRATE_CREATE,		/* MigrateCreateRequest -> MigrateCreateResponse */
 	ZBS_M__COUNT
 };
 

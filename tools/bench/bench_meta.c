@@ -88,15 +88,20 @@ static struct chunk {
 	uint64_t last_ka_ns;		/* last keepalive answered */
 } chunks[NCHUNKS + 1];
 
+static void vnote(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "bench-meta: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void __attribute__((format(printf, 1, 2), noreturn)) fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "bench-meta: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -105,11 +110,9 @@ static void note(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "bench-meta: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static double secs_since(uint64_t t0)

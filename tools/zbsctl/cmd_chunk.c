@@ -138,7 +138,8 @@ static int session_run(const struct zbsctl_opts *o, int argc, char **argv)
 		if (argc >= 2 && !help)
 			zbsctl_err("unknown session verb or argument; see 'zbsctl session --help'");
 		fprintf(help ? stdout : stderr, "Usage: zbsctl [--json] session list\n\n"
-			"Chunk sessions: id, chunk, lease remaining, leases owned.\n");
+			"Chunk sessions: id, chunk, lease remaining, leases owned\n"
+			"(--json also: the last data report, full or delta, and its entries).\n");
 		return help ? ZBSCTL_OK : ZBSCTL_USAGE;
 	}
 	if ((st = zc_connect(o, &c)))
@@ -159,6 +160,10 @@ static int session_run(const struct zbsctl_opts *o, int argc, char **argv)
 			json_object_object_add(j, "lease_remaining_ms", json_object_new_int64(s->lease_remaining_ms));
 			json_object_object_add(j, "leases", json_object_new_int(s->leases));
 			json_object_object_add(j, "pending_commands", json_object_new_int(s->pending_commands));
+			json_object_object_add(j, "report_seq", json_object_new_uint64(s->report_seq));
+			json_object_object_add(j, "report_delta", json_object_new_boolean(s->report_delta));
+			json_object_object_add(j, "report_entries",
+					       json_object_new_uint64(s->report_entries));
 			json_object_array_add(a, j);
 		}
 		zc_print_json(a);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The access agent's core (daemon/chunkd/agent.c) against real zbs-metad and
+# The access agent's core (daemon/chunkd/chunk_agent.c) against real zbs-metad and
 # zbs-chunkd processes, driven by zbs-agent-cli as the kernel would drive it:
 # leases, generation sync, stale/dead replica removal, kernel reports,
 # lease_epoch takeover, revoke relay, the worker pool; zbs-chunkd access

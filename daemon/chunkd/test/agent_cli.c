@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * zbs-agent-cli: drive the access agent's core (daemon/chunkd/agent.c) as
+ * zbs-agent-cli: drive the access agent's core (daemon/chunkd/chunk_agent.c) as
  * the kernel would, without netlink: keep a meta session as an access-only
  * chunk (no store), then run the commands given as arguments in order,
  * printing one line per result. For the native tests of the agent.
@@ -35,9 +35,9 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "agent.h"
+#include "chunk_agent.h"
 #include "log.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "util.h"
 
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
@@ -79,7 +79,7 @@ static const char *errname(int e)
 	}
 }
 
-static void print_map(const char *prefix, int err, const struct zbs_agent_map *m)
+static void print_map(const char *prefix, int err, const struct chunk_agent_map *m)
 {
 	if (err) {
 		printf("%serr=%d %s\n", prefix, err, errname(err));
@@ -95,32 +95,32 @@ static void print_map(const char *prefix, int err, const struct zbs_agent_map *m
 
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
 		printf("%s%u@%s:%u%s", i ? "," : "", m->rep[i].cid, ip, m->rep[i].port,
-		       m->rep[i].flags & ZBS_AGENT_RF_LOCAL ? "L" : "");
+		       m->rep[i].flags & CHUNK_AGENT_RF_LOCAL ? "L" : "");
 	}
 	printf("\n");
 }
 
 static int cmp_res(const void *x, const void *y)
 {
-	const struct zbs_agent_result *a = x, *b = y;
+	const struct chunk_agent_result *a = x, *b = y;
 
 	return a->req.vextent < b->req.vextent ? -1 : a->req.vextent > b->req.vextent;
 }
 
-static int amap_submit(struct zbs_agent *a, const char *vol, uint64_t vext, uint64_t id, bool w)
+static int amap_submit(struct chunk_agent *a, const char *vol, uint64_t vext, uint64_t id, bool w)
 {
-	struct zbs_agent_req r = { .type = ZBS_AREQ_MAP, .vextent = vext, .req_id = id, .write = w };
+	struct chunk_agent_req r = { .type = CHUNK_AREQ_MAP, .vextent = vext, .req_id = id, .write = w };
 
 	snprintf(r.volume_id, sizeof(r.volume_id), "%s", vol);
-	return zbs_agent_submit(a, &r);
+	return chunk_agent_submit(a, &r);
 }
 
 /* COUNT requests through the pool, reaped through the eventfd as a netlink
  * loop would; bounded by 60 s. retry: EAGAIN answers are asked again. */
-static int amap(struct zbs_agent *a, const char *vol, uint64_t first, uint64_t count, bool w,
+static int amap(struct chunk_agent *a, const char *vol, uint64_t first, uint64_t count, bool w,
 		bool retry)
 {
-	struct zbs_agent_result *res = calloc(count ? count : 1, sizeof(*res));
+	struct chunk_agent_result *res = calloc(count ? count : 1, sizeof(*res));
 	uint64_t got = 0, ok = 0, retries = 0, deadline = zbs_now_ns() + 60000000000ULL;
 
 	if (!res)
@@ -131,14 +131,14 @@ static int amap(struct zbs_agent *a, const char *vol, uint64_t first, uint64_t c
 			return -1;
 		}
 	while (got < count && zbs_now_ns() < deadline) {
-		struct pollfd p = { zbs_agent_fd(a), POLLIN, 0 };
+		struct pollfd p = { chunk_agent_fd(a), POLLIN, 0 };
 		size_t n;
 
 		if (poll(&p, 1, 1000) <= 0)
 			continue;
-		n = zbs_agent_reap(a, res + got, count - got);
+		n = chunk_agent_reap(a, res + got, count - got);
 		for (size_t i = 0; i < n; i++) {
-			struct zbs_agent_result *x = &res[got];
+			struct chunk_agent_result *x = &res[got];
 
 			if (retry && x->err == -EAGAIN) {
 				usleep(50000);
@@ -187,12 +187,12 @@ int main(int argc, char **argv)
 		{ "data-timeout-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct zbs_ms_config cfg = { 0 };
-	struct zbs_agent_config acfg = { 0 };
-	struct zbs_agent_ops aops = { .revoke = on_revoke, .drain = on_drain };
-	struct zbs_ms_ops ops = { 0 };
-	struct zbs_meta_session *ms;
-	struct zbs_agent *a;
+	struct chunk_session_config cfg = { 0 };
+	struct chunk_agent_config acfg = { 0 };
+	struct chunk_agent_ops aops = { .revoke = on_revoke, .drain = on_drain };
+	struct chunk_session_ops ops = { 0 };
+	struct chunk_session *ms;
+	struct chunk_agent *a;
 	const char *uuid = NULL, *data = "127.0.0.1:10201";
 	char genuuid[40];
 	int c, st = 0;
@@ -223,42 +223,42 @@ int main(int argc, char **argv)
 		uuid = genuuid;
 	}
 	acfg.meta_addr = cfg.meta_addr;
-	a = zbs_agent_start(&acfg, &aops);
+	a = chunk_agent_start(&acfg, &aops);
 	if (!a)
 		return 1;
 	cfg.uuid = uuid;
 	cfg.data_addr = data;
 	cfg.rpc_addr = data;
-	ops.revoke = zbs_agent_revoke_hook;
+	ops.revoke = chunk_agent_revoke_hook;
 	ops.revoke_arg = a;
-	ms = zbs_meta_session_start(&cfg, &ops);
+	ms = chunk_session_start(&cfg, &ops);
 	if (!ms) {
-		zbs_agent_stop(a);
+		chunk_agent_stop(a);
 		return 1;
 	}
-	zbs_agent_set_session(a, ms);
-	struct zbs_agent_conn *conn = zbs_agent_conn_new(a);
+	chunk_agent_set_session(a, ms);
+	struct chunk_agent_conn *conn = chunk_agent_conn_new(a);
 
 	for (int i = optind; i < argc && !st; i++) {
 		const char *cmd = argv[i];
-		struct zbs_agent_map m;
+		struct chunk_agent_map m;
 
 		if (!strcmp(cmd, "wait")) {
 			uint64_t end = zbs_now_ns() + 10000000000ULL;
-			while (!zbs_meta_session_id(ms) && zbs_now_ns() < end)
+			while (!chunk_session_id(ms) && zbs_now_ns() < end)
 				usleep(20000);
-			if (!zbs_meta_session_id(ms)) {
+			if (!chunk_session_id(ms)) {
 				printf("session none\n");
 				st = 1;
 			} else {
-				printf("session cid=%u sid=%llu\n", zbs_meta_session_cid(ms),
-				       (unsigned long long)zbs_meta_session_id(ms));
+				printf("session cid=%u sid=%llu\n", chunk_session_cid(ms),
+				       (unsigned long long)chunk_session_id(ms));
 			}
 		} else if (!strcmp(cmd, "map")) {
 			need(argc, i, 3, cmd);
 			uint64_t t0 = zbs_now_ns();
-			int err = zbs_agent_get_map(conn, argv[i + 1], strtoull(argv[i + 2], NULL, 0),
-						    argv[i + 3][0] == 'w', &m);
+			int err = chunk_agent_get_map(conn, argv[i + 1], strtoull(argv[i + 2], NULL, 0),
+						      argv[i + 3][0] == 'w', &m);
 			print_map("map ", err, &m);
 			printf("took_ms %llu\n", (unsigned long long)(zbs_now_ns() - t0) / 1000000);
 			i += 3;
@@ -274,32 +274,32 @@ int main(int argc, char **argv)
 			 * reports it; failed-le: under an explicit lease_epoch */
 			bool le = !strcmp(cmd, "failed-le");
 			uint64_t pid, lease_epoch = 0;
-			struct zbs_agent_lease l;
+			struct chunk_agent_lease l;
 
 			need(argc, i, le ? 5 : 4, cmd);
 			pid = strtoull(argv[i + 1], NULL, 0);
 			if (le)
 				lease_epoch = strtoull(argv[i + 5], NULL, 0);
-			else if (zbs_agent_lease_get(a, pid, &l) == 0)
+			else if (chunk_agent_lease_get(a, pid, &l) == 0)
 				lease_epoch = l.lease_epoch;
-			int err = zbs_agent_replica_failed(conn, pid, strtoull(argv[i + 2], NULL, 0),
-							   lease_epoch,
-							   (uint32_t)strtoul(argv[i + 3], NULL, 0),
-							   strtoull(argv[i + 4], NULL, 0));
+			int err = chunk_agent_replica_failed(conn, pid, strtoull(argv[i + 2], NULL, 0),
+							     lease_epoch,
+							     (uint32_t)strtoul(argv[i + 3], NULL, 0),
+							     strtoull(argv[i + 4], NULL, 0));
 			printf("failed err=%d\n", err);
 			i += le ? 5 : 4;
 		} else if (!strcmp(cmd, "exist")) {
 			need(argc, i, 2, cmd);
-			int err = zbs_agent_existence(conn, strtoull(argv[i + 1], NULL, 0),
-						      strtoull(argv[i + 2], NULL, 0));
+			int err = chunk_agent_existence(conn, strtoull(argv[i + 1], NULL, 0),
+							strtoull(argv[i + 2], NULL, 0));
 			printf("exist err=%d\n", err);
 			i += 2;
 		} else if (!strcmp(cmd, "leases")) {
-			printf("leases %zu\n", zbs_agent_lease_count(a));
+			printf("leases %zu\n", chunk_agent_lease_count(a));
 		} else if (!strcmp(cmd, "lease")) {
-			struct zbs_agent_lease l;
+			struct chunk_agent_lease l;
 			need(argc, i, 1, cmd);
-			if (zbs_agent_lease_get(a, strtoull(argv[i + 1], NULL, 0), &l))
+			if (chunk_agent_lease_get(a, strtoull(argv[i + 1], NULL, 0), &l))
 				printf("lease none\n");
 			else
 				printf("lease volume=%s vext=%llu pid=%llu lease_epoch=%llu gen=%llu\n",
@@ -331,9 +331,9 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	zbs_agent_conn_free(conn);
-	zbs_agent_shutdown(a);
-	zbs_meta_session_stop(ms);
-	zbs_agent_stop(a);
+	chunk_agent_conn_free(conn);
+	chunk_agent_shutdown(a);
+	chunk_session_stop(ms);
+	chunk_agent_stop(a);
 	return st;
 }

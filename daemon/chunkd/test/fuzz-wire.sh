@@ -26,7 +26,7 @@ else
 	exit 1
 fi
 if clang "${CF[@]}" -o "$out/fuzz_store" "$top/daemon/chunkd/test/fuzz_store.c" \
-	"$top/daemon/chunkd/store.c" "$top/daemon/lib/wire.c" "$top/daemon/lib/log.c" \
+	"$top/daemon/chunkd/chunk_store.c" "$top/daemon/lib/wire.c" "$top/daemon/lib/log.c" \
 	-llmdb -luuid -lpthread > "$work/build.log" 2>&1; then
 	echo "ok 2 - build fuzz_store with libFuzzer"
 else

@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness for request execution: the byte stream is split into
  * frames as the server does, and every frame that passes the stateless
- * checks runs through zbs_store_exec() against a real store in a temp dir
+ * checks runs through chunk_store_exec() against a real store in a temp dir
  * (pids folded to 0..3 so requests meet existing replicas). Invariants: no
  * crash or sanitizer report; replies are well formed; a replica's gen moves
  * only through an accepted WRITE (+1) or RECOVER_END, or a re-creation.
@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "store.h"
+#include "chunk_store.h"
 
-static struct zbs_store *st;
+static struct chunk_store *st;
 static char dir[256];
 static uint8_t out[ZBS_WIRE_MAX_IO];
 
@@ -28,7 +28,7 @@ static int rm_one(const char *p, const struct stat *sb, int f, struct FTW *w)
 
 static void cleanup(void)
 {
-	zbs_store_close(st);
+	chunk_store_close(st);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -45,14 +45,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(path, sizeof(path), "%s/data", dir);
-	if (zbs_store_open(path, NULL, &st))
+	if (chunk_store_open(path, NULL, &st))
 		abort();
 	atexit(cleanup);
 	return 0;
 }
 
 struct ctx {
-	struct zbs_store_batch b;
+	struct chunk_store_batch b;
 };
 
 static void on_frame(const struct zbs_req *r0, int status, const uint8_t *payload, uint32_t plen,
@@ -60,7 +60,7 @@ static void on_frame(const struct zbs_req *r0, int status, const uint8_t *payloa
 {
 	struct ctx *c = arg;
 	struct zbs_req r = *r0;
-	struct zbs_replica_info before, after;
+	struct chunk_replica_info before, after;
 	struct zbs_reply rep;
 	int had;
 
@@ -69,8 +69,8 @@ static void on_frame(const struct zbs_req *r0, int status, const uint8_t *payloa
 	r.pid %= 4;
 	r.epoch %= 3;
 	r.lease_epoch %= 8;
-	had = zbs_store_get_replica(st, r.pid, &before) == 0;
-	zbs_store_exec(st, &c->b, &r, payload, out, &rep);
+	had = chunk_store_get_replica(st, r.pid, &before) == 0;
+	chunk_store_exec(st, &c->b, &r, payload, out, &rep);
 	if (rep.id != r.id || rep.opcode != r.opcode || rep.status > ZBS_ST_MAX)
 		abort();
 	if (rep.status && rep.length)
@@ -79,7 +79,7 @@ static void on_frame(const struct zbs_req *r0, int status, const uint8_t *payloa
 		abort();
 	if (!rep.status && r.opcode == ZBS_OP_GET_BLOCK_MAP && rep.length != ZBS_WIRE_BLOCK_MAP_BYTES)
 		abort();
-	if (had && zbs_store_get_replica(st, r.pid, &after) == 0 && after.epoch == before.epoch) {
+	if (had && chunk_store_get_replica(st, r.pid, &after) == 0 && after.epoch == before.epoch) {
 		uint64_t want = before.gen;
 
 		bool write = r.opcode == ZBS_OP_WRITE || r.opcode == ZBS_OP_WRITE_ZEROES;
@@ -106,6 +106,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ctx c = { .b = { .n = 0 } };
 
 	zbs_wire_parse_stream(data, size, on_frame, &c);
-	zbs_store_batch_commit(st, &c.b);
+	chunk_store_batch_commit(st, &c.b);
 	return 0;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * In-process tests of the extent store (daemon/chunkd/store.c): the API the
+ * In-process tests of the extent store (daemon/chunkd/chunk_store.c): the API the
  * meta session uses (foreach, space, delete, uuid) from concurrent threads,
  * thin/thick accounting, the gen window, orphan cleanup, corrupt replica
- * records, the LMDB open flags. store.c is included so its static helpers
+ * records, the LMDB open flags. chunk_store.c is included so its static helpers
  * can be tested directly.
  */
 #include <setjmp.h>
@@ -12,13 +12,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../store.c"
+#include "../chunk_store.c"
 #include "harness.h"
+#include <sys/resource.h>
+
+#include "store_fill.h"
 
 struct fix {
 	char tmp[512];
 	char dir[600];
-	struct zbs_store *st;
+	struct chunk_store *st;
 };
 
 static int setup(void **state)
@@ -29,7 +32,7 @@ static int setup(void **state)
 	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
 	snprintf(f->dir, sizeof(f->dir), "%s/data", f->tmp);
 	zbs_log_init("test_store", ZBS_LOG_WARN);
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 	*state = f;
 	return 0;
 }
@@ -38,37 +41,37 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	harness_rmrf(f->tmp);
 	free(f);
 	return 0;
 }
 
 /* Run one request through the data path and commit it. */
-static uint32_t run(struct zbs_store *st, uint16_t op, uint64_t pid, uint64_t epoch,
+static uint32_t run(struct chunk_store *st, uint16_t op, uint64_t pid, uint64_t epoch,
 		    uint64_t le, uint64_t gen, uint64_t off, uint32_t len, uint32_t flags,
 		    void *data, struct zbs_reply *rep)
 {
 	struct zbs_req req = { .opcode = op, .pid = pid, .epoch = epoch, .lease_epoch = le,
 			       .gen = gen, .offset = off, .length = len, .flags = flags };
-	struct zbs_store_batch b = { .n = 0 };
+	struct chunk_store_batch b = { .n = 0 };
 	struct zbs_reply tmp;
 
 	if (!rep)
 		rep = &tmp;
 	if (zbs_wire_check_req(&req) != ZBS_ST_OK)
 		return ZBS_ST_INVAL;
-	zbs_store_exec(st, &b, &req, data, data, rep);
-	if (zbs_store_batch_commit(st, &b) != ZBS_ST_OK)
+	chunk_store_exec(st, &b, &req, data, data, rep);
+	if (chunk_store_batch_commit(st, &b) != ZBS_ST_OK)
 		return ZBS_ST_IO;
 	return rep->status;
 }
 
 static void reopen(struct fix *f)
 {
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 }
 
 static void test_uuid_stable(void **state)
@@ -77,27 +80,27 @@ static void test_uuid_stable(void **state)
 	char u[40];
 	uuid_t parsed;
 
-	snprintf(u, sizeof(u), "%s", zbs_store_uuid(f->st));
+	snprintf(u, sizeof(u), "%s", chunk_store_uuid(f->st));
 	assert_int_equal(strlen(u), 36);
 	assert_int_equal(uuid_parse(u, parsed), 0);
 	reopen(f);
-	assert_string_equal(zbs_store_uuid(f->st), u);
+	assert_string_equal(chunk_store_uuid(f->st), u);
 	/* expected identity accepted / refused */
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(zbs_store_open(f->dir, "00000000-0000-0000-0000-000000000000", &f->st),
+	assert_int_equal(chunk_store_open(f->dir, "00000000-0000-0000-0000-000000000000", &f->st),
 			 -EUCLEAN);
 	assert_null(f->st);
-	assert_int_equal(zbs_store_open(f->dir, u, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, u, &f->st), 0);
 }
 
 struct collect {
 	uint64_t pids[16];
-	struct zbs_replica_info info[16];
+	struct chunk_replica_info info[16];
 	int n;
 };
 
-static int collect_cb(const struct zbs_replica_info *i, void *arg)
+static int collect_cb(const struct chunk_replica_info *i, void *arg)
 {
 	struct collect *c = arg;
 
@@ -106,7 +109,7 @@ static int collect_cb(const struct zbs_replica_info *i, void *arg)
 	return 0;
 }
 
-static int stop_cb(const struct zbs_replica_info *i, void *arg)
+static int stop_cb(const struct chunk_replica_info *i, void *arg)
 {
 	(*(int *)arg)++;
 	return 7;
@@ -115,12 +118,12 @@ static int stop_cb(const struct zbs_replica_info *i, void *arg)
 static void test_foreach_space_delete(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_space_info sp;
+	struct chunk_space_info sp;
 	struct collect c = { .n = 0 };
 	uint8_t buf[4096] = { 1 };
 	int calls = 0;
 
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.used, 0);
 	assert_int_equal(sp.thin_used, 0);
 	assert_true(sp.total > 0 && sp.valid > 0 && sp.valid <= sp.total);
@@ -134,7 +137,7 @@ static void test_foreach_space_delete(void **state)
 				     (uint64_t)i * ZBS_BLOCK_SIZE, 4096, 0, buf, NULL), 0);
 	assert_int_equal(run(f->st, ZBS_OP_WRITE, 2, 22, 3, 0, 0, 4096, 0, buf, NULL), 0);
 
-	assert_int_equal(zbs_store_foreach_replica(f->st, collect_cb, &c), 0);
+	assert_int_equal(chunk_store_foreach_replica(f->st, collect_cb, &c), 0);
 	assert_int_equal(c.n, 2);
 	for (int i = 0; i < 2; i++) {
 		if (c.info[i].pid == 1) {
@@ -150,19 +153,19 @@ static void test_foreach_space_delete(void **state)
 			assert_true(c.info[i].thick);
 		}
 	}
-	assert_int_equal(zbs_store_foreach_replica(f->st, stop_cb, &calls), 7);
+	assert_int_equal(chunk_store_foreach_replica(f->st, stop_cb, &calls), 7);
 	assert_int_equal(calls, 1);
 
 	/* thick: charged a whole extent in used, not in thin_used */
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.thin_used, 3ULL * ZBS_BLOCK_SIZE);
 	assert_int_equal(sp.used, 3ULL * ZBS_BLOCK_SIZE + ZBS_EXTENT_SIZE);
 
-	assert_int_equal(zbs_store_delete_replica(f->st, 3, 1), -ENOENT);
-	assert_int_equal(zbs_store_delete_replica(f->st, 1, 10), -ESTALE);
-	assert_int_equal(zbs_store_delete_replica(f->st, 1, 11), 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 3, 1), -ENOENT);
+	assert_int_equal(chunk_store_delete_replica(f->st, 1, 10), -ESTALE);
+	assert_int_equal(chunk_store_delete_replica(f->st, 1, 11), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.thin_used, 0);
 	assert_int_equal(sp.used, ZBS_EXTENT_SIZE);
 	{
@@ -172,8 +175,8 @@ static void test_foreach_space_delete(void **state)
 		assert_int_equal(access(p, F_OK), -1);
 	}
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &c.info[0]), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &c.info[0]), -ENOENT);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &c.info[0]), 0);
 	assert_int_equal(c.info[0].gen, 1);
 	assert_true(c.info[0].thick);
 }
@@ -195,15 +198,15 @@ static void count_hook(void *arg)
 static void test_capacity_nospc(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_space_info sp;
-	struct zbs_replica_info ri;
+	struct chunk_space_info sp;
+	struct chunk_replica_info ri;
 	struct zbs_reply rep;
 	uint8_t buf[4096] = { 7 };
 
-	zbs_store_set_capacity(f->st, 2 * ZBS_BLOCK_SIZE);
-	zbs_store_set_space_hook(f->st, count_hook, NULL);
+	chunk_store_set_capacity(f->st, 2 * ZBS_BLOCK_SIZE);
+	chunk_store_set_space_hook(f->st, count_hook, NULL);
 	hook_calls = 0;
-	assert_int_equal(zbs_store_space(f->st, &sp), 0);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	assert_int_equal(sp.total, 2 * ZBS_BLOCK_SIZE);
 	assert_true(sp.valid <= sp.total);
 
@@ -218,15 +221,15 @@ static void test_capacity_nospc(void **state)
 			     &rep), ZBS_ST_NOSPC);
 	assert_int_equal(rep.gen, 2);		/* gen not consumed */
 	assert_int_equal(hook_calls, 2);
-	assert_int_equal(zbs_store_get_replica(f->st, 5, &ri), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 5, &ri), 0);
 	assert_int_equal(ri.state, ZBS_RSTATE_NORMAL);
 	assert_int_equal(ri.alloc_blocks, 2);
 	/* the same gen into an allocated block: fine */
 	assert_int_equal(run(f->st, ZBS_OP_WRITE, 5, 1, 1, 2, 4096, 4096, 0, buf, NULL), 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 5, &ri), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 5, &ri), 0);
 	assert_int_equal(ri.gen, 3);
 	/* a thick replica is charged whole; deleting gives the space back */
-	assert_int_equal(zbs_store_delete_replica(f->st, 5, 1), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 5, 1), 0);
 	assert_int_equal(atomic_load(&f->st->used_blocks), 0);
 	assert_int_equal(run(f->st, ZBS_OP_SYNC, 6, 1, 1, 0, 0, 0, ZBS_SF_THICK | ZBS_SF_CREATE, NULL, NULL), 0);
 	assert_int_equal(atomic_load(&f->st->used_blocks), EXTENT_BLOCKS);
@@ -237,7 +240,7 @@ static void test_capacity_nospc(void **state)
 /* The gen advances only over contiguously completed writes. */
 static void test_gen_window(void **state)
 {
-	struct zbs_replica *r = replica_new(1, 1, -1, false);
+	struct chunk_replica *r = replica_new(1, 1, -1, false);
 
 	(void)state;
 	r->next_gen = 4;	/* writes 0..3 accepted */
@@ -268,7 +271,7 @@ static void test_orphan_file_removed(void **state)
 }
 
 struct hammer {
-	struct zbs_store *st;
+	struct chunk_store *st;
 	uint64_t pid;
 	int iters;
 	int errors;
@@ -286,7 +289,7 @@ static void *writer(void *arg)
 		if (run(h->st, ZBS_OP_WRITE, h->pid, 1, 1, (uint64_t)i,
 			(uint64_t)(i % 128) * 4096, 4096, 0, buf, NULL))
 			h->errors++;
-		if (i % 50 == 0 && zbs_store_flush(h->st))
+		if (i % 50 == 0 && chunk_store_flush(h->st))
 			h->errors++;
 	}
 	return NULL;
@@ -301,13 +304,13 @@ static void *churner(void *arg)
 
 		if (run(h->st, ZBS_OP_SYNC, pid, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL))
 			h->errors++;
-		if (zbs_store_delete_replica(h->st, pid, 1))
+		if (chunk_store_delete_replica(h->st, pid, 1))
 			h->errors++;
 	}
 	return NULL;
 }
 
-static int count_cb(const struct zbs_replica_info *i, void *arg)
+static int count_cb(const struct chunk_replica_info *i, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
@@ -319,29 +322,244 @@ static void test_concurrent_session_calls(void **state)
 	struct fix *f = *state;
 	pthread_t w1, w2, ch;
 	struct hammer h1 = { f->st, 1, 300, 0 }, h2 = { f->st, 2, 300, 0 }, hc = { f->st, 0, 30, 0 };
-	struct zbs_replica_info info;
+	struct chunk_replica_info info;
 
 	assert_int_equal(pthread_create(&w1, NULL, writer, &h1), 0);
 	assert_int_equal(pthread_create(&w2, NULL, writer, &h2), 0);
 	assert_int_equal(pthread_create(&ch, NULL, churner, &hc), 0);
 	for (int i = 0; i < 200; i++) {
-		struct zbs_space_info sp;
+		struct chunk_space_info sp;
 		int n = 0;
 
-		assert_int_equal(zbs_store_foreach_replica(f->st, count_cb, &n), 0);
+		assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
 		assert_true(n <= 6);
-		assert_int_equal(zbs_store_space(f->st, &sp), 0);
+		assert_int_equal(chunk_store_space(f->st, &sp), 0);
 	}
 	pthread_join(w1, NULL);
 	pthread_join(w2, NULL);
 	pthread_join(ch, NULL);
 	assert_int_equal(h1.errors + h2.errors + hc.errors, 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &info), 0);
 	assert_int_equal(info.gen, 300);
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 	assert_int_equal(info.gen, 300);
 	assert_int_equal(info.alloc_blocks, 2);
+}
+
+/*
+ * The replica index grows with the replicas: at 20000 of them (sparse pids,
+ * as meta hands them out) it has at least one bucket per 10 replicas (the
+ * fixed 1024 buckets it had made chains of 20 here, of 100 at 10^5), every
+ * pid is found with its own fields and no other, and removing half of them
+ * leaves exactly the other half findable and listed.
+ */
+#define MANY_REPLICAS 20000
+#define MANY_PID(i) (1 + (uint64_t)(i) * 0x10000001ULL)
+
+static void test_index_many_replicas(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_replica_info ri;
+	const UT_hash_table *tbl;
+	unsigned maxchain = 0;
+	int n = 0;
+
+	pthread_rwlock_wrlock(&f->st->table_lock);
+	for (unsigned i = 0; i < MANY_REPLICAS; i++) {
+		struct chunk_replica *r = replica_new(MANY_PID(i), i + 1, -1, false);
+
+		assert_non_null(r);
+		assert_int_equal(table_insert_locked(f->st, r), 0);
+	}
+	pthread_rwlock_unlock(&f->st->table_lock);
+
+	tbl = f->st->table->hh.tbl;
+	assert_int_equal(tbl->num_items, MANY_REPLICAS);
+	assert_int_equal(f->st->nreplicas, MANY_REPLICAS);
+	for (unsigned b = 0; b < tbl->num_buckets; b++)
+		if (tbl->buckets[b].count > maxchain)
+			maxchain = tbl->buckets[b].count;
+	print_message("# %u replicas: %u buckets, longest chain %u\n", MANY_REPLICAS,
+		      tbl->num_buckets, maxchain);
+	assert_true(tbl->num_buckets >= MANY_REPLICAS / 10);
+	assert_true(maxchain <= 40);
+
+	for (unsigned i = 0; i < MANY_REPLICAS; i++) {
+		assert_int_equal(chunk_store_get_replica(f->st, MANY_PID(i), &ri), 0);
+		assert_int_equal(ri.pid, MANY_PID(i));
+		assert_int_equal(ri.epoch, i + 1);
+		assert_int_equal(chunk_store_get_replica(f->st, MANY_PID(i) + 1, &ri), -ENOENT);
+	}
+
+	for (unsigned i = 0; i < MANY_REPLICAS; i += 2) {
+		struct chunk_replica *r = table_lookup(f->st, MANY_PID(i));
+
+		assert_non_null(r);
+		table_remove(f->st, r);
+		replica_put(r);
+	}
+	for (unsigned i = 0; i < MANY_REPLICAS; i++)
+		assert_int_equal(chunk_store_get_replica(f->st, MANY_PID(i), &ri),
+				 i % 2 ? 0 : -ENOENT);
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, MANY_REPLICAS / 2);
+	assert_int_equal(f->st->nreplicas, MANY_REPLICAS / 2);
+}
+
+/*
+ * GC deletes never wait for the disk. With the metadata store held busy
+ * (this thread holds its write transaction, as a slow sync would), the
+ * "session" thread gets every one of GC_TEST_N deletes accepted, and from
+ * then on those replicas are neither served nor listed; a create of one of
+ * those pids waits until the old replica is gone and then makes a fresh
+ * one. Once the store is free the GC thread does them all, one durable
+ * commit per GC_BATCH (not one per replica), and after a reopen only the
+ * recreated replica is there.
+ */
+#define GC_TEST_N 3000		/* cheap replicas, pids 1000.. (plus 1..3) */
+
+struct gc_caller {
+	struct chunk_store *st;
+	atomic_int accepted, refused;
+	atomic_bool done;
+};
+
+static void *gc_caller_main(void *arg)
+{
+	struct gc_caller *g = arg;
+
+	for (uint64_t pid = 1; pid <= 3; pid++)
+		atomic_fetch_add(chunk_store_gc_delete(g->st, pid, 5) ? &g->refused : &g->accepted, 1);
+	for (uint64_t i = 0; i < GC_TEST_N; i++)
+		atomic_fetch_add(chunk_store_gc_delete(g->st, 1000 + i, 9) ? &g->refused
+									   : &g->accepted, 1);
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+struct creator {
+	struct chunk_store *st;
+	uint32_t status;
+	struct zbs_reply rep;
+};
+
+static void *creator_main(void *arg)
+{
+	struct creator *c = arg;
+
+	c->status = run(c->st, ZBS_OP_SYNC, 2, 6, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, &c->rep);
+	return NULL;
+}
+
+static void test_gc_never_waits_for_the_disk(void **state)
+{
+	struct fix *f = *state;
+	struct gc_caller g = { .st = f->st };
+	struct creator c = { .st = f->st };
+	struct chunk_replica_info ri;
+	struct chunk_space_info sp;
+	uint8_t buf[4096], rd[4096];
+	pthread_t gt, ct;
+	MDB_txn *busy;
+	uint64_t commits;
+	int n = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (uint64_t pid = 1; pid <= 3; pid++) {
+		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
+		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 0, 0, 4096, 0, buf, NULL), 0);
+	}
+	store_fill(f->st, 1000, GC_TEST_N, 9);
+	assert_int_equal(store_fill_count_files(f->dir), GC_TEST_N + 3);
+	assert_int_equal(chunk_store_gc_delete(f->st, 1, 4), -ESTALE);
+	assert_int_equal(chunk_store_gc_delete(f->st, 77, 1), -ENOENT);
+
+	/* the metadata store is busy: every delete is still accepted */
+	assert_int_equal(mdb_txn_begin(f->st->env, NULL, 0, &busy), 0);
+	assert_int_equal(pthread_create(&gt, NULL, gc_caller_main, &g), 0);
+	for (int i = 0; i < 3000 && !atomic_load(&g.done); i++)
+		usleep(10000);	/* a watchdog: the old synchronous delete never returns here */
+	if (!atomic_load(&g.done))
+		fail_msg("%d of %d GC deletes accepted while the metadata store was busy: "
+			 "the caller waits for the disk", atomic_load(&g.accepted), GC_TEST_N + 3);
+	pthread_join(gt, NULL);
+	assert_int_equal(atomic_load(&g.accepted), GC_TEST_N + 3);
+	assert_int_equal(atomic_load(&g.refused), 0);
+	assert_int_equal(atomic_load(&f->st->gc_commits), 0);
+
+	/* from acceptance on: not listed, not served, not counted */
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1000, &ri), -ENOENT);
+	assert_int_equal(run(f->st, ZBS_OP_READ, 1, 5, 1, 0, 0, 4096, 0, rd, NULL), ZBS_ST_NOENT);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 3, 5, 1, 0, 0, 0, 0, NULL, NULL), ZBS_ST_NOENT);
+	assert_int_equal(chunk_store_space(f->st, &sp), 0);
+	assert_int_equal(sp.thin_used, 0);
+	assert_int_equal(chunk_store_gc_delete(f->st, 1, 5), -ENOENT);	/* already under way */
+	/* a create of a pid being deleted waits for the old replica to go */
+	assert_int_equal(pthread_create(&ct, NULL, creator_main, &c), 0);
+
+	mdb_txn_abort(busy);
+	chunk_store_gc_wait(f->st);
+	pthread_join(ct, NULL);
+	commits = atomic_load(&f->st->gc_commits);
+	print_message("# %d GC deletes: %" PRIu64 " metadata commits\n", GC_TEST_N + 3, commits);
+	assert_true(commits >= (GC_TEST_N + 3 + GC_BATCH - 1) / GC_BATCH);
+	assert_true(commits <= (GC_TEST_N + 3) / GC_BATCH + 2);
+
+	assert_int_equal(c.status, ZBS_ST_OK);
+	assert_int_equal(c.rep.gen, 0);		/* a fresh replica, not the old one */
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &ri), 0);
+	assert_int_equal(ri.epoch, 6);
+	assert_int_equal(store_fill_count_files(f->dir), 1);	/* pid 2's new file */
+	assert_int_equal(run(f->st, ZBS_OP_READ, 2, 6, 1, 0, 0, 4096, 0, rd, NULL), 0);
+	memset(buf, 0, sizeof(buf));
+	assert_memory_equal(rd, buf, sizeof(rd));
+	reopen(f);
+	n = 0;
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &ri), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1000 + GC_TEST_N - 1, &ri), -ENOENT);
+}
+
+/* Closing the store finishes the GC deletes it accepted. */
+static void test_gc_done_at_close(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_replica_info ri;
+
+	store_fill(f->st, 50, 100, 3);
+	for (uint64_t pid = 50; pid < 150; pid++)
+		assert_int_equal(chunk_store_gc_delete(f->st, pid, 3), 0);
+	reopen(f);
+	for (uint64_t pid = 50; pid < 150; pid++)
+		assert_int_equal(chunk_store_get_replica(f->st, pid, &ri), -ENOENT);
+	assert_int_equal(store_fill_count_files(f->dir), 0);
+}
+
+/* Out of file descriptors at open: the error says so, the data dir is fine
+ * (before, it was refused as corrupt: "data file missing") */
+static void test_open_out_of_fds(void **state)
+{
+	struct fix *f = *state;
+	struct rlimit old, low;
+	int rc;
+
+	store_fill(f->st, 10, 200, 1);
+	chunk_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 150;	/* fewer than 2 a replica */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rc = chunk_store_open(f->dir, NULL, &f->st);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(rc, -EMFILE);
+	assert_null(f->st);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);	/* nothing lost */
+	assert_int_equal(store_fill_count_files(f->dir), 200);
 }
 
 /* Store a raw record under a raw key in the replica table of a closed store. */
@@ -384,7 +602,7 @@ static void poke_record(const char *dir, uint64_t pid, const void *val, size_t l
 static void test_bad_record_fails_one_replica(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_replica_info info;
+	struct chunk_replica_info info;
 	struct zbs_reply rep;
 	struct replica_rec rec;
 	uint8_t buf[4096], rd[4096], junk[10] = { 0xff };
@@ -395,7 +613,7 @@ static void test_bad_record_fails_one_replica(void **state)
 		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
 		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 5, 1, 0, 0, 4096, 0, buf, NULL), 0);
 	}
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
 	/* pid 1: a record of the wrong size; pid 3: an impossible state */
 	poke_record(f->dir, 1, junk, sizeof(junk));
@@ -407,10 +625,10 @@ static void test_bad_record_fails_one_replica(void **state)
 	rec.state = 99;
 	poke_record(f->dir, 3, &rec, sizeof(rec));
 
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 
 	/* the good one serves, at its gen */
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 	assert_int_equal(info.state, ZBS_RSTATE_NORMAL);
 	assert_false(info.broken);
 	assert_int_equal(info.gen, 1);
@@ -422,7 +640,7 @@ static void test_bad_record_fails_one_replica(void **state)
 
 	/* the bad ones are failed replicas */
 	for (uint64_t pid = 1; pid <= 3; pid += 2) {
-		assert_int_equal(zbs_store_get_replica(f->st, pid, &info), 0);
+		assert_int_equal(chunk_store_get_replica(f->st, pid, &info), 0);
 		assert_int_equal(info.state, ZBS_RSTATE_ERROR);
 		assert_true(info.broken);	/* left out of the data report */
 		assert_int_equal(run(f->st, ZBS_OP_SYNC, pid, 5, 1, 0, 0, 0, 0, NULL, &rep),
@@ -444,20 +662,20 @@ static void test_bad_record_fails_one_replica(void **state)
 	/* a FLUSH neither fails on them nor rewrites their records */
 	assert_int_equal(run(f->st, ZBS_OP_FLUSH, 0, 0, 0, 0, 0, 0, 0, NULL, NULL), 0);
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &info), 0);
 	assert_int_equal(info.state, ZBS_RSTATE_ERROR);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 	assert_int_equal(info.gen, 2);
 
 	/* GC or --drop-replica removes a failed replica, record and file */
-	assert_int_equal(zbs_store_delete_replica(f->st, 3, 5), 0);
-	assert_int_equal(zbs_store_delete_replica(f->st, 1, 5), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 3, 5), 0);
+	assert_int_equal(chunk_store_delete_replica(f->st, 1, 5), 0);
 	reopen(f);
-	assert_int_equal(zbs_store_get_replica(f->st, 1, &info), -ENOENT);
-	assert_int_equal(zbs_store_get_replica(f->st, 3, &info), -ENOENT);
+	assert_int_equal(chunk_store_get_replica(f->st, 1, &info), -ENOENT);
+	assert_int_equal(chunk_store_get_replica(f->st, 3, &info), -ENOENT);
 	snprintf(p, sizeof(p), "%s/replicas/1", f->dir);
 	assert_int_equal(access(p, F_OK), -1);
-	assert_int_equal(zbs_store_get_replica(f->st, 2, &info), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 2, &info), 0);
 }
 
 /*
@@ -467,20 +685,20 @@ static void test_bad_record_fails_one_replica(void **state)
 static void test_bad_key_keeps_files(void **state)
 {
 	struct fix *f = *state;
-	struct zbs_replica_info info;
+	struct chunk_replica_info info;
 	char p[700];
 	FILE *fp;
 
 	assert_int_equal(run(f->st, ZBS_OP_SYNC, 4, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
-	zbs_store_close(f->st);
+	chunk_store_close(f->st);
 	f->st = NULL;
 	poke_raw(f->dir, "abc", 3, "xyz", 3);
 	snprintf(p, sizeof(p), "%s/replicas/77", f->dir);
 	fp = fopen(p, "w");
 	assert_non_null(fp);
 	fclose(fp);
-	assert_int_equal(zbs_store_open(f->dir, NULL, &f->st), 0);
-	assert_int_equal(zbs_store_get_replica(f->st, 4, &info), 0);
+	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
+	assert_int_equal(chunk_store_get_replica(f->st, 4, &info), 0);
 	assert_int_equal(info.state, ZBS_RSTATE_NORMAL);
 	assert_int_equal(access(p, F_OK), 0);
 }
@@ -509,6 +727,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capacity_nospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_file_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_session_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_many_replicas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_never_waits_for_the_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_done_at_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_out_of_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * zbs-fake-chunk: a chunk that has no store, for testing zbs-metad and the
- * chunk-side session (daemon/chunkd/meta_session.c). Its replicas come from
+ * chunk-side session (daemon/chunkd/chunk_session.c). Its replicas come from
  * a file ("pid epoch gen" per line, re-read at each report); GC deletes and
  * revokes are appended to an events file, and deleted replicas are no longer
  * reported. SIGTERM leaves the session; SIGKILL lets it expire.
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "util.h"
 
 static const char *replicas_path, *events_path;
@@ -44,7 +44,7 @@ static void event(const char *fmt, ...)
 	fclose(f);
 }
 
-static int space(void *arg, struct zbs_ms_space *out)
+static int space(void *arg, struct chunk_session_space *out)
 {
 	out->total = out->valid = space_total;
 	out->used = 0;
@@ -52,9 +52,10 @@ static int space(void *arg, struct zbs_ms_space *out)
 	return 0;
 }
 
-static int foreach_replica(void *arg, int (*emit)(const struct zbs_ms_replica *, void *), void *ctx)
+static int foreach_replica(void *arg, int (*emit)(const struct chunk_session_replica *, void *),
+			   void *ctx)
 {
-	struct zbs_ms_replica r;
+	struct chunk_session_replica r;
 	unsigned long long p, e, g;
 	FILE *f;
 
@@ -90,7 +91,7 @@ static int delete_replica(void *arg, uint64_t pid, uint64_t epoch)
 	return 0;
 }
 
-static _Atomic(struct zbs_meta_session *) the_session;
+static _Atomic(struct chunk_session *) the_session;
 
 /* no kernel to drain: acknowledged at once */
 static void on_revoke(void *arg, int type, const char *vol, uint64_t pid, uint64_t id)
@@ -98,7 +99,7 @@ static void on_revoke(void *arg, int type, const char *vol, uint64_t pid, uint64
 	event("revoke %d %s %llu", type, vol[0] ? vol : "-", (unsigned long long)pid);
 	while (id && !atomic_load(&the_session))
 		usleep(1000);	/* the first keepalive can beat start()'s return */
-	zbs_meta_session_revoke_done(atomic_load(&the_session), id, true);
+	chunk_session_revoke_done(atomic_load(&the_session), id, true);
 }
 
 int main(int argc, char **argv)
@@ -113,10 +114,10 @@ int main(int argc, char **argv)
 		{ "events", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct zbs_ms_config cfg = { 0 };
-	struct zbs_ms_ops ops = { .space = space, .foreach_replica = foreach_replica,
-				  .delete_replica = delete_replica, .revoke = on_revoke };
-	struct zbs_meta_session *s;
+	struct chunk_session_config cfg = { 0 };
+	struct chunk_session_ops ops = { .space = space, .foreach_replica = foreach_replica,
+					 .delete_replica = delete_replica, .revoke = on_revoke };
+	struct chunk_session *s;
 	sigset_t set;
 	int c, sig;
 
@@ -150,11 +151,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* the session thread inherits it */
-	s = zbs_meta_session_start(&cfg, &ops);
+	s = chunk_session_start(&cfg, &ops);
 	if (!s)
 		return 1;
 	atomic_store(&the_session, s);
 	sigwait(&set, &sig);
-	zbs_meta_session_stop(s);
+	chunk_session_stop(s);
 	return 0;
 }

@@ -34,7 +34,7 @@ start_chunk() {
 }
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..7"
+echo "1..8"
 start_meta || { echo "Bail out! metad"; exit 1; }
 for i in 1 2 3; do start_chunk $i; done
 if wait_for 15 healthy_is 3 &&
@@ -65,6 +65,15 @@ if [ "$(zc --json lease show "$pid" | jq_ 'd["alive_location"]==d["location"]')"
 	ok "data reports: written replicas stay alive past the grace, unreported ones do not"
 else not_ok "alive" "$(zc lease show "$pid")" "$(zc lease show "$tkpid")"; fi
 
+# with CAP_REPORT_DELTA an idle chunk's reports list no replica between the
+# full ones (every alive grace / 3), and the replicas stay alive
+delta_idle() { zc --json session list | jq_ 'any(s["report_delta"] and s["report_entries"] == 0 for s in d)' | grep -q True; }
+full_seen() { zc --json session list | jq_ 'any(not s["report_delta"] and s["report_entries"] >= 1 for s in d)' | grep -q True; }
+if wait_for 5 delta_idle && wait_for 5 full_seen && sleep 2.5 &&
+   [ "$(zc --json lease show "$pid" | jq_ 'd["alive_location"]==d["location"]')" = True ]; then
+	ok "data reports: deltas without entries when idle, full ones between, replicas alive"
+else not_ok "delta reports" "$(zc --json session list 2>&1)" "$(zc lease show "$pid")"; fi
+
 zc volume delete v >/dev/null
 gone() { for a in $(sed -n 's/^chunk=[0-9]* //p' "$T/l"); do "$BIN/zbs-probe" -c "$a" -p "$pid" -e "$ep" info >/dev/null 2>&1 && return 1; done; return 0; }
 if wait_for 10 gone; then ok "volume delete: every replica GC-deleted on the chunks"; else not_ok "GC"; fi
@@ -79,7 +88,8 @@ before=$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')
 kill -9 "$META_PID"; wait "$META_PID" 2>/dev/null
 start_meta "$PORT" || { sleep 0.5; start_meta "$PORT"; }
 sleep $((LEASE_MS * 2 / 1000 + 1))
-if healthy_is 3 && [ "$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')" = "$before" ]; then
-	ok "metad kill -9 + restart: chunkd reconnect, sessions reused and renewed"
+if healthy_is 3 && [ "$(zc --json session list | jq_ 'sorted(s["session_id"] for s in d)')" = "$before" ] &&
+   wait_for 5 delta_idle; then
+	ok "metad kill -9 + restart: chunkd reconnect, sessions reused and renewed, deltas again after a full report"
 else not_ok "reconnect" "$(zc session list 2>&1)"; fi
 tap_exit

@@ -27,6 +27,15 @@
 #define MS 1000000ULL
 #define G (1ULL << 30)
 
+/* a full data report of n replicas */
+static const struct meta_report *full(const struct meta_replica_report *r, size_t n)
+{
+	static struct meta_report rep;
+
+	rep = (struct meta_report){ .reps = r, .n = n };
+	return &rep;
+}
+
 /* the i-th revoke s waits to have acknowledged, in order of asking */
 static const struct meta_cmd *revoke_at(struct meta_session *s, uint32_t i)
 {
@@ -75,7 +84,7 @@ static void add_chunks(struct fix *f, int n)
 		assert_int_equal(c->cid, i);
 		assert_int_equal(meta_session_create(&f->m, i, uuids[i], 7, &s, &e), 0);
 		f->sid[i] = s->id;
-		assert_int_equal(meta_keepalive(&f->m, s->id, &sp, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, s->id, &sp, NULL,  7, &s, &e), 0);
 	}
 }
 
@@ -167,6 +176,54 @@ static void test_topology(void **state)
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
 }
 
+/*
+ * Placement over the topology table (issue 14): chunks 1 and 2 in rack r0,
+ * 3 in r1, 4 in r2. No pextent gets two replicas in one rack, placed at
+ * creation (thick) or at the first write (thin, prefer local the writer).
+ */
+static void test_placement_racks(void **state)
+{
+	static const int rack_of[5] = { 0, 0, 0, 1, 2 };
+	struct fix *f = *state;
+	struct meta_topo *r, *b;
+	struct meta_volume *v;
+	uint64_t brick[3], pid;
+	struct merr e;
+
+	add_chunks(f, 4);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+		uint64_t rid;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		assert_int_equal(meta_topo_create(&f->m.topos, TOPO_RACK, name, TOPO_DEFAULT_ZONE,
+						  &r, &e), 0);
+		rid = r->id;
+		assert_int_equal(meta_topo_create(&f->m.topos, TOPO_BRICK, name, rid, &b, &e), 0);
+		brick[i] = b->id;
+	}
+	for (uint32_t cid = 1; cid <= 4; cid++)
+		assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, cid, 0,
+						brick[rack_of[cid]], &e), 0);
+	v = mkvol(f, "thick", 5 * G, 3, false);
+	for (uint32_t vno = 0; vno < v->nvext; vno++) {
+		struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[vno]);
+		assert_int_equal(loc_count(p->location), 3);
+		assert_true(loc_contains(p->location, 3) && loc_contains(p->location, 4));
+	}
+	v = mkvol(f, "thin", 4 * G, 2, true);
+	for (uint32_t vno = 0; vno < 8; vno++) {
+		uint32_t writer = 1 + vno % 2;	/* both in r0 */
+		struct meta_pext *p;
+
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, vno, LEASE_WRITE, f->sid[writer],
+							&pid, &e), 0);
+		p = meta_pext(&f->m.pexts, pid);
+		assert_int_equal(loc_get(p->location, 0), writer);
+		assert_int_not_equal(rack_of[loc_get(p->location, 1)], 0);
+	}
+}
+
 static void test_volume_validation(void **state)
 {
 	struct fix *f = *state;
@@ -240,6 +297,25 @@ static void test_volume_thick_space(void **state)
 	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 0);
 }
 
+/* a thick volume that takes every extent of its chunks fits, one more does not */
+static void test_volume_thick_exact(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec s = { .name = "all", .size = 100 * G + ZBS_EXTENT_SIZE,
+				      .replica_num = 2, .stripe_num = 1,
+				      .stripe_size = 256 << 10, .thin = false };
+	struct meta_volume *v;
+	struct merr e;
+
+	add_chunks(f, 2);	/* 100 GiB each: 400 extents */
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	s.size = 100 * G;
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids, 400);
+	assert_int_equal(f->m.chunks.by_cid[2].thick_pids, 400);
+}
+
 /*
  * SPEC 7.1 "new thin": each new thin pextent is charged a full extent until
  * its chunk reports. A burst that runs out only of those charges waits
@@ -258,7 +334,7 @@ static void test_new_thin_window(void **state)
 
 	add_chunks(f, 3);
 	for (int c = 1; c <= 3; c++)
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL, 0, false, 7, &s,
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL,  7, &s,
 						&e), 0);
 	v = mkvol(f, "v", 4 * G, 3, true);
 	/* 640 MiB: two charges of 256 MiB per chunk fit, the third waits */
@@ -271,13 +347,13 @@ static void test_new_thin_window(void **state)
 	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[1]), 2 * ZBS_EXTENT_SIZE);
 	/* the chunks report: the charges become the real (empty) usage */
 	for (int c = 1; c <= 3; c++)
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL, 0, false, 7, &s,
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &small, NULL,  7, &s,
 						&e), 0);
 	assert_int_equal(meta_chunk_allocated(&f->m.chunks.by_cid[1]), 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 2, LEASE_WRITE, f->sid[1], &pid, &e), 0);
 	/* real usage: 500 of 640 MiB used on every chunk, nothing pending helps */
 	for (int c = 1; c <= 3; c++)
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &full, NULL, 0, false, 7, &s,
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &full, NULL,  7, &s,
 						&e), 0);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 3, LEASE_WRITE, f->sid[1], &pid, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
@@ -384,7 +460,7 @@ static void test_remove_gen_plausible(void **state)
 	 * the writes of 2 s since */
 	struct meta_replica_report r = { pid, p->epoch, 5000 };
 	tick(f, 1000);
-	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, full(&r, 1), 7, &s, &e), 0);
 	tick(f, 2000);
 	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, c3,
 					     5000 + PEXT_GEN_RATE_MAX * (PEXT_GEN_SLACK_S + 3),
@@ -408,7 +484,7 @@ static void test_revoke_ack(void **state)
 
 	add_chunks(f, 3);
 	for (int c = 1; c <= 3; c++)	/* chunks that acknowledge revokes */
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 15, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,  15, &s, &e), 0);
 	v = mkvol(f, "v", 1 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[1], &pid, &e), 0);
 	p = meta_pext(&f->m.pexts, pid);
@@ -430,7 +506,7 @@ static void test_revoke_ack(void **state)
 	assert_true(id != 0);
 	for (int i = 0; i < 3; i++) {
 		tick(f, 300);
-		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL, 0, false, 15, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL,  15, &s, &e), 0);
 		assert_int_equal(s->nrevokes, 1);
 	}
 	assert_int_equal(meta_revoke(&f->m, NULL, pid, 0, &e), 1);	/* asked again: one pending */
@@ -449,7 +525,7 @@ static void test_revoke_ack(void **state)
 
 	/* an owner that never acknowledges: released when its session expires */
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[2], &p1, &e), 0);
-	assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, false, 15, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL,  15, &s, &e), 0);
 	assert_int_equal(meta_revoke(&f->m, v, 0, 0, &e), 2);	/* by volume: both pids */
 	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[2])->nrevokes, 1);
 	assert_int_equal(revoke_at(meta_session_find(&f->m.sessions, f->sid[2]), 0)->type, CMD_REVOKE_VOLUME);
@@ -459,7 +535,7 @@ static void test_revoke_ack(void **state)
 	for (int i = 0; i < 4; i++) {
 		tick(f, 300);
 		for (int c = 1; c <= 3; c += 2)
-			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 15,
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,  15,
 							&s, &e), 0);
 		meta_expire_sessions(&f->m);
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_WRITE, f->sid[3], &pid2,
@@ -472,7 +548,7 @@ static void test_revoke_ack(void **state)
 
 	/* a chunk that cannot acknowledge (caps without REVOKE_ACK): released at
 	 * once with a one-time notice, as before */
-	assert_int_equal(meta_keepalive(&f->m, f->sid[3], NULL, NULL, 0, false, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[3], NULL, NULL,  7, &s, &e), 0);
 	assert_int_equal(meta_revoke(&f->m, NULL, p1, 0, &e), 1);
 	assert_int_equal(meta_pext(&f->m.pexts, p1)->owner, 0);
 	assert_int_equal(s->nrevokes, 0);
@@ -495,7 +571,7 @@ static void test_session_expiry(void **state)
 	for (int i = 0; i < 5; i++) {
 		tick(f, 300);
 		for (int c = 2; c <= 3; c++)
-			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,  7, &s, &e), 0);
 		meta_expire_sessions(&f->m);
 		if (i < 2)
 			assert_int_equal(f->m.chunks.by_cid[1].status, CHUNK_HEALTHY);
@@ -504,7 +580,7 @@ static void test_session_expiry(void **state)
 	assert_int_equal(f->m.chunks.by_cid[2].status, CHUNK_HEALTHY);
 	assert_null(meta_session_find(&f->m.sessions, f->sid[1]));
 	assert_int_equal(meta_pext(&f->m.pexts, pid)->owner, 0);	/* leases released */
-	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL, 0, false, 7, &s, &e), -1);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL,  7, &s, &e), -1);
 	assert_int_equal(e.status, ZBS_RPC_ESESSION);
 	/* a new session does not inherit leases; the other chunk can take it */
 	assert_int_equal(meta_session_create(&f->m, 1, uuids[1], 7, &s, &e), 0);
@@ -518,7 +594,7 @@ static void test_session_expiry(void **state)
 	assert_int_equal(meta_pext(&f->m.pexts, pid)->owner, 0);
 	/* cluster capabilities: AND of live chunks */
 	assert_int_equal(meta_cluster_caps(&f->m), 7);
-	assert_int_equal(meta_keepalive(&f->m, s->id, NULL, NULL, 0, false, 1, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, s->id, NULL, NULL,  1, &s, &e), 0);
 	assert_int_equal(meta_cluster_caps(&f->m), 1);
 }
 
@@ -536,7 +612,7 @@ static void test_session_expiry_sliced(void **state)
 
 	add_chunks(f, 2);
 	for (int c = 1; c <= 2; c++)
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL,  7, &s, &e), 0);
 	v = mkvol(f, "v", n * ZBS_EXTENT_SIZE, 1, true);
 	for (uint32_t i = 0; i < n; i++)
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid,
@@ -544,7 +620,7 @@ static void test_session_expiry_sliced(void **state)
 	assert_int_equal(meta_session_find(&f->m.sessions, f->sid[1])->leases, n);
 	for (int i = 0; i < 4; i++) {
 		tick(f, 300);
-		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL,  7, &s, &e), 0);
 	}
 	assert_int_equal(meta_expire_sessions(&f->m), 1);
 	assert_null(meta_session_get(&f->m.sessions, f->sid[1], &e));
@@ -584,7 +660,7 @@ static void test_idle_release_and_revoke(void **state)
 	for (int i = 0; i < 70; i++) {
 		tick(f, 1000);
 		for (int c = 1; c <= 2; c++)
-			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+			assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,  7, &s, &e), 0);
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, 1, LEASE_READ, f->sid[2], &p1, &e), 0);
 		meta_scan_pextents(&f->m, UINT64_MAX);
 	}
@@ -622,7 +698,7 @@ static void test_scan_slices(void **state)
 		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid, &e), 0);
 	tick(f, 61000);
 	for (int c = 1; c <= 2; c++)
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,  7, &s, &e), 0);
 	/* 5 idle owners, 2 per slice: 2, 2, 1, then nothing left */
 	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
 	assert_int_equal(meta_scan_pextents(&f->m, 2), 2);
@@ -650,28 +726,28 @@ static void test_data_report(void **state)
 	struct meta_replica_report r = { pid, p->epoch, 5 }, gone = { 9999, 1, 1 };
 	for (int i = 0; i < 7; i++) {
 		tick(f, 1000);
-		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
-		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, NULL, 0, true, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, full(&r, 1), 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[2], NULL, full(NULL, 0), 7, &s, &e), 0);
 		meta_scan_pextents(&f->m, UINT64_MAX);
 	}
 	assert_int_equal(loc_count(p->alive_location), 1);
 	assert_int_equal(loc_get(p->alive_location, 0), 1);
 	/* reports below meta_gen do not count (IGNORE SMALL GEN) */
 	p->meta_gen = 6;
-	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, full(&r, 1), 7, &s, &e), 0);
 	assert_int_equal(p->alive_location, 0);
 	r.gen = 6;
-	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, full(&r, 1), 7, &s, &e), 0);
 	assert_int_equal(loc_get(p->alive_location, 0), 1);
 	/* pid beyond next_pid is not ours: ignored; a deleted pid is GC'd */
-	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &gone, 1, true, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, full(&gone, 1), 7, &s, &e), 0);
 	assert_int_equal(s->ncmds, 0);
 	uint64_t epoch = p->epoch;
 	assert_int_equal(meta_volume_delete(&f->m, v, &e), 0);
 	r.epoch = epoch;
 	s = meta_session_find(&f->m.sessions, f->sid[1]);
 	meta_session_cmds_sent(s);
-	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &r, 1, true, 7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, full(&r, 1), 7, &s, &e), 0);
 	assert_int_equal(s->ncmds, 1);
 	assert_int_equal(s->cmds[0].type, CMD_GC_DELETE);
 	assert_int_equal(s->cmds[0].pid, pid);
@@ -681,6 +757,57 @@ static void test_data_report(void **state)
 /* LMDB round trip: what was acknowledged comes back, dead sessions do not */
 /* duplicate commands are queued once, through table growth and delivery;
  * the queue keeps the order of first arrival */
+/* CAP_REPORT_DELTA: a delta applies on the report meta holds, or asks for a
+ * full one */
+static void test_data_report_delta(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+	uint64_t pid[2];
+	struct meta_pext *p[2];
+
+	add_chunks(f, 2);
+	v = mkvol(f, "v", 1 * G, 2, true);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[1], &pid[i],
+							&e), 0);
+		p[i] = meta_pext(&f->m.pexts, pid[i]);
+	}
+	struct meta_replica_report r[2] = { { pid[0], p[0]->epoch, 3 }, { pid[1], p[1]->epoch, 4 } };
+	struct meta_report rep = { .seq = 10, .reps = r, .n = 2 };
+	uint64_t rm = pid[1];
+
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &rep, 31, &s, &e), 0);
+	assert_int_equal(s->report_seq, 10);
+	assert_true(loc_contains(p[1]->alive_location, 1));
+	/* a delta on 10: pid[0] written (gen 9), pid[1] gone from chunk 1 */
+	r[0].gen = 9;
+	rep = (struct meta_report){ .seq = 11, .base = 10, .reps = r, .n = 1, .removed = &rm,
+				    .nremoved = 1 };
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &rep, 31, &s, &e), 0);
+	assert_int_equal(s->report_seq, 11);
+	assert_int_equal(p[0]->gen_seen, 9);
+	assert_false(loc_contains(p[1]->alive_location, 1));
+	assert_true(loc_contains(p[1]->alive_location, 2));
+	/* a delta on a report meta does not hold (a reply lost): not applied,
+	 * 0 asks for a full one; so is any delta until then */
+	rm = pid[0];
+	rep = (struct meta_report){ .seq = 12, .base = 10, .removed = &rm, .nremoved = 1 };
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &rep, 31, &s, &e), 0);
+	assert_int_equal(s->report_seq, 0);
+	assert_true(loc_contains(p[0]->alive_location, 1));
+	rep.base = 11;
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &rep, 31, &s, &e), 0);
+	assert_int_equal(s->report_seq, 0);
+	assert_true(loc_contains(p[0]->alive_location, 1));
+	rep = (struct meta_report){ .seq = 13, .reps = r, .n = 2 };
+	assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, &rep, 31, &s, &e), 0);
+	assert_int_equal(s->report_seq, 13);
+	assert_true(loc_contains(p[1]->alive_location, 1));	/* reported again */
+}
+
 static void test_cmd_queue_dedup(void **state)
 {
 	struct fix *f = *state;
@@ -741,7 +868,7 @@ static void test_volume_delete_sliced(void **state)
 	f->m.core.store = st;
 	add_chunks(f, 2);
 	for (int c = 1; c <= 2; c++)
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL,  7, &s, &e), 0);
 	v = mkvol(f, "v", n * ZBS_EXTENT_SIZE, 1, true);
 	idx = v->idx;
 	for (uint32_t i = 0; i < n; i++)
@@ -783,6 +910,95 @@ static void test_volume_delete_sliced(void **state)
 	assert_null(meta_volume_at(&f->m.vols, idx));
 	assert_true(TAILQ_EMPTY(&f->m.vols.deleting));
 	assert_int_equal(f->m.chunks.by_cid[1].thin_pids + f->m.chunks.by_cid[2].thin_pids, 0);
+	f->m.core.store = NULL;
+	meta_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* a big thick volume is created a slice at a time; if the space goes
+ * meanwhile, nothing of it stays */
+static void test_volume_create_sliced(void **state)
+{
+	struct fix *f = *state;
+	struct meta_space big = { 1ULL << 50, 1ULL << 50, 0, 0 };
+	struct meta_space little = { 1ULL << 50, 10 * G, 0, 0 };
+	const uint32_t n = 2 * META_CREATE_SLICE + 10;
+	struct meta_volume_spec sp = { .name = "big", .size = n * ZBS_EXTENT_SIZE, .replica_num = 2,
+				       .stripe_num = 1, .stripe_size = 256 << 10 };
+	struct meta_volume *v;
+	struct meta_session *s;
+	struct merr e;
+
+	add_chunks(f, 3);
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &big, NULL,  7, &s, &e), 0);
+	assert_int_equal(meta_volume_create(&f->m, &sp, &v, &e), META_CREATE_PENDING);
+	assert_true(v->creating);
+	assert_null(meta_volume_find(&f->m.vols, "big", &e));
+	assert_int_equal(e.status, ZBS_RPC_EAGAIN);
+	assert_int_equal(meta_volume_create(&f->m, &sp, &v, &e), -1);	/* the name is taken */
+	assert_int_equal(e.status, ZBS_RPC_EEXIST);
+	v = meta_volume_by_name(&f->m.vols, "big");
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 1);
+	assert_int_equal(f->m.pexts.live, META_CREATE_SLICE);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 1);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 0);
+	assert_ptr_equal(meta_volume_find(&f->m.vols, "big", &e), v);
+	assert_int_equal(v->allocated, n);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids + f->m.chunks.by_cid[2].thick_pids +
+			 f->m.chunks.by_cid[3].thick_pids, 2 * n);
+
+	/* another, and the chunks shrink under it: it fails whole */
+	sp.name = "big2";
+	assert_int_equal(meta_volume_create(&f->m, &sp, &v, &e), META_CREATE_PENDING);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), 1);
+	for (int c = 1; c <= 3; c++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], &little, NULL,  7, &s, &e), 0);
+	assert_int_equal(meta_volume_create_step(&f->m, v, META_CREATE_SLICE, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_null(meta_volume_by_name(&f->m.vols, "big2"));
+	assert_int_equal(f->m.pexts.live, n);
+	assert_int_equal(f->m.chunks.by_cid[1].thick_pids + f->m.chunks.by_cid[2].thick_pids +
+			 f->m.chunks.by_cid[3].thick_pids, 2 * n);
+}
+
+/* keepalives are written by the tick, all of an interval in one commit */
+static void test_keepalive_batched(void **state)
+{
+	struct fix *f = *state;
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", err[256], cmd[300];
+	struct meta_space sp2 = { 100 * G, 90 * G, 1 * G, 0 };
+	struct meta_store *st;
+	struct meta_session *s;
+	struct merr e;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(meta_store_open(&st, dir, err, sizeof(err)), 0);
+	f->m.core.store = st;
+	add_chunks(f, 2);
+	meta_store_commit(st);
+	tick(f, 100);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(meta_keepalive(&f->m, f->sid[1], NULL, NULL,  7, &s, &e), 0);
+	assert_int_equal(meta_keepalive(&f->m, f->sid[2], &sp2, NULL,  7, &s, &e), 0);
+	assert_false(meta_store_dirty(st));	/* nothing to commit per keepalive */
+	meta_tick(&f->m, 50 * MS);
+	assert_true(meta_store_dirty(st));	/* one commit for all of them */
+	meta_store_commit(st);
+	meta_tick(&f->m, 50 * MS);
+	assert_false(meta_store_dirty(st));	/* nothing new: nothing written */
+
+	/* what the tick wrote is what a restart reads */
+	struct meta m2;
+	meta_init(&m2, &cfg);
+	meta_set_clock(&m2, f->t + 1, f->m.core.wall_ns);
+	assert_int_equal(meta_load(&m2, st), 0);
+	assert_int_equal(meta_session_find(&m2.sessions, f->sid[1])->expire_wall_ns,
+			 meta_session_find(&f->m.sessions, f->sid[1])->expire_wall_ns);
+	assert_int_equal(m2.chunks.by_cid[2].space.valid, 90 * G);
+	m2.core.store = NULL;
+	meta_free(&m2);
 	f->m.core.store = NULL;
 	meta_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -858,8 +1074,8 @@ static void test_tick_after_stall(void **state)
 		tick(f, 50);
 		if (i % 5 == 0)
 			for (int c = 1; c <= 2; c++)
-				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0,
-								false, 7, &s, &e), 0);
+				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,
+								 7, &s, &e), 0);
 		assert_int_equal(meta_tick(&f->m, tick_ns), i < 19 ? 0 : 1);
 	}
 	assert_null(meta_session_find(&f->m.sessions, f->sid[3]));	/* on time */
@@ -878,7 +1094,7 @@ static void test_tick_after_stall(void **state)
 		assert_non_null(meta_session_find(&f->m.sessions, f->sid[c]));
 	assert_int_equal(f->m.chunks.by_cid[3].status, CHUNK_HEALTHY);
 	for (int c = 1; c <= 2; c++)	/* read from the sockets now */
-		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0, false, 7, &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,  7, &s, &e), 0);
 	/* from here the lease runs as before: chunk 3 has what it had left */
 	uint32_t left_ms = (uint32_t)((meta_session_find(&f->m.sessions, f->sid[3])->expire_ns - f->t) / MS);
 	assert_true(left_ms > 700 && left_ms <= cfg.session_lease_ms);
@@ -886,8 +1102,8 @@ static void test_tick_after_stall(void **state)
 		tick(f, 50);
 		if (ms % 250 == 0)
 			for (int c = 1; c <= 2; c++)
-				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL, 0,
-								false, 7, &s, &e), 0);
+				assert_int_equal(meta_keepalive(&f->m, f->sid[c], NULL, NULL,
+								 7, &s, &e), 0);
 		assert_int_equal(meta_tick(&f->m, tick_ns), ms < left_ms ? 0 : 1);
 	}
 	assert_null(meta_session_find(&f->m.sessions, f->sid[3]));
@@ -985,8 +1201,8 @@ static void own_keepalives(struct fix *f, const bool *live)
 			continue;
 		if (!own_session(f, c))	/* back after its session expired */
 			assert_int_equal(meta_session_create(&f->m, c, uuids[c], own_caps(c), &s, &e), 0);
-		assert_int_equal(meta_keepalive(&f->m, f->m.chunks.by_cid[c].session_id, NULL, NULL, 0,
-						false, own_caps(c), &s, &e), 0);
+		assert_int_equal(meta_keepalive(&f->m, f->m.chunks.by_cid[c].session_id, NULL, NULL,
+						 own_caps(c), &s, &e), 0);
 	}
 }
 
@@ -1110,6 +1326,7 @@ static void test_owned_lists(void **state)
 	assert_int_equal(meta_revoke(&f->m, NULL, 0, own_session(f, 2)->id, &e),
 			 (int)own_session(f, 2)->leases);
 	assert_true(meta_revoke(&f->m, NULL, 0, own_session(f, 4)->id, &e) >= 0);
+	meta_flush_keepalives(&f->m);	/* as the server's tick does */
 	meta_store_commit(st);
 	struct meta m2;
 	meta_init(&m2, &cfg);
@@ -1324,7 +1541,7 @@ static void test_session_index(void **state)
 		tick(f, 600);
 		for (int i = 1; i <= IX_CHUNKS; i++)
 			if (cur[i] && i % 7)
-				assert_int_equal(meta_keepalive(&f->m, cur[i], NULL, NULL, 0, false,
+				assert_int_equal(meta_keepalive(&f->m, cur[i], NULL, NULL, 
 								7, &s, &e), 0);
 	}
 	int expired = 0;
@@ -1675,8 +1892,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_placement_racks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_thick_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_thick_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_thin_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_gen_plausible, setup, teardown),
@@ -1687,8 +1906,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_release_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_report_delta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_queue_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_delete_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_volume_create_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Chunk side of the meta session: see meta_session.h. */
+/* Chunk side of the meta session: see chunk_session.h. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,41 +8,51 @@
 
 #include "log.h"
 #include "meta.pb-c.h"
-#include "meta_session.h"
+#include "chunk_session.h"
 #include "rpc.h"
 #include "util.h"
 
-#define MS_CAPS 15ULL	/* data report, revoke, GC, revoke acknowledgements */
+/* data report, revoke, GC, revoke acknowledgements, delta reports */
+#define MS_CAPS 31ULL
+#define CAP_REPORT_DELTA 16ULL
 
 struct id_set {
 	uint64_t *ids;
 	size_t n, cap;
 };
 
-struct zbs_meta_session {
-	struct zbs_ms_config cfg;
-	struct zbs_ms_ops ops;
+struct chunk_session {
+	struct chunk_session_config cfg;
+	struct chunk_session_ops ops;
 	char meta_addr[128], uuid[40], data_addr[64], rpc_addr[64];
 	pthread_t thread;
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_async_t stop;
-	uv_async_t kick;		/* zbs_meta_session_report_soon() */
+	uv_async_t kick;		/* chunk_session_report_soon() */
 	uv_timer_t kick_timer;		/* coalesces kicks into one keepalive */
 	struct zbs_rpc_client rpc;
 	pthread_mutex_t lock;		/* protects the fields below */
 	uint32_t cid;
 	uint64_t sid;
-	enum zbs_ms_state state;
+	enum chunk_session_state state;
 	uint64_t negotiated;
 	uint64_t lease_until_ns;	/* our view of the session lease */
 	struct id_set rv_busy;		/* revokes being done */
 	struct id_set rv_acks;		/* revokes done, to acknowledge */
 	/* thread-private */
 	uint32_t lease_ms, keepalive_ms, rounds;
-	Zbs__ReplicaReport *reps;
-	Zbs__ReplicaReport **repp;
+	Zbs__ReplicaReport *reps;	/* this round's replicas, sorted by pid */
+	Zbs__ReplicaReport **repp;	/* what goes out: all, or the changes */
 	size_t nreps, capreps;
+	/* delta reports (CAP_REPORT_DELTA): the report meta holds (acked_seq,
+	 * 0 = none: the next one is full) and its replicas, sorted by pid */
+	struct report_entry { uint64_t pid, epoch, gen; } *acked, *sent;
+	size_t nacked, nsent;
+	uint64_t acked_seq, report_seq, last_full_ns;
+	uint32_t full_report_ms;	/* meta's: a full report at least this often */
+	uint64_t *removed;
+	size_t capremoved;
 };
 
 static bool id_has(const struct id_set *x, uint64_t id)
@@ -80,7 +90,7 @@ static void id_del(struct id_set *x, uint64_t id)
 		}
 }
 
-static void set_state(struct zbs_meta_session *s, enum zbs_ms_state st)
+static void set_state(struct chunk_session *s, enum chunk_session_state st)
 {
 	static const char *const n[] = { "Init", "KeepAlive", "Jeopardy", "Expired" };
 
@@ -91,13 +101,13 @@ static void set_state(struct zbs_meta_session *s, enum zbs_ms_state st)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void notify_lease(struct zbs_meta_session *s)
+static void notify_lease(struct chunk_session *s)
 {
 	if (s->ops.lease)
-		s->ops.lease(s->ops.lease_arg, zbs_meta_session_lease_left_ms(s));
+		s->ops.lease(s->ops.lease_arg, chunk_session_lease_left_ms(s));
 }
 
-static bool ensure_connected(struct zbs_meta_session *s)
+static bool ensure_connected(struct chunk_session *s)
 {
 	struct zbs_rpc_error err;
 
@@ -110,7 +120,7 @@ static bool ensure_connected(struct zbs_meta_session *s)
 	return true;
 }
 
-static int do_register(struct zbs_meta_session *s)
+static int do_register(struct chunk_session *s)
 {
 	Zbs__RegisterChunkRequest req = ZBS__REGISTER_CHUNK_REQUEST__INIT;
 	Zbs__RegisterChunkResponse *resp;
@@ -134,7 +144,7 @@ static int do_register(struct zbs_meta_session *s)
 	return 0;
 }
 
-static int do_create(struct zbs_meta_session *s)
+static int do_create(struct chunk_session *s)
 {
 	Zbs__CreateSessionRequest req = ZBS__CREATE_SESSION_REQUEST__INIT;
 	Zbs__CreateSessionResponse *resp;
@@ -172,13 +182,13 @@ static int do_create(struct zbs_meta_session *s)
 		 (unsigned long long)resp->session_id, s->lease_ms,
 		 (unsigned long long)s->negotiated);
 	zbs__create_session_response__free_unpacked(resp, NULL);
-	set_state(s, ZBS_MS_KEEPALIVE);
+	set_state(s, CHUNK_SESSION_KEEPALIVE);
 	return 0;
 }
 
-static int emit_replica(const struct zbs_ms_replica *r, void *ctx)
+static int emit_replica(const struct chunk_session_replica *r, void *ctx)
 {
-	struct zbs_meta_session *s = ctx;
+	struct chunk_session *s = ctx;
 
 	if (s->nreps == s->capreps) {
 		size_t cap = s->capreps ? s->capreps * 2 : 256;
@@ -196,11 +206,103 @@ static int emit_replica(const struct zbs_ms_replica *r, void *ctx)
 	return 0;
 }
 
-static void lost_session(struct zbs_meta_session *s, const char *why)
+static int by_pid(const void *a, const void *b)
+{
+	const Zbs__ReplicaReport *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/*
+ * This round's report in req: every replica, or, when meta holds one of
+ * ours and a full one is not due, the replicas new or changed since it and
+ * the pids gone since. What was sent is kept to become the acknowledged
+ * report. -1: no report this round (out of memory).
+ */
+static int build_report(struct chunk_session *s, Zbs__KeepAliveRequest *req)
+{
+	uint64_t now = zbs_now_ns();
+	bool delta = (s->negotiated & CAP_REPORT_DELTA) && s->acked_seq && s->full_report_ms &&
+		     now - s->last_full_ns < (uint64_t)s->full_report_ms * 1000000;
+	size_t n = 0, nrm = 0, j = 0;
+	struct report_entry *sent;
+
+	if (s->nreps)
+		qsort(s->reps, s->nreps, sizeof(*s->reps), by_pid);
+	s->repp = realloc(s->repp, (s->nreps + 1) * sizeof(*s->repp));
+	sent = realloc(s->sent, (s->nreps + 1) * sizeof(*sent));
+	if (sent)
+		s->sent = sent;
+	if (!s->repp || !sent)
+		return -1;
+	if (delta && s->nacked > s->capremoved) {
+		uint64_t *rm = realloc(s->removed, s->nacked * sizeof(*rm));
+		if (!rm)
+			return -1;
+		s->removed = rm;
+		s->capremoved = s->nacked;
+	}
+	for (size_t i = 0; i < s->nreps; i++) {
+		const Zbs__ReplicaReport *r = &s->reps[i];
+
+		s->sent[i] = (struct report_entry){ r->pid, r->epoch, r->gen };
+		if (!delta) {
+			s->repp[n++] = &s->reps[i];
+			continue;
+		}
+		while (j < s->nacked && s->acked[j].pid < r->pid)
+			s->removed[nrm++] = s->acked[j++].pid;	/* gone since */
+		if (j < s->nacked && s->acked[j].pid == r->pid) {
+			if (s->acked[j].epoch != r->epoch || s->acked[j].gen != r->gen)
+				s->repp[n++] = &s->reps[i];	/* changed */
+			j++;
+		} else {
+			s->repp[n++] = &s->reps[i];		/* new */
+		}
+	}
+	while (delta && j < s->nacked)
+		s->removed[nrm++] = s->acked[j++].pid;
+	s->nsent = s->nreps;
+	req->has_data_report = 1;
+	req->n_replicas = n;
+	req->replicas = s->repp;
+	req->report_seq = ++s->report_seq;
+	req->report_base = delta ? s->acked_seq : 0;
+	req->n_removed = nrm;
+	req->removed = nrm ? s->removed : NULL;
+	log_debug("meta session: data report %llu: %s, %zu replica(s), %zu removed",
+		  (unsigned long long)req->report_seq, delta ? "delta" : "full", n, nrm);
+	return 0;
+}
+
+/* meta answered the report in req */
+static void report_acked(struct chunk_session *s, const Zbs__KeepAliveRequest *req,
+			 const Zbs__KeepAliveResponse *resp, uint64_t t0)
+{
+	struct report_entry *t;
+
+	s->full_report_ms = resp->full_report_ms;
+	if (!req->has_data_report)
+		return;
+	if (resp->report_ack != req->report_seq) {
+		s->acked_seq = 0;	/* meta holds none of ours: a full one next */
+		return;
+	}
+	t = s->acked;
+	s->acked = s->sent;
+	s->nacked = s->nsent;
+	s->sent = t;
+	s->acked_seq = req->report_seq;
+	if (!req->report_base)
+		s->last_full_ns = t0;
+}
+
+static void lost_session(struct chunk_session *s, const char *why)
 {
 	log_warn("meta session %llu lost: %s; its leases are dropped", (unsigned long long)s->sid,
 		 why);
-	set_state(s, ZBS_MS_EXPIRED);
+	set_state(s, CHUNK_SESSION_EXPIRED);
+	s->acked_seq = 0;	/* the next session starts with a full report */
 	pthread_mutex_lock(&s->lock);
 	s->sid = 0;
 	s->lease_until_ns = 0;
@@ -208,19 +310,22 @@ static void lost_session(struct zbs_meta_session *s, const char *why)
 	pthread_mutex_unlock(&s->lock);
 	notify_lease(s);
 	if (s->ops.revoke)
-		s->ops.revoke(s->ops.revoke_arg, ZBS_MS_REVOKE_ALL, "", 0, 0);
+		s->ops.revoke(s->ops.revoke_arg, CHUNK_SESSION_REVOKE_ALL, "", 0, 0);
 }
 
-static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *r)
+static void handle_commands(struct chunk_session *s, Zbs__KeepAliveResponse *r)
 {
+	size_t ngc = 0;
+
 	for (size_t i = 0; i < r->n_commands; i++) {
 		Zbs__Command *c = r->commands[i];
 		switch (c->type) {
 		case ZBS__COMMAND_TYPE__CMD_GC_DELETE:
-			log_info("meta session: GC delete pid %llu epoch %llu",
-				 (unsigned long long)c->pid, (unsigned long long)c->epoch);
+			log_debug("meta session: GC delete pid %llu epoch %llu",
+				  (unsigned long long)c->pid, (unsigned long long)c->epoch);
 			if (s->ops.delete_replica)
 				s->ops.delete_replica(s->ops.arg, c->pid, c->epoch);
+			ngc++;
 			break;
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_VOLUME:
 		case ZBS__COMMAND_TYPE__CMD_REVOKE_PID:
@@ -241,21 +346,23 @@ static void handle_commands(struct zbs_meta_session *s, Zbs__KeepAliveResponse *
 			if (s->ops.revoke)
 				s->ops.revoke(s->ops.revoke_arg, c->type, c->volume_id, c->pid, c->id);
 			else if (c->id)
-				zbs_meta_session_revoke_done(s, c->id, true);
+				chunk_session_revoke_done(s, c->id, true);
 			break;
 		default:
 			log_warn("meta session: unknown command %d ignored", c->type);
 		}
 	}
+	if (ngc)
+		log_info("meta session: %zu GC deletes accepted", ngc);
 }
 
 /* full: with the data report when it is due (the regular rounds) */
-static void do_keepalive(struct zbs_meta_session *s, bool full)
+static void do_keepalive(struct chunk_session *s, bool full)
 {
 	Zbs__KeepAliveRequest req = ZBS__KEEP_ALIVE_REQUEST__INIT;
 	Zbs__SpaceInfo si = ZBS__SPACE_INFO__INIT;
 	Zbs__KeepAliveResponse *resp;
-	struct zbs_ms_space sp;
+	struct chunk_session_space sp;
 	struct zbs_rpc_error err;
 	uint64_t t0 = zbs_now_ns();
 	int rc;
@@ -271,16 +378,9 @@ static void do_keepalive(struct zbs_meta_session *s, bool full)
 	}
 	if (full && s->ops.foreach_replica && s->rounds++ % s->cfg.data_report_every == 0) {
 		s->nreps = 0;
-		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0) {
-			s->repp = realloc(s->repp, (s->nreps + 1) * sizeof(*s->repp));
-			if (s->repp) {
-				for (size_t i = 0; i < s->nreps; i++)
-					s->repp[i] = &s->reps[i];
-				req.has_data_report = 1;
-				req.n_replicas = s->nreps;
-				req.replicas = s->repp;
-			}
-		}
+		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0 &&
+		    build_report(s, &req))
+			log_warn("meta session: out of memory: no data report this round");
 	}
 	pthread_mutex_lock(&s->lock);
 	uint64_t *acks = s->rv_acks.n ? malloc(s->rv_acks.n * sizeof(*acks)) : NULL;
@@ -312,7 +412,8 @@ static void do_keepalive(struct zbs_meta_session *s, bool full)
 	if (resp->negotiation)
 		s->negotiated = resp->negotiation->negotiated;
 	pthread_mutex_unlock(&s->lock);
-	set_state(s, ZBS_MS_KEEPALIVE);
+	report_acked(s, &req, resp, t0);
+	set_state(s, CHUNK_SESSION_KEEPALIVE);
 	notify_lease(s);
 	handle_commands(s, resp);
 	zbs__keep_alive_response__free_unpacked(resp, NULL);
@@ -320,7 +421,7 @@ static void do_keepalive(struct zbs_meta_session *s, bool full)
 
 static void on_timer(uv_timer_t *t)
 {
-	struct zbs_meta_session *s = t->data;
+	struct chunk_session *s = t->data;
 	uint64_t now = zbs_now_ns(), until;
 
 	pthread_mutex_lock(&s->lock);
@@ -330,8 +431,8 @@ static void on_timer(uv_timer_t *t)
 	if (s->sid && now >= until) {
 		lost_session(s, "lease ran out without a keepalive reply");
 	} else if (s->sid && now + (uint64_t)s->lease_ms * 500000 >= until &&
-		   zbs_meta_session_state(s) == ZBS_MS_KEEPALIVE) {
-		set_state(s, ZBS_MS_JEOPARDY);	/* half the lease without a reply */
+		   chunk_session_state(s) == CHUNK_SESSION_KEEPALIVE) {
+		set_state(s, CHUNK_SESSION_JEOPARDY);	/* half the lease without a reply */
 	}
 	if (!ensure_connected(s))
 		return;
@@ -344,7 +445,7 @@ static void on_timer(uv_timer_t *t)
 
 static void on_kick_timer(uv_timer_t *t)
 {
-	struct zbs_meta_session *s = t->data;
+	struct chunk_session *s = t->data;
 
 	if (s->sid && s->rpc.fd >= 0)
 		do_keepalive(s, false);		/* the space report, now */
@@ -352,20 +453,20 @@ static void on_kick_timer(uv_timer_t *t)
 
 static void on_kick(uv_async_t *a)
 {
-	struct zbs_meta_session *s = a->data;
+	struct chunk_session *s = a->data;
 
-	/* kicks within ZBS_MS_KICK_MS make one keepalive */
+	/* kicks within CHUNK_SESSION_KICK_MS make one keepalive */
 	if (!uv_is_active((uv_handle_t *)&s->kick_timer))
-		uv_timer_start(&s->kick_timer, on_kick_timer, ZBS_MS_KICK_MS, 0);
+		uv_timer_start(&s->kick_timer, on_kick_timer, CHUNK_SESSION_KICK_MS, 0);
 }
 
-void zbs_meta_session_report_soon(struct zbs_meta_session *s)
+void chunk_session_report_soon(struct chunk_session *s)
 {
 	if (s)
 		uv_async_send(&s->kick);
 }
 
-void zbs_meta_session_revoke_done(struct zbs_meta_session *s, uint64_t id, bool ok)
+void chunk_session_revoke_done(struct chunk_session *s, uint64_t id, bool ok)
 {
 	if (!s || !id)
 		return;
@@ -377,12 +478,12 @@ void zbs_meta_session_revoke_done(struct zbs_meta_session *s, uint64_t id, bool 
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (ok)
-		zbs_meta_session_report_soon(s);
+		chunk_session_report_soon(s);
 }
 
 static void on_stop(uv_async_t *a)
 {
-	struct zbs_meta_session *s = a->data;
+	struct chunk_session *s = a->data;
 
 	uv_timer_stop(&s->timer);
 	uv_timer_stop(&s->kick_timer);
@@ -394,7 +495,7 @@ static void on_stop(uv_async_t *a)
 
 static void *thread_main(void *arg)
 {
-	struct zbs_meta_session *s = arg;
+	struct chunk_session *s = arg;
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	if (s->sid && s->rpc.fd >= 0) {
@@ -407,10 +508,10 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
-						const struct zbs_ms_ops *ops)
+struct chunk_session *chunk_session_start(const struct chunk_session_config *cfg,
+						const struct chunk_session_ops *ops)
 {
-	struct zbs_meta_session *s = calloc(1, sizeof(*s));
+	struct chunk_session *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
@@ -452,7 +553,7 @@ struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
 	return s;
 }
 
-void zbs_meta_session_stop(struct zbs_meta_session *s)
+void chunk_session_stop(struct chunk_session *s)
 {
 	if (!s)
 		return;
@@ -462,12 +563,15 @@ void zbs_meta_session_stop(struct zbs_meta_session *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->reps);
 	free(s->repp);
+	free(s->acked);
+	free(s->sent);
+	free(s->removed);
 	free(s->rv_busy.ids);
 	free(s->rv_acks.ids);
 	free(s);
 }
 
-uint32_t zbs_meta_session_cid(struct zbs_meta_session *s)
+uint32_t chunk_session_cid(struct chunk_session *s)
 {
 	uint32_t v;
 
@@ -477,7 +581,7 @@ uint32_t zbs_meta_session_cid(struct zbs_meta_session *s)
 	return v;
 }
 
-uint64_t zbs_meta_session_id(struct zbs_meta_session *s)
+uint64_t chunk_session_id(struct chunk_session *s)
 {
 	uint64_t v;
 
@@ -487,9 +591,9 @@ uint64_t zbs_meta_session_id(struct zbs_meta_session *s)
 	return v;
 }
 
-enum zbs_ms_state zbs_meta_session_state(struct zbs_meta_session *s)
+enum chunk_session_state chunk_session_state(struct chunk_session *s)
 {
-	enum zbs_ms_state v;
+	enum chunk_session_state v;
 
 	pthread_mutex_lock(&s->lock);
 	v = s->state;
@@ -497,7 +601,7 @@ enum zbs_ms_state zbs_meta_session_state(struct zbs_meta_session *s)
 	return v;
 }
 
-uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s)
+uint64_t chunk_session_negotiated(struct chunk_session *s)
 {
 	uint64_t v;
 
@@ -507,7 +611,7 @@ uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s)
 	return v;
 }
 
-uint32_t zbs_meta_session_lease_left_ms(struct zbs_meta_session *s)
+uint32_t chunk_session_lease_left_ms(struct chunk_session *s)
 {
 	uint64_t now = zbs_now_ns(), until;
 	uint32_t left = 0;

@@ -11,31 +11,37 @@
  * of chunkd only through the callbacks below, which are called from that
  * thread (so they must be thread-safe against the chunk's other threads).
  */
-#ifndef ZBS_META_SESSION_H
-#define ZBS_META_SESSION_H
+#ifndef ZBS_CHUNKD_CHUNK_SESSION_H
+#define ZBS_CHUNKD_CHUNK_SESSION_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct zbs_ms_space { uint64_t total, valid, used, thin_used; };
-struct zbs_ms_replica { uint64_t pid, epoch, gen; };
+struct chunk_session_space { uint64_t total, valid, used, thin_used; };
+struct chunk_session_replica { uint64_t pid, epoch, gen; };
 
 /* Access-side states (SPEC 2.1). */
-enum zbs_ms_state { ZBS_MS_INIT, ZBS_MS_KEEPALIVE, ZBS_MS_JEOPARDY, ZBS_MS_EXPIRED };
+enum chunk_session_state {
+	CHUNK_SESSION_INIT, CHUNK_SESSION_KEEPALIVE, CHUNK_SESSION_JEOPARDY, CHUNK_SESSION_EXPIRED
+};
 
-enum { ZBS_MS_REVOKE_VOLUME = 1, ZBS_MS_REVOKE_PID = 2, ZBS_MS_REVOKE_ALL = 3 };
+enum {
+	CHUNK_SESSION_REVOKE_VOLUME = 1, CHUNK_SESSION_REVOKE_PID = 2, CHUNK_SESSION_REVOKE_ALL = 3
+};
 
-struct zbs_ms_ops {
+struct chunk_session_ops {
 	/* space report; return 0 (or -1 to send none this round) */
-	int (*space)(void *arg, struct zbs_ms_space *out);
+	int (*space)(void *arg, struct chunk_session_space *out);
 	/* call emit for every replica held; return 0 */
 	int (*foreach_replica)(void *arg,
-			       int (*emit)(const struct zbs_ms_replica *, void *ctx), void *ctx);
-	/* GC delete of a replica meta no longer knows */
+			       int (*emit)(const struct chunk_session_replica *, void *ctx), void *ctx);
+	/* GC delete of a replica meta no longer knows. It runs on the session
+	 * thread: it must not wait for IO (accept the delete, do it elsewhere;
+	 * the replica must not be reported from then on) */
 	int (*delete_replica)(void *arg, uint64_t pid, uint64_t epoch);
 	/* optional: leases to drop (volume id / pid / all); also called with
 	 * REVOKE_ALL when the session is lost. id != 0: meta waits for the
-	 * acknowledgement, zbs_meta_session_revoke_done(id) once the kernel
+	 * acknowledgement, chunk_session_revoke_done(id) once the kernel
 	 * drained (the same id comes again with every keepalive reply until
 	 * then; it is not passed on twice while one is being done) */
 	void (*revoke)(void *arg, int type, const char *volume_id, uint64_t pid, uint64_t id);
@@ -47,7 +53,7 @@ struct zbs_ms_ops {
 	void *revoke_arg, *lease_arg;
 };
 
-struct zbs_ms_config {
+struct chunk_session_config {
 	const char *meta_addr;		/* HOST:PORT */
 	const char *uuid;		/* the chunk's identity */
 	const char *data_addr;		/* IP:PORT */
@@ -57,35 +63,35 @@ struct zbs_ms_config {
 	uint32_t rpc_timeout_ms;	/* default 2000 */
 };
 
-struct zbs_meta_session;
+struct chunk_session;
 
 /* Start the session thread; NULL on error (logged). */
-struct zbs_meta_session *zbs_meta_session_start(const struct zbs_ms_config *cfg,
-						const struct zbs_ms_ops *ops);
+struct chunk_session *chunk_session_start(const struct chunk_session_config *cfg,
+						const struct chunk_session_ops *ops);
 /* Leave the session (best effort), stop and join the thread, free. */
-void zbs_meta_session_stop(struct zbs_meta_session *s);
+void chunk_session_stop(struct chunk_session *s);
 
-uint32_t zbs_meta_session_cid(struct zbs_meta_session *s);
-uint64_t zbs_meta_session_id(struct zbs_meta_session *s);
-enum zbs_ms_state zbs_meta_session_state(struct zbs_meta_session *s);
+uint32_t chunk_session_cid(struct chunk_session *s);
+uint64_t chunk_session_id(struct chunk_session *s);
+enum chunk_session_state chunk_session_state(struct chunk_session *s);
 /* negotiated capabilities (SPEC 2.3), 0 before the session exists */
-uint64_t zbs_meta_session_negotiated(struct zbs_meta_session *s);
+uint64_t chunk_session_negotiated(struct chunk_session *s);
 /* What is left of the session lease as this chunk sees it (ms; 0 when
  * there is no live session). */
-uint32_t zbs_meta_session_lease_left_ms(struct zbs_meta_session *s);
+uint32_t chunk_session_lease_left_ms(struct chunk_session *s);
 /*
- * Send the space report soon (within ZBS_MS_KICK_MS) instead of at the next
+ * Send the space report soon (within CHUNK_SESSION_KICK_MS) instead of at the next
  * keepalive: the chunk created a replica or refused a write for lack of
  * space, and meta's figures (SPEC 7.1 "new thin" charges) should catch up.
  * Thread-safe; kicks close together make one report. NULL is a no-op.
  */
-#define ZBS_MS_KICK_MS 10
-void zbs_meta_session_report_soon(struct zbs_meta_session *s);
+#define CHUNK_SESSION_KICK_MS 10
+void chunk_session_report_soon(struct chunk_session *s);
 /*
  * Revoke command id (from ops.revoke) is done: ok, the leases are given
  * back and the acknowledgement goes to meta soon; !ok, it is done again
  * when meta sends it again. Thread-safe.
  */
-void zbs_meta_session_revoke_done(struct zbs_meta_session *s, uint64_t id, bool ok);
+void chunk_session_revoke_done(struct chunk_session *s, uint64_t id, bool ok);
 
 #endif

@@ -1,15 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Extent store: replica table, LMDB metadata, replica files, and the rules
- * of the data protocol. See store.h.
+ * of the data protocol. See chunk_store.h.
  *
- * Locking: st->table_lock (rwlock) protects the hash table; st->ddl_lock
- * serializes replica creation and deletion (file names are reused); each
+ * Locking: st->table_lock (rwlock) protects the replica index (a uthash
+ * table by pid: it grows with the replicas, so a lookup stays O(1) at 10^5
+ * of them and more; finds run in parallel under the read lock); st->ddl_lock
+ * serializes replica creation and the last step of deletion (file names
+ * are reused: a create of a pid whose delete is under way waits on
+ * st->gc_gone until that replica left the table, its file gone); each
  * replica's r->lock protects its metadata fields (never held across IO,
  * except by RECOVER_WRITE, which must not race with foreground writes
  * marking sectors dirty). LMDB write transactions serialize among
  * themselves, and metadata is copied into a transaction under r->lock, so
  * the stored gen never goes backwards.
+ *
+ * Deletes (chunk_store_gc_delete from meta's GC, chunk_store_delete_replica)
+ * first mark the replica deleted, which hides it at once from lookups and
+ * listings, then delete its record, durably, and its file: GC deletes in
+ * batches of up to GC_BATCH on the store's GC thread (st->gc_lock protects
+ * its queue), so a large volume delete costs one sync per batch and never
+ * blocks the meta session's thread.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,21 +36,23 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#define HASH_NONFATAL_OOM 1	/* an insert that cannot allocate fails, see below */
+#include <uthash.h>
 #include <uuid/uuid.h>
 
 #include "log.h"
-#include "store.h"
+#include "chunk_store.h"
 
 #define STORE_FORMAT		1
 #define SUPER_MAGIC		0x5355425aU	/* "ZBUS" */
 #define REC_MAGIC		0x5252425aU	/* "ZBRR" */
 #define REC_F_THICK		1U
-#define HASH_BUCKETS		1024
 #define DIRTY_BYTES		(ZBS_EXTENT_SIZE / ZBS_SECTOR_SIZE / 8)	/* 64 KiB */
 #define BITMAP_BYTES		ZBS_WIRE_BLOCK_MAP_BYTES
 #define DIRTY_DATA		1	/* data written: fdatasync */
 #define DIRTY_LAYOUT		2	/* holes punched: fsync (file block map) */
 #define ZERO_BUF		(1U << 20)	/* zeros written per call where holes fail */
+#define GC_BATCH		1024	/* GC deletes per metadata commit */
 
 /* LMDB records, host byte order (the store is local to this machine). */
 struct super_rec {
@@ -56,14 +69,14 @@ struct replica_rec {
 	uint8_t bitmap[BITMAP_BYTES];
 };
 
-struct zbs_replica {
+struct chunk_replica {
 	uint64_t pid, epoch;		/* immutable */
 	int fd;				/* buffered; immutable while referenced */
 	int dfd;			/* O_DIRECT, or -1 when unsupported */
 	bool thick;			/* immutable */
 	atomic_int refs;
 	atomic_int data_dirty;		/* DIRTY_*: changed since the last sync */
-	struct zbs_replica *hnext;	/* st->table_lock */
+	UT_hash_handle hh;		/* st->table_lock, keyed by pid */
 
 	pthread_mutex_t lock;
 	uint64_t lease_epoch;
@@ -76,11 +89,15 @@ struct zbs_replica {
 	uint8_t bitmap[BITMAP_BYTES];
 	uint8_t *dirty;			/* RECOVERING: 1 bit per 512 B sector */
 	bool meta_dirty;		/* differs from LMDB */
-	bool deleted;
+	bool deleted;			/* its delete is accepted: not served, not
+					 * listed, not written back; set and
+					 * cleared under st->table_lock (write)
+					 * and r->lock, read under either */
+	bool unlisted;			/* out of the table: space not counted */
 	bool broken;			/* immutable: corrupt record, see load_replicas */
 };
 
-struct zbs_store {
+struct chunk_store {
 	char *dir;
 	char uuid[40];
 	int lock_fd;
@@ -89,7 +106,7 @@ struct zbs_store {
 	MDB_dbi dbi_super, dbi_rep;
 	pthread_rwlock_t table_lock;
 	pthread_mutex_t ddl_lock;
-	struct zbs_replica *buckets[HASH_BUCKETS];
+	struct chunk_replica *table;	/* the index by pid (uthash) */
 	unsigned nreplicas;
 	bool opened;			/* fully opened: close persists */
 	bool direct;			/* the data dir takes O_DIRECT */
@@ -97,6 +114,18 @@ struct zbs_store {
 	_Atomic uint64_t used_blocks;	/* thin allocated blocks + thick extents */
 	void (*space_hook)(void *);	/* space changed: tell meta soon */
 	void *space_arg;
+	pthread_cond_t gc_gone;		/* ddl_lock: deleted replicas left the table */
+
+	/* GC deletes accepted, not yet done (referenced, deleted set) */
+	pthread_mutex_t gc_lock;
+	pthread_cond_t gc_work;		/* gc_lock: queued, or stopping */
+	pthread_cond_t gc_idle;		/* gc_lock: the queue ran empty */
+	struct chunk_replica **gcq;	/* gc_lock: gcq[gc_head..gc_n) queued */
+	size_t gc_head, gc_n, gc_cap;
+	bool gc_busy;			/* gc_lock: a batch is being done */
+	bool gc_started, gc_stop;	/* gc_lock */
+	pthread_t gc_thread;
+	_Atomic uint64_t gc_commits;	/* metadata commits of deletes (tests) */
 };
 
 /* Free space a write must leave on the filesystem (LMDB, other files). */
@@ -104,11 +133,6 @@ struct zbs_store {
 #define EXTENT_BLOCKS		(ZBS_EXTENT_SIZE / ZBS_BLOCK_SIZE)
 
 /* ---- small helpers -------------------------------------------------- */
-
-static unsigned bucket_of(uint64_t pid)
-{
-	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 54) % HASH_BUCKETS;
-}
 
 static void rep_name(uint64_t pid, char *buf, size_t len)
 {
@@ -226,14 +250,14 @@ static bool probe_direct(int dirfd)
 	return true;
 }
 
-bool zbs_store_direct(const struct zbs_store *st)
+bool chunk_store_direct(const struct chunk_store *st)
 {
 	return st->direct;
 }
 
-static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
+static struct chunk_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
 {
-	struct zbs_replica *r = calloc(1, sizeof(*r));
+	struct chunk_replica *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
@@ -248,12 +272,12 @@ static struct zbs_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, boo
 	return r;
 }
 
-static void replica_get(struct zbs_replica *r)
+static void replica_get(struct chunk_replica *r)
 {
 	atomic_fetch_add(&r->refs, 1);
 }
 
-static void replica_put(struct zbs_replica *r)
+static void replica_put(struct chunk_replica *r)
 {
 	if (atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
@@ -268,7 +292,7 @@ static void replica_put(struct zbs_replica *r)
 }
 
 /* Caller holds r->lock. */
-static void replica_fill_info(const struct zbs_replica *r, struct zbs_replica_info *i)
+static void replica_fill_info(const struct chunk_replica *r, struct chunk_replica_info *i)
 {
 	i->pid = r->pid;
 	i->epoch = r->epoch;
@@ -281,7 +305,7 @@ static void replica_fill_info(const struct zbs_replica *r, struct zbs_replica_in
 }
 
 /* Caller holds r->lock. */
-static void replica_fill_reply(const struct zbs_replica *r, struct zbs_reply *rep)
+static void replica_fill_reply(const struct chunk_replica *r, struct zbs_reply *rep)
 {
 	rep->gen = r->gen;
 	rep->epoch = r->epoch;
@@ -291,7 +315,7 @@ static void replica_fill_reply(const struct zbs_replica *r, struct zbs_reply *re
 }
 
 /* Caller holds r->lock. */
-static void replica_to_rec(const struct zbs_replica *r, struct replica_rec *rec)
+static void replica_to_rec(const struct chunk_replica *r, struct replica_rec *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->magic = REC_MAGIC;
@@ -306,7 +330,7 @@ static void replica_to_rec(const struct zbs_replica *r, struct replica_rec *rec)
 }
 
 /* Blocks of [off, off+len) not allocated yet. Caller holds r->lock. */
-static uint32_t replica_new_blocks(const struct zbs_replica *r, uint64_t off, uint32_t len)
+static uint32_t replica_new_blocks(const struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
 	uint32_t n = 0;
@@ -317,13 +341,13 @@ static uint32_t replica_new_blocks(const struct zbs_replica *r, uint64_t off, ui
 }
 
 /* Space a replica takes in the store's count: a thick one its whole extent. */
-static uint64_t replica_weight(const struct zbs_replica *r)
+static uint64_t replica_weight(const struct chunk_replica *r)
 {
 	return r->thick ? EXTENT_BLOCKS : r->alloc_blocks;
 }
 
 /* Mark the 256 KiB blocks of [off, off+len) allocated. Caller holds r->lock. */
-static void replica_alloc(struct zbs_store *st, struct zbs_replica *r, uint64_t off,
+static void replica_alloc(struct chunk_store *st, struct chunk_replica *r, uint64_t off,
 			  uint32_t len)
 {
 	uint64_t b = off >> ZBS_BLOCK_SHIFT, e = (off + len - 1) >> ZBS_BLOCK_SHIFT;
@@ -337,7 +361,7 @@ static void replica_alloc(struct zbs_store *st, struct zbs_replica *r, uint64_t 
 			n++;
 		}
 	}
-	if (n && !r->thick && !r->deleted)
+	if (n && !r->thick && !r->unlisted)
 		atomic_fetch_add(&st->used_blocks, n);
 }
 
@@ -346,7 +370,7 @@ static void replica_alloc(struct zbs_store *st, struct zbs_replica *r, uint64_t 
  * checked before the write takes a gen: the writer gets NOSPC and the
  * replica stays as it was (not in error, the gen not consumed).
  */
-static bool store_has_room(struct zbs_store *st, uint32_t n)
+static bool store_has_room(struct chunk_store *st, uint32_t n)
 {
 	uint64_t need = (uint64_t)n * ZBS_BLOCK_SIZE;
 	struct statvfs sv;
@@ -359,14 +383,14 @@ static bool store_has_room(struct zbs_store *st, uint32_t n)
 	return true;
 }
 
-static void space_changed(struct zbs_store *st)
+static void space_changed(struct chunk_store *st)
 {
 	if (st->space_hook)
 		st->space_hook(st->space_arg);
 }
 
 /* Write g completed: advance gen over contiguous completions. Holds r->lock. */
-static int replica_complete(struct zbs_replica *r, uint64_t g)
+static int replica_complete(struct chunk_replica *r, uint64_t g)
 {
 	if (g != r->gen) {
 		if (r->ndone == r->done_cap) {
@@ -399,64 +423,87 @@ static int replica_complete(struct zbs_replica *r, uint64_t g)
 
 /* ---- table ---------------------------------------------------------- */
 
-static struct zbs_replica *table_lookup(struct zbs_store *st, uint64_t pid)
+/* Referenced replica pid, or NULL (none, or its delete is under way). */
+static struct chunk_replica *table_lookup(struct chunk_store *st, uint64_t pid)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 
 	pthread_rwlock_rdlock(&st->table_lock);
-	for (r = st->buckets[bucket_of(pid)]; r; r = r->hnext)
-		if (r->pid == pid)
-			break;
+	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
+	if (r && r->deleted)	/* its delete is under way: gone to everyone */
+		r = NULL;
 	if (r)
 		replica_get(r);
 	pthread_rwlock_unlock(&st->table_lock);
 	return r;
 }
 
-/* Caller holds table_lock for writing; the table takes over r's reference. */
-static void table_insert_locked(struct zbs_store *st, struct zbs_replica *r)
+/*
+ * Caller holds table_lock for writing and r->pid is not in the table; on
+ * success the table takes over r's reference. 0 or -ENOMEM.
+ */
+static int table_insert_locked(struct chunk_store *st, struct chunk_replica *r)
 {
-	unsigned b = bucket_of(r->pid);
+	struct chunk_replica *found;
 
-	r->hnext = st->buckets[b];
-	st->buckets[b] = r;
+	HASH_ADD(hh, st->table, pid, sizeof(r->pid), r);
+	HASH_FIND(hh, st->table, &r->pid, sizeof(r->pid), found);
+	if (found != r)		/* uthash could not allocate (HASH_NONFATAL_OOM) */
+		return -ENOMEM;
 	st->nreplicas++;
 	atomic_fetch_add(&st->used_blocks, replica_weight(r));
+	return 0;
 }
 
-static void table_remove(struct zbs_store *st, struct zbs_replica *r)
+static void table_remove(struct chunk_store *st, struct chunk_replica *r)
 {
-	struct zbs_replica **pp;
+	struct chunk_replica *found;
 
 	pthread_rwlock_wrlock(&st->table_lock);
-	for (pp = &st->buckets[bucket_of(r->pid)]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == r) {
-			*pp = r->hnext;
-			st->nreplicas--;
-			pthread_mutex_lock(&r->lock);
-			atomic_fetch_sub(&st->used_blocks, replica_weight(r));
-			pthread_mutex_unlock(&r->lock);
-			replica_put(r);	/* the table's reference */
-			break;
-		}
+	HASH_FIND(hh, st->table, &r->pid, sizeof(r->pid), found);
+	if (found == r) {
+		HASH_DEL(st->table, r);
+		st->nreplicas--;
+		pthread_mutex_lock(&r->lock);
+		atomic_fetch_sub(&st->used_blocks, replica_weight(r));
+		r->unlisted = true;
+		pthread_mutex_unlock(&r->lock);
+		replica_put(r);	/* the table's reference */
 	}
 	pthread_rwlock_unlock(&st->table_lock);
 }
 
-/* Referenced snapshot of every replica; caller puts each and frees. */
-static struct zbs_replica **table_snapshot(struct zbs_store *st, unsigned *n)
+/* Is a delete of pid under way (deleted, still in the table)? */
+static bool table_deleting(struct chunk_store *st, uint64_t pid)
 {
-	struct zbs_replica **v;
+	struct chunk_replica *r;
+	bool yes;
+
+	pthread_rwlock_rdlock(&st->table_lock);
+	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
+	yes = r && r->deleted;
+	pthread_rwlock_unlock(&st->table_lock);
+	return yes;
+}
+
+/* Referenced snapshot of every replica not being deleted; caller puts each
+ * and frees. */
+static struct chunk_replica **table_snapshot(struct chunk_store *st, unsigned *n)
+{
+	struct chunk_replica **v;
 	unsigned k = 0;
 
 	pthread_rwlock_rdlock(&st->table_lock);
 	v = malloc((st->nreplicas + 1) * sizeof(*v));
 	if (v) {
-		for (unsigned b = 0; b < HASH_BUCKETS; b++)
-			for (struct zbs_replica *r = st->buckets[b]; r; r = r->hnext) {
-				replica_get(r);
-				v[k++] = r;
-			}
+		struct chunk_replica *r, *tmp;
+
+		HASH_ITER(hh, st->table, r, tmp) {
+			if (r->deleted)
+				continue;
+			replica_get(r);
+			v[k++] = r;
+		}
 	}
 	pthread_rwlock_unlock(&st->table_lock);
 	*n = k;
@@ -472,7 +519,7 @@ static void key_of(uint64_t pid, uint8_t key[8])
 }
 
 /* Persist the metadata of reps (those with meta_dirty); durable when sync. */
-static int persist(struct zbs_store *st, struct zbs_replica **reps, unsigned n, bool sync)
+static int persist(struct chunk_store *st, struct chunk_replica **reps, unsigned n, bool sync)
 {
 	MDB_txn *txn;
 	int rc;
@@ -481,7 +528,7 @@ static int persist(struct zbs_store *st, struct zbs_replica **reps, unsigned n, 
 	if (rc)
 		goto fail;
 	for (unsigned i = 0; i < n; i++) {
-		struct zbs_replica *r = reps[i];
+		struct chunk_replica *r = reps[i];
 		struct replica_rec rec;
 		uint8_t key[8];
 		MDB_val k = { 8, key }, v = { sizeof(rec), &rec };
@@ -523,7 +570,7 @@ fail:
 	return -EIO;
 }
 
-int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b)
+int chunk_store_batch_commit(struct chunk_store *st, struct chunk_store_batch *b)
 {
 	int rc = 0;
 
@@ -536,13 +583,13 @@ int zbs_store_batch_commit(struct zbs_store *st, struct zbs_store_batch *b)
 	return rc ? ZBS_ST_IO : ZBS_ST_OK;
 }
 
-static void batch_add(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_replica *r)
+static void batch_add(struct chunk_store *st, struct chunk_store_batch *b, struct chunk_replica *r)
 {
 	for (unsigned i = 0; i < b->n; i++)
 		if (b->reps[i] == r)
 			return;
-	if (b->n == ZBS_BATCH_MAX)
-		zbs_store_batch_commit(st, b);	/* errors: retried by the next commit */
+	if (b->n == CHUNK_BATCH_MAX)
+		chunk_store_batch_commit(st, b);/* errors: retried by the next commit */
 	replica_get(r);
 	b->reps[b->n++] = r;
 }
@@ -553,11 +600,11 @@ static void batch_add(struct zbs_store *st, struct zbs_store_batch *b, struct zb
  * Get replica pid, creating it (file first, then its record, durably) when
  * missing. Returns a referenced replica or NULL with *status set.
  */
-static struct zbs_replica *replica_get_or_create(struct zbs_store *st, uint64_t pid,
-						 uint64_t epoch, uint64_t lease_epoch,
-						 bool thick, uint32_t state, int *status)
+static struct chunk_replica *replica_get_or_create(struct chunk_store *st, uint64_t pid,
+						   uint64_t epoch, uint64_t lease_epoch,
+						   bool thick, uint32_t state, int *status)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 	char name[32];
 	int fd, rc;
 
@@ -565,6 +612,9 @@ static struct zbs_replica *replica_get_or_create(struct zbs_store *st, uint64_t 
 	if (r)
 		return r;
 	pthread_mutex_lock(&st->ddl_lock);
+	/* the file name is the old replica's until its delete is done */
+	while (table_deleting(st, pid))
+		pthread_cond_wait(&st->gc_gone, &st->ddl_lock);
 	r = table_lookup(st, pid);
 	if (r)
 		goto out;
@@ -607,12 +657,18 @@ static struct zbs_replica *replica_get_or_create(struct zbs_store *st, uint64_t 
 		unlinkat(st->rep_dirfd, name, 0);
 		goto fail;
 	}
+	pthread_rwlock_wrlock(&st->table_lock);
+	rc = table_insert_locked(st, r);
+	pthread_rwlock_unlock(&st->table_lock);
+	if (rc) {
+		/* the record stays: a later create of pid overwrites it, and a
+		 * restart loads it (meta then deletes what it does not know) */
+		replica_put(r);
+		goto fail;
+	}
 	log_info("replica %" PRIu64 " epoch %" PRIu64 " created%s", pid, epoch,
 		 thick ? " (thick)" : "");
 	replica_get(r);		/* the caller's; the table keeps the first */
-	pthread_rwlock_wrlock(&st->table_lock);
-	table_insert_locked(st, r);
-	pthread_rwlock_unlock(&st->table_lock);
 	pthread_mutex_unlock(&st->ddl_lock);
 	space_changed(st);	/* meta charged it a full extent until it hears */
 	return r;
@@ -626,68 +682,236 @@ fail:
 	return NULL;
 }
 
-int zbs_store_delete_replica(struct zbs_store *st, uint64_t pid, uint64_t epoch)
+/*
+ * Accept the delete of replica pid at epoch: mark it deleted (from here on
+ * it is neither served nor listed; it stays in the table, so a create of
+ * the same pid waits until it is gone). Returns it referenced, or NULL with
+ * *err -ENOENT (none, or its delete is already under way) or -ESTALE.
+ */
+static struct chunk_replica *replica_doom(struct chunk_store *st, uint64_t pid,
+					  uint64_t epoch, int *err)
 {
-	struct zbs_replica *r;
-	MDB_txn *txn;
-	uint8_t key[8];
-	MDB_val k = { 8, key };
-	char name[32];
+	struct chunk_replica *r;
+
+	pthread_rwlock_wrlock(&st->table_lock);
+	HASH_FIND(hh, st->table, &pid, sizeof(pid), r);
+	if (!r || r->deleted) {
+		*err = -ENOENT;
+		r = NULL;
+	} else if (r->epoch != epoch && !r->broken) {	/* a broken one's epoch is unknown */
+		*err = -ESTALE;
+		r = NULL;
+	} else {
+		pthread_mutex_lock(&r->lock);
+		r->deleted = true;
+		pthread_mutex_unlock(&r->lock);
+		replica_get(r);
+	}
+	pthread_rwlock_unlock(&st->table_lock);
+	return r;
+}
+
+/* Take back the deletes of n replicas (served and listed again). */
+static void replica_undoom(struct chunk_store *st, struct chunk_replica **reps, size_t n)
+{
+	pthread_rwlock_wrlock(&st->table_lock);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&reps[i]->lock);
+		reps[i]->deleted = false;
+		pthread_mutex_unlock(&reps[i]->lock);
+	}
+	pthread_rwlock_unlock(&st->table_lock);
+	pthread_mutex_lock(&st->ddl_lock);
+	pthread_cond_broadcast(&st->gc_gone);	/* creates waiting on them find them */
+	pthread_mutex_unlock(&st->ddl_lock);
+}
+
+/*
+ * Finish the deletes of n replicas marked deleted: remove their records in
+ * one transaction made durable with one sync, unlink their files, then drop
+ * them from the table. Takes over the callers' references. When the
+ * metadata store fails the replicas are kept (served and listed again, so
+ * meta sends its GC again) and -EIO is returned.
+ */
+static int gc_commit(struct chunk_store *st, struct chunk_replica **reps, size_t n)
+{
+	MDB_txn *txn = NULL;
 	int rc;
 
-	pthread_mutex_lock(&st->ddl_lock);
-	r = table_lookup(st, pid);
-	if (!r) {
-		pthread_mutex_unlock(&st->ddl_lock);
-		return -ENOENT;
-	}
-	if (r->epoch != epoch && !r->broken) {	/* a broken one's epoch is unknown */
-		pthread_mutex_unlock(&st->ddl_lock);
-		replica_put(r);
-		return -ESTALE;
-	}
-	pthread_mutex_lock(&r->lock);
-	r->deleted = true;
-	pthread_mutex_unlock(&r->lock);
-	table_remove(st, r);
-	key_of(pid, key);
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-	if (!rc) {
+	for (size_t i = 0; i < n && !rc; i++) {
+		uint8_t key[8];
+		MDB_val k = { 8, key };
+
+		key_of(reps[i]->pid, key);
 		rc = mdb_del(txn, st->dbi_rep, &k, NULL);
-		if (rc && rc != MDB_NOTFOUND)
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc) {
+		if (txn)
 			mdb_txn_abort(txn);
-		else
-			rc = mdb_txn_commit(txn);
+	} else {
+		rc = mdb_txn_commit(txn);
 	}
 	if (!rc)
 		rc = mdb_env_sync(st->env, 1);
+	atomic_fetch_add(&st->gc_commits, 1);
 	if (rc) {
-		log_err("replica %" PRIu64 ": delete failed: %s", pid, mdb_strerror(rc));
-		pthread_mutex_unlock(&st->ddl_lock);
-		replica_put(r);
+		log_err("store %s: deleting %zu replica(s) (pid %" PRIu64 "%s) failed: %s; "
+			"they are kept", st->dir, n, reps[0]->pid, n > 1 ? " and others" : "",
+			mdb_strerror(rc));
+		replica_undoom(st, reps, n);
+		for (size_t i = 0; i < n; i++)
+			replica_put(reps[i]);
 		return -EIO;
 	}
-	/* a crash before the unlink leaves an orphan file, removed at start */
-	rep_name(pid, name, sizeof(name));
-	if (unlinkat(st->rep_dirfd, name, 0) < 0)
-		log_warn("replica %" PRIu64 ": unlink: %m", pid);
+	/* a crash from here on leaves orphan files, removed at the next open */
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+
+		rep_name(reps[i]->pid, name, sizeof(name));
+		if (unlinkat(st->rep_dirfd, name, 0) < 0 && errno != ENOENT)
+			log_warn("replica %" PRIu64 ": unlink: %m", reps[i]->pid);
+	}
+	pthread_mutex_lock(&st->ddl_lock);
+	for (size_t i = 0; i < n; i++)
+		table_remove(st, reps[i]);
+	pthread_cond_broadcast(&st->gc_gone);
 	pthread_mutex_unlock(&st->ddl_lock);
-	log_info("replica %" PRIu64 " epoch %" PRIu64 " deleted", pid, epoch);
-	replica_put(r);
+	if (n == 1)
+		log_info("replica %" PRIu64 " epoch %" PRIu64 " deleted", reps[0]->pid,
+			 reps[0]->epoch);
+	else
+		log_info("%zu replicas deleted, pid %" PRIu64 " to %" PRIu64 " (one metadata commit)",
+			 n, reps[0]->pid, reps[n - 1]->pid);
+	for (size_t i = 0; i < n; i++) {
+		if (n > 1)
+			log_debug("replica %" PRIu64 " epoch %" PRIu64 " deleted", reps[i]->pid,
+				  reps[i]->epoch);
+		replica_put(reps[i]);
+	}
+	space_changed(st);
 	return 0;
+}
+
+int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t epoch)
+{
+	struct chunk_replica *r;
+	int rc;
+
+	r = replica_doom(st, pid, epoch, &rc);
+	if (!r)
+		return rc;
+	return gc_commit(st, &r, 1);
+}
+
+/* The GC thread: the queued deletes in order, up to GC_BATCH per commit. */
+static void *gc_main(void *arg)
+{
+	struct chunk_store *st = arg;
+	struct chunk_replica *batch[GC_BATCH];
+
+	pthread_mutex_lock(&st->gc_lock);
+	for (;;) {
+		size_t n;
+
+		while (st->gc_head == st->gc_n && !st->gc_stop)
+			pthread_cond_wait(&st->gc_work, &st->gc_lock);
+		if (st->gc_head == st->gc_n)
+			break;		/* stopping, and nothing left */
+		n = st->gc_n - st->gc_head;
+		if (n > GC_BATCH)
+			n = GC_BATCH;
+		memcpy(batch, st->gcq + st->gc_head, n * sizeof(*batch));
+		st->gc_head += n;
+		if (st->gc_head == st->gc_n)
+			st->gc_head = st->gc_n = 0;
+		st->gc_busy = true;
+		pthread_mutex_unlock(&st->gc_lock);
+		gc_commit(st, batch, n);	/* failures logged; meta sends the GC again */
+		pthread_mutex_lock(&st->gc_lock);
+		st->gc_busy = false;
+		if (st->gc_head == st->gc_n)
+			pthread_cond_broadcast(&st->gc_idle);
+	}
+	pthread_mutex_unlock(&st->gc_lock);
+	return NULL;
+}
+
+int chunk_store_gc_delete(struct chunk_store *st, uint64_t pid, uint64_t epoch)
+{
+	struct chunk_replica *r;
+	int rc = 0;
+
+	r = replica_doom(st, pid, epoch, &rc);
+	if (!r)
+		return rc;
+	pthread_mutex_lock(&st->gc_lock);
+	if (st->gc_stop) {
+		rc = -ESHUTDOWN;
+	} else if (!st->gc_started) {
+		rc = -pthread_create(&st->gc_thread, NULL, gc_main, st);
+		st->gc_started = !rc;
+		if (rc)
+			log_err("store %s: cannot start the GC thread: %s", st->dir, strerror(-rc));
+	}
+	if (!rc && st->gc_n == st->gc_cap) {
+		size_t cap = st->gc_cap ? 2 * st->gc_cap : 1024;
+		struct chunk_replica **q = realloc(st->gcq, cap * sizeof(*q));
+
+		if (q) {
+			st->gcq = q;
+			st->gc_cap = cap;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc) {
+		st->gcq[st->gc_n++] = r;
+		pthread_cond_signal(&st->gc_work);
+	}
+	pthread_mutex_unlock(&st->gc_lock);
+	if (rc) {
+		replica_undoom(st, &r, 1);
+		replica_put(r);
+	}
+	return rc;
+}
+
+void chunk_store_gc_wait(struct chunk_store *st)
+{
+	pthread_mutex_lock(&st->gc_lock);
+	while (st->gc_head != st->gc_n || st->gc_busy)
+		pthread_cond_wait(&st->gc_idle, &st->gc_lock);
+	pthread_mutex_unlock(&st->gc_lock);
+}
+
+/* Stop the GC thread once it did every delete it accepted. */
+static void gc_stop(struct chunk_store *st)
+{
+	bool started;
+
+	pthread_mutex_lock(&st->gc_lock);
+	st->gc_stop = true;
+	started = st->gc_started;
+	pthread_cond_signal(&st->gc_work);
+	pthread_mutex_unlock(&st->gc_lock);
+	if (started)
+		pthread_join(st->gc_thread, NULL);
 }
 
 /* ---- queries -------------------------------------------------------- */
 
-const char *zbs_store_uuid(const struct zbs_store *st)
+const char *chunk_store_uuid(const struct chunk_store *st)
 {
 	return st->uuid;
 }
 
-int zbs_store_foreach_replica(struct zbs_store *st,
-			      int (*cb)(const struct zbs_replica_info *, void *arg), void *arg)
+int chunk_store_foreach_replica(struct chunk_store *st,
+				int (*cb)(const struct chunk_replica_info *, void *arg), void *arg)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	unsigned n, i;
 	int rc = 0;
 
@@ -695,7 +919,7 @@ int zbs_store_foreach_replica(struct zbs_store *st,
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct zbs_replica_info info;
+		struct chunk_replica_info info;
 
 		pthread_mutex_lock(&v[i]->lock);
 		replica_fill_info(v[i], &info);
@@ -708,9 +932,9 @@ int zbs_store_foreach_replica(struct zbs_store *st,
 	return rc;
 }
 
-int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica_info *out)
+int chunk_store_get_replica(struct chunk_store *st, uint64_t pid, struct chunk_replica_info *out)
 {
-	struct zbs_replica *r = table_lookup(st, pid);
+	struct chunk_replica *r = table_lookup(st, pid);
 
 	if (!r)
 		return -ENOENT;
@@ -721,20 +945,20 @@ int zbs_store_get_replica(struct zbs_store *st, uint64_t pid, struct zbs_replica
 	return 0;
 }
 
-void zbs_store_set_capacity(struct zbs_store *st, uint64_t bytes)
+void chunk_store_set_capacity(struct chunk_store *st, uint64_t bytes)
 {
 	st->capacity = bytes;
 }
 
-void zbs_store_set_space_hook(struct zbs_store *st, void (*fn)(void *), void *arg)
+void chunk_store_set_space_hook(struct chunk_store *st, void (*fn)(void *), void *arg)
 {
 	st->space_arg = arg;
 	st->space_hook = fn;
 }
 
-int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
+int chunk_store_space(struct chunk_store *st, struct chunk_space_info *out)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	struct statvfs sv;
 	uint64_t used = 0, thin = 0, total, avail;
 	unsigned n;
@@ -772,9 +996,9 @@ int zbs_store_space(struct zbs_store *st, struct zbs_space_info *out)
 	return 0;
 }
 
-int zbs_store_flush(struct zbs_store *st)
+int chunk_store_flush(struct chunk_store *st)
 {
-	struct zbs_replica **v;
+	struct chunk_replica **v;
 	unsigned n;
 	int rc = 0;
 
@@ -782,7 +1006,7 @@ int zbs_store_flush(struct zbs_store *st)
 	if (!v)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		struct zbs_replica *r = v[i];
+		struct chunk_replica *r = v[i];
 
 		int d = atomic_exchange(&r->data_dirty, 0);
 
@@ -806,19 +1030,19 @@ int zbs_store_flush(struct zbs_store *st)
 /* ---- request execution ---------------------------------------------- */
 
 /* Mark the 512 B sectors of [off, off+len) dirty. Caller holds r->lock. */
-static void dirty_mark(struct zbs_replica *r, uint64_t off, uint32_t len)
+static void dirty_mark(struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	for (uint64_t s = off / ZBS_SECTOR_SIZE; s < (off + len) / ZBS_SECTOR_SIZE; s++)
 		r->dirty[s / 8] |= (uint8_t)(1U << (s % 8));
 }
 
-static bool dirty_test(const struct zbs_replica *r, uint64_t s)
+static bool dirty_test(const struct chunk_replica *r, uint64_t s)
 {
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
 /* Fencing: READ with lease_epoch 0 is unfenced. */
-static bool fenced(const struct zbs_replica *r, const struct zbs_req *req)
+static bool fenced(const struct chunk_replica *r, const struct zbs_req *req)
 {
 	if (req->opcode == ZBS_OP_GET_INFO || req->opcode == ZBS_OP_GET_BLOCK_MAP ||
 	    (req->opcode == ZBS_OP_READ && req->lease_epoch == 0))
@@ -826,10 +1050,10 @@ static bool fenced(const struct zbs_replica *r, const struct zbs_req *req)
 	return req->lease_epoch < r->lease_epoch;
 }
 
-int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct zbs_store_io *io,
-		       struct zbs_reply *rep)
+int chunk_store_io_begin(struct chunk_store *st, const struct zbs_req *req,
+			 struct chunk_store_io *io, struct zbs_reply *rep)
 {
-	struct zbs_replica *r;
+	struct chunk_replica *r;
 	int rc = ZBS_ST_OK;
 	bool nospc = false;
 
@@ -890,10 +1114,10 @@ int zbs_store_io_begin(struct zbs_store *st, const struct zbs_req *req, struct z
 	return ZBS_ST_OK;
 }
 
-void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zbs_store_io *io,
-		      void *buf, int res, struct zbs_reply *rep)
+void chunk_store_io_end(struct chunk_store *st, struct chunk_store_batch *b,
+			struct chunk_store_io *io, void *buf, int res, struct zbs_reply *rep)
 {
-	struct zbs_replica *r = io->r;
+	struct chunk_replica *r = io->r;
 	const struct zbs_req *req = &io->req;
 	bool zeroes = req->opcode == ZBS_OP_WRITE_ZEROES;
 	bool write = req->opcode == ZBS_OP_WRITE || zeroes;
@@ -960,19 +1184,19 @@ void zbs_store_io_end(struct zbs_store *st, struct zbs_store_batch *b, struct zb
 }
 
 /* READ/WRITE executed synchronously through the asynchronous API. */
-static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
+static void sync_io(struct chunk_store *st, struct chunk_store_batch *b, const struct zbs_req *req,
 		    const void *payload, void *out, struct zbs_reply *rep)
 {
-	struct zbs_store_io io;
+	struct chunk_store_io io;
 	void *buf;
 	int res;
 
-	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+	if (chunk_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
 		return;
 	/* through an aligned bounce buffer, so all data IO uses the same fd
 	 * (O_DIRECT) and never mixes with the page cache */
 	if (posix_memalign(&buf, 4096, req->length)) {
-		zbs_store_io_end(st, b, &io, out, -ENOMEM, rep);
+		chunk_store_io_end(st, b, &io, out, -ENOMEM, rep);
 		return;
 	}
 	if (req->opcode == ZBS_OP_WRITE) {
@@ -983,14 +1207,14 @@ static void sync_io(struct zbs_store *st, struct zbs_store_batch *b, const struc
 	}
 	if (res < 0)
 		res = -errno;
-	zbs_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
+	chunk_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
 	if (req->opcode == ZBS_OP_READ && rep->status == ZBS_ST_OK)
 		memcpy(out, buf, req->length);
 	free(buf);
 }
 
 /* Write [buf, buf+len) at off, O_DIRECT when possible (buf 4096-aligned). */
-static int replica_pwrite(struct zbs_replica *r, const void *buf, size_t len, off_t off)
+static int replica_pwrite(struct chunk_replica *r, const void *buf, size_t len, off_t off)
 {
 	if (r->dfd >= 0) {
 		ssize_t n = pwrite(r->dfd, buf, len, off);
@@ -1021,7 +1245,7 @@ static bool falloc_unsupported(int err)
  * range, e.g. tmpfs: punch, then allocate again); where the filesystem
  * takes neither, zeros are written. 0 or -errno.
  */
-static int replica_zero_range(struct zbs_replica *r, uint64_t off, uint32_t len)
+static int replica_zero_range(struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	void *zeros;
@@ -1054,20 +1278,20 @@ static int replica_zero_range(struct zbs_replica *r, uint64_t off, uint32_t len)
 }
 
 /* WRITE_ZEROES: the rules and gen accounting of a WRITE, without data. */
-static void write_zeroes(struct zbs_store *st, struct zbs_store_batch *b,
+static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 			 const struct zbs_req *req, struct zbs_reply *rep)
 {
-	struct zbs_store_io io;
+	struct chunk_store_io io;
 	int res;
 
-	if (zbs_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
+	if (chunk_store_io_begin(st, req, &io, rep) != ZBS_ST_OK)
 		return;
 	res = replica_zero_range(io.r, req->offset, req->length);
-	zbs_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
+	chunk_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
 }
 
-static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
-			    struct zbs_replica *r, const struct zbs_req *req,
+static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
+			    struct chunk_replica *r, const struct zbs_req *req,
 			    const void *payload)
 {
 	uint64_t s0 = req->offset / ZBS_SECTOR_SIZE, n = req->length / ZBS_SECTOR_SIZE;
@@ -1097,8 +1321,8 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 		for (j = i; j < n && !dirty_test(r, s0 + j); j++)
 			;
 		rc = replica_pwrite(r, data + i * ZBS_SECTOR_SIZE,
-				 (size_t)(j - i) * ZBS_SECTOR_SIZE,
-				 (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
+				    (size_t)(j - i) * ZBS_SECTOR_SIZE,
+				    (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
 		i = j;
 	}
 	free(data);
@@ -1120,10 +1344,10 @@ static int do_recover_write(struct zbs_store *st, struct zbs_store_batch *b,
 	return rc;
 }
 
-void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struct zbs_req *req,
-		    const void *payload, void *out, struct zbs_reply *rep)
+void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
+		      const struct zbs_req *req, const void *payload, void *out, struct zbs_reply *rep)
 {
-	struct zbs_replica *r = NULL;
+	struct chunk_replica *r = NULL;
 	int rc = ZBS_ST_OK;
 
 	memset(rep, 0, sizeof(*rep));
@@ -1139,8 +1363,8 @@ void zbs_store_exec(struct zbs_store *st, struct zbs_store_batch *b, const struc
 		write_zeroes(st, b, req, rep);
 		return;
 	case ZBS_OP_FLUSH:
-		rc = zbs_store_batch_commit(st, b);
-		if (!rc && zbs_store_flush(st) < 0)
+		rc = chunk_store_batch_commit(st, b);
+		if (!rc && chunk_store_flush(st) < 0)
 			rc = ZBS_ST_IO;
 		goto out;
 	case ZBS_OP_SYNC:
@@ -1314,7 +1538,7 @@ static int write_file_durable(int dirfd, const char *name, const char *text)
  */
 #define STORE_MDB_FLAGS		(MDB_NOMETASYNC | MDB_NOTLS)
 
-static int open_env(struct zbs_store *st, bool create)
+static int open_env(struct chunk_store *st, bool create)
 {
 	char path[4096];
 	MDB_txn *txn = NULL;
@@ -1425,9 +1649,9 @@ static const char *rec_check(const MDB_val *v, uint64_t pid, struct replica_rec 
  * failure, is left out of the data report to meta, and is never written
  * back: the record stays as found until DELETE removes it with the file.
  */
-static int add_broken(struct zbs_store *st, uint64_t pid, uint64_t epoch, const char *why)
+static int add_broken(struct chunk_store *st, uint64_t pid, uint64_t epoch, const char *why)
 {
-	struct zbs_replica *r = replica_new(pid, epoch, -1, false);
+	struct chunk_replica *r = replica_new(pid, epoch, -1, false);
 
 	log_err("%s: replica %" PRIu64 ": corrupt metadata record (%s): replica failed, "
 		"not served until deleted", st->dir, pid, why);
@@ -1435,7 +1659,10 @@ static int add_broken(struct zbs_store *st, uint64_t pid, uint64_t epoch, const 
 		return -ENOMEM;
 	r->state = ZBS_RSTATE_ERROR;
 	r->broken = true;
-	table_insert_locked(st, r);	/* single-threaded at open */
+	if (table_insert_locked(st, r)) {	/* single-threaded at open */
+		replica_put(r);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -1445,7 +1672,7 @@ static int add_broken(struct zbs_store *st, uint64_t pid, uint64_t epoch, const 
  * *keep_orphans (the file it described must not be taken for an orphan).
  * Whole-store problems refuse the start.
  */
-static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orphans)
+static int load_replicas(struct chunk_store *st, unsigned *nbroken, bool *keep_orphans)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -1488,7 +1715,7 @@ static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orp
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		struct replica_rec rec;
-		struct zbs_replica *r;
+		struct chunk_replica *r;
 		struct stat sb;
 		uint64_t pid, epoch;
 		char name[32], why[64];
@@ -1512,6 +1739,14 @@ static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orp
 		}
 		rep_name(rec.pid, name, sizeof(name));
 		fd = openat(st->rep_dirfd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+			/* not the data dir's fault: say what it is */
+			ret = -errno;
+			log_err("%s: replica %" PRIu64 ": cannot open replicas/%s: %s (every "
+				"replica holds 2 open files: raise the open files limit)", st->dir,
+				rec.pid, name, strerror(-ret));
+			break;
+		}
 		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 		    (uint64_t)sb.st_size != ZBS_EXTENT_SIZE) {
 			log_err("%s: replica %" PRIu64 ": data file replicas/%s %s: refusing",
@@ -1535,7 +1770,11 @@ static int load_replicas(struct zbs_store *st, unsigned *nbroken, bool *keep_orp
 		if (r->state == ZBS_RSTATE_RECOVERING)
 			log_warn("replica %" PRIu64 " was recovering at shutdown; recovery must restart",
 				 r->pid);
-		table_insert_locked(st, r);	/* single-threaded at open */
+		if (table_insert_locked(st, r)) {	/* single-threaded at open */
+			replica_put(r);
+			ret = -ENOMEM;
+			break;
+		}
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -1550,7 +1789,7 @@ mdb_fail:
 }
 
 /* Remove replica files without a record (crash during create/delete). */
-static void remove_orphans(struct zbs_store *st)
+static void remove_orphans(struct chunk_store *st)
 {
 	int fd = dup(st->rep_dirfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -1564,7 +1803,7 @@ static void remove_orphans(struct zbs_store *st)
 	while ((de = readdir(d))) {
 		uint64_t pid;
 		char *end;
-		struct zbs_replica *r;
+		struct chunk_replica *r;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -1602,9 +1841,9 @@ static bool dir_empty_except(const char *dir, const char *allowed)
 	return empty;
 }
 
-int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **out)
+int chunk_store_open(const char *dir, const char *expect_uuid, struct chunk_store **out)
 {
-	struct zbs_store *st;
+	struct chunk_store *st;
 	char buf[128], path[4096];
 	int dfd = -1, rc, n;
 	bool create = false;
@@ -1615,6 +1854,10 @@ int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **
 	st->lock_fd = st->rep_dirfd = -1;
 	pthread_rwlock_init(&st->table_lock, NULL);
 	pthread_mutex_init(&st->ddl_lock, NULL);
+	pthread_cond_init(&st->gc_gone, NULL);
+	pthread_mutex_init(&st->gc_lock, NULL);
+	pthread_cond_init(&st->gc_work, NULL);
+	pthread_cond_init(&st->gc_idle, NULL);
 	st->dir = strdup(dir);
 	if (!st->dir) {
 		rc = -ENOMEM;
@@ -1725,16 +1968,17 @@ int zbs_store_open(const char *dir, const char *expect_uuid, struct zbs_store **
 fail:
 	if (dfd >= 0)
 		close(dfd);
-	zbs_store_close(st);
+	chunk_store_close(st);
 	return rc;
 }
 
-void zbs_store_close(struct zbs_store *st)
+void chunk_store_close(struct chunk_store *st)
 {
 	if (!st)
 		return;
+	gc_stop(st);		/* the deletes it accepted are done first */
 	if (st->opened) {
-		struct zbs_replica **v;
+		struct chunk_replica **v;
 		unsigned n;
 
 		/* a clean shutdown leaves everything durable */
@@ -1754,11 +1998,11 @@ void zbs_store_close(struct zbs_store *st)
 			free(v);
 		}
 	}
-	for (unsigned b = 0; b < HASH_BUCKETS; b++) {
-		while (st->buckets[b]) {
-			struct zbs_replica *r = st->buckets[b];
+	{
+		struct chunk_replica *r, *tmp;
 
-			st->buckets[b] = r->hnext;
+		HASH_ITER(hh, st->table, r, tmp) {
+			HASH_DEL(st->table, r);
 			replica_put(r);
 		}
 	}
@@ -1770,6 +2014,11 @@ void zbs_store_close(struct zbs_store *st)
 		close(st->lock_fd);
 	pthread_rwlock_destroy(&st->table_lock);
 	pthread_mutex_destroy(&st->ddl_lock);
+	pthread_cond_destroy(&st->gc_gone);
+	pthread_mutex_destroy(&st->gc_lock);
+	pthread_cond_destroy(&st->gc_work);
+	pthread_cond_destroy(&st->gc_idle);
+	free(st->gcq);
 	free(st->dir);
 	free(st);
 }

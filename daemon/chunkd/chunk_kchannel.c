@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* zbs-chunkd's channel to the kernel: see kchannel.h. */
+/* zbs-chunkd's channel to the kernel: see chunk_kchannel.h. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "kagent.h"
-#include "kchannel.h"
+#include "chunk_kchannel.h"
 #include "log.h"
 #include "util.h"
 
@@ -19,18 +19,18 @@
 #define REOPEN_MAX_MS	8000
 #define REAP_BATCH	64
 
-struct zbs_kchannel {
+struct chunk_kchannel {
 	pthread_rwlock_t lock;		/* ka: written by the loop, read by workers */
 	struct zbs_kagent *ka;
 	int wake;			/* eventfd: the session lease changed */
-	struct zbs_agent *agent;	/* set by run */
-	struct zbs_meta_session *ms;
+	struct chunk_agent *agent;	/* set by run */
+	struct chunk_session *ms;
 	bool kernel;			/* open the netlink channel at all */
 };
 
-struct zbs_kchannel *zbs_kchannel_new(bool kernel)
+struct chunk_kchannel *chunk_kchannel_new(bool kernel)
 {
-	struct zbs_kchannel *k = calloc(1, sizeof(*k));
+	struct chunk_kchannel *k = calloc(1, sizeof(*k));
 
 	if (!k)
 		return NULL;
@@ -44,7 +44,7 @@ struct zbs_kchannel *zbs_kchannel_new(bool kernel)
 	return k;
 }
 
-void zbs_kchannel_free(struct zbs_kchannel *k)
+void chunk_kchannel_free(struct chunk_kchannel *k)
 {
 	if (!k)
 		return;
@@ -56,9 +56,9 @@ void zbs_kchannel_free(struct zbs_kchannel *k)
 
 /* ---- from agent workers and the session thread ------------------------ */
 
-int zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid)
+int chunk_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t pid)
 {
-	struct zbs_kchannel *k = arg;
+	struct chunk_kchannel *k = arg;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&k->lock);
@@ -66,8 +66,8 @@ int zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t 
 		/* ALL: every map; VOLUME: the volume's; PID: the pid's. The
 		 * kernel answers once the IO under them drained. */
 		rc = zbs_kagent_revoke(k->ka, -1,
-				       type == ZBS_MS_REVOKE_VOLUME ? volume_id : NULL,
-				       type == ZBS_MS_REVOKE_PID ? pid : 0);
+				       type == CHUNK_SESSION_REVOKE_VOLUME ? volume_id : NULL,
+				       type == CHUNK_SESSION_REVOKE_PID ? pid : 0);
 	}
 	pthread_rwlock_unlock(&k->lock);
 	if (rc == -ENODEV || rc == -ENOENT)
@@ -78,9 +78,9 @@ int zbs_kchannel_revoke_op(void *arg, int type, const char *volume_id, uint64_t 
 	return rc;
 }
 
-int zbs_kchannel_drain_op(void *arg, uint64_t pid)
+int chunk_kchannel_drain_op(void *arg, uint64_t pid)
 {
-	struct zbs_kchannel *k = arg;
+	struct chunk_kchannel *k = arg;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&k->lock);
@@ -90,9 +90,9 @@ int zbs_kchannel_drain_op(void *arg, uint64_t pid)
 	return rc;
 }
 
-void zbs_kchannel_lease_op(void *arg, uint32_t lease_ms)
+void chunk_kchannel_lease_op(void *arg, uint32_t lease_ms)
 {
-	struct zbs_kchannel *k = arg;
+	struct chunk_kchannel *k = arg;
 	uint64_t one = 1;
 
 	if (write(k->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -101,7 +101,7 @@ void zbs_kchannel_lease_op(void *arg, uint32_t lease_ms)
 
 /* ---- kernel -> agent (the loop's thread, from zbs_kagent_dispatch) ----- */
 
-static void reply_now(struct zbs_kchannel *k, const struct zbs_kagent_map_req *r, int err)
+static void reply_now(struct chunk_kchannel *k, const struct zbs_kagent_map_req *r, int err)
 {
 	int64_t rc = zbs_kagent_map_reply(k->ka, r, err, NULL);
 
@@ -112,13 +112,13 @@ static void reply_now(struct zbs_kchannel *k, const struct zbs_kagent_map_req *r
 
 static void on_map_request(void *arg, const struct zbs_kagent_map_req *r)
 {
-	struct zbs_kchannel *k = arg;
-	struct zbs_agent_req q = { .type = ZBS_AREQ_MAP, .dev_id = r->dev_id,
-				   .vextent = r->vextent, .req_id = r->req_id, .write = r->write };
+	struct chunk_kchannel *k = arg;
+	struct chunk_agent_req q = { .type = CHUNK_AREQ_MAP, .dev_id = r->dev_id,
+				     .vextent = r->vextent, .req_id = r->req_id, .write = r->write };
 	int rc;
 
 	snprintf(q.volume_id, sizeof(q.volume_id), "%s", r->volume_id);
-	rc = zbs_agent_submit(k->agent, &q);
+	rc = chunk_agent_submit(k->agent, &q);
 	if (rc) {
 		log_warn("map request dev %u vextent %llu not queued: %s", r->dev_id,
 			 (unsigned long long)r->vextent, strerror(-rc));
@@ -126,19 +126,19 @@ static void on_map_request(void *arg, const struct zbs_kagent_map_req *r)
 	}
 }
 
-static void on_event(struct zbs_kchannel *k, int type, const struct zbs_kagent_event *ev)
+static void on_event(struct chunk_kchannel *k, int type, const struct zbs_kagent_event *ev)
 {
-	struct zbs_agent_req q = { .type = type, .dev_id = ev->dev_id, .vextent = ev->vextent,
-				   .req_id = ev->req_id, .pid = ev->pid, .epoch = ev->epoch,
-				   .lease_epoch = ev->lease_epoch, .gen = ev->gen,
-				   .cid = ev->cid, .err = ev->err };
+	struct chunk_agent_req q = { .type = type, .dev_id = ev->dev_id, .vextent = ev->vextent,
+				     .req_id = ev->req_id, .pid = ev->pid, .epoch = ev->epoch,
+				     .lease_epoch = ev->lease_epoch, .gen = ev->gen,
+				     .cid = ev->cid, .err = ev->err };
 	int rc;
 
 	snprintf(q.volume_id, sizeof(q.volume_id), "%s", ev->volume_id);
-	rc = zbs_agent_submit(k->agent, &q);
+	rc = chunk_agent_submit(k->agent, &q);
 	if (rc) {
 		log_warn("%s of pid %llu not queued: %s; the kernel sends it again",
-			 type == ZBS_AREQ_EXISTENCE ? "existence report" : "replica failure",
+			 type == CHUNK_AREQ_EXISTENCE ? "existence report" : "replica failure",
 			 (unsigned long long)ev->pid, strerror(-rc));
 		if (zbs_kagent_report_ack(k->ka, ev->dev_id, ev->vextent, ev->req_id, -EAGAIN) < 0)
 			log_warn("REPORT_ACK dev %u vextent %llu: not sent", ev->dev_id,
@@ -150,12 +150,12 @@ static void on_replica_failed(void *arg, const struct zbs_kagent_event *ev)
 {
 	log_info("kernel: pid %llu replica cid %u failed (%d) at gen %llu",
 		 (unsigned long long)ev->pid, ev->cid, ev->err, (unsigned long long)ev->gen);
-	on_event(arg, ZBS_AREQ_REPLICA_FAILED, ev);
+	on_event(arg, CHUNK_AREQ_REPLICA_FAILED, ev);
 }
 
 static void on_existence(void *arg, const struct zbs_kagent_event *ev)
 {
-	on_event(arg, ZBS_AREQ_EXISTENCE, ev);
+	on_event(arg, CHUNK_AREQ_EXISTENCE, ev);
 }
 
 static const struct zbs_kagent_ops kops = {
@@ -168,14 +168,14 @@ static const struct zbs_kagent_ops kops = {
 
 /* the session as the kernel must see it: 1 ms (expired at once) while there
  * is none, since 0 would register without a session lease */
-static uint32_t lease_left(struct zbs_kchannel *k)
+static uint32_t lease_left(struct chunk_kchannel *k)
 {
-	uint32_t left = k->ms ? zbs_meta_session_lease_left_ms(k->ms) : 0;
+	uint32_t left = k->ms ? chunk_session_lease_left_ms(k->ms) : 0;
 
 	return left ? left : 1;
 }
 
-static void try_open(struct zbs_kchannel *k, bool *said)
+static void try_open(struct chunk_kchannel *k, bool *said)
 {
 	struct zbs_kagent *ka;
 	int rc = zbs_kagent_open(&kops, k, &ka);
@@ -200,10 +200,10 @@ static void try_open(struct zbs_kchannel *k, bool *said)
 	k->ka = ka;
 	pthread_rwlock_unlock(&k->lock);
 	/* maps cached by the kernel under an earlier agent are not ours to trust */
-	zbs_agent_revoke_hook(k->agent, ZBS_MS_REVOKE_ALL, "", 0, 0);
+	chunk_agent_revoke_hook(k->agent, CHUNK_SESSION_REVOKE_ALL, "", 0, 0);
 }
 
-static void close_ka(struct zbs_kchannel *k)
+static void close_ka(struct chunk_kchannel *k)
 {
 	pthread_rwlock_wrlock(&k->lock);
 	zbs_kagent_close(k->ka);
@@ -211,14 +211,14 @@ static void close_ka(struct zbs_kchannel *k)
 	pthread_rwlock_unlock(&k->lock);
 }
 
-static void send_results(struct zbs_kchannel *k)
+static void send_results(struct chunk_kchannel *k)
 {
-	struct zbs_agent_result res[REAP_BATCH];
+	struct chunk_agent_result res[REAP_BATCH];
 	size_t n;
 
-	while ((n = zbs_agent_reap(k->agent, res, REAP_BATCH)) > 0) {
+	while ((n = chunk_agent_reap(k->agent, res, REAP_BATCH)) > 0) {
 		for (size_t i = 0; i < n; i++) {
-			const struct zbs_agent_result *r = &res[i];
+			const struct chunk_agent_result *r = &res[i];
 			struct zbs_kagent_map_req q = { .dev_id = r->req.dev_id,
 							.vextent = r->req.vextent,
 							.req_id = r->req.req_id,
@@ -228,7 +228,7 @@ static void send_results(struct zbs_kchannel *k)
 
 			if (!k->ka)
 				continue;	/* no kernel: it asks a new agent again */
-			if (r->req.type != ZBS_AREQ_MAP) {
+			if (r->req.type != CHUNK_AREQ_MAP) {
 				/* a report: the kernel's writes wait for this */
 				rc = zbs_kagent_report_ack(k->ka, r->req.dev_id, r->req.vextent,
 							   r->req.req_id, r->err);
@@ -251,7 +251,7 @@ static void send_results(struct zbs_kchannel *k)
 					m.rep[j].cid = r->map.rep[j].cid;
 					m.rep[j].addr4 = r->map.rep[j].addr4;
 					m.rep[j].port = r->map.rep[j].port;
-					m.rep[j].flags = r->map.rep[j].flags & ZBS_AGENT_RF_LOCAL
+					m.rep[j].flags = r->map.rep[j].flags & CHUNK_AGENT_RF_LOCAL
 							 ? ZBS_RF_LOCAL : 0;
 				}
 			}
@@ -263,8 +263,8 @@ static void send_results(struct zbs_kchannel *k)
 	}
 }
 
-int zbs_kchannel_run(struct zbs_kchannel *k, struct zbs_agent *agent,
-		     struct zbs_meta_session *ms, const sigset_t *sigs)
+int chunk_kchannel_run(struct chunk_kchannel *k, struct chunk_agent *agent,
+		       struct chunk_session *ms, const sigset_t *sigs)
 {
 	int sfd = signalfd(-1, sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	uint64_t next_open = 0;
@@ -278,7 +278,7 @@ int zbs_kchannel_run(struct zbs_kchannel *k, struct zbs_agent *agent,
 	for (;;) {
 		struct pollfd p[4] = {
 			{ sfd, POLLIN, 0 },
-			{ zbs_agent_fd(agent), POLLIN, 0 },
+			{ chunk_agent_fd(agent), POLLIN, 0 },
 			{ k->wake, POLLIN, 0 },
 			{ -1, POLLIN, 0 },
 		};

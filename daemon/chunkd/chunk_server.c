@@ -32,8 +32,8 @@
 
 #include "log.h"
 #include "net.h"
-#include "server.h"
-#include "store.h"
+#include "chunk_server.h"
+#include "chunk_store.h"
 #include "wire.h"
 
 #define HDR		((uint32_t)sizeof(struct zbs_wire_req))
@@ -46,21 +46,64 @@
 #define SMALL_BUF	(64 * 1024)	/* slot buffers above this are freed after use */
 #define MAX_INFLIGHT_BYTES (16 * ZBS_WIRE_MAX_IO)	/* per connection */
 
-struct conn {
-	struct zbs_server *srv;
+/*
+ * Test-only faults (the VM selftests; never set them in production), read
+ * from the environment when the server starts:
+ *   ZBS_CHUNKD_TEST_BUSY=N      the first N READ, WRITE and WRITE_ZEROES
+ *                               requests are answered BUSY, not executed;
+ *   ZBS_CHUNKD_TEST_DELAY_MS=N  WRITE and WRITE_ZEROES wait N ms before
+ *                               they run (where a request runs in the
+ *                               connection's thread: WRITE_ZEROES always,
+ *                               WRITE without io_uring, as on tmpfs);
+ *   ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB=M  a WRITE_ZEROES waits M ms per MiB
+ *                               of its length more.
+ */
+static atomic_long test_busy;
+static unsigned long test_delay_ms, test_zeroes_ms_per_mib;
+
+static unsigned long test_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? strtoul(v, NULL, 10) : 0;
+}
+
+/* Refuse this request as BUSY (test fault)? */
+static bool test_busy_take(const struct zbs_req *req)
+{
+	if (req->opcode != ZBS_OP_READ && req->opcode != ZBS_OP_WRITE &&
+	    req->opcode != ZBS_OP_WRITE_ZEROES)
+		return false;
+	return atomic_load(&test_busy) > 0 && atomic_fetch_sub(&test_busy, 1) > 0;
+}
+
+static void test_delay(const struct zbs_req *req)
+{
+	unsigned long ms = 0;
+
+	if (req->opcode == ZBS_OP_WRITE || req->opcode == ZBS_OP_WRITE_ZEROES)
+		ms = test_delay_ms;
+	if (req->opcode == ZBS_OP_WRITE_ZEROES)
+		ms += test_zeroes_ms_per_mib * (req->length >> 20);
+	if (ms)
+		usleep((useconds_t)(ms * 1000));
+}
+
+struct chunk_conn {
+	struct chunk_server *srv;
 	int fd;
 	pthread_t thread;
 	bool done;			/* srv->lock */
-	struct conn *next;		/* srv->lock */
+	struct chunk_conn *next;	/* srv->lock */
 };
 
-struct zbs_server {
-	struct zbs_store *st;
+struct chunk_server {
+	struct chunk_store *st;
 	int lfd;
 	uint16_t port;
 	pthread_t accept_thread;
 	pthread_mutex_t lock;
-	struct conn *conns;		/* lock */
+	struct chunk_conn *conns;	/* lock */
 	unsigned nconns;		/* lock */
 	unsigned max_conns;
 	bool stopping;			/* lock */
@@ -78,14 +121,14 @@ struct out_reply {
 struct slot {
 	uint8_t *buf;
 	uint32_t cap;
-	struct zbs_store_io io;
+	struct chunk_store_io io;
 	bool busy;		/* IO in flight */
 	int next_free;
 };
 
-struct conn_state {
-	struct conn *c;
-	struct zbs_store_batch batch;
+struct chunk_conn_state {
+	struct chunk_conn *c;
+	struct chunk_store_batch batch;
 	uint8_t *in;
 	uint32_t have, pos;
 	uint8_t *arena;
@@ -103,7 +146,7 @@ struct conn_state {
 	bool closing;
 };
 
-static void slot_release(struct conn_state *cs, int i)
+static void slot_release(struct chunk_conn_state *cs, int i)
 {
 	struct slot *s = &cs->slots[i];
 
@@ -117,7 +160,7 @@ static void slot_release(struct conn_state *cs, int i)
 }
 
 /* A free slot with an aligned buffer of at least len bytes, or -1. */
-static int slot_get(struct conn_state *cs, uint32_t len)
+static int slot_get(struct chunk_conn_state *cs, uint32_t len)
 {
 	int i = cs->free_slot;
 	struct slot *s;
@@ -164,9 +207,9 @@ static int send_iov(int fd, struct iovec *iov, int n)
 }
 
 /* Commit the batch's metadata, then send every queued reply. */
-static int flush_replies(struct conn_state *cs)
+static int flush_replies(struct chunk_conn_state *cs)
 {
-	int st = zbs_store_batch_commit(cs->c->srv->st, &cs->batch);
+	int st = chunk_store_batch_commit(cs->c->srv->st, &cs->batch);
 	int n = 0, rc;
 
 	for (unsigned i = 0; i < cs->nrep; i++) {
@@ -191,7 +234,7 @@ static int flush_replies(struct conn_state *cs)
 	return rc;
 }
 
-static void queue_reply(struct conn_state *cs, const struct zbs_reply *r, const void *data,
+static void queue_reply(struct chunk_conn_state *cs, const struct zbs_reply *r, const void *data,
 			bool mutating)
 {
 	struct out_reply *o = &cs->rep[cs->nrep++];
@@ -228,7 +271,7 @@ static struct io_uring_sqe *get_sqe(struct io_uring *ring)
  * this connection touches, one of them being a write? Such requests wait,
  * so overlapping requests take effect in arrival order on every replica.
  */
-static bool overlaps_inflight(const struct conn_state *cs, const struct zbs_req *req)
+static bool overlaps_inflight(const struct chunk_conn_state *cs, const struct zbs_req *req)
 {
 	for (int i = 0; i < MAX_INFLIGHT; i++) {
 		const struct slot *sl = &cs->slots[i];
@@ -249,7 +292,7 @@ static bool overlaps_inflight(const struct conn_state *cs, const struct zbs_req 
  * (rule refused it), 1 when no slot is free (retry after completions), -1 on
  * a fatal error.
  */
-static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uint8_t *payload)
+static int submit_io(struct chunk_conn_state *cs, const struct zbs_req *req, const uint8_t *payload)
 {
 	struct zbs_reply rep;
 	struct io_uring_sqe *sqe;
@@ -268,14 +311,14 @@ static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uin
 	if (i < 0)
 		return cs->inflight ? 1 : -1;
 	sl = &cs->slots[i];
-	if (zbs_store_io_begin(cs->c->srv->st, req, &sl->io, &rep) != ZBS_ST_OK) {
+	if (chunk_store_io_begin(cs->c->srv->st, req, &sl->io, &rep) != ZBS_ST_OK) {
 		slot_release(cs, i);
 		queue_reply(cs, &rep, NULL, false);
 		return 0;
 	}
 	sqe = get_sqe(cs->ring);
 	if (!sqe) {
-		zbs_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, -EIO, &rep);
+		chunk_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, -EIO, &rep);
 		slot_release(cs, i);
 		queue_reply(cs, &rep, NULL, true);
 		return 0;
@@ -298,7 +341,7 @@ static int submit_io(struct conn_state *cs, const struct zbs_req *req, const uin
 }
 
 /* An asynchronous READ/WRITE finished: queue its reply (slot freed when sent). */
-static void complete_io(struct conn_state *cs, int i, int res)
+static void complete_io(struct chunk_conn_state *cs, int i, int res)
 {
 	struct slot *sl = &cs->slots[i];
 	bool write = sl->io.req.opcode == ZBS_OP_WRITE;
@@ -309,7 +352,7 @@ static void complete_io(struct conn_state *cs, int i, int res)
 	sl->busy = false;
 	if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
 		cs->closing = true;
-	zbs_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, res, &rep);
+	chunk_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, res, &rep);
 	queue_reply(cs, &rep, sl->buf, write);
 	cs->rep[cs->nrep - 1].slot = i;
 }
@@ -318,9 +361,9 @@ static void complete_io(struct conn_state *cs, int i, int res)
  * Handle every complete frame in the input buffer. Returns 0 to go on, or
  * -1 when the connection must close (protocol error, send failure).
  */
-static int process_frames(struct conn_state *cs)
+static int process_frames(struct chunk_conn_state *cs)
 {
-	struct zbs_store *st = cs->c->srv->st;
+	struct chunk_store *st = cs->c->srv->st;
 
 	while (cs->have - cs->pos >= HDR) {
 		struct zbs_wire_req w;
@@ -351,6 +394,8 @@ static int process_frames(struct conn_state *cs)
 			if (flush_replies(cs) < 0)
 				return -1;
 		}
+		if (status == ZBS_ST_OK && test_busy_take(&req))
+			status = ZBS_ST_BUSY;	/* test fault: nothing done */
 		if (status != ZBS_ST_OK) {
 			memset(&rep, 0, sizeof(rep));
 			rep.opcode = req.opcode;
@@ -376,7 +421,8 @@ static int process_frames(struct conn_state *cs)
 		} else {
 			uint8_t *out = cs->arena + cs->arena_used;
 
-			zbs_store_exec(st, &cs->batch, &req, cs->in + cs->pos + HDR, out, &rep);
+			test_delay(&req);
+			chunk_store_exec(st, &cs->batch, &req, cs->in + cs->pos + HDR, out, &rep);
 			if (rep.status == ZBS_ST_OK)
 				cs->arena_used += rep.length;
 			queue_reply(cs, &rep, out,
@@ -389,9 +435,9 @@ static int process_frames(struct conn_state *cs)
 }
 
 /* io_uring mode: socket receive and READ/WRITE on the connection's ring. */
-static void conn_loop_ring(struct conn_state *cs)
+static void conn_loop_ring(struct chunk_conn_state *cs)
 {
-	struct conn *c = cs->c;
+	struct chunk_conn *c = cs->c;
 	bool shut = false;
 
 	for (;;) {
@@ -456,9 +502,9 @@ static void conn_loop_ring(struct conn_state *cs)
 }
 
 /* Fallback without io_uring: requests executed one by one. */
-static void conn_loop_sync(struct conn_state *cs)
+static void conn_loop_sync(struct chunk_conn_state *cs)
 {
-	struct conn *c = cs->c;
+	struct chunk_conn *c = cs->c;
 
 	for (;;) {
 		ssize_t n;
@@ -487,8 +533,8 @@ static void conn_loop_sync(struct conn_state *cs)
 
 static void *conn_main(void *arg)
 {
-	struct conn *c = arg;
-	struct conn_state *cs = calloc(1, sizeof(*cs));
+	struct chunk_conn *c = arg;
+	struct chunk_conn_state *cs = calloc(1, sizeof(*cs));
 	const char *no_uring = getenv("ZBS_CHUNKD_NO_URING");
 	struct io_uring ring;
 
@@ -502,7 +548,7 @@ static void *conn_main(void *arg)
 	cs->free_slot = -1;
 	for (int i = MAX_INFLIGHT - 1; i >= 0; i--)
 		slot_release(cs, i);
-	if (!(no_uring && *no_uring && strcmp(no_uring, "0")) && zbs_store_direct(c->srv->st) &&
+	if (!(no_uring && *no_uring && strcmp(no_uring, "0")) && chunk_store_direct(c->srv->st) &&
 	    io_uring_queue_init(RING_ENTRIES, &ring, 0) == 0) {
 		cs->ring = &ring;
 		conn_loop_ring(cs);
@@ -513,7 +559,7 @@ static void *conn_main(void *arg)
 	}
 out:
 	if (cs) {
-		zbs_store_batch_commit(c->srv->st, &cs->batch);
+		chunk_store_batch_commit(c->srv->st, &cs->batch);
 		free(cs->in);
 		free(cs->arena);
 		for (int i = 0; i < MAX_INFLIGHT; i++)
@@ -528,12 +574,12 @@ out:
 }
 
 /* Join and free finished connections. Caller holds srv->lock. */
-static void reap_conns(struct zbs_server *srv, bool all)
+static void reap_conns(struct chunk_server *srv, bool all)
 {
-	struct conn **pp = &srv->conns;
+	struct chunk_conn **pp = &srv->conns;
 
 	while (*pp) {
-		struct conn *c = *pp;
+		struct chunk_conn *c = *pp;
 
 		if (!c->done && !all) {
 			pp = &c->next;
@@ -573,11 +619,11 @@ static void refuse_busy(int fd)
 
 static void *accept_main(void *arg)
 {
-	struct zbs_server *srv = arg;
+	struct chunk_server *srv = arg;
 
 	for (;;) {
 		int fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC), one = 1;
-		struct conn *c;
+		struct chunk_conn *c;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -629,15 +675,21 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-int zbs_server_start(struct zbs_store *st, const char *host, uint16_t port,
-		     unsigned max_conns, struct zbs_server **out)
+int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
+		       unsigned max_conns, struct chunk_server **out)
 {
-	struct zbs_server *srv = calloc(1, sizeof(*srv));
+	struct chunk_server *srv = calloc(1, sizeof(*srv));
 
 	if (!srv)
 		return -ENOMEM;
 	srv->st = st;
-	srv->max_conns = max_conns ? max_conns : ZBS_SERVER_MAX_CONNS;
+	srv->max_conns = max_conns ? max_conns : CHUNK_SERVER_MAX_CONNS;
+	atomic_store(&test_busy, (long)test_env("ZBS_CHUNKD_TEST_BUSY"));
+	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
+	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
+	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib)
+		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB",
+			 atomic_load(&test_busy), test_delay_ms, test_zeroes_ms_per_mib);
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->lfd = zbs_tcp_listen(host, port, 128, &srv->port);
 	if (srv->lfd < 0) {
@@ -658,12 +710,12 @@ int zbs_server_start(struct zbs_store *st, const char *host, uint16_t port,
 	return 0;
 }
 
-uint16_t zbs_server_port(const struct zbs_server *srv)
+uint16_t chunk_server_port(const struct chunk_server *srv)
 {
 	return srv->port;
 }
 
-void zbs_server_stop(struct zbs_server *srv)
+void chunk_server_stop(struct chunk_server *srv)
 {
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
@@ -672,7 +724,7 @@ void zbs_server_stop(struct zbs_server *srv)
 	pthread_join(srv->accept_thread, NULL);
 	close(srv->lfd);
 	pthread_mutex_lock(&srv->lock);
-	for (struct conn *c = srv->conns; c; c = c->next)
+	for (struct chunk_conn *c = srv->conns; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
 	reap_conns(srv, true);
 	pthread_mutex_unlock(&srv->lock);

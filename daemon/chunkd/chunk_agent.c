@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The access agent's meta-facing core: see agent.h. */
+/* The access agent's meta-facing core: see chunk_agent.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "chunk_agent.h"
 #include "data_client.h"
 #include "location.h"
 #include "log.h"
@@ -23,30 +23,30 @@
 #define KEY_LOCKS	64
 
 struct job {
-	struct zbs_agent_req req;
+	struct chunk_agent_req req;
 	bool revoke;			/* a relay job: type/volume/pid below */
 	int rv_type;
-	char rv_volume[ZBS_AGENT_VOLUME_ID_LEN];
+	char rv_volume[CHUNK_AGENT_VOLUME_ID_LEN];
 	uint64_t rv_pid;
 	uint64_t rv_id;			/* meta waits for its acknowledgement */
 	struct job *next;
 };
 
 struct done {
-	struct zbs_agent_result res;
+	struct chunk_agent_result res;
 	struct done *next;
 };
 
 struct lease_ent {
-	struct zbs_agent_lease l;
+	struct chunk_agent_lease l;
 	struct lease_ent *next;
 };
 
-struct zbs_agent {
-	struct zbs_agent_config cfg;
-	struct zbs_agent_ops ops;
+struct chunk_agent {
+	struct chunk_agent_config cfg;
+	struct chunk_agent_ops ops;
 	char meta_addr[256];
-	_Atomic(struct zbs_meta_session *) ms;
+	_Atomic(struct chunk_session *) ms;
 
 	pthread_mutex_t qlock;		/* the job queue */
 	pthread_cond_t qcond;
@@ -76,8 +76,8 @@ struct dconn {
 	uint64_t used;
 };
 
-struct zbs_agent_conn {
-	struct zbs_agent *a;
+struct chunk_agent_conn {
+	struct chunk_agent *a;
 	struct zbs_rpc_client rpc;
 	struct dconn dcs[CONN_DCS];
 	uint64_t tick;
@@ -90,7 +90,7 @@ static unsigned bucket(uint64_t pid)
 	return (unsigned)((pid * 0x9e3779b97f4a7c15ULL) >> 54) % CACHE_BUCKETS;
 }
 
-static void cache_put(struct zbs_agent *a, const struct zbs_agent_lease *l)
+static void cache_put(struct chunk_agent *a, const struct chunk_agent_lease *l)
 {
 	struct lease_ent **pp, *e;
 
@@ -112,7 +112,7 @@ static void cache_put(struct zbs_agent *a, const struct zbs_agent_lease *l)
 }
 
 /* drop entries matching a revoke; returns how many */
-static size_t cache_drop(struct zbs_agent *a, int type, const char *volume_id, uint64_t pid)
+static size_t cache_drop(struct chunk_agent *a, int type, const char *volume_id, uint64_t pid)
 {
 	size_t n = 0;
 
@@ -121,9 +121,9 @@ static size_t cache_drop(struct zbs_agent *a, int type, const char *volume_id, u
 		struct lease_ent **pp = &a->cache[b];
 		while (*pp) {
 			struct lease_ent *e = *pp;
-			bool match = type == ZBS_MS_REVOKE_ALL ||
-				     (type == ZBS_MS_REVOKE_PID && e->l.pid == pid) ||
-				     (type == ZBS_MS_REVOKE_VOLUME &&
+			bool match = type == CHUNK_SESSION_REVOKE_ALL ||
+				     (type == CHUNK_SESSION_REVOKE_PID && e->l.pid == pid) ||
+				     (type == CHUNK_SESSION_REVOKE_VOLUME &&
 				      !strcmp(e->l.volume_id, volume_id));
 			if (match) {
 				*pp = e->next;
@@ -139,7 +139,7 @@ static size_t cache_drop(struct zbs_agent *a, int type, const char *volume_id, u
 	return n;
 }
 
-size_t zbs_agent_lease_count(struct zbs_agent *a)
+size_t chunk_agent_lease_count(struct chunk_agent *a)
 {
 	size_t n;
 
@@ -149,7 +149,7 @@ size_t zbs_agent_lease_count(struct zbs_agent *a)
 	return n;
 }
 
-int zbs_agent_lease_get(struct zbs_agent *a, uint64_t pid, struct zbs_agent_lease *out)
+int chunk_agent_lease_get(struct chunk_agent *a, uint64_t pid, struct chunk_agent_lease *out)
 {
 	int rc = -ENOENT;
 
@@ -167,9 +167,9 @@ int zbs_agent_lease_get(struct zbs_agent *a, uint64_t pid, struct zbs_agent_leas
 
 /* ---- connections ------------------------------------------------------ */
 
-struct zbs_agent_conn *zbs_agent_conn_new(struct zbs_agent *a)
+struct chunk_agent_conn *chunk_agent_conn_new(struct chunk_agent *a)
 {
-	struct zbs_agent_conn *c = calloc(1, sizeof(*c));
+	struct chunk_agent_conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
@@ -186,7 +186,7 @@ static void dconn_drop(struct dconn *d)
 	d->port = 0;
 }
 
-void zbs_agent_conn_free(struct zbs_agent_conn *c)
+void chunk_agent_conn_free(struct chunk_agent_conn *c)
 {
 	if (!c)
 		return;
@@ -197,7 +197,7 @@ void zbs_agent_conn_free(struct zbs_agent_conn *c)
 }
 
 /* meta call with one reconnect on a transport error; returns like zbs_rpc_call */
-static int meta_call(struct zbs_agent_conn *c, uint16_t method, const ProtobufCMessage *req,
+static int meta_call(struct chunk_agent_conn *c, uint16_t method, const ProtobufCMessage *req,
 		     const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp,
 		     struct zbs_rpc_error *err)
 {
@@ -218,7 +218,7 @@ static int meta_call(struct zbs_agent_conn *c, uint16_t method, const ProtobufCM
 }
 
 /* a data connection to host:port, cached; *fresh says it was just made */
-static struct dconn *dconn_get(struct zbs_agent_conn *c, const char *host, uint16_t port,
+static struct dconn *dconn_get(struct chunk_agent_conn *c, const char *host, uint16_t port,
 			       bool *fresh, int *err)
 {
 	struct dconn *d = NULL, *lru = &c->dcs[0];
@@ -309,7 +309,7 @@ struct rep_sync {
 
 /* SYNC every replica in parallel; failures on reused connections are retried
  * once on a new one (the chunk may have restarted since). */
-static void sync_all(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
+static void sync_all(struct chunk_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
 {
 	for (int round = 0; round < 2; round++) {
 		bool any = false;
@@ -382,7 +382,7 @@ static void sync_all(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_s
  * missing replica stays missing and is removed like a failed one: a fresh
  * gen 0 would be "lowest" and win the sync over the replicas with the data.
  */
-static void sync_create_missing(struct zbs_agent_conn *c, const Zbs__Lease *l,
+static void sync_create_missing(struct chunk_agent_conn *c, const Zbs__Lease *l,
 				struct rep_sync *r, int n)
 {
 	struct rep_sync m[ZBS_LOC_SLOTS];
@@ -442,7 +442,7 @@ static bool same_sync(const struct rep_sync *a, const struct rep_sync *b, int n)
  * again until two rounds agree or settle_ms passed, so such a replica is
  * not removed for a write that was merely in flight.
  */
-static void sync_settle(struct zbs_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
+static void sync_settle(struct chunk_agent_conn *c, const Zbs__Lease *l, struct rep_sync *r, int n)
 {
 	uint64_t end = zbs_now_ns() + (uint64_t)c->a->cfg.settle_ms * 1000000;
 	struct rep_sync prev[ZBS_LOC_SLOTS];
@@ -467,7 +467,7 @@ static void sync_settle(struct zbs_agent_conn *c, const Zbs__Lease *l, struct re
  * raising meta_gen to gen. 0 once it is out of the location (also when an
  * earlier try removed it), else as report_errno().
  */
-static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, uint64_t epoch,
+static int remove_replica(struct chunk_agent_conn *c, uint64_t sid, uint64_t pid, uint64_t epoch,
 			  uint64_t lease_epoch, uint32_t cid, uint64_t gen, const char *why)
 {
 	Zbs__RemoveReplicaRequest req = ZBS__REMOVE_REPLICA_REQUEST__INIT;
@@ -492,33 +492,33 @@ static int remove_replica(struct zbs_agent_conn *c, uint64_t sid, uint64_t pid, 
 	return report_errno(rc);
 }
 
-static struct zbs_meta_session *session(struct zbs_agent *a)
+static struct chunk_session *session(struct chunk_agent *a)
 {
 	return atomic_load(&a->ms);
 }
 
-int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vextent,
-		      bool write, struct zbs_agent_map *out)
+int chunk_agent_get_map(struct chunk_agent_conn *c, const char *volume, uint64_t vextent,
+			bool write, struct chunk_agent_map *out)
 {
-	struct zbs_agent *a = c->a;
-	struct zbs_meta_session *ms = session(a);
+	struct chunk_agent *a = c->a;
+	struct chunk_session *ms = session(a);
 	Zbs__GetVExtentLeaseRequest req = ZBS__GET_VEXTENT_LEASE_REQUEST__INIT;
 	Zbs__GetVExtentLeaseResponse *resp = NULL;
 	struct zbs_rpc_error err = { .msg = "" };
 	struct rep_sync r[ZBS_LOC_SLOTS];
 	uint64_t sid, seq, low = UINT64_MAX;
 	uint32_t mycid, left;
-	struct zbs_agent_lease old;
+	struct chunk_agent_lease old;
 	const Zbs__Lease *l;
 	bool remapped;
 	int n, rc, good = 0, unreachable = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!ms || !(sid = zbs_meta_session_id(ms)))
+	if (!ms || !(sid = chunk_session_id(ms)))
 		return -EAGAIN;		/* no session yet */
 	if (vextent > UINT32_MAX)
 		return -EINVAL;
-	mycid = zbs_meta_session_cid(ms);
+	mycid = chunk_session_cid(ms);
 	seq = atomic_load(&a->revoke_seq);
 
 	req.volume = (char *)volume;
@@ -540,7 +540,7 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 
 	/* a pid mapped before (the kernel asks again: expiry, ESTALE, gen
 	 * mismatch): let the IO issued under the old map drain first */
-	remapped = zbs_agent_lease_get(a, l->pid, &old) == 0;
+	remapped = chunk_agent_lease_get(a, l->pid, &old) == 0;
 	if (a->ops.drain) {
 		if (remapped) {
 			int e = a->ops.drain(a->ops.arg, l->pid);
@@ -626,7 +626,7 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 	out->gen = low;
 	out->ever_exist = l->ever_exist;
 	for (int i = 0; i < n; i++) {
-		struct zbs_agent_replica *x;
+		struct chunk_agent_replica *x;
 		struct in_addr in;
 
 		if (r[i].st || r[i].gen != low)
@@ -640,15 +640,15 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 		x->cid = r[i].cid;
 		x->addr4 = in.s_addr;
 		x->port = (uint16_t)r[i].ch->data_port;
-		x->flags = r[i].cid == mycid ? ZBS_AGENT_RF_LOCAL : 0;
+		x->flags = r[i].cid == mycid ? CHUNK_AGENT_RF_LOCAL : 0;
 	}
 	if (!out->nr) {
 		rc = -EIO;
 		goto out;
 	}
 	/* answer only under a live lease no revoke touched meanwhile */
-	left = zbs_meta_session_lease_left_ms(ms);
-	if (!left || zbs_meta_session_id(ms) != sid || atomic_load(&a->revoke_seq) != seq) {
+	left = chunk_session_lease_left_ms(ms);
+	if (!left || chunk_session_id(ms) != sid || atomic_load(&a->revoke_seq) != seq) {
 		rc = -EAGAIN;
 		goto out;
 	}
@@ -656,8 +656,8 @@ int zbs_agent_get_map(struct zbs_agent_conn *c, const char *volume, uint64_t vex
 	 * on revokes; the map's own expiry only bounds a forgotten one */
 	out->expiry_ms = a->cfg.map_expiry_ms;
 	{
-		struct zbs_agent_lease le = { .vextent = vextent, .pid = l->pid, .epoch = l->epoch,
-					      .lease_epoch = l->lease_epoch, .gen = low };
+		struct chunk_agent_lease le = { .vextent = vextent, .pid = l->pid, .epoch = l->epoch,
+						.lease_epoch = l->lease_epoch, .gen = low };
 		snprintf(le.volume_id, sizeof(le.volume_id), "%s", volume);
 		cache_put(a, &le);
 	}
@@ -669,11 +669,11 @@ out:
 	return rc;
 }
 
-int zbs_agent_replica_failed(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch,
-			     uint64_t lease_epoch, uint32_t cid, uint64_t gen)
+int chunk_agent_replica_failed(struct chunk_agent_conn *c, uint64_t pid, uint64_t epoch,
+			       uint64_t lease_epoch, uint32_t cid, uint64_t gen)
 {
-	struct zbs_meta_session *ms = session(c->a);
-	uint64_t sid = ms ? zbs_meta_session_id(ms) : 0;
+	struct chunk_session *ms = session(c->a);
+	uint64_t sid = ms ? chunk_session_id(ms) : 0;
 
 	if (!sid)
 		return -EAGAIN;
@@ -681,14 +681,14 @@ int zbs_agent_replica_failed(struct zbs_agent_conn *c, uint64_t pid, uint64_t ep
 			      "reported failed by the kernel");
 }
 
-int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch)
+int chunk_agent_existence(struct chunk_agent_conn *c, uint64_t pid, uint64_t epoch)
 {
-	struct zbs_meta_session *ms = session(c->a);
+	struct chunk_session *ms = session(c->a);
 	Zbs__PidSessionRequest req = ZBS__PID_SESSION_REQUEST__INIT;
 	struct zbs_rpc_error err = { .msg = "" };
 	int rc;
 
-	req.session_id = ms ? zbs_meta_session_id(ms) : 0;
+	req.session_id = ms ? chunk_session_id(ms) : 0;
 	if (!req.session_id)
 		return -EAGAIN;
 	req.pid = pid;
@@ -703,8 +703,8 @@ int zbs_agent_existence(struct zbs_agent_conn *c, uint64_t pid, uint64_t epoch)
 
 /* ---- queue and workers ------------------------------------------------ */
 
-static void push_done(struct zbs_agent *a, const struct zbs_agent_req *req, int err,
-		      const struct zbs_agent_map *map)
+static void push_done(struct chunk_agent *a, const struct chunk_agent_req *req, int err,
+		      const struct chunk_agent_map *map)
 {
 	struct done *d = calloc(1, sizeof(*d));
 	uint64_t one = 1;
@@ -726,7 +726,7 @@ static void push_done(struct zbs_agent *a, const struct zbs_agent_req *req, int 
 		log_warn("agent: eventfd: %m");
 }
 
-size_t zbs_agent_reap(struct zbs_agent *a, struct zbs_agent_result *out, size_t max)
+size_t chunk_agent_reap(struct chunk_agent *a, struct chunk_agent_result *out, size_t max)
 {
 	size_t n = 0;
 	uint64_t v;
@@ -752,12 +752,12 @@ size_t zbs_agent_reap(struct zbs_agent *a, struct zbs_agent_result *out, size_t 
 	return n;
 }
 
-int zbs_agent_fd(const struct zbs_agent *a)
+int chunk_agent_fd(const struct chunk_agent *a)
 {
 	return a->efd;
 }
 
-static unsigned key_of(const struct zbs_agent_req *r)
+static unsigned key_of(const struct chunk_agent_req *r)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -767,9 +767,9 @@ static unsigned key_of(const struct zbs_agent_req *r)
 	return (unsigned)(h >> 40) % KEY_LOCKS;
 }
 
-static void run_job(struct zbs_agent *a, struct zbs_agent_conn *c, struct job *j)
+static void run_job(struct chunk_agent *a, struct chunk_agent_conn *c, struct job *j)
 {
-	struct zbs_agent_map map = { 0 };
+	struct chunk_agent_map map = { 0 };
 	unsigned k;
 	int err;
 
@@ -777,21 +777,21 @@ static void run_job(struct zbs_agent *a, struct zbs_agent_conn *c, struct job *j
 		int rc = a->ops.revoke ? a->ops.revoke(a->ops.arg, j->rv_type, j->rv_volume,
 						       j->rv_pid) : 0;
 		if (j->rv_id)
-			zbs_meta_session_revoke_done(session(a), j->rv_id, rc == 0);
+			chunk_session_revoke_done(session(a), j->rv_id, rc == 0);
 		return;
 	}
 	k = key_of(&j->req);
 	pthread_mutex_lock(&a->keylock[k]);
 	switch (j->req.type) {
-	case ZBS_AREQ_MAP:
-		err = zbs_agent_get_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
+	case CHUNK_AREQ_MAP:
+		err = chunk_agent_get_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
 		break;
-	case ZBS_AREQ_REPLICA_FAILED:
-		err = zbs_agent_replica_failed(c, j->req.pid, j->req.epoch, j->req.lease_epoch,
-					       j->req.cid, j->req.gen);
+	case CHUNK_AREQ_REPLICA_FAILED:
+		err = chunk_agent_replica_failed(c, j->req.pid, j->req.epoch, j->req.lease_epoch,
+						 j->req.cid, j->req.gen);
 		break;
-	case ZBS_AREQ_EXISTENCE:
-		err = zbs_agent_existence(c, j->req.pid, j->req.epoch);
+	case CHUNK_AREQ_EXISTENCE:
+		err = chunk_agent_existence(c, j->req.pid, j->req.epoch);
 		break;
 	default:
 		err = -EINVAL;
@@ -802,8 +802,8 @@ static void run_job(struct zbs_agent *a, struct zbs_agent_conn *c, struct job *j
 
 static void *worker(void *arg)
 {
-	struct zbs_agent *a = arg;
-	struct zbs_agent_conn *c = zbs_agent_conn_new(a);
+	struct chunk_agent *a = arg;
+	struct chunk_agent_conn *c = chunk_agent_conn_new(a);
 
 	if (!c) {
 		log_err("agent: worker: out of memory");
@@ -828,11 +828,11 @@ static void *worker(void *arg)
 		run_job(a, c, j);
 		free(j);
 	}
-	zbs_agent_conn_free(c);
+	chunk_agent_conn_free(c);
 	return NULL;
 }
 
-static int enqueue(struct zbs_agent *a, struct job *j, bool bounded)
+static int enqueue(struct chunk_agent *a, struct job *j, bool bounded)
 {
 	pthread_mutex_lock(&a->qlock);
 	if (a->stopping || (bounded && a->qlen >= a->cfg.max_queue)) {
@@ -849,7 +849,7 @@ static int enqueue(struct zbs_agent *a, struct job *j, bool bounded)
 	return 0;
 }
 
-int zbs_agent_submit(struct zbs_agent *a, const struct zbs_agent_req *req)
+int chunk_agent_submit(struct chunk_agent *a, const struct chunk_agent_req *req)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -860,10 +860,10 @@ int zbs_agent_submit(struct zbs_agent *a, const struct zbs_agent_req *req)
 	return enqueue(a, j, true);
 }
 
-void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid,
-			   uint64_t id)
+void chunk_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t pid,
+			     uint64_t id)
 {
-	struct zbs_agent *a = arg;
+	struct chunk_agent *a = arg;
 	struct job *j;
 	size_t n;
 
@@ -874,7 +874,7 @@ void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t 
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		log_err("agent: out of memory: revoke not relayed");
-		zbs_meta_session_revoke_done(session(a), id, false);	/* meta asks again */
+		chunk_session_revoke_done(session(a), id, false);	/* meta asks again */
 		return;
 	}
 	j->revoke = true;
@@ -883,13 +883,13 @@ void zbs_agent_revoke_hook(void *arg, int type, const char *volume_id, uint64_t 
 	j->rv_pid = pid;
 	j->rv_id = id;
 	if (enqueue(a, j, false))	/* stopping: the session ends with us */
-		zbs_meta_session_revoke_done(session(a), id, false);	/* never refused for a full queue */
+		chunk_session_revoke_done(session(a), id, false);	/* never refused for a full queue */
 }
 
-struct zbs_agent *zbs_agent_start(const struct zbs_agent_config *cfg,
-				  const struct zbs_agent_ops *ops)
+struct chunk_agent *chunk_agent_start(const struct chunk_agent_config *cfg,
+				      const struct chunk_agent_ops *ops)
 {
-	struct zbs_agent *a = calloc(1, sizeof(*a));
+	struct chunk_agent *a = calloc(1, sizeof(*a));
 
 	if (!a)
 		return NULL;
@@ -933,16 +933,16 @@ struct zbs_agent *zbs_agent_start(const struct zbs_agent_config *cfg,
 	}
 	return a;
 fail:
-	zbs_agent_stop(a);
+	chunk_agent_stop(a);
 	return NULL;
 }
 
-void zbs_agent_set_session(struct zbs_agent *a, struct zbs_meta_session *ms)
+void chunk_agent_set_session(struct chunk_agent *a, struct chunk_session *ms)
 {
 	atomic_store(&a->ms, ms);
 }
 
-void zbs_agent_shutdown(struct zbs_agent *a)
+void chunk_agent_shutdown(struct chunk_agent *a)
 {
 	pthread_mutex_lock(&a->qlock);
 	a->stopping = true;
@@ -954,11 +954,11 @@ void zbs_agent_shutdown(struct zbs_agent *a)
 	atomic_store(&a->ms, NULL);
 }
 
-void zbs_agent_stop(struct zbs_agent *a)
+void chunk_agent_stop(struct chunk_agent *a)
 {
 	if (!a)
 		return;
-	zbs_agent_shutdown(a);
+	chunk_agent_shutdown(a);
 	while (a->qhead) {
 		struct job *j = a->qhead;
 		a->qhead = j->next;
@@ -969,7 +969,7 @@ void zbs_agent_stop(struct zbs_agent *a)
 		a->dhead = d->next;
 		free(d);
 	}
-	cache_drop(a, ZBS_MS_REVOKE_ALL, "", 0);
+	cache_drop(a, CHUNK_SESSION_REVOKE_ALL, "", 0);
 	if (a->efd >= 0)
 		close(a->efd);
 	free(a->threads);
