@@ -26,20 +26,32 @@ slot_dev() {
 	echo "$d"
 }
 
-# held_del DEV: remove DEV while a netlink handler is held in its slot
-# (slot_delay_ms is a minute: the handler sleeps until it is set to 0),
-# then release the handler. Sets rc (the removal's status), early (1: it
-# returned while the handler was held) and done0/done1 (slot delays ended
-# when the removal started and when it returned). States, not times:
-# however slow the machine, the removal is seen waiting in the kernel (its
-# stack) or returning early.
+# held_del DEV SECS: remove DEV while a netlink handler is held in its
+# slot (slot_delay_ms is a minute: the handler sleeps until it is set to
+# 0), then release the handler: once the removal has stayed asleep in the
+# kernel (zbs_dev_del on its stack) for a second, or returned, or after
+# SECS (the handler's client has a deadline of its own: zbs-test-agent
+# waits 5 s for its registration). Sets rc (the removal's status), early
+# (1: it returned while the handler was held) and done0/done1 (slot delays
+# ended when the removal started and when it returned). States, not fixed
+# waits: a slow machine can only make the hold end before the removal is
+# seen waiting, which fails nothing.
 held_del() {
-	local pid
+	local pid now end since=
 	done0=$(cat $H/slot_delays_done)
 	start=$(date +%s%N)
 	"$ZBSCTL" device del "$1" >/dev/null &
 	pid=$!
-	wait_for 60 bash -c "grep -q zbs_dev_del /proc/$pid/stack || ! kill -0 $pid"
+	end=$((${EPOCHREALTIME//[.,]/} + $2 * 1000000))
+	while kill -0 $pid 2>/dev/null; do
+		now=${EPOCHREALTIME//[.,]/}
+		[ "$now" -ge "$end" ] && break
+		if grep -q zbs_dev_del /proc/$pid/stack 2>/dev/null; then
+			since=${since:-$now}
+			[ $((now - since)) -ge 1000000 ] && break
+		fi
+		sleep 0.1
+	done
 	early=0
 	kill -0 $pid 2>/dev/null || early=1
 	echo 0 > $H/slot_delay_ms	# the handler goes on
@@ -47,8 +59,17 @@ held_del() {
 	ms=$((($(date +%s%N) - start) / 1000000))
 	done1=$(cat $H/slot_delays_done)
 }
-# held N: wait until a handler entered a slot delay after N began
-held() { wait_for 60 bash -c "[ \$(cat $H/slot_delays_begun) -gt $1 ]"; }
+# held N: wait until a handler entered a slot delay after N began (no
+# process per poll: the registration's client is waiting)
+held() {
+	local i n
+	for i in $(seq 600); do
+		read -r n < $H/slot_delays_begun
+		[ "$n" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 # ---- an agent registers while the device goes -------------------------
 dev=$(slot_dev vol-td1)
@@ -58,7 +79,7 @@ begun=$(cat $H/slot_delays_begun)
 "$ZBS_BIN_DIR/zbs-test-agent" --replicas 127.0.0.1:1 2>"$ZBS_ST_TMP/agent.log" &
 AGENT_PID=$!
 held "$begun"		# the registration sleeps in the device's slot
-held_del "$dev"
+held_del "$dev" 2
 ktap_info "device del: rc $rc after $ms ms; returned while held: $early; slot delays ended: $done0 before, $done1 after"
 ktap_check "removal during the agent's registration succeeds" [ $rc -eq 0 ]
 ktap_check "... once the registration left the device (not while it was held there)" \
@@ -75,7 +96,7 @@ begun=$(cat $H/slot_delays_begun)
 "$ZBS_BIN_DIR/zbs-test-agent" --revoke --dev-id "${dev#/dev/zbs}" 2>"$ZBS_ST_TMP/revoke.log" &
 rpid=$!
 held "$begun"		# the revoke sleeps in the device's slot
-held_del "$dev"
+held_del "$dev" 20
 wait $rpid; rrc=$?
 ktap_info "device del: rc $rc after $ms ms; returned while held: $early; revoke: rc $rrc $(tail -n 1 "$ZBS_ST_TMP/revoke.log")"
 ktap_check "removal during a REVOKE succeeds" [ $rc -eq 0 ]
