@@ -2,6 +2,7 @@
 #
 #   make              build zbs.ko, the daemons and the tools
 #   make check        the whole test suite (native + VM selftests)
+#   make check-debug  the VM selftests on a KASAN/lockdep/kmemleak kernel (built once)
 #   make demo         run a demo cluster (see README)
 #   make torture      fault schedules under the history checker, long (a table)
 #   make deps         install the Debian packages the project needs
@@ -51,7 +52,8 @@ GEN_HDRS :=
 NATIVE_TESTS :=
 
 .PHONY: all module userspace check test tests demo deps sparse clean bench \
-	bench-chunk bench-meta dkms-check selftests-build native-tests-list torture
+	bench-chunk bench-meta dkms-check selftests-build native-tests-list torture \
+	check-debug debug-kernel
 all: module userspace selftests-build
 
 selftests-build:
@@ -110,6 +112,12 @@ sparse:
 # ---- tests, demo, deps ---------------------------------------------------
 check test:
 	tools/run-tests
+
+check-debug:
+	tools/run-tests --debug-kernel
+
+debug-kernel:
+	tools/vm/build-debug-kernel
 
 demo:
 	tools/demo.sh

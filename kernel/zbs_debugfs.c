@@ -8,15 +8,18 @@
  * thread started from now fails to start), send_delay_ms (every send
  * sleeps between a request's header and its data), slot_delay_ms (the
  * netlink handlers MAP_REPLY, REPORT_ACK, REVOKE and AGENT_REGISTER sleep
- * after looking up an extent slot), leg_pool_only (N: flush legs come only
- * from a reserve of N, as under memory pressure; 0: normal again).
+ * after looking up an extent slot; slot_delays_begun and slot_delays_done
+ * count those sleeps), leg_pool_only (N: flush legs come only from a
+ * reserve of N, as under memory pressure; 0: normal again). A delay ends
+ * early when its file is set to 0: a test holds a handler where it wants it
+ * for as long as it needs, however slow the machine.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/bug.h>
-#include <linux/delay.h>
+#include <linux/wait.h>
 #include <linux/seq_file.h>
 
 #include "zbs_internal.h"
@@ -26,19 +29,25 @@ static struct dentry *zbs_debugfs_root;
 atomic_t zbs_fault_thread_start = ATOMIC_INIT(0);
 atomic_t zbs_fault_send_delay_ms = ATOMIC_INIT(0);
 atomic_t zbs_fault_slot_delay_ms = ATOMIC_INIT(0);
-/* slot delays slept to their end: a test sees the handler left the slot */
+/* slot delays entered and ended: a test sees a handler enter and leave the slot */
+static atomic_t zbs_fault_slot_delays_begun = ATOMIC_INIT(0);
 static atomic_t zbs_fault_slot_delays_done = ATOMIC_INIT(0);
 atomic_t zbs_fault_leg_pool_only = ATOMIC_INIT(0);
+/* the delays sleeping: woken when a delay's file is set to 0 */
+static DECLARE_WAIT_QUEUE_HEAD(zbs_fault_delay_wait);
 
 void zbs_fault_delay(atomic_t *ms)
 {
+	bool slot = ms == &zbs_fault_slot_delay_ms;
 	int n = atomic_read(ms);
 
-	if (n > 0) {
-		msleep(n);
-		if (ms == &zbs_fault_slot_delay_ms)
-			atomic_inc(&zbs_fault_slot_delays_done);
-	}
+	if (n <= 0)
+		return;
+	if (slot)
+		atomic_inc(&zbs_fault_slot_delays_begun);
+	wait_event_timeout(zbs_fault_delay_wait, atomic_read(ms) <= 0, msecs_to_jiffies(n));
+	if (slot)
+		atomic_inc(&zbs_fault_slot_delays_done);
 }
 
 bool zbs_fault_hit(atomic_t *f)
@@ -63,6 +72,7 @@ static int zbs_fault_set(void *data, u64 val)
 	if (val > INT_MAX)
 		return -EINVAL;
 	atomic_set((atomic_t *)data, (int)val);
+	wake_up_all(&zbs_fault_delay_wait);	/* a delay set to 0 ends */
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(zbs_fault_fops, zbs_fault_get, zbs_fault_set, "%llu\n");
@@ -117,6 +127,8 @@ void zbs_debugfs_setup(void)
 				   &zbs_fault_send_delay_ms, &zbs_fault_fops);
 	debugfs_create_file_unsafe("slot_delay_ms", 0600, zbs_debugfs_root,
 				   &zbs_fault_slot_delay_ms, &zbs_fault_fops);
+	debugfs_create_atomic_t("slot_delays_begun", 0400, zbs_debugfs_root,
+				&zbs_fault_slot_delays_begun);
 	debugfs_create_atomic_t("slot_delays_done", 0400, zbs_debugfs_root,
 				&zbs_fault_slot_delays_done);
 	debugfs_create_file_unsafe("leg_pool_only", 0600, zbs_debugfs_root,

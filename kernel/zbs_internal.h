@@ -401,6 +401,7 @@ extern atomic_t zbs_fault_thread_start;	/* starting a connection thread */
 bool zbs_fault_hit(atomic_t *f);
 /* N > 0: sleep N ms between a request's header and its data (every send) */
 extern atomic_t zbs_fault_send_delay_ms;
+/* sleep *ms ms if > 0; ends early once *ms is set to 0 (debugfs) */
 void zbs_fault_delay(atomic_t *ms);
 /* N > 0: netlink handlers sleep N ms after looking up an extent slot */
 extern atomic_t zbs_fault_slot_delay_ms;

@@ -2,7 +2,7 @@
 # Shared helpers for ZBS selftest scripts: KTAP output and module handling.
 # Source it: . "$(dirname "$0")/lib.sh"
 ZBS_TOP=${ZBS_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-ZBS_KO=$ZBS_TOP/zbs.ko
+ZBS_KO=${ZBS_KO:-$ZBS_TOP/zbs.ko}	# make check-debug: one built for its kernel
 ZBSCTL=$ZBS_TOP/build/zbsctl
 ZBS_SELFTEST_BIN=${ZBS_SELFTEST_BIN:-$ZBS_TOP/build/selftests}
 _ktap_n=0 _ktap_fail=0

@@ -13,6 +13,8 @@ pkgs=(
 	clang libclang-rt-14-dev python3
 	# VM test runner: kernel to boot, qemu, busybox initramfs
 	linux-image-amd64 qemu-system-x86 busybox-static
+	# the debug kernel of `make check-debug` (tools/vm/build-debug-kernel)
+	linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
 	# workloads and peers for tests and benchmarks
 	fio nbd-server nbd-client e2fsprogs iproute2 procps psmisc dmsetup udev
 )

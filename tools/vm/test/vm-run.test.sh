@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/../../.." && pwd)
 vm=$top/tools/vm/vm-run
 cd "$top"
 [ -f zbs.ko ] || make -s module >/dev/null
-echo "1..9"
+echo "1..11"
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 nok() { n=$((n + 1)); echo "not ok $n - $*"; fail=1; }
@@ -52,7 +52,25 @@ check "the warning is reported" grep -q 'WARNING:.*zbs' "$tmp/err"
 rc=$?
 check "control run without triggering the hook passes (rc $rc)" [ $rc -eq 0 ]
 
-# 9: nothing left behind
+# 9: --modules-dir: a tree of just the 9p modules (made with depmod) is what
+# the guest sees as /lib/modules/<release>, and modprobe resolves in it
+kver=$(ls /boot/vmlinuz-* | sort -V | tail -n 1); kver=${kver##*/vmlinuz-}
+mr=$tmp/modroot/lib/modules/$kver
+mkdir -p "$mr/kernel"
+for m in virtio_pci 9pnet_virtio 9p; do modprobe -S "$kver" --show-depends $m; done |
+	awk '/^insmod/ {print $2}' | sort -u | xargs -r cp -t "$mr/kernel/"
+cp /lib/modules/"$kver"/modules.builtin* "$mr/" 2>/dev/null
+ls "$mr/kernel" | sed 's|^|kernel/|' > "$mr/modules.order"
+depmod -b "$tmp/modroot" "$kver"
+out=$("$vm" --timeout 120 --modules-dir "$mr" -- bash -c \
+	'echo "n=$(ls /lib/modules/$(uname -r)/kernel | wc -l)"; modprobe 9p && echo modprobe-ok' 2>"$tmp/err")
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "--modules-dir is the guest's /lib/modules/<release> (rc $rc)" \
+	grep -qx "n=$(ls "$mr/kernel" | wc -l)" <<<"$out"
+check "modprobe in the guest resolves in it" grep -qx modprobe-ok <<<"$out"
+
+# 11: nothing left behind
 left=$(ls -A "$TMPDIR" | wc -l)
 qemus=$(pgrep -f "[q]emu-system-x86_64.*$TMPDIR/" | wc -l)
 check "no temporary files ($left) or qemu processes ($qemus) left" \
