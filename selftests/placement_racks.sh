@@ -29,8 +29,10 @@ ip link set lo up 2>/dev/null
 zbs_load && wait_path /dev/zbs-control || { ktap_fail "module loads"; ktap_finish; exit 1; }
 "$B/zbs-metad" -d "$T/meta" -l $M --session-lease-ms 3000 2>"$T/metad.log" &
 META_PID=$!
+# --no-recover: placement alone; the killed chunk's replicas are not
+# recovered meanwhile (recover_kill.sh tests recovery)
 for i in 1 2 3 4 5 6; do
-	extra=; [ $i -gt 1 ] && extra=--no-kernel-agent
+	extra=--no-recover; [ $i -gt 1 ] && extra="$extra --no-kernel-agent"
 	"$B/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:$((10250 + i)) --meta $M $extra \
 		2>"$T/c$i.log" &
 	CPID[$i]=$!
