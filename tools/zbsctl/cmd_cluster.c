@@ -18,12 +18,6 @@ static void usage(FILE *f)
 		"          medium, high, very high; a chunk past the last is super high.\n");
 }
 
-static const char *pm(uint32_t permille, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u.%u%%", permille / 10, permille % 10);
-	return buf;
-}
-
 static int load(const struct zbsctl_opts *o)
 {
 	Zbs__Empty req = ZBS__EMPTY__INIT;
@@ -90,15 +84,16 @@ static int load(const struct zbsctl_opts *o)
 			       zc_size(l->new_thin, b[3], sizeof(b[3])),
 			       zc_size(l->thick, b[4], sizeof(b[4])),
 			       zc_size(l->rx + l->reserve, b[5], sizeof(b[5])),
-			       pm(l->ratio_permille, b[6], sizeof(b[6])), l->level);
+			       zc_permille(l->ratio_permille, b[6], sizeof(b[6])), l->level);
 		}
 		printf("cluster: %s allocated of %s valid (%s), level %s\n",
 		       zc_size(r->allocated, b[0], sizeof(b[0])), zc_size(r->valid, b[1], sizeof(b[1])),
-		       pm(r->ratio_permille, b[2], sizeof(b[2])), r->level);
+		       zc_permille(r->ratio_permille, b[2], sizeof(b[2])), r->level);
 		printf("levels: medium from %s, high from %s, very high from %s, super high (a chunk) from %s\n",
-		       pm(r->medium_permille, b[3], sizeof(b[3])), pm(r->high_permille, b[4], sizeof(b[4])),
-		       pm(r->very_high_permille, b[5], sizeof(b[5])),
-		       pm(r->super_high_permille, b[6], sizeof(b[6])));
+		       zc_permille(r->medium_permille, b[3], sizeof(b[3])),
+		       zc_permille(r->high_permille, b[4], sizeof(b[4])),
+		       zc_permille(r->very_high_permille, b[5], sizeof(b[5])),
+		       zc_permille(r->super_high_permille, b[6], sizeof(b[6])));
 	}
 	zbs__cluster_load_response__free_unpacked(r, NULL);
 	return ZBSCTL_OK;

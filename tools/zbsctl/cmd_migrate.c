@@ -33,12 +33,6 @@ static void usage(FILE *f)
 		"        replaces what is still queued. zbsctl recover list shows them.\n");
 }
 
-static const char *pm(uint32_t permille, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u.%u%%", permille / 10, permille % 10);
-	return buf;
-}
-
 static void print_json(const Zbs__MigratePlanResponse *r, bool summary)
 {
 	struct json_object *j = json_object_new_object(), *a = json_object_new_array();
@@ -117,8 +111,8 @@ static void print_text(const Zbs__MigratePlanResponse *r, bool summary)
 
 			printf("%4u %10s %10s %8s %8s\n", c->cid, zc_size(c->in_bytes, b[0], sizeof(b[0])),
 			       zc_size(c->out_bytes, b[1], sizeof(b[1])),
-			       pm(c->ratio_before_permille, b[2], sizeof(b[2])),
-			       pm(c->ratio_after_permille, b[3], sizeof(b[3])));
+			       zc_permille(c->ratio_before_permille, b[2], sizeof(b[2])),
+			       zc_permille(c->ratio_after_permille, b[3], sizeof(b[3])));
 		}
 		printf("\n");
 	}

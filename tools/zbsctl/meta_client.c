@@ -45,6 +45,12 @@ int zc_call(struct zbs_rpc_client *c, uint16_t method, const void *req,
 	}
 }
 
+const char *zc_permille(uint32_t permille, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u%%", permille / 10, permille % 10);
+	return buf;
+}
+
 const char *zc_size(uint64_t bytes, char *buf, size_t len)
 {
 	zbs_format_size(bytes, buf, len);

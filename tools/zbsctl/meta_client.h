@@ -17,6 +17,8 @@ int zc_call(struct zbs_rpc_client *c, uint16_t method, const void *req,
 	    const ProtobufCMessageDescriptor *desc, void *resp);
 /* "10 GiB" */
 const char *zc_size(uint64_t bytes, char *buf, size_t len);
+/* "61.7%" of a permille figure */
+const char *zc_permille(uint32_t permille, char *buf, size_t len);
 const char *zc_loc(uint32_t loc, char *buf, size_t len);
 const char *zc_chunk_status(int s);
 void zc_print_json(struct json_object *j);
