@@ -31,6 +31,7 @@ struct meta_chunk {
 	/* ^ persisted; in memory only (recomputed at load): */
 	uint32_t thick_pids, thin_pids, new_thin_pids;
 	uint32_t rx_pids;		/* reserved as recover/migrate dst (the scheduler's) */
+	bool failslow;			/* slow disk, as its keepalive said (SPEC 4.7) */
 	bool dirty;			/* a keepalive changed it: the next tick writes it */
 };
 
