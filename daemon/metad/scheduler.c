@@ -75,6 +75,7 @@ static void build_view(struct meta *m, struct view *v)
 			.healthy = v->healthy[cid],
 			.free = k->space.valid > alloc ? k->space.valid - alloc : 0,
 			.cannot_own = !(k->caps & CAP_RECOVER),
+			.failslow = k->failslow,
 		};
 	}
 }
