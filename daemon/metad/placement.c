@@ -45,6 +45,39 @@ enum meta_place_dist meta_place_distance(uint32_t cid_a, const struct meta_place
 	return distance(cid_a, a, cid_b, b);
 }
 
+/* ---- safety ---- */
+
+void meta_place_safety_add(struct meta_place_safety *s, enum meta_place_dist d)
+{
+	int k = s->n;
+
+	if (k >= META_PLACE_MAX_PAIRS)
+		return;
+	s->n++;
+	while (k > 0 && s->d[k - 1] > (uint8_t)d) {
+		s->d[k] = s->d[k - 1];
+		k--;
+	}
+	s->d[k] = (uint8_t)d;
+}
+
+void meta_place_safety_of(const uint32_t *cids, const struct meta_place_path *paths, int n,
+			  struct meta_place_safety *s)
+{
+	s->n = 0;
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			meta_place_safety_add(s, distance(cids[i], &paths[i], cids[j], &paths[j]));
+}
+
+int meta_place_safety_cmp(const struct meta_place_safety *a, const struct meta_place_safety *b)
+{
+	for (int i = 0; i < a->n && i < b->n; i++)
+		if (a->d[i] != b->d[i])
+			return a->d[i] < b->d[i] ? -1 : 1;
+	return (a->n > b->n) - (a->n < b->n);
+}
+
 /* ---- space ---- */
 
 void meta_place_space_split(const struct meta_place_space *s, struct meta_place_alloc *out)

@@ -104,6 +104,27 @@ enum meta_place_dist {
 enum meta_place_dist meta_place_distance(uint32_t cid_a, const struct meta_place_path *a,
 					 uint32_t cid_b, const struct meta_place_path *b);
 
+/*
+ * The safety of a replica set: the distances of every pair of its replicas,
+ * sorted ascending. One safety is better than another when it is greater
+ * compared element by element (the closest pair first), then when it has
+ * more pairs. Rebalance's topology moves and recovery's dst use it.
+ */
+#define META_PLACE_MAX_REPLICAS	4
+#define META_PLACE_MAX_PAIRS	(META_PLACE_MAX_REPLICAS * (META_PLACE_MAX_REPLICAS - 1) / 2)
+struct meta_place_safety {
+	uint8_t n;
+	uint8_t d[META_PLACE_MAX_PAIRS];
+};
+/* s = {}; then one pair distance at a time, kept sorted (beyond
+ * META_PLACE_MAX_PAIRS pairs are ignored) */
+void meta_place_safety_add(struct meta_place_safety *s, enum meta_place_dist d);
+/* the safety of n chunks (cids[i] at paths[i]); n at most 4 */
+void meta_place_safety_of(const uint32_t *cids, const struct meta_place_path *paths, int n,
+			  struct meta_place_safety *s);
+/* < 0, 0, > 0: a less safe than, as safe as, safer than b */
+int meta_place_safety_cmp(const struct meta_place_safety *a, const struct meta_place_safety *b);
+
 /* ---- space (SPEC 7.1) ---- */
 
 /* A chunk's space as reported and as meta charged it since. */

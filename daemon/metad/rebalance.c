@@ -8,8 +8,6 @@
 
 typedef unsigned __int128 u128;
 
-#define NPAIRS	(ZBS_LOC_SLOTS * (ZBS_LOC_SLOTS - 1) / 2)
-
 const char *meta_rebal_why_name(enum meta_rebal_why w)
 {
 	switch (w) {
@@ -140,40 +138,22 @@ static bool same_zone(const struct view *v, uint32_t a, uint32_t b)
 	return dist(v, a, b) < META_DIST_FAR;
 }
 
-/* ---- safety: pair distances sorted ascending ---- */
+/* ---- safety: pair distances sorted ascending (placement.h) ---- */
 
-struct safety {
-	uint8_t n;
-	uint8_t d[NPAIRS];
-};
+_Static_assert(ZBS_LOC_SLOTS <= META_PLACE_MAX_REPLICAS, "a location fits a safety");
 
-static void safety_of(const struct view *v, const uint32_t *cids, int n, struct safety *s)
+static void safety_of(const struct view *v, const uint32_t *cids, int n,
+		      struct meta_place_safety *s)
 {
 	s->n = 0;
 	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++) {
-			uint8_t d = (uint8_t)dist(v, cids[i], cids[j]);
-			int k = s->n++;
-
-			while (k > 0 && s->d[k - 1] > d) {
-				s->d[k] = s->d[k - 1];
-				k--;
-			}
-			s->d[k] = d;
-		}
-}
-
-static int safety_cmp(const struct safety *a, const struct safety *b)
-{
-	for (int i = 0; i < a->n && i < b->n; i++)
-		if (a->d[i] != b->d[i])
-			return a->d[i] < b->d[i] ? -1 : 1;
-	return (a->n > b->n) - (a->n < b->n);
+		for (int j = i + 1; j < n; j++)
+			meta_place_safety_add(s, dist(v, cids[i], cids[j]));
 }
 
 /* the safety of p's replicas with `replace` swapped for `dst` */
 static void safety_with(const struct view *v, uint32_t loc, uint32_t replace, uint32_t dst,
-			struct safety *s)
+			struct meta_place_safety *s)
 {
 	uint32_t cids[ZBS_LOC_SLOTS];
 	int n = loc_count(loc);
@@ -328,7 +308,7 @@ static enum meta_rebal_skip topology(const struct view *v, const struct meta_reb
 	} r[ZBS_LOC_SLOTS];
 	int n = loc_count(p->location);
 	uint32_t replace = 0, dst = 0, src;
-	struct safety cur, best = { 0 }, s;
+	struct meta_place_safety cur, best = { 0 }, s;
 	const struct meta_rebal_chunk *bestc = NULL, *pref;
 
 	if (!settled(p))
@@ -378,7 +358,7 @@ static enum meta_rebal_skip topology(const struct view *v, const struct meta_reb
 	if (pref && !loc_contains(p->location, p->prefer_cid) && !pref->pc.failslow &&
 	    fits(pref) && idle_enough(pref) && !super_after(pref, t)) {
 		safety_with(v, p->location, replace, p->prefer_cid, &s);
-		if (safety_cmp(&s, &cur) > 0)
+		if (meta_place_safety_cmp(&s, &cur) > 0)
 			dst = p->prefer_cid;
 	}
 	/* chunks of one topology path are alike for the safety: one
@@ -399,10 +379,10 @@ static enum meta_rebal_skip topology(const struct view *v, const struct meta_reb
 		if (!x)
 			continue;
 		safety_with(v, p->location, replace, x->pc.cid, &s);
-		if (safety_cmp(&s, &cur) <= 0)
+		if (meta_place_safety_cmp(&s, &cur) <= 0)
 			continue;
-		if (!bestc || safety_cmp(&s, &best) > 0 ||
-		    (safety_cmp(&s, &best) == 0 &&
+		if (!bestc || meta_place_safety_cmp(&s, &best) > 0 ||
+		    (meta_place_safety_cmp(&s, &best) == 0 &&
 		     ratio_below(x->pc.allocated, x->pc.valid, bestc->pc.allocated,
 				 bestc->pc.valid))) {
 			bestc = x;
@@ -491,7 +471,7 @@ static uint32_t capacity_dst(const struct view *v, const struct meta_rebal_pext 
 			     const struct meta_load_thresholds *t)
 {
 	const struct meta_rebal_chunk *best = NULL;
-	struct safety cur, s;
+	struct meta_place_safety cur, s;
 
 	safety_with(v, p->location, 0, 0, &cur);
 	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
@@ -511,7 +491,7 @@ static uint32_t capacity_dst(const struct view *v, const struct meta_rebal_pext 
 					 best->pc.valid))
 			continue;
 		safety_with(v, p->location, src->pc.cid, cid, &s);
-		if (safety_cmp(&s, &cur) < 0)
+		if (meta_place_safety_cmp(&s, &cur) < 0)
 			continue;				/* never less safe */
 		best = x;
 	}

@@ -272,16 +272,62 @@ int meta_recover_pick_src(const struct meta_recover_pext *p, const struct meta_r
 		    (unsigned long long)p->pid, loc);
 }
 
+/* the safety of the replicas of p that count, with dst */
+static void dst_safety(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
+		       size_t nc, const struct meta_recover_chunk *dst,
+		       struct meta_place_safety *out)
+{
+	static const struct meta_place_path none;
+	uint32_t cids[META_PLACE_MAX_REPLICAS];
+	struct meta_place_path paths[META_PLACE_MAX_REPLICAS];
+	int n = 0;
+
+	for (int i = 0; i < loc_count(p->location) && n < META_PLACE_MAX_REPLICAS - 1; i++) {
+		uint32_t cid = loc_get(p->location, i);
+		const struct meta_recover_chunk *k;
+		if (!counts(p, c, nc, cid))
+			continue;
+		k = chunk_of(c, nc, cid);
+		cids[n] = cid;
+		paths[n++] = k ? k->topo : none;
+	}
+	cids[n] = dst->cid;
+	paths[n++] = dst->topo;
+	meta_place_safety_of(cids, paths, n, out);
+}
+
+/* is dst k (safety ks) a better choice than best (safety bs)? */
+static bool dst_better(const struct meta_recover_pext *p, const struct meta_recover_chunk *k,
+		       uint64_t kf, const struct meta_place_safety *ks,
+		       const struct meta_recover_chunk *best, uint64_t bf,
+		       const struct meta_place_safety *bs)
+{
+	int cmp;
+
+	if (!best)
+		return true;
+	cmp = meta_place_safety_cmp(ks, bs);
+	if (cmp)
+		return cmp > 0;
+	if ((k->cid == p->prefer_cid) != (best->cid == p->prefer_cid))
+		return k->cid == p->prefer_cid;
+	if (kf != bf)
+		return kf > bf;
+	return k->cid < best->cid;
+}
+
 int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
 			  size_t nc, const struct meta_recover_slots *s, uint32_t *dst,
 			  struct meta_recover_err *e)
 {
 	const struct meta_recover_chunk *best = NULL;
+	struct meta_place_safety best_safety = { 0 };
 	uint64_t best_free = 0;
 	uint32_t no_slot = 0, no_space = 0;
 
 	for (size_t i = 0; i < nc; i++) {
 		const struct meta_recover_chunk *k = &c[i];
+		struct meta_place_safety ks;
 		uint64_t f;
 		bool slot;
 		if (!can_host(k) || loc_contains(p->location, k->cid))
@@ -296,13 +342,11 @@ int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_r
 			no_slot++;
 			continue;
 		}
-		if (k->cid == p->prefer_cid) {
-			*dst = k->cid;
-			return ok(e);
-		}
-		if (!best || f > best_free || (f == best_free && k->cid < best->cid)) {
+		dst_safety(p, c, nc, k, &ks);
+		if (dst_better(p, k, f, &ks, best, best_free, &best_safety)) {
 			best = k;
 			best_free = f;
+			best_safety = ks;
 		}
 	}
 	if (best) {

@@ -61,6 +61,7 @@
 
 #include "core.h"
 #include "location.h"
+#include "placement.h"
 
 #define META_RECOVER_SLOTS_DEFAULT	128		/* per chunk, SPEC 5.5 */
 #define META_RECOVER_TIMEOUT_MS		(18U * 60 * 1000)	/* SPEC 5.5 */
@@ -110,6 +111,7 @@ struct meta_recover_chunk {
 	uint64_t free;		/* bytes allocatable: valid - allocated (SPEC 7.1)
 				 * without the rx of running cmds, which the slots
 				 * hold */
+	struct meta_place_path topo;	/* zone, rack, brick, node ids (placement.h) */
 };
 
 /* A pextent as recovery sees it. */
@@ -198,11 +200,16 @@ int meta_recover_pick_src(const struct meta_recover_pext *p, const struct meta_r
 /*
  * The dst: a healthy chunk, not maintenance, removing or failslow, not in
  * the location, with a free slot and an extent free after the rx reserved
- * on it. The preferred chunk first when it qualifies (it holds no replica,
- * being outside the location), then the most free space after rx, ties by
- * lower cid. When none qualifies: ENOSLOT if a chunk had the space but no
- * slot (one comes back soon), else ENOSPACE if one lacked the space, else
- * ENODST.
+ * on it. Among those: the best topology safety (placement.h) of the
+ * replica set it makes (the replicas that count, and dst), then the
+ * preferred chunk (it holds no replica, being outside the location), then
+ * the most free space after rx, ties by lower cid. Safety comes before
+ * prefer local as in topology repair (SPEC 6.5: prefer local only when it
+ * makes the topology safer): a recovered replica must not land in the
+ * failure domain of a surviving one when another domain can take it, or
+ * the next loss of that domain loses the pextent. When none qualifies:
+ * ENOSLOT if a chunk had the space but no slot (one comes back soon), else
+ * ENOSPACE if one lacked the space, else ENODST.
  */
 int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
 			  size_t nc, const struct meta_recover_slots *s, uint32_t *dst,

@@ -76,6 +76,7 @@ static void build_view(struct meta *m, struct view *v)
 			.free = k->space.valid > alloc ? k->space.valid - alloc : 0,
 			.cannot_own = !(k->caps & CAP_RECOVER),
 			.failslow = k->failslow,
+			.topo = meta_provision_path(m, k),
 		};
 	}
 }

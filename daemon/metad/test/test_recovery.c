@@ -22,6 +22,11 @@
 #define MAINTUP(id)	{ .cid = (id), .healthy = true, .maintenance = true, .free = 100 * G }
 #define RM(id)		{ .cid = (id), .healthy = true, .removing = true, .free = 100 * G }
 #define SLOW(id, f)	{ .cid = (id), .healthy = true, .failslow = true, .free = (f) }
+/* a healthy chunk in zone 1, rack r (0 = none), brick 10 * r, node = cid */
+#define HR(id, f, r)	{ .cid = (id), .healthy = true, .free = (f), \
+			  .topo = { .zone = 1, .rack = (r), .brick = (r) ? 10 * (r) : 0, .node = (id) } }
+#define DOWNR(id, r)	{ .cid = (id), .free = 100 * G, \
+			  .topo = { .zone = 1, .rack = (r), .brick = (r) ? 10 * (r) : 0, .node = (id) } }
 #define NOREC(id, f)	{ .cid = (id), .healthy = true, .cannot_own = true, .free = (f) }
 
 /* what the cmds in flight hold: used slots and rx per cid, and max (0 = 128) */
@@ -276,6 +281,32 @@ static const struct dst_case dst_cases[] = {
 	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_ENODST, 0 },
 	{ "cid 0 is never a chunk", { BASE3, { .cid = 0, .healthy = true, .free = 99 * G } },
 	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_ENODST, 0 },
+	/* topology: racks A (1), B (2), C (3); replicas on 1 (A) and 2 (B),
+	 * 3 (C) lost */
+	{ "racks: the lost replica's rack, not a survivor's with more space",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(4, 90 * G, 1), HR(5, 10 * G, 3) },
+	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_OK, 5 },
+	{ "racks: safety before prefer local",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(4, 90 * G, 1), HR(5, 10 * G, 3) },
+	  LOC(1, 2, 3, 0), 4, NOLOAD, META_RECOVER_OK, 5 },
+	{ "racks: equal safety, prefer local",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(5, 10 * G, 3), HR(6, 30 * G, 3) },
+	  LOC(1, 2, 3, 0), 5, NOLOAD, META_RECOVER_OK, 5 },
+	{ "racks: equal safety, most space",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(5, 10 * G, 3), HR(6, 30 * G, 3) },
+	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_OK, 6 },
+	{ "racks: the safe rack without a slot, the next best",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(4, 90 * G, 1), HR(5, 10 * G, 3) },
+	  LOC(1, 2, 3, 0), 0, { .used = { [5] = 128 } }, META_RECOVER_OK, 4 },
+	{ "racks: a rack-less node is a failure domain of its own",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(4, 90 * G, 1), HR(7, 10 * G, 0) },
+	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_OK, 7 },
+	{ "racks: rack-less or a third rack, alike: then space",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(5, 10 * G, 3), HR(7, 20 * G, 0) },
+	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_OK, 7 },
+	{ "racks: the dead replica's chunk does not count against a rack",
+	  { HR(1, G, 1), HR(2, G, 2), DOWNR(3, 3), HR(4, 90 * G, 2), HR(5, 10 * G, 3) },
+	  LOC(1, 2, 3, 0), 0, NOLOAD, META_RECOVER_OK, 5 },
 };
 
 static void test_pick_dst(void **state)
