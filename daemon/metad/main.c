@@ -32,6 +32,9 @@ static void usage(FILE *f)
 		"      --recover-bps N        a chunk's recovery bandwidth, bytes/s (default 0: unlimited)\n"
 		"      --recover-timeout-ms N   a recover cmd's time limit (default 1080000)\n"
 		"      --recover-scan-interval-ms N  scan for pextents to recover (default 60000)\n"
+		"      --recover-failed-hold-ms N  a chunk with a replica reported failed is no\n"
+		"                             recover dst for N ms or until its next session\n"
+		"                             (default: the session lease)\n"
 		"                             (the recover settings are defaults: those set with\n"
 		"                             zbsctl recover set are stored and win)\n"
 		"      --rebalance-interval-ms N  plan rebalance moves every N ms (default 3600000;\n"
@@ -44,7 +47,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	enum { O_PORTFILE = 256, O_LEASE, O_GRACE, O_IDLE, O_RSLOTS, O_RCONC, O_RBPS, O_RTIMEOUT,
-	       O_RSCAN, O_RBINT, O_RBRATE };
+	       O_RSCAN, O_RBINT, O_RBRATE, O_RHOLD };
 	static const struct option lo[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
 		{ "recover-bps", required_argument, NULL, O_RBPS },
 		{ "recover-timeout-ms", required_argument, NULL, O_RTIMEOUT },
 		{ "recover-scan-interval-ms", required_argument, NULL, O_RSCAN },
+		{ "recover-failed-hold-ms", required_argument, NULL, O_RHOLD },
 		{ "rebalance-interval-ms", required_argument, NULL, O_RBINT },
 		{ "rebalance-moves-per-hour", required_argument, NULL, O_RBRATE },
 		{ "log-level", required_argument, NULL, 'v' },
@@ -100,6 +104,7 @@ int main(int argc, char **argv)
 		case O_RCONC:
 		case O_RTIMEOUT:
 		case O_RSCAN:
+		case O_RHOLD:
 			if (zbs_parse_u64(optarg, 1, UINT32_MAX, &v)) {
 				fprintf(stderr, "zbs-metad: --%s %s: want a number, 1..2^32-1\n",
 					lo[idx].name, optarg);
@@ -111,6 +116,8 @@ int main(int argc, char **argv)
 				rcfg.concurrency = v;
 			else if (c == O_RTIMEOUT)
 				rcfg.timeout_ms = v;
+			else if (c == O_RHOLD)
+				rcfg.failed_hold_ms = v;
 			else
 				rcfg.scan_interval_ms = v;
 			break;

@@ -330,7 +330,7 @@ int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_r
 		struct meta_place_safety ks;
 		uint64_t f;
 		bool slot;
-		if (!can_host(k) || loc_contains(p->location, k->cid))
+		if (!can_host(k) || k->failing || loc_contains(p->location, k->cid))
 			continue;
 		f = meta_recover_dst_free(s, k);
 		slot = meta_recover_slots_avail(s, k->cid) > 0;

@@ -106,6 +106,9 @@ struct meta_recover_chunk {
 	bool maintenance;	/* in maintenance mode and not expired (SPEC 5.10) */
 	bool removing;		/* being removed: its pids migrate off */
 	bool failslow;		/* slow disk (SPEC 4.7) */
+	bool failing;		/* a replica on it was just reported failed
+				 * (RemoveReplica): the scan does not pick it as
+				 * a dst for a while (an operator's migrate may) */
 	bool cannot_own;	/* its session does not run recover cmds (no
 				 * CAP_RECOVER): never a cmd's owner */
 	uint64_t free;		/* bytes allocatable: valid - allocated (SPEC 7.1)
@@ -198,8 +201,8 @@ int meta_recover_pick_src(const struct meta_recover_pext *p, const struct meta_r
 			  size_t nc, const struct meta_recover_slots *s, uint32_t *src,
 			  struct meta_recover_err *e);
 /*
- * The dst: a healthy chunk, not maintenance, removing or failslow, not in
- * the location, with a free slot and an extent free after the rx reserved
+ * The dst: a healthy chunk, not maintenance, removing, failslow or
+ * failing, not in the location, with a free slot and an extent free after the rx reserved
  * on it. Among those: the best topology safety (placement.h) of the
  * replica set it makes (the replicas that count, and dst), then the
  * preferred chunk (it holds no replica, being outside the location), then

@@ -57,6 +57,42 @@ static void sync_rx(struct meta *m, uint32_t cid)
 		k->rx_pids = m->sched->slots.by_cid[cid].rx_pids;
 }
 
+static uint64_t failed_hold_ms(const struct meta *m)
+{
+	uint32_t h = m->sched->cfg.failed_hold_ms;
+
+	return h ? h : m->core.cfg.session_lease_ms;
+}
+
+void meta_sched_chunk_failed(struct meta *m, uint32_t cid)
+{
+	const struct meta_chunk *k = meta_chunk(&m->chunks, cid);
+	uint64_t now = meta_sched_now_ms(m);
+
+	if (!m->sched || !k)
+		return;
+	if (!meta_sched_chunk_failing(m, cid))
+		log_info("chunk %u: a replica on it failed; no recover dst for %llu ms or until "
+			 "it has a new session", cid, (unsigned long long)failed_hold_ms(m));
+	m->sched->chunk_failed[cid].at_ms = now ? now : 1;
+	m->sched->chunk_failed[cid].sid = k->session_id;
+}
+
+bool meta_sched_chunk_failing(struct meta *m, uint32_t cid)
+{
+	const struct meta_chunk *k = meta_chunk(&m->chunks, cid);
+	struct meta_sched *sc = m->sched;
+
+	if (!sc || !k || !sc->chunk_failed[cid].at_ms)
+		return false;
+	if (k->session_id != sc->chunk_failed[cid].sid ||
+	    meta_sched_now_ms(m) >= sc->chunk_failed[cid].at_ms + failed_hold_ms(m)) {
+		sc->chunk_failed[cid].at_ms = 0;	/* a new session, or the hold is over */
+		return false;
+	}
+	return true;
+}
+
 static void build_view(struct meta *m, struct view *v)
 {
 	v->n = 0;
@@ -77,6 +113,7 @@ static void build_view(struct meta *m, struct view *v)
 			.cannot_own = !(k->caps & CAP_RECOVER),
 			.failslow = k->failslow,
 			.topo = meta_provision_path(m, k),
+			.failing = meta_sched_chunk_failing(m, cid),
 		};
 	}
 }

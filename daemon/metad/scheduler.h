@@ -42,6 +42,12 @@
  *    or its owner's session ended; checked every tick and before it is sent.
  *  - a cmd ended without success after it went out has its dst GC'd
  *    (CMD_GC_DELETE on dst's session), acknowledged or not.
+ *  - a chunk named as the failed replica by RemoveReplica is likely dying
+ *    (its disk, its network): the scan does not make it a recover dst
+ *    while it keeps the session it had then, for failed_hold_ms (default
+ *    the session lease: by then a dying chunk has lost its session). A new
+ *    session (the chunkd restarted) clears it at once. A manual migrate
+ *    may still name it: the operator knows better.
  */
 #ifndef ZBS_META_SCHEDULER_H
 #define ZBS_META_SCHEDULER_H
@@ -64,6 +70,9 @@ struct meta_sched_config {
 	uint64_t bps;			/* per-chunk copy bandwidth, 0 = unlimited */
 	uint32_t timeout_ms;		/* a cmd's time limit */
 	uint32_t scan_interval_ms;	/* the periodic scan */
+	/* not persisted (a metad option): how long a chunk with a failed
+	 * replica is no recover dst; 0 = the session lease */
+	uint32_t failed_hold_ms;
 };
 #define META_SCHED_SLOTS_MAX		100000
 #define META_SCHED_CONCURRENCY_MAX	4096
@@ -129,6 +138,9 @@ struct meta_sched {
 	uint64_t done, failed;
 	/* the copy rate */
 	uint64_t rate_bytes, rate_from_ms, rate_bps;
+	/* the last failure reported of a replica on each chunk (RemoveReplica)
+	 * and the chunk's session then; at_ms 0 = none */
+	struct { uint64_t at_ms, sid; } chunk_failed[META_MAX_CID + 1];
 };
 
 /* make m->sched: cfg (the metad options; NULL = meta_sched_defaults),
@@ -144,6 +156,11 @@ int meta_sched_set(struct meta *m, const struct meta_sched_config *c, struct mer
 bool meta_sched_has_cmd(const struct meta *m, uint64_t pid);
 /* start a full scan now (RecoverScan; a session ended) */
 void meta_sched_scan_now(struct meta *m);
+/* a replica on chunk cid was reported failed (RemoveReplica): no recover
+ * dst for a while */
+void meta_sched_chunk_failed(struct meta *m, uint32_t cid);
+/* is cid held back as a recover dst (meta_sched_chunk_failed)? */
+bool meta_sched_chunk_failing(struct meta *m, uint32_t cid);
 /* pid lost a replica (RemoveReplica): try it at the next tick */
 void meta_sched_wait_pid(struct meta *m, uint64_t pid, uint64_t not_before_ms);
 /* the loop's periodic work: void and time out cmds, a slice of the scan,

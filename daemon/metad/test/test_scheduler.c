@@ -335,6 +335,70 @@ static void test_remove_replica_immediate(void **state)
 	assert_int_equal(p->owner, sid);
 }
 
+/* two chunks, one extent on both; its owner reports the replica on the
+ * other failed: that chunk is no recover dst while it keeps that session,
+ * for the hold (the session lease by default) */
+static uint64_t fail_other(struct fix *f, uint32_t *a, uint32_t *b)
+{
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 2, CAPS_REC);
+	v = mkvol(f, 1);
+	run(f, 200);
+	p = meta_pext(&f->m.pexts, v->vtable[0]);
+	*a = loc_get(p->location, 0);
+	*b = loc_get(p->location, 1);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[*a], &pid, &e),
+			 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, *b, 0,
+					     f->sid[*a], &e), 0);
+	assert_true(meta_sched_chunk_failing(&f->m, *b));
+	assert_false(meta_sched_chunk_failing(&f->m, *a));
+	return pid;
+}
+
+static void test_failing_dst_hold(void **state)
+{
+	struct fix *f = *state;
+	uint32_t a, b;
+	uint64_t pid = fail_other(f, &a, &b);
+
+	/* b is the only chunk outside the location: nothing while held */
+	run(f, cfg.session_lease_ms - 300);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_true(waiting(f, pid));
+	assert_true(meta_sched_chunk_failing(&f->m, b));
+	/* the hold is over (b kept its session: it was not dying) */
+	run(f, 500);
+	assert_false(meta_sched_chunk_failing(&f->m, b));
+	assert_int_equal(the_cmd(f)->rc.dst, b);
+	assert_int_equal(the_cmd(f)->rc.pid, pid);
+}
+
+static void test_failing_dst_new_session(void **state)
+{
+	struct fix *f = *state;
+	struct meta_session *s;
+	struct merr e;
+	uint32_t a, b;
+	uint64_t pid;
+
+	f->m.sched->cfg.failed_hold_ms = 60000;	/* only the new session clears it */
+	pid = fail_other(f, &a, &b);
+	run(f, 300);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	/* b's chunkd restarts: a new session clears it at once */
+	assert_int_equal(meta_session_create(&f->m, b, uuids[b], CAPS_REC, &s, &e), 0);
+	f->sid[b] = s->id;
+	assert_false(meta_sched_chunk_failing(&f->m, b));
+	run(f, META_SCHED_RETRY_MS + 200);	/* the pid's next try */
+	assert_int_equal(the_cmd(f)->rc.dst, b);
+	assert_int_equal(the_cmd(f)->rc.pid, pid);
+}
+
 /* a migrate (replace alive) that succeeds: the replaced replica is GC'd */
 static void test_replace_gc(void **state)
 {
@@ -742,6 +806,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_replica_immediate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_dst_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_dst_new_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
