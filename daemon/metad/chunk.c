@@ -11,7 +11,7 @@
 #include "rpc.h"
 
 #define CHUNK_PERSIST_LEN offsetof(struct meta_chunk, thick_pids)
-_Static_assert(CHUNK_PERSIST_LEN == 216, "chunk record: new field, new version");
+_Static_assert(CHUNK_PERSIST_LEN == 232, "chunk record: new field, new version");
 
 void meta_chunks_init(struct meta_chunks *t, struct meta_core *core)
 {
@@ -76,6 +76,17 @@ void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_
 	meta_chunk_store(t, c);
 }
 
+bool meta_chunk_in_maintenance(const struct meta_chunk *c, uint64_t wall_ns)
+{
+	return c->maint_until_ns > wall_ns;
+}
+
+bool meta_chunk_takes_replicas(const struct meta_chunk *c, uint64_t wall_ns)
+{
+	return c->cid && c->status == CHUNK_HEALTHY && !meta_chunk_in_maintenance(c, wall_ns) &&
+	       !(c->admin & CHUNK_ADMIN_REMOVING);
+}
+
 void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c)
 {
 	struct meta_rec r;
@@ -100,6 +111,9 @@ void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c)
 	meta_rec_u64(&r, c->space.thin_used);
 	meta_rec_u64(&r, c->session_id);
 	meta_rec_u64(&r, c->caps);
+	meta_rec_u64(&r, c->maint_until_ns);
+	meta_rec_u32(&r, c->admin);
+	meta_rec_u32(&r, c->pad2);
 	meta_store_put_id(t->core->store, REC_CHUNK, c->cid, &r);
 }
 
@@ -126,6 +140,11 @@ static int load_row(void *arg, const uint8_t *key, size_t klen, struct meta_rec_
 	c.space.thin_used = meta_rd_u64(rd);
 	c.session_id = meta_rd_u64(rd);
 	c.caps = meta_rd_u64(rd);
+	if (rd->ver >= 2) {
+		c.maint_until_ns = meta_rd_u64(rd);
+		c.admin = meta_rd_u32(rd);
+		c.pad2 = meta_rd_u32(rd);
+	}
 	if (!c.cid || c.cid > META_MAX_CID || c.cid != meta_key_get_be64(key)) {
 		snprintf(why, len, "record of cid %u", c.cid);
 		return -1;

@@ -10,6 +10,8 @@
 #include "core.h"
 
 enum { CHUNK_INIT = 0, CHUNK_HEALTHY = 1, CHUNK_SESSION_EXPIRED = 2 };
+/* operators' marks on a chunk (persisted) */
+enum { CHUNK_ADMIN_REMOVING = 1 };	/* zbsctl chunk remove: its pids migrate off */
 
 struct meta_space {
 	uint64_t total, valid, used, thin_used;
@@ -28,6 +30,10 @@ struct meta_chunk {
 	struct meta_space space;
 	uint64_t session_id;
 	uint64_t caps;
+	/* record version 2 (a version 1 record loads with these 0): */
+	uint64_t maint_until_ns;	/* in maintenance mode until (wall clock); 0 = not */
+	uint32_t admin;			/* CHUNK_ADMIN_* */
+	uint32_t pad2;
 	/* ^ persisted; in memory only (recomputed at load): */
 	uint32_t thick_pids, thin_pids, new_thin_pids;
 	uint32_t rx_pids;		/* reserved as recover/migrate dst (the scheduler's) */
@@ -46,6 +52,11 @@ struct meta_chunk *meta_chunk(struct meta_chunks *t, uint32_t cid);
 int meta_chunk_register(struct meta_chunks *t, const char *uuid, const char *data_addr,
 			const char *rpc_addr, struct meta_chunk **out, struct merr *e);
 void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c);
+/* in maintenance mode (SPEC 5.10), not expired at wall clock wall_ns */
+bool meta_chunk_in_maintenance(const struct meta_chunk *c, uint64_t wall_ns);
+/* may c take a new replica (placement, recover and migrate dst)? healthy,
+ * not in maintenance, not being removed */
+bool meta_chunk_takes_replicas(const struct meta_chunk *c, uint64_t wall_ns);
 uint32_t meta_chunk_healthy_count(const struct meta_chunks *t);
 /* c's session: sid (HEALTHY) or 0 (SESSION_EXPIRED), logged, persisted */
 void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_t sid);

@@ -25,7 +25,7 @@ enum meta_rec_type {
 };
 
 #define META_REC_HDR_LEN	4
-#define META_REC_MAX_LEN	(META_REC_HDR_LEN + 216)
+#define META_REC_MAX_LEN	(META_REC_HDR_LEN + 232)
 
 /* Encoding a record: meta_rec_begin writes the header of the current
  * version, the put functions append little-endian fields. */

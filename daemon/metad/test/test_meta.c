@@ -1824,6 +1824,70 @@ static void test_store_migrates_format1(void **state)
  * record of another type) stops the start with a message naming the
  * table and key: the row is never dropped.
  */
+/*
+ * The chunk record grew (version 2: maintenance expiry, operator marks): a
+ * version 1 row, as the metad before wrote it, loads with them off and is
+ * rewritten as version 2 when next stored; version 2 keeps them.
+ */
+static void test_store_chunk_v1(void **state)
+{
+	char dir[] = "/tmp/zbs-test-meta-XXXXXX", msg[4096];
+	struct meta_store *st;
+	struct meta m;
+	uint8_t k[8], rec[256];
+	struct meta_chunk *c;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(meta_store_open(&st, dir, msg, sizeof(msg)), 0);
+	meta_store_close(st);
+	memset(rec, 0, sizeof(rec));
+	put_le(rec, 0, 2, 2);			/* type chunk */
+	put_le(rec, 2, 1, 2);			/* version 1: 216 bytes */
+	put_le(rec, 4, 1, 4);			/* cid 1 */
+	put_le(rec, 8, CHUNK_SESSION_EXPIRED, 4);
+	strcpy((char *)rec + 12, uuids[1]);
+	strcpy((char *)rec + 52, "10.0.0.1");
+	strcpy((char *)rec + 100, "10.0.0.1");
+	put_le(rec, 148, 10201, 2);
+	put_le(rec, 150, 10200, 2);
+	put_le(rec, 156, TOPO_DEFAULT_BRICK, 8);
+	put_le(rec, 172, 100 * G, 8);
+	put_le(rec, 180, 100 * G, 8);
+	put_le(rec, 212, 7, 8);			/* caps */
+	be64key(k, 1);
+	raw_put(dir, "chunk", k, 8, rec, 4 + 216);
+	assert_int_equal(open_load(dir, &m, &st, msg, sizeof(msg)), 0);
+	c = meta_chunk(&m.chunks, 1);
+	assert_non_null(c);
+	assert_string_equal(c->uuid, uuids[1]);
+	assert_int_equal(c->data_port, 10201);
+	assert_int_equal(c->caps, 7);
+	assert_int_equal(c->space.valid, 100 * G);
+	assert_int_equal(c->maint_until_ns, 0);
+	assert_int_equal(c->admin, 0);
+	assert_false(meta_chunk_in_maintenance(c, m.core.wall_ns));
+	/* stored again: version 2, the new fields kept */
+	c->maint_until_ns = m.core.wall_ns + 3600 * 1000 * MS;
+	c->admin = CHUNK_ADMIN_REMOVING;
+	meta_chunk_store(&m.chunks, c);
+	meta_store_commit(st);
+	m.core.store = NULL;
+	meta_free(&m);
+	meta_store_close(st);
+	assert_int_equal(raw_get(dir, "chunk", k, 8, rec, sizeof(rec)), 4 + 232);
+	assert_int_equal(rec[2], 2);
+	assert_int_equal(open_load(dir, &m, &st, msg, sizeof(msg)), 0);
+	c = meta_chunk(&m.chunks, 1);
+	assert_true(meta_chunk_in_maintenance(c, m.core.wall_ns));
+	assert_int_equal(c->admin, CHUNK_ADMIN_REMOVING);
+	assert_false(meta_chunk_takes_replicas(c, m.core.wall_ns));
+	m.core.store = NULL;
+	meta_free(&m);
+	meta_store_close(st);
+	rmdir_r(dir);
+}
+
 static void test_store_refuses_unknown_records(void **state)
 {
 	static const struct {
@@ -1841,7 +1905,9 @@ static void test_store_refuses_unknown_records(void **state)
 		{ false, "pext", 8, 4 + 64, { 7, 0, 7, 0 }, { "pextent 5", "version 7 is newer" } },
 		{ false, "pext", 8, 4 + 60, { 7, 0, 1, 0 }, { "pextent 5", "60 bytes" } },
 		{ false, "pext", 8, 4 + 64, { 3, 0, 1, 0 }, { "pextent 5", "record type 3" } },
-		{ false, "chunk", 8, 4 + 216, { 2, 0, 2, 0 }, { "chunk 5", "version 2 is newer" } },
+		{ false, "chunk", 8, 4 + 232, { 2, 0, 3, 0 }, { "chunk 5", "version 3 is newer" } },
+		{ false, "chunk", 8, 4 + 232, { 2, 0, 1, 0 }, { "chunk 5", "232 bytes" } },
+		{ false, "chunk", 8, 4 + 216, { 2, 0, 2, 0 }, { "chunk 5", "216 bytes" } },
 		{ false, "topo", 8, 4 + 88, { 3, 0, 9, 0 }, { "topo 5", "version 9 is newer" } },
 		{ false, "vtable", 44, 4 + 8, { 6, 0, 3, 0 }, { "vtable " OLD_VOL "/3", "newer" } },
 		{ false, "volume", 36, 4 + 176, { 5, 0, 4, 0 }, { "volume " OLD_VOL, "newer" } },
@@ -1891,6 +1957,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+		cmocka_unit_test(test_store_chunk_v1),
 		cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_placement_racks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_validation, setup, teardown),
