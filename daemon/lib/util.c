@@ -55,6 +55,32 @@ int zbs_parse_size(const char *s, uint64_t *out)
 	return -1;
 }
 
+int zbs_parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct { const char *sfx; uint64_t ms; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 },
+	};
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].sfx) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].ms)
+			return -1;
+		*ms = (uint64_t)v * units[i].ms;
+		return 0;
+	}
+	return -1;
+}
+
 void zbs_format_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };

@@ -15,6 +15,13 @@
  */
 int zbs_parse_size(const char *s, uint64_t *out);
 
+/*
+ * Parse a duration into milliseconds: a decimal number with a unit suffix
+ * ms, s, m, h or d (no suffix: seconds), e.g. "90s", "30m", "2h". Returns
+ * 0, or -1 on junk, an empty string, an unknown unit or overflow.
+ */
+int zbs_parse_duration(const char *s, uint64_t *ms);
+
 /* Format a byte size as "10 GiB", "256 KiB", "512 B" (exact unit if whole). */
 void zbs_format_size(uint64_t bytes, char *buf, size_t len);
 

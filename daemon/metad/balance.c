@@ -66,7 +66,8 @@ size_t meta_balance_chunks(struct meta *m, struct meta_rebal_chunk *out)
 		out[n++] = (struct meta_rebal_chunk){
 			.pc = {
 				.cid = cid,
-				.healthy = c->status == CHUNK_HEALTHY,
+				/* maintenance, removing: no dst (chunk_admin.h) */
+				.healthy = meta_chunk_takes_replicas(c, m->core.wall_ns),
 				.topo = meta_provision_path(m, c),
 				.valid = sp.valid,
 				.allocated = meta_place_allocated(&sp),

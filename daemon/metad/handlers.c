@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "chunk_admin.h"
 #include "handlers.h"
 #include "keepalive.h"
 #include "lease.h"
@@ -31,7 +32,8 @@ static void fill_space(Zbs__SpaceInfo *si, const struct meta_chunk *c)
 	si->thin_pids = c->thin_pids;
 }
 
-static void fill_chunk(Zbs__Chunk *o, Zbs__SpaceInfo *si, const struct meta_chunk *c)
+static void fill_chunk(const struct meta *m, Zbs__Chunk *o, Zbs__SpaceInfo *si,
+		       const struct meta_chunk *c)
 {
 	zbs__chunk__init(o);
 	o->cid = c->cid;
@@ -47,6 +49,8 @@ static void fill_chunk(Zbs__Chunk *o, Zbs__SpaceInfo *si, const struct meta_chun
 	o->space = si;
 	o->session_id = c->session_id;
 	o->capabilities = c->caps;
+	o->maintenance_until_ns = meta_chunk_in_maintenance(c, m->core.wall_ns) ?
+				  c->maint_until_ns : 0;
 }
 
 static void fill_volume(struct meta *m, Zbs__Volume *o, const struct meta_volume *v)
@@ -183,7 +187,7 @@ static int h_register_chunk(struct meta *m, const ProtobufCMessage *in, struct m
 
 	if (meta_chunk_register(&m->chunks, q->uuid, q->data_addr, q->rpc_addr, &c, e))
 		return -1;
-	fill_chunk(&ch, &si, c);
+	fill_chunk(m, &ch, &si, c);
 	resp.chunk = &ch;
 	return meta_reply_msg(r, MSG(&resp));
 }
@@ -348,7 +352,7 @@ static int h_list_chunks(struct meta *m, const ProtobufCMessage *in, struct meta
 	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
 		if (!m->chunks.by_cid[cid].cid || (q->cid && q->cid != cid))
 			continue;
-		fill_chunk(&chunks[n], &si[n], &m->chunks.by_cid[cid]);
+		fill_chunk(m, &chunks[n], &si[n], &m->chunks.by_cid[cid]);
 		cp[n] = &chunks[n];
 		n++;
 	}
@@ -1040,6 +1044,24 @@ static int h_migrate_create(struct meta *m, const ProtobufCMessage *in, struct m
 	return meta_reply_msg(r, MSG(&resp));
 }
 
+static int h_chunk_maintenance(struct meta *m, const ProtobufCMessage *in,
+			       struct meta_reply *r, struct merr *e)
+{
+	const Zbs__ChunkMaintenanceRequest *q = (const void *)in;
+	Zbs__ChunkMaintenanceResponse resp = ZBS__CHUNK_MAINTENANCE_RESPONSE__INIT;
+	struct meta_maint_result res;
+	Zbs__Chunk ch;
+	Zbs__SpaceInfo si;
+
+	if (meta_chunk_maintenance(m, q->cid, q->on, q->expire_ms, &res, e))
+		return -1;
+	fill_chunk(m, &ch, &si, meta_chunk(&m->chunks, q->cid));
+	resp.chunk = &ch;
+	resp.leases_revoked = res.leases_revoked;
+	resp.cmds_revoked = res.cmds_revoked;
+	return meta_reply_msg(r, MSG(&resp));
+}
+
 const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_REGISTER_CHUNK] = { &zbs__register_chunk_request__descriptor, h_register_chunk },
 	[ZBS_M_CREATE_SESSION] = { &zbs__create_session_request__descriptor, h_create_session },
@@ -1063,6 +1085,8 @@ const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_PEXTENT_SHOW] = { &zbs__pextent_show_request__descriptor, h_pextent_show },
 	[ZBS_M_CLUSTER_LOAD] = { &zbs__empty__descriptor, h_cluster_load },
 	[ZBS_M_MIGRATE_PLAN] = { &zbs__migrate_plan_request__descriptor, h_migrate_plan },
+	[ZBS_M_CHUNK_MAINTENANCE] = { &zbs__chunk_maintenance_request__descriptor,
+				      h_chunk_maintenance },
 	[ZBS_M_REPLACE_REPLICA] = { &zbs__replace_replica_request__descriptor, h_replace_replica },
 	[ZBS_M_RECOVER_STATUS] = { &zbs__empty__descriptor, h_recover_status },
 	[ZBS_M_RECOVER_LIST] = { &zbs__empty__descriptor, h_recover_list },

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "chunk_admin.h"
 #include "keepalive.h"
 #include "log.h"
 #include "owner.h"
@@ -164,6 +165,7 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	meta_reap_sessions(m, META_RELEASE_SLICE);
 	meta_reap_volumes(m, META_DELETE_SLICE);
 	meta_scan_pextents(m, 65536);
+	meta_chunk_maint_expire(m);
 	meta_sched_tick(m);
 	meta_balance_tick(m);
 	return n;

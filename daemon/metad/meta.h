@@ -10,6 +10,7 @@
  *   meta                           the tables together, init and load
  *   placement, recovery            policy: pure functions over plain structs
  *   owner, provision, scheduler,   operations over the tables
+ *   balance, chunk_admin,
  *   lease, report, keepalive
  *   handlers, server, main         RPC
  */

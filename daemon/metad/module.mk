@@ -4,7 +4,7 @@
 LIBS += zbsmeta
 zbsmeta_SRCS := $(addprefix daemon/metad/,store.c core.c chunk.c topo.c session.c \
 	pextent.c volume.c meta.c placement.c recovery.c rebalance.c owner.c provision.c scheduler.c \
-	balance.c lease.c \
+	balance.c lease.c chunk_admin.c \
 	report.c keepalive.c handlers.c server.c)
 
 META_LIBS := -lprotobuf-c -luv -llmdb -luuid

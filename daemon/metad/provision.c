@@ -69,7 +69,8 @@ static size_t candidates(struct meta *m, struct meta_place_chunk *out, bool sett
 		meta_provision_space(c, settled, &sp);
 		out[n] = (struct meta_place_chunk){
 			.cid = cid,
-			.healthy = c->status == CHUNK_HEALTHY,
+			/* maintenance, removing: no new replica (chunk_admin.h) */
+			.healthy = meta_chunk_takes_replicas(c, m->core.wall_ns),
 			.topo = meta_provision_path(m, c),
 			.valid = sp.valid,
 			.allocated = meta_place_allocated(&sp),

@@ -114,6 +114,8 @@ static void build_view(struct meta *m, struct view *v)
 			.failslow = k->failslow,
 			.topo = meta_provision_path(m, k),
 			.failing = meta_sched_chunk_failing(m, cid),
+			.maintenance = meta_chunk_in_maintenance(k, m->core.wall_ns),
+			.removing = k->admin & CHUNK_ADMIN_REMOVING,
 		};
 	}
 }
@@ -690,20 +692,14 @@ static bool topo_involves(struct meta *m, const struct meta_sched_cmd *c, uint32
 	return under(m, c->rc.src, id) || under(m, c->rc.slot_src, id) || under(m, c->rc.dst, id);
 }
 
-uint32_t meta_sched_topo_changed(struct meta *m, uint32_t cid, uint64_t id)
+static uint32_t revoke_where(struct meta *m, uint32_t cid, uint64_t id, const char *why)
 {
 	struct meta_sched *sc = m->sched;
 	struct meta_sched_cmd *c, *next;
 	uint32_t n = 0;
-	char why[64];
 
 	if (!sc)
 		return 0;
-	if (cid)
-		snprintf(why, sizeof(why), "revoked: the topology of chunk %u changed", cid);
-	else
-		snprintf(why, sizeof(why), "revoked: topology object %llu moved",
-			 (unsigned long long)id);
 	for (c = TAILQ_FIRST(&sc->cmds); c; c = next) {
 		next = TAILQ_NEXT(c, link);
 		if (topo_involves(m, c, cid, id)) {
@@ -714,6 +710,23 @@ uint32_t meta_sched_topo_changed(struct meta *m, uint32_t cid, uint64_t id)
 	if (n)
 		log_info("[REVOKE RECOVER CMDS] %u cmd(s): %s", n, why);
 	return n;
+}
+
+uint32_t meta_sched_revoke_chunk(struct meta *m, uint32_t cid, const char *why)
+{
+	return cid ? revoke_where(m, cid, 0, why) : 0;
+}
+
+uint32_t meta_sched_topo_changed(struct meta *m, uint32_t cid, uint64_t id)
+{
+	char why[64];
+
+	if (cid)
+		snprintf(why, sizeof(why), "revoked: the topology of chunk %u changed", cid);
+	else
+		snprintf(why, sizeof(why), "revoked: topology object %llu moved",
+			 (unsigned long long)id);
+	return revoke_where(m, cid, id, why);
 }
 
 static int migrate_status(enum meta_recover_error code)

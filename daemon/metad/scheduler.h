@@ -203,6 +203,9 @@ int meta_sched_replace(struct meta *m, const struct meta_sched_replace *r, struc
  * every cmd with one of those chunks as src or dst (SPEC 5.6); returns how
  * many */
 uint32_t meta_sched_topo_changed(struct meta *m, uint32_t cid, uint64_t id);
+/* revoke every cmd with chunk cid as src or dst (why: for the log);
+ * returns how many */
+uint32_t meta_sched_revoke_chunk(struct meta *m, uint32_t cid, const char *why);
 /* a manual migrate (SPEC 5.7) */
 int meta_sched_migrate(struct meta *m, uint64_t pid, uint32_t src, uint32_t dst,
 		       uint32_t replace, struct meta_sched_cmd **out, struct merr *e);

@@ -14,6 +14,28 @@
 #include "net.h"
 #include "util.h"
 
+static void test_parse_duration(void **state)
+{
+	static const struct { const char *s; int ret; uint64_t ms; } cases[] = {
+		{ "90", 0, 90000 }, { "90s", 0, 90000 }, { "250ms", 0, 250 }, { "30m", 0, 1800000 },
+		{ "2h", 0, 7200000 }, { "1d", 0, 86400000 }, { "0", 0, 0 },
+		{ "", -1, 0 }, { "h", -1, 0 }, { "-1h", -1, 0 }, { "1x", -1, 0 }, { "1H", -1, 0 },
+		{ "1 h", -1, 0 }, { "18446744073709551615d", -1, 0 },
+		{ "99999999999999999999", -1, 0 },
+	};
+	uint64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v = 12345;
+		print_message("case \"%s\"\n", cases[i].s);
+		assert_int_equal(zbs_parse_duration(cases[i].s, &v), cases[i].ret);
+		if (!cases[i].ret)
+			assert_int_equal(v, cases[i].ms);
+	}
+	assert_int_equal(zbs_parse_duration(NULL, &v), -1);
+}
+
 static void test_parse_size_units(void **state)
 {
 	uint64_t v;
@@ -100,6 +122,7 @@ static void test_port_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_size_units),
 		cmocka_unit_test(test_parse_size_rejects),
 		cmocka_unit_test(test_parse_u64),

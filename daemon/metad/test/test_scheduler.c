@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "balance.h"
+#include "chunk_admin.h"
 #include "keepalive.h"
 #include "lease.h"
 #include "meta.h"
@@ -397,6 +398,88 @@ static void test_failing_dst_new_session(void **state)
 	run(f, META_SCHED_RETRY_MS + 200);	/* the pid's next try */
 	assert_int_equal(the_cmd(f)->rc.dst, b);
 	assert_int_equal(the_cmd(f)->rc.pid, pid);
+}
+
+/* maintenance (SPEC 5.10): leases revoked, no new replica on the chunk,
+ * the recovery of its replicas waits for the expiry */
+static void test_maintenance(void **state)
+{
+	struct fix *f = *state;
+	struct meta_maint_result res;
+	struct meta_volume *v, *v2;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid;
+	uint32_t a, b;
+
+	p = one_extent(f, &v, &a, &b);
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, f->sid[a], &pid, &e), 0);
+	assert_int_equal(p->owner, f->sid[a]);
+	/* errors change nothing */
+	assert_int_equal(meta_chunk_maintenance(&f->m, 9, true, 0, &res, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+	assert_int_equal(meta_chunk_maintenance(&f->m, a, true, 999, &res, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_EINVAL);
+	assert_int_equal(meta_chunk_maintenance(&f->m, a, true, META_MAINT_MAX_MS + 1, &res, &e),
+			 -1);
+	assert_int_equal(meta_chunk_maintenance(&f->m, a, false, 5000, &res, &e), -1);
+	assert_false(meta_chunk_in_maintenance(meta_chunk(&f->m.chunks, a), f->m.core.wall_ns));
+	assert_int_equal(p->owner, f->sid[a]);
+	/* on for 5 s: its lease is revoked (no CAP_REVOKE_ACK: released at once) */
+	assert_int_equal(meta_chunk_maintenance(&f->m, a, true, 5000, &res, &e), 0);
+	assert_int_equal(res.leases_revoked, 1);
+	assert_int_equal(p->owner, 0);
+	assert_true(meta_chunk_in_maintenance(meta_chunk(&f->m.chunks, a), f->m.core.wall_ns));
+	/* no new replica on it: a volume over the other three chunks */
+	struct meta_volume_spec vs = { .name = "v2", .size = 6 * E, .replica_num = 2,
+				       .stripe_num = 1, .stripe_size = 256 << 10 };
+	assert_int_equal(meta_volume_create(&f->m, &vs, &v2, &e), 0);
+	for (uint32_t i = 0; i < 6; i++)
+		assert_false(loc_contains(meta_pext(&f->m.pexts, v2->vtable[i])->location, a));
+	/* it goes down: its replica still counts, nothing is recovered */
+	f->dead[a] = true;
+	run(f, 1500);
+	assert_null(sess(f, a));
+	meta_sched_scan_now(&f->m);
+	run(f, 1000);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_int_equal(f->m.sched->stats.need_recover, 0);
+	/* expired (5 s after it began): recovered at once, elsewhere */
+	run(f, 3000);
+	assert_false(meta_chunk_in_maintenance(meta_chunk(&f->m.chunks, a), f->m.core.wall_ns));
+	assert_int_equal(meta_chunk(&f->m.chunks, a)->maint_until_ns, 0);
+	assert_true(f->m.sched->ncmds >= 1);
+	for (struct meta_sched_cmd *c = TAILQ_FIRST(&f->m.sched->cmds); c;
+	     c = TAILQ_NEXT(c, link)) {
+		assert_int_equal(c->rc.replace, a);
+		assert_int_not_equal(c->rc.dst, a);
+	}
+	assert_true(meta_sched_has_cmd(&f->m, pid));
+}
+
+/* maintenance off: the recovery it held back starts at once */
+static void test_maintenance_off(void **state)
+{
+	struct fix *f = *state;
+	struct meta_maint_result res;
+	struct meta_volume *v;
+	struct merr e;
+	uint32_t a, b;
+
+	one_extent(f, &v, &a, &b);
+	assert_int_equal(meta_chunk_maintenance(&f->m, b, true, 0, &res, &e), 0);
+	assert_int_equal(res.leases_revoked, 0);
+	assert_true(meta_chunk(&f->m.chunks, b)->maint_until_ns >=
+		    f->m.core.wall_ns + META_MAINT_DEFAULT_MS * MS - 1000 * MS);
+	f->dead[b] = true;
+	run(f, 3000);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_int_equal(meta_chunk_maintenance(&f->m, b, false, 0, &res, &e), 0);
+	run(f, 300);
+	assert_int_equal(the_cmd(f)->rc.replace, b);
+	assert_int_equal(the_cmd(f)->rc.pid, v->vtable[0]);
+	/* off again: nothing changes */
+	assert_int_equal(meta_chunk_maintenance(&f->m, b, false, 0, &res, &e), 0);
 }
 
 /* a migrate (replace alive) that succeeds: the replaced replica is GC'd */
@@ -807,6 +890,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_replica_immediate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maintenance_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_new_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_refusals, setup, teardown),
