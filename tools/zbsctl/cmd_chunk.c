@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* zbsctl chunk list|show, zbsctl session list, zbsctl lease show */
+/* zbsctl chunk list|show|maintenance, zbsctl session list, zbsctl lease show */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "util.h"
 
 #include "location.h"
 #include "meta_client.h"
@@ -21,6 +24,9 @@ static struct json_object *chunk_json(const Zbs__Chunk *c)
 	json_object_object_add(j, "registered_ns", json_object_new_uint64(c->registered_ns));
 	json_object_object_add(j, "session_id", json_object_new_uint64(c->session_id));
 	json_object_object_add(j, "capabilities", json_object_new_uint64(c->capabilities));
+	json_object_object_add(j, "maintenance", json_object_new_boolean(c->maintenance_until_ns));
+	json_object_object_add(j, "maintenance_until_ns",
+			       json_object_new_uint64(c->maintenance_until_ns));
 	if (c->space) {
 		json_object_object_add(s, "total", json_object_new_uint64(c->space->total));
 		json_object_object_add(s, "valid", json_object_new_uint64(c->space->valid));
@@ -34,11 +40,91 @@ static struct json_object *chunk_json(const Zbs__Chunk *c)
 	return j;
 }
 
+/* "maintenance until 2026-12-01 01:45:00 UTC", "-" */
+static const char *chunk_mode(const Zbs__Chunk *c, char *buf, size_t len)
+{
+	time_t t = (time_t)(c->maintenance_until_ns / 1000000000ULL);
+	struct tm tm;
+
+	if (!c->maintenance_until_ns)
+		return "-";
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "maintenance until %Y-%m-%d %H:%M:%S UTC", &tm);
+	return buf;
+}
+
 static void chunk_usage(FILE *f)
 {
 	fprintf(f, "Usage: zbsctl [--json] chunk list\n"
-		   "       zbsctl [--json] chunk show CID\n\n"
-		   "Chunks registered with zbs-metad: id, identity, addresses, status, space.\n");
+		   "       zbsctl [--json] chunk show CID\n"
+		   "       zbsctl [--json] chunk maintenance CID on [--expire DURATION]\n"
+		   "       zbsctl [--json] chunk maintenance CID off\n\n"
+		   "Chunks registered with zbs-metad: id, identity, addresses, status, space.\n\n"
+		   "maintenance on: the chunk's leases are revoked, it takes no new replica,\n"
+		   "and the recovery of its replicas elsewhere waits until the maintenance\n"
+		   "ends: off, or its expiry (DURATION: 90s, 30m, 2h, 1d; default 1h, at\n"
+		   "most 7d). On again sets a new expiry.\n");
+}
+
+static int chunk_maintenance(const struct zbsctl_opts *o, int argc, char **argv)
+{
+	Zbs__ChunkMaintenanceRequest req = ZBS__CHUNK_MAINTENANCE_REQUEST__INIT;
+	Zbs__ChunkMaintenanceResponse *resp;
+	struct zbs_rpc_client c;
+	uint64_t cid, ms = 0;
+	char mode[64];
+	int st;
+
+	if (argc != 4 && argc != 6) {
+		zbsctl_err("usage: zbsctl chunk maintenance CID on|off [--expire DURATION]");
+		return ZBSCTL_USAGE;
+	}
+	if (zc_opt_u64("CID", argv[2], 1, 255, &cid))
+		return ZBSCTL_USAGE;
+	if (strcmp(argv[3], "on") && strcmp(argv[3], "off")) {
+		zbsctl_err("chunk maintenance: '%s': want on or off", argv[3]);
+		return ZBSCTL_USAGE;
+	}
+	req.cid = cid;
+	req.on = strcmp(argv[3], "on") == 0;
+	if (argc == 6) {
+		if (strcmp(argv[4], "--expire")) {
+			zbsctl_err("chunk maintenance: unknown option '%s'", argv[4]);
+			return ZBSCTL_USAGE;
+		}
+		if (!req.on) {
+			zbsctl_err("chunk maintenance: --expire goes with on only");
+			return ZBSCTL_USAGE;
+		}
+		if (zbs_parse_duration(argv[5], &ms) || ms < 1000) {
+			zbsctl_err("--expire '%s': want a duration of at least 1s, e.g. 90s, 30m, "
+				   "2h, 1d", argv[5]);
+			return ZBSCTL_USAGE;
+		}
+		req.expire_ms = ms;
+	}
+	if ((st = zc_connect(o, &c)))
+		return st;
+	st = zc_call(&c, ZBS_M_CHUNK_MAINTENANCE, &req,
+		     &zbs__chunk_maintenance_response__descriptor, &resp);
+	zbs_rpc_close(&c);
+	if (st)
+		return st;
+	if (o->json) {
+		struct json_object *j = chunk_json(resp->chunk);
+		json_object_object_add(j, "leases_revoked",
+				       json_object_new_int(resp->leases_revoked));
+		json_object_object_add(j, "cmds_revoked", json_object_new_int(resp->cmds_revoked));
+		zc_print_json(j);
+	} else if (req.on) {
+		printf("chunk %u: %s; %u lease(s) and %u recover cmd(s) revoked\n", resp->chunk->cid,
+		       chunk_mode(resp->chunk, mode, sizeof(mode)), resp->leases_revoked,
+		       resp->cmds_revoked);
+	} else {
+		printf("chunk %u: maintenance off\n", resp->chunk->cid);
+	}
+	zbs__chunk_maintenance_response__free_unpacked(resp, NULL);
+	return ZBSCTL_OK;
 }
 
 static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
@@ -54,6 +140,8 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 		chunk_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? ZBSCTL_USAGE : ZBSCTL_OK;
 	}
+	if (strcmp(argv[1], "maintenance") == 0)
+		return chunk_maintenance(o, argc, argv);
 	show = strcmp(argv[1], "show") == 0;
 	if (!show && strcmp(argv[1], "list")) {
 		zbsctl_err("unknown chunk verb '%s'; see 'zbsctl chunk --help'", argv[1]);
@@ -84,7 +172,7 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 		zc_print_json(a);
 	} else if (show && resp->n_chunks) {
 		const Zbs__Chunk *ch = resp->chunks[0];
-		char b[4][32];
+		char b[4][32], md[64];
 		printf("cid:          %u\nuuid:         %s\nstatus:       %s\n", ch->cid, ch->uuid,
 		       zc_chunk_status(ch->status));
 		printf("data:         %s:%u\nrpc:          %s:%u\n", ch->data_ip, ch->data_port,
@@ -92,6 +180,7 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 		printf("topo parent:  %llu\nsession:      %llu\ncapabilities: 0x%llx\n",
 		       (unsigned long long)ch->topo_id, (unsigned long long)ch->session_id,
 		       (unsigned long long)ch->capabilities);
+		printf("mode:         %s\n", chunk_mode(ch, md, sizeof(md)));
 		if (ch->space)
 			printf("space:        total %s, valid %s, used %s, allocated %s "
 			       "(%u thick, %u thin pextents)\n",
@@ -100,17 +189,18 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 			       zc_size(ch->space->allocated, b[3], 32), ch->space->thick_pids,
 			       ch->space->thin_pids);
 	} else {
-		printf("%4s %-36s %-21s %-21s %-18s %10s %10s\n", "CID", "UUID", "DATA", "RPC",
-		       "STATUS", "VALID", "ALLOCATED");
+		printf("%4s %-36s %-21s %-21s %-18s %10s %10s  %s\n", "CID", "UUID", "DATA", "RPC",
+		       "STATUS", "VALID", "ALLOCATED", "MODE");
 		for (size_t i = 0; i < resp->n_chunks; i++) {
 			const Zbs__Chunk *ch = resp->chunks[i];
-			char d[32], r[32], v[32], a[32];
+			char d[32], r[32], v[32], a[32], md[64];
 			snprintf(d, sizeof(d), "%s:%u", ch->data_ip, ch->data_port);
 			snprintf(r, sizeof(r), "%s:%u", ch->rpc_ip, ch->rpc_port);
-			printf("%4u %-36s %-21s %-21s %-18s %10s %10s\n", ch->cid, ch->uuid, d, r,
+			printf("%4u %-36s %-21s %-21s %-18s %10s %10s  %s\n", ch->cid, ch->uuid, d, r,
 			       zc_chunk_status(ch->status),
 			       zc_size(ch->space ? ch->space->valid : 0, v, sizeof(v)),
-			       zc_size(ch->space ? ch->space->allocated : 0, a, sizeof(a)));
+			       zc_size(ch->space ? ch->space->allocated : 0, a, sizeof(a)),
+			       chunk_mode(ch, md, sizeof(md)));
 		}
 	}
 	zbs__list_chunks_response__free_unpacked(resp, NULL);
@@ -119,7 +209,7 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 
 static struct zbsctl_object chunk_obj = {
 	.name = "chunk",
-	.summary = "list and show chunks registered with zbs-metad",
+	.summary = "list and show chunks registered with zbs-metad, maintenance mode",
 	.run = chunk_run,
 };
 ZBSCTL_OBJECT(chunk_obj)

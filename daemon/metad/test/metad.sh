@@ -45,7 +45,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..41"
+echo "1..44"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -295,6 +295,35 @@ kill "$KEEPER"; wait "$KEEPER" 2>/dev/null; KEEPER=
 if grep -q "Set recover config: slots 64" "$T/metad.log" && grep -q "recover scan done:" "$T/metad.log"; then
 	ok "the log names the config change and the scans"
 else not_ok "recover log lines"; fi
+
+# ---- chunk maintenance mode (SPEC 5.10) ----------------------------------------------
+mc=$(zc --json chunk list | jq_ 'd[0]["cid"]')
+zc chunk maintenance 200 on > "$T/mm1" 2>&1; st1=$?
+zc chunk maintenance "$mc" on --expire 5x > "$T/mm2" 2>&1; st2=$?
+zc chunk maintenance "$mc" on --expire 0s > "$T/mm3" 2>&1; st3=$?
+zc chunk maintenance "$mc" off --expire 1h > "$T/mm4" 2>&1; st4=$?
+zc chunk maintenance "$mc" sideways > "$T/mm5" 2>&1; st5=$?
+if [ $st1 = 3 ] && grep -q "chunk 200 not found" "$T/mm1" && [ $st2 = 2 ] && grep -q "want a duration" "$T/mm2" &&
+   [ $st3 = 2 ] && [ $st4 = 2 ] && [ $st5 = 2 ] &&
+   [ "$(zc --json chunk show "$mc" | jq_ 'd["maintenance"]')" = False ]; then
+	ok "chunk maintenance: an unknown cid, a bad duration, --expire with off, a bad mode are refused, nothing changes"
+else not_ok "maintenance errors" "$st1 $(cat "$T/mm1")" "$st2 $(cat "$T/mm2")" "$st3 $st4 $st5"; fi
+now_ns=$(($(date +%s) * 1000000000))
+zc chunk maintenance "$mc" on --expire 2h > "$T/mm1" 2>&1; st1=$?
+until_ns=$(zc --json chunk show "$mc" | jq_ 'd["maintenance_until_ns"]')
+if [ $st1 = 0 ] && grep -q "chunk $mc: maintenance until" "$T/mm1" &&
+   [ "$until_ns" -ge $((now_ns + 7190 * 1000000000)) ] && [ "$until_ns" -le $((now_ns + 7210 * 1000000000)) ] &&
+   zc chunk list | grep -E "^ +$mc " | grep -q "maintenance until" &&
+   [ "$(zc --json chunk list | jq_ "[c['maintenance'] for c in d if c['cid']==$mc][0]")" = True ] &&
+   grep -q "Set chunk maintenance mode: cid $mc on for 7200 s" "$T/metad.log"; then
+	ok "chunk maintenance on --expire 2h: shown in chunk list and --json until now + 2 h; logged"
+else not_ok "maintenance on" "$st1 $(cat "$T/mm1")" "$until_ns vs $now_ns" "$(zc chunk list 2>&1)"; fi
+zc --json chunk maintenance "$mc" off > "$T/mm1" 2>&1; st1=$?
+if [ $st1 = 0 ] && [ "$(jq_ 'd["maintenance"]' < "$T/mm1")" = False ] &&
+   zc chunk list | grep -E "^ +$mc " | grep -qv "maintenance" &&
+   grep -q "Set chunk maintenance mode: cid $mc off" "$T/metad.log"; then
+	ok "chunk maintenance off: gone from chunk list; logged"
+else not_ok "maintenance off" "$st1 $(cat "$T/mm1")" "$(zc chunk list 2>&1)"; fi
 
 # ---- CLI conventions ----------------------------------------------------------------
 helpok=1
