@@ -272,9 +272,9 @@ int meta_recover_pick_src(const struct meta_recover_pext *p, const struct meta_r
 		    (unsigned long long)p->pid, loc);
 }
 
-/* the safety of the replicas of p that count, with dst */
+/* the safety of the replicas of p that count, but replace, with dst */
 static void dst_safety(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
-		       size_t nc, const struct meta_recover_chunk *dst,
+		       size_t nc, uint32_t replace, const struct meta_recover_chunk *dst,
 		       struct meta_place_safety *out)
 {
 	static const struct meta_place_path none;
@@ -285,7 +285,7 @@ static void dst_safety(const struct meta_recover_pext *p, const struct meta_reco
 	for (int i = 0; i < loc_count(p->location) && n < META_PLACE_MAX_REPLICAS - 1; i++) {
 		uint32_t cid = loc_get(p->location, i);
 		const struct meta_recover_chunk *k;
-		if (!counts(p, c, nc, cid))
+		if (cid == replace || !counts(p, c, nc, cid))
 			continue;
 		k = chunk_of(c, nc, cid);
 		cids[n] = cid;
@@ -316,9 +316,9 @@ static bool dst_better(const struct meta_recover_pext *p, const struct meta_reco
 	return k->cid < best->cid;
 }
 
-int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
-			  size_t nc, const struct meta_recover_slots *s, uint32_t *dst,
-			  struct meta_recover_err *e)
+static int pick_dst(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
+		    size_t nc, const struct meta_recover_slots *s, uint32_t replace, uint32_t *dst,
+		    struct meta_recover_err *e)
 {
 	const struct meta_recover_chunk *best = NULL;
 	struct meta_place_safety best_safety = { 0 };
@@ -342,7 +342,7 @@ int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_r
 			no_slot++;
 			continue;
 		}
-		dst_safety(p, c, nc, k, &ks);
+		dst_safety(p, c, nc, replace, k, &ks);
 		if (dst_better(p, k, f, &ks, best, best_free, &best_safety)) {
 			best = k;
 			best_free = f;
@@ -366,6 +366,13 @@ int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_r
 		    (unsigned long long)p->pid);
 }
 
+int meta_recover_pick_dst(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
+			  size_t nc, const struct meta_recover_slots *s, uint32_t *dst,
+			  struct meta_recover_err *e)
+{
+	return pick_dst(p, c, nc, s, 0, dst, e);
+}
+
 int meta_recover_plan(const struct meta_recover_pext *p, const struct meta_recover_chunk *c,
 		      size_t nc, const struct meta_recover_slots *s, struct meta_recover_req *r,
 		      struct meta_recover_err *e)
@@ -380,7 +387,30 @@ int meta_recover_plan(const struct meta_recover_pext *p, const struct meta_recov
 			    (unsigned long long)p->pid);
 	if (meta_recover_pick_replace(p, c, nc, &q.replace, e) ||
 	    meta_recover_pick_src(p, c, nc, s, &q.src, e) ||
-	    meta_recover_pick_dst(p, c, nc, s, &q.dst, e))
+	    pick_dst(p, c, nc, s, q.replace, &q.dst, e))
+		return -1;
+	*r = q;
+	return ok(e);
+}
+
+int meta_recover_plan_drain(const struct meta_recover_pext *p,
+			    const struct meta_recover_chunk *c, size_t nc,
+			    const struct meta_recover_slots *s, uint32_t cid,
+			    struct meta_recover_req *r, struct meta_recover_err *e)
+{
+	struct meta_recover_req q = { .replace = cid, .is_migrate = true };
+
+	if (!cid || !loc_contains(p->location, cid))
+		return fail(e, META_RECOVER_ENOTREPLICA, "pid %llu: chunk %u holds no replica of it",
+			    (unsigned long long)p->pid, cid);
+	if (meta_recover_is_dead(p))
+		return fail(e, META_RECOVER_EDEAD, "pid %llu: no current replica",
+			    (unsigned long long)p->pid);
+	if (meta_recover_needed(p, c, nc))
+		return fail(e, META_RECOVER_ERECOVERING, "pid %llu needs a recover first",
+			    (unsigned long long)p->pid);
+	if (meta_recover_pick_src(p, c, nc, s, &q.src, e) ||
+	    pick_dst(p, c, nc, s, cid, &q.dst, e))
 		return -1;
 	*r = q;
 	return ok(e);

@@ -223,6 +223,20 @@ int meta_recover_plan(const struct meta_recover_pext *p, const struct meta_recov
 		      size_t nc, const struct meta_recover_slots *s, struct meta_recover_req *r,
 		      struct meta_recover_err *e);
 
+/*
+ * A migrate that moves p's replica off chunk cid, being removed (SPEC 5.10,
+ * the product's ReGenerateMigrateForRemovingChunk): replace = cid, src and
+ * dst as a recover's (src may be cid itself: it is current), is_migrate.
+ * The dst takes the replica before cid's is dropped (ReplaceReplica), so
+ * redundancy never goes below expected during a drain. ENOTREPLICA when cid
+ * holds no replica of p, EDEAD, ERECOVERING when p needs a recover first
+ * (the recover replaces the replica that does not count, maybe cid's).
+ */
+int meta_recover_plan_drain(const struct meta_recover_pext *p,
+			    const struct meta_recover_chunk *c, size_t nc,
+			    const struct meta_recover_slots *s, uint32_t cid,
+			    struct meta_recover_req *r, struct meta_recover_err *e);
+
 struct meta_recover_owner {
 	uint32_t cid;
 	bool fresh;		/* allocated for this cmd: p had no owner */

@@ -27,6 +27,8 @@
 			  .topo = { .zone = 1, .rack = (r), .brick = (r) ? 10 * (r) : 0, .node = (id) } }
 #define DOWNR(id, r)	{ .cid = (id), .free = 100 * G, \
 			  .topo = { .zone = 1, .rack = (r), .brick = (r) ? 10 * (r) : 0, .node = (id) } }
+#define RMR(id, f, r)	{ .cid = (id), .healthy = true, .removing = true, .free = (f), \
+			  .topo = { .zone = 1, .rack = (r), .brick = (r) ? 10 * (r) : 0, .node = (id) } }
 #define NOREC(id, f)	{ .cid = (id), .healthy = true, .cannot_own = true, .free = (f) }
 
 /* what the cmds in flight hold: used slots and rx per cid, and max (0 = 128) */
@@ -380,6 +382,61 @@ static void test_plan(void **state)
 		assert_int_equal(r.dst, t->dst);
 		assert_int_equal(r.replace, t->replace);
 		assert_false(r.is_migrate);
+	}
+}
+
+/* ---- drain: a migrate off a chunk being removed ---- */
+
+struct drain_case {
+	const char *name;
+	struct meta_recover_chunk c[NC];
+	uint32_t loc, alive, expected, cid;
+	struct load load;
+	enum meta_recover_error code;
+	uint32_t src, dst;
+};
+
+static const struct drain_case drain_cases[] = {
+	{ "replace the removing chunk; dst in its rack rather than the survivor's",
+	  { HR(1, G, 1), RMR(2, G, 2), HR(3, 90 * G, 1), HR(4, 10 * G, 2) },
+	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 2, 2, NOLOAD, META_RECOVER_OK, 1, 4 },
+	{ "the removing chunk may be the src (it is current)",
+	  { HR(1, G, 1), RMR(2, G, 2), HR(3, 90 * G, 1), HR(4, 10 * G, 2) },
+	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 2, 2, { .used = { [1] = 128 } },
+	  META_RECOVER_OK, 2, 4 },
+	{ "never onto another removing chunk", { H(1, G), RM(2), RM(3), H(4, G) },
+	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 2, 2, NOLOAD, META_RECOVER_OK, 1, 4 },
+	{ "not a replica of it", { H(1, G), RM(2), H(3, G), H(4, G) },
+	  LOC(1, 3, 0, 0), LOC(1, 3, 0, 0), 2, 2, NOLOAD, META_RECOVER_ENOTREPLICA, 0, 0 },
+	{ "a recover first", { H(1, G), RM(2), DOWN(3), H(4, G) },
+	  LOC(1, 2, 3, 0), LOC(1, 2, 0, 0), 3, 2, NOLOAD, META_RECOVER_ERECOVERING, 0, 0 },
+	{ "dead", { DOWN(1), RM(2), H(4, G) },
+	  LOC(1, 2, 0, 0), 0, 2, 2, NOLOAD, META_RECOVER_EDEAD, 0, 0 },
+	{ "nowhere to go", { H(1, G), RM(2), MAINTUP(3) },
+	  LOC(1, 2, 0, 0), LOC(1, 2, 0, 0), 2, 2, NOLOAD, META_RECOVER_ENODST, 0, 0 },
+};
+
+static void test_plan_drain(void **state)
+{
+	for (size_t i = 0; i < sizeof(drain_cases) / sizeof(drain_cases[0]); i++) {
+		const struct drain_case *t = &drain_cases[i];
+		struct meta_recover_pext p = pext(t->loc, t->alive, t->expected, 0, 0);
+		struct meta_recover_slots s, before;
+		struct meta_recover_req r = { .src = 0 };
+		struct meta_recover_err e;
+		int ret;
+		slots_from(&s, &t->load);
+		before = s;
+		ret = meta_recover_plan_drain(&p, t->c, NC, &s, t->cid, &r, &e);
+		print_message("case: %s\n", t->name);
+		want_code(t->name, ret, &e, t->code);
+		assert_memory_equal(&s, &before, sizeof(s));
+		if (t->code)
+			continue;
+		assert_int_equal(r.src, t->src);
+		assert_int_equal(r.dst, t->dst);
+		assert_int_equal(r.replace, t->cid);
+		assert_true(r.is_migrate);
 	}
 }
 
@@ -861,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_pick_src),
 		cmocka_unit_test(test_pick_dst),
 		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_plan_drain),
 		cmocka_unit_test(test_alloc_owner),
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_migrate),
