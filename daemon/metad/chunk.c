@@ -76,6 +76,14 @@ void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_
 	meta_chunk_store(t, c);
 }
 
+void meta_chunk_forget(struct meta_chunks *t, uint32_t cid)
+{
+	if (!meta_chunk(t, cid))
+		return;
+	meta_store_del_id(t->core->store, REC_CHUNK, cid);
+	memset(&t->by_cid[cid], 0, sizeof(t->by_cid[cid]));
+}
+
 bool meta_chunk_in_maintenance(const struct meta_chunk *c, uint64_t wall_ns)
 {
 	return c->maint_until_ns > wall_ns;

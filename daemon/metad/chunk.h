@@ -52,6 +52,9 @@ struct meta_chunk *meta_chunk(struct meta_chunks *t, uint32_t cid);
 int meta_chunk_register(struct meta_chunks *t, const char *uuid, const char *data_addr,
 			const char *rpc_addr, struct meta_chunk **out, struct merr *e);
 void meta_chunk_store(struct meta_chunks *t, const struct meta_chunk *c);
+/* out of the table and the store: its slot is free (its cid is not handed
+ * out again: next_cid only grows) */
+void meta_chunk_forget(struct meta_chunks *t, uint32_t cid);
 /* in maintenance mode (SPEC 5.10), not expired at wall clock wall_ns */
 bool meta_chunk_in_maintenance(const struct meta_chunk *c, uint64_t wall_ns);
 /* may c take a new replica (placement, recover and migrate dst)? healthy,

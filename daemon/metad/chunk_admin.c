@@ -3,6 +3,7 @@
 #include "chunk_admin.h"
 #include "log.h"
 #include "owner.h"
+#include "provision.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -64,5 +65,93 @@ uint32_t meta_chunk_maint_expire(struct meta *m)
 	}
 	if (n)
 		meta_sched_scan_now(m);
+	return n;
+}
+
+uint64_t meta_chunk_pids(const struct meta_chunk *c)
+{
+	return (uint64_t)c->thick_pids + c->thin_pids;
+}
+
+/* can every replica on cid go elsewhere? 0, or -1 with e */
+static int removal_possible(struct meta *m, const struct meta_chunk *c, struct merr *e)
+{
+	uint32_t others = 0, most = 0;
+	uint64_t free = 0, need = meta_chunk_pids(c) * ZBS_EXTENT_SIZE;
+	struct meta_volume *v, *tmp;
+
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		const struct meta_chunk *k = meta_chunk(&m->chunks, cid);
+		uint64_t alloc;
+
+		if (!k || cid == c->cid || !meta_chunk_takes_replicas(k, m->core.wall_ns))
+			continue;
+		others++;
+		alloc = meta_provision_allocated(k);
+		free += k->space.valid > alloc ? k->space.valid - alloc : 0;
+	}
+	HASH_ITER(hh_id, m->vols.by_id, v, tmp)
+		if (v->replica_num > most)
+			most = v->replica_num;
+	if (meta_chunk_pids(c) && others < most)
+		return merr_set(e, ZBS_RPC_ENOSPC, "cannot remove chunk %u: a volume keeps %u "
+				"replicas and only %u other chunk(s) take new ones", c->cid, most,
+				others);
+	if (need > free)
+		return merr_set(e, ZBS_RPC_ENOSPC, "cannot remove chunk %u: its %llu replica(s) "
+				"need %llu GiB, the other chunks have %llu GiB free", c->cid,
+				(unsigned long long)meta_chunk_pids(c),
+				(unsigned long long)(need >> 30), (unsigned long long)(free >> 30));
+	return 0;
+}
+
+int meta_chunk_remove(struct meta *m, uint32_t cid, bool cancel, struct meta_remove_result *out,
+		      struct merr *e)
+{
+	struct meta_chunk *c = meta_chunk(&m->chunks, cid);
+
+	*out = (struct meta_remove_result){ 0 };
+	if (!c)
+		return merr_set(e, ZBS_RPC_ENOENT, "chunk %u not found", cid);
+	out->pids_left = meta_chunk_pids(c);
+	if (cancel) {
+		if (c->admin & CHUNK_ADMIN_REMOVING) {
+			c->admin &= ~CHUNK_ADMIN_REMOVING;
+			meta_chunk_store(&m->chunks, c);
+			log_info("Cancel remove chunk %u: %llu pid(s) stay on it", cid,
+				 (unsigned long long)out->pids_left);
+		}
+		return 0;
+	}
+	out->removing = true;
+	if (c->admin & CHUNK_ADMIN_REMOVING)
+		return 0;	/* again: its progress */
+	if (removal_possible(m, c, e))
+		return -1;
+	c->admin |= CHUNK_ADMIN_REMOVING;
+	meta_chunk_store(&m->chunks, c);
+	log_info("Remove chunk %u: migrate its %llu pid(s) off", cid,
+		 (unsigned long long)out->pids_left);
+	meta_sched_scan_now(m);		/* its pids wait for their migrate */
+	return 0;
+}
+
+uint32_t meta_chunk_forget_removed(struct meta *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		struct meta_chunk *c = meta_chunk(&m->chunks, cid);
+
+		if (!c || !(c->admin & CHUNK_ADMIN_REMOVING) || meta_chunk_pids(c) ||
+		    c->status == CHUNK_HEALTHY || c->session_id)
+			continue;
+		if (m->sched && (m->sched->slots.by_cid[cid].cmds ||
+				 m->sched->slots.by_cid[cid].tx_pids))
+			continue;
+		log_info("[REMOVE CHUNK] chunk %u (%s) drained and stopped: forgotten", cid, c->uuid);
+		meta_chunk_forget(&m->chunks, cid);
+		n++;
+	}
 	return n;
 }

@@ -51,6 +51,7 @@ static void fill_chunk(const struct meta *m, Zbs__Chunk *o, Zbs__SpaceInfo *si,
 	o->capabilities = c->caps;
 	o->maintenance_until_ns = meta_chunk_in_maintenance(c, m->core.wall_ns) ?
 				  c->maint_until_ns : 0;
+	o->removing = c->admin & CHUNK_ADMIN_REMOVING;
 }
 
 static void fill_volume(struct meta *m, Zbs__Volume *o, const struct meta_volume *v)
@@ -1062,6 +1063,24 @@ static int h_chunk_maintenance(struct meta *m, const ProtobufCMessage *in,
 	return meta_reply_msg(r, MSG(&resp));
 }
 
+static int h_chunk_remove(struct meta *m, const ProtobufCMessage *in, struct meta_reply *r,
+			  struct merr *e)
+{
+	const Zbs__ChunkRemoveRequest *q = (const void *)in;
+	Zbs__ChunkRemoveResponse resp = ZBS__CHUNK_REMOVE_RESPONSE__INIT;
+	struct meta_remove_result res;
+	Zbs__Chunk ch;
+	Zbs__SpaceInfo si;
+
+	if (meta_chunk_remove(m, q->cid, q->cancel, &res, e))
+		return -1;
+	fill_chunk(m, &ch, &si, meta_chunk(&m->chunks, q->cid));
+	resp.chunk = &ch;
+	resp.removing = res.removing;
+	resp.pids_left = res.pids_left;
+	return meta_reply_msg(r, MSG(&resp));
+}
+
 const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_REGISTER_CHUNK] = { &zbs__register_chunk_request__descriptor, h_register_chunk },
 	[ZBS_M_CREATE_SESSION] = { &zbs__create_session_request__descriptor, h_create_session },
@@ -1087,6 +1106,7 @@ const struct meta_method meta_methods[ZBS_M__COUNT] = {
 	[ZBS_M_MIGRATE_PLAN] = { &zbs__migrate_plan_request__descriptor, h_migrate_plan },
 	[ZBS_M_CHUNK_MAINTENANCE] = { &zbs__chunk_maintenance_request__descriptor,
 				      h_chunk_maintenance },
+	[ZBS_M_CHUNK_REMOVE] = { &zbs__chunk_remove_request__descriptor, h_chunk_remove },
 	[ZBS_M_REPLACE_REPLICA] = { &zbs__replace_replica_request__descriptor, h_replace_replica },
 	[ZBS_M_RECOVER_STATUS] = { &zbs__empty__descriptor, h_recover_status },
 	[ZBS_M_RECOVER_LIST] = { &zbs__empty__descriptor, h_recover_list },

@@ -167,6 +167,7 @@ int meta_tick(struct meta *m, uint64_t tick_ns)
 	meta_scan_pextents(m, 65536);
 	meta_chunk_maint_expire(m);
 	meta_sched_tick(m);
+	meta_chunk_forget_removed(m);
 	meta_balance_tick(m);
 	return n;
 }

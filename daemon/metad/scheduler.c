@@ -354,6 +354,17 @@ static struct meta_sched_cmd *start(struct meta *m, const struct meta_recover_cm
 
 enum { ISSUED, DROP, RETRY };
 
+/* the first chunk of p's location being removed, 0 = none */
+static uint32_t removing_cid(struct meta *m, const struct meta_pext *p)
+{
+	for (int i = 0; i < loc_count(p->location); i++) {
+		const struct meta_chunk *k = meta_chunk(&m->chunks, loc_get(p->location, i));
+		if (k && (k->admin & CHUNK_ADMIN_REMOVING))
+			return k->cid;
+	}
+	return 0;
+}
+
 /* try a cmd for pid */
 static int issue(struct meta *m, const struct view *v, uint64_t pid)
 {
@@ -363,15 +374,25 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 	struct meta_recover_req req;
 	struct meta_recover_cmd rc;
 	struct meta_recover_err err;
+	uint32_t drain = 0;
 
 	if (!p || cmd_by_pid(sc, pid))
 		return DROP;
 	if (p->flags & PEXT_REVOKING)
 		return RETRY;	/* its owner gives it back first */
 	pext_view(m, v, pid, p, &rp);
-	if (meta_recover_plan(&rp, v->c, v->n, &sc->slots, &req, &err))
-		return err.code == META_RECOVER_ENOTNEEDED || err.code == META_RECOVER_EDEAD ?
-		       DROP : RETRY;
+	if (meta_recover_plan(&rp, v->c, v->n, &sc->slots, &req, &err)) {
+		if (err.code != META_RECOVER_ENOTNEEDED || !(drain = removing_cid(m, p)))
+			return err.code == META_RECOVER_ENOTNEEDED ||
+			       err.code == META_RECOVER_EDEAD ? DROP : RETRY;
+		/* whole, with a replica on a chunk being removed: migrate it off */
+		if (meta_recover_plan_drain(&rp, v->c, v->n, &sc->slots, drain, &req, &err)) {
+			log_debug("pid %llu waits to leave chunk %u: %s (%s)",
+				  (unsigned long long)pid, drain,
+				  meta_recover_error_name(err.code), err.msg);
+			return err.code == META_RECOVER_EDEAD ? DROP : RETRY;
+		}
+	}
 	if (gc_pending(m, req.dst, pid, p->epoch))
 		return RETRY;	/* the last try's leftovers go first */
 	if (meta_recover_add(&sc->slots, &rp, v->c, v->n, false, &req, meta_sched_now_ms(m), &rc,
@@ -381,6 +402,8 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 		return RETRY;
 	}
 	sync_rx(m, rc.dst);
+	if (drain)
+		log_info("Migrate for removing chunk %u: pid %llu", drain, (unsigned long long)pid);
 	return start(m, &rc, "add recover cmd") ? ISSUED : RETRY;
 }
 
@@ -423,6 +446,8 @@ static void scan_slice(struct meta *m, const struct view *v, uint64_t now)
 		if (meta_recover_needed(&rp, v->c, v->n)) {
 			sc->counting.need_recover++;
 			meta_sched_wait_pid(m, pid, 0);
+		} else if (removing_cid(m, p)) {
+			meta_sched_wait_pid(m, pid, 0);	/* to migrate off it */
 		}
 	}
 	sc->scan_pid = pid;

@@ -95,6 +95,7 @@ const char *zbs_meta_method_name(uint32_t m)
 		[ZBS_M_CLUSTER_LOAD] = "ClusterLoad",
 		[ZBS_M_MIGRATE_PLAN] = "MigratePlan",
 		[ZBS_M_CHUNK_MAINTENANCE] = "ChunkMaintenance",
+		[ZBS_M_CHUNK_REMOVE] = "ChunkRemove",
 	};
 	return m > 0 && m < ZBS_M__COUNT ? names[m] : "unknown";
 }

@@ -62,6 +62,7 @@ enum zbs_meta_method {
 	ZBS_M_CLUSTER_LOAD,		/* Empty -> ClusterLoadResponse */
 	ZBS_M_MIGRATE_PLAN,		/* MigratePlanRequest -> MigratePlanResponse */
 	ZBS_M_CHUNK_MAINTENANCE,	/* ChunkMaintenanceRequest -> ChunkMaintenanceResponse */
+	ZBS_M_CHUNK_REMOVE,		/* ChunkRemoveRequest -> ChunkRemoveResponse */
 	ZBS_M__COUNT
 };
 

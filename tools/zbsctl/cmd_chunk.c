@@ -27,6 +27,10 @@ static struct json_object *chunk_json(const Zbs__Chunk *c)
 	json_object_object_add(j, "maintenance", json_object_new_boolean(c->maintenance_until_ns));
 	json_object_object_add(j, "maintenance_until_ns",
 			       json_object_new_uint64(c->maintenance_until_ns));
+	json_object_object_add(j, "removing", json_object_new_boolean(c->removing));
+	if (c->removing)
+		json_object_object_add(j, "pids_left", json_object_new_uint64(
+			c->space ? (uint64_t)c->space->thick_pids + c->space->thin_pids : 0));
 	if (c->space) {
 		json_object_object_add(s, "total", json_object_new_uint64(c->space->total));
 		json_object_object_add(s, "valid", json_object_new_uint64(c->space->valid));
@@ -40,12 +44,27 @@ static struct json_object *chunk_json(const Zbs__Chunk *c)
 	return j;
 }
 
-/* "maintenance until 2026-12-01 01:45:00 UTC", "-" */
+static uint64_t pids_on(const Zbs__Chunk *c)
+{
+	return c->space ? (uint64_t)c->space->thick_pids + c->space->thin_pids : 0;
+}
+
+/* "removing (12 pids left)", "maintenance until 2026-12-01 01:45:00 UTC", "-" */
 static const char *chunk_mode(const Zbs__Chunk *c, char *buf, size_t len)
 {
 	time_t t = (time_t)(c->maintenance_until_ns / 1000000000ULL);
 	struct tm tm;
 
+	if (c->removing) {
+		if (pids_on(c))
+			snprintf(buf, len, "removing (%llu pids left)",
+				 (unsigned long long)pids_on(c));
+		else
+			snprintf(buf, len, "removing (drained%s)",
+				 c->status == ZBS__CHUNK_STATUS__CHUNK_STATUS_CONNECTED_HEALTHY ?
+				 ": stop its zbs-chunkd" : "");
+		return buf;
+	}
 	if (!c->maintenance_until_ns)
 		return "-";
 	gmtime_r(&t, &tm);
@@ -58,12 +77,55 @@ static void chunk_usage(FILE *f)
 	fprintf(f, "Usage: zbsctl [--json] chunk list\n"
 		   "       zbsctl [--json] chunk show CID\n"
 		   "       zbsctl [--json] chunk maintenance CID on [--expire DURATION]\n"
-		   "       zbsctl [--json] chunk maintenance CID off\n\n"
+		   "       zbsctl [--json] chunk maintenance CID off\n"
+		   "       zbsctl [--json] chunk remove CID [--cancel]\n\n"
 		   "Chunks registered with zbs-metad: id, identity, addresses, status, space.\n\n"
 		   "maintenance on: the chunk's leases are revoked, it takes no new replica,\n"
 		   "and the recovery of its replicas elsewhere waits until the maintenance\n"
 		   "ends: off, or its expiry (DURATION: 90s, 30m, 2h, 1d; default 1h, at\n"
-		   "most 7d). On again sets a new expiry.\n");
+		   "most 7d). On again sets a new expiry.\n\n"
+		   "remove: the chunk takes no new replica and every replica on it migrates\n"
+		   "to another chunk (a copy first, so redundancy never drops); run it again\n"
+		   "to see the pids left. Once drained, stop its zbs-chunkd: the chunk is then\n"
+		   "forgotten (its cid is not reused). Refused when its replicas cannot all go\n"
+		   "elsewhere (too few chunks or too little space). --cancel stops it.\n");
+}
+
+static int chunk_remove(const struct zbsctl_opts *o, int argc, char **argv)
+{
+	Zbs__ChunkRemoveRequest req = ZBS__CHUNK_REMOVE_REQUEST__INIT;
+	Zbs__ChunkRemoveResponse *resp;
+	struct zbs_rpc_client c;
+	uint64_t cid;
+	char mode[64];
+	int st;
+
+	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--cancel") == 0)) {
+		zbsctl_err("usage: zbsctl chunk remove CID [--cancel]");
+		return ZBSCTL_USAGE;
+	}
+	if (zc_opt_u64("CID", argv[2], 1, 255, &cid))
+		return ZBSCTL_USAGE;
+	req.cid = cid;
+	req.cancel = argc == 4;
+	if ((st = zc_connect(o, &c)))
+		return st;
+	st = zc_call(&c, ZBS_M_CHUNK_REMOVE, &req, &zbs__chunk_remove_response__descriptor, &resp);
+	zbs_rpc_close(&c);
+	if (st)
+		return st;
+	if (o->json) {
+		struct json_object *j = chunk_json(resp->chunk);
+		json_object_object_add(j, "pids_left", json_object_new_uint64(resp->pids_left));
+		zc_print_json(j);
+	} else if (resp->removing) {
+		printf("chunk %u: %s\n", resp->chunk->cid, chunk_mode(resp->chunk, mode, sizeof(mode)));
+	} else {
+		printf("chunk %u: not being removed (%llu pids on it)\n", resp->chunk->cid,
+		       (unsigned long long)resp->pids_left);
+	}
+	zbs__chunk_remove_response__free_unpacked(resp, NULL);
+	return ZBSCTL_OK;
 }
 
 static int chunk_maintenance(const struct zbsctl_opts *o, int argc, char **argv)
@@ -142,6 +204,8 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "maintenance") == 0)
 		return chunk_maintenance(o, argc, argv);
+	if (strcmp(argv[1], "remove") == 0)
+		return chunk_remove(o, argc, argv);
 	show = strcmp(argv[1], "show") == 0;
 	if (!show && strcmp(argv[1], "list")) {
 		zbsctl_err("unknown chunk verb '%s'; see 'zbsctl chunk --help'", argv[1]);
@@ -209,7 +273,7 @@ static int chunk_run(const struct zbsctl_opts *o, int argc, char **argv)
 
 static struct zbsctl_object chunk_obj = {
 	.name = "chunk",
-	.summary = "list and show chunks registered with zbs-metad, maintenance mode",
+	.summary = "list and show chunks registered with zbs-metad, maintenance, removal",
 	.run = chunk_run,
 };
 ZBSCTL_OBJECT(chunk_obj)

@@ -45,7 +45,7 @@ healthy_is() { [ "$(healthy_count)" = "$1" ]; }
 sid_of() { zc --json session list | jq_ "[s['session_id'] for s in d if s['cid']==$1][0]"; }
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='${CHUNK_UUID[$1]}'][0]"; }
 
-echo "1..44"
+echo "1..45"
 
 # ---- startup, registration, sessions --------------------------------------
 if start_meta; then ok "metad starts and listens (port $PORT)"; else not_ok "metad starts"; echo "Bail out!"; exit 1; fi
@@ -324,6 +324,16 @@ if [ $st1 = 0 ] && [ "$(jq_ 'd["maintenance"]' < "$T/mm1")" = False ] &&
    grep -q "Set chunk maintenance mode: cid $mc off" "$T/metad.log"; then
 	ok "chunk maintenance off: gone from chunk list; logged"
 else not_ok "maintenance off" "$st1 $(cat "$T/mm1")" "$(zc chunk list 2>&1)"; fi
+
+zc chunk remove 200 > "$T/mm1" 2>&1; st1=$?
+zc chunk remove "$mc" --now > "$T/mm2" 2>&1; st2=$?
+zc chunk remove > "$T/mm3" 2>&1; st3=$?
+zc chunk remove "$mc" --cancel > "$T/mm4" 2>&1; st4=$?
+if [ $st1 = 3 ] && grep -q "chunk 200 not found" "$T/mm1" && [ $st2 = 2 ] && [ $st3 = 2 ] &&
+   [ $st4 = 0 ] && grep -q "chunk $mc: not being removed" "$T/mm4" &&
+   [ "$(zc --json chunk show "$mc" | jq_ 'd["removing"]')" = False ]; then
+	ok "chunk remove: an unknown cid, bad arguments refused; --cancel of a chunk not being removed changes nothing"
+else not_ok "chunk remove errors" "$st1 $(cat "$T/mm1")" "$st2 $st3" "$st4 $(cat "$T/mm4")"; fi
 
 # ---- CLI conventions ----------------------------------------------------------------
 helpok=1

@@ -482,6 +482,115 @@ static void test_maintenance_off(void **state)
 	assert_int_equal(meta_chunk_maintenance(&f->m, b, false, 0, &res, &e), 0);
 }
 
+/* every pextent of v holds at least n replicas, all alive */
+static void assert_redundancy(struct fix *f, const struct meta_volume *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < v->nvext; i++) {
+		const struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[i]);
+		assert_true((uint32_t)loc_count(p->location) >= n);
+		assert_int_equal(p->alive_location & p->location, p->location);
+	}
+}
+
+/* chunk removal: every replica migrates off within the cmd slots, the
+ * pextents never below their replicas; drained and stopped, forgotten */
+static void test_remove_drain(void **state)
+{
+	struct fix *f = *state;
+	struct meta_sched_config one = { .slots = 1 };
+	struct meta_remove_result res;
+	struct meta_sched_replace r;
+	struct meta_volume *v;
+	struct merr e;
+	uint32_t x, rounds = 0;
+	uint64_t left;
+
+	add_chunks(f, 4, CAPS_REC);
+	v = mkvol(f, 8);
+	run(f, 200);
+	x = loc_get(meta_pext(&f->m.pexts, v->vtable[0])->location, 0);
+	left = meta_chunk_pids(meta_chunk(&f->m.chunks, x));
+	assert_true(left >= 1);
+	assert_int_equal(meta_sched_set(&f->m, &one, &e), 0);
+	assert_int_equal(meta_chunk_remove(&f->m, 9, false, &res, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+	assert_int_equal(meta_chunk_remove(&f->m, x, false, &res, &e), 0);
+	assert_true(res.removing);
+	assert_int_equal(res.pids_left, left);
+	assert_false(meta_chunk_takes_replicas(meta_chunk(&f->m.chunks, x), f->m.core.wall_ns));
+	while (meta_chunk_pids(meta_chunk(&f->m.chunks, x))) {
+		struct meta_sched_cmd *c, *next;
+
+		assert_true(++rounds < 50);
+		run(f, META_SCHED_RETRY_MS + 100);
+		assert_true(f->m.sched->ncmds >= 1);
+		for (uint32_t cid = 1; cid <= 4; cid++)
+			assert_true(f->m.sched->slots.by_cid[cid].cmds <= 1);
+		for (c = TAILQ_FIRST(&f->m.sched->cmds); c; c = next) {
+			next = TAILQ_NEXT(c, link);
+			assert_int_equal(c->rc.replace, x);
+			assert_true(c->rc.is_migrate);
+			assert_int_not_equal(c->rc.dst, x);
+			replace_req(f, c, &r);
+			assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+			assert_redundancy(f, v, 2);
+		}
+		assert_int_equal(meta_chunk_remove(&f->m, x, false, &res, &e), 0);
+		assert_int_equal(res.pids_left, meta_chunk_pids(meta_chunk(&f->m.chunks, x)));
+	}
+	assert_redundancy(f, v, 2);
+	for (uint32_t i = 0; i < v->nvext; i++)
+		assert_false(loc_contains(meta_pext(&f->m.pexts, v->vtable[i])->location, x));
+	/* drained, its chunkd still running: kept */
+	run(f, 1000);
+	assert_non_null(meta_chunk(&f->m.chunks, x));
+	assert_int_equal(f->m.sched->ncmds, 0);
+	/* stopped: forgotten, and nothing needs recovery */
+	f->dead[x] = true;
+	run(f, 1500);
+	assert_null(meta_chunk(&f->m.chunks, x));
+	meta_sched_scan_now(&f->m);
+	run(f, 500);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_int_equal(f->m.sched->stats.need_recover, 0);
+	assert_int_equal(meta_chunk_remove(&f->m, x, false, &res, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOENT);
+}
+
+/* a removal that cannot complete is refused; a cancel stops it */
+static void test_remove_refused_cancel(void **state)
+{
+	struct fix *f = *state;
+	struct meta_remove_result res;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint32_t a, b;
+
+	p = one_extent(f, &v, &a, &b);
+	(void)p;
+	/* 4 chunks, 2 replicas: fine; but not with two of the others gone */
+	for (uint32_t cid = 1; cid <= 4; cid++)
+		if (cid != a && cid != b)
+			f->dead[cid] = true;
+	run(f, 1500);
+	assert_int_equal(meta_chunk_remove(&f->m, a, false, &res, &e), -1);
+	assert_int_equal(e.status, ZBS_RPC_ENOSPC);
+	assert_non_null(strstr(e.msg, "only 1 other chunk(s)"));
+	assert_true(meta_chunk_takes_replicas(meta_chunk(&f->m.chunks, a), f->m.core.wall_ns));
+	/* a chunk without replicas can always go; cancel brings it back */
+	for (uint32_t cid = 1; cid <= 4; cid++)
+		if (cid != a && cid != b) {
+			assert_int_equal(meta_chunk_remove(&f->m, cid, false, &res, &e), 0);
+			assert_int_equal(res.pids_left, 0);
+			assert_int_equal(meta_chunk_remove(&f->m, cid, true, &res, &e), 0);
+			assert_false(res.removing);
+			assert_false(meta_chunk(&f->m.chunks, cid)->admin & CHUNK_ADMIN_REMOVING);
+		}
+	run(f, 500);
+	assert_int_equal(f->m.sched->ncmds, 0);
+}
+
 /* a migrate (replace alive) that succeeds: the replaced replica is GC'd */
 static void test_replace_gc(void **state)
 {
@@ -892,6 +1001,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_dst_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_refused_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_new_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_refusals, setup, teardown),
