@@ -591,6 +591,54 @@ static void test_remove_refused_cancel(void **state)
 	assert_int_equal(f->m.sched->ncmds, 0);
 }
 
+/* the scheduler gives recovery the chunks' topology: racks A {1, 2},
+ * B {3}, C {4, 5}; a 3-replica extent, one per rack; its rack-C chunk dies:
+ * the replica comes back in rack C, though a spare chunk of rack A has a
+ * lower cid and as much space */
+static void test_recover_racks(void **state)
+{
+	struct fix *f = *state;
+	static const char *const racks[] = { "ra", "rb", "rc" };
+	static const int rack_of[6] = { 0, 0, 0, 1, 2, 2 };
+	struct meta_volume_spec vs = { .name = "v3", .size = E, .replica_num = 3,
+				       .stripe_num = 1, .stripe_size = 256 << 10 };
+	uint64_t brick[3];
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct meta_topo *t;
+	struct merr e;
+	uint32_t dead = 0;
+	int seen[3] = { 0 };
+
+	add_chunks(f, 5, CAPS_REC);
+	for (int r = 0; r < 3; r++) {
+		char b[8];
+		assert_int_equal(meta_topo_create(&f->m.topos, TOPO_RACK, racks[r], TOPO_DEFAULT_ZONE,
+						  &t, &e), 0);
+		snprintf(b, sizeof(b), "b%d", r);
+		assert_int_equal(meta_topo_create(&f->m.topos, TOPO_BRICK, b, t->id, &t, &e), 0);
+		brick[r] = t->id;
+	}
+	for (uint32_t cid = 1; cid <= 5; cid++)
+		assert_int_equal(meta_topo_move(&f->m.topos, &f->m.chunks, cid, 0,
+						brick[rack_of[cid]], &e), 0);
+	assert_int_equal(meta_volume_create(&f->m, &vs, &v, &e), 0);
+	run(f, 200);
+	p = meta_pext(&f->m.pexts, v->vtable[0]);
+	assert_int_equal(loc_count(p->location), 3);
+	for (int i = 0; i < 3; i++) {
+		uint32_t cid = loc_get(p->location, i);
+		seen[rack_of[cid]]++;
+		if (rack_of[cid] == 2)
+			dead = cid;
+	}
+	assert_int_equal(seen[0] * seen[1] * seen[2], 1);	/* one per rack */
+	f->dead[dead] = true;
+	run(f, 1500);
+	assert_int_equal(the_cmd(f)->rc.replace, dead);
+	assert_int_equal(the_cmd(f)->rc.dst, dead == 4 ? 5 : 4);
+}
+
 /* a migrate (replace alive) that succeeds: the replaced replica is GC'd */
 static void test_replace_gc(void **state)
 {
@@ -998,6 +1046,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_replica_immediate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_racks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance_off, setup, teardown),
