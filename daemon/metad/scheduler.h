@@ -23,6 +23,9 @@
  *    scan_interval_ms, at once on RecoverScan and when a session ends (its
  *    chunk's replicas stop counting); none in the first two session leases
  *    after the start, while the chunks reconnect.
+ *  - chunk removal (chunk_admin.h): the scan also queues the whole
+ *    pextents with a replica on a chunk being removed; they get a migrate
+ *    off it (meta_recover_plan_drain), a recover first if they need one.
  *
  * Our choices:
  *  - a replica counts only while its chunk has a live session: a chunk
