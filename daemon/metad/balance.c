@@ -38,8 +38,11 @@ void meta_cluster_load(struct meta *m, struct meta_cluster_load *out)
 		meta_place_space_split(&sp, &l->split);
 		l->cid = cid;
 		l->healthy = c->status == CHUNK_HEALTHY;
+		l->failslow = c->failslow;
 		l->topo = meta_provision_path(m, c);
-		l->valid = c->space.valid;
+		/* a failslow chunk's space is not valid space (SPEC 4.7 rule 5):
+		 * valid 0, its ratio and level those of a full chunk */
+		l->valid = c->failslow ? 0 : c->space.valid;
 		l->used = c->space.used;
 		l->ratio_permille = permille(l->split.allocated, l->valid);
 		l->level = meta_load_level(l->split.allocated, l->valid, true, &t);
@@ -67,6 +70,7 @@ size_t meta_balance_chunks(struct meta *m, struct meta_rebal_chunk *out)
 			.pc = {
 				.cid = cid,
 				.healthy = c->status == CHUNK_HEALTHY,
+				.failslow = c->failslow,
 				.topo = meta_provision_path(m, c),
 				.valid = sp.valid,
 				.allocated = meta_place_allocated(&sp),

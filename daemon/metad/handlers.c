@@ -240,8 +240,11 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 		.seq = q->report_seq, .base = q->report_base, .reps = reps, .n = q->n_replicas,
 		.removed = q->removed, .nremoved = q->n_removed,
 	};
-	ret = meta_keepalive(m, q->session_id, spp, q->has_data_report ? &rep : NULL,
-			     q->capabilities, &s, e);
+	struct meta_keepalive_in kin = {
+		.space = spp, .report = q->has_data_report ? &rep : NULL,
+		.caps = q->capabilities, .failslow = q->failslow,
+	};
+	ret = meta_keepalive_in(m, q->session_id, &kin, &s, e);
 	free(reps);
 	if (ret)
 		return -1;

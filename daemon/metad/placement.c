@@ -116,9 +116,14 @@ enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, 
 		if (!c[i].cid || !c[i].healthy)
 			continue;
 		alloc += c[i].allocated;
-		valid += c[i].valid;
+		valid += meta_place_load_valid(&c[i]);
 	}
 	return meta_load_level(alloc, valid, false, t);
+}
+
+uint64_t meta_place_load_valid(const struct meta_place_chunk *c)
+{
+	return c->failslow ? 0 : c->valid;
 }
 
 /* ---- allocation ---- */

@@ -171,7 +171,7 @@ struct meta_place_chunk {
 	bool healthy;			/* CHUNK_HEALTHY */
 	bool failslow;			/* slow disk (SPEC 4.7) */
 	struct meta_place_path topo;
-	uint64_t valid, allocated;	/* meta_place_allocated */
+	uint64_t valid, allocated;	/* valid as reported; meta_place_allocated */
 };
 
 struct meta_place_req {
@@ -189,7 +189,18 @@ struct meta_place_info {
 };
 
 /*
- * The cluster's level: allocated over valid of the healthy chunks.
+ * A failslow chunk's space is not valid space (SPEC 4.7 rule 5, 7.2): the
+ * valid space c adds to the cluster's load, 0 when it is failslow. Its
+ * allocated space still counts (that data is there and will need a home),
+ * so a slow disk raises the cluster's ratio as losing it would. Placement
+ * itself still sees c->valid, the room the chunk has: a failslow chunk
+ * takes a replica only when no other can (the first demotion above), and
+ * then it must have the room.
+ */
+uint64_t meta_place_load_valid(const struct meta_place_chunk *c);
+/*
+ * The cluster's level: allocated over valid (meta_place_load_valid) of the
+ * healthy chunks.
  */
 enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, size_t nc,
 					      const struct meta_load_thresholds *t);

@@ -70,6 +70,7 @@ static size_t candidates(struct meta *m, struct meta_place_chunk *out, bool sett
 		out[n] = (struct meta_place_chunk){
 			.cid = cid,
 			.healthy = c->status == CHUNK_HEALTHY,
+			.failslow = c->failslow,
 			.topo = meta_provision_path(m, c),
 			.valid = sp.valid,
 			.allocated = meta_place_allocated(&sp),

@@ -681,7 +681,7 @@ static bool capacity_step(struct meta_rebal_planner *pl)
 	for (size_t i = 0; i < v->npc; i++)
 		if (v->pc[i].healthy) {
 			A += v->pc[i].allocated;
-			V += v->pc[i].valid;
+			V += meta_place_load_valid(&v->pc[i]);	/* as the cluster level */
 		}
 	if (!V)
 		return false;

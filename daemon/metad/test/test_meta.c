@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <lmdb.h>
 
+#include "balance.h"
 #include "log.h"
 #include "keepalive.h"
 #include "lease.h"
@@ -1887,6 +1888,69 @@ static void test_store_refuses_unknown_records(void **state)
 	}
 }
 
+
+/*
+ * SPEC 4.7: a chunk's keepalive says it is failslow; meta keeps the flag
+ * (until a keepalive says otherwise), places new pextents elsewhere while
+ * others can take them, and counts its space as no valid space.
+ */
+static void test_failslow_keepalive(void **state)
+{
+	struct fix *f = *state;
+	struct meta_space sp = { 100 * G, 100 * G, 0, 0 };
+	struct meta_keepalive_in in = { .space = &sp, .caps = 7, .failslow = true };
+	struct meta_cluster_load *cl = calloc(1, sizeof(*cl));
+	struct meta_session *s;
+	struct meta_volume *v;
+	struct merr e;
+
+	add_chunks(f, 4);
+	assert_false(f->m.chunks.by_cid[2].failslow);
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[2], &in, &s, &e), 0);
+	assert_true(f->m.chunks.by_cid[2].failslow);
+	/* the next keepalive says it again: it stays */
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[2], &in, &s, &e), 0);
+	assert_true(f->m.chunks.by_cid[2].failslow);
+
+	/* 16 thick extents of 3 replicas on 4 chunks: never on cid 2 */
+	v = mkvol(f, "fs", 16 * ZBS_EXTENT_SIZE, 3, false);
+	for (uint32_t i = 0; i < v->nvext; i++) {
+		struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[i]);
+
+		assert_non_null(p);
+		assert_int_equal(loc_count(p->location), 3);
+		assert_false(loc_contains(p->location, 2));
+	}
+	/* the last resort, not refused: with 3 and 4 failslow too, 3 replicas
+	 * take cid 1 and two failslow chunks */
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[3], &in, &s, &e), 0);
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[4], &in, &s, &e), 0);
+	v = mkvol(f, "fs3", ZBS_EXTENT_SIZE, 3, false);
+	assert_true(loc_contains(meta_pext(&f->m.pexts, v->vtable[0])->location, 1));
+	in.failslow = false;
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[3], &in, &s, &e), 0);
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[4], &in, &s, &e), 0);
+
+	/* cluster load: failslow, no valid space (level super high), and the
+	 * cluster's valid space is the other three's */
+	meta_cluster_load(&f->m, cl);
+	assert_int_equal(cl->n, 4);
+	assert_true(cl->chunks[1].failslow);
+	assert_false(cl->chunks[0].failslow);
+	assert_int_equal(cl->chunks[1].valid, 0);
+	assert_int_equal(cl->chunks[1].level, META_LOAD_SUPER_HIGH);
+	assert_int_equal(cl->chunks[0].valid, 100 * G);
+	assert_int_equal(cl->valid, 300 * G);
+
+	/* a keepalive without the flag (an old chunk, or well again) clears it */
+	assert_int_equal(meta_keepalive(&f->m, f->sid[2], &sp, NULL, 7, &s, &e), 0);
+	assert_false(f->m.chunks.by_cid[2].failslow);
+	meta_cluster_load(&f->m, cl);
+	assert_int_equal(cl->chunks[1].valid, 100 * G);
+	assert_int_equal(cl->valid, 400 * G);
+	free(cl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1915,6 +1979,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failslow_keepalive, setup, teardown),
 		cmocka_unit_test(test_store_migrates_format1),
 		cmocka_unit_test(test_store_refuses_unknown_records),
 	};

@@ -420,6 +420,16 @@ static void test_cluster_level(void **state)
 	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_LOW);
 	c[1].allocated = 160 * E;	/* over the top: very high, not super */
 	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_VERY_HIGH);
+
+	/* a failslow chunk's space is not valid space (SPEC 4.7 rule 5); its
+	 * allocated still counts: (20 + 30) / 100 (not / 200) is medium */
+	c[0].allocated = 20 * E;
+	c[1].allocated = 30 * E;
+	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_LOW);
+	c[0].failslow = true;
+	assert_int_equal(meta_place_load_valid(&c[0]), 0);
+	assert_int_equal(meta_place_load_valid(&c[1]), c[1].valid);
+	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_MEDIUM);
 }
 
 /* place one pextent and charge its chunks an extent each */
