@@ -338,9 +338,13 @@ static int submit_io(struct chunk_conn_state *cs, const struct zbs_req *req, con
 	if (i < 0)
 		return cs->inflight ? 1 : -1;
 	sl = &cs->slots[i];
-	inject_delay(cs->c->srv, req);
 	sl->start_ns = zbs_now_ns();
+	inject_delay(cs->c->srv, req);
 	if (chunk_store_io_begin(cs->c->srv->st, req, &sl->io, &rep) != ZBS_ST_OK) {
+		uint64_t now = zbs_now_ns();
+
+		/* refused (no such replica, stale...): measured as the sync path does */
+		chunk_iostat_add(&cs->c->srv->fg, now, now - sl->start_ns);
 		slot_release(cs, i);
 		queue_reply(cs, &rep, NULL, false);
 		return 0;

@@ -86,3 +86,7 @@ test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
 
 # Recovery end to end: zbs-metad's scheduler and the owner chunk's executor.
 NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh
+
+# Failslow end to end: a chunk made slow (--inject-io-delay-ms) reports it,
+# meta shows it in cluster load and places new pextents elsewhere.
+NATIVE_TESTS += daemon/chunkd/test/failslow.sh
