@@ -60,6 +60,7 @@ static void fill_volume(struct meta *m, Zbs__Volume *o, const struct meta_volume
 	o->stripe_size = v->stripe_size;
 	o->thin = v->thin;
 	o->prefer_cid = v->prefer_cid;
+	o->even = !!(v->flags & META_VOL_EVEN);
 	o->iops = v->iops;
 	o->bps = v->bps;
 	o->iops_burst = v->iops_burst;
@@ -487,8 +488,8 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct me
 		.name = v->name, .size = v->size, .replica_num = v->replica_num,
 		.stripe_num = v->stripe_num ? v->stripe_num : 1,
 		.stripe_size = v->stripe_size ? v->stripe_size : 256 << 10,
-		.prefer_cid = v->prefer_cid, .thin = v->thin, .iops = v->iops, .bps = v->bps,
-		.iops_burst = v->iops_burst, .bps_burst = v->bps_burst,
+		.prefer_cid = v->prefer_cid, .thin = v->thin, .even = v->even, .iops = v->iops,
+		.bps = v->bps, .iops_burst = v->iops_burst, .bps_burst = v->bps_burst,
 	};
 	switch (meta_volume_create(m, &s, &vol, e)) {
 	case 0:

@@ -14,7 +14,8 @@
  * and decoded by the table that owns them; the in-memory-only tail of a
  * struct is not stored). Types: 1 counters, 2 chunk, 3 topo, 4 session,
  * 5 volume, 6 vtable, 7 pext, 8 recover; all are at version 1 (payload
- * bytes 40, 216, 88, 24, 176, 8, 64, 24). A new field means a new version: the decoder keeps
+ * bytes 40, 216, 88, 24, 176, 8, 64, 24) but the volume, at version 2 (184:
+ * version 1 and its flags, SPEC 6.8 even). A new field means a new version: the decoder keeps
  * reading the old ones (converted in memory, rewritten as the current
  * version when the row is next stored). meta/format is a bare u32, the
  * store format. Format 1 had no record headers (the rows were version 1
@@ -57,13 +58,13 @@ static const struct rec_kind {
 	enum key_kind key;
 	const char *row;		/* KEY_NAME: the key of the one row */
 	uint16_t version;		/* current; written by meta_rec_begin */
-	uint16_t len[1];		/* payload bytes of version v: len[v - 1] */
+	uint16_t len[2];		/* payload bytes of version v: len[v - 1] */
 } rec_kinds[REC_NTYPES] = {
 	[REC_COUNTERS]	= { "meta",	"meta",		KEY_NAME,	"counters", 1, { 40 } },
 	[REC_CHUNK]	= { "chunk",	"chunk",	KEY_ID,		NULL,	1, { 216 } },
 	[REC_TOPO]	= { "topo",	"topo",		KEY_ID,		NULL,	1, { 88 } },
 	[REC_SESSION]	= { "session",	"session",	KEY_ID,		NULL,	1, { 24 } },
-	[REC_VOLUME]	= { "volume",	"volume",	KEY_UUID,	NULL,	1, { 176 } },
+	[REC_VOLUME]	= { "volume",	"volume",	KEY_UUID,	NULL,	2, { 176, 184 } },
 	[REC_VTABLE]	= { "vtable",	"vtable",	KEY_UUID_VNO,	NULL,	1, { 8 } },
 	[REC_PEXT]	= { "pext",	"pextent",	KEY_ID,		NULL,	1, { 64 } },
 	[REC_RECOVER]	= { "recover",	"recover",	KEY_NAME,	"config", 1, { 24 } },

@@ -1024,6 +1024,14 @@ static void test_store_roundtrip(void **state)
 	snprintf(vid, sizeof(vid), "%s", v->id);
 	v = mkvol(f, "thin", 4 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 3, LEASE_WRITE, f->sid[2], &pid_w, &e), 0);
+	{
+		struct meta_volume_spec s = { .name = "ev", .size = G, .replica_num = 2,
+					      .stripe_num = 1, .stripe_size = 256 << 10,
+					      .thin = true, .even = true };
+
+		assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+		assert_int_equal(v->flags, META_VOL_EVEN);
+	}
 	meta_store_commit(st);
 	tick(f, 500);
 	/* reload into a fresh meta, 500 ms later: sessions still valid */
@@ -1041,6 +1049,9 @@ static void test_store_roundtrip(void **state)
 	assert_int_equal(meta_pext(&m2.pexts, pid_w)->owner, f->sid[2]);
 	assert_int_equal(meta_session_find(&m2.sessions, f->sid[2])->leases, 1);
 	assert_non_null(meta_volume_find(&m2.vols, vid, &e));
+	assert_int_equal(v2->flags, 0);
+	assert_non_null(v2 = meta_volume_find(&m2.vols, "ev", &e));
+	assert_int_equal(v2->flags, META_VOL_EVEN);		/* record version 2 */
 	assert_int_equal(m2.chunks.by_cid[1].thick_pids, 8);
 	m2.core.store = NULL;
 	meta_free(&m2);
@@ -1786,6 +1797,7 @@ static void test_store_migrates_format1(void **state)
 		assert_int_equal(v->thin, 1);
 		assert_int_equal(v->iops, 5000);
 		assert_int_equal(v->created_ns, 1234567);
+		assert_int_equal(v->flags, 0);		/* version 1: not even */
 		assert_int_equal(v->allocated, OLD_NPEXT);
 		assert_int_equal(m.pexts.live, OLD_NPEXT);
 		for (uint64_t pid = 1; pid <= OLD_NPEXT; pid++) {
@@ -1951,6 +1963,50 @@ static void test_failslow_keepalive(void **state)
 	free(cl);
 }
 
+
+/*
+ * SPEC 6.8: an even volume's pextents ignore prefer local (the volume's
+ * and the lease requester's) and spread evenly over the chunks.
+ */
+static void test_even_volume(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec s = { .name = "tmpl", .size = 32 * ZBS_EXTENT_SIZE,
+				      .replica_num = 2, .stripe_num = 1,
+				      .stripe_size = 256 << 10, .prefer_cid = 1, .even = true };
+	uint32_t by_cid[5] = { 0 };
+	struct meta_volume *v;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 4);
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	for (uint32_t i = 0; i < v->nvext; i++) {
+		struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[i]);
+
+		assert_int_equal(p->preferred_cid, 0);	/* none kept */
+		for (int k = 0; k < loc_count(p->location); k++)
+			by_cid[loc_get(p->location, k)]++;
+	}
+	for (int c = 1; c <= 4; c++)
+		assert_int_equal(by_cid[c], 16);
+	/* thin: allocated at the first write, prefer local (the writer) ignored */
+	s = (struct meta_volume_spec){ .name = "thin-even", .size = 8 * ZBS_EXTENT_SIZE,
+				       .replica_num = 2, .stripe_num = 1,
+				       .stripe_size = 256 << 10, .thin = true, .even = true };
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	memset(by_cid, 0, sizeof(by_cid));
+	for (uint32_t i = 0; i < 8; i++) {
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[2], &pid,
+							&e), 0);
+		struct meta_pext *p = meta_pext(&f->m.pexts, pid);
+		for (int k = 0; k < loc_count(p->location); k++)
+			by_cid[loc_get(p->location, k)]++;
+	}
+	for (int c = 1; c <= 4; c++)
+		assert_int_equal(by_cid[c], 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1980,6 +2036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failslow_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_even_volume, setup, teardown),
 		cmocka_unit_test(test_store_migrates_format1),
 		cmocka_unit_test(test_store_refuses_unknown_records),
 	};
