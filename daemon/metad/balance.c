@@ -117,6 +117,7 @@ static void describe(struct meta *m, uint64_t pid, const struct meta_pext *x,
 		     struct meta_rebal_pext *r)
 {
 	struct meta_session *o = x->owner ? meta_session_find(&m->sessions, x->owner) : NULL;
+	struct meta_volume *v = meta_volume_at(&m->vols, x->vol);
 	uint64_t origin = 0, origin_epoch = 0;
 
 	meta_pext_origin(&m->pexts, pid, &origin, &origin_epoch);
@@ -130,6 +131,8 @@ static void describe(struct meta *m, uint64_t pid, const struct meta_pext *x,
 		.thick = !(x->flags & PEXT_THIN),
 		.has_origin = origin != 0,
 		.has_cmd = meta_sched_has_cmd(m, pid),
+		.even = v && (v->flags & META_VOL_EVEN),
+		.vol = x->vol + 1,	/* 0 is "none" there */
 	};
 }
 

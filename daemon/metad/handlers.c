@@ -859,6 +859,7 @@ static int plan_reply(struct meta *m, struct plan_job *j, struct meta_reply *r)
 	resp.localize = info.localize;
 	resp.topology = info.topology;
 	resp.capacity = info.capacity;
+	resp.even = info.even;
 	resp.truncated = info.truncated;
 	resp.scanned = meta_plan_scanned(j->p);
 	if (m->sched) {
