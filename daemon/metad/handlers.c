@@ -241,6 +241,7 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 		.seq = q->report_seq, .base = q->report_base, .reps = reps, .n = q->n_replicas,
 		.removed = q->removed, .nremoved = q->n_removed,
 	};
+	/* a chunk that does not send failslow (an older one) is not failslow */
 	struct meta_keepalive_in kin = {
 		.space = spp, .report = q->has_data_report ? &rep : NULL,
 		.caps = q->capabilities, .failslow = q->failslow,

@@ -76,7 +76,8 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		   const struct meta_report *report, uint64_t caps, struct meta_session **out,
 		   struct merr *e)
 {
-	struct meta_keepalive_in in = { .space = space, .report = report, .caps = caps };
+	struct meta_keepalive_in in = { .space = space, .report = report, .caps = caps,
+					 .failslow_unknown = true };
 
 	return meta_keepalive_in(m, sid, &in, out, e);
 }
@@ -103,7 +104,8 @@ int meta_keepalive_in(struct meta *m, uint64_t sid, const struct meta_keepalive_
 		c->caps = caps;
 		c->dirty = true;
 	}
-	meta_chunk_set_failslow(c, in->failslow);
+	if (!in->failslow_unknown)
+		meta_chunk_set_failslow(c, in->failslow);
 	if (report)
 		meta_data_report(m, s, report);
 	*out = s;

@@ -1954,8 +1954,12 @@ static void test_failslow_keepalive(void **state)
 	assert_int_equal(cl->chunks[0].valid, 100 * G);
 	assert_int_equal(cl->valid, 300 * G);
 
-	/* a keepalive without the flag (an old chunk, or well again) clears it */
+	/* a keepalive that says nothing of it leaves it */
 	assert_int_equal(meta_keepalive(&f->m, f->sid[2], &sp, NULL, 7, &s, &e), 0);
+	assert_true(f->m.chunks.by_cid[2].failslow);
+	/* one without the flag (an old chunk, or well again) clears it */
+	in.failslow = false;
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[2], &in, &s, &e), 0);
 	assert_false(f->m.chunks.by_cid[2].failslow);
 	meta_cluster_load(&f->m, cl);
 	assert_int_equal(cl->chunks[1].valid, 100 * G);
