@@ -32,8 +32,10 @@
 
 #include "log.h"
 #include "net.h"
+#include "chunk_iostat.h"
 #include "chunk_server.h"
 #include "chunk_store.h"
+#include "util.h"
 #include "wire.h"
 
 #define HDR		((uint32_t)sizeof(struct zbs_wire_req))
@@ -60,6 +62,19 @@
  */
 static atomic_long test_busy;
 static unsigned long test_delay_ms, test_zeroes_ms_per_mib;
+
+/*
+ * The latency the chunk measures (chunk_server_iostat): READ, WRITE and
+ * WRITE_ZEROES, the replica IO of clients, from when the store starts it
+ * to its completion, whatever the outcome (a disk that fails slowly is
+ * slow). The recovery executor reads its src with READ too: those reads
+ * count (they are the disk's latency as well); RECOVER_WRITE, the dst
+ * side, and the control opcodes do not.
+ */
+static bool is_fg_io(uint16_t op)
+{
+	return op == ZBS_OP_READ || op == ZBS_OP_WRITE || op == ZBS_OP_WRITE_ZEROES;
+}
 
 static unsigned long test_env(const char *name)
 {
@@ -107,7 +122,18 @@ struct chunk_server {
 	unsigned nconns;		/* lock */
 	unsigned max_conns;
 	bool stopping;			/* lock */
+	struct chunk_iostat fg;		/* client replica IO latency (is_fg_io) */
+	atomic_uint inject_delay_ms;	/* test fault: chunk_server_inject_delay */
 };
+
+/* the test fault of chunk_server_inject_delay: wait before a client IO */
+static void inject_delay(struct chunk_server *srv, const struct zbs_req *req)
+{
+	unsigned ms = atomic_load_explicit(&srv->inject_delay_ms, memory_order_relaxed);
+
+	if (ms && is_fg_io(req->opcode))
+		usleep((useconds_t)ms * 1000);
+}
 
 struct out_reply {
 	struct zbs_wire_reply hdr;
@@ -122,6 +148,7 @@ struct slot {
 	uint8_t *buf;
 	uint32_t cap;
 	struct chunk_store_io io;
+	uint64_t start_ns;	/* when it was submitted */
 	bool busy;		/* IO in flight */
 	int next_free;
 };
@@ -311,7 +338,13 @@ static int submit_io(struct chunk_conn_state *cs, const struct zbs_req *req, con
 	if (i < 0)
 		return cs->inflight ? 1 : -1;
 	sl = &cs->slots[i];
+	sl->start_ns = zbs_now_ns();
+	inject_delay(cs->c->srv, req);
 	if (chunk_store_io_begin(cs->c->srv->st, req, &sl->io, &rep) != ZBS_ST_OK) {
+		uint64_t now = zbs_now_ns();
+
+		/* refused (no such replica, stale...): measured as the sync path does */
+		chunk_iostat_add(&cs->c->srv->fg, now, now - sl->start_ns);
 		slot_release(cs, i);
 		queue_reply(cs, &rep, NULL, false);
 		return 0;
@@ -346,10 +379,13 @@ static void complete_io(struct chunk_conn_state *cs, int i, int res)
 	struct slot *sl = &cs->slots[i];
 	bool write = sl->io.req.opcode == ZBS_OP_WRITE;
 	struct zbs_reply rep;
+	uint64_t now;
 
 	cs->inflight--;
 	cs->inflight_bytes -= sl->io.req.length;
 	sl->busy = false;
+	now = zbs_now_ns();
+	chunk_iostat_add(&cs->c->srv->fg, now, now - sl->start_ns);
 	if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
 		cs->closing = true;
 	chunk_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, res, &rep);
@@ -420,9 +456,16 @@ static int process_frames(struct chunk_conn_state *cs)
 			break;		/* control ops run after earlier IO completed */
 		} else {
 			uint8_t *out = cs->arena + cs->arena_used;
+			uint64_t t0 = zbs_now_ns();
 
+			inject_delay(cs->c->srv, &req);
 			test_delay(&req);
 			chunk_store_exec(st, &cs->batch, &req, cs->in + cs->pos + HDR, out, &rep);
+			if (is_fg_io(req.opcode)) {
+				uint64_t now = zbs_now_ns();
+
+				chunk_iostat_add(&cs->c->srv->fg, now, now - t0);
+			}
 			if (rep.status == ZBS_ST_OK)
 				cs->arena_used += rep.length;
 			queue_reply(cs, &rep, out,
@@ -684,6 +727,7 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 		return -ENOMEM;
 	srv->st = st;
 	srv->max_conns = max_conns ? max_conns : CHUNK_SERVER_MAX_CONNS;
+	chunk_iostat_init(&srv->fg, 0);
 	atomic_store(&test_busy, (long)test_env("ZBS_CHUNKD_TEST_BUSY"));
 	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
 	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
@@ -697,12 +741,14 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 
 		log_err("cannot listen on %s:%u: %s", host, port, strerror(-rc));
 		pthread_mutex_destroy(&srv->lock);
+		chunk_iostat_destroy(&srv->fg);
 		free(srv);
 		return rc;
 	}
 	if (pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0) {
 		close(srv->lfd);
 		pthread_mutex_destroy(&srv->lock);
+		chunk_iostat_destroy(&srv->fg);
 		free(srv);
 		return -EAGAIN;
 	}
@@ -713,6 +759,18 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 uint16_t chunk_server_port(const struct chunk_server *srv)
 {
 	return srv->port;
+}
+
+struct chunk_iostat *chunk_server_iostat(struct chunk_server *srv)
+{
+	return &srv->fg;
+}
+
+void chunk_server_inject_delay(struct chunk_server *srv, unsigned ms)
+{
+	if (ms)
+		log_warn("test fault on: client IO (READ, WRITE, WRITE_ZEROES) waits %u ms", ms);
+	atomic_store(&srv->inject_delay_ms, ms);
 }
 
 void chunk_server_stop(struct chunk_server *srv)
@@ -729,5 +787,6 @@ void chunk_server_stop(struct chunk_server *srv)
 	reap_conns(srv, true);
 	pthread_mutex_unlock(&srv->lock);
 	pthread_mutex_destroy(&srv->lock);
+	chunk_iostat_destroy(&srv->fg);
 	free(srv);
 }

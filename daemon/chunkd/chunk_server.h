@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+struct chunk_iostat;
+
 struct chunk_store;
 struct chunk_server;
 
@@ -25,6 +27,18 @@ struct chunk_server;
 int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 		       unsigned max_conns, struct chunk_server **out);
 uint16_t chunk_server_port(const struct chunk_server *srv);
+/*
+ * The latency of the client replica IO served (READ, WRITE, WRITE_ZEROES,
+ * chunk_server.c says exactly what counts), averaged over the last 10 s:
+ * what the failslow judge looks at. Valid until chunk_server_stop.
+ */
+struct chunk_iostat *chunk_server_iostat(struct chunk_server *srv);
+/*
+ * Test-only fault (zbs-chunkd --inject-io-delay-ms): every client IO
+ * waits ms before it runs (in its connection's thread; 0 = off), so the
+ * chunk looks like a slow disk. Thread-safe.
+ */
+void chunk_server_inject_delay(struct chunk_server *srv, unsigned ms);
 /* Close the port and every connection, wait for their threads. */
 void chunk_server_stop(struct chunk_server *srv);
 

@@ -463,6 +463,9 @@ static void do_keepalive(struct chunk_session *s, bool full)
 		si.thin_used = sp.thin_used;
 		req.space = &si;
 	}
+	if (s->ops.failslow)
+		req.failslow = s->ops.failslow(s->ops.failslow_arg ? s->ops.failslow_arg :
+					       s->ops.arg);
 	if (full && s->ops.foreach_replica && s->rounds++ % s->cfg.data_report_every == 0) {
 		s->nreps = 0;
 		if (s->ops.foreach_replica(s->ops.arg, emit_replica, s) == 0 &&

@@ -90,6 +90,11 @@ struct chunk_session_ops {
 				   size_t max);
 	void (*recover_limits)(void *arg, uint32_t concurrency, uint64_t bps);
 	void *recover_arg;
+	/* optional: is the chunk failslow now (SPEC 4.7)? Asked before every
+	 * keepalive, whose failslow field carries the answer. failslow_arg
+	 * (else arg) is its arg. */
+	bool (*failslow)(void *arg);
+	void *failslow_arg;
 };
 
 struct chunk_session_config {

@@ -21,6 +21,7 @@
 #include <uuid/uuid.h>
 
 #include "chunk_agent.h"
+#include "chunk_iostat.h"
 #include "chunk_kchannel.h"
 #include "chunk_recover.h"
 #include "log.h"
@@ -45,6 +46,8 @@ struct chunkd_opts {
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
 	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
+	uint64_t failslow_ms;		/* --failslow-ms, 0: never failslow */
+	unsigned inject_delay_ms;	/* --inject-io-delay-ms (test fault) */
 };
 
 static void usage(FILE *f)
@@ -76,17 +79,26 @@ static void usage(FILE *f)
 		"                           host does; one agent per host)\n"
 		"      --no-recover         run no recover cmds (CAP_RECOVER not announced: meta\n"
 		"                           makes no owner of this node's sessions for them)\n"
+		"      --failslow-ms N      report the chunk failslow to meta (SPEC 4.7 slow disk:\n"
+		"                           meta places new replicas elsewhere and counts none\n"
+		"                           of its space as valid) while the average latency of\n"
+		"                           its client IO over the last 10 s is at least N ms\n"
+		"                           (at least %u IOs); it is cleared once that average\n"
+		"                           stays below N/2 ms. Default %u; 0: never\n"
+		"      --inject-io-delay-ms N  test only: every client IO (READ, WRITE,\n"
+		"                           WRITE_ZEROES) waits N ms first, a slow disk\n"
 		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
 		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
 		"                           failed at the owner's next sync. Replicas are never\n"
 		"                           deleted over the data port\n"
 		"  -v, --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  -h, --help               this help\n",
-		ZBS_WIRE_DEFAULT_PORT, CHUNK_SERVER_MAX_CONNS);
+		ZBS_WIRE_DEFAULT_PORT, CHUNK_SERVER_MAX_CONNS, CHUNK_FAILSLOW_MIN_SAMPLES,
+		CHUNK_FAILSLOW_DEFAULT_MS);
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER };
+       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER, OPT_FAILSLOW, OPT_INJECT_DELAY };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -103,6 +115,8 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "drop-replica", required_argument, NULL, OPT_DROP },
+		{ "failslow-ms", required_argument, NULL, OPT_FAILSLOW },
+		{ "inject-io-delay-ms", required_argument, NULL, OPT_INJECT_DELAY },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -112,6 +126,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 	snprintf(o->listen_host, sizeof(o->listen_host), "0.0.0.0");
 	o->listen_port = ZBS_WIRE_DEFAULT_PORT;
 	o->log_level = ZBS_LOG_INFO;
+	o->failslow_ms = CHUNK_FAILSLOW_DEFAULT_MS;
 	while ((c = getopt_long(argc, argv, "d:l:v:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -160,6 +175,24 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 				return -1;
 			}
 			break;
+		case OPT_FAILSLOW:
+			if (zbs_parse_u64(optarg, 0, 3600000, &o->failslow_ms)) {
+				fprintf(stderr, "zbs-chunkd: bad --failslow-ms '%s' (0..3600000)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_INJECT_DELAY: {
+			uint64_t v;
+
+			if (zbs_parse_u64(optarg, 0, 60000, &v)) {
+				fprintf(stderr, "zbs-chunkd: bad --inject-io-delay-ms '%s' (0..60000)\n",
+					optarg);
+				return -1;
+			}
+			o->inject_delay_ms = (unsigned)v;
+			break;
+		}
 		case OPT_CAPACITY:
 			if (zbs_parse_size(optarg, &o->capacity) < 0 ||
 			    o->capacity < ZBS_EXTENT_SIZE) {
@@ -292,6 +325,35 @@ static int access_uuid(uint16_t port, uuid_t out)
 	return 0;
 }
 
+/*
+ * The failslow flag of the keepalives (SPEC 4.7): the data server's client
+ * IO latency judged with hysteresis (chunk_iostat.h) before each one; a
+ * change is logged. io NULL: never failslow (--failslow-ms 0, no store).
+ */
+static struct {
+	struct chunk_iostat *io;
+	struct chunk_failslow f;
+} failslow;
+
+static bool ms_failslow(void *arg)
+{
+	bool changed;
+	uint64_t avg;
+
+	(void)arg;
+	chunk_failslow_judge(&failslow.f, failslow.io, zbs_now_ns(), &changed, &avg);
+	if (changed && failslow.f.on)
+		log_warn("failslow: client IO takes %llu ms on average over the last %llu s "
+			 "(at least %llu ms): meta is told", (unsigned long long)(avg / 1000000),
+			 (unsigned long long)(chunk_iostat_window_ns(failslow.io) / 1000000000),
+			 (unsigned long long)(failslow.f.threshold_ns / 1000000));
+	else if (changed)
+		log_info("failslow no more: client IO takes %llu ms on average over the last "
+			 "%llu s", (unsigned long long)(avg / 1000000),
+			 (unsigned long long)(chunk_iostat_window_ns(failslow.io) / 1000000000));
+	return failslow.f.on;
+}
+
 /* The store's space changed: the session reports it soon (SPEC 7.1). */
 static _Atomic(struct chunk_session *) space_session;
 
@@ -322,6 +384,7 @@ static struct chunk_session *start_meta_session(const struct chunkd_opts *o,
 		.recover_progress = rec ? chunk_recover_session_progress : NULL,
 		.recover_limits = rec ? chunk_recover_session_limits : NULL,
 		.recover_arg = rec,
+		.failslow = st && failslow.io ? ms_failslow : NULL,
 	};
 	struct chunk_session_config cfg = { 0 };
 	const char *ip = o->advertise ? o->advertise :
@@ -520,6 +583,11 @@ int main(int argc, char **argv)
 		goto out_store;
 	log_info("chunk %s serving data on %s:%u", chunk_store_uuid(st), o.listen_host,
 		 chunk_server_port(srv));
+	chunk_server_inject_delay(srv, o.inject_delay_ms);
+	if (o.failslow_ms) {
+		failslow.io = chunk_server_iostat(srv);
+		chunk_failslow_init(&failslow.f, o.failslow_ms * 1000000ULL);
+	}
 	if (o.port_file && zbs_write_port_file(o.port_file, chunk_server_port(srv)) < 0) {
 		log_err("cannot write %s: %m", o.port_file);
 		rc = -EIO;

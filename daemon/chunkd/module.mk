@@ -7,10 +7,19 @@ LIBS += zbschunksession
 zbschunksession_SRCS := daemon/chunkd/chunk_session.c
 CFLAGS += -I$(TOP)/daemon/chunkd
 
+# IO latency statistics and the failslow judge (chunk_iostat.[ch]): a lib
+# so other modules (and their tests) use it. Users link -lpthread.
+LIBS += zbschunkiostat
+zbschunkiostat_SRCS := daemon/chunkd/chunk_iostat.c
+UNIT_TESTS += test_iostat
+test_iostat_SRCS := daemon/chunkd/test/test_iostat.c
+test_iostat_DEPS := zbschunkiostat
+test_iostat_LIBS := -lpthread
+
 BINS += zbs-chunkd
 zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/chunk_store.c daemon/chunkd/chunk_server.c \
 	daemon/chunkd/chunk_kchannel.c
-zbs-chunkd_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbsproto zbs
+zbs-chunkd_DEPS := zbschunkrecover zbschunkagent zbschunksession zbschunkiostat zbsrpc zbsproto zbs
 zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
 $(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
 
@@ -79,3 +88,7 @@ test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
 NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh
 # Chunk removal end to end: the drain's migrates run by the chunks.
 NATIVE_TESTS += daemon/chunkd/test/remove-e2e.sh
+
+# Failslow end to end: a chunk made slow (--inject-io-delay-ms) reports it,
+# meta shows it in cluster load and places new pextents elsewhere.
+NATIVE_TESTS += daemon/chunkd/test/failslow.sh

@@ -38,8 +38,11 @@ void meta_cluster_load(struct meta *m, struct meta_cluster_load *out)
 		meta_place_space_split(&sp, &l->split);
 		l->cid = cid;
 		l->healthy = c->status == CHUNK_HEALTHY;
+		l->failslow = c->failslow;
 		l->topo = meta_provision_path(m, c);
-		l->valid = c->space.valid;
+		/* a failslow chunk's space is not valid space (SPEC 4.7 rule 5):
+		 * valid 0, its ratio and level those of a full chunk */
+		l->valid = c->failslow ? 0 : c->space.valid;
 		l->used = c->space.used;
 		l->ratio_permille = permille(l->split.allocated, l->valid);
 		l->level = meta_load_level(l->split.allocated, l->valid, true, &t);
@@ -68,6 +71,7 @@ size_t meta_balance_chunks(struct meta *m, struct meta_rebal_chunk *out)
 				.cid = cid,
 				/* maintenance, removing: no dst (chunk_admin.h) */
 				.healthy = meta_chunk_takes_replicas(c, m->core.wall_ns),
+				.failslow = c->failslow,
 				.topo = meta_provision_path(m, c),
 				.valid = sp.valid,
 				.allocated = meta_place_allocated(&sp),
@@ -114,6 +118,7 @@ static void describe(struct meta *m, uint64_t pid, const struct meta_pext *x,
 		     struct meta_rebal_pext *r)
 {
 	struct meta_session *o = x->owner ? meta_session_find(&m->sessions, x->owner) : NULL;
+	struct meta_volume *v = meta_volume_at(&m->vols, x->vol);
 	uint64_t origin = 0, origin_epoch = 0;
 
 	meta_pext_origin(&m->pexts, pid, &origin, &origin_epoch);
@@ -127,6 +132,8 @@ static void describe(struct meta *m, uint64_t pid, const struct meta_pext *x,
 		.thick = !(x->flags & PEXT_THIN),
 		.has_origin = origin != 0,
 		.has_cmd = meta_sched_has_cmd(m, pid),
+		.even = v && (v->flags & META_VOL_EVEN),
+		.vol = x->vol + 1,	/* 0 is "none" there */
 	};
 }
 

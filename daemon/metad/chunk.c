@@ -64,6 +64,18 @@ static const char *status_name(uint32_t s)
 	       s == CHUNK_INIT ? "INIT" : "SESSION_EXPIRED";
 }
 
+void meta_chunk_set_failslow(struct meta_chunk *c, bool failslow)
+{
+	if (c->failslow == failslow)
+		return;
+	c->failslow = failslow;
+	if (failslow)
+		log_warn("[FAILSLOW] chunk %u reports a slow disk: no new replicas go to it "
+			 "while others can take them, its space is not valid space", c->cid);
+	else
+		log_info("[FAILSLOW] chunk %u: its disk is no longer slow", c->cid);
+}
+
 void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_t sid)
 {
 	uint32_t st = sid ? CHUNK_HEALTHY : CHUNK_SESSION_EXPIRED;

@@ -66,6 +66,9 @@ void meta_chunk_set_session(struct meta_chunks *t, struct meta_chunk *c, uint64_
 /* a space report: it includes the new thin pextents charged until now
  * (c->dirty when the figures changed) */
 void meta_chunk_set_space(struct meta_chunk *c, const struct meta_space *space);
+/* the failslow flag of c's keepalive (SPEC 4.7), logged when it changes;
+ * in memory only: a restarted meta learns it from the next keepalive */
+void meta_chunk_set_failslow(struct meta_chunk *c, bool failslow);
 /*
  * One replica more (delta 1) or less (-1) of a thin or thick pextent on
  * cid; a new thin replica (fresh) also counts as a full extent until the

@@ -65,6 +65,7 @@ static void fill_volume(struct meta *m, Zbs__Volume *o, const struct meta_volume
 	o->stripe_size = v->stripe_size;
 	o->thin = v->thin;
 	o->prefer_cid = v->prefer_cid;
+	o->even = !!(v->flags & META_VOL_EVEN);
 	o->iops = v->iops;
 	o->bps = v->bps;
 	o->iops_burst = v->iops_burst;
@@ -245,8 +246,12 @@ static int h_keepalive(struct meta *m, const ProtobufCMessage *in, struct meta_r
 		.seq = q->report_seq, .base = q->report_base, .reps = reps, .n = q->n_replicas,
 		.removed = q->removed, .nremoved = q->n_removed,
 	};
-	ret = meta_keepalive(m, q->session_id, spp, q->has_data_report ? &rep : NULL,
-			     q->capabilities, &s, e);
+	/* a chunk that does not send failslow (an older one) is not failslow */
+	struct meta_keepalive_in kin = {
+		.space = spp, .report = q->has_data_report ? &rep : NULL,
+		.caps = q->capabilities, .failslow = q->failslow,
+	};
+	ret = meta_keepalive_in(m, q->session_id, &kin, &s, e);
 	free(reps);
 	if (ret)
 		return -1;
@@ -489,8 +494,8 @@ static int h_volume_create(struct meta *m, const ProtobufCMessage *in, struct me
 		.name = v->name, .size = v->size, .replica_num = v->replica_num,
 		.stripe_num = v->stripe_num ? v->stripe_num : 1,
 		.stripe_size = v->stripe_size ? v->stripe_size : 256 << 10,
-		.prefer_cid = v->prefer_cid, .thin = v->thin, .iops = v->iops, .bps = v->bps,
-		.iops_burst = v->iops_burst, .bps_burst = v->bps_burst,
+		.prefer_cid = v->prefer_cid, .thin = v->thin, .even = v->even, .iops = v->iops,
+		.bps = v->bps, .iops_burst = v->iops_burst, .bps_burst = v->bps_burst,
 	};
 	switch (meta_volume_create(m, &s, &vol, e)) {
 	case 0:
@@ -860,6 +865,7 @@ static int plan_reply(struct meta *m, struct plan_job *j, struct meta_reply *r)
 	resp.localize = info.localize;
 	resp.topology = info.topology;
 	resp.capacity = info.capacity;
+	resp.even = info.even;
 	resp.truncated = info.truncated;
 	resp.scanned = meta_plan_scanned(j->p);
 	if (m->sched) {

@@ -77,7 +77,19 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		   const struct meta_report *report, uint64_t caps, struct meta_session **out,
 		   struct merr *e)
 {
+	struct meta_keepalive_in in = { .space = space, .report = report, .caps = caps,
+					 .failslow_unknown = true };
+
+	return meta_keepalive_in(m, sid, &in, out, e);
+}
+
+int meta_keepalive_in(struct meta *m, uint64_t sid, const struct meta_keepalive_in *in,
+		      struct meta_session **out, struct merr *e)
+{
 	struct meta_session *s = meta_session_get(&m->sessions, sid, e);
+	const struct meta_space *space = in->space;
+	const struct meta_report *report = in->report;
+	uint64_t caps = in->caps;
 	struct meta_chunk *c;
 
 	if (!s)
@@ -93,6 +105,8 @@ int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		c->caps = caps;
 		c->dirty = true;
 	}
+	if (!in->failslow_unknown)
+		meta_chunk_set_failslow(c, in->failslow);
 	if (report)
 		meta_data_report(m, s, report);
 	*out = s;

@@ -12,7 +12,19 @@
 
 int meta_session_create(struct meta *m, uint32_t cid, const char *uuid,
 			uint64_t caps, struct meta_session **out, struct merr *e);
-/* report may be NULL (no data report in this keepalive) */
+/* A keepalive's content (KeepAliveRequest). */
+struct meta_keepalive_in {
+	const struct meta_space *space;		/* NULL: no space report */
+	const struct meta_report *report;	/* NULL: no data report */
+	uint64_t caps;
+	bool failslow;				/* the chunk says its disk is slow */
+	bool failslow_unknown;			/* ... or says nothing of it: the
+						 * flag stays as it was */
+};
+int meta_keepalive_in(struct meta *m, uint64_t sid, const struct meta_keepalive_in *in,
+		      struct meta_session **out, struct merr *e);
+/* the same, failslow unknown (the flag stays); report may be NULL (no data
+ * report in this keepalive) */
 int meta_keepalive(struct meta *m, uint64_t sid, const struct meta_space *space,
 		   const struct meta_report *report, uint64_t caps, struct meta_session **out,
 		   struct merr *e);

@@ -149,9 +149,14 @@ enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, 
 		if (!c[i].cid || !c[i].healthy)
 			continue;
 		alloc += c[i].allocated;
-		valid += c[i].valid;
+		valid += meta_place_load_valid(&c[i]);
 	}
 	return meta_load_level(alloc, valid, false, t);
+}
+
+uint64_t meta_place_load_valid(const struct meta_place_chunk *c)
+{
+	return c->failslow ? 0 : c->valid;
 }
 
 /* ---- allocation ---- */
@@ -175,6 +180,7 @@ enum mode { MODE_LOCALITY, MODE_LOCAL_PRIORITY, MODE_SPREAD };
 struct alloc {
 	enum mode mode;
 	bool stretched;
+	bool even;		/* fewest replicas of the volume first */
 	int pz;			/* stretched: the preferred zone (0 or 1), -1 not yet */
 	uint32_t quota[2];	/* replicas each zone takes: n - n/2 the preferred */
 	uint32_t in_zone[2];	/* replicas each zone has */
@@ -247,10 +253,16 @@ static int cmp_ratio(const struct meta_place_chunk *a, const struct meta_place_c
 	return l < r ? -1 : l > r;
 }
 
-/* equal keys, medium and above: lower ratio, then most free, then lower cid */
-static bool better_space(const struct meta_place_chunk *a, const struct meta_place_chunk *b)
+/* equal keys, medium and above: lower ratio, then most free, then lower
+ * cid; for an even volume fewer of its replicas before all that */
+static bool better_space(const struct alloc *al, const struct meta_place_chunk *a,
+			 const struct meta_place_chunk *b)
 {
-	int r = cmp_ratio(a, b);
+	int r;
+
+	if (al->even && a->vol_replicas != b->vol_replicas)
+		return a->vol_replicas < b->vol_replicas;
+	r = cmp_ratio(a, b);
 
 	if (r)
 		return r < 0;
@@ -316,8 +328,8 @@ static int place(const struct meta_place_chunk *c, size_t nc, const struct meta_
 			repeated |= seen[cid / 64] >> (cid % 64) & 1;
 			seen[cid / 64] |= 1ULL << (cid % 64);
 		}
-		if (cid && cid == r->prefer_cid)
-			prefer = &c[i];
+		if (cid && cid == r->prefer_cid && !r->even)
+			prefer = &c[i];		/* an even volume has none */
 		info->eligible += can_take(&c[i], r->need);
 	}
 	info->cluster = meta_place_cluster_level(c, nc, t);
@@ -337,6 +349,7 @@ static int place(const struct meta_place_chunk *c, size_t nc, const struct meta_
 		level = META_LOAD_LOW;
 	}
 	info->level = level;
+	a.even = r->even;
 	a.mode = level == META_LOAD_LOW ? MODE_LOCALITY :
 		 level == META_LOAD_MEDIUM ? MODE_LOCAL_PRIORITY : MODE_SPREAD;
 	info->stretched = a.stretched = find_zones(c, nc, z);
@@ -382,7 +395,7 @@ static int place(const struct meta_place_chunk *c, size_t nc, const struct meta_
 			key = key_of(&a, &k[i]);
 			if (!best || key < best_key ||
 			    (key == best_key && a.mode != MODE_LOCALITY &&
-			     better_space(k[i].c, best->c))) {
+			     better_space(&a, k[i].c, best->c))) {
 				best = &k[i];
 				best_key = key;
 			}

@@ -67,6 +67,16 @@
  *    there"). Failslow weighs more.
  *  - A chunk can take a replica when it is healthy and has `need` bytes
  *    free: valid - allocated, allocated as SPEC 7.1 counts it.
+ *  - Even volumes (SPEC 6.8: templates, snapshots cloned many times; the
+ *    notes only say their replicas are "evenly distributed rather than
+ *    localized"): prefer local is ignored at every load, and after the two
+ *    demotions and topology (stretched zones, farther first) the chunk
+ *    holding the fewest replicas of that volume goes first, then the
+ *    lowest ratio and most free bytes as at high load. So each healthy
+ *    chunk ends up with about as many of its replicas (topology safety
+ *    comes first: two racks of unequal size hold equal halves of each
+ *    pextent's replicas, not equal numbers per chunk). The caller counts
+ *    the volume's replicas per chunk (meta_place_chunk.vol_replicas).
  */
 #ifndef ZBS_PLACEMENT_H
 #define ZBS_PLACEMENT_H
@@ -192,13 +202,15 @@ struct meta_place_chunk {
 	bool healthy;			/* CHUNK_HEALTHY */
 	bool failslow;			/* slow disk (SPEC 4.7) */
 	struct meta_place_path topo;
-	uint64_t valid, allocated;	/* meta_place_allocated */
+	uint64_t valid, allocated;	/* valid as reported; meta_place_allocated */
+	uint32_t vol_replicas;		/* even: replicas of the volume it holds */
 };
 
 struct meta_place_req {
 	uint32_t n;			/* replicas, 1..4 */
 	uint32_t prefer_cid;		/* prefer local; 0 = none */
 	uint64_t need;			/* bytes a replica takes: an extent */
+	bool even;			/* an even volume's (prefer_cid ignored) */
 };
 
 /* what the choice followed, for logs, tests and `cluster load` */
@@ -210,7 +222,18 @@ struct meta_place_info {
 };
 
 /*
- * The cluster's level: allocated over valid of the healthy chunks.
+ * A failslow chunk's space is not valid space (SPEC 4.7 rule 5, 7.2): the
+ * valid space c adds to the cluster's load, 0 when it is failslow. Its
+ * allocated space still counts (that data is there and will need a home),
+ * so a slow disk raises the cluster's ratio as losing it would. Placement
+ * itself still sees c->valid, the room the chunk has: a failslow chunk
+ * takes a replica only when no other can (the first demotion above), and
+ * then it must have the room.
+ */
+uint64_t meta_place_load_valid(const struct meta_place_chunk *c);
+/*
+ * The cluster's level: allocated over valid (meta_place_load_valid) of the
+ * healthy chunks.
  */
 enum meta_load_level meta_place_cluster_level(const struct meta_place_chunk *c, size_t nc,
 					      const struct meta_load_thresholds *t);

@@ -71,6 +71,7 @@ static size_t candidates(struct meta *m, struct meta_place_chunk *out, bool sett
 			.cid = cid,
 			/* maintenance, removing: no new replica (chunk_admin.h) */
 			.healthy = meta_chunk_takes_replicas(c, m->core.wall_ns),
+			.failslow = c->failslow,
 			.topo = meta_provision_path(m, c),
 			.valid = sp.valid,
 			.allocated = meta_place_allocated(&sp),
@@ -104,12 +105,44 @@ static void describe_chunks(const struct meta_place_chunk *cands, size_t n, char
 	}
 }
 
-/* one new pextent of replica_num replicas on cands (charged as placed there) */
-static int place_one(struct meta_place_chunk *cands, size_t n, uint32_t replica_num,
-		     uint32_t prefer, uint32_t *out, uint32_t *eligible)
+/*
+ * An even volume's replicas per chunk into cands[].vol_replicas (SPEC 6.8,
+ * placement.h). Counted from its vtable at each allocation: O(its
+ * vextents), only for even volumes (templates and much-cloned images,
+ * written once), so no per-volume counters to keep in step with every
+ * recovery and migrate.
+ */
+static void count_vol_replicas(struct meta *m, const struct meta_volume *v,
+			       struct meta_place_chunk *cands, size_t n)
+{
+	uint32_t by_cid[META_MAX_CID + 1] = { 0 };
+
+	if (!(v->flags & META_VOL_EVEN))
+		return;
+	for (uint32_t i = 0; i < v->nvext; i++) {
+		struct meta_pext *p = v->vtable[i] ? meta_pext(&m->pexts, v->vtable[i]) : NULL;
+		int k = p ? loc_count(p->location) : 0;
+
+		for (int s = 0; s < k; s++)
+			by_cid[loc_get(p->location, s)]++;
+	}
+	for (size_t j = 0; j < n; j++)
+		cands[j].vol_replicas = by_cid[cands[j].cid];
+}
+
+/* the prefer local v's new pextents follow: none for an even volume */
+static uint32_t prefer_of(const struct meta_volume *v, uint32_t prefer)
+{
+	return v->flags & META_VOL_EVEN ? 0 : prefer;
+}
+
+/* one new pextent of replica_num replicas on cands (charged as placed
+ * there, a replica of its volume more on each) */
+static int place_one_even(struct meta_place_chunk *cands, size_t n, uint32_t replica_num,
+			  uint32_t prefer, bool even, uint32_t *out, uint32_t *eligible)
 {
 	struct meta_place_req r = { .n = replica_num, .prefer_cid = prefer,
-				    .need = ZBS_EXTENT_SIZE };
+				    .need = ZBS_EXTENT_SIZE, .even = even };
 	struct meta_place_info info;
 	int ret = meta_place(cands, n, &r, NULL, out, &info);
 
@@ -119,9 +152,17 @@ static int place_one(struct meta_place_chunk *cands, size_t n, uint32_t replica_
 		return -1;
 	for (uint32_t i = 0; i < replica_num; i++)
 		for (size_t j = 0; j < n; j++)
-			if (cands[j].cid == out[i])
+			if (cands[j].cid == out[i]) {
 				cands[j].allocated += ZBS_EXTENT_SIZE;
+				cands[j].vol_replicas++;
+			}
 	return 0;
+}
+
+static int place_one(struct meta_place_chunk *cands, size_t n, uint32_t replica_num,
+		     uint32_t prefer, uint32_t *out, uint32_t *eligible)
+{
+	return place_one_even(cands, n, replica_num, prefer, false, out, eligible);
 }
 
 /*
@@ -196,9 +237,12 @@ int meta_pext_alloc(struct meta *m, struct meta_volume *v, uint32_t vno,
 	struct meta_place_chunk cands[META_MAX_CID];
 	size_t n = candidates(m, cands, false);
 	uint32_t out[ZBS_LOC_SLOTS], loc = 0;
+	bool even = v->flags & META_VOL_EVEN;
 	uint64_t pid;
 
-	if (place_one(cands, n, v->replica_num, prefer_cid, out, NULL))
+	prefer_cid = prefer_of(v, prefer_cid);
+	count_vol_replicas(m, v, cands, n);
+	if (place_one_even(cands, n, v->replica_num, prefer_cid, even, out, NULL))
 		return check_space(m, 1, v->replica_num, prefer_cid, e);	/* why */
 	for (uint32_t r = 0; r < v->replica_num; r++)
 		loc = loc_add(loc, out[r]);
@@ -216,7 +260,7 @@ int meta_volume_validate(struct meta *m, const struct meta_volume_spec *s, struc
 		return -1;
 	if (!s->thin) {
 		uint64_t n = (s->size + ZBS_EXTENT_SIZE - 1) / ZBS_EXTENT_SIZE;
-		if (check_space(m, n, s->replica_num, s->prefer_cid, e))
+		if (check_space(m, n, s->replica_num, s->even ? 0 : s->prefer_cid, e))
 			return -1;
 	}
 	return 0;
@@ -232,18 +276,19 @@ static int alloc_range(struct meta *m, struct meta_volume *v, uint32_t from, uin
 {
 	struct meta_place_chunk cands[META_MAX_CID];
 	size_t n = candidates(m, cands, false);
-	uint32_t out[ZBS_LOC_SLOTS];
+	uint32_t out[ZBS_LOC_SLOTS], prefer = prefer_of(v, v->prefer_cid);
+	bool even = v->flags & META_VOL_EVEN;
 
+	count_vol_replicas(m, v, cands, n);
 	for (uint32_t vno = from; vno < to; vno++) {
 		uint32_t loc = 0;
 		uint64_t pid;
 
-		if (place_one(cands, n, v->replica_num, v->prefer_cid, out, NULL))
-			return check_space(m, 1, v->replica_num, v->prefer_cid, e);
+		if (place_one_even(cands, n, v->replica_num, prefer, even, out, NULL))
+			return check_space(m, 1, v->replica_num, prefer, e);
 		for (uint32_t r = 0; r < v->replica_num; r++)
 			loc = loc_add(loc, out[r]);
-		pid = meta_pext_new(&m->pexts, loc, v->thin, v->replica_num, v->prefer_cid,
-				    v->idx, vno);
+		pid = meta_pext_new(&m->pexts, loc, v->thin, v->replica_num, prefer, v->idx, vno);
 		meta_volume_set_vext(&m->vols, v, vno, pid);
 	}
 	return 0;
@@ -316,7 +361,7 @@ int meta_volume_resize(struct meta *m, struct meta_volume *v, uint64_t size, str
 	if (size > (uint64_t)META_MAX_VEXTENTS * ZBS_EXTENT_SIZE)
 		return merr_set(e, ZBS_RPC_EINVAL, "size %llu exceeds the maximum (1 PiB)",
 				(unsigned long long)size);
-	if (!v->thin && check_space(m, nvext - old, v->replica_num, v->prefer_cid, e))
+	if (!v->thin && check_space(m, nvext - old, v->replica_num, prefer_of(v, v->prefer_cid), e))
 		return -1;
 	meta_volume_grow(v, nvext);
 	for (uint32_t i = old; !v->thin && i < nvext; i++)

@@ -47,8 +47,9 @@ struct meta_place_path meta_provision_path(struct meta *m, const struct meta_chu
  * c's space as placement counts it (SPEC 7.1). settled: as if c had just
  * reported, without the full-extent charge of its new thin pextents. Every
  * figure of allocated space (placement, chunk list, cluster load) comes
- * from here, rx included (the recover cmds' destinations). Failslow is
- * not in the tables yet.
+ * from here, rx included (the recover cmds' destinations). valid is what
+ * the chunk reported, failslow or not: placement.h says how a failslow
+ * chunk's valid space counts (meta_place_load_valid).
  */
 void meta_provision_space(const struct meta_chunk *c, bool settled, struct meta_place_space *sp);
 uint64_t meta_provision_allocated(const struct meta_chunk *c);

@@ -14,6 +14,7 @@ const char *meta_rebal_why_name(enum meta_rebal_why w)
 	case META_REBAL_LOCALIZE: return "localize";
 	case META_REBAL_TOPOLOGY: return "topology";
 	case META_REBAL_CAPACITY: return "capacity";
+	case META_REBAL_EVEN: return "even";
 	}
 	return "?";
 }
@@ -504,6 +505,23 @@ struct kept {
 	uint32_t location;
 };
 
+/* even distribution: a pextent of an even volume */
+struct even_pext {
+	uint64_t pid;
+	uint32_t location;	/* as it will be after this plan's moves */
+	uint32_t vol;
+	uint32_t kept;		/* index in kept, UINT32_MAX: not kept */
+	bool movable;		/* settled and not moved by this plan */
+};
+
+/* an even volume: its replicas per chunk, its pextents evp[first, first + n) */
+struct even_vol {
+	uint32_t vol;
+	uint32_t cnt[META_MAX_CID + 1];
+	uint32_t first, n;
+	bool src_done[META_MAX_CID + 1];	/* nothing more moves off it */
+};
+
 struct meta_rebal_planner {
 	struct view v;
 	struct meta_rebal_chunk chunks[META_MAX_CID];
@@ -520,6 +538,12 @@ struct meta_rebal_planner {
 	uint32_t next[META_MAX_CID + 1][3];
 	bool done_cid[META_MAX_CID + 1];
 	bool capacity_off, finished;
+	/* even distribution */
+	struct even_pext *evp;
+	uint32_t nevp, capevp;
+	struct even_vol *ev;
+	uint32_t nev, capev, ev_cur;
+	bool even_sorted, even_done;
 };
 
 /* capacity rebalance runs when the cluster is above low or a chunk is high */
@@ -568,8 +592,66 @@ void meta_rebal_planner_free(struct meta_rebal_planner *pl)
 			free(pl->list[c][j]);
 	free(pl->kept);
 	free(pl->moved);
+	free(pl->evp);
+	free(pl->ev);
 	free(pl->out);
 	free(pl);
+}
+
+/* the location after move m */
+static uint32_t loc_after(uint32_t loc, const struct meta_rebal_move *m)
+{
+	uint32_t out = 0;
+
+	for (int i = 0; i < loc_count(loc); i++) {
+		uint32_t c = loc_get(loc, i);
+		out = loc_add(out, c == m->replace ? m->dst : c);
+	}
+	return out;
+}
+
+/* note a pextent of an even volume (m: the move this plan made for it, or
+ * NULL; kept: its index in kept or UINT32_MAX); -1 when out of memory */
+static int even_note(struct meta_rebal_planner *pl, const struct meta_rebal_pext *p,
+		     const struct meta_rebal_move *m, uint32_t kept)
+{
+	uint32_t loc = m ? loc_after(p->location, m) : p->location, i;
+	struct even_vol *ev = NULL;
+
+	for (i = pl->nev; i > 0; i--)		/* few even volumes */
+		if (pl->ev[i - 1].vol == p->vol) {
+			ev = &pl->ev[i - 1];
+			break;
+		}
+	if (!ev) {
+		if (pl->nev == pl->capev) {
+			uint32_t cap = pl->capev ? pl->capev * 2 : 4;
+			struct even_vol *x = realloc(pl->ev, cap * sizeof(*x));
+
+			if (!x)
+				return -1;
+			pl->ev = x;
+			pl->capev = cap;
+		}
+		ev = &pl->ev[pl->nev++];
+		memset(ev, 0, sizeof(*ev));
+		ev->vol = p->vol;
+	}
+	if (pl->nevp == pl->capevp) {
+		uint32_t cap = pl->capevp ? pl->capevp * 2 : 256;
+		struct even_pext *x = realloc(pl->evp, cap * sizeof(*x));
+
+		if (!x)
+			return -1;
+		pl->evp = x;
+		pl->capevp = cap;
+	}
+	pl->evp[pl->nevp++] = (struct even_pext){ .pid = p->pid, .location = loc,
+						  .vol = p->vol, .kept = kept,
+						  .movable = !m && settled(p) };
+	for (int s = 0; s < loc_count(loc); s++)
+		ev->cnt[loc_get(loc, s)]++;
+	return 0;
 }
 
 static int keep(struct meta_rebal_planner *pl, const struct meta_rebal_pext *p)
@@ -637,11 +719,149 @@ int meta_rebal_planner_add(struct meta_rebal_planner *pl, const struct meta_reba
 			pl->info.localize++;
 		else
 			pl->info.topology++;
-		return 0;
+		return p->even && p->vol ? even_note(pl, p, &m, UINT32_MAX) : 0;
 	}
 	if (pl->capacity_off || !settled(p))
-		return 0;
-	return keep(pl, p);
+		return p->even && p->vol ? even_note(pl, p, NULL, UINT32_MAX) : 0;
+	if (keep(pl, p))
+		return -1;
+	return p->even && p->vol ? even_note(pl, p, NULL, pl->nkept - 1) : 0;
+}
+
+/* ---- even distribution (SPEC 6.8) ---- */
+
+static bool even_eligible(const struct meta_rebal_chunk *x)
+{
+	return x && x->pc.healthy && !x->pc.failslow;
+}
+
+static int even_cmp(const void *a, const void *b)
+{
+	const struct even_pext *x = a, *y = b;
+
+	if (x->vol != y->vol)
+		return x->vol < y->vol ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* pextents grouped by volume (pid order within), once all are added */
+static void even_sort(struct meta_rebal_planner *pl)
+{
+	if (pl->nevp)
+		qsort(pl->evp, pl->nevp, sizeof(*pl->evp), even_cmp);
+	for (uint32_t i = 0, j; i < pl->nevp; i = j) {
+		struct even_vol *ev = NULL;
+
+		for (j = i; j < pl->nevp && pl->evp[j].vol == pl->evp[i].vol; j++)
+			;
+		for (uint32_t k = 0; k < pl->nev && !ev; k++)
+			if (pl->ev[k].vol == pl->evp[i].vol)
+				ev = &pl->ev[k];
+		ev->first = i;
+		ev->n = j - i;
+	}
+	pl->even_sorted = true;
+}
+
+/* the dst for e's replica on src, or 0 (see rebalance.h) */
+static uint32_t even_dst(const struct meta_rebal_planner *pl, const struct even_vol *ev,
+			 const struct even_pext *e, uint32_t src, uint32_t lo, uint32_t hi)
+{
+	const struct view *v = &pl->v;
+	bool very_high = pl->info.level >= META_LOAD_VERY_HIGH;
+	const struct meta_rebal_chunk *best = NULL;
+	struct safety cur, s;
+
+	safety_with(v, e->location, 0, 0, &cur);
+	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+		const struct meta_rebal_chunk *x = chunk(v, cid);
+
+		if (!even_eligible(x) || loc_contains(e->location, cid) ||
+		    ev->cnt[cid] + 2 > ev->cnt[src] || (ev->cnt[src] <= hi && ev->cnt[cid] >= lo))
+			continue;
+		if (!fits(x) || !idle_enough(x) || super_after(x, &pl->t))
+			continue;
+		if (!very_high && (u128)x->used * 1000 > (u128)x->pc.valid * META_REBAL_USED_MAX)
+			continue;				/* SPEC 6.6 */
+		if (best && (ev->cnt[cid] > ev->cnt[best->pc.cid] ||
+			     (ev->cnt[cid] == ev->cnt[best->pc.cid] &&
+			      !ratio_below(x->pc.allocated, x->pc.valid, best->pc.allocated,
+					   best->pc.valid))))
+			continue;
+		safety_with(v, e->location, src, cid, &s);
+		if (safety_cmp(&s, &cur) < 0)
+			continue;				/* never less safe */
+		best = x;
+	}
+	return best ? best->pc.cid : 0;
+}
+
+/* one step: one move of an even volume's replica, or one chunk found to
+ * have nothing to give; false when every even volume is as even as it gets */
+static bool even_step(struct meta_rebal_planner *pl)
+{
+	struct view *v = &pl->v;
+
+	if (!pl->even_sorted)
+		even_sort(pl);
+	for (; pl->ev_cur < pl->nev; pl->ev_cur++) {
+		struct even_vol *ev = &pl->ev[pl->ev_cur];
+		uint32_t n = 0, total = 0, minc = UINT32_MAX, src = 0, lo, hi;
+
+		for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
+			if (!even_eligible(chunk(v, cid)))
+				continue;
+			n++;
+			total += ev->cnt[cid];
+			if (ev->cnt[cid] < minc)
+				minc = ev->cnt[cid];
+			if (!ev->src_done[cid] && (!src || ev->cnt[cid] > ev->cnt[src]))
+				src = cid;
+		}
+		if (!n || !src)
+			continue;
+		hi = (total + n - 1) / n + 1;
+		lo = total / n ? total / n - 1 : 0;
+		if (ev->cnt[src] <= hi && minc >= lo)
+			continue;			/* even enough */
+		if (pl->n >= pl->max) {
+			pl->info.truncated = true;
+			return false;
+		}
+		for (uint32_t i = ev->first; i < ev->first + ev->n; i++) {
+			struct even_pext *e = &pl->evp[i];
+			struct meta_rebal_pext q = {
+				.pid = e->pid, .location = e->location,
+				.alive_location = e->location,
+				.expected = (uint32_t)loc_count(e->location),
+			};
+			struct meta_rebal_move *m = &pl->out[pl->n];
+			uint32_t dst, from;
+
+			if (!e->movable || !loc_contains(e->location, src))
+				continue;
+			dst = even_dst(pl, ev, e, src, lo, hi);
+			if (!dst)
+				continue;
+			from = pick_src(v, &q, src, dst);
+			if (busy(v, from, dst))
+				continue;
+			*m = (struct meta_rebal_move){ e->pid, from, dst, src, META_REBAL_EVEN };
+			charge(v, m, &pl->info);
+			pl->n++;
+			pl->info.even++;
+			ev->cnt[src]--;
+			ev->cnt[dst]++;
+			e->location = loc_after(e->location, m);
+			e->movable = false;
+			if (e->kept != UINT32_MAX)
+				pl->moved[e->kept] = 1;		/* not for capacity */
+			return true;
+		}
+		ev->src_done[src] = true;
+		return true;
+	}
+	return false;
 }
 
 /* one step of capacity rebalance: look at one candidate pextent; false
@@ -661,7 +881,7 @@ static bool capacity_step(struct meta_rebal_planner *pl)
 	for (size_t i = 0; i < v->npc; i++)
 		if (v->pc[i].healthy) {
 			A += v->pc[i].allocated;
-			V += v->pc[i].valid;
+			V += meta_place_load_valid(&v->pc[i]);	/* as the cluster level */
 		}
 	if (!V)
 		return false;
@@ -713,6 +933,13 @@ bool meta_rebal_planner_step(struct meta_rebal_planner *pl, uint32_t budget)
 {
 	if (pl->finished)
 		return true;
+	while (!pl->even_done && budget) {
+		budget--;
+		if (!even_step(pl))
+			pl->even_done = true;
+	}
+	if (!pl->even_done)
+		return false;
 	if (pl->capacity_off ||
 	    (pl->info.topology && pl->info.level < META_LOAD_VERY_HIGH)) {
 		pl->finished = true;

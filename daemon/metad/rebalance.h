@@ -15,7 +15,8 @@
  *                pextent without prefer local or spread evenly (the
  *                product left those alone: nothing repaired a topology
  *                violation at low load)
- * Then capacity rebalance (6.5b), when the cluster is above low or some
+ * Then even distribution (6.8) of the volumes marked even, at any load, and
+ * capacity rebalance (6.5b), when the cluster is above low or some
  * chunk is high (the notes' step 3 of 6.2 migrated with the cluster below
  * 0.5 and the prefer chunk high), and no topology move was found or the
  * cluster is very high.
@@ -54,6 +55,21 @@
  *    moves data off the 96% chunk to the other rack). The dst filter of
  *    6.6: not above 95% used unless the cluster is very high. Every replica
  *    is counted as an extent, as allocation does (7.1).
+ *  - Even distribution (SPEC 6.8 says only that such replicas are "evenly
+ *    distributed"): per even volume, over the chunks that can hold data
+ *    (healthy, not failslow), avg = its replicas there / those chunks. A
+ *    chunk holding more than ceil(avg) + 1 of them gives one to the chunk
+ *    holding the fewest, and a chunk holding fewer than floor(avg) - 1
+ *    takes one from the chunk holding the most, each move only between
+ *    chunks two or more apart (so it always evens) and never less safe
+ *    (topology first: two racks of unequal size keep a replica of each
+ *    pextent in each rack rather than equal numbers per chunk); dst as
+ *    for capacity (room, free cmd slot, not super high after it, the 6.6
+ *    filter), the fewest replicas of the volume, then the lowest ratio.
+ *    The result: every chunk within [floor(avg) - 1, ceil(avg) + 1] as
+ *    far as topology allows. Capacity rebalance may still move an even
+ *    volume's replica afterwards (space before evenness); the next plan
+ *    evens it again.
  *  - A plan moves a pextent at most once, keeps the chunks' cmd slots
  *    (SPEC 5.5; at most META_REBAL_MAX_CMDS per chunk, 6.4 rule 4) and
  *    charges each move to its chunks as it goes: dst + an extent, replace
@@ -91,12 +107,14 @@ struct meta_rebal_pext {
 	bool temporary;			/* it has a temporary replica (SPEC 4.8) */
 	bool has_cmd;			/* a recover or migrate runs for it */
 	bool even;			/* its volume is spread evenly (SPEC 6.8) */
+	uint32_t vol;			/* even: its volume (any id but 0, one per volume) */
 };
 
 enum meta_rebal_why {
 	META_REBAL_LOCALIZE = 1,
 	META_REBAL_TOPOLOGY,
 	META_REBAL_CAPACITY,
+	META_REBAL_EVEN,
 };
 
 struct meta_rebal_move {
@@ -132,7 +150,7 @@ enum meta_rebal_skip meta_rebal_topology(const struct meta_rebal_pext *p,
 
 struct meta_rebal_plan {
 	enum meta_load_level level;	/* the cluster's */
-	uint32_t localize, topology, capacity;	/* moves of each kind */
+	uint32_t localize, topology, capacity, even;	/* moves of each kind */
 	uint64_t in_bytes[META_MAX_CID + 1];	/* bytes each chunk receives */
 	uint64_t out_bytes[META_MAX_CID + 1];	/* bytes each chunk gives */
 	bool truncated;			/* stopped at max moves */

@@ -16,7 +16,8 @@
  * 5 volume, 6 vtable, 7 pext, 8 recover; all are at version 1 (payload
  * bytes 40, 216, 88, 24, 176, 8, 64, 24) but chunk, at version 2 (232
  * bytes: maintenance expiry and operator marks appended; version 1 rows
- * load with them 0). A new field means a new version: the decoder keeps
+ * load with them 0), and the volume, at version 2 (184: version 1 and its
+ * flags, SPEC 6.8 even). A new field means a new version: the decoder keeps
  * reading the old ones (converted in memory, rewritten as the current
  * version when the row is next stored). meta/format is a bare u32, the
  * store format. Format 1 had no record headers (the rows were version 1
@@ -65,7 +66,7 @@ static const struct rec_kind {
 	[REC_CHUNK]	= { "chunk",	"chunk",	KEY_ID,		NULL,	2, { 216, 232 } },
 	[REC_TOPO]	= { "topo",	"topo",		KEY_ID,		NULL,	1, { 88 } },
 	[REC_SESSION]	= { "session",	"session",	KEY_ID,		NULL,	1, { 24 } },
-	[REC_VOLUME]	= { "volume",	"volume",	KEY_UUID,	NULL,	1, { 176 } },
+	[REC_VOLUME]	= { "volume",	"volume",	KEY_UUID,	NULL,	2, { 176, 184 } },
 	[REC_VTABLE]	= { "vtable",	"vtable",	KEY_UUID_VNO,	NULL,	1, { 8 } },
 	[REC_PEXT]	= { "pext",	"pextent",	KEY_ID,		NULL,	1, { 64 } },
 	[REC_RECOVER]	= { "recover",	"recover",	KEY_NAME,	"config", 1, { 24 } },

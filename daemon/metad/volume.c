@@ -9,7 +9,7 @@
 #include "rpc.h"
 #include "volume.h"
 
-_Static_assert(META_VOLUME_PERSIST_LEN == 176, "volume record: new field, new version");
+_Static_assert(META_VOLUME_PERSIST_LEN == 184, "volume record: new field, new version");
 
 void meta_volumes_init(struct meta_volumes *t, struct meta_core *core)
 {
@@ -161,6 +161,8 @@ void meta_volume_store(struct meta_volumes *t, const struct meta_volume *v)
 	meta_rec_u64(&r, v->iops_burst);
 	meta_rec_u64(&r, v->bps_burst);
 	meta_rec_u64(&r, v->created_ns);
+	meta_rec_u32(&r, v->flags);		/* version 2 */
+	meta_rec_u32(&r, 0);
 	meta_store_put(t->core->store, REC_VOLUME, v->id, 36, &r);
 }
 
@@ -185,6 +187,7 @@ struct meta_volume *meta_volume_add(struct meta_volumes *t, const struct meta_vo
 	v->stripe_size = s->stripe_size;
 	v->prefer_cid = s->prefer_cid;
 	v->thin = s->thin;
+	v->flags = s->even ? META_VOL_EVEN : 0;
 	v->iops = s->iops;
 	v->bps = s->bps;
 	v->iops_burst = s->iops_burst;
@@ -288,6 +291,10 @@ static int load_row(void *arg, const uint8_t *key, size_t klen, struct meta_rec_
 	rec.iops_burst = meta_rd_u64(rd);
 	rec.bps_burst = meta_rd_u64(rd);
 	rec.created_ns = meta_rd_u64(rd);
+	if (rd->ver >= 2) {
+		rec.flags = meta_rd_u32(rd);
+		(void)meta_rd_u32(rd);
+	}
 	if (memcmp(rec.id, key, 36) || rec.id[36]) {
 		snprintf(why, len, "record of volume %.36s", rec.id);
 		return -1;

@@ -24,6 +24,8 @@ struct meta_volume {
 	uint32_t thin, nvext;
 	uint64_t iops, bps, iops_burst, bps_burst;
 	uint64_t created_ns;
+	uint32_t flags;			/* META_VOL_* (record version 2; 0 in version 1) */
+	uint32_t flags_pad;		/* 0 */
 	/* ^ persisted up to here */
 	uint32_t idx;			/* slot in meta_volumes.slots */
 	uint32_t allocated;		/* pextents in the vtable */
@@ -42,6 +44,13 @@ struct meta_volume {
 	} reads[META_VOLUME_READERS];
 };
 TAILQ_HEAD(meta_volume_list, meta_volume);
+/*
+ * even: its pextents are spread evenly, not localized (SPEC 6.8): placement
+ * ignores prefer local for them and gives each chunk about as many of its
+ * replicas (placement.h), rebalance moves them back when they drift
+ * (rebalance.h).
+ */
+enum { META_VOL_EVEN = 1 };
 #define META_VOLUME_PERSIST_LEN offsetof(struct meta_volume, idx)
 
 struct meta_volume_spec {
@@ -49,6 +58,7 @@ struct meta_volume_spec {
 	uint64_t size;
 	uint32_t replica_num, stripe_num, stripe_size, prefer_cid;
 	bool thin;
+	bool even;			/* META_VOL_EVEN */
 	uint64_t iops, bps, iops_burst, bps_burst;
 };
 

@@ -21,7 +21,9 @@ static void usage(FILE *f)
 		"        --apply): each pextent's src, dst and the replica it replaces,\n"
 		"        and why (localize: towards its prefer local's expected chunks\n"
 		"        at low load; topology: replicas too close in the topology;\n"
-		"        capacity: off chunks loaded above the cluster), bytes to move\n"
+		"        capacity: off chunks loaded above the cluster; even: an even\n"
+		"        volume's replicas from chunks holding too many of them to\n"
+		"        chunks holding few), bytes to move\n"
 		"        per chunk and per zone, the load ratio of each chunk before and\n"
 		"        after.\n"
 		"        --max N stops the plan at N moves (default 10000, at most\n"
@@ -80,6 +82,7 @@ static void print_json(const Zbs__MigratePlanResponse *r, bool summary)
 	json_object_object_add(j, "localize", json_object_new_int(r->localize));
 	json_object_object_add(j, "topology", json_object_new_int(r->topology));
 	json_object_object_add(j, "capacity", json_object_new_int(r->capacity));
+	json_object_object_add(j, "even", json_object_new_int(r->even));
 	json_object_object_add(j, "truncated", json_object_new_boolean(r->truncated));
 	json_object_object_add(j, "bytes", json_object_new_uint64(r->bytes));
 	json_object_object_add(j, "rate_bps", json_object_new_uint64(r->rate_bps));
@@ -123,10 +126,12 @@ static void print_text(const Zbs__MigratePlanResponse *r, bool summary)
 		       z->zone ? (z->name[0] ? z->name : "?") : "(none)",
 		       zc_size(z->in_bytes, b[0], sizeof(b[0])), zc_size(z->out_bytes, b[1], sizeof(b[1])));
 	}
-	printf("level %s: %zu moves (%u localize, %u topology, %u capacity)%s, %s to copy; "
-	       "%llu pextents looked at in %llu ms\n",
-	       r->level, r->n_moves ? r->n_moves : (size_t)(r->localize + r->topology + r->capacity),
-	       r->localize, r->topology, r->capacity, r->truncated ? ", stopped at --max" : "",
+	printf("level %s: %zu moves (%u localize, %u topology, %u capacity, %u even)%s, %s to "
+	       "copy; %llu pextents looked at in %llu ms\n",
+	       r->level, r->n_moves ? r->n_moves :
+	       (size_t)(r->localize + r->topology + r->capacity + r->even),
+	       r->localize, r->topology, r->capacity, r->even,
+	       r->truncated ? ", stopped at --max" : "",
 	       zc_size(r->bytes, b[0], sizeof(b[0])), (unsigned long long)r->scanned,
 	       (unsigned long long)r->elapsed_ms);
 	if (r->applied)

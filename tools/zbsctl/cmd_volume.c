@@ -14,9 +14,12 @@ static void usage(FILE *f)
 		"\n"
 		"  create NAME SIZE [--replica N] [--thin|--thick] [--stripe-num N]\n"
 		"         [--stripe-size SIZE] [--prefer-cid CID] [--iops N] [--bps SIZE]\n"
-		"         [--iops-burst N] [--bps-burst SIZE]\n"
+		"         [--iops-burst N] [--bps-burst SIZE] [--even]\n"
 		"                       create a volume (default: 2 replicas, thin,\n"
-		"                       1 stripe of 256K); SIZE takes units: 10G, 512M\n"
+		"                       1 stripe of 256K); SIZE takes units: 10G, 512M.\n"
+		"                       --even: spread its replicas evenly over the chunks\n"
+		"                       (templates, much-cloned images: SPEC 6.8), not\n"
+		"                       near the prefer cid; rebalance keeps it even\n"
 		"  list                 all volumes\n"
 		"  show VOLUME [--pextents]\n"
 		"                       one volume (by name or id), optionally its extents\n"
@@ -36,6 +39,7 @@ static struct json_object *vol_json(const Zbs__Volume *v)
 	json_object_object_add(j, "stripe_size", json_object_new_int(v->stripe_size));
 	json_object_object_add(j, "thin", json_object_new_boolean(v->thin));
 	json_object_object_add(j, "prefer_cid", json_object_new_int(v->prefer_cid));
+	json_object_object_add(j, "even", json_object_new_boolean(v->even));
 	json_object_object_add(j, "iops", json_object_new_uint64(v->iops));
 	json_object_object_add(j, "bps", json_object_new_uint64(v->bps));
 	json_object_object_add(j, "iops_burst", json_object_new_uint64(v->iops_burst));
@@ -84,6 +88,7 @@ static void vol_print(const Zbs__Volume *v)
 	printf("provisioning: %s\n", v->thin ? "thin" : "thick");
 	printf("stripe:       %u x %s\n", v->stripe_num, zc_size(v->stripe_size, b, sizeof(b)));
 	printf("prefer_cid:   %u\n", v->prefer_cid);
+	printf("distribution: %s\n", v->even ? "even (prefer cid ignored)" : "localized");
 	printf("throttling:   iops %llu (burst %llu), bps %llu (burst %llu)\n",
 	       (unsigned long long)v->iops, (unsigned long long)v->iops_burst,
 	       (unsigned long long)v->bps, (unsigned long long)v->bps_burst);
@@ -101,7 +106,8 @@ static void vol_print(const Zbs__Volume *v)
 
 static int v_create(const struct zbsctl_opts *o, struct zbs_rpc_client *c, int argc, char **argv)
 {
-	enum { O_THIN = 256, O_THICK, O_SNUM, O_SSIZE, O_PREFER, O_IOPS, O_BPS, O_IOPSB, O_BPSB };
+	enum { O_THIN = 256, O_THICK, O_SNUM, O_SSIZE, O_PREFER, O_IOPS, O_BPS, O_IOPSB, O_BPSB,
+	       O_EVEN };
 	static const struct option lo[] = {
 		{ "replica", required_argument, NULL, 'r' },
 		{ "thin", no_argument, NULL, O_THIN },
@@ -113,6 +119,7 @@ static int v_create(const struct zbsctl_opts *o, struct zbs_rpc_client *c, int a
 		{ "bps", required_argument, NULL, O_BPS },
 		{ "iops-burst", required_argument, NULL, O_IOPSB },
 		{ "bps-burst", required_argument, NULL, O_BPSB },
+		{ "even", no_argument, NULL, O_EVEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +143,7 @@ static int v_create(const struct zbsctl_opts *o, struct zbs_rpc_client *c, int a
 			break;
 		case O_THIN: v.thin = 1; break;
 		case O_THICK: v.thin = 0; break;
+		case O_EVEN: v.even = 1; break;
 		case O_SNUM:
 			if (zc_opt_u64("--stripe-num", optarg, 1, 64, &x))
 				return ZBSCTL_USAGE;

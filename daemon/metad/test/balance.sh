@@ -22,7 +22,7 @@ trap cleanup EXIT
 zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..11"
+echo "1..13"
 rm -f "$T/port"
 "$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" --session-lease-ms 1500 \
 	--alive-grace-ms 3600000 2>>"$T/metad.log" &
@@ -94,7 +94,7 @@ zc --json migrate plan --max 3 > "$T/plan3"
 if jq_ 'len(d["moves"])==3 and d["truncated"]' < "$T/plan3" | grep -q True; then ok "migrate plan --max 3: 3 moves, truncated"; else not_ok "--max" "$(cat "$T/plan3")"; fi
 zc migrate plan --max 0 > "$T/out" 2>&1; st=$?
 if [ $st = 2 ] && grep -q -- "--max" "$T/out"; then ok "migrate plan --max 0: usage error"; else not_ok "--max 0" "exit $st $(cat "$T/out")"; fi
-if zc migrate plan --summary | grep -q "^level low: .* moves (0 localize, .* topology, 0 capacity)" &&
+if zc migrate plan --summary | grep -q "^level low: .* moves (0 localize, .* topology, 0 capacity, 0 even)" &&
    ! zc migrate plan --summary | grep -q "^ *PID"; then
 	ok "migrate plan --summary: totals without the list"
 else not_ok "--summary" "$(zc migrate plan --summary)"; fi
@@ -106,4 +106,19 @@ if jq_ 'd["applied"]==len(d["moves"])>0' < "$T/plan4" | grep -q True &&
    grep -q "rebalance: .* move(s) queued for the scheduler, at most 60 an hour" "$T/metad.log"; then
 	ok "migrate plan --apply: every move queued for the scheduler at the rate asked"
 else not_ok "--apply" "$(head -c 300 "$T/plan4")" "$(grep rebalance "$T/metad.log" | tail -3)"; fi
+
+# ---- even distribution (SPEC 6.8) -----------------------------------------
+# 32 thick extents x 2 replicas on the 4 chunks: 16 each, prefer cid ignored
+zc volume create ev 8G --thick --replica 2 --even --prefer-cid 1 > /dev/null
+zc --json volume show ev --pextents > "$T/ev"
+if jq_ 'd["even"] and all(p["preferred_cid"]==0 for p in d["pextents"]) and
+	sorted(sum([[b for b in p["location"].to_bytes(4,"little") if b] for p in d["pextents"]], [])).count(1)==16 and
+	all(sorted(sum([[b for b in p["location"].to_bytes(4,"little") if b] for p in d["pextents"]], [])).count(c)==16 for c in set(sum([[b for b in p["location"].to_bytes(4,"little") if b] for p in d["pextents"]], [])))' \
+	< "$T/ev" | grep -q True && zc volume show ev | grep -q "^distribution: even"; then
+	ok "volume create --even: shown even, its 64 replicas 16 on each of the 4 chunks"
+else not_ok "even volume" "$(head -c 600 "$T/ev")"; fi
+zc --json migrate plan > "$T/plan5"
+if jq_ 'd["even"]==0 and not any(m["why"]=="even" for m in d["moves"])' < "$T/plan5" | grep -q True; then
+	ok "migrate plan: an even volume placed evenly needs no even move"
+else not_ok "even plan" "$(head -c 300 "$T/plan5")"; fi
 tap_exit

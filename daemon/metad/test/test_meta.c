@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <lmdb.h>
 
+#include "balance.h"
 #include "log.h"
 #include "keepalive.h"
 #include "lease.h"
@@ -1023,6 +1024,14 @@ static void test_store_roundtrip(void **state)
 	snprintf(vid, sizeof(vid), "%s", v->id);
 	v = mkvol(f, "thin", 4 * G, 2, true);
 	assert_int_equal(meta_get_vextent_lease(&f->m, v, 3, LEASE_WRITE, f->sid[2], &pid_w, &e), 0);
+	{
+		struct meta_volume_spec s = { .name = "ev", .size = G, .replica_num = 2,
+					      .stripe_num = 1, .stripe_size = 256 << 10,
+					      .thin = true, .even = true };
+
+		assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+		assert_int_equal(v->flags, META_VOL_EVEN);
+	}
 	meta_store_commit(st);
 	tick(f, 500);
 	/* reload into a fresh meta, 500 ms later: sessions still valid */
@@ -1040,6 +1049,9 @@ static void test_store_roundtrip(void **state)
 	assert_int_equal(meta_pext(&m2.pexts, pid_w)->owner, f->sid[2]);
 	assert_int_equal(meta_session_find(&m2.sessions, f->sid[2])->leases, 1);
 	assert_non_null(meta_volume_find(&m2.vols, vid, &e));
+	assert_int_equal(v2->flags, 0);
+	assert_non_null(v2 = meta_volume_find(&m2.vols, "ev", &e));
+	assert_int_equal(v2->flags, META_VOL_EVEN);		/* record version 2 */
 	assert_int_equal(m2.chunks.by_cid[1].thick_pids, 8);
 	m2.core.store = NULL;
 	meta_free(&m2);
@@ -1785,6 +1797,7 @@ static void test_store_migrates_format1(void **state)
 		assert_int_equal(v->thin, 1);
 		assert_int_equal(v->iops, 5000);
 		assert_int_equal(v->created_ns, 1234567);
+		assert_int_equal(v->flags, 0);		/* version 1: not even */
 		assert_int_equal(v->allocated, OLD_NPEXT);
 		assert_int_equal(m.pexts.live, OLD_NPEXT);
 		for (uint64_t pid = 1; pid <= OLD_NPEXT; pid++) {
@@ -1953,6 +1966,117 @@ static void test_store_refuses_unknown_records(void **state)
 	}
 }
 
+
+/*
+ * SPEC 4.7: a chunk's keepalive says it is failslow; meta keeps the flag
+ * (until a keepalive says otherwise), places new pextents elsewhere while
+ * others can take them, and counts its space as no valid space.
+ */
+static void test_failslow_keepalive(void **state)
+{
+	struct fix *f = *state;
+	struct meta_space sp = { 100 * G, 100 * G, 0, 0 };
+	struct meta_keepalive_in in = { .space = &sp, .caps = 7, .failslow = true };
+	struct meta_cluster_load *cl = calloc(1, sizeof(*cl));
+	struct meta_session *s;
+	struct meta_volume *v;
+	struct merr e;
+
+	add_chunks(f, 4);
+	assert_false(f->m.chunks.by_cid[2].failslow);
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[2], &in, &s, &e), 0);
+	assert_true(f->m.chunks.by_cid[2].failslow);
+	/* the next keepalive says it again: it stays */
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[2], &in, &s, &e), 0);
+	assert_true(f->m.chunks.by_cid[2].failslow);
+
+	/* 16 thick extents of 3 replicas on 4 chunks: never on cid 2 */
+	v = mkvol(f, "fs", 16 * ZBS_EXTENT_SIZE, 3, false);
+	for (uint32_t i = 0; i < v->nvext; i++) {
+		struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[i]);
+
+		assert_non_null(p);
+		assert_int_equal(loc_count(p->location), 3);
+		assert_false(loc_contains(p->location, 2));
+	}
+	/* the last resort, not refused: with 3 and 4 failslow too, 3 replicas
+	 * take cid 1 and two failslow chunks */
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[3], &in, &s, &e), 0);
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[4], &in, &s, &e), 0);
+	v = mkvol(f, "fs3", ZBS_EXTENT_SIZE, 3, false);
+	assert_true(loc_contains(meta_pext(&f->m.pexts, v->vtable[0])->location, 1));
+	in.failslow = false;
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[3], &in, &s, &e), 0);
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[4], &in, &s, &e), 0);
+
+	/* cluster load: failslow, no valid space (level super high), and the
+	 * cluster's valid space is the other three's */
+	meta_cluster_load(&f->m, cl);
+	assert_int_equal(cl->n, 4);
+	assert_true(cl->chunks[1].failslow);
+	assert_false(cl->chunks[0].failslow);
+	assert_int_equal(cl->chunks[1].valid, 0);
+	assert_int_equal(cl->chunks[1].level, META_LOAD_SUPER_HIGH);
+	assert_int_equal(cl->chunks[0].valid, 100 * G);
+	assert_int_equal(cl->valid, 300 * G);
+
+	/* a keepalive that says nothing of it leaves it */
+	assert_int_equal(meta_keepalive(&f->m, f->sid[2], &sp, NULL, 7, &s, &e), 0);
+	assert_true(f->m.chunks.by_cid[2].failslow);
+	/* one without the flag (an old chunk, or well again) clears it */
+	in.failslow = false;
+	assert_int_equal(meta_keepalive_in(&f->m, f->sid[2], &in, &s, &e), 0);
+	assert_false(f->m.chunks.by_cid[2].failslow);
+	meta_cluster_load(&f->m, cl);
+	assert_int_equal(cl->chunks[1].valid, 100 * G);
+	assert_int_equal(cl->valid, 400 * G);
+	free(cl);
+}
+
+
+/*
+ * SPEC 6.8: an even volume's pextents ignore prefer local (the volume's
+ * and the lease requester's) and spread evenly over the chunks.
+ */
+static void test_even_volume(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume_spec s = { .name = "tmpl", .size = 32 * ZBS_EXTENT_SIZE,
+				      .replica_num = 2, .stripe_num = 1,
+				      .stripe_size = 256 << 10, .prefer_cid = 1, .even = true };
+	uint32_t by_cid[5] = { 0 };
+	struct meta_volume *v;
+	struct merr e;
+	uint64_t pid;
+
+	add_chunks(f, 4);
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	for (uint32_t i = 0; i < v->nvext; i++) {
+		struct meta_pext *p = meta_pext(&f->m.pexts, v->vtable[i]);
+
+		assert_int_equal(p->preferred_cid, 0);	/* none kept */
+		for (int k = 0; k < loc_count(p->location); k++)
+			by_cid[loc_get(p->location, k)]++;
+	}
+	for (int c = 1; c <= 4; c++)
+		assert_int_equal(by_cid[c], 16);
+	/* thin: allocated at the first write, prefer local (the writer) ignored */
+	s = (struct meta_volume_spec){ .name = "thin-even", .size = 8 * ZBS_EXTENT_SIZE,
+				       .replica_num = 2, .stripe_num = 1,
+				       .stripe_size = 256 << 10, .thin = true, .even = true };
+	assert_int_equal(meta_volume_create(&f->m, &s, &v, &e), 0);
+	memset(by_cid, 0, sizeof(by_cid));
+	for (uint32_t i = 0; i < 8; i++) {
+		assert_int_equal(meta_get_vextent_lease(&f->m, v, i, LEASE_WRITE, f->sid[2], &pid,
+							&e), 0);
+		struct meta_pext *p = meta_pext(&f->m.pexts, pid);
+		for (int k = 0; k < loc_count(p->location); k++)
+			by_cid[loc_get(p->location, k)]++;
+	}
+	for (int c = 1; c <= 4; c++)
+		assert_int_equal(by_cid[c], 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1982,6 +2106,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_owned_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failslow_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_even_volume, setup, teardown),
 		cmocka_unit_test(test_store_migrates_format1),
 		cmocka_unit_test(test_store_refuses_unknown_records),
 	};

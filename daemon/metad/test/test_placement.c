@@ -420,6 +420,16 @@ static void test_cluster_level(void **state)
 	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_LOW);
 	c[1].allocated = 160 * E;	/* over the top: very high, not super */
 	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_VERY_HIGH);
+
+	/* a failslow chunk's space is not valid space (SPEC 4.7 rule 5); its
+	 * allocated still counts: (20 + 30) / 100 (not / 200) is medium */
+	c[0].allocated = 20 * E;
+	c[1].allocated = 30 * E;
+	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_LOW);
+	c[0].failslow = true;
+	assert_int_equal(meta_place_load_valid(&c[0]), 0);
+	assert_int_equal(meta_place_load_valid(&c[1]), c[1].valid);
+	assert_int_equal(meta_place_cluster_level(c, 3, NULL), META_LOAD_MEDIUM);
 }
 
 /* place one pextent and charge its chunks an extent each */
@@ -433,6 +443,82 @@ static void place_charge(struct meta_place_chunk *c, size_t nc, uint32_t n, uint
 		for (size_t i = 0; i < nc; i++)
 			if (c[i].cid == out[k])
 				c[i].allocated += E;
+}
+
+
+/* place count pextents of an even volume (n replicas each), counting its
+ * replicas per chunk in vol_replicas as provision.c does */
+static void place_even(struct meta_place_chunk *c, size_t nc, uint32_t count, uint32_t n,
+		       uint32_t prefer)
+{
+	struct meta_place_req r = { .n = n, .prefer_cid = prefer, .need = E, .even = true };
+	struct meta_place_info info;
+	uint32_t out[4];
+
+	for (uint32_t p = 0; p < count; p++) {
+		assert_int_equal(meta_place(c, nc, &r, NULL, out, &info), (int)n);
+		assert_int_equal(info.level, META_LOAD_HIGH);	/* prefer local ignored */
+		for (uint32_t k = 0; k < n; k++)
+			for (size_t i = 0; i < nc; i++)
+				if (c[i].cid == out[k]) {
+					c[i].allocated += E;
+					c[i].vol_replicas++;
+				}
+	}
+}
+
+/* SPEC 6.8: an even volume's replicas spread evenly, topology first */
+static void test_even(void **state)
+{
+	/* 8 chunks, each its own node, unequal load (prefer local 3 is the
+	 * emptiest: a localized volume would crowd it) */
+	struct ch flat[] = { C(1, 0, 0, 30), C(2, 0, 0, 20), C(3, 0, 0, 0), C(4, 0, 0, 25),
+			     C(5, 0, 0, 5), C(6, 0, 0, 10), C(7, 0, 0, 28), C(8, 0, 0, 15) };
+	/* two racks of 4 */
+	struct ch racks[] = { C(1, 1, 1, 30), C(2, 1, 2, 20), C(3, 1, 3, 0), C(4, 1, 4, 25),
+			      C(5, 2, 5, 5), C(6, 2, 6, 10), C(7, 2, 7, 28), C(8, 2, 8, 15) };
+	/* racks of 3 and 5: each pextent has a replica in each rack */
+	struct ch uneven[] = { C(1, 1, 1, 0), C(2, 1, 2, 0), C(3, 1, 3, 0), C(4, 2, 4, 0),
+			       C(5, 2, 5, 0), C(6, 2, 6, 0), C(7, 2, 7, 0), C(8, 2, 8, 0) };
+	struct meta_place_chunk c[8];
+	uint32_t sum = 0;
+	(void)state;
+
+	/* 64 pextents x 2 replicas on 8 chunks: 16 each, +-1 */
+	mkchunks(flat, 8, c);
+	place_even(c, 8, 64, 2, 3);
+	for (int i = 0; i < 8; i++) {
+		assert_in_range(c[i].vol_replicas, 15, 17);
+		sum += c[i].vol_replicas;
+	}
+	assert_int_equal(sum, 128);
+	/* and after 3 more, still within one of each other */
+	place_even(c, 8, 3, 3, 0);
+	for (int i = 0; i < 8; i++)
+		assert_in_range(c[i].vol_replicas, 16, 18);
+
+	mkchunks(racks, 8, c);
+	place_even(c, 8, 64, 2, 1);
+	for (int i = 0; i < 8; i++)
+		assert_in_range(c[i].vol_replicas, 15, 17);
+
+	/* topology first: rack 1's 3 chunks take 64 replicas, rack 2's 5 the
+	 * other 64 (21-22 and 12-13 each) */
+	mkchunks(uneven, 8, c);
+	place_even(c, 8, 64, 2, 0);
+	for (int i = 0; i < 3; i++)
+		assert_in_range(c[i].vol_replicas, 21, 22);
+	for (int i = 3; i < 8; i++)
+		assert_in_range(c[i].vol_replicas, 12, 13);
+
+	/* a failslow chunk still comes last (SPEC 4.7) */
+	mkchunks(flat, 8, c);
+	c[4].failslow = true;
+	place_even(c, 8, 64, 2, 0);
+	assert_int_equal(c[4].vol_replicas, 0);
+	for (int i = 0; i < 8; i++)
+		if (i != 4)
+			assert_in_range(c[i].vol_replicas, 18, 19);
 }
 
 /* low: every pextent of a prefer local lands on the same set (SPEC 6.3) */
@@ -525,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_place_table),
 		cmocka_unit_test(test_cluster_level),
 		cmocka_unit_test(test_low_stable),
+		cmocka_unit_test(test_even),
 		cmocka_unit_test(test_scenario_step4),
 		cmocka_unit_test(test_location),
 	};

@@ -465,6 +465,154 @@ static void test_spec_3nodes(void **state)
 	assert_int_equal(seen_steps, 0x1e);	/* steps 1 to 4 all walked */
 }
 
+
+/* ---- SPEC 6.8: even distribution ---- */
+
+/* an even volume's pextent (volume 7) */
+static struct meta_rebal_pext EV(uint64_t pid, uint32_t loc)
+{
+	struct meta_rebal_pext p = PX(pid, loc, 0);
+
+	p.owner = 0;
+	p.even = true;
+	p.vol = 7;
+	p.thick = true;
+	return p;
+}
+
+/* the replicas of p[] per chunk once the moves are made; every move is an
+ * even move of a pextent moved once, from a replica to a chunk without one */
+static void apply_even(struct meta_rebal_pext *p, size_t np, const struct meta_rebal_move *m,
+		       size_t nm, uint32_t cnt[9])
+{
+	memset(cnt, 0, 9 * sizeof(uint32_t));
+	for (size_t i = 0; i < nm; i++) {
+		struct meta_rebal_pext *x = NULL;
+		uint32_t loc = 0;
+
+		assert_int_equal(m[i].why, META_REBAL_EVEN);
+		for (size_t j = 0; j < np; j++)
+			if (p[j].pid == m[i].pid)
+				x = &p[j];
+		assert_non_null(x);
+		assert_true(loc_contains(x->location, m[i].replace));
+		assert_true(loc_contains(x->location, m[i].src));
+		assert_false(loc_contains(x->location, m[i].dst));
+		for (int k = 0; k < loc_count(x->location); k++) {
+			uint32_t c = loc_get(x->location, k);
+			loc = loc_add(loc, c == m[i].replace ? m[i].dst : c);
+		}
+		x->location = x->alive_location = loc;
+		x->has_cmd = true;	/* marks it moved: at most once */
+		for (size_t j = 0; j < i; j++)
+			assert_true(m[j].pid != m[i].pid);
+	}
+	for (size_t j = 0; j < np; j++)
+		for (int k = 0; k < loc_count(p[j].location); k++)
+			cnt[loc_get(p[j].location, k)]++;
+}
+
+static void test_even(void **state)
+{
+	struct meta_rebal_chunk c[8], k[8];
+	struct meta_rebal_pext p[64];
+	struct meta_rebal_move m[128];
+	struct meta_rebal_plan info;
+	uint32_t cnt[9];
+	size_t n;
+	(void)state;
+
+	/* 8 chunks, each its own node (no racks), low load; an even volume's
+	 * 64 pextents x 2 replicas all on chunks 1-4: each gets to 16 +- 1 */
+	for (int i = 0; i < 8; i++)
+		c[i] = CH((uint32_t)i + 1, 0, 1000, 100);
+	for (int i = 0; i < 64; i++)
+		p[i] = EV((uint64_t)i + 1, i < 32 ? L(1, 2, 0) : L(3, 4, 0));
+	memcpy(k, c, sizeof(k));
+	n = meta_rebal_plan(p, 64, k, 8, NULL, m, 128, &info);
+	assert_int_equal(info.level, META_LOAD_LOW);
+	assert_int_equal(info.even, n);
+	assert_in_range(n, 60, 64);
+	apply_even(p, 64, m, n, cnt);
+	for (int i = 1; i <= 8; i++)
+		assert_in_range(cnt[i], 15, 17);
+	/* the plan once more: nothing left to do */
+	for (int i = 0; i < 64; i++)
+		p[i].has_cmd = false;
+	memcpy(k, c, sizeof(k));
+	assert_int_equal(meta_rebal_plan(p, 64, k, 8, NULL, m, 128, &info), 0);
+
+	/* the same skew on a volume not marked even: no even move */
+	for (int i = 0; i < 64; i++) {
+		p[i] = EV((uint64_t)i + 1, i < 32 ? L(1, 2, 0) : L(3, 4, 0));
+		p[i].even = false;
+	}
+	memcpy(k, c, sizeof(k));
+	assert_int_equal(meta_rebal_plan(p, 64, k, 8, NULL, m, 128, &info), 0);
+
+	/* two racks (1-4, 5-8), every pextent on 1 and 5: moves stay in
+	 * their rack, each pextent keeps a replica in each */
+	for (int i = 0; i < 8; i++)
+		c[i] = CH((uint32_t)i + 1, i < 4 ? 1 : 2, 1000, 100);
+	for (int i = 0; i < 64; i++)
+		p[i] = EV((uint64_t)i + 1, L(1, 5, 0));
+	/* 96 moves are needed, a plan moves each of the 64 pextents at most
+	 * once: a second plan finishes, a third has nothing to do */
+	for (int round = 0; round < 3; round++) {
+		memcpy(k, c, sizeof(k));
+		n = meta_rebal_plan(p, 64, k, 8, NULL, m, 128, &info);
+		assert_int_equal(info.even, n);
+		if (round == 0)
+			assert_int_equal(n, 64);
+		if (round == 2)
+			assert_int_equal(n, 0);
+		apply_even(p, 64, m, n, cnt);
+		for (int i = 0; i < 64; i++)
+			p[i].has_cmd = false;
+	}
+	for (int i = 1; i <= 8; i++)
+		assert_in_range(cnt[i], 15, 17);
+	for (int i = 0; i < 64; i++) {
+		uint32_t a = loc_get(p[i].location, 0), b = loc_get(p[i].location, 1);
+		assert_true((a <= 4) != (b <= 4));
+	}
+
+	/* racks of 3 (1-3) and 5 (4-8), a replica of each pextent in each,
+	 * even within each rack: topology first, no move although rack 1's
+	 * chunks hold 21-22 and rack 2's 12-13 (avg 16) */
+	for (int i = 0; i < 8; i++)
+		c[i] = CH((uint32_t)i + 1, i < 3 ? 1 : 2, 1000, 100);
+	for (int i = 0; i < 64; i++)
+		p[i] = EV((uint64_t)i + 1, L((uint32_t)(i % 3) + 1, (uint32_t)(i % 5) + 4, 0));
+	memcpy(k, c, sizeof(k));
+	assert_int_equal(meta_rebal_plan(p, 64, k, 8, NULL, m, 128, &info), 0);
+
+	/* a failslow or down chunk is neither counted nor a dst: chunks 7 and
+	 * 8 out, the 128 replicas of pextents on 1-4 spread over 1-6
+	 * (avg 21.3: 20..23) */
+	for (int i = 0; i < 8; i++)
+		c[i] = CH((uint32_t)i + 1, 0, 1000, 100);
+	c[6].pc.failslow = true;
+	c[7].pc.healthy = false;
+	for (int i = 0; i < 64; i++)
+		p[i] = EV((uint64_t)i + 1, i < 32 ? L(1, 2, 0) : L(3, 4, 0));
+	memcpy(k, c, sizeof(k));
+	n = meta_rebal_plan(p, 64, k, 8, NULL, m, 128, &info);
+	apply_even(p, 64, m, n, cnt);
+	assert_int_equal(cnt[7] + cnt[8], 0);
+	for (int i = 1; i <= 6; i++)
+		assert_in_range(cnt[i], 20, 23);
+
+	/* max moves: truncated */
+	for (int i = 0; i < 8; i++)
+		c[i] = CH((uint32_t)i + 1, 0, 1000, 100);
+	for (int i = 0; i < 64; i++)
+		p[i] = EV((uint64_t)i + 1, i < 32 ? L(1, 2, 0) : L(3, 4, 0));
+	memcpy(k, c, sizeof(k));
+	assert_int_equal(meta_rebal_plan(p, 64, k, 8, NULL, m, 10, &info), 10);
+	assert_true(info.truncated);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_topology_repair),
 		cmocka_unit_test(test_capacity_order_and_filter),
 		cmocka_unit_test(test_spec_3nodes),
+		cmocka_unit_test(test_even),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

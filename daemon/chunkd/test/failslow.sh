@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Failslow end to end (SPEC 4.7): zbs-metad and four zbs-chunkd, the fourth
+# made slow with the test fault --inject-io-delay-ms (every client IO waits
+# 300 ms) and judged with --failslow-ms 100. A few client reads on it and
+# on a fast chunk (zbs-probe); the slow one tells meta in its keepalive:
+# `zbsctl cluster load --json` shows it failslow with no valid space, the
+# fast ones not, and a new volume's pextents avoid it. Prints TAP.
+set -u
+BIN=${ZBS_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/san}
+T=$(mktemp -d /tmp/zbs-failslow.XXXXXX)
+META_PID= PORT=
+declare -A CPID
+
+cleanup() {
+	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
+	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/../../../tools/tap.sh"
+zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
+healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
+cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='$(cat "$T/c$1/chunk-id")'][0]"; }
+# N client reads (of a pid the chunk does not hold: answered "no such
+# replica", after the injected wait) on chunk i
+reads() {
+	for _ in $(seq "$2"); do
+		"$BIN/zbs-probe" -c "127.0.0.1:$(cat "$T/port$1")" -p 999 -e 1 -o 0 -n 4096 read \
+			>/dev/null 2>&1
+	done
+}
+load() { zc --json cluster load; }
+failslow_of() { load | jq_ "[c['failslow'] for c in d['chunks'] if c['cid']==$1][0]"; }
+
+echo "1..5"
+"$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" \
+	--session-lease-ms 1500 2>>"$T/metad.log" &
+META_PID=$!
+wait_for 10 test -s "$T/port" || { echo "Bail out! metad"; exit 1; }
+PORT=$(cat "$T/port")
+for i in 1 2 3 4; do
+	extra=
+	[ $i = 4 ] && extra="--inject-io-delay-ms 300 --failslow-ms 100"
+	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --port-file "$T/port$i" \
+		--meta "127.0.0.1:$PORT" --no-kernel-agent --no-recover --capacity 20G $extra \
+		2>>"$T/chunk$i.log" &
+	CPID[$i]=$!
+done
+wait_for 20 healthy_is 4 || { echo "Bail out! chunks: $(zc chunk list 2>&1)"; exit 1; }
+SLOW=$(cid_of 4)
+FAST=$(cid_of 1)
+
+DIAG="$(load 2>&1)"
+check "no chunk is failslow before any IO" \
+	test "$(load | jq_ "any(c['failslow'] for c in d['chunks'])")" = False
+
+reads 4 5
+reads 1 5
+is_slow() { [ "$(failslow_of "$SLOW")" = True ]; }
+DIAG="$(grep -i "failslow:" "$T/chunk4.log")"
+check "cid $SLOW (IO 300 ms, --failslow-ms 100) is failslow in cluster load" wait_for 15 is_slow
+
+load > "$T/load"
+DIAG="$(cat "$T/load")"
+check "its valid space is 0, the cluster's valid is the 3 others' (60G), cid $FAST not failslow" \
+	test "$(jq_ "[c['valid'] for c in d['chunks'] if c['cid']==$SLOW][0]==0 and
+		d['valid']==60<<30 and
+		not any(c['failslow'] for c in d['chunks'] if c['cid']!=$SLOW)" < "$T/load")" = True
+
+zc volume create v 4G --thick --replica 2 >/dev/null
+zc --json volume show v --pextents > "$T/v"
+DIAG="$(cat "$T/v")"
+check "a new volume's 16 pextents (2 replicas) avoid cid $SLOW" \
+	test "$(jq_ "len(d['pextents'])==16 and
+		all(len([b for b in p['location'].to_bytes(4,'little') if b])==2 and
+		    $SLOW not in p['location'].to_bytes(4,'little') for p in d['pextents'])" \
+		< "$T/v")" = True
+
+DIAG="$(grep -i failslow "$T/metad.log")"
+check "meta logged the change" grep -q "FAILSLOW.*chunk $SLOW" "$T/metad.log"
+tap_exit
