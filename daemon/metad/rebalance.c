@@ -770,7 +770,7 @@ static uint32_t even_dst(const struct meta_rebal_planner *pl, const struct even_
 	const struct view *v = &pl->v;
 	bool very_high = pl->info.level >= META_LOAD_VERY_HIGH;
 	const struct meta_rebal_chunk *best = NULL;
-	struct safety cur, s;
+	struct meta_place_safety cur, s;
 
 	safety_with(v, e->location, 0, 0, &cur);
 	for (uint32_t cid = 1; cid <= META_MAX_CID; cid++) {
@@ -789,7 +789,7 @@ static uint32_t even_dst(const struct meta_rebal_planner *pl, const struct even_
 					   best->pc.valid))))
 			continue;
 		safety_with(v, e->location, src, cid, &s);
-		if (safety_cmp(&s, &cur) < 0)
+		if (meta_place_safety_cmp(&s, &cur) < 0)
 			continue;				/* never less safe */
 		best = x;
 	}
