@@ -1328,6 +1328,29 @@ static int replica_zero_range(struct chunk_replica *r, uint64_t off, uint32_t le
 	return rc == -EINVAL ? -EIO : rc;	/* -EINVAL would mean a short write */
 }
 
+/*
+ * A full recovery starts from an empty replica: what an existing one holds
+ * (an older copy, maybe with writes the source never took) must not stay in
+ * blocks the copy does not cover. Caller holds r->lock.
+ */
+static int replica_reset(struct chunk_store *st, struct chunk_replica *r)
+{
+	int rc = replica_zero_range(r, 0, ZBS_EXTENT_SIZE);
+
+	if (rc < 0) {
+		log_err("replica %" PRIu64 ": cannot empty it for a recovery: %s", r->pid,
+			strerror(-rc));
+		return rc;
+	}
+	if (!r->thick && !r->unlisted)
+		atomic_fetch_sub(&st->used_blocks, r->alloc_blocks);
+	memset(r->bitmap, 0, BITMAP_BYTES);
+	r->alloc_blocks = 0;
+	r->meta_dirty = true;
+	atomic_fetch_or(&r->data_dirty, DIRTY_DATA | DIRTY_LAYOUT);
+	return 0;
+}
+
 /* WRITE_ZEROES: the rules and gen accounting of a WRITE, without data. */
 static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 			 const struct zbs_req *req, struct zbs_reply *rep)
@@ -1480,6 +1503,9 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 				   (r->gen != req->gen || r->next_gen != r->gen)) {
 				/* not the replica the agile recovery was planned on */
 				rc = ZBS_ST_GEN;
+			} else if (!(req->flags & ZBS_RF_AGILE) && r->alloc_blocks &&
+				   replica_reset(st, r) < 0) {
+				rc = ZBS_ST_IO;
 			} else {
 				if (!r->dirty)
 					r->dirty = malloc(DIRTY_BYTES);

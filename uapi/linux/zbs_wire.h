@@ -118,7 +118,10 @@
  *               ZBS_ST_UNTRACKED (recover it in full).
  * RECOVER_BEGIN make (or create) the replica a recovery destination: state
  *               ZBS_RSTATE_RECOVERING, records lease_epoch, clears its
- *               foreground-dirty map. With ZBS_RF_AGILE the replica must
+ *               foreground-dirty map. Without ZBS_RF_AGILE an existing
+ *               replica is emptied first (the copy starts from scratch:
+ *               an older copy's blocks never survive it). With ZBS_RF_AGILE
+ *               the replica must
  *               exist at exactly the request's gen with no write in flight
  *               (else ZBS_ST_NOENT / ZBS_ST_GEN) and keeps its data: only
  *               the blocks written since that gen are copied. From then on a WRITE to it is applied

@@ -282,7 +282,7 @@ static void assert_dst_equals_src(struct fix *f)
 
 	assert_non_null(a);
 	assert_non_null(b);
-	for (unsigned blk = 0; blk < 8; blk++) {
+	for (unsigned blk = 0; blk < 10; blk++) {
 		uint64_t off = (uint64_t)blk * ZBS_BLOCK_SIZE;
 
 		assert_int_equal(zbs_dc_read(f->sdc, PID, EPOCH, 0, off, ZBS_BLOCK_SIZE, a, NULL), 0);
@@ -389,12 +389,22 @@ static void test_agile(void **state)
 	assert_false(res.ok);
 	print_message("# %s\n", res.error);
 	assert_non_null(strstr(res.error, "not tracked"));
+	/* dst holds a block src never had: a full copy must not keep it */
+	assert_int_equal(zbs_dc_write(f->ddc, PID, EPOCH, LEASE_EPOCH, 0, 9ULL * ZBS_BLOCK_SIZE,
+				      4096, buf, 0, &rep), 0);
 	/* a full one still does it */
 	c = make_cmd(f, 24);
 	res = run_one(f, &c);
 	assert_true(res.ok);
 	assert_int_equal(res.gen, 7);
 	assert_dst_equals_src(f);
+	assert_int_equal(zbs_dc_simple(f->sdc, ZBS_OP_GET_INFO, PID, EPOCH, 0, 0, &rep), 0);
+	{
+		uint32_t src_blocks = rep.alloc_blocks;
+
+		assert_int_equal(zbs_dc_simple(f->ddc, ZBS_OP_GET_INFO, PID, EPOCH, 0, 0, &rep), 0);
+		assert_int_equal(rep.alloc_blocks, src_blocks);
+	}
 	free(buf);
 }
 
