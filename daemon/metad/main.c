@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net.h"
 #include "balance.h"
+#include "agile.h"
 #include "scheduler.h"
 #include "server.h"
 #include "util.h"
@@ -32,6 +33,9 @@ static void usage(FILE *f)
 		"      --recover-bps N        a chunk's recovery bandwidth, bytes/s (default 0: unlimited)\n"
 		"      --recover-timeout-ms N   a recover cmd's time limit (default 1080000)\n"
 		"      --recover-scan-interval-ms N  scan for pextents to recover (default 60000)\n"
+		"      --recover-agile-wait-ms N  a pextent whose replica was dropped waits up to N ms\n"
+		"                             for that chunk to come back and be caught up (agile\n"
+		"                             recovery) before a full copy elsewhere (default 60000)\n"
 		"                             (the recover settings are defaults: those set with\n"
 		"                             zbsctl recover set are stored and win)\n"
 		"      --rebalance-interval-ms N  plan rebalance moves every N ms (default 3600000;\n"
@@ -44,7 +48,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	enum { O_PORTFILE = 256, O_LEASE, O_GRACE, O_IDLE, O_RSLOTS, O_RCONC, O_RBPS, O_RTIMEOUT,
-	       O_RSCAN, O_RBINT, O_RBRATE };
+	       O_RSCAN, O_RBINT, O_RBRATE, O_RAGILE };
 	static const struct option lo[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
 		{ "recover-bps", required_argument, NULL, O_RBPS },
 		{ "recover-timeout-ms", required_argument, NULL, O_RTIMEOUT },
 		{ "recover-scan-interval-ms", required_argument, NULL, O_RSCAN },
+		{ "recover-agile-wait-ms", required_argument, NULL, O_RAGILE },
 		{ "rebalance-interval-ms", required_argument, NULL, O_RBINT },
 		{ "rebalance-moves-per-hour", required_argument, NULL, O_RBRATE },
 		{ "log-level", required_argument, NULL, 'v' },
@@ -69,6 +74,7 @@ int main(int argc, char **argv)
 		.idle_release_ms = 3600000,
 		.rebalance_interval_ms = META_REBALANCE_INTERVAL_MS,
 		.rebalance_moves_per_hour = META_REBALANCE_MOVES_PER_HOUR,
+		.agile_wait_ms = META_AGILE_WAIT_MS_DEFAULT,
 	};
 	const char *data = "/var/lib/zbs/meta", *listen = "0.0.0.0:10100", *portfile = NULL;
 	struct meta_sched_config rcfg = meta_sched_defaults;
@@ -113,6 +119,14 @@ int main(int argc, char **argv)
 				rcfg.timeout_ms = v;
 			else
 				rcfg.scan_interval_ms = v;
+			break;
+		case O_RAGILE:
+			if (zbs_parse_u64(optarg, 0, 1ULL << 31, &v)) {
+				fprintf(stderr, "zbs-metad: --%s %s: want milliseconds, 0..2^31\n",
+					lo[idx].name, optarg);
+				return 2;
+			}
+			cfg.agile_wait_ms = v;
 			break;
 		case O_RBINT:
 		case O_RBRATE:
