@@ -639,10 +639,11 @@ int meta_sched_replace(struct meta *m, const struct meta_sched_replace *r, struc
 		p->gen_seen_s = meta_now_s(m);
 	}
 	meta_pext_store(&m->pexts, r->pid);
-	log_info("[REPLACE REPLICA] cmd %llu pid %llu src %u dst %u replace %u gen %llu -> loc %s",
-		 (unsigned long long)c->id, (unsigned long long)r->pid, c->rc.src, c->rc.dst,
-		 c->rc.replace, (unsigned long long)r->gen,
-		 loc_format(p->location, loc, sizeof(loc)));
+	log_info("[REPLACE REPLICA] cmd %llu pid %llu src %u dst %u replace %u gen %llu -> loc %s "
+		 "(%s, copied %llu)", (unsigned long long)c->id, (unsigned long long)r->pid,
+		 c->rc.src, c->rc.dst, c->rc.replace, (unsigned long long)r->gen,
+		 loc_format(p->location, loc, sizeof(loc)), c->agile ? "agile" : "full",
+		 (unsigned long long)r->bytes_copied);
 	if (r->bytes_copied > c->bytes_copied)
 		sc->rate_bytes += r->bytes_copied - c->bytes_copied;
 	/* the replaced replica is garbage now */
