@@ -284,6 +284,7 @@ int zbs_wire_errno(int st)
 		[ZBS_ST_STALE] = -ESTALE,	[ZBS_ST_GEN] = -EBADE,
 		[ZBS_ST_IO] = -EIO,		[ZBS_ST_NOSPC] = -ENOSPC,
 		[ZBS_ST_RECOVERING] = -EBUSY,	[ZBS_ST_BUSY] = -EBUSY,
+		[ZBS_ST_UNTRACKED] = -ENODATA,
 	};
 
 	if (st < 0)

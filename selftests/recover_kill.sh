@@ -3,7 +3,9 @@
 # Lost redundancy comes back by itself, under IO: zbs-metad and four
 # zbs-chunkd (the first the kernel's agent), a 3-replica volume written by
 # the history checker through /dev/zbsN; one chunk holding replicas is
-# killed -9 in the middle. The recovery scheduler and the owner's executor
+# killed -9 in the middle and stays down (the full recovery of its dropped
+# replicas waits 5 s for it, --recover-agile-wait-ms). The recovery
+# scheduler and the owner's executor
 # (the kernel writes to the recovering target meanwhile) bring every
 # extent back to 3 replicas on live chunks; the checker finds no lost,
 # stale or torn block, and the replicas of every extent hold the same
@@ -36,6 +38,7 @@ ktap_plan 6
 ip link set lo up 2>/dev/null
 zbs_load && wait_path /dev/zbs-control || { ktap_fail "module loads"; ktap_finish; exit 1; }
 "$B/zbs-metad" -d "$T/meta" -l $M --session-lease-ms 3000 --recover-scan-interval-ms 2000 \
+	--recover-agile-wait-ms 5000 \
 	-v debug 2>"$T/metad.log" &
 META_PID=$!
 for i in 1 2 3 4; do

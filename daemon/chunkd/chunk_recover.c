@@ -203,9 +203,11 @@ static int copy_blocks(struct chunk_recover *r, struct job *j, struct zbs_dc *sr
 	if (data_req(src, "src", c, ZBS_OP_SYNC, 0, 0, 0, 0, NULL, &rep, why, len) ||
 	    src_usable(c, &rep, why, len))
 		return -1;
-	rc = zbs_dc_block_map(src, c->pid, c->epoch, map, &rep);
+	/* agile: only what dst missed since its gen (src tracked it) */
+	rc = c->agile ? zbs_dc_block_map_since(src, c->pid, c->epoch, c->since_gen, map, &rep)
+		      : zbs_dc_block_map(src, c->pid, c->epoch, map, &rep);
 	if (rc) {
-		snprintf(why, len, "GET_BLOCK_MAP src: %s",
+		snprintf(why, len, "GET_BLOCK_MAP%s src: %s", c->agile ? " since gen" : "",
 			 rc < 0 ? strerror(-rc) : zbs_wire_status_str((uint32_t)rc));
 		return -1;
 	}
@@ -260,8 +262,9 @@ static void run_cmd(struct chunk_recover *r, struct job *j, struct chunk_recover
 	    connect_to(c->src_addr, "src", ms, &src, why, wl))
 		goto out;
 	/* 1: dst becomes a recovering replica */
-	if (data_req(dst, "dst", c, ZBS_OP_RECOVER_BEGIN, c->thick ? ZBS_SF_THICK : 0, 0, 0, 0,
-		     NULL, NULL, why, wl))
+	if (data_req(dst, "dst", c, ZBS_OP_RECOVER_BEGIN,
+		     (c->thick ? ZBS_SF_THICK : 0) | (c->agile ? ZBS_RF_AGILE : 0),
+		     c->agile ? c->since_gen : 0, 0, 0, NULL, NULL, why, wl))
 		goto out;
 	/* 2: every write from now on reaches dst too */
 	if (agent) {
@@ -365,10 +368,10 @@ static void finish(struct chunk_recover *r, struct zbs_rpc_client *rpc,
 		   const struct chunk_session_recover *c, const struct chunk_recover_result *res)
 {
 	if (res->ok)
-		log_info("[RECOVER END] cmd %llu pid %llu src %u dst %u replace %u gen %llu "
-			 "copied %llu", (unsigned long long)c->id, (unsigned long long)c->pid,
-			 c->src_cid, c->dst_cid, c->replace_cid, (unsigned long long)res->gen,
-			 (unsigned long long)res->bytes_copied);
+		log_info("[%s RECOVER END] cmd %llu pid %llu src %u dst %u replace %u gen %llu "
+			 "copied %llu", c->agile ? "AGILE" : "NORMAL", (unsigned long long)c->id,
+			 (unsigned long long)c->pid, c->src_cid, c->dst_cid, c->replace_cid,
+			 (unsigned long long)res->gen, (unsigned long long)res->bytes_copied);
 	else
 		log_warn("[RECOVER FAILED] cmd %llu pid %llu src %u dst %u: %s",
 			 (unsigned long long)c->id, (unsigned long long)c->pid, c->src_cid,

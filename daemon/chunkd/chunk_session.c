@@ -343,6 +343,7 @@ static void parse_recover(const Zbs__Command *c, struct chunk_session_recover *o
 	out->is_migrate = r->is_migrate;
 	out->thick = r->thick;
 	out->agile = r->agile;
+	out->since_gen = r->since_gen;
 }
 
 static void handle_recover(struct chunk_session *s, const Zbs__Command *c)

@@ -35,6 +35,7 @@ struct chunk_session_recover {
 	uint64_t id;			/* Command.id: meta's cmd id */
 	bool present;			/* Command.recover was there */
 	uint64_t pid, epoch, lease_epoch, meta_gen;
+	uint64_t since_gen;		/* agile: dst's gen */
 	uint32_t src_cid, dst_cid, replace_cid;
 	char src_addr[64], dst_addr[64];	/* data addresses ip:port ("" if too long) */
 	bool is_migrate, thick, agile;

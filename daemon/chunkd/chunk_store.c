@@ -88,6 +88,17 @@ struct chunk_replica {
 	uint32_t alloc_blocks;
 	uint8_t bitmap[BITMAP_BYTES];
 	uint8_t *dirty;			/* RECOVERING: 1 bit per 512 B sector */
+	/*
+	 * Agile recovery: for each 256 KiB block, the last write accepted
+	 * since trk_since, as its gen - trk_since + 1 (0: none; saturates,
+	 * which only makes a block look newer). Valid only while trk: from
+	 * the gen the replica was loaded or created at, or finished a
+	 * recovery at; in memory only (lost with the process). Allocated at
+	 * the first write.
+	 */
+	uint32_t *wgen;
+	uint64_t trk_since;
+	bool trk;
 	bool meta_dirty;		/* differs from LMDB */
 	bool deleted;			/* its delete is accepted: not served, not
 					 * listed, not written back; set and
@@ -287,6 +298,7 @@ static void replica_put(struct chunk_replica *r)
 		close(r->dfd);
 	free(r->done);
 	free(r->dirty);
+	free(r->wgen);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -642,6 +654,7 @@ static struct chunk_replica *replica_get_or_create(struct chunk_store *st, uint6
 	r->lease_epoch = lease_epoch;
 	r->state = state;
 	r->meta_dirty = true;
+	r->trk = state == ZBS_RSTATE_NORMAL;	/* from gen 0 */
 	if (state == ZBS_RSTATE_RECOVERING) {
 		r->dirty = calloc(1, DIRTY_BYTES);
 		if (!r->dirty) {
@@ -1041,6 +1054,43 @@ static bool dirty_test(const struct chunk_replica *r, uint64_t s)
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
+/*
+ * A write with gen g accepted on [off, off+len): remember it per block for
+ * agile recovery (ZBS_BF_SINCE). Caller holds r->lock.
+ */
+static void track_write(struct chunk_replica *r, uint64_t g, uint64_t off, uint64_t len)
+{
+	uint64_t d = g - r->trk_since + 1;
+	uint32_t v = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+
+	if (!r->trk || !len)
+		return;
+	if (!r->wgen && !(r->wgen = calloc(ZBS_BLOCKS_PER_EXTENT, sizeof(*r->wgen)))) {
+		r->trk = false;		/* a full recovery will do */
+		return;
+	}
+	for (uint64_t b = off / ZBS_BLOCK_SIZE; b <= (off + len - 1) / ZBS_BLOCK_SIZE; b++)
+		r->wgen[b] = v;
+}
+
+/* The blocks written with a gen >= since (ZBS_BF_SINCE); ZBS_ST_OK or
+ * ZBS_ST_UNTRACKED. Caller holds r->lock. */
+static int tracked_since(const struct chunk_replica *r, uint64_t since, uint8_t *map)
+{
+	uint64_t d;
+
+	if (!r->trk || since < r->trk_since || r->state != ZBS_RSTATE_NORMAL)
+		return ZBS_ST_UNTRACKED;
+	memset(map, 0, BITMAP_BYTES);
+	if (!r->wgen)
+		return ZBS_ST_OK;
+	d = since - r->trk_since + 1;
+	for (unsigned b = 0; b < ZBS_BLOCKS_PER_EXTENT; b++)
+		if (r->wgen[b] && r->wgen[b] >= d)
+			map[b / 8] |= (uint8_t)(1U << (b % 8));
+	return ZBS_ST_OK;
+}
+
 /* Fencing: READ with lease_epoch 0 is unfenced. */
 static bool fenced(const struct chunk_replica *r, const struct zbs_req *req)
 {
@@ -1091,6 +1141,7 @@ int chunk_store_io_begin(struct chunk_store *st, const struct zbs_req *req,
 		} else {
 			io->gen = r->next_gen++;
 			io->counted = true;
+			track_write(r, io->gen, req->offset, req->length);
 		}
 	} else if (r->dirty) {	/* recovering: foreground write, no gen check */
 		dirty_mark(r, req->offset, req->length);
@@ -1277,6 +1328,29 @@ static int replica_zero_range(struct chunk_replica *r, uint64_t off, uint32_t le
 	return rc == -EINVAL ? -EIO : rc;	/* -EINVAL would mean a short write */
 }
 
+/*
+ * A full recovery starts from an empty replica: what an existing one holds
+ * (an older copy, maybe with writes the source never took) must not stay in
+ * blocks the copy does not cover. Caller holds r->lock.
+ */
+static int replica_reset(struct chunk_store *st, struct chunk_replica *r)
+{
+	int rc = replica_zero_range(r, 0, ZBS_EXTENT_SIZE);
+
+	if (rc < 0) {
+		log_err("replica %" PRIu64 ": cannot empty it for a recovery: %s", r->pid,
+			strerror(-rc));
+		return rc;
+	}
+	if (!r->thick && !r->unlisted)
+		atomic_fetch_sub(&st->used_blocks, r->alloc_blocks);
+	memset(r->bitmap, 0, BITMAP_BYTES);
+	r->alloc_blocks = 0;
+	r->meta_dirty = true;
+	atomic_fetch_or(&r->data_dirty, DIRTY_DATA | DIRTY_LAYOUT);
+	return 0;
+}
+
 /* WRITE_ZEROES: the rules and gen accounting of a WRITE, without data. */
 static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 			 const struct zbs_req *req, struct zbs_reply *rep)
@@ -1369,8 +1443,10 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 		goto out;
 	case ZBS_OP_SYNC:
 	case ZBS_OP_RECOVER_BEGIN:
-		if (req->opcode == ZBS_OP_SYNC && !(req->flags & ZBS_SF_CREATE)) {
-			/* lost or never created: never a fresh gen 0 here */
+		if ((req->opcode == ZBS_OP_SYNC && !(req->flags & ZBS_SF_CREATE)) ||
+		    (req->flags & ZBS_RF_AGILE)) {
+			/* lost or never created: never a fresh gen 0 here; an
+			 * agile recovery needs the replica it catches up */
 			r = table_lookup(st, req->pid);
 			if (!r)
 				rc = ZBS_ST_NOENT;
@@ -1423,6 +1499,13 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 		if (req->opcode == ZBS_OP_RECOVER_BEGIN) {
 			if (r->state == ZBS_RSTATE_ERROR) {
 				rc = ZBS_ST_IO;
+			} else if ((req->flags & ZBS_RF_AGILE) &&
+				   (r->gen != req->gen || r->next_gen != r->gen)) {
+				/* not the replica the agile recovery was planned on */
+				rc = ZBS_ST_GEN;
+			} else if (!(req->flags & ZBS_RF_AGILE) && r->alloc_blocks &&
+				   replica_reset(st, r) < 0) {
+				rc = ZBS_ST_IO;
 			} else {
 				if (!r->dirty)
 					r->dirty = malloc(DIRTY_BYTES);
@@ -1433,6 +1516,7 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 					if (r->state != ZBS_RSTATE_RECOVERING)
 						r->meta_dirty = true;
 					r->state = ZBS_RSTATE_RECOVERING;
+					r->trk = false;	/* changes outside gen order */
 				}
 			}
 		}
@@ -1450,6 +1534,10 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 			r->gen = r->next_gen = req->gen;
 			r->ndone = 0;
 			r->state = ZBS_RSTATE_NORMAL;
+			r->trk_since = req->gen;
+			r->trk = true;
+			if (r->wgen)
+				memset(r->wgen, 0, ZBS_BLOCKS_PER_EXTENT * sizeof(*r->wgen));
 			free(r->dirty);
 			r->dirty = NULL;
 			r->meta_dirty = true;
@@ -1460,9 +1548,12 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 		break;
 	case ZBS_OP_GET_BLOCK_MAP:
 		pthread_mutex_lock(&r->lock);
-		memcpy(out, r->bitmap, BITMAP_BYTES);
+		if (req->flags & ZBS_BF_SINCE)
+			rc = tracked_since(r, req->gen, out);
+		else
+			memcpy(out, r->bitmap, BITMAP_BYTES);
 		pthread_mutex_unlock(&r->lock);
-		rep->length = BITMAP_BYTES;
+		rep->length = rc ? 0 : BITMAP_BYTES;
 		break;
 	case ZBS_OP_GET_INFO:
 	default:
@@ -1764,6 +1855,8 @@ static int load_replicas(struct chunk_store *st, unsigned *nbroken, bool *keep_o
 		}
 		r->lease_epoch = rec.lease_epoch;
 		r->gen = r->next_gen = rec.gen;
+		r->trk_since = rec.gen;
+		r->trk = rec.state == ZBS_RSTATE_NORMAL;
 		r->state = rec.state;
 		memcpy(r->bitmap, rec.bitmap, BITMAP_BYTES);
 		r->alloc_blocks = popcount_map(r->bitmap);

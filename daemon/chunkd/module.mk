@@ -85,7 +85,7 @@ test_recover_DEPS := zbschunkrecover zbschunkagent zbschunksession zbsrpc zbspro
 test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
 
 # Recovery end to end: zbs-metad's scheduler and the owner chunk's executor.
-NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh
+NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh daemon/chunkd/test/agile-e2e.sh
 # Chunk removal end to end: the drain's migrates run by the chunks.
 NATIVE_TESTS += daemon/chunkd/test/remove-e2e.sh
 

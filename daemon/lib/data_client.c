@@ -361,6 +361,17 @@ int zbs_dc_block_map(struct zbs_dc *dc, uint64_t pid, uint64_t epoch,
 	return call_fill(dc, &op, rep);
 }
 
+int zbs_dc_block_map_since(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t since,
+			   uint8_t map[ZBS_WIRE_BLOCK_MAP_BYTES], struct zbs_reply *rep)
+{
+	struct zbs_dc_op op = {
+		.req = { .opcode = ZBS_OP_GET_BLOCK_MAP, .flags = ZBS_BF_SINCE, .pid = pid,
+			 .epoch = epoch, .gen = since },
+		.buf = map,
+	};
+	return call_fill(dc, &op, rep);
+}
+
 int zbs_dc_simple(struct zbs_dc *dc, uint16_t opcode, uint64_t pid, uint64_t epoch,
 		  uint64_t lease_epoch, uint64_t gen, struct zbs_reply *rep)
 {

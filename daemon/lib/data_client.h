@@ -67,6 +67,10 @@ int zbs_dc_sync(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t lease_
 		uint32_t flags, struct zbs_reply *rep);
 int zbs_dc_block_map(struct zbs_dc *dc, uint64_t pid, uint64_t epoch,
 		     uint8_t map[ZBS_WIRE_BLOCK_MAP_BYTES], struct zbs_reply *rep);
+/* the blocks written with gen >= since (ZBS_BF_SINCE; ZBS_ST_UNTRACKED when
+ * the chunk did not track that far back) */
+int zbs_dc_block_map_since(struct zbs_dc *dc, uint64_t pid, uint64_t epoch, uint64_t since,
+			   uint8_t map[ZBS_WIRE_BLOCK_MAP_BYTES], struct zbs_reply *rep);
 /* FLUSH, GET_INFO, DELETE, RECOVER_BEGIN, RECOVER_END (gen = new gen). */
 int zbs_dc_simple(struct zbs_dc *dc, uint16_t opcode, uint64_t pid, uint64_t epoch,
 		  uint64_t lease_epoch, uint64_t gen, struct zbs_reply *rep);

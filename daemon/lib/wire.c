@@ -118,10 +118,11 @@ int zbs_wire_check_req(const struct zbs_req *r)
 	case ZBS_OP_SYNC:
 		return check_noio(r, ZBS_SF_THICK | ZBS_SF_CREATE);
 	case ZBS_OP_RECOVER_BEGIN:
-		return check_noio(r, ZBS_SF_THICK);
+		return check_noio(r, ZBS_SF_THICK | ZBS_RF_AGILE);
+	case ZBS_OP_GET_BLOCK_MAP:
+		return check_noio(r, ZBS_BF_SINCE);
 	case ZBS_OP_FLUSH:
 	case ZBS_OP_GET_INFO:
-	case ZBS_OP_GET_BLOCK_MAP:
 	case ZBS_OP_RECOVER_END:
 		return check_noio(r, 0);
 	default:
@@ -172,6 +173,7 @@ const char *zbs_wire_status_str(uint32_t status)
 		[ZBS_ST_NOSPC] = "no space",
 		[ZBS_ST_RECOVERING] = "replica recovering",
 		[ZBS_ST_BUSY] = "busy",
+		[ZBS_ST_UNTRACKED] = "writes since that gen not tracked",
 	};
 	if (status < sizeof(names) / sizeof(names[0]) && names[status])
 		return names[status];

@@ -59,6 +59,9 @@ struct meta_config {
 	 * handed to the recovery scheduler at most rebalance_moves_per_hour */
 	uint32_t rebalance_interval_ms;		/* 1 h */
 	uint32_t rebalance_moves_per_hour;	/* 600 */
+	/* a full recovery waits this long for a dropped replica's chunk to
+	 * come back (agile.h); 0 = not at all (metad: 60000) */
+	uint32_t agile_wait_ms;
 };
 
 struct meta_core {

@@ -142,7 +142,8 @@ static void fill_recover(struct meta *m, struct recover_out *o, const struct met
 	o->rc.is_migrate = c->rc.is_migrate;
 	o->rc.thick = c->thick;
 	o->rc.meta_gen = p->meta_gen;
-	o->rc.agile = false;	/* not tracked by meta yet: a full copy */
+	o->rc.agile = c->agile;
+	o->rc.since_gen = c->since_gen;
 }
 
 static void fill_recover_info(struct meta *m, Zbs__RecoverCmdInfo *o,
@@ -159,7 +160,7 @@ static void fill_recover_info(struct meta *m, Zbs__RecoverCmdInfo *o,
 	o->replace_cid = c->rc.replace;
 	o->owner_cid = c->rc.owner;
 	o->is_migrate = c->rc.is_migrate;
-	o->agile = false;
+	o->agile = c->agile;
 	o->delivered = c->acked;
 	o->bytes_copied = c->bytes_copied;
 	o->bytes_total = c->bytes_total;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agile.h"
 #include "lease.h"
 #include "log.h"
 #include "owner.h"
@@ -126,6 +127,7 @@ int meta_remove_replica(struct meta *m, uint64_t pid, uint64_t epoch, uint64_t l
 	log_info("[REMOVE REPLICA] pid %llu cid %u gen %llu -> loc 0x%x", (unsigned long long)pid,
 		 cid, (unsigned long long)gen, p->location);
 	meta_sched_chunk_failed(m, cid);	/* not the dst of its recover */
+	meta_agile_dropped(m, pid, epoch, cid, gen);
 	meta_sched_wait_pid(m, pid, 0);		/* recovered at once (SPEC 5.2) */
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net.h"
 #include "balance.h"
+#include "agile.h"
 #include "scheduler.h"
 #include "server.h"
 #include "util.h"
@@ -35,6 +36,9 @@ static void usage(FILE *f)
 		"      --recover-failed-hold-ms N  a chunk with a replica reported failed is no\n"
 		"                             recover dst for N ms or until its next session\n"
 		"                             (default: the session lease)\n"
+		"      --recover-agile-wait-ms N  a pextent whose replica was dropped waits up to N ms\n"
+		"                             for that chunk to come back and be caught up (agile\n"
+		"                             recovery) before a full copy elsewhere (default 60000)\n"
 		"                             (the recover settings are defaults: those set with\n"
 		"                             zbsctl recover set are stored and win)\n"
 		"      --rebalance-interval-ms N  plan rebalance moves every N ms (default 3600000;\n"
@@ -47,7 +51,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	enum { O_PORTFILE = 256, O_LEASE, O_GRACE, O_IDLE, O_RSLOTS, O_RCONC, O_RBPS, O_RTIMEOUT,
-	       O_RSCAN, O_RBINT, O_RBRATE, O_RHOLD };
+	       O_RSCAN, O_RBINT, O_RBRATE, O_RHOLD, O_RAGILE };
 	static const struct option lo[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
 		{ "recover-timeout-ms", required_argument, NULL, O_RTIMEOUT },
 		{ "recover-scan-interval-ms", required_argument, NULL, O_RSCAN },
 		{ "recover-failed-hold-ms", required_argument, NULL, O_RHOLD },
+		{ "recover-agile-wait-ms", required_argument, NULL, O_RAGILE },
 		{ "rebalance-interval-ms", required_argument, NULL, O_RBINT },
 		{ "rebalance-moves-per-hour", required_argument, NULL, O_RBRATE },
 		{ "log-level", required_argument, NULL, 'v' },
@@ -73,6 +78,7 @@ int main(int argc, char **argv)
 		.idle_release_ms = 3600000,
 		.rebalance_interval_ms = META_REBALANCE_INTERVAL_MS,
 		.rebalance_moves_per_hour = META_REBALANCE_MOVES_PER_HOUR,
+		.agile_wait_ms = META_AGILE_WAIT_MS_DEFAULT,
 	};
 	const char *data = "/var/lib/zbs/meta", *listen = "0.0.0.0:10100", *portfile = NULL;
 	struct meta_sched_config rcfg = meta_sched_defaults;
@@ -120,6 +126,14 @@ int main(int argc, char **argv)
 				rcfg.failed_hold_ms = v;
 			else
 				rcfg.scan_interval_ms = v;
+			break;
+		case O_RAGILE:
+			if (zbs_parse_u64(optarg, 0, 1ULL << 31, &v)) {
+				fprintf(stderr, "zbs-metad: --%s %s: want milliseconds, 0..2^31\n",
+					lo[idx].name, optarg);
+				return 2;
+			}
+			cfg.agile_wait_ms = v;
 			break;
 		case O_RBINT:
 		case O_RBRATE:

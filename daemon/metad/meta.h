@@ -9,8 +9,8 @@
  *   pextent, volume                indices and its invariants
  *   meta                           the tables together, init and load
  *   placement, recovery            policy: pure functions over plain structs
- *   owner, provision, scheduler,   operations over the tables
- *   balance, chunk_admin,
+ *   owner, provision, agile,       operations over the tables
+ *   scheduler, balance, chunk_admin,
  *   lease, report, keepalive
  *   handlers, server, main         RPC
  */
@@ -34,6 +34,8 @@ struct meta {
 	struct meta_pexts pexts;
 	struct meta_volumes vols;
 	struct meta_sched *sched;	/* the recovery scheduler, NULL = none */
+	struct meta_agile_pid *agile;	/* agile.h: replicas dropped, by pid
+					 * (only with a scheduler: freed by it) */
 	struct meta_balance *balance;	/* rebalance's moves for it, NULL = none */
 };
 

@@ -2,7 +2,7 @@
 # placement, the operations, handlers, server) form libzbsmeta so unit tests
 # link them without main.
 LIBS += zbsmeta
-zbsmeta_SRCS := $(addprefix daemon/metad/,store.c core.c chunk.c topo.c session.c \
+zbsmeta_SRCS := $(addprefix daemon/metad/,store.c core.c chunk.c topo.c session.c agile.c \
 	pextent.c volume.c meta.c placement.c recovery.c rebalance.c owner.c provision.c scheduler.c \
 	balance.c lease.c chunk_admin.c \
 	report.c keepalive.c handlers.c server.c)

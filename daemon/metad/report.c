@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Data reports and the pextent scan (see report.h). */
+#include "agile.h"
 #include "log.h"
 #include "owner.h"
 #include "report.h"
+#include "scheduler.h"
 
 static uint32_t alive_with(const struct meta_pext *p, int slot)
 {
@@ -61,8 +63,27 @@ void meta_data_report(struct meta *m, struct meta_session *s, const struct meta_
 		if (r->epoch != p->epoch)
 			continue;
 		slot = loc_slot_of(p->location, s->cid);
-		if (slot < 0)
-			continue;	/* not in location: recovery decides later */
+		if (slot < 0) {
+			/* not in location: garbage, or a dropped replica back */
+			switch (meta_agile_seen(m, s->cid, r->pid, r->epoch, r->gen,
+						meta_sched_has_cmd(m, r->pid))) {
+			case META_AGILE_SEEN_GARBAGE: {
+				struct meta_cmd c = { .type = CMD_GC_DELETE, .pid = r->pid,
+						      .epoch = r->epoch };
+				meta_session_queue(s, &c);
+				log_info("[MARK GC PIDS] %llu:%llu on cid %u (outside its complete "
+					 "location)", (unsigned long long)r->pid,
+					 (unsigned long long)r->epoch, s->cid);
+				break;
+			}
+			case META_AGILE_SEEN_BACK:
+				meta_sched_wait_pid(m, r->pid, 0);
+				break;
+			case META_AGILE_SEEN_NOTHING:
+				break;
+			}
+			continue;
+		}
 		if (r->gen < p->meta_gen) {
 			log_debug("[IGNORE SMALL GEN] wrong gen: %llu expected gen: %llu pid %llu cid %u",
 				  (unsigned long long)r->gen, (unsigned long long)p->meta_gen,

@@ -9,6 +9,7 @@
 #include "owner.h"
 #include "provision.h"
 #include "rpc.h"
+#include "agile.h"
 #include "scheduler.h"
 
 const struct meta_sched_config meta_sched_defaults = {
@@ -250,6 +251,7 @@ static void release(struct meta *m, struct meta_sched_cmd *c, enum meta_recover_
 
 	meta_recover_release(&sc->slots, &c->rc, how, &u);
 	sync_rx(m, c->rc.dst);
+	meta_agile_ended(m, pid, c->rc.dst, how == META_RECOVER_DONE);
 	if (how == META_RECOVER_DONE) {
 		sc->done++;
 		/* a lease given for the cmd alone goes back, so whoever uses the
@@ -374,14 +376,26 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 	struct meta_recover_req req;
 	struct meta_recover_cmd rc;
 	struct meta_recover_err err;
+	struct meta_sched_cmd *c;
+	uint64_t since = 0;
 	uint32_t drain = 0;
+	bool agile = false;
 
 	if (!p || cmd_by_pid(sc, pid))
 		return DROP;
 	if (p->flags & PEXT_REVOKING)
 		return RETRY;	/* its owner gives it back first */
 	pext_view(m, v, pid, p, &rp);
-	if (meta_recover_plan(&rp, v->c, v->n, &sc->slots, &req, &err)) {
+	switch (meta_recover_is_dead(&rp) ? META_AGILE_NONE :
+		meta_agile_plan(m, &rp, v->c, v->n, &req, &since)) {
+	case META_AGILE_WAIT:
+		return RETRY;	/* a dropped replica's chunk may come back */
+	case META_AGILE_CMD:
+		agile = true;
+		break;
+	case META_AGILE_NONE:
+		if (!meta_recover_plan(&rp, v->c, v->n, &sc->slots, &req, &err))
+			break;
 		if (err.code != META_RECOVER_ENOTNEEDED || !(drain = removing_cid(m, p)))
 			return err.code == META_RECOVER_ENOTNEEDED ||
 			       err.code == META_RECOVER_EDEAD ? DROP : RETRY;
@@ -392,6 +406,7 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 				  meta_recover_error_name(err.code), err.msg);
 			return err.code == META_RECOVER_EDEAD ? DROP : RETRY;
 		}
+		break;
 	}
 	if (gc_pending(m, req.dst, pid, p->epoch))
 		return RETRY;	/* the last try's leftovers go first */
@@ -399,12 +414,22 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 			     &err)) {
 		log_debug("pid %llu waits: %s (%s)", (unsigned long long)pid,
 			  meta_recover_error_name(err.code), err.msg);
+		if (agile)	/* the next try is a full one */
+			meta_agile_ended(m, pid, req.dst, false);
 		return RETRY;
 	}
 	sync_rx(m, rc.dst);
 	if (drain)
 		log_info("Migrate for removing chunk %u: pid %llu", drain, (unsigned long long)pid);
-	return start(m, &rc, "add recover cmd") ? ISSUED : RETRY;
+	c = start(m, &rc, agile ? "add agile recover cmd" : "add recover cmd");
+	if (!c)
+		return RETRY;
+	c->agile = agile;
+	c->since_gen = since;
+	if (agile)
+		log_info("pid %llu: cmd %llu catches cid %u up from gen %llu", (unsigned long long)pid,
+			 (unsigned long long)c->id, rc.dst, (unsigned long long)since);
+	return ISSUED;
 }
 
 /* ---- the periodic work ---- */
@@ -679,10 +704,11 @@ int meta_sched_replace(struct meta *m, const struct meta_sched_replace *r, struc
 		p->gen_seen_s = meta_now_s(m);
 	}
 	meta_pext_store(&m->pexts, r->pid);
-	log_info("[REPLACE REPLICA] cmd %llu pid %llu src %u dst %u replace %u gen %llu -> loc %s",
-		 (unsigned long long)c->id, (unsigned long long)r->pid, c->rc.src, c->rc.dst,
-		 c->rc.replace, (unsigned long long)r->gen,
-		 loc_format(p->location, loc, sizeof(loc)));
+	log_info("[REPLACE REPLICA] cmd %llu pid %llu src %u dst %u replace %u gen %llu -> loc %s "
+		 "(%s, copied %llu)", (unsigned long long)c->id, (unsigned long long)r->pid,
+		 c->rc.src, c->rc.dst, c->rc.replace, (unsigned long long)r->gen,
+		 loc_format(p->location, loc, sizeof(loc)), c->agile ? "agile" : "full",
+		 (unsigned long long)r->bytes_copied);
 	if (r->bytes_copied > c->bytes_copied)
 		sc->rate_bytes += r->bytes_copied - c->bytes_copied;
 	/* the replaced replica is garbage now */
@@ -988,6 +1014,7 @@ void meta_sched_free(struct meta *m)
 		HASH_DEL(sc->waiting, w);
 		free(w);
 	}
+	meta_agile_free(m);
 	free(sc);
 	m->sched = NULL;
 }

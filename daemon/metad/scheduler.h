@@ -91,6 +91,8 @@ struct meta_sched_cmd {
 	uint64_t meta_gen;
 	uint32_t grant_access_s;	/* the lease's last access when granted */
 	bool thick;
+	bool agile;			/* dst catches up from since_gen (agile.h) */
+	uint64_t since_gen;
 	bool sent;			/* went out in a keepalive reply */
 	bool acked;			/* the owner acknowledged it (delivered) */
 	uint64_t bytes_copied, bytes_total;

@@ -93,13 +93,14 @@ static void print_cmds(const struct zbsctl_opts *o, Zbs__RecoverCmdInfo **cmds, 
 		zc_print_json(a);
 		return;
 	}
-	printf("%18s %10s %4s %4s %7s %5s %7s %9s %10s %10s %8s\n", "CMD", "PID", "SRC", "DST",
-	       "REPLACE", "OWNER", "MIGRATE", "DELIVERED", "COPIED", "TOTAL", "AGE_S");
+	printf("%18s %10s %4s %4s %7s %5s %7s %5s %9s %10s %10s %8s\n", "CMD", "PID", "SRC", "DST",
+	       "REPLACE", "OWNER", "MIGRATE", "MODE", "DELIVERED", "COPIED", "TOTAL", "AGE_S");
 	for (size_t i = 0; i < n; i++) {
 		const Zbs__RecoverCmdInfo *c = cmds[i];
-		printf("%18llu %10llu %4u %4u %7u %5u %7s %9s %10s %10s %8llu\n",
+		printf("%18llu %10llu %4u %4u %7u %5u %7s %5s %9s %10s %10s %8llu\n",
 		       (unsigned long long)c->cmd_id, (unsigned long long)c->pid, c->src_cid,
 		       c->dst_cid, c->replace_cid, c->owner_cid, c->is_migrate ? "yes" : "no",
+		       c->agile ? "agile" : "full",
 		       c->delivered ? "yes" : "no", zc_size(c->bytes_copied, b[0], 32),
 		       c->bytes_total ? zc_size(c->bytes_total, b[1], 32) : "-",
 		       (unsigned long long)c->age_ms / 1000);

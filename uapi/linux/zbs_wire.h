@@ -110,9 +110,21 @@
  *               the chunk's session; opcode 6 gets ZBS_ST_BADOP.
  * GET_BLOCK_MAP reply payload = ZBS_WIRE_BLOCK_MAP_BYTES bytes, bit i (byte
  *               i/8, bit i%8) set when 256 KiB block i was ever written.
+ *               With ZBS_BF_SINCE: set when block i took a WRITE or
+ *               WRITE_ZEROES with gen >= the request's gen (the writes a
+ *               replica at that gen misses: agile recovery). The chunk
+ *               tracks this in memory from the replica's gen when it was
+ *               loaded or last finished a recovery; a gen before that gets
+ *               ZBS_ST_UNTRACKED (recover it in full).
  * RECOVER_BEGIN make (or create) the replica a recovery destination: state
  *               ZBS_RSTATE_RECOVERING, records lease_epoch, clears its
- *               foreground-dirty map. From then on a WRITE to it is applied
+ *               foreground-dirty map. Without ZBS_RF_AGILE an existing
+ *               replica is emptied first (the copy starts from scratch:
+ *               an older copy's blocks never survive it). With ZBS_RF_AGILE
+ *               the replica must
+ *               exist at exactly the request's gen with no write in flight
+ *               (else ZBS_ST_NOENT / ZBS_ST_GEN) and keeps its data: only
+ *               the blocks written since that gen are copied. From then on a WRITE to it is applied
  *               without the gen check and marks its 512-byte sectors dirty
  *               (finer than the 4 KiB granule of ARCHITECTURE.md 4a, so
  *               a partial write never hides older data from the copy).
@@ -157,7 +169,10 @@ enum zbs_wire_op {
 #define ZBS_WF_FUA		(1U << 0)	/* WRITE, WRITE_ZEROES, RECOVER_WRITE */
 #define ZBS_SF_THICK		(1U << 1)	/* SYNC, RECOVER_BEGIN: preallocate at creation */
 #define ZBS_SF_CREATE		(1U << 2)	/* SYNC: create the replica if missing */
-#define ZBS_WF_ALL		(ZBS_WF_FUA | ZBS_SF_THICK | ZBS_SF_CREATE)
+#define ZBS_BF_SINCE		(1U << 3)	/* GET_BLOCK_MAP: blocks written since gen */
+#define ZBS_RF_AGILE		(1U << 4)	/* RECOVER_BEGIN: keep data, at gen */
+#define ZBS_WF_ALL		(ZBS_WF_FUA | ZBS_SF_THICK | ZBS_SF_CREATE | ZBS_BF_SINCE | \
+				 ZBS_RF_AGILE)
 
 /* Reply status. */
 enum zbs_wire_status {
@@ -173,7 +188,8 @@ enum zbs_wire_status {
 	ZBS_ST_NOSPC		= 9,	/* out of space */
 	ZBS_ST_RECOVERING	= 10,	/* replica state forbids this op */
 	ZBS_ST_BUSY		= 11,	/* server overloaded / too many connections */
-	ZBS_ST_MAX		= 11,
+	ZBS_ST_UNTRACKED	= 12,	/* GET_BLOCK_MAP since a gen it did not track */
+	ZBS_ST_MAX		= 12,
 };
 
 /* Replica state, reported in zbs_wire_reply.state. */
@@ -193,7 +209,9 @@ struct zbs_wire_req {
 	__le64	pid;
 	__le64	epoch;
 	__le64	lease_epoch;
-	__le64	gen;		/* WRITE(_ZEROES): expected gen; RECOVER_END: new gen */
+	__le64	gen;		/* WRITE(_ZEROES): expected gen; RECOVER_END: new gen;
+				 * GET_BLOCK_MAP (ZBS_BF_SINCE), RECOVER_BEGIN
+				 * (ZBS_RF_AGILE): the dst replica's gen */
 	__le64	offset;		/* byte offset inside the 256 MiB extent */
 };
 

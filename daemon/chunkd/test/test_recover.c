@@ -12,6 +12,9 @@
  * - a READ failure (src killed), a revoke of the pid and the kernel's
  *   failure report of dst abort the cmd: not ok, dst left recovering;
  * - nonsense cmds end not ok at once; ids are run once (meta's resends);
+ * - agile: only the blocks src took writes on since dst's gen are copied;
+ *   a dst at another gen, or a src that no longer tracks that far back,
+ *   fails the cmd;
  * - every cmd ends with exactly one callback.
  */
 #include <setjmp.h>
@@ -272,6 +275,139 @@ static void test_copy_without_agent(void **state)
 	assert_int_equal(rep.alloc_blocks, 3);
 }
 
+/* src's blocks written since gen `since`, and dst equal to src after */
+static void assert_dst_equals_src(struct fix *f)
+{
+	uint8_t *a = malloc(ZBS_BLOCK_SIZE), *b = malloc(ZBS_BLOCK_SIZE);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	for (unsigned blk = 0; blk < 10; blk++) {
+		uint64_t off = (uint64_t)blk * ZBS_BLOCK_SIZE;
+
+		assert_int_equal(zbs_dc_read(f->sdc, PID, EPOCH, 0, off, ZBS_BLOCK_SIZE, a, NULL), 0);
+		assert_int_equal(zbs_dc_read(f->ddc, PID, EPOCH, 0, off, ZBS_BLOCK_SIZE, b, NULL), 0);
+		assert_memory_equal(a, b, ZBS_BLOCK_SIZE);
+	}
+	free(a);
+	free(b);
+}
+
+/* one cmd run to its end without an agent; its result */
+static struct chunk_recover_result run_one(struct fix *f, struct chunk_session_recover *c)
+{
+	struct chunk_recover *r = start(f, false, 0);
+	unsigned n = f->ndone;
+
+	assert_int_equal(chunk_recover_submit(r, c), 0);
+	wait_done(f, n + 1);
+	chunk_recover_stop(r);
+	return f->res[n];
+}
+
+/*
+ * Agile recovery: dst was a full copy at gen 4, then src alone took writes
+ * on blocks 5 and 3 (gens 4, 5; dst was out of the location). The agile
+ * cmd from gen 4 copies those two blocks and nothing else, and dst ends
+ * equal to src at its gen. From a gen dst is not at it fails at
+ * RECOVER_BEGIN; after src restarted (its tracking is gone) it fails at
+ * GET_BLOCK_MAP: meta then recovers in full.
+ */
+static void test_agile(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_session_recover c = make_cmd(f, 20);
+	struct chunk_recover_result res;
+	uint8_t *buf = malloc(ZBS_BLOCK_SIZE);
+	struct zbs_reply rep;
+	char dir[300];
+
+	assert_non_null(buf);
+	res = run_one(f, &c);
+	assert_true(res.ok);
+	assert_int_equal(res.gen, 4);
+	/* src alone: a whole block 5 and a part of block 3 */
+	harness_fill(buf, ZBS_BLOCK_SIZE, 500);
+	assert_int_equal(zbs_dc_write(f->sdc, PID, EPOCH, LEASE_EPOCH, 4, 5ULL * ZBS_BLOCK_SIZE,
+				      ZBS_BLOCK_SIZE, buf, 0, &rep), 0);
+	assert_int_equal(zbs_dc_write(f->sdc, PID, EPOCH, LEASE_EPOCH, 5,
+				      3ULL * ZBS_BLOCK_SIZE + 100 * 512, 8192, buf, 0, &rep), 0);
+
+	/* the chunk answers what was written since a gen */
+	{
+		uint8_t map[ZBS_WIRE_BLOCK_MAP_BYTES];
+
+		assert_int_equal(zbs_dc_block_map_since(f->sdc, PID, EPOCH, 4, map, &rep), 0);
+		assert_int_equal(map[0], (1U << 3) | (1U << 5));
+		assert_int_equal(zbs_dc_block_map_since(f->sdc, PID, EPOCH, 5, map, &rep), 0);
+		assert_int_equal(map[0], 1U << 3);
+		assert_int_equal(zbs_dc_block_map_since(f->sdc, PID, EPOCH, 6, map, &rep), 0);
+		assert_int_equal(map[0], 0);
+		assert_int_equal(zbs_dc_block_map_since(f->sdc, PID, EPOCH, 0, map, &rep), 0);
+		assert_int_equal(map[0], (1U << 0) | (1U << 3) | (1U << 5) | (1U << 7));
+		/* dst finished a recovery at gen 4: tracked from there only */
+		assert_int_equal(zbs_dc_block_map_since(f->ddc, PID, EPOCH, 3, map, &rep),
+				 ZBS_ST_UNTRACKED);
+		assert_int_equal(zbs_dc_block_map_since(f->ddc, PID, EPOCH, 4, map, &rep), 0);
+	}
+
+	/* not the gen dst is at: refused before anything is copied */
+	c = make_cmd(f, 21);
+	c.agile = true;
+	c.since_gen = 3;
+	res = run_one(f, &c);
+	assert_false(res.ok);
+	print_message("# %s\n", res.error);
+	assert_non_null(strstr(res.error, "gen mismatch"));
+	assert_int_equal(res.bytes_copied, 0);
+
+	c = make_cmd(f, 22);
+	c.agile = true;
+	c.since_gen = 4;
+	res = run_one(f, &c);
+	assert_true(res.ok);
+	assert_int_equal(res.gen, 6);
+	assert_int_equal(res.bytes_copied, 2 * ZBS_BLOCK_SIZE);
+	assert_int_equal(zbs_dc_simple(f->ddc, ZBS_OP_GET_INFO, PID, EPOCH, 0, 0, &rep), 0);
+	assert_int_equal(rep.state, ZBS_RSTATE_NORMAL);
+	assert_int_equal(rep.gen, 6);
+	assert_dst_equals_src(f);
+
+	/* src restarts: what it took before is not tracked any more */
+	assert_int_equal(zbs_dc_write(f->sdc, PID, EPOCH, LEASE_EPOCH, 6, 0, 4096, buf, 0, &rep),
+			 0);
+	zbs_dc_close(f->sdc);
+	f->sdc = NULL;
+	chunkd_kill9(&f->src);
+	snprintf(dir, sizeof(dir), "%s/src", f->tmp);
+	assert_int_equal(chunkd_start(&f->src, dir, NULL), 0);
+	assert_int_equal(zbs_dc_connect("127.0.0.1", f->src.port, &f->sdc), 0);
+	c = make_cmd(f, 23);
+	c.agile = true;
+	c.since_gen = 6;
+	res = run_one(f, &c);
+	assert_false(res.ok);
+	print_message("# %s\n", res.error);
+	assert_non_null(strstr(res.error, "not tracked"));
+	/* dst holds a block src never had: a full copy must not keep it */
+	assert_int_equal(zbs_dc_write(f->ddc, PID, EPOCH, LEASE_EPOCH, 0, 9ULL * ZBS_BLOCK_SIZE,
+				      4096, buf, 0, &rep), 0);
+	/* a full one still does it */
+	c = make_cmd(f, 24);
+	res = run_one(f, &c);
+	assert_true(res.ok);
+	assert_int_equal(res.gen, 7);
+	assert_dst_equals_src(f);
+	assert_int_equal(zbs_dc_simple(f->sdc, ZBS_OP_GET_INFO, PID, EPOCH, 0, 0, &rep), 0);
+	{
+		uint32_t src_blocks = rep.alloc_blocks;
+
+		assert_int_equal(zbs_dc_simple(f->ddc, ZBS_OP_GET_INFO, PID, EPOCH, 0, 0, &rep), 0);
+		assert_int_equal(rep.alloc_blocks, src_blocks);
+	}
+	free(buf);
+}
+
 static void test_read_failure(void **state)
 {
 	struct fix *f = *state;
@@ -415,6 +551,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_without_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_aborts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_report_aborts, setup, teardown),

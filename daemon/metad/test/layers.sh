@@ -10,7 +10,7 @@ trap 'rm -rf "$T"' EXIT
 
 # bottom to top; a module is NAME.c with NAME.h
 LAYERS="store core chunk topo session pextent volume meta placement recovery rebalance
-	owner provision scheduler balance chunk_admin lease report keepalive handlers server main"
+	owner provision agile scheduler balance chunk_admin lease report keepalive handlers server main"
 declare -A rank
 i=0
 for l in $LAYERS; do rank[$l]=$i; i=$((i + 1)); done

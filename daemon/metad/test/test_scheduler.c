@@ -14,12 +14,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "agile.h"
 #include "balance.h"
 #include "chunk_admin.h"
 #include "keepalive.h"
 #include "lease.h"
 #include "meta.h"
 #include "provision.h"
+#include "report.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -639,6 +641,149 @@ static void test_recover_racks(void **state)
 	assert_int_equal(the_cmd(f)->rc.dst, dead == 4 ? 5 : 4);
 }
 
+/* chunk cid reports holding pid at gen (a full report) */
+static void report(struct fix *f, int cid, uint64_t pid, uint64_t gen)
+{
+	const struct meta_pext *p = meta_pext(&f->m.pexts, pid);
+	struct meta_replica_report r = { .pid = pid, .epoch = p->epoch, .gen = gen };
+	struct meta_report rep = { .seq = ++sess(f, cid)->report_seq + 100, .reps = &r, .n = 1 };
+
+	meta_data_report(&f->m, sess(f, cid), &rep);
+}
+
+/*
+ * Agile recovery (agile.h): a replica dropped by RemoveReplica at gen 10
+ * keeps its pid from a full recovery for the wait; back at gen 7 it gets
+ * an agile add (dst = its chunk, since_gen 7), which puts it back in the
+ * location. Back above the drop gen, or after an agile cmd failed, or once
+ * the wait ran out, the recovery is a full one elsewhere; and a returning
+ * replica whose pid is whole again is GC'd.
+ */
+static void test_agile(void **state)
+{
+	struct fix *f = *state;
+	struct meta_sched_cmd *c;
+	struct meta_sched_replace r;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid, sid;
+	uint32_t a, b;
+
+	f->m.core.cfg.agile_wait_ms = 30000;
+	p = one_extent(f, &v, &a, &b);
+	sid = f->sid[a];
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
+			 0);
+	assert_int_equal(meta_agile_count(&f->m), 1);
+	run(f, 5000);
+	assert_int_equal(f->m.sched->ncmds, 0);		/* waits for b */
+	assert_true(waiting(f, pid));
+	/* b is back at gen 7: caught up from there */
+	report(f, b, pid, 7);
+	run(f, 200);
+	c = the_cmd(f);
+	assert_true(c->agile);
+	assert_int_equal(c->since_gen, 7);
+	assert_int_equal(c->rc.dst, b);
+	assert_int_equal(c->rc.src, a);
+	assert_int_equal(c->rc.replace, 0);
+	/* the agile cmd fails (src no longer tracked that far back): full next */
+	replace_req(f, c, &r);
+	r.ok = false;
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	run(f, META_SCHED_BACKOFF_MS + 500);
+	c = the_cmd(f);
+	assert_false(c->agile);
+	replace_req(f, c, &r);
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	assert_int_equal(loc_count(p->location), 2);
+	assert_int_equal(meta_agile_count(&f->m), 0);		/* whole: forgotten */
+}
+
+static void test_agile_done_and_gc(void **state)
+{
+	struct fix *f = *state;
+	struct meta_sched_cmd *c;
+	struct meta_sched_replace r;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid, sid;
+	uint32_t a, b, other;
+
+	f->m.core.cfg.agile_wait_ms = 30000;
+	p = one_extent(f, &v, &a, &b);
+	sid = f->sid[a];
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
+			 0);
+	report(f, b, pid, 10);		/* at the drop gen: fits */
+	run(f, 200);
+	c = the_cmd(f);
+	assert_true(c->agile);
+	assert_int_equal(c->since_gen, 10);
+	replace_req(f, c, &r);
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	assert_true(loc_contains(p->location, b));
+	assert_true(loc_contains(p->alive_location, b));
+	assert_int_equal(meta_agile_count(&f->m), 0);
+
+	/* dropped again, back above the drop gen: it took writes the others
+	 * did not, so it is not caught up but recovered in full elsewhere */
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 20, sid, &e),
+			 0);
+	report(f, b, pid, 21);
+	run(f, 200);
+	c = the_cmd(f);
+	assert_false(c->agile);
+	replace_req(f, c, &r);
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	assert_int_equal(loc_count(p->location), 2);
+	/* a copy outside the whole location is garbage; none while a cmd of
+	 * the pid runs (it may be that cmd's dst) */
+	for (other = 1; loc_contains(p->location, other); other++)
+		;
+	assert_int_equal(meta_sched_migrate(&f->m, pid, a, other, loc_get(p->location, 1) == a ?
+					    loc_get(p->location, 0) : loc_get(p->location, 1),
+					    &c, &e), 0);
+	report(f, other, pid, 21);
+	assert_false(gc_queued(f, other, pid));
+	replace_req(f, c, &r);
+	r.ok = false;
+	assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+	f->ngc = 0;
+	meta_session_cmds_sent(sess(f, other));
+	assert_false(gc_queued(f, other, pid));
+	report(f, other, pid, 21);
+	assert_true(gc_queued(f, other, pid));
+}
+
+/* nobody comes back: the full recovery starts once the wait ran out */
+static void test_agile_wait_ends(void **state)
+{
+	struct fix *f = *state;
+	struct meta_sched_cmd *c;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid, sid;
+	uint32_t a, b;
+
+	f->m.core.cfg.agile_wait_ms = 3000;
+	p = one_extent(f, &v, &a, &b);
+	sid = f->sid[a];
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
+			 0);
+	run(f, 2500);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	run(f, 1500);
+	c = the_cmd(f);
+	assert_false(c->agile);
+}
+
 /* a migrate (replace alive) that succeeds: the replaced replica is GC'd */
 static void test_replace_gc(void **state)
 {
@@ -1054,6 +1199,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_refused_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_new_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agile_done_and_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agile_wait_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topo_race, setup, teardown),
