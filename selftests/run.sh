@@ -23,7 +23,10 @@ for t in "$@"; do
 	echo "# selftests: zbs: $t"
 	klines=$(dmesg | wc -l)
 	out=$(mktemp)
-	timeout -k 5 "${ZBS_SELFTEST_TIMEOUT:-300}" bash "./$t" > "$out" 2>&1
+	# a test may need more than the default: a line "# selftest-timeout: N"
+	to=$(sed -n 's/^# selftest-timeout: \([0-9]*\)$/\1/p' "./$t" | head -1)
+	[ -n "$to" ] && [ "$to" -gt "${ZBS_SELFTEST_TIMEOUT:-300}" ] || to=${ZBS_SELFTEST_TIMEOUT:-300}
+	timeout -k 5 "$to" bash "./$t" > "$out" 2>&1
 	rc=$?
 	cat "$out"
 	# leave a clean slate for the next test
