@@ -356,15 +356,27 @@ static struct meta_sched_cmd *start(struct meta *m, const struct meta_recover_cm
 
 enum { ISSUED, DROP, RETRY };
 
-/* the first chunk of p's location being removed, 0 = none */
-static uint32_t removing_cid(struct meta *m, const struct meta_pext *p)
+/*
+ * The chunk of p's location its replica should move off, 0 = none: the
+ * first being removed, else the first failslow one (SPEC 4.7 rule 2: the
+ * product marks its extents abnormal so they are recovered; here they are
+ * migrated, a copy first, so redundancy never drops). *slow tells which.
+ */
+static uint32_t drain_cid(struct meta *m, const struct meta_pext *p, bool *slow)
 {
+	uint32_t failslow = 0;
+
 	for (int i = 0; i < loc_count(p->location); i++) {
 		const struct meta_chunk *k = meta_chunk(&m->chunks, loc_get(p->location, i));
-		if (k && (k->admin & CHUNK_ADMIN_REMOVING))
+		if (k && (k->admin & CHUNK_ADMIN_REMOVING)) {
+			*slow = false;
 			return k->cid;
+		}
+		if (k && k->failslow && !failslow)
+			failslow = k->cid;
 	}
-	return 0;
+	*slow = failslow != 0;
+	return failslow;
 }
 
 /* try a cmd for pid */
@@ -379,7 +391,7 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 	struct meta_sched_cmd *c;
 	uint64_t since = 0;
 	uint32_t drain = 0;
-	bool agile = false;
+	bool agile = false, slow = false;
 
 	if (!p || cmd_by_pid(sc, pid))
 		return DROP;
@@ -396,15 +408,17 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 	case META_AGILE_NONE:
 		if (!meta_recover_plan(&rp, v->c, v->n, &sc->slots, &req, &err))
 			break;
-		if (err.code != META_RECOVER_ENOTNEEDED || !(drain = removing_cid(m, p)))
+		if (err.code != META_RECOVER_ENOTNEEDED || !(drain = drain_cid(m, p, &slow)))
 			return err.code == META_RECOVER_ENOTNEEDED ||
 			       err.code == META_RECOVER_EDEAD ? DROP : RETRY;
-		/* whole, with a replica on a chunk being removed: migrate it off */
+		/* whole, with a replica on a chunk being removed or failslow:
+		 * migrate it off. A failslow one that cannot move now waits for
+		 * the next scan, not a retry every second */
 		if (meta_recover_plan_drain(&rp, v->c, v->n, &sc->slots, drain, &req, &err)) {
 			log_debug("pid %llu waits to leave chunk %u: %s (%s)",
 				  (unsigned long long)pid, drain,
 				  meta_recover_error_name(err.code), err.msg);
-			return err.code == META_RECOVER_EDEAD ? DROP : RETRY;
+			return err.code == META_RECOVER_EDEAD || slow ? DROP : RETRY;
 		}
 		break;
 	}
@@ -416,11 +430,12 @@ static int issue(struct meta *m, const struct view *v, uint64_t pid)
 			  meta_recover_error_name(err.code), err.msg);
 		if (agile)	/* the next try is a full one */
 			meta_agile_ended(m, pid, req.dst, false);
-		return RETRY;
+		return slow ? DROP : RETRY;
 	}
 	sync_rx(m, rc.dst);
 	if (drain)
-		log_info("Migrate for removing chunk %u: pid %llu", drain, (unsigned long long)pid);
+		log_info("Migrate for %s chunk %u: pid %llu", slow ? "failslow" : "removing", drain,
+			 (unsigned long long)pid);
 	c = start(m, &rc, agile ? "add agile recover cmd" : "add recover cmd");
 	if (!c)
 		return RETRY;
@@ -454,6 +469,7 @@ static void scan_slice(struct meta *m, const struct view *v, uint64_t now)
 	for (uint32_t n = 0; n < META_SCHED_SLICE; n++, pid++) {
 		struct meta_recover_pext rp;
 		const struct meta_pext *p;
+		bool slow;
 
 		pid = meta_pext_next(&m->pexts, pid);
 		if (!pid) {
@@ -471,7 +487,7 @@ static void scan_slice(struct meta *m, const struct view *v, uint64_t now)
 		if (meta_recover_needed(&rp, v->c, v->n)) {
 			sc->counting.need_recover++;
 			meta_sched_wait_pid(m, pid, 0);
-		} else if (removing_cid(m, p)) {
+		} else if (drain_cid(m, p, &slow)) {
 			meta_sched_wait_pid(m, pid, 0);	/* to migrate off it */
 		}
 	}

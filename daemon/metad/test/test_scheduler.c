@@ -559,6 +559,61 @@ static void test_remove_drain(void **state)
 	assert_int_equal(e.status, ZBS_RPC_ENOENT);
 }
 
+/* a failslow chunk (SPEC 4.7 rule 2): its replicas migrate off, a copy
+ * first; where no chunk can take them they stay, not retried every tick */
+static void test_failslow_drain(void **state)
+{
+	struct fix *f = *state;
+	struct meta_sched_replace r;
+	struct meta_volume *v;
+	struct merr e;
+	uint32_t x, rounds = 0;
+
+	add_chunks(f, 4, CAPS_REC);
+	v = mkvol(f, 4);
+	run(f, 200);
+	x = loc_get(meta_pext(&f->m.pexts, v->vtable[0])->location, 0);
+	meta_chunk(&f->m.chunks, x)->failslow = true;
+	meta_sched_scan_now(&f->m);
+	while (meta_chunk_pids(meta_chunk(&f->m.chunks, x))) {
+		struct meta_sched_cmd *c, *next;
+
+		assert_true(++rounds < 20);
+		run(f, META_SCHED_RETRY_MS + 100);
+		assert_true(f->m.sched->ncmds >= 1);
+		for (c = TAILQ_FIRST(&f->m.sched->cmds); c; c = next) {
+			next = TAILQ_NEXT(c, link);
+			assert_int_equal(c->rc.replace, x);
+			assert_true(c->rc.is_migrate);
+			assert_int_not_equal(c->rc.dst, x);
+			assert_int_not_equal(c->rc.src, x);	/* another replica reads */
+			replace_req(f, c, &r);
+			assert_int_equal(meta_sched_replace(&f->m, &r, &e), 0);
+			assert_redundancy(f, v, 2);
+		}
+	}
+	for (uint32_t i = 0; i < v->nvext; i++)
+		assert_false(loc_contains(meta_pext(&f->m.pexts, v->vtable[i])->location, x));
+}
+
+static void test_failslow_nowhere(void **state)
+{
+	struct fix *f = *state;
+	struct meta_volume *v;
+	uint32_t x;
+
+	add_chunks(f, 2, CAPS_REC);
+	v = mkvol(f, 1);
+	run(f, 200);
+	x = loc_get(meta_pext(&f->m.pexts, v->vtable[0])->location, 0);
+	meta_chunk(&f->m.chunks, x)->failslow = true;
+	meta_sched_scan_now(&f->m);
+	run(f, 500);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_false(waiting(f, v->vtable[0]));		/* until the next scan */
+	assert_true(loc_contains(meta_pext(&f->m.pexts, v->vtable[0])->location, x));
+}
+
 /* a removal that cannot complete is refused; a cancel stops it */
 static void test_remove_refused_cancel(void **state)
 {
@@ -1196,6 +1251,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failslow_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failslow_nowhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_refused_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_new_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_gc, setup, teardown),
