@@ -52,6 +52,7 @@ static void fill_chunk(const struct meta *m, Zbs__Chunk *o, Zbs__SpaceInfo *si,
 	o->maintenance_until_ns = meta_chunk_in_maintenance(c, m->core.wall_ns) ?
 				  c->maint_until_ns : 0;
 	o->removing = c->admin & CHUNK_ADMIN_REMOVING;
+	o->failslow = c->failslow;
 }
 
 static void fill_volume(struct meta *m, Zbs__Volume *o, const struct meta_volume *v)

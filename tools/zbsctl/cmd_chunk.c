@@ -28,6 +28,7 @@ static struct json_object *chunk_json(const Zbs__Chunk *c)
 	json_object_object_add(j, "maintenance_until_ns",
 			       json_object_new_uint64(c->maintenance_until_ns));
 	json_object_object_add(j, "removing", json_object_new_boolean(c->removing));
+	json_object_object_add(j, "failslow", json_object_new_boolean(c->failslow));
 	if (c->removing)
 		json_object_object_add(j, "pids_left", json_object_new_uint64(
 			c->space ? (uint64_t)c->space->thick_pids + c->space->thin_pids : 0));
@@ -49,7 +50,8 @@ static uint64_t pids_on(const Zbs__Chunk *c)
 	return c->space ? (uint64_t)c->space->thick_pids + c->space->thin_pids : 0;
 }
 
-/* "removing (12 pids left)", "maintenance until 2026-12-01 01:45:00 UTC", "-" */
+/* "removing (12 pids left)", "maintenance until 2026-12-01 01:45:00 UTC",
+ * "failslow (its replicas move off)", "-" */
 static const char *chunk_mode(const Zbs__Chunk *c, char *buf, size_t len)
 {
 	time_t t = (time_t)(c->maintenance_until_ns / 1000000000ULL);
@@ -66,7 +68,7 @@ static const char *chunk_mode(const Zbs__Chunk *c, char *buf, size_t len)
 		return buf;
 	}
 	if (!c->maintenance_until_ns)
-		return "-";
+		return c->failslow ? "failslow (its replicas move off)" : "-";
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "maintenance until %Y-%m-%d %H:%M:%S UTC", &tm);
 	return buf;

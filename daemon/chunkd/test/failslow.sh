@@ -33,7 +33,7 @@ reads() {
 load() { zc --json cluster load; }
 failslow_of() { load | jq_ "[c['failslow'] for c in d['chunks'] if c['cid']==$1][0]"; }
 
-echo "1..5"
+echo "1..6"
 "$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" \
 	--session-lease-ms 1500 2>>"$T/metad.log" &
 META_PID=$!
@@ -76,6 +76,11 @@ check "a new volume's 16 pextents (2 replicas) avoid cid $SLOW" \
 		all(len([b for b in p['location'].to_bytes(4,'little') if b])==2 and
 		    $SLOW not in p['location'].to_bytes(4,'little') for p in d['pextents'])" \
 		< "$T/v")" = True
+
+DIAG="$(zc chunk list 2>&1)"
+check "chunk list shows cid $SLOW failslow (its MODE, and --json)" \
+	test "$(zc --json chunk list | jq_ "[c['failslow'] for c in d if c['cid']==$SLOW][0]")" = True -a \
+	-n "$(zc chunk list | grep -E "^ *$SLOW .*failslow")"
 
 DIAG="$(grep -i failslow "$T/metad.log")"
 check "meta logged the change" grep -q "FAILSLOW.*chunk $SLOW" "$T/metad.log"
