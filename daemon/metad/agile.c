@@ -182,7 +182,9 @@ enum meta_agile_plan meta_agile_plan(struct meta *m, const struct meta_recover_p
 		if (r->dead || loc_contains(rp->location, r->cid))
 			continue;
 		if (!r->seen) {
-			if (now < r->drop_ms + m->core.cfg.agile_wait_ms)
+			/* a chunk in maintenance is expected back: its replicas
+			 * wait for it as long as the maintenance lasts */
+			if (now < r->drop_ms + m->core.cfg.agile_wait_ms || (k && k->maintenance))
 				wait = true;
 			continue;
 		}

@@ -27,7 +27,9 @@
  *    recovery of the pid waits for it up to wait_ms after the drop (the
  *    metad option --recover-agile-wait-ms, default 60 s; 0 = never wait;
  *    meta_config.agile_wait_ms):
- *    the Ceph "down, not yet out" interval. A chunk that came back without
+ *    the Ceph "down, not yet out" interval; while that chunk is in
+ *    maintenance (SPEC 5.10: restarted for an upgrade) as long as the
+ *    maintenance lasts. A chunk that came back without
  *    the replica, or with a gen that does not fit, ends the wait at once;
  *  - a dropped replica whose pid has its full redundancy again is garbage:
  *    when its chunk reports it and no cmd of the pid runs, it is GC'd.

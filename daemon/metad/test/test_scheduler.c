@@ -459,6 +459,37 @@ static void test_maintenance(void **state)
 	assert_true(meta_sched_has_cmd(&f->m, pid));
 }
 
+/* a replica of a chunk in maintenance dropped by a failed write waits for
+ * the chunk as long as the maintenance lasts, whatever the agile wait */
+static void test_maintenance_dropped_waits(void **state)
+{
+	struct fix *f = *state;
+	struct meta_maint_result res;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid, sid;
+	uint32_t a, b;
+
+	f->m.core.cfg.agile_wait_ms = 0;
+	p = one_extent(f, &v, &a, &b);
+	assert_int_equal(meta_chunk_maintenance(&f->m, b, true, 5000, &res, &e), 0);
+	sid = f->sid[a];
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
+			 0);
+	f->dead[b] = true;	/* restarted for an upgrade, say */
+	run(f, 3000);
+	assert_null(sess(f, b));
+	assert_int_equal(f->m.sched->ncmds, 0);		/* waits for b */
+	assert_true(waiting(f, pid));
+	/* maintenance over, b not back: a full recovery elsewhere */
+	run(f, 2500);
+	assert_true(f->m.sched->ncmds >= 1);
+	assert_false(the_cmd(f)->agile);
+	assert_int_not_equal(the_cmd(f)->rc.dst, b);
+}
+
 /* maintenance off: the recovery it held back starts at once */
 static void test_maintenance_off(void **state)
 {
@@ -1249,6 +1280,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover_racks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_dst_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maintenance_dropped_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failslow_drain, setup, teardown),
