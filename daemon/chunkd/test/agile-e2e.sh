@@ -11,47 +11,11 @@
 # 10 MiB written nor 256 MiB). After it the replica is back in the location
 # with the survivor's bytes and gen, and the third chunk never held the pid.
 # Prints TAP.
-set -u
-BIN=${ZBS_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/san}
-T=$(mktemp -d /tmp/zbs-agile-e2e.XXXXXX)
-LEASE_MS=1500
-META_PID= PORT=
-declare -A CPID
+E2E_NAME=agile-e2e
+. "$(dirname "$0")/lib-e2e.sh"
 
-cleanup() {
-	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
-	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/../../../tools/tap.sh"
-zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
-UA=11111111-1111-4111-8111-111111111111
-agent() { "$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait "$@" 2>>"$T/agent.log"; }
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<< " $2" | head -1; }
-pext() { zc --json lease show "$1"; }
-loc() { pext "$1" | jq_ '",".join(str(b) for b in d["location"].to_bytes(4,"little") if b)'; }
-chunk_of_cid() {
-	local u i
-	u=$(zc --json chunk list | jq_ "[c['uuid'] for c in d if c['cid']==$1][0]")
-	for i in 1 2 3; do [ "$(cat "$T/c$i/chunk-id")" = "$u" ] && echo $i; done
-}
-addr_of_cid() { zc --json chunk list | jq_ "[c['data_ip']+':'+str(c['data_port']) for c in d if c['cid']==$1][0]"; }
-start_chunk() {
-	"$BIN/zbs-chunkd" -d "$T/c$1" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" --no-kernel-agent \
-		2>>"$T/chunk$1.log" &
-	CPID[$1]=$!
-}
-
-"$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" \
-	--session-lease-ms $LEASE_MS --recover-scan-interval-ms 1000 \
-	--recover-agile-wait-ms 60000 2>>"$T/metad.log" &
-META_PID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! metad"; exit 1; }
-PORT=$(cat "$T/port")
-for i in 1 2 3; do start_chunk $i; done
-healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
+e2e_meta --recover-scan-interval-ms 1000 --recover-agile-wait-ms 60000
+for i in 1 2 3; do e2e_chunk $i; done
 
 echo "1..6"
 DIAG="$(zc chunk list 2>&1)"
@@ -77,7 +41,7 @@ vi=$(chunk_of_cid "$vcid")
 sa=$(addr_of_cid "$scid")
 # the victim dies; the owner reports its failure at gen 40 (the kernel's
 # REPLICA_FAILED), then leaves
-kill -9 "${CPID[$vi]}"; wait "${CPID[$vi]}" 2>/dev/null; unset "CPID[$vi]"
+e2e_chunk_kill "$vi"
 fo=$(agent map v 0 w exist "$PID0" "$EP" failed "$PID0" "$EP" "$vcid" 40)
 LE=$(field lease_epoch "$(grep '^map' <<< "$fo")")	# the survivor's writes: this lease
 DIAG="$m wrote=$wrote / $fo / location $(loc "$PID0")"
@@ -101,7 +65,7 @@ DIAG="sw=$sw $(zc recover list 2>&1 | head -5)"
 check "5 writes on the survivor alone; after 5 s no cmd copies the pid elsewhere" \
 	test "$sw" = 5 -a "$(zc --json recover list | jq_ 'len(d)')" = 0
 
-start_chunk "$vi"
+e2e_chunk "$vi"
 back() { [ "$(loc "$PID0")" = "$scid,$vcid" ]; }
 DIAG="location $(loc "$PID0"); $(grep -h 'RECOVER\|REPLACE' "$T"/metad.log "$T"/chunk*.log | tail -5)"
 check "cid $vcid restarted: pid $PID0 back on it (location $scid,$vcid)" wait_for 60 back

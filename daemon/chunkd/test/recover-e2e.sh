@@ -7,45 +7,11 @@
 # pid gets a new replica on the third chunk, whose bytes and gen equal the
 # survivor's, and meta's location holds the survivor and the new one.
 # Prints TAP.
-set -u
-BIN=${ZBS_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/san}
-T=$(mktemp -d /tmp/zbs-recover-e2e.XXXXXX)
-LEASE_MS=1500
-META_PID= PORT=
-declare -A CPID
+E2E_NAME=recover-e2e
+. "$(dirname "$0")/lib-e2e.sh"
 
-cleanup() {
-	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
-	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/../../../tools/tap.sh"
-zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
-UA=11111111-1111-4111-8111-111111111111
-agent() { "$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait "$@" 2>>"$T/agent.log"; }
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<< " $2" | head -1; }
-pext() { zc --json lease show "$1"; }
-loc() { pext "$1" | jq_ '",".join(str(b) for b in d["location"].to_bytes(4,"little") if b)'; }
-chunk_of_cid() {
-	local u i
-	u=$(zc --json chunk list | jq_ "[c['uuid'] for c in d if c['cid']==$1][0]")
-	for i in 1 2 3; do [ "$(cat "$T/c$i/chunk-id")" = "$u" ] && echo $i; done
-}
-addr_of_cid() { zc --json chunk list | jq_ "[c['data_ip']+':'+str(c['data_port']) for c in d if c['cid']==$1][0]"; }
-
-"$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" \
-	--session-lease-ms $LEASE_MS --recover-scan-interval-ms 1000 2>>"$T/metad.log" &
-META_PID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! metad"; exit 1; }
-PORT=$(cat "$T/port")
-for i in 1 2 3; do
-	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" --no-kernel-agent \
-		2>>"$T/chunk$i.log" &
-	CPID[$i]=$!
-done
-healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
+e2e_meta --recover-scan-interval-ms 1000
+for i in 1 2 3; do e2e_chunk $i; done
 
 echo "1..4"
 DIAG="$(zc chunk list 2>&1)"
@@ -76,7 +42,7 @@ check "pid $PID0 written on its 2 replicas ($REPS) at gens 0..3" \
 victim=${REPS#*,}; vcid=${victim%%@*}
 scid=${REPS%%,*}; scid=${scid%%@*}
 vi=$(chunk_of_cid "$vcid")
-kill -9 "${CPID[$vi]}"; wait "${CPID[$vi]}" 2>/dev/null; unset "CPID[$vi]"
+e2e_chunk_kill "$vi"
 for c in 1 2 3; do
 	ncid=$(zc --json chunk list | jq_ "[c['cid'] for c in d][$((c - 1))]")
 	[ "$ncid" != "$vcid" ] && [ "$ncid" != "$scid" ] && break

@@ -5,44 +5,11 @@
 # first replica migrates it off (a copy on another chunk, then the replica
 # dropped: never below 2 replicas), `chunk list` shows the progress; once
 # drained and its chunkd stopped, the chunk is forgotten. Prints TAP.
-set -u
-BIN=${ZBS_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/san}
-T=$(mktemp -d /tmp/zbs-remove-e2e.XXXXXX)
-LEASE_MS=1500
-META_PID= PORT=
-declare -A CPID
+E2E_NAME=remove-e2e
+. "$(dirname "$0")/lib-e2e.sh"
 
-cleanup() {
-	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
-	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/../../../tools/tap.sh"
-zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
-UA=11111111-1111-4111-8111-111111111111
-agent() { "$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait "$@" 2>>"$T/agent.log"; }
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<< " $2" | head -1; }
-loc() { zc --json lease show "$1" | jq_ '",".join(str(b) for b in d["location"].to_bytes(4,"little") if b)'; }
-chunk_of_cid() {
-	local u i
-	u=$(zc --json chunk list | jq_ "[c['uuid'] for c in d if c['cid']==$1][0]")
-	for i in 1 2 3 4; do [ "$(cat "$T/c$i/chunk-id")" = "$u" ] && echo $i; done
-}
-addr_of_cid() { zc --json chunk list | jq_ "[c['data_ip']+':'+str(c['data_port']) for c in d if c['cid']==$1][0]"; }
-
-"$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" \
-	--session-lease-ms $LEASE_MS --recover-scan-interval-ms 1000 2>>"$T/metad.log" &
-META_PID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! metad"; exit 1; }
-PORT=$(cat "$T/port")
-for i in 1 2 3 4; do
-	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --meta "127.0.0.1:$PORT" --no-kernel-agent \
-		2>>"$T/chunk$i.log" &
-	CPID[$i]=$!
-done
-healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
+e2e_meta --recover-scan-interval-ms 1000
+for i in 1 2 3 4; do e2e_chunk $i; done
 
 echo "1..6"
 DIAG="$(zc chunk list 2>&1)"
