@@ -5,22 +5,8 @@
 # on a fast chunk (zbs-probe); the slow one tells meta in its keepalive:
 # `zbsctl cluster load --json` shows it failslow with no valid space, the
 # fast ones not, and a new volume's pextents avoid it. Prints TAP.
-set -u
-BIN=${ZBS_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/san}
-T=$(mktemp -d /tmp/zbs-failslow.XXXXXX)
-META_PID= PORT=
-declare -A CPID
-
-cleanup() {
-	for c in "${!CPID[@]}"; do kill -9 "${CPID[$c]}" 2>/dev/null; done
-	[ -n "$META_PID" ] && kill -9 "$META_PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/../../../tools/tap.sh"
-zc() { "$BIN/zbsctl" --meta "127.0.0.1:$PORT" "$@"; }
-healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
+E2E_NAME=failslow
+. "$(dirname "$0")/lib-e2e.sh"
 cid_of() { zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='$(cat "$T/c$1/chunk-id")'][0]"; }
 # N client reads (of a pid the chunk does not hold: answered "no such
 # replica", after the injected wait) on chunk i
@@ -34,18 +20,11 @@ load() { zc --json cluster load; }
 failslow_of() { load | jq_ "[c['failslow'] for c in d['chunks'] if c['cid']==$1][0]"; }
 
 echo "1..6"
-"$BIN/zbs-metad" -d "$T/meta" -l 127.0.0.1:0 --port-file "$T/port" \
-	--session-lease-ms 1500 2>>"$T/metad.log" &
-META_PID=$!
-wait_for 10 test -s "$T/port" || { echo "Bail out! metad"; exit 1; }
-PORT=$(cat "$T/port")
+e2e_meta
 for i in 1 2 3 4; do
 	extra=
 	[ $i = 4 ] && extra="--inject-io-delay-ms 300 --failslow-ms 100"
-	"$BIN/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:0 --port-file "$T/port$i" \
-		--meta "127.0.0.1:$PORT" --no-kernel-agent --no-recover --capacity 20G $extra \
-		2>>"$T/chunk$i.log" &
-	CPID[$i]=$!
+	e2e_chunk $i --port-file "$T/port$i" --no-recover --capacity 20G $extra
 done
 wait_for 20 healthy_is 4 || { echo "Bail out! chunks: $(zc chunk list 2>&1)"; exit 1; }
 SLOW=$(cid_of 4)
