@@ -77,3 +77,7 @@ test_recover_LIBS := -lprotobuf-c -luv -luuid -lpthread
 
 # Recovery end to end: zbs-metad's scheduler and the owner chunk's executor.
 NATIVE_TESTS += daemon/chunkd/test/recover-e2e.sh
+
+# The recovery pacing controller (recover_pace.[ch], pure): table tests.
+UNIT_TESTS += test_recover_pace
+test_recover_pace_SRCS := daemon/chunkd/test/test_recover_pace.c daemon/chunkd/recover_pace.c
