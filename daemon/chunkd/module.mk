@@ -53,7 +53,7 @@ zbschunkagent_SRCS := daemon/chunkd/chunk_agent.c
 # The recover cmd executor (chunk_recover.[ch]): a lib so its test runs it
 # against real chunk servers without meta.
 LIBS += zbschunkrecover
-zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c
+zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c daemon/chunkd/recover_pace.c
 
 # zbs-agent-cli: runs the agent core as the kernel would (native tests).
 BINS += zbs-agent-cli
