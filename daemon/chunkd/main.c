@@ -23,6 +23,7 @@
 #include "chunk_agent.h"
 #include "chunk_kchannel.h"
 #include "chunk_recover.h"
+#include "recover_blklat.h"
 #include "log.h"
 #include "chunk_session.h"
 #include "net.h"
@@ -42,6 +43,7 @@ struct chunkd_opts {
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
 	bool no_recover;		/* --no-recover */
+	bool no_recover_pace;		/* --no-recover-pace */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
 	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
@@ -76,6 +78,9 @@ static void usage(FILE *f)
 		"                           host does; one agent per host)\n"
 		"      --no-recover         run no recover cmds (CAP_RECOVER not announced: meta\n"
 		"                           makes no owner of this node's sessions for them)\n"
+		"      --no-recover-pace    the recovery copy keeps to meta's budget alone; by\n"
+		"                           default it also backs off while the latency of\n"
+		"                           this node's zbs devices rises (recover_pace.h)\n"
 		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
 		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
 		"                           failed at the owner's next sync. Replicas are never\n"
@@ -86,7 +91,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER };
+       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER, OPT_NO_PACE };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -100,6 +105,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
+		{ "no-recover-pace", no_argument, NULL, OPT_NO_PACE },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "drop-replica", required_argument, NULL, OPT_DROP },
@@ -142,6 +148,9 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			break;
 		case OPT_NO_RECOVER:
 			o->no_recover = true;
+			break;
+		case OPT_NO_PACE:
+			o->no_recover_pace = true;
 			break;
 		case OPT_MAX_CONNS: {
 			uint64_t v;
@@ -351,6 +360,7 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		.arg = k,
 	};
 	struct chunk_recover_config rcfg = { .meta_addr = o->meta };
+	static struct recover_blklat blklat;	/* the executor's latency source */
 	struct chunk_session *ms = NULL;
 	struct chunk_agent *agent = NULL;
 	struct chunk_recover *rec = NULL;
@@ -361,6 +371,10 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 	/* the executor drives the agent's recovering targets (its drains are
 	 * no-ops without the kernel channel) */
 	rcfg.agent = agent;
+	if (!o->no_kernel && !o->no_recover_pace) {
+		rcfg.latency_ns = recover_blklat_avg_ns;
+		rcfg.latency_arg = &blklat;
+	}
 	if (agent && !o->no_recover)
 		rec = chunk_recover_start(&rcfg, NULL);
 	if (agent && (rec || o->no_recover))

@@ -9,8 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "recover_blklat.h"
 #include "recover_pace.h"
 
 #define MIB (1ULL << 20)
@@ -256,6 +260,56 @@ static void test_ceiling_changes(void **state)
 	assert_int_equal(p.rate, 0);
 }
 
+static void put_stat(const char *dir, const char *dev, unsigned rd, unsigned rms, unsigned wr,
+		     unsigned wms)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, dev);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s/stat", dir, dev);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%8u 0 %8u %8u %8u 0 %8u %8u 0 0 0 0 0 0 0 0 0\n", rd, rd * 8, rms, wr, wr * 8,
+		wms);
+	fclose(f);
+}
+
+/* The stand-in source: this node's zbs<N> devices' (ms summed) / (ios)
+ * between two calls; other devices ignored; 0 without IO or at first. */
+static void test_blklat(void **state)
+{
+	char dir[] = "/tmp/zbs-blklat.XXXXXX";
+	struct recover_blklat b = { .sys_block = dir };
+	char cmd[64];
+
+	assert_non_null(mkdtemp(dir));
+	put_stat(dir, "zbs0", 100, 50, 100, 150);
+	put_stat(dir, "zbs12", 0, 0, 10, 10);
+	put_stat(dir, "loop0", 1000, 99999, 0, 0);
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);		/* primes */
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);		/* no IO */
+	/* 300 ios more taking 600 ms: 2 ms each */
+	put_stat(dir, "zbs0", 200, 150, 250, 550);
+	put_stat(dir, "zbs12", 0, 0, 60, 110);
+	put_stat(dir, "loop0", 9000, 1, 0, 0);
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 2 * MS);
+	/* 4 ios, 1 ms in all: 250 us */
+	put_stat(dir, "zbs0", 204, 151, 250, 550);
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 250 * US);
+	/* zbs12 goes away: the sums drop, start again */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/zbs12", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);
+	put_stat(dir, "zbs0", 214, 181, 250, 550);
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 3 * MS);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	b.primed = false;
+	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);		/* no dir */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_idle_is_baseline),
 		cmocka_unit_test(test_latency_calls),
 		cmocka_unit_test(test_ceiling_changes),
+		cmocka_unit_test(test_blklat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
