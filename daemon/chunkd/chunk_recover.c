@@ -49,6 +49,7 @@ struct chunk_recover {
 	_Atomic uint64_t bps;
 	uint64_t tb_next_ns;		/* when the next byte may go */
 	struct recover_pace pace;	/* bps backed off on client latency */
+	uint64_t pace_cuts_logged;
 };
 
 /* ---- the cmd -------------------------------------------------------------- */
@@ -116,6 +117,13 @@ static bool throttle(struct chunk_recover *r, const struct job *j, uint64_t byte
 	pthread_mutex_lock(&r->tb_lock);
 	recover_pace_set_ceiling(&r->pace, atomic_load(&r->bps));
 	bps = recover_pace_tick(&r->pace, now, bytes);
+	if (r->pace.cuts != r->pace_cuts_logged) {
+		r->pace_cuts_logged = r->pace.cuts;
+		log_info("recover pace: copy rate cut to %llu KiB/s (client latency %llu us, "
+			 "baseline %llu us)", (unsigned long long)bps >> 10,
+			 (unsigned long long)r->pace.last_lat_ns / 1000,
+			 (unsigned long long)r->pace.baseline_ns / 1000);
+	}
 	if (!bps) {
 		pthread_mutex_unlock(&r->tb_lock);
 		return true;
