@@ -14,7 +14,7 @@
 # more under a static budget, zbsctl recover set --bps $ZBS_BENCH_BUDGET),
 # and with the pace (the copy backs off on the devices' latency, the
 # default), and with the pace once more with the kernel's map_retry_ms at
-# 200 ms. ZBS_BENCH_ROUNDS (2) interleaved without/with runs of each job
+# 200 ms. ZBS_BENCH_ROUNDS (3) interleaved without/with runs of each job
 # on each cluster. Prints "RESULT key value" lines.
 . "$(dirname "$0")/../../selftests/lib.sh"
 B=$ZBS_TOP/build
@@ -23,7 +23,7 @@ M=127.0.0.1:10160
 RT=${ZBS_BENCH_RUNTIME:-10}
 IOPS=${ZBS_BENCH_IOPS:-100}
 BUDGET=${ZBS_BENCH_BUDGET:-8M}
-ROUNDS=${ZBS_BENCH_ROUNDS:-2}
+ROUNDS=${ZBS_BENCH_ROUNDS:-3}
 declare -A CPID
 META_PID= DEV= MIG= M=
 cluster_down() {

@@ -14,7 +14,7 @@
 #   ZBS_BENCH_EXTENTS (8), ZBS_BENCH_EXTENT_MIB (64), ZBS_BENCH_LEASE_MS (3000),
 #   ZBS_BENCH_DIR (build/bench-recovery) for the native part;
 #   ZBS_BENCH_RUNTIME (10 s per fio job), ZBS_BENCH_IOPS (100),
-#   ZBS_BENCH_BUDGET (8M), ZBS_BENCH_ROUNDS (2) for the VM; ZBS_BENCH_NO_VM=1 skips the VM.
+#   ZBS_BENCH_BUDGET (8M), ZBS_BENCH_ROUNDS (3) for the VM; ZBS_BENCH_NO_VM=1 skips the VM.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp -d /tmp/zbs-bench-recovery.XXXXXX)
@@ -34,7 +34,7 @@ if [ -z "${ZBS_BENCH_NO_VM:-}" ]; then
 		--env ZBS_BENCH_RUNTIME="${ZBS_BENCH_RUNTIME:-10}" \
 		--env ZBS_BENCH_IOPS="${ZBS_BENCH_IOPS:-100}" \
 		--env ZBS_BENCH_BUDGET="${ZBS_BENCH_BUDGET:-8M}" \
-		--env ZBS_BENCH_ROUNDS="${ZBS_BENCH_ROUNDS:-2}" -- \
+		--env ZBS_BENCH_ROUNDS="${ZBS_BENCH_ROUNDS:-3}" -- \
 		bash "$top/tools/bench/bench-recovery-guest.sh" | tee "$out/vm"
 	[ "${PIPESTATUS[0]}" = 0 ] || st=1
 fi
@@ -50,7 +50,7 @@ def num(k):	# the median of the runs
     if k not in r:
         return None
     v = sorted(float(x) for x in r[k])
-    return v[(len(v) - 1) // 2]
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
 def one(k, d="?"):
     return r[k][-1] if k in r else d
 rows = []
