@@ -374,6 +374,7 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 	if (!o->no_kernel && !o->no_recover_pace) {
 		rcfg.latency_ns = recover_blklat_avg_ns;
 		rcfg.latency_arg = &blklat;
+		recover_blklat_avg_ns(&blklat, 0);	/* primed: the first window starts now */
 	}
 	if (agent && !o->no_recover)
 		rec = chunk_recover_start(&rcfg, NULL);

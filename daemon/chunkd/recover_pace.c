@@ -83,7 +83,9 @@ static void decide(struct recover_pace *p, uint64_t now, uint64_t lat)
 	p->last_ns = now;
 	p->bytes = 0;
 	p->last_lat_ns = lat;
-	if (p->rate && p->rate <= f)	/* at the floor: recovery hardly matters */
+	if (!p->baseline_ns)		/* none yet (the source had no window) */
+		baseline_sample(p, lat, 3);
+	else if (p->rate && p->rate <= f)	/* at the floor: recovery hardly matters */
 		baseline_sample(p, lat, 4);
 	if (congested(p, lat)) {
 		uint64_t base = p->rate ? p->rate : seen;

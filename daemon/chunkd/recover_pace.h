@@ -20,7 +20,8 @@
  *   - the baseline is the client latency without recovery: the first
  *     sample after recovery was idle for 2 intervals (the window still saw
  *     no copy), recover_pace_idle() samples, and any lower sample (it
- *     falls to the minimum at once). While the rate sits at the floor
+ *     falls to the minimum at once); with none of these yet (a source
+ *     that needs two calls for a window), the first sample. While the rate sits at the floor
  *     recovery is too small to matter, so the baseline follows the
  *     latency (EWMA 1/8): a lasting change of the client load is not
  *     taken for recovery's fault forever.

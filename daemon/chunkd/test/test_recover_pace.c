@@ -220,6 +220,24 @@ static void test_idle_is_baseline(void **state)
 	assert_int_equal(p.baseline_ns, 100 * US);
 }
 
+/* A source that has no window at its first call (0): the first sample of
+ * a decision is the baseline, a higher one later cuts. */
+static void test_first_sample_baseline(void **state)
+{
+	static const struct step s[] = {
+		{ 0, 0, 0, 64 },		/* no window yet */
+		{ IV, 2000, 0, 64 },		/* the baseline: fine */
+		{ IV, 2500, 0, 64 },		/* 1.25x */
+		{ IV, 3500, 0, 32 },		/* 1.75x: cut */
+	};
+	struct recover_pace p;
+
+	recover_pace_init(&p, NULL, fake_lat, NULL);
+	recover_pace_set_ceiling(&p, 64 * MIB);
+	run(&p, s, sizeof(s) / sizeof(s[0]));
+	assert_int_equal(p.baseline_ns, 2000 * US);
+}
+
 /* The callback is asked once per decision (and on an idle tick), not per
  * block. */
 static void test_latency_calls(void **state)
@@ -321,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_unlimited),
 		cmocka_unit_test(test_max_bps),
 		cmocka_unit_test(test_idle_is_baseline),
+		cmocka_unit_test(test_first_sample_baseline),
 		cmocka_unit_test(test_latency_calls),
 		cmocka_unit_test(test_ceiling_changes),
 		cmocka_unit_test(test_blklat),
