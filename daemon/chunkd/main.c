@@ -43,7 +43,7 @@ struct chunkd_opts {
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
 	bool no_recover;		/* --no-recover */
-	bool no_recover_pace;		/* --no-recover-pace */
+	bool recover_pace;		/* --recover-pace */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
 	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
@@ -78,9 +78,9 @@ static void usage(FILE *f)
 		"                           host does; one agent per host)\n"
 		"      --no-recover         run no recover cmds (CAP_RECOVER not announced: meta\n"
 		"                           makes no owner of this node's sessions for them)\n"
-		"      --no-recover-pace    the recovery copy keeps to meta's budget alone; by\n"
-		"                           default it also backs off while the latency of\n"
-		"                           this node's zbs devices rises (recover_pace.h)\n"
+		"      --recover-pace       the recovery copy also backs off while the latency\n"
+		"                           of this node's zbs devices rises (recover_pace.h);\n"
+		"                           by default it keeps to meta's budget alone\n"
 		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
 		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
 		"                           failed at the owner's next sync. Replicas are never\n"
@@ -91,7 +91,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER, OPT_NO_PACE };
+       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER, OPT_PACE };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -105,7 +105,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
-		{ "no-recover-pace", no_argument, NULL, OPT_NO_PACE },
+		{ "recover-pace", no_argument, NULL, OPT_PACE },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "drop-replica", required_argument, NULL, OPT_DROP },
@@ -149,8 +149,8 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		case OPT_NO_RECOVER:
 			o->no_recover = true;
 			break;
-		case OPT_NO_PACE:
-			o->no_recover_pace = true;
+		case OPT_PACE:
+			o->recover_pace = true;
 			break;
 		case OPT_MAX_CONNS: {
 			uint64_t v;
@@ -371,7 +371,7 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 	/* the executor drives the agent's recovering targets (its drains are
 	 * no-ops without the kernel channel) */
 	rcfg.agent = agent;
-	if (!o->no_kernel && !o->no_recover_pace) {
+	if (!o->no_kernel && o->recover_pace) {
 		rcfg.latency_ns = recover_blklat_avg_ns;
 		rcfg.latency_arg = &blklat;
 		recover_blklat_avg_ns(&blklat, 0);	/* primed: the first window starts now */
