@@ -52,7 +52,7 @@ GEN_HDRS :=
 NATIVE_TESTS :=
 
 .PHONY: all module userspace check test tests demo deps sparse clean bench \
-	bench-chunk bench-meta dkms-check selftests-build native-tests-list torture \
+	bench-chunk bench-meta bench-recovery dkms-check selftests-build native-tests-list torture \
 	check-debug debug-kernel
 all: module userspace selftests-build
 

@@ -24,6 +24,7 @@
 #include "chunk_iostat.h"
 #include "chunk_kchannel.h"
 #include "chunk_recover.h"
+#include "recover_blklat.h"
 #include "log.h"
 #include "chunk_session.h"
 #include "net.h"
@@ -43,6 +44,7 @@ struct chunkd_opts {
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
 	bool no_recover;		/* --no-recover */
+	bool recover_pace;		/* --recover-pace */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
 	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
@@ -87,6 +89,9 @@ static void usage(FILE *f)
 		"                           stays below N/2 ms. Default %u; 0: never\n"
 		"      --inject-io-delay-ms N  test only: every client IO (READ, WRITE,\n"
 		"                           WRITE_ZEROES) waits N ms first, a slow disk\n"
+		"      --recover-pace       the recovery copy also backs off while the latency\n"
+		"                           of this node's zbs devices rises (recover_pace.h);\n"
+		"                           by default it keeps to meta's budget alone\n"
 		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
 		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
 		"                           failed at the owner's next sync. Replicas are never\n"
@@ -98,7 +103,8 @@ static void usage(FILE *f)
 }
 
 enum { OPT_UUID = 256, OPT_PORT_FILE, OPT_META, OPT_ADVERTISE, OPT_WORKERS, OPT_NO_KERNEL,
-       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER, OPT_FAILSLOW, OPT_INJECT_DELAY };
+       OPT_CAPACITY, OPT_MAX_CONNS, OPT_DROP, OPT_NO_RECOVER, OPT_FAILSLOW, OPT_INJECT_DELAY,
+       OPT_PACE };
 
 static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 {
@@ -112,6 +118,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
+		{ "recover-pace", no_argument, NULL, OPT_PACE },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "drop-replica", required_argument, NULL, OPT_DROP },
@@ -157,6 +164,9 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			break;
 		case OPT_NO_RECOVER:
 			o->no_recover = true;
+			break;
+		case OPT_PACE:
+			o->recover_pace = true;
 			break;
 		case OPT_MAX_CONNS: {
 			uint64_t v;
@@ -414,6 +424,7 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		.arg = k,
 	};
 	struct chunk_recover_config rcfg = { .meta_addr = o->meta };
+	static struct recover_blklat blklat;	/* the executor's latency source */
 	struct chunk_session *ms = NULL;
 	struct chunk_agent *agent = NULL;
 	struct chunk_recover *rec = NULL;
@@ -424,6 +435,11 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 	/* the executor drives the agent's recovering targets (its drains are
 	 * no-ops without the kernel channel) */
 	rcfg.agent = agent;
+	if (!o->no_kernel && o->recover_pace) {
+		rcfg.latency_ns = recover_blklat_avg_ns;
+		rcfg.latency_arg = &blklat;
+		recover_blklat_avg_ns(&blklat, 0);	/* primed: the first window starts now */
+	}
 	if (agent && !o->no_recover)
 		rec = chunk_recover_start(&rcfg, NULL);
 	if (agent && (rec || o->no_recover))

@@ -62,7 +62,8 @@ zbschunkagent_SRCS := daemon/chunkd/chunk_agent.c
 # The recover cmd executor (chunk_recover.[ch]): a lib so its test runs it
 # against real chunk servers without meta.
 LIBS += zbschunkrecover
-zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c
+zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c daemon/chunkd/recover_pace.c \
+	daemon/chunkd/recover_blklat.c
 
 # zbs-agent-cli: runs the agent core as the kernel would (native tests).
 BINS += zbs-agent-cli
@@ -92,3 +93,8 @@ NATIVE_TESTS += daemon/chunkd/test/remove-e2e.sh
 # Failslow end to end: a chunk made slow (--inject-io-delay-ms) reports it,
 # meta shows it in cluster load and places new pextents elsewhere.
 NATIVE_TESTS += daemon/chunkd/test/failslow.sh
+
+# The recovery pacing controller (recover_pace.[ch], pure): table tests.
+UNIT_TESTS += test_recover_pace
+test_recover_pace_SRCS := daemon/chunkd/test/test_recover_pace.c daemon/chunkd/recover_pace.c \
+	daemon/chunkd/recover_blklat.c

@@ -21,3 +21,9 @@ bench-meta: $(O)/zbs-metad $(O)/bench-meta-client
 # bench: fio on /dev/zbs0 (1 and 3 replicas) vs nbd and brd, in one VM boot.
 bench:
 	tools/bench/bench-block.sh
+
+# make bench-recovery: recovery's copy rate vs a raw copy and the time to
+# full redundancy (native daemons), client fio p99 without and with
+# recovery (one VM boot); one table with the goals (bench-recovery.sh).
+bench-recovery:
+	tools/bench/bench-recovery.sh
