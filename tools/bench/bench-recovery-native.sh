@@ -114,7 +114,7 @@ zc migrate create "$PID_C" --src "$A" --dst "$B" --replace "$A" >/dev/null ||
 moved() { [ "$(loc "$PID_C")" = "$B" ]; }
 wait_for 300 moved || die "pid $PID_C not moved to $B: $(loc "$PID_C"); $(zc recover list 2>&1)"
 sl=$(grep -h "\[RECOVER\] .* pid $PID_C " "$D"/chunk*.log | tail -1)
-el=$(grep -h "\[RECOVER END\] .* pid $PID_C " "$D"/chunk*.log | tail -1)
+el=$(grep -hE "\[(NORMAL|AGILE) RECOVER END\] .* pid $PID_C " "$D"/chunk*.log | tail -1)
 [ -n "$sl" ] && [ -n "$el" ] || die "no [RECOVER]/[RECOVER END] lines for pid $PID_C"
 echo "RESULT recover_bytes $(sed 's/.* copied \([0-9]*\).*/\1/' <<< "$el")"
 echo "RESULT recover_ms $(( $(log_ms "$el") - $(log_ms "$sl") ))"
