@@ -10,14 +10,15 @@
 #    upgrade restarts it): its extents stay on 2 live replicas and nothing is
 #    copied elsewhere for 20 s (the writes drop its replicas from the
 #    locations; they wait for it, not for --recover-agile-wait-ms, 0 here);
-#    it restarts and its replicas are caught up (agile) and back: every
-#    extent on the same 3 chunks as before.
+#    it restarts, its replicas still wait while the maintenance is on; off,
+#    they are caught up (agile) and back: every extent on the same 3
+#    chunks as before.
 # The checker finds no lost, stale or torn block; the replicas end identical.
 # selftest-timeout: 900
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_recover.sh"
 
-ktap_plan 8
+ktap_plan 9
 ip link set lo up 2>/dev/null
 zbs_load && wait_path /dev/zbs-control || { ktap_fail "module loads"; ktap_finish; exit 1; }
 rc_metad --session-lease-ms 3000 --recover-scan-interval-ms 2000 --rebalance-interval-ms 0 \
@@ -38,6 +39,7 @@ agent_cid=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['data_port']==
 R=$(locs | sed -n 1p | cut -d: -f2 | tr ',' '\n' | grep -vx "$agent_cid" | head -1)
 ri=$(rc_index "$R")
 held=$(locs | grep -cE "[:,]$R(,|$)")
+zc recover set --bps 4M >/dev/null	# a drain long enough to sample
 zc chunk remove "$R" > "$T/remove.out" 2>&1
 ktap_info "$(cat "$T/remove.out")"
 min=3 samples=0
@@ -56,6 +58,7 @@ DIAG_L=$(locs | tr '\n' ' ')
 ktap_check "chunk $R removed under IO: its $held extents moved off ($DIAG_L)" drained
 ktap_check "no extent had fewer than 3 live replicas in $samples samples of the drain (least $min)" \
 	test "$min" -ge 3
+zc recover set --bps unlimited >/dev/null
 rc_chunk_kill "$ri"
 forgotten() { [ "$(zc --json chunk list | jq_ "len([c for c in d if c['cid']==$R])")" = 0 ]; }
 wait_for 60 forgotten
@@ -78,10 +81,13 @@ ktap_info "$(grep -E "REMOVE REPLICA.* cid $M2 " "$T/metad.log" | wc -l) replica
 ktap_check "20 s later nothing was copied elsewhere for the chunk in maintenance" \
 	test "$(full_cmds)" = "$cmds_before"
 rc_chunk "$mi"
+wait_for 60 rc_up 4
+sleep 5
+still() { [ "$(full_cmds)" = "$cmds_before" ]; }
+ktap_check "back while in maintenance: its replicas wait, nothing copied elsewhere" still
+zc chunk maintenance "$M2" off >/dev/null 2>&1
 back() { [ "$(locset)" = "$before" ] && all3; }
 wait_for 120 back
-zc chunk maintenance "$M2" off >/dev/null 2>&1
-sleep 5
 DIAG_L=$(locs | tr '\n' ' ')
 ktap_check "chunk $M2 back, maintenance off: the same 3 live replicas per extent ($DIAG_L)" back
 wait "$HC"; st=$?

@@ -188,7 +188,11 @@ enum meta_agile_plan meta_agile_plan(struct meta *m, const struct meta_recover_p
 				wait = true;
 			continue;
 		}
-		if (!k || !k->healthy || k->failslow || k->maintenance || k->removing)
+		if (k && k->healthy && k->maintenance) {
+			wait = true;	/* back, caught up once maintenance ends */
+			continue;
+		}
+		if (!k || !k->healthy || k->failslow || k->removing)
 			continue;
 		src = pick_src(rp, c, n);
 		if (!src)

@@ -490,6 +490,37 @@ static void test_maintenance_dropped_waits(void **state)
 	assert_int_not_equal(the_cmd(f)->rc.dst, b);
 }
 
+static void report(struct fix *f, int cid, uint64_t pid, uint64_t gen);
+
+/* the chunk in maintenance comes back: its dropped replica waits until
+ * the maintenance is off, then is caught up (agile), not copied elsewhere */
+static void test_maintenance_back_agile(void **state)
+{
+	struct fix *f = *state;
+	struct meta_maint_result res;
+	struct meta_volume *v;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid, sid;
+	uint32_t a, b;
+
+	f->m.core.cfg.agile_wait_ms = 0;
+	p = one_extent(f, &v, &a, &b);
+	assert_int_equal(meta_chunk_maintenance(&f->m, b, true, 60000, &res, &e), 0);
+	sid = f->sid[a];
+	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
+			 0);
+	report(f, b, pid, 9);		/* back (same session here), in maintenance */
+	run(f, 3000);
+	assert_int_equal(f->m.sched->ncmds, 0);
+	assert_int_equal(meta_chunk_maintenance(&f->m, b, false, 0, &res, &e), 0);
+	run(f, 1500);
+	assert_true(the_cmd(f)->agile);
+	assert_int_equal(the_cmd(f)->rc.dst, b);
+	assert_int_equal(the_cmd(f)->since_gen, 9);
+}
+
 /* maintenance off: the recovery it held back starts at once */
 static void test_maintenance_off(void **state)
 {
@@ -1281,6 +1312,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_dst_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance_dropped_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maintenance_back_agile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maintenance_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failslow_drain, setup, teardown),
