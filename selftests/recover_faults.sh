@@ -113,8 +113,8 @@ ktap_check "phase 2 checker: no lost, stale or torn write" hc_end 1
 ktap_check "the owner's executor voided and the cmds were reissued" \
 	grep -qE "RECOVER (REVOKED|FAILED|TIMEOUT)" "$T/metad.log"
 
-# ---- 3: two of three
-zc recover set --bps unlimited >/dev/null
+# ---- 3: two of three (the copies still throttled: the extent on one
+# replica stays so until its first copy lands, long enough to be seen)
 rc_chunk "$vi"; rc_chunk "$wi"
 wait_for 60 rc_up 5
 ktap_check "chunks $vi and $wi back: 5 chunkd up" rc_up 5
@@ -127,6 +127,7 @@ ktap_info "phase 3: killed chunks $xi and $yi (cids $X, $Y) at once"
 at_risk() { [ "$(zc --json recover status | jq_ "d['at_risk']")" -ge 1 ]; }
 # (at risk until the first copy lands: checked once, while waiting)
 ktap_check "an extent lives on one replica: recover status counts it at risk" wait_for 60 at_risk
+zc recover set --bps unlimited >/dev/null
 both_gone() { rc_whole 4 "$X" && ! locs | grep -qE "[:,]$Y(,|$)"; }
 wait_for 300 both_gone
 DIAG_L=$(locs | tr '\n' ' ')
