@@ -459,25 +459,42 @@ static void test_maintenance(void **state)
 	assert_true(meta_sched_has_cmd(&f->m, pid));
 }
 
+/*
+ * One extent on *a and *b (one_extent); b in maintenance for maint_ms when
+ * that is not 0; its owner on a drops b's replica at gen 10 (RemoveReplica,
+ * as after a failed write). Returns the pid; *pp its pextent.
+ */
+static uint64_t drop_b(struct fix *f, uint64_t maint_ms, struct meta_volume **v,
+		       struct meta_pext **pp, uint32_t *a, uint32_t *b)
+{
+	struct meta_maint_result res;
+	struct meta_pext *p;
+	struct merr e;
+	uint64_t pid;
+
+	p = one_extent(f, v, a, b);
+	if (maint_ms)
+		assert_int_equal(meta_chunk_maintenance(&f->m, *b, true, maint_ms, &res, &e), 0);
+	assert_int_equal(meta_get_vextent_lease(&f->m, *v, 0, LEASE_WRITE, f->sid[*a], &pid, &e),
+			 0);
+	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, *b, 10,
+					     f->sid[*a], &e), 0);
+	*pp = p;
+	return pid;
+}
+
 /* a replica of a chunk in maintenance dropped by a failed write waits for
  * the chunk as long as the maintenance lasts, whatever the agile wait */
 static void test_maintenance_dropped_waits(void **state)
 {
 	struct fix *f = *state;
-	struct meta_maint_result res;
 	struct meta_volume *v;
 	struct meta_pext *p;
-	struct merr e;
-	uint64_t pid, sid;
+	uint64_t pid;
 	uint32_t a, b;
 
 	f->m.core.cfg.agile_wait_ms = 0;
-	p = one_extent(f, &v, &a, &b);
-	assert_int_equal(meta_chunk_maintenance(&f->m, b, true, 5000, &res, &e), 0);
-	sid = f->sid[a];
-	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
-			 0);
+	pid = drop_b(f, 5000, &v, &p, &a, &b);
 	f->dead[b] = true;	/* restarted for an upgrade, say */
 	run(f, 3000);
 	assert_null(sess(f, b));
@@ -501,16 +518,11 @@ static void test_maintenance_back_agile(void **state)
 	struct meta_volume *v;
 	struct meta_pext *p;
 	struct merr e;
-	uint64_t pid, sid;
+	uint64_t pid;
 	uint32_t a, b;
 
 	f->m.core.cfg.agile_wait_ms = 0;
-	p = one_extent(f, &v, &a, &b);
-	assert_int_equal(meta_chunk_maintenance(&f->m, b, true, 60000, &res, &e), 0);
-	sid = f->sid[a];
-	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
-			 0);
+	pid = drop_b(f, 60000, &v, &p, &a, &b);
 	report(f, b, pid, 9);		/* back (same session here), in maintenance */
 	run(f, 3000);
 	assert_int_equal(f->m.sched->ncmds, 0);
@@ -784,15 +796,11 @@ static void test_agile(void **state)
 	struct meta_volume *v;
 	struct meta_pext *p;
 	struct merr e;
-	uint64_t pid, sid;
+	uint64_t pid;
 	uint32_t a, b;
 
 	f->m.core.cfg.agile_wait_ms = 30000;
-	p = one_extent(f, &v, &a, &b);
-	sid = f->sid[a];
-	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
-			 0);
+	pid = drop_b(f, 0, &v, &p, &a, &b);
 	assert_int_equal(meta_agile_count(&f->m), 1);
 	run(f, 5000);
 	assert_int_equal(f->m.sched->ncmds, 0);		/* waits for b */
@@ -831,11 +839,8 @@ static void test_agile_done_and_gc(void **state)
 	uint32_t a, b, other;
 
 	f->m.core.cfg.agile_wait_ms = 30000;
-	p = one_extent(f, &v, &a, &b);
+	pid = drop_b(f, 0, &v, &p, &a, &b);
 	sid = f->sid[a];
-	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
-			 0);
 	report(f, b, pid, 10);		/* at the drop gen: fits */
 	run(f, 200);
 	c = the_cmd(f);
@@ -884,16 +889,10 @@ static void test_agile_wait_ends(void **state)
 	struct meta_sched_cmd *c;
 	struct meta_volume *v;
 	struct meta_pext *p;
-	struct merr e;
-	uint64_t pid, sid;
 	uint32_t a, b;
 
 	f->m.core.cfg.agile_wait_ms = 3000;
-	p = one_extent(f, &v, &a, &b);
-	sid = f->sid[a];
-	assert_int_equal(meta_get_vextent_lease(&f->m, v, 0, LEASE_WRITE, sid, &pid, &e), 0);
-	assert_int_equal(meta_remove_replica(&f->m, pid, p->epoch, p->lease_epoch, b, 10, sid, &e),
-			 0);
+	drop_b(f, 0, &v, &p, &a, &b);
 	run(f, 2500);
 	assert_int_equal(f->m.sched->ncmds, 0);
 	run(f, 1500);
