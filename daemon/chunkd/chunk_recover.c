@@ -14,7 +14,6 @@
 #include "log.h"
 #include "meta.pb-c.h"
 #include "net.h"
-#include "recover_pace.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -48,8 +47,6 @@ struct chunk_recover {
 	pthread_mutex_t tb_lock;	/* the shared bandwidth limit */
 	_Atomic uint64_t bps;
 	uint64_t tb_next_ns;		/* when the next byte may go */
-	struct recover_pace pace;	/* bps backed off on client latency */
-	uint64_t pace_cuts_logged;
 };
 
 /* ---- the cmd -------------------------------------------------------------- */
@@ -115,15 +112,7 @@ static bool throttle(struct chunk_recover *r, const struct job *j, uint64_t byte
 	uint64_t bps, now = zbs_now_ns(), at;
 
 	pthread_mutex_lock(&r->tb_lock);
-	recover_pace_set_ceiling(&r->pace, atomic_load(&r->bps));
-	bps = recover_pace_tick(&r->pace, now, bytes);
-	if (r->pace.cuts != r->pace_cuts_logged) {
-		r->pace_cuts_logged = r->pace.cuts;
-		log_info("recover pace: copy rate cut to %llu KiB/s (client latency %llu us, "
-			 "baseline %llu us)", (unsigned long long)bps >> 10,
-			 (unsigned long long)r->pace.last_lat_ns / 1000,
-			 (unsigned long long)r->pace.baseline_ns / 1000);
-	}
+	bps = atomic_load(&r->bps);
 	if (!bps) {
 		pthread_mutex_unlock(&r->tb_lock);
 		return true;
@@ -297,6 +286,7 @@ static int copy_pipelined(struct chunk_recover *r, struct job *j, struct zbs_dc 
 			}
 			copy_op(freel[--nfree], c, ZBS_OP_READ, (uint64_t)first * ZBS_BLOCK_SIZE,
 				bytes);
+			freel[nfree]->op.req.flags = ZBS_DF_RECOVERY;	/* paced by src */
 			rc = zbs_dc_submit(src, &freel[nfree]->op);
 			if (rc) {
 				snprintf(why, len, "READ src: %s", strerror(-rc));
@@ -766,7 +756,6 @@ struct chunk_recover *chunk_recover_start(const struct chunk_recover_config *cfg
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	pthread_mutex_init(&r->tb_lock, NULL);
-	recover_pace_init(&r->pace, cfg->pace, cfg->latency_ns, cfg->latency_arg);
 	r->limit = CHUNK_RECOVER_CONCURRENCY;
 	chunk_recover_set_limits(r, cfg->concurrency, cfg->bps);
 	return r;

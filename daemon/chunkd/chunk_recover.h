@@ -33,7 +33,6 @@
 #include <stdint.h>
 
 #include "chunk_session.h"
-#include "recover_pace.h"
 
 #define CHUNK_RECOVER_CONCURRENCY	32	/* default cmds at once (SPEC 5.5) */
 #define CHUNK_RECOVER_MAX_CONCURRENCY	256
@@ -58,12 +57,10 @@ struct chunk_recover_ops {
 
 struct chunk_recover_config {
 	unsigned concurrency;		/* default CHUNK_RECOVER_CONCURRENCY */
-	uint64_t bps;			/* copy bandwidth, bytes/s; 0 = unlimited */
-	/* The chunk's client IO latency (recover_pace.h): the copy rate backs
-	 * off below bps when it rises. NULL: bps alone. */
-	recover_pace_latency_fn latency_ns;
-	void *latency_arg;
-	const struct recover_pace_cfg *pace;	/* NULL: the defaults */
+	/* copy bandwidth, bytes/s, 0 = unlimited (meta's budget). The chunks
+	 * copied from and to also hold the copy back while their clients
+	 * suffer (recover_gate.h): the copy's READs carry ZBS_DF_RECOVERY. */
+	uint64_t bps;
 	uint32_t io_timeout_ms;		/* connect + each data request, default 9000 */
 	uint32_t rpc_timeout_ms;	/* ReplaceReplica, default 3000 */
 	const char *meta_addr;		/* for the default done */

@@ -18,6 +18,7 @@
  * switches per request.
  */
 #include <errno.h>
+#include <time.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "net.h"
 #include "chunk_iostat.h"
+#include "recover_gate.h"
 #include "chunk_server.h"
 #include "chunk_store.h"
 #include "util.h"
@@ -69,11 +71,19 @@ static unsigned long test_delay_ms, test_zeroes_ms_per_mib;
  * to its completion, whatever the outcome (a disk that fails slowly is
  * slow). The recovery executor reads its src with READ too: those reads
  * count (they are the disk's latency as well); RECOVER_WRITE, the dst
- * side, and the control opcodes do not.
+ * side, and the control opcodes do not. The recovery pacing
+ * (recover_gate.h) takes the clients' alone: not the recovery's reads.
  */
 static bool is_fg_io(uint16_t op)
 {
 	return op == ZBS_OP_READ || op == ZBS_OP_WRITE || op == ZBS_OP_WRITE_ZEROES;
+}
+
+/* a recovery copy's IO: the recovery pacing holds it back */
+static bool is_recovery_io(const struct zbs_req *req)
+{
+	return req->opcode == ZBS_OP_RECOVER_WRITE ||
+	       (req->opcode == ZBS_OP_READ && (req->flags & ZBS_DF_RECOVERY));
 }
 
 static unsigned long test_env(const char *name)
@@ -123,10 +133,22 @@ struct chunk_server {
 	unsigned max_conns;
 	bool stopping;			/* lock */
 	struct chunk_iostat fg;		/* client replica IO latency (is_fg_io) */
+	struct recover_gate gate;	/* recovery pacing (recover_gate.h) */
 	atomic_uint inject_delay_ms;	/* test fault: chunk_server_inject_delay */
 };
 
 /* the test fault of chunk_server_inject_delay: wait before a client IO */
+/* req, started lat_ns before now, is done: the latency statistics */
+static void io_done(struct chunk_server *srv, const struct zbs_req *req, uint64_t now,
+		    uint64_t lat_ns)
+{
+	if (!is_fg_io(req->opcode))
+		return;
+	chunk_iostat_add(&srv->fg, now, lat_ns);
+	if (!is_recovery_io(req))
+		recover_gate_client(&srv->gate, now, lat_ns);
+}
+
 static void inject_delay(struct chunk_server *srv, const struct zbs_req *req)
 {
 	unsigned ms = atomic_load_explicit(&srv->inject_delay_ms, memory_order_relaxed);
@@ -171,6 +193,8 @@ struct chunk_conn_state {
 	uint64_t inflight_bytes;
 	bool recv_posted;
 	bool closing;
+	bool gated;		/* the frame at pos passed the recovery pacing */
+	uint64_t gated_id;	/* its id */
 };
 
 static void slot_release(struct chunk_conn_state *cs, int i)
@@ -344,7 +368,7 @@ static int submit_io(struct chunk_conn_state *cs, const struct zbs_req *req, con
 		uint64_t now = zbs_now_ns();
 
 		/* refused (no such replica, stale...): measured as the sync path does */
-		chunk_iostat_add(&cs->c->srv->fg, now, now - sl->start_ns);
+		io_done(cs->c->srv, req, now, now - sl->start_ns);
 		slot_release(cs, i);
 		queue_reply(cs, &rep, NULL, false);
 		return 0;
@@ -385,12 +409,39 @@ static void complete_io(struct chunk_conn_state *cs, int i, int res)
 	cs->inflight_bytes -= sl->io.req.length;
 	sl->busy = false;
 	now = zbs_now_ns();
-	chunk_iostat_add(&cs->c->srv->fg, now, now - sl->start_ns);
+	io_done(cs->c->srv, &sl->io.req, now, now - sl->start_ns);
 	if (cs->nrep == MAX_REPLIES && flush_replies(cs) < 0)
 		cs->closing = true;
 	chunk_store_io_end(cs->c->srv->st, &cs->batch, &sl->io, sl->buf, res, &rep);
 	queue_reply(cs, &rep, sl->buf, write);
 	cs->rep[cs->nrep - 1].slot = i;
+}
+
+/*
+ * A recovery copy's request waits here as the recovery pacing says (the
+ * replies already made are sent first), once per frame. 0, or -1 when the
+ * connection must close.
+ */
+static int pace(struct chunk_conn_state *cs, const struct zbs_req *req)
+{
+	uint64_t ns;
+
+	if (!is_recovery_io(req) || (cs->gated && cs->gated_id == req->id))
+		return 0;
+	cs->gated = true;
+	cs->gated_id = req->id;
+	ns = recover_gate_delay(&cs->c->srv->gate, zbs_now_ns(), req->length);
+	if (!ns)
+		return 0;
+	if (cs->nrep && flush_replies(cs) < 0)
+		return -1;
+	{
+		struct timespec ts = { (time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL) };
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+	return 0;
 }
 
 /*
@@ -446,6 +497,8 @@ static int process_frames(struct chunk_conn_state *cs)
 
 			if (overlaps_inflight(cs, &req))
 				break;		/* keep arrival order on overlapping ranges */
+			if (pace(cs, &req) < 0)
+				return -1;
 			rc = submit_io(cs, &req, cs->in + cs->pos + HDR);
 
 			if (rc > 0)
@@ -455,17 +508,19 @@ static int process_frames(struct chunk_conn_state *cs)
 		} else if (cs->inflight) {
 			break;		/* control ops run after earlier IO completed */
 		} else {
-			uint8_t *out = cs->arena + cs->arena_used;
-			uint64_t t0 = zbs_now_ns();
+			uint8_t *out;
+			uint64_t t0, now;
+
+			if (pace(cs, &req) < 0)
+				return -1;
+			out = cs->arena + cs->arena_used;	/* after pace's flush */
+			t0 = zbs_now_ns();
 
 			inject_delay(cs->c->srv, &req);
 			test_delay(&req);
 			chunk_store_exec(st, &cs->batch, &req, cs->in + cs->pos + HDR, out, &rep);
-			if (is_fg_io(req.opcode)) {
-				uint64_t now = zbs_now_ns();
-
-				chunk_iostat_add(&cs->c->srv->fg, now, now - t0);
-			}
+			now = zbs_now_ns();
+			io_done(cs->c->srv, &req, now, now - t0);
 			if (rep.status == ZBS_ST_OK)
 				cs->arena_used += rep.length;
 			queue_reply(cs, &rep, out,
@@ -473,6 +528,7 @@ static int process_frames(struct chunk_conn_state *cs)
 				    req.opcode != ZBS_OP_GET_BLOCK_MAP);
 		}
 		cs->pos += HDR + plen;
+		cs->gated = false;
 	}
 	return 0;
 }
@@ -728,6 +784,7 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 	srv->st = st;
 	srv->max_conns = max_conns ? max_conns : CHUNK_SERVER_MAX_CONNS;
 	chunk_iostat_init(&srv->fg, 0);
+	recover_gate_init(&srv->gate, true, NULL);
 	atomic_store(&test_busy, (long)test_env("ZBS_CHUNKD_TEST_BUSY"));
 	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
 	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
@@ -742,6 +799,7 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 		log_err("cannot listen on %s:%u: %s", host, port, strerror(-rc));
 		pthread_mutex_destroy(&srv->lock);
 		chunk_iostat_destroy(&srv->fg);
+		recover_gate_destroy(&srv->gate);
 		free(srv);
 		return rc;
 	}
@@ -749,6 +807,7 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 		close(srv->lfd);
 		pthread_mutex_destroy(&srv->lock);
 		chunk_iostat_destroy(&srv->fg);
+		recover_gate_destroy(&srv->gate);
 		free(srv);
 		return -EAGAIN;
 	}
@@ -764,6 +823,11 @@ uint16_t chunk_server_port(const struct chunk_server *srv)
 struct chunk_iostat *chunk_server_iostat(struct chunk_server *srv)
 {
 	return &srv->fg;
+}
+
+void chunk_server_set_recover_pace(struct chunk_server *srv, bool on)
+{
+	recover_gate_set(&srv->gate, on);
 }
 
 void chunk_server_inject_delay(struct chunk_server *srv, unsigned ms)
@@ -788,5 +852,6 @@ void chunk_server_stop(struct chunk_server *srv)
 	pthread_mutex_unlock(&srv->lock);
 	pthread_mutex_destroy(&srv->lock);
 	chunk_iostat_destroy(&srv->fg);
+	recover_gate_destroy(&srv->gate);
 	free(srv);
 }

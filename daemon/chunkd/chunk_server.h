@@ -8,6 +8,7 @@
 #ifndef ZBS_CHUNKD_CHUNK_SERVER_H
 #define ZBS_CHUNKD_CHUNK_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct chunk_iostat;
@@ -33,6 +34,12 @@ uint16_t chunk_server_port(const struct chunk_server *srv);
  * what the failslow judge looks at. Valid until chunk_server_stop.
  */
 struct chunk_iostat *chunk_server_iostat(struct chunk_server *srv);
+/*
+ * Recovery pacing (recover_gate.h): on from the start; off makes the
+ * chunk serve recovery IO as fast as it comes (zbs-chunkd
+ * --no-recover-pace). Thread-safe.
+ */
+void chunk_server_set_recover_pace(struct chunk_server *srv, bool on);
 /*
  * Test-only fault (zbs-chunkd --inject-io-delay-ms): every client IO
  * waits ms before it runs (in its connection's thread; 0 = off), so the

@@ -24,7 +24,6 @@
 #include "chunk_iostat.h"
 #include "chunk_kchannel.h"
 #include "chunk_recover.h"
-#include "recover_blklat.h"
 #include "log.h"
 #include "chunk_session.h"
 #include "net.h"
@@ -44,7 +43,7 @@ struct chunkd_opts {
 	unsigned agent_workers;
 	bool no_kernel;			/* --no-kernel-agent */
 	bool no_recover;		/* --no-recover */
-	bool recover_pace;		/* --recover-pace */
+	bool no_recover_pace;		/* --no-recover-pace */
 	uint64_t capacity;		/* --capacity, 0: the filesystem's */
 	unsigned max_conns;		/* --max-conns */
 	uint64_t drop_pid;		/* --drop-replica: offline, then exit */
@@ -89,9 +88,11 @@ static void usage(FILE *f)
 		"                           stays below N/2 ms. Default %u; 0: never\n"
 		"      --inject-io-delay-ms N  test only: every client IO (READ, WRITE,\n"
 		"                           WRITE_ZEROES) waits N ms first, a slow disk\n"
-		"      --recover-pace       the recovery copy also backs off while the latency\n"
-		"                           of this node's zbs devices rises (recover_pace.h);\n"
-		"                           by default it keeps to meta's budget alone\n"
+		"      --no-recover-pace    serve recovery copies (as their source or their\n"
+		"                           destination) as fast as they come; by default they\n"
+		"                           are held back while this chunk's client IO latency\n"
+		"                           is above 1.5x its level without recovery (halved,\n"
+		"                           down to 4 MiB/s; recover_gate.h)\n"
 		"      --drop-replica PID   offline maintenance: delete replica PID from the\n"
 		"                           (stopped) chunk's DIR and exit; meta counts it as\n"
 		"                           failed at the owner's next sync. Replicas are never\n"
@@ -118,7 +119,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 		{ "agent-workers", required_argument, NULL, OPT_WORKERS },
 		{ "no-kernel-agent", no_argument, NULL, OPT_NO_KERNEL },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
-		{ "recover-pace", no_argument, NULL, OPT_PACE },
+		{ "no-recover-pace", no_argument, NULL, OPT_PACE },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "drop-replica", required_argument, NULL, OPT_DROP },
@@ -166,7 +167,7 @@ static int parse_args(int argc, char **argv, struct chunkd_opts *o)
 			o->no_recover = true;
 			break;
 		case OPT_PACE:
-			o->recover_pace = true;
+			o->no_recover_pace = true;
 			break;
 		case OPT_MAX_CONNS: {
 			uint64_t v;
@@ -424,7 +425,6 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		.arg = k,
 	};
 	struct chunk_recover_config rcfg = { .meta_addr = o->meta };
-	static struct recover_blklat blklat;	/* the executor's latency source */
 	struct chunk_session *ms = NULL;
 	struct chunk_agent *agent = NULL;
 	struct chunk_recover *rec = NULL;
@@ -435,11 +435,6 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 	/* the executor drives the agent's recovering targets (its drains are
 	 * no-ops without the kernel channel) */
 	rcfg.agent = agent;
-	if (!o->no_kernel && o->recover_pace) {
-		rcfg.latency_ns = recover_blklat_avg_ns;
-		rcfg.latency_arg = &blklat;
-		recover_blklat_avg_ns(&blklat, 0);	/* primed: the first window starts now */
-	}
 	if (agent && !o->no_recover)
 		rec = chunk_recover_start(&rcfg, NULL);
 	if (agent && (rec || o->no_recover))
@@ -600,6 +595,9 @@ int main(int argc, char **argv)
 	log_info("chunk %s serving data on %s:%u", chunk_store_uuid(st), o.listen_host,
 		 chunk_server_port(srv));
 	chunk_server_inject_delay(srv, o.inject_delay_ms);
+	chunk_server_set_recover_pace(srv, !o.no_recover_pace);
+	if (o.no_recover_pace)
+		log_info("recovery pacing off: recovery copies are served as fast as they come");
 	if (o.failslow_ms) {
 		failslow.io = chunk_server_iostat(srv);
 		chunk_failslow_init(&failslow.f, o.failslow_ms * 1000000ULL);

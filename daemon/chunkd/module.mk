@@ -18,7 +18,7 @@ test_iostat_LIBS := -lpthread
 
 BINS += zbs-chunkd
 zbs-chunkd_SRCS := daemon/chunkd/main.c daemon/chunkd/chunk_store.c daemon/chunkd/chunk_server.c \
-	daemon/chunkd/chunk_kchannel.c
+	daemon/chunkd/chunk_kchannel.c daemon/chunkd/recover_gate.c daemon/chunkd/recover_pace.c
 zbs-chunkd_DEPS := zbschunkrecover zbschunkagent zbschunksession zbschunkiostat zbsrpc zbsproto zbs
 zbs-chunkd_LIBS = -llmdb -luuid -luring -lpthread -lprotobuf-c -luv $(KAGENT_LIBS)
 $(O)/obj/daemon/chunkd/kchannel.o: CFLAGS += $(KAGENT_CFLAGS)
@@ -62,8 +62,7 @@ zbschunkagent_SRCS := daemon/chunkd/chunk_agent.c
 # The recover cmd executor (chunk_recover.[ch]): a lib so its test runs it
 # against real chunk servers without meta.
 LIBS += zbschunkrecover
-zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c daemon/chunkd/recover_pace.c \
-	daemon/chunkd/recover_blklat.c
+zbschunkrecover_SRCS := daemon/chunkd/chunk_recover.c
 
 # zbs-agent-cli: runs the agent core as the kernel would (native tests).
 BINS += zbs-agent-cli
@@ -94,7 +93,10 @@ NATIVE_TESTS += daemon/chunkd/test/remove-e2e.sh
 # meta shows it in cluster load and places new pextents elsewhere.
 NATIVE_TESTS += daemon/chunkd/test/failslow.sh
 
-# The recovery pacing controller (recover_pace.[ch], pure): table tests.
+# The recovery pacing controller (recover_pace.[ch], pure) and the chunk's
+# brake built on it (recover_gate.[ch]): table tests with a fake clock.
 UNIT_TESTS += test_recover_pace
 test_recover_pace_SRCS := daemon/chunkd/test/test_recover_pace.c daemon/chunkd/recover_pace.c \
-	daemon/chunkd/recover_blklat.c
+	daemon/chunkd/recover_gate.c
+test_recover_pace_DEPS := zbschunkiostat zbs
+test_recover_pace_LIBS := -lpthread

@@ -103,7 +103,7 @@ int zbs_wire_check_req(const struct zbs_req *r)
 {
 	switch (r->opcode) {
 	case ZBS_OP_READ:
-		if (r->flags)
+		if (r->flags & ~ZBS_DF_RECOVERY)
 			return ZBS_ST_INVAL;
 		return check_range(r, ZBS_WIRE_MAX_IO);
 	case ZBS_OP_WRITE:

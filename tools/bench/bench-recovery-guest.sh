@@ -9,12 +9,13 @@
 # extent at once (`zbsctl migrate create`, each replica but the owner's
 # moved to the chunk that has none, the executor's full copy path with the
 # kernel writing to the recovering target), round after round until the
-# job ends. On a fresh cluster each: the owner's chunk without the pace
-# (meta's budget alone, unlimited by default; then once more under a
-# static budget, zbsctl recover set --bps $ZBS_BENCH_BUDGET), with
-# --recover-pace (the copy backs off on the devices' latency), and with the
-# pace once more with the kernel's map_retry_ms at
-# 200 ms. ZBS_BENCH_ROUNDS (3) interleaved without/with runs of each job
+# job ends. On a fresh cluster each: the chunks without the pace
+# (--no-recover-pace: meta's budget alone, unlimited by default; then once
+# more under a static budget, zbsctl recover set --bps $ZBS_BENCH_BUDGET),
+# with the pace (the default: each chunk holds the copy back while its
+# client IO latency rises, recover_gate.h), and with the pace once more
+# with the kernel's map_retry_ms at 200 ms. ZBS_BENCH_ROUNDS (3)
+# interleaved without/with runs of each job
 # on each cluster. Prints "RESULT key value" lines.
 . "$(dirname "$0")/../../selftests/lib.sh"
 B=$ZBS_TOP/build
@@ -53,7 +54,7 @@ cluster_up() {
 		--recover-scan-interval-ms 2000 2>"$T/metad.log" &
 	META_PID=$!
 	for i in 1 2 3 4; do
-		extra=("$@"); [ $i -gt 1 ] && extra=(--no-kernel-agent)
+		extra=("$@"); [ $i -gt 1 ] && extra+=(--no-kernel-agent)
 		"$B/zbs-chunkd" -d "$T/c$i" -l 127.0.0.1:$((bp + 100 + i)) --meta $M "${extra[@]}" \
 			2>"$T/c$i.log" &
 		CPID[$i]=$!
@@ -137,9 +138,9 @@ phase() {	# phase NAME with|without
 		fi
 	done
 }
-cuts() { echo "RESULT ${1}_cuts $(grep -c 'recover pace: copy rate cut' "$T/c1.log")"
-	grep 'recover pace: copy rate cut' "$T/c1.log" | sed -n '1p;$p' | sed 's/^/# /'; }
-cluster_up 10160
+cuts() { echo "RESULT ${1}_cuts $(cat "$T"/c[1-4].log | grep -c 'recover pace: copy rate cut')"
+	grep -h 'recover pace: copy rate cut' "$T"/c[1-4].log | sed -n '1p;$p' | sed 's/^/# /'; }
+cluster_up 10160 --no-recover-pace
 for _ in $(seq "$ROUNDS"); do phase base without; phase recov with; done
 zc recover set --bps "$BUDGET" >/dev/null || die "recover set --bps $BUDGET"
 sleep 4		# the budget reaches the chunks with their keepalives
@@ -147,7 +148,7 @@ echo "RESULT budget $BUDGET"
 phase budget with
 echo "# recover: $(zc recover status | tr '\n' ';')"
 cluster_down
-cluster_up 10560 --recover-pace
+cluster_up 10560
 for _ in $(seq "$ROUNDS"); do phase pbase without; phase pace with; done
 cuts pace
 cluster_down
@@ -155,7 +156,7 @@ cluster_down
 # answered -EAGAIN (the recovering target finishing) after map_retry_ms
 # (3 s by default); once more with 200 ms
 echo 200 > /sys/module/zbs/parameters/map_retry_ms || die "map_retry_ms"
-cluster_up 10960 --recover-pace
+cluster_up 10960
 for _ in $(seq "$ROUNDS"); do phase rbase without; phase rpace with; done
 cuts rpace
 cluster_down

@@ -83,7 +83,10 @@
  * Opcodes
  * -------
  * READ          offset, length -> `length` bytes of data (a never-written
- *               range reads as zeros).
+ *               range reads as zeros). With ZBS_DF_RECOVERY it is a
+ *               recovery copy's read: the chunk may hold it back while its
+ *               client IO suffers (recovery pacing, as it does every
+ *               RECOVER_WRITE), and it is not client IO in its statistics.
  * WRITE         offset, length, gen, flags ZBS_WF_FUA; payload = data.
  * WRITE_ZEROES  offset, length, gen, flags ZBS_WF_FUA; no payload. Makes
  *               [offset, offset+length) read as zeros (the chunk punches a
@@ -171,8 +174,9 @@ enum zbs_wire_op {
 #define ZBS_SF_CREATE		(1U << 2)	/* SYNC: create the replica if missing */
 #define ZBS_BF_SINCE		(1U << 3)	/* GET_BLOCK_MAP: blocks written since gen */
 #define ZBS_RF_AGILE		(1U << 4)	/* RECOVER_BEGIN: keep data, at gen */
+#define ZBS_DF_RECOVERY		(1U << 5)	/* READ: a recovery copy's (paced) */
 #define ZBS_WF_ALL		(ZBS_WF_FUA | ZBS_SF_THICK | ZBS_SF_CREATE | ZBS_BF_SINCE | \
-				 ZBS_RF_AGILE)
+				 ZBS_RF_AGILE | ZBS_DF_RECOVERY)
 
 /* Reply status. */
 enum zbs_wire_status {

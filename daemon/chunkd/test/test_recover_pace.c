@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "recover_blklat.h"
+#include "recover_gate.h"
 #include "recover_pace.h"
 
 #define MIB (1ULL << 20)
@@ -278,54 +278,120 @@ static void test_ceiling_changes(void **state)
 	assert_int_equal(p.rate, 0);
 }
 
-static void put_stat(const char *dir, const char *dev, unsigned rd, unsigned rms, unsigned wr,
-		     unsigned wms)
+/*
+ * The chunk's brake (recover_gate.c) on a simulated copy: one stream of
+ * 1 MiB recovery requests, each served 1 ms after the gate lets it go
+ * (the chunk could copy 1000 MiB/s), and client IO every 10 ms at the
+ * latency of the phase. Returns the MiB let through in the phase's last
+ * second; *waited: whether any request of the phase waited.
+ */
+static uint64_t gate_phase(struct recover_gate *g, uint64_t *now, uint64_t secs, uint64_t lat_us,
+			   bool *waited)
 {
-	char path[512];
-	FILE *f;
+	uint64_t end = *now + secs * 1000 * MS, next_client = *now, last = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, dev);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/stat", dir, dev);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "%8u 0 %8u %8u %8u 0 %8u %8u 0 0 0 0 0 0 0 0 0\n", rd, rd * 8, rms, wr, wr * 8,
-		wms);
-	fclose(f);
+	*waited = false;
+	while (*now < end) {
+		uint64_t d;
+
+		while (next_client <= *now) {
+			recover_gate_client(g, next_client, lat_us * US);
+			next_client += 10 * MS;
+		}
+		d = recover_gate_delay(g, *now, MIB);
+		assert_true(d <= RECOVER_GATE_MAX_WAIT_NS);
+		if (d)
+			*waited = true;
+		*now += d + MS;
+		if (*now > end - 1000 * MS)
+			last++;
+	}
+	return last;
 }
 
-/* The stand-in source: this node's zbs<N> devices' (ms summed) / (ios)
- * between two calls; other devices ignored; 0 without IO or at first. */
-static void test_blklat(void **state)
+/* Clients at their baseline: the copy is never held; they suffer (10x):
+ * it is cut down to the floor; they recover: it grows back (AIMD). */
+static void test_gate_backs_off(void **state)
 {
-	char dir[] = "/tmp/zbs-blklat.XXXXXX";
-	struct recover_blklat b = { .sys_block = dir };
-	char cmd[64];
+	struct recover_gate g;
+	uint64_t now = 10000 * MS, mib, rate, cuts;
+	bool waited;
 
-	assert_non_null(mkdtemp(dir));
-	put_stat(dir, "zbs0", 100, 50, 100, 150);
-	put_stat(dir, "zbs12", 0, 0, 10, 10);
-	put_stat(dir, "loop0", 1000, 99999, 0, 0);
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);		/* primes */
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);		/* no IO */
-	/* 300 ios more taking 600 ms: 2 ms each */
-	put_stat(dir, "zbs0", 200, 150, 250, 550);
-	put_stat(dir, "zbs12", 0, 0, 60, 110);
-	put_stat(dir, "loop0", 9000, 1, 0, 0);
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 2 * MS);
-	/* 4 ios, 1 ms in all: 250 us */
-	put_stat(dir, "zbs0", 204, 151, 250, 550);
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 250 * US);
-	/* zbs12 goes away: the sums drop, start again */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/zbs12", dir);
-	assert_int_equal(system(cmd), 0);
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);
-	put_stat(dir, "zbs0", 214, 181, 250, 550);
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 3 * MS);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-	b.primed = false;
-	assert_int_equal(recover_blklat_avg_ns(&b, 0), 0);		/* no dir */
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	for (uint64_t t = now - 1000 * MS; t < now; t += 10 * MS)
+		recover_gate_client(&g, t, 100 * US);	/* the baseline: 100 us */
+	mib = gate_phase(&g, &now, 2, 100, &waited);
+	assert_false(waited);
+	assert_true(mib > 500);
+	mib = gate_phase(&g, &now, 5, 1000, &waited);
+	assert_true(waited);
+	recover_gate_stat(&g, &rate, &cuts);
+	assert_int_equal(rate, RECOVER_PACE_FLOOR_BPS);
+	assert_true(cuts >= 5);
+	assert_true(mib <= RECOVER_PACE_FLOOR_BPS / MIB + 1);
+	mib = gate_phase(&g, &now, 5, 100, &waited);
+	recover_gate_stat(&g, &rate, &cuts);
+	assert_true(rate == 0 || rate > 50 * MIB);	/* +8 MiB/s per 250 ms */
+	assert_true(mib > 40);
+	recover_gate_destroy(&g);
+}
+
+/* No client IO at all: nothing to protect, the copy goes as it comes. */
+static void test_gate_no_clients(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS;
+
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	for (int i = 0; i < 5000; i++, now += MS)
+		assert_int_equal(recover_gate_delay(&g, now, MIB), 0);
+	recover_gate_destroy(&g);
+}
+
+/* zbs-chunkd --no-recover-pace: never held, whatever the clients see;
+ * turned on later, it brakes. */
+static void test_gate_off(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS;
+	bool waited;
+
+	(void)state;
+	recover_gate_init(&g, false, NULL);
+	gate_phase(&g, &now, 1, 100, &waited);
+	gate_phase(&g, &now, 3, 5000, &waited);
+	assert_false(waited);
+	recover_gate_set(&g, true);
+	gate_phase(&g, &now, 1, 100, &waited);
+	gate_phase(&g, &now, 3, 5000, &waited);
+	assert_true(waited);
+	recover_gate_destroy(&g);
+}
+
+/* Many copies queued at once at the floor: none waits beyond the bound
+ * (the executor's request timeout is 9 s), and the first waits nothing. */
+static void test_gate_wait_bounded(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS, rate;
+	bool waited;
+
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	gate_phase(&g, &now, 1, 100, &waited);
+	gate_phase(&g, &now, 5, 2000, &waited);
+	recover_gate_stat(&g, &rate, NULL);
+	assert_int_equal(rate, RECOVER_PACE_FLOOR_BPS);
+	now += 3000 * MS;		/* the bucket is empty again */
+	recover_gate_client(&g, now, 2000 * US);
+	assert_int_equal(recover_gate_delay(&g, now, MIB), 0);
+	assert_int_equal(recover_gate_delay(&g, now, MIB), 250 * MS);	/* 1 MiB at 4 MiB/s */
+	for (int i = 0; i < 64; i++)
+		assert_true(recover_gate_delay(&g, now, MIB) <= RECOVER_GATE_MAX_WAIT_NS);
+	assert_int_equal(recover_gate_delay(&g, now, MIB), RECOVER_GATE_MAX_WAIT_NS);
+	recover_gate_destroy(&g);
 }
 
 int main(void)
@@ -342,7 +408,10 @@ int main(void)
 		cmocka_unit_test(test_first_sample_baseline),
 		cmocka_unit_test(test_latency_calls),
 		cmocka_unit_test(test_ceiling_changes),
-		cmocka_unit_test(test_blklat),
+		cmocka_unit_test(test_gate_backs_off),
+		cmocka_unit_test(test_gate_no_clients),
+		cmocka_unit_test(test_gate_off),
+		cmocka_unit_test(test_gate_wait_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

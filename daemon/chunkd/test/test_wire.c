@@ -32,7 +32,10 @@ static void test_check_table(void **state)
 		{ ZBS_OP_READ, 0, 512, EXT, ZBS_ST_INVAL },		/* past the end */
 		{ ZBS_OP_READ, 0, 1024, EXT - 512, ZBS_ST_INVAL },	/* crosses the end */
 		{ ZBS_OP_READ, 0, 1024, UINT64_MAX - 511, ZBS_ST_INVAL },	/* wraps */
-		{ ZBS_OP_READ, ZBS_WF_FUA, 512, 0, ZBS_ST_INVAL },	/* no flags on READ */
+		{ ZBS_OP_READ, ZBS_WF_FUA, 512, 0, ZBS_ST_INVAL },	/* no FUA on READ */
+		{ ZBS_OP_READ, ZBS_DF_RECOVERY, MiB, 0, ZBS_ST_OK },	/* a recovery copy's */
+		{ ZBS_OP_READ, ZBS_DF_RECOVERY | ZBS_SF_THICK, 512, 0, ZBS_ST_INVAL },
+		{ ZBS_OP_WRITE, ZBS_DF_RECOVERY, 4096, 0, ZBS_ST_INVAL },	/* READ's only */
 		{ ZBS_OP_WRITE, ZBS_WF_FUA, 4096, 8192, ZBS_ST_OK },
 		{ ZBS_OP_WRITE, ZBS_SF_THICK, 4096, 0, ZBS_ST_INVAL },
 		{ ZBS_OP_WRITE, 1u << 31, 4096, 0, ZBS_ST_INVAL },

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The chunk's own brake on the recovery IO it serves: each chunk protects
+ * its clients, whoever runs the copy.
+ *
+ * A recovery copy reaches a chunk as READ with ZBS_DF_RECOVERY (it is the
+ * source) or RECOVER_WRITE (it is the destination). The data server asks
+ * the gate before it serves one (recover_gate_delay) and waits the answer
+ * out in that connection's thread: the executor's connections are its own,
+ * so only the copy waits and a client connection never does. The client
+ * IO of the chunk (READ, WRITE, WRITE_ZEROES of clients) is fed in as it
+ * completes (recover_gate_client).
+ *
+ * The rate: recover_pace.h (AIMD) on the average latency of the client IO
+ * over the last RECOVER_GATE_WINDOW_NS, decided every interval (the same
+ * length: a decision sees the IO since the one before); unlimited while clients do not suffer (or
+ * there is no client IO), halved while their latency is above 1.5x the
+ * baseline, never below the floor (4 MiB/s). Meta's budget
+ * (`zbsctl recover set --bps`) is applied by the executor, not here.
+ *
+ * The wait of one request is bounded by RECOVER_GATE_MAX_WAIT_NS: the
+ * executor gives a data request 9 s, and many copies may queue here at
+ * once (up to 32 cmds x 2 connection pairs x 4 segments in flight). Under
+ * that many the rate is above the pace (each of them waits the bound):
+ * recovery must still end.
+ *
+ * recover_gate_delay reads no clock: the caller passes now (tests pass
+ * their own). Thread-safe (one mutex).
+ */
+#ifndef ZBS_CHUNKD_RECOVER_GATE_H
+#define ZBS_CHUNKD_RECOVER_GATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chunk_iostat.h"
+#include "recover_pace.h"
+
+#define RECOVER_GATE_WINDOW_NS		RECOVER_PACE_INTERVAL_NS /* client latency */
+#define RECOVER_GATE_MAX_WAIT_NS	2000000000ULL	/* per request */
+
+struct recover_gate {
+	pthread_mutex_t lock;
+	atomic_bool on;
+	struct chunk_iostat client;	/* client IO latency, RECOVER_GATE_WINDOW_NS */
+	struct recover_pace pace;
+	uint64_t next_ns;		/* when the next recovery byte may go */
+	uint64_t cuts_logged, rate_logged;
+	uint64_t waited_ns;		/* total imposed (stats, tests) */
+};
+
+/* on false: recover_gate_delay is always 0 (zbs-chunkd --no-recover-pace).
+ * cfg NULL: recover_pace's defaults. */
+void recover_gate_init(struct recover_gate *g, bool on, const struct recover_pace_cfg *cfg);
+void recover_gate_destroy(struct recover_gate *g);
+/* A client IO completed at now_ns after lat_ns. */
+void recover_gate_client(struct recover_gate *g, uint64_t now_ns, uint64_t lat_ns);
+/* `bytes` of recovery IO arrive at now_ns: how long to wait before serving
+ * them (ns, at most RECOVER_GATE_MAX_WAIT_NS). Logs each cut of the rate. */
+uint64_t recover_gate_delay(struct recover_gate *g, uint64_t now_ns, uint64_t bytes);
+/* Turn the brake on or off (any time). */
+void recover_gate_set(struct recover_gate *g, bool on);
+/* The rate allowed now (bytes/s, 0 = unlimited) and the cuts so far. */
+void recover_gate_stat(struct recover_gate *g, uint64_t *rate, uint64_t *cuts);
+
+#endif
