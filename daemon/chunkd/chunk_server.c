@@ -60,10 +60,15 @@
  *                               connection's thread: WRITE_ZEROES always,
  *                               WRITE without io_uring, as on tmpfs);
  *   ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB=M  a WRITE_ZEROES waits M ms per MiB
- *                               of its length more.
+ *                               of its length more;
+ *   ZBS_CHUNKD_TEST_CONTENTION_MS=N  a client READ, WRITE or WRITE_ZEROES
+ *                               waits N ms when the chunk served recovery
+ *                               IO in the last 100 ms (a disk the copy
+ *                               makes slow for its clients).
  */
 static atomic_long test_busy;
-static unsigned long test_delay_ms, test_zeroes_ms_per_mib;
+static unsigned long test_delay_ms, test_zeroes_ms_per_mib, test_contention_ms;
+static _Atomic uint64_t test_recovery_ns;	/* the last recovery IO (contention) */
 
 /*
  * The latency the chunk measures (chunk_server_iostat): READ, WRITE and
@@ -137,7 +142,6 @@ struct chunk_server {
 	atomic_uint inject_delay_ms;	/* test fault: chunk_server_inject_delay */
 };
 
-/* the test fault of chunk_server_inject_delay: wait before a client IO */
 /* req, started lat_ns before now, is done: the latency statistics */
 static void io_done(struct chunk_server *srv, const struct zbs_req *req, uint64_t now,
 		    uint64_t lat_ns)
@@ -149,10 +153,20 @@ static void io_done(struct chunk_server *srv, const struct zbs_req *req, uint64_
 		recover_gate_client(&srv->gate, now, lat_ns);
 }
 
+/* the test faults of chunk_server_inject_delay and CONTENTION: wait before
+ * a client IO */
 static void inject_delay(struct chunk_server *srv, const struct zbs_req *req)
 {
 	unsigned ms = atomic_load_explicit(&srv->inject_delay_ms, memory_order_relaxed);
 
+	if (test_contention_ms) {
+		uint64_t now = zbs_now_ns();
+
+		if (is_recovery_io(req))
+			atomic_store(&test_recovery_ns, now);
+		else if (is_fg_io(req->opcode) && now - atomic_load(&test_recovery_ns) < 100000000ULL)
+			ms += (unsigned)test_contention_ms;
+	}
 	if (ms && is_fg_io(req->opcode))
 		usleep((useconds_t)ms * 1000);
 }
@@ -788,6 +802,7 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 	atomic_store(&test_busy, (long)test_env("ZBS_CHUNKD_TEST_BUSY"));
 	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
 	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
+	test_contention_ms = test_env("ZBS_CHUNKD_TEST_CONTENTION_MS");
 	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib)
 		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB",
 			 atomic_load(&test_busy), test_delay_ms, test_zeroes_ms_per_mib);

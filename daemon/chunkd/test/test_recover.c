@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "data_client.h"
 #include "harness.h"
 #include "log.h"
+#include "util.h"
 
 #define PID		77
 #define EPOCH		5
@@ -144,7 +146,8 @@ static int teardown(void **state)
 		chunkd_kill9(&f->src);
 	if (f->dst.pid > 0)
 		chunkd_kill9(&f->dst);
-	harness_rmrf(f->tmp);
+	if (!getenv("ZBS_TEST_KEEP"))
+		harness_rmrf(f->tmp);
 	free(f->src_data);
 	free(f);
 	return 0;
@@ -303,6 +306,107 @@ static struct chunk_recover_result run_one(struct fix *f, struct chunk_session_r
 	wait_done(f, n + 1);
 	chunk_recover_stop(r);
 	return f->res[n];
+}
+
+#define PACE_MIB	48	/* copied by test_pace: long enough to reach the floor */
+
+/* a client of src: 4 KiB reads every 5 ms until stop */
+struct client {
+	uint16_t port;
+	atomic_bool stop;
+	unsigned n;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	struct zbs_dc *dc;
+	uint8_t buf[4096];
+
+	if (zbs_dc_connect("127.0.0.1", c->port, &dc))
+		return NULL;
+	while (!atomic_load(&c->stop)) {
+		if (zbs_dc_read(dc, PID, EPOCH, LEASE_EPOCH, 0, sizeof(buf), buf, NULL) == 0)
+			c->n++;
+		usleep(5000);
+	}
+	zbs_dc_close(dc);
+	return NULL;
+}
+
+/*
+ * src restarted with the test fault CONTENTION (its client IO waits 20 ms
+ * while it serves recovery IO) and extra args; a cmd copies its PACE_MIB at
+ * meta's budget of 16 MiB/s while a client reads from it. The copy's ms.
+ */
+static uint64_t contended_copy(struct fix *f, uint64_t id, const char *const *extra)
+{
+	struct client cl = { 0 };
+	struct chunk_session_recover c;
+	struct chunk_recover *r;
+	pthread_t th;
+	uint64_t t0, ms;
+	unsigned n = f->ndone;
+	char dir[300];
+
+	zbs_dc_close(f->sdc);
+	chunkd_stop(&f->src);
+	assert_int_equal(truncate(f->src.log, 0), 0);
+	snprintf(dir, sizeof(dir), "%s/src", f->tmp);
+	setenv("ZBS_CHUNKD_TEST_CONTENTION_MS", "20", 1);
+	assert_int_equal(chunkd_start(&f->src, dir, extra), 0);
+	unsetenv("ZBS_CHUNKD_TEST_CONTENTION_MS");
+	assert_int_equal(zbs_dc_connect("127.0.0.1", f->src.port, &f->sdc), 0);
+	cl.port = f->src.port;
+	assert_int_equal(pthread_create(&th, NULL, client_main, &cl), 0);
+	usleep(500000);			/* the clients' latency without recovery */
+	c = make_cmd(f, id);		/* src's new port */
+	r = start(f, false, 16ULL << 20);
+	t0 = zbs_now_ns();
+	assert_int_equal(chunk_recover_submit(r, &c), 0);
+	wait_done(f, n + 1);
+	ms = (zbs_now_ns() - t0) / 1000000;
+	chunk_recover_stop(r);
+	atomic_store(&cl.stop, true);
+	pthread_join(th, NULL);
+	assert_true(f->res[n].ok);
+	assert_int_equal(f->res[n].bytes_copied, (uint64_t)PACE_MIB << 20);
+	assert_true(cl.n > 10);
+	assert_dst_equals_src(f);
+	return ms;
+}
+
+/*
+ * Recovery pacing in the chunk (recover_gate.h): the source's clients
+ * suffer while it serves the copy, so it holds the copy's READs back (they
+ * carry ZBS_DF_RECOVERY): the rate is cut down to the floor (4 MiB/s, the
+ * copy is bound by the budget and the pace's decisions, not the machine's
+ * speed) and the copy takes longer than under meta's budget alone. With
+ * --no-recover-pace nothing is held.
+ */
+static void test_pace(void **state)
+{
+	static const char *const nopace[] = { "--no-recover-pace", NULL };
+	struct fix *f = *state;
+	uint8_t *buf = malloc(1 << 20);
+	struct zbs_reply rep;
+	uint64_t t_off, t_on;
+
+	assert_non_null(buf);
+	for (unsigned i = 0; i < PACE_MIB; i++) {
+		harness_fill(buf, 1 << 20, 500 + i);
+		assert_int_equal(zbs_dc_write(f->sdc, PID, EPOCH, LEASE_EPOCH, f->src_gen++,
+					      (uint64_t)i << 20, 1 << 20, buf, 0, &rep), 0);
+	}
+	free(buf);
+	t_off = contended_copy(f, 40, nopace);
+	assert_false(chunkd_log_has(&f->src, "recover pace: copy rate cut"));
+	t_on = contended_copy(f, 41, NULL);
+	assert_true(chunkd_log_has(&f->src, "recover pace: copy rate cut to 4096 KiB/s"));
+	print_message("# %u MiB at a budget of 16 MiB/s, src contended: %llu ms with the pace, "
+		      "%llu ms without\n", PACE_MIB, (unsigned long long)t_on,
+		      (unsigned long long)t_off);
+	assert_true(t_on * 2 > t_off * 3);
 }
 
 /*
@@ -552,6 +656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_without_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_aborts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_report_aborts, setup, teardown),
