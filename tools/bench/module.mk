@@ -27,3 +27,9 @@ bench:
 # recovery (one VM boot); one table with the goals (bench-recovery.sh).
 bench-recovery:
 	tools/bench/bench-recovery.sh
+
+# bench-clientlat: 4 KiB client IO to one pid's replicas at a fixed rate,
+# p50/p99 from each op's due time (the latency part of bench-recovery).
+BINS += bench-clientlat
+bench-clientlat_SRCS := tools/bench/bench_clientlat.c
+bench-clientlat_DEPS := zbs
