@@ -22,9 +22,10 @@ bench-meta: $(O)/zbs-metad $(O)/bench-meta-client
 bench:
 	tools/bench/bench-block.sh
 
-# make bench-recovery: recovery's copy rate vs a raw copy and the time to
-# full redundancy (native daemons), client fio p99 without and with
-# recovery (one VM boot); one table with the goals (bench-recovery.sh).
+# make bench-recovery: recovery's copy rate vs a raw copy, the time to full
+# redundancy and client p99 without and with recovery (bench-clientlat) on
+# native daemons; client fio p99 without and with recovery (one VM boot);
+# one table with the goals (bench-recovery.sh).
 bench-recovery:
 	tools/bench/bench-recovery.sh
 
