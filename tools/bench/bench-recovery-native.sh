@@ -277,6 +277,7 @@ print(n, nbytes, took, busy)' "$1" "$2" "$3"
 # bytes move_ms busy_ms run_ms"
 lat_run() {
 	local rw=$1 with=$2 out cur other n0 t0 t1 st
+	sync	# no writeback of earlier buffered writes (the fills' source) in the run
 	if [ "$with" = 1 ]; then
 		cur=$(loc "$MV")
 		case $cur in "$A") other=$B ;; "$B") other=$A ;;

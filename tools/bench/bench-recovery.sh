@@ -93,7 +93,7 @@ for mode in modes:	# "" is mode default
         ratio = num(k + "ratio")
         row("client 4k %s p99 at %s iops%s: without -> with recovery" % (rw,
             one("lat_iops"), " [%s]" % mode if mode else ""),
-            "%d -> %d us = %.2fx (median of %s; copy %d MB/s, %d%% of the run)" % (
+            "%d -> %d us = %.2fx (median of %s; copy %d MB/s during %d%% of the run)" % (
             num(k + "without_p99_us"), num(k + "with_p99_us"), ratio, one("lat_rounds"),
             num(k + "copy_MBps"), num(k + "recover_busy_pct")),
             "<= 2.00", "PASS" if ratio <= 2.0 else "FAIL")
