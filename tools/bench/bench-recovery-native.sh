@@ -333,6 +333,11 @@ for MODE in $LAT_MODES; do
 	fi
 	echo "# mode $MODE (chunkd args: ${MODE_ARGS[*]:-none}): client pid $CP on chunks $A,$B;" \
 		"mover pid $MV (256 MiB) on $(loc "$MV")"
+	# not counted: the first run on a fresh cluster has had a p99 several
+	# times that of the later ones
+	echo "# warm-up runs, not counted:"
+	lat_run randwrite 0
+	lat_run randread 0
 	declare -A P
 	for ((k = 1; k <= LAT_ROUNDS; k++)); do
 		for rw in randwrite randread; do
