@@ -91,6 +91,16 @@ unsigned zbs_dc_inflight(const struct zbs_dc *dc)
 	return dc->ninflight;
 }
 
+int zbs_dc_fd(const struct zbs_dc *dc)
+{
+	return dc->fd;
+}
+
+int zbs_dc_buffered(const struct zbs_dc *dc)
+{
+	return dc->ready != NULL || dc->rpos < dc->rlen;
+}
+
 int zbs_dc_push(struct zbs_dc *dc)
 {
 	struct iovec *v = dc->sq;

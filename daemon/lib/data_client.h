@@ -42,6 +42,15 @@ void zbs_dc_close(struct zbs_dc *dc);
  * -ETIMEDOUT (0: wait forever, the default). The connection is then unusable. */
 int zbs_dc_set_timeout(struct zbs_dc *dc, unsigned ms);
 unsigned zbs_dc_inflight(const struct zbs_dc *dc);
+/*
+ * For callers that wait on several connections with poll(): the socket, and
+ * whether zbs_dc_complete() has received bytes (a reply, or part of one)
+ * that poll() on the socket would not report. A readable socket or a
+ * buffered connection with requests in flight: zbs_dc_complete() returns
+ * without waiting for the server (at most for the rest of a reply).
+ */
+int zbs_dc_fd(const struct zbs_dc *dc);
+int zbs_dc_buffered(const struct zbs_dc *dc);
 
 /* Queue op (sent by the next wait or push); it and its buffer must stay
  * valid until zbs_dc_complete() returns it. 0 or -errno. */

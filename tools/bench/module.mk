@@ -22,8 +22,15 @@ bench-meta: $(O)/zbs-metad $(O)/bench-meta-client
 bench:
 	tools/bench/bench-block.sh
 
-# make bench-recovery: recovery's copy rate vs a raw copy and the time to
-# full redundancy (native daemons), client fio p99 without and with
-# recovery (one VM boot); one table with the goals (bench-recovery.sh).
+# make bench-recovery: recovery's copy rate vs a raw copy, the time to full
+# redundancy and client p99 without and with recovery (bench-clientlat) on
+# native daemons; client fio p99 without and with recovery (one VM boot);
+# one table with the goals (bench-recovery.sh).
 bench-recovery:
 	tools/bench/bench-recovery.sh
+
+# bench-clientlat: 4 KiB client IO to one pid's replicas at a fixed rate,
+# p50/p99 from each op's due time (the latency part of bench-recovery).
+BINS += bench-clientlat
+bench-clientlat_SRCS := tools/bench/bench_clientlat.c
+bench-clientlat_DEPS := zbs
