@@ -241,15 +241,19 @@ static void copy_op(struct copy_slot *s, const struct chunk_session_recover *c, 
 	s->op.priv = s;
 }
 
-/* a reply's failure as the reason, or 0 */
+/* a reply's failure as the reason, or 0. rc < 0: the connection failed
+ * and zbs_dc_complete returned no op (op is not set then). */
 static int copy_failed(int rc, const struct zbs_dc_op *op, const char *who, char *why,
 		       size_t len)
 {
-	if (!rc && op->reply.status == ZBS_ST_OK)
+	if (rc < 0) {
+		snprintf(why, len, "%s: %s", who, strerror(-rc));
+		return -1;
+	}
+	if (op->reply.status == ZBS_ST_OK)
 		return 0;
 	snprintf(why, len, "%s %s at %llu: %s", zbs_wire_op_str(op->req.opcode), who,
-		 (unsigned long long)op->req.offset,
-		 rc < 0 ? strerror(-rc) : zbs_wire_status_str(op->reply.status));
+		 (unsigned long long)op->req.offset, zbs_wire_status_str(op->reply.status));
 	return -1;
 }
 
@@ -273,7 +277,7 @@ static int copy_pipelined(struct chunk_recover *r, struct job *j, struct zbs_dc 
 		freel[nfree++] = &slots[i];
 	}
 	while (!rc) {
-		struct zbs_dc_op *op;
+		struct zbs_dc_op *op = NULL;
 
 		/* every free slot reads the next segment */
 		while (nfree && more && !rc) {
