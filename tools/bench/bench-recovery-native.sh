@@ -17,7 +17,7 @@
 #   every pid has 3 live replicas, none on the dead chunk. The session lease
 #   (ZBS_BENCH_LEASE_MS, default 3000) is part of it: meta notices the death
 #   when the lease runs out.
-#   client latency (per mode of ZBS_BENCH_LAT_MODES, default "default"; each
+#   client latency (per mode of ZBS_BENCH_LAT_MODES, default "default nopace"; each
 #   on a fresh cluster in $D/lat-MODE whose chunks get the mode's extra
 #   args, see mode_args): bench-clientlat drives 4 KiB ops at a fixed rate
 #   (ZBS_BENCH_LAT_IOPS, default 1000, for ZBS_BENCH_LAT_SECONDS, default 10)
@@ -34,7 +34,7 @@ D=${ZBS_BENCH_DIR:-$top/build/bench-recovery}
 N=${ZBS_BENCH_EXTENTS:-8}
 EMIB=${ZBS_BENCH_EXTENT_MIB:-64}
 LEASE_MS=${ZBS_BENCH_LEASE_MS:-3000}
-LAT_MODES=${ZBS_BENCH_LAT_MODES:-default}
+LAT_MODES=${ZBS_BENCH_LAT_MODES:-default nopace}
 LAT_ROUNDS=${ZBS_BENCH_LAT_ROUNDS:-3}
 LAT_IOPS=${ZBS_BENCH_LAT_IOPS:-1000}
 LAT_SECONDS=${ZBS_BENCH_LAT_SECONDS:-10}
@@ -98,8 +98,9 @@ start_cluster() {
 # mode. A mode is one line here, e.g. nopace) MODE_ARGS=(--no-recover-pace) ;;
 mode_args() {
 	case $1 in
-	default) MODE_ARGS=() ;;
-	*) die "ZBS_BENCH_LAT_MODES: unknown mode '$1' (known: default)" ;;
+	default) MODE_ARGS=() ;;		# the chunks' recovery pacing on
+	nopace) MODE_ARGS=(--no-recover-pace) ;;
+	*) die "ZBS_BENCH_LAT_MODES: unknown mode '$1' (known: default nopace)" ;;
 	esac
 }
 for m in $LAT_MODES; do mode_args "$m"; done
