@@ -22,6 +22,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,6 +48,7 @@
 #define MAX_INFLIGHT	64
 #define RING_ENTRIES	128
 #define UD_RECV		UINT64_MAX
+#define UD_PACE		(UINT64_MAX - 1)	/* the timer of a paced request */
 #define SMALL_BUF	(64 * 1024)	/* slot buffers above this are freed after use */
 #define MAX_INFLIGHT_BYTES (16 * ZBS_WIRE_MAX_IO)	/* per connection */
 
@@ -207,8 +209,11 @@ struct chunk_conn_state {
 	uint64_t inflight_bytes;
 	bool recv_posted;
 	bool closing;
-	bool gated;		/* the frame at pos passed the recovery pacing */
+	bool gated;		/* the frame at pos went through the recovery pacing */
 	uint64_t gated_id;	/* its id */
+	uint64_t paced_until;	/* it may run from then on (io_uring mode) */
+	bool timer_posted;	/* io_uring mode: a UD_PACE timer is pending */
+	struct __kernel_timespec timer_ts;
 };
 
 static void slot_release(struct chunk_conn_state *cs, int i)
@@ -432,28 +437,39 @@ static void complete_io(struct chunk_conn_state *cs, int i, int res)
 }
 
 /*
- * A recovery copy's request waits here as the recovery pacing says (the
- * replies already made are sent first), once per frame. 0, or -1 when the
- * connection must close.
+ * A recovery copy's request waits as the recovery pacing says, once per
+ * frame. 0: run it now; 1: not yet (io_uring mode: the frame stays at pos
+ * and the connection loop goes on reaping completions, sending replies
+ * and receiving until cs->paced_until, so the copy's earlier requests are
+ * answered meanwhile); -1: the connection must close. Without io_uring
+ * every earlier request was answered already: the replies are sent, then
+ * the thread waits, woken early only by the peer hanging up.
  */
 static int pace(struct chunk_conn_state *cs, const struct zbs_req *req)
 {
-	uint64_t ns;
+	uint64_t ns, now;
 
-	if (!is_recovery_io(req) || (cs->gated && cs->gated_id == req->id))
+	if (!is_recovery_io(req))
 		return 0;
+	now = zbs_now_ns();
+	if (cs->gated && cs->gated_id == req->id)
+		return cs->ring && now < cs->paced_until ? 1 : 0;
 	cs->gated = true;
 	cs->gated_id = req->id;
-	ns = recover_gate_delay(&cs->c->srv->gate, zbs_now_ns(), req->length);
+	ns = recover_gate_delay(&cs->c->srv->gate, now, req->length);
+	cs->paced_until = now + ns;
 	if (!ns)
 		return 0;
+	if (cs->ring)
+		return 1;
 	if (cs->nrep && flush_replies(cs) < 0)
 		return -1;
 	{
-		struct timespec ts = { (time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL) };
+		struct pollfd pfd = { .fd = cs->c->fd, .events = POLLRDHUP };
+		int ms = (int)((ns + 999999) / 1000000);
 
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
+		if (poll(&pfd, 1, ms) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return -1;	/* the copy is gone: do not serve it */
 	}
 	return 0;
 }
@@ -511,8 +527,9 @@ static int process_frames(struct chunk_conn_state *cs)
 
 			if (overlaps_inflight(cs, &req))
 				break;		/* keep arrival order on overlapping ranges */
-			if (pace(cs, &req) < 0)
-				return -1;
+			rc = pace(cs, &req);
+			if (rc)
+				return rc < 0 ? -1 : 0;	/* paced: later */
 			rc = submit_io(cs, &req, cs->in + cs->pos + HDR);
 
 			if (rc > 0)
@@ -524,9 +541,10 @@ static int process_frames(struct chunk_conn_state *cs)
 		} else {
 			uint8_t *out;
 			uint64_t t0, now;
+			int rc = pace(cs, &req);
 
-			if (pace(cs, &req) < 0)
-				return -1;
+			if (rc)
+				return rc < 0 ? -1 : 0;	/* paced: later */
 			out = cs->arena + cs->arena_used;	/* after pace's flush */
 			t0 = zbs_now_ns();
 
@@ -582,7 +600,25 @@ static void conn_loop_ring(struct chunk_conn_state *cs)
 			io_uring_sqe_set_data64(sqe, UD_RECV);
 			cs->recv_posted = true;
 		}
-		if (!cs->inflight && !cs->recv_posted) {
+		if (!cs->closing && !cs->timer_posted && cs->gated) {
+			uint64_t now = zbs_now_ns();
+
+			if (now < cs->paced_until) {	/* a paced frame at pos: wake then */
+				struct io_uring_sqe *sqe = get_sqe(cs->ring);
+				uint64_t d = cs->paced_until - now;
+
+				if (!sqe) {
+					cs->closing = true;
+					continue;
+				}
+				cs->timer_ts.tv_sec = (long long)(d / 1000000000ULL);
+				cs->timer_ts.tv_nsec = (long long)(d % 1000000000ULL);
+				io_uring_prep_timeout(sqe, &cs->timer_ts, 0, 0);
+				io_uring_sqe_set_data64(sqe, UD_PACE);
+				cs->timer_posted = true;
+			}
+		}
+		if (!cs->inflight && !cs->recv_posted && !cs->timer_posted) {
 			if (cs->closing)
 				break;
 			continue;	/* buffer full of partial data cannot happen; re-loop */
@@ -597,7 +633,9 @@ static void conn_loop_ring(struct chunk_conn_state *cs)
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
 
 			seen++;
-			if (ud == UD_RECV) {
+			if (ud == UD_PACE) {
+				cs->timer_posted = false;	/* -ETIME: the paced frame may go */
+			} else if (ud == UD_RECV) {
 				cs->recv_posted = false;
 				if (cqe->res > 0) {
 					cs->have += (uint32_t)cqe->res;
@@ -803,9 +841,10 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
 	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
 	test_contention_ms = test_env("ZBS_CHUNKD_TEST_CONTENTION_MS");
-	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib)
-		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB",
-			 atomic_load(&test_busy), test_delay_ms, test_zeroes_ms_per_mib);
+	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib || test_contention_ms)
+		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB, contention %lu ms",
+			 atomic_load(&test_busy), test_delay_ms, test_zeroes_ms_per_mib,
+			 test_contention_ms);
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->lfd = zbs_tcp_listen(host, port, 128, &srv->port);
 	if (srv->lfd < 0) {

@@ -43,6 +43,9 @@ uint64_t recover_gate_delay(struct recover_gate *g, uint64_t now_ns, uint64_t by
 	if (!atomic_load(&g->on))
 		return 0;
 	pthread_mutex_lock(&g->lock);
+	if (now_ns < g->last_now_ns)	/* read before another thread's, locked after */
+		now_ns = g->last_now_ns;
+	g->last_now_ns = now_ns;
 	bps = recover_pace_tick(&g->pace, now_ns, bytes);
 	if (g->pace.cuts != g->cuts_logged) {
 		g->cuts_logged = g->pace.cuts;

@@ -5,10 +5,12 @@
  *
  * A recovery copy reaches a chunk as READ with ZBS_DF_RECOVERY (it is the
  * source) or RECOVER_WRITE (it is the destination). The data server asks
- * the gate before it serves one (recover_gate_delay) and waits the answer
- * out in that connection's thread: the executor's connections are its own,
- * so only the copy waits and a client connection never does. The client
- * IO of the chunk (READ, WRITE, WRITE_ZEROES of clients) is fed in as it
+ * the gate before it serves one (recover_gate_delay) and holds that
+ * request back as long as the answer says, on that connection alone: the
+ * executor's connections are its own, so only the copy waits and a client
+ * connection never does, and the connection keeps answering the copy's
+ * earlier requests meanwhile (chunk_server.c, pace()). The client IO of
+ * the chunk (READ, WRITE, WRITE_ZEROES of clients) is fed in as it
  * completes (recover_gate_client).
  *
  * The rate: recover_pace.h (AIMD) on the average latency of the client IO
@@ -18,11 +20,12 @@
  * baseline, never below the floor (4 MiB/s). Meta's budget
  * (`zbsctl recover set --bps`) is applied by the executor, not here.
  *
- * The wait of one request is bounded by RECOVER_GATE_MAX_WAIT_NS: the
- * executor gives a data request 9 s, and many copies may queue here at
- * once (up to 32 cmds x 2 connection pairs x 4 segments in flight). Under
- * that many the rate is above the pace (each of them waits the bound):
- * recovery must still end.
+ * The wait of one request is bounded by RECOVER_GATE_MAX_WAIT_NS: many
+ * copies may queue here at once (up to 32 cmds x 2 connection pairs x 8
+ * segments in flight, from several executors). Under that many the rate
+ * is above the pace (each of them waits the bound): recovery must still
+ * end. A connection answers a request at least every bound (its later
+ * requests wait after it, not before), well inside the executor's 9 s.
  *
  * recover_gate_delay reads no clock: the caller passes now (tests pass
  * their own). Thread-safe (one mutex).
@@ -48,6 +51,7 @@ struct recover_gate {
 	struct recover_pace pace;
 	uint64_t next_ns;		/* when the next recovery byte may go */
 	uint64_t cuts_logged, rate_logged;
+	uint64_t last_now_ns;		/* now never goes back (threads race to the lock) */
 	uint64_t waited_ns;		/* total imposed (stats, tests) */
 };
 

@@ -394,6 +394,28 @@ static void test_gate_wait_bounded(void **state)
 	recover_gate_destroy(&g);
 }
 
+/* Connection threads read the clock before they race to the gate's lock: a
+ * `now` older than the last one is taken as the last one, not as a long
+ * idle time (which would mix the congested latency into the baseline). */
+static void test_gate_time_back(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS;
+
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	for (uint64_t t = now - 1000 * MS; t < now; t += 10 * MS)
+		recover_gate_client(&g, t, 100 * US);
+	recover_gate_delay(&g, now, MIB);		/* idle: the baseline */
+	assert_int_equal(g.pace.baseline_ns, 100 * US);
+	for (uint64_t t = now; t < now + 100 * MS; t += 10 * MS)
+		recover_gate_client(&g, t, 1000 * US);
+	recover_gate_delay(&g, now + 100 * MS, MIB);
+	recover_gate_delay(&g, now + 50 * MS, MIB);	/* read earlier, locked later */
+	assert_int_equal(g.pace.baseline_ns, 100 * US);
+	recover_gate_destroy(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_gate_no_clients),
 		cmocka_unit_test(test_gate_off),
 		cmocka_unit_test(test_gate_wait_bounded),
+		cmocka_unit_test(test_gate_time_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
