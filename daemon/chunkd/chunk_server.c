@@ -66,10 +66,14 @@
  *   ZBS_CHUNKD_TEST_CONTENTION_MS=N  a client READ, WRITE or WRITE_ZEROES
  *                               waits N ms when the chunk served recovery
  *                               IO in the last 100 ms (a disk the copy
- *                               makes slow for its clients).
+ *                               makes slow for its clients);
+ *   ZBS_CHUNKD_TEST_PACE_NS=N   with the recovery pacing on, every recovery
+ *                               request is held exactly N ns (a wait
+ *                               that ends before the connection loop
+ *                               looks again, with N=1).
  */
 static atomic_long test_busy;
-static unsigned long test_delay_ms, test_zeroes_ms_per_mib, test_contention_ms;
+static unsigned long test_delay_ms, test_zeroes_ms_per_mib, test_contention_ms, test_pace_ns;
 static _Atomic uint64_t test_recovery_ns;	/* the last recovery IO (contention) */
 
 /*
@@ -213,6 +217,7 @@ struct chunk_conn_state {
 	uint64_t gated_id;	/* its id */
 	uint64_t paced_until;	/* it may run from then on (io_uring mode) */
 	bool timer_posted;	/* io_uring mode: a UD_PACE timer is pending */
+	bool pace_held;		/* the last process_frames stopped at a paced frame */
 	struct __kernel_timespec timer_ts;
 };
 
@@ -452,16 +457,22 @@ static int pace(struct chunk_conn_state *cs, const struct zbs_req *req)
 	if (!is_recovery_io(req))
 		return 0;
 	now = zbs_now_ns();
-	if (cs->gated && cs->gated_id == req->id)
-		return cs->ring && now < cs->paced_until ? 1 : 0;
+	if (cs->gated && cs->gated_id == req->id) {
+		cs->pace_held = cs->ring && now < cs->paced_until;
+		return cs->pace_held ? 1 : 0;
+	}
 	cs->gated = true;
 	cs->gated_id = req->id;
 	ns = recover_gate_delay(&cs->c->srv->gate, now, req->length);
+	if (test_pace_ns && atomic_load(&cs->c->srv->gate.on))
+		ns = test_pace_ns;
 	cs->paced_until = now + ns;
 	if (!ns)
 		return 0;
-	if (cs->ring)
+	if (cs->ring) {
+		cs->pace_held = true;
 		return 1;
+	}
 	if (cs->nrep && flush_replies(cs) < 0)
 		return -1;
 	{
@@ -482,6 +493,7 @@ static int process_frames(struct chunk_conn_state *cs)
 {
 	struct chunk_store *st = cs->c->srv->st;
 
+	cs->pace_held = false;
 	while (cs->have - cs->pos >= HDR) {
 		struct zbs_wire_req w;
 		struct zbs_req req;
@@ -600,23 +612,26 @@ static void conn_loop_ring(struct chunk_conn_state *cs)
 			io_uring_sqe_set_data64(sqe, UD_RECV);
 			cs->recv_posted = true;
 		}
-		if (!cs->closing && !cs->timer_posted && cs->gated) {
-			uint64_t now = zbs_now_ns();
+		if (!cs->closing && !cs->timer_posted && cs->pace_held) {
+			/* a paced frame at pos: a timer wakes the loop when it may
+			 * go. When that time came since process_frames looked, it
+			 * goes now: nothing else may wake the loop (its peer may be
+			 * waiting for its reply alone). */
+			uint64_t now = zbs_now_ns(), d = cs->paced_until - now;
+			struct io_uring_sqe *sqe;
 
-			if (now < cs->paced_until) {	/* a paced frame at pos: wake then */
-				struct io_uring_sqe *sqe = get_sqe(cs->ring);
-				uint64_t d = cs->paced_until - now;
-
-				if (!sqe) {
-					cs->closing = true;
-					continue;
-				}
-				cs->timer_ts.tv_sec = (long long)(d / 1000000000ULL);
-				cs->timer_ts.tv_nsec = (long long)(d % 1000000000ULL);
-				io_uring_prep_timeout(sqe, &cs->timer_ts, 0, 0);
-				io_uring_sqe_set_data64(sqe, UD_PACE);
-				cs->timer_posted = true;
+			if (now >= cs->paced_until)
+				continue;
+			sqe = get_sqe(cs->ring);
+			if (!sqe) {
+				cs->closing = true;
+				continue;
 			}
+			cs->timer_ts.tv_sec = (long long)(d / 1000000000ULL);
+			cs->timer_ts.tv_nsec = (long long)(d % 1000000000ULL);
+			io_uring_prep_timeout(sqe, &cs->timer_ts, 0, 0);
+			io_uring_sqe_set_data64(sqe, UD_PACE);
+			cs->timer_posted = true;
 		}
 		if (!cs->inflight && !cs->recv_posted && !cs->timer_posted) {
 			if (cs->closing)
@@ -841,10 +856,12 @@ int chunk_server_start(struct chunk_store *st, const char *host, uint16_t port,
 	test_delay_ms = test_env("ZBS_CHUNKD_TEST_DELAY_MS");
 	test_zeroes_ms_per_mib = test_env("ZBS_CHUNKD_TEST_ZEROES_MS_PER_MIB");
 	test_contention_ms = test_env("ZBS_CHUNKD_TEST_CONTENTION_MS");
-	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib || test_contention_ms)
-		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB, contention %lu ms",
-			 atomic_load(&test_busy), test_delay_ms, test_zeroes_ms_per_mib,
-			 test_contention_ms);
+	test_pace_ns = test_env("ZBS_CHUNKD_TEST_PACE_NS");
+	if (atomic_load(&test_busy) || test_delay_ms || test_zeroes_ms_per_mib || test_contention_ms ||
+	    test_pace_ns)
+		log_warn("test faults on: busy %ld, delay %lu ms, zeroes %lu ms/MiB, contention %lu ms, "
+			 "pace %lu ns", atomic_load(&test_busy), test_delay_ms,
+			 test_zeroes_ms_per_mib, test_contention_ms, test_pace_ns);
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->lfd = zbs_tcp_listen(host, port, 128, &srv->port);
 	if (srv->lfd < 0) {

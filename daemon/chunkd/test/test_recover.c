@@ -410,6 +410,46 @@ static void test_pace(void **state)
 }
 
 /*
+ * A paced request whose wait ends before the chunk's connection loop looks
+ * again (test fault PACE_NS=1 on src and dst, each recovery request held
+ * 1 ns) still runs: the copy ends. It used to wait for the next frame of
+ * its peer, and the copy's last request, whose peer waits for its reply
+ * alone, never got one (the executor's 9 s timeout failed the cmd).
+ */
+static void test_pace_due(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_session_recover c;
+	struct chunk_recover_result res;
+	uint64_t t0, ms;
+	char dir[300];
+
+	zbs_dc_close(f->sdc);
+	zbs_dc_close(f->ddc);
+	chunkd_stop(&f->src);
+	chunkd_stop(&f->dst);
+	setenv("ZBS_CHUNKD_TEST_PACE_NS", "1", 1);
+	snprintf(dir, sizeof(dir), "%s/src", f->tmp);
+	assert_int_equal(chunkd_start(&f->src, dir, NULL), 0);
+	snprintf(dir, sizeof(dir), "%s/dst", f->tmp);
+	assert_int_equal(chunkd_start(&f->dst, dir, NULL), 0);
+	unsetenv("ZBS_CHUNKD_TEST_PACE_NS");
+	assert_int_equal(zbs_dc_connect("127.0.0.1", f->src.port, &f->sdc), 0);
+	assert_int_equal(zbs_dc_connect("127.0.0.1", f->dst.port, &f->ddc), 0);
+	for (uint64_t id = 60; id < 63; id++) {	/* more than one last request */
+		c = make_cmd(f, id);
+		t0 = zbs_now_ns();
+		res = run_one(f, &c);
+		ms = (zbs_now_ns() - t0) / 1000000;
+		if (!res.ok)
+			fail_msg("cmd %llu after %llu ms: %s", (unsigned long long)id,
+				 (unsigned long long)ms, res.error);
+		assert_int_equal(res.bytes_copied, 3 * ZBS_BLOCK_SIZE);
+		assert_dst_equals_src(f);
+	}
+}
+
+/*
  * Agile recovery: dst was a full copy at gen 4, then src alone took writes
  * on blocks 5 and 3 (gens 4, 5; dst was out of the location). The agile
  * cmd from gen 4 copies those two blocks and nothing else, and dst ends
@@ -657,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_without_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pace_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_aborts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_report_aborts, setup, teardown),
