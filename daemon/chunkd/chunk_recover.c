@@ -11,6 +11,7 @@
 #include "chunk_agent.h"
 #include "chunk_recover.h"
 #include "data_client.h"
+#include "recover_gate.h"	/* RECOVER_GATE_NICE */
 #include "log.h"
 #include "meta.pb-c.h"
 #include "net.h"
@@ -366,6 +367,8 @@ static void *lane_main(void *arg)
 {
 	struct lane *l = arg;
 
+	if (l->r->cfg.nice)
+		(void)zbs_thread_nice(RECOVER_GATE_NICE);
 	l->rc = copy_pipelined(l->r, l->j, l->src, l->dst, l->map, l->why, sizeof(l->why));
 	return NULL;
 }
@@ -623,6 +626,8 @@ static void *worker(void *arg)
 	struct chunk_recover *r = arg;
 	struct zbs_rpc_client rpc = { .fd = -1 };
 
+	if (r->cfg.nice)
+		(void)zbs_thread_nice(RECOVER_GATE_NICE);
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct chunk_recover_result res;

@@ -62,6 +62,10 @@ struct chunk_recover_config {
 	 * suffer (recover_gate.h): the copy's READs carry ZBS_DF_RECOVERY. */
 	uint64_t bps;
 	uint32_t io_timeout_ms;		/* connect + each data request, default 9000 */
+	/* the copy's threads yield the CPU to client IO: nice
+	 * RECOVER_GATE_NICE (with the chunks' recovery pacing; the
+	 * connections serving a copy do the same, recover_gate.h) */
+	bool nice;
 	uint32_t rpc_timeout_ms;	/* ReplaceReplica, default 3000 */
 	const char *meta_addr;		/* for the default done */
 	struct chunk_session *session;	/* for the default done (session id) */

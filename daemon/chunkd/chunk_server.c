@@ -218,6 +218,7 @@ struct chunk_conn_state {
 	uint64_t paced_until;	/* it may run from then on (io_uring mode) */
 	bool timer_posted;	/* io_uring mode: a UD_PACE timer is pending */
 	bool pace_held;		/* the last process_frames stopped at a paced frame */
+	bool niced;		/* serves a copy: recover_gate_nice_thread done */
 	struct __kernel_timespec timer_ts;
 };
 
@@ -456,6 +457,10 @@ static int pace(struct chunk_conn_state *cs, const struct zbs_req *req)
 
 	if (!is_recovery_io(req))
 		return 0;
+	if (!cs->niced && atomic_load(&cs->c->srv->gate.on)) {
+		cs->niced = true;	/* a copy's connection: its thread yields to clients */
+		recover_gate_nice_thread();
+	}
 	now = zbs_now_ns();
 	if (cs->gated && cs->gated_id == req->id) {
 		cs->pace_held = cs->ring && now < cs->paced_until;

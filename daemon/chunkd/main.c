@@ -424,7 +424,7 @@ static int serve_agent(const struct chunkd_opts *o, struct chunk_store *st, cons
 		.drain = chunk_kchannel_drain_op,
 		.arg = k,
 	};
-	struct chunk_recover_config rcfg = { .meta_addr = o->meta };
+	struct chunk_recover_config rcfg = { .meta_addr = o->meta, .nice = !o->no_recover_pace };
 	struct chunk_session *ms = NULL;
 	struct chunk_agent *agent = NULL;
 	struct chunk_recover *rec = NULL;

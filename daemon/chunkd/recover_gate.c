@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "recover_gate.h"
+#include "util.h"
 
 static uint64_t client_lat(void *arg, uint64_t now_ns)
 {
@@ -79,4 +80,14 @@ void recover_gate_stat(struct recover_gate *g, uint64_t *rate, uint64_t *cuts)
 	if (cuts)
 		*cuts = g->pace.cuts;
 	pthread_mutex_unlock(&g->lock);
+}
+
+int recover_gate_nice_thread(void)
+{
+	static atomic_bool warned;
+	int rc = zbs_thread_nice(RECOVER_GATE_NICE);
+
+	if (rc && !atomic_exchange(&warned, true))
+		log_warn("recovery threads keep their CPU priority: setpriority: %s", strerror(-rc));
+	return rc;
 }

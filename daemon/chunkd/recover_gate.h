@@ -69,4 +69,15 @@ void recover_gate_set(struct recover_gate *g, bool on);
 /* The rate allowed now (bytes/s, 0 = unlimited) and the cuts so far. */
 void recover_gate_stat(struct recover_gate *g, uint64_t *rate, uint64_t *cuts);
 
+/*
+ * The calling thread carries recovery IO from now on (a connection serving
+ * a copy, the executor's copy threads): it yields the CPU to the client IO
+ * threads, nice RECOVER_GATE_NICE. Copying is CPU work too (socket and
+ * buffer copies); on a busy machine a copy at a modest rate still delays
+ * client requests by whole scheduler slices. For good: a thread does not
+ * get its priority back. 0 or -errno (logged once).
+ */
+#define RECOVER_GATE_NICE	10
+int recover_gate_nice_thread(void);
+
 #endif

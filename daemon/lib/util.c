@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,4 +152,13 @@ fail:
 	unlink(tmp);
 	errno = e;
 	return -1;
+}
+
+int zbs_thread_nice(int nice)
+{
+	/* PRIO_PROCESS with a thread id: that thread (the "process" of
+	 * setpriority is the kernel's task) */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) < 0)
+		return -errno;
+	return 0;
 }

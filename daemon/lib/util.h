@@ -34,6 +34,10 @@ int zbs_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  */
 int zbs_replace_file(const char *path, const char *text);
 
+/* Set the calling thread's nice value (Linux: this thread alone, not the
+ * process). 0 or -errno. */
+int zbs_thread_nice(int nice);
+
 /* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
 uint64_t zbs_now_ns(void);
 uint64_t zbs_wall_ns(void);

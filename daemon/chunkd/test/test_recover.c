@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@
 #include "chunk_recover.h"
 #include "data_client.h"
 #include "harness.h"
+#include "recover_gate.h"	/* RECOVER_GATE_NICE */
 #include "log.h"
 #include "util.h"
 
@@ -75,6 +77,51 @@ static void on_done(void *arg, const struct chunk_session_recover *cmd,
 }
 
 /* wait (at most 30 s: a bound) until n callbacks came */
+/* threads of process pid (0: this one) at nice value `nice` */
+static unsigned threads_at_nice(pid_t pid, int nice)
+{
+	char path[64], line[512];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid ? (int)pid : (int)getpid());
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		FILE *fp;
+		char *s;
+		int v;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat",
+			 pid ? (int)pid : (int)getpid(), e->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		s = fgets(line, sizeof(line), fp) ? strrchr(line, ')') : NULL;
+		fclose(fp);
+		/* after "(comm)": state and 15 more fields, then nice (field 19) */
+		if (s && sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+				"%*d %*d %d", &v) == 1 && v == nice)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static unsigned ndone(struct fix *f)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->ndone;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
 static void wait_done(struct fix *f, unsigned n)
 {
 	struct timespec ts;
@@ -336,11 +383,19 @@ static void *client_main(void *arg)
 
 /*
  * src restarted with the test fault CONTENTION (its client IO waits 20 ms
- * while it serves recovery IO) and extra args; a cmd copies its PACE_MIB at
- * meta's budget of 16 MiB/s while a client reads from it. The copy's ms.
+ * while it serves recovery IO) and --no-recover-pace unless pace; a cmd
+ * copies its PACE_MIB at meta's budget of 16 MiB/s while a client reads
+ * from it. The copy's ms; *src_niced, *exec_niced: the most of src's
+ * threads and of the executor's (this process) seen at nice
+ * RECOVER_GATE_NICE meanwhile.
  */
-static uint64_t contended_copy(struct fix *f, uint64_t id, const char *const *extra)
+static uint64_t contended_copy(struct fix *f, uint64_t id, bool pace, unsigned *src_niced,
+			       unsigned *exec_niced)
 {
+	static const char *const nopace[] = { "--no-recover-pace", NULL };
+	const char *const *extra = pace ? NULL : nopace;
+	struct chunk_recover_config cfg = { .bps = 16ULL << 20, .nice = pace };
+	struct chunk_recover_ops ops = { .done = on_done, .arg = f };
 	struct client cl = { 0 };
 	struct chunk_session_recover c;
 	struct chunk_recover *r;
@@ -361,9 +416,19 @@ static uint64_t contended_copy(struct fix *f, uint64_t id, const char *const *ex
 	assert_int_equal(pthread_create(&th, NULL, client_main, &cl), 0);
 	usleep(500000);			/* the clients' latency without recovery */
 	c = make_cmd(f, id);		/* src's new port */
-	r = start(f, false, 16ULL << 20);
+	r = chunk_recover_start(&cfg, &ops);
+	assert_non_null(r);
 	t0 = zbs_now_ns();
 	assert_int_equal(chunk_recover_submit(r, &c), 0);
+	*src_niced = *exec_niced = 0;
+	while (ndone(f) < n + 1 && zbs_now_ns() - t0 < 30000000000ULL) {
+		unsigned s = threads_at_nice(f->src.pid, RECOVER_GATE_NICE);
+		unsigned e = threads_at_nice(0, RECOVER_GATE_NICE);
+
+		*src_niced = s > *src_niced ? s : *src_niced;
+		*exec_niced = e > *exec_niced ? e : *exec_niced;
+		usleep(20000);
+	}
 	wait_done(f, n + 1);
 	ms = (zbs_now_ns() - t0) / 1000000;
 	chunk_recover_stop(r);
@@ -386,11 +451,11 @@ static uint64_t contended_copy(struct fix *f, uint64_t id, const char *const *ex
  */
 static void test_pace(void **state)
 {
-	static const char *const nopace[] = { "--no-recover-pace", NULL };
 	struct fix *f = *state;
 	uint8_t *buf = malloc(1 << 20);
 	struct zbs_reply rep;
 	uint64_t t_off, t_on;
+	unsigned src_off, exec_off, src_on, exec_on;
 
 	assert_non_null(buf);
 	for (unsigned i = 0; i < PACE_MIB; i++) {
@@ -399,14 +464,23 @@ static void test_pace(void **state)
 					      (uint64_t)i << 20, 1 << 20, buf, 0, &rep), 0);
 	}
 	free(buf);
-	t_off = contended_copy(f, 40, nopace);
+	t_off = contended_copy(f, 40, false, &src_off, &exec_off);
 	assert_false(chunkd_log_has(&f->src, "recover pace: copy rate cut"));
-	t_on = contended_copy(f, 41, NULL);
+	t_on = contended_copy(f, 41, true, &src_on, &exec_on);
 	assert_true(chunkd_log_has(&f->src, "recover pace: copy rate cut to 4096 KiB/s"));
 	print_message("# %u MiB at a budget of 16 MiB/s, src contended: %llu ms with the pace, "
-		      "%llu ms without\n", PACE_MIB, (unsigned long long)t_on,
-		      (unsigned long long)t_off);
+		      "%llu ms without; threads at nice %d: src %u, executor %u with the pace, "
+		      "%u, %u without\n", PACE_MIB, (unsigned long long)t_on,
+		      (unsigned long long)t_off, RECOVER_GATE_NICE, src_on, exec_on, src_off,
+		      exec_off);
 	assert_true(t_on * 2 > t_off * 3);
+	/* with the pace the copy's threads yield the CPU: src's two connections
+	 * serving the copy's lanes (not its client's, not the others) and the
+	 * executor's; without it none */
+	assert_int_equal(src_on, 2);
+	assert_true(exec_on >= 2);
+	assert_int_equal(src_off, 0);
+	assert_int_equal(exec_off, 0);
 }
 
 /*
