@@ -94,13 +94,18 @@ start_cluster() {
 		"$CD): $(zc chunk list 2>&1)"
 }
 
-# MODE_ARGS=(the extra zbs-chunkd args of latency mode $1); dies on an unknown
-# mode. A mode is one line here, e.g. nopace) MODE_ARGS=(--no-recover-pace) ;;
+# MODE_ARGS=(the extra zbs-chunkd args of latency mode $1) and MODE_BPS
+# (meta's recovery budget, `zbsctl recover set --bps`; empty: unlimited);
+# dies on an unknown mode. A mode is one line here.
 mode_args() {
+	MODE_BPS=
 	case $1 in
 	default) MODE_ARGS=() ;;		# the chunks' recovery pacing on
 	nopace) MODE_ARGS=(--no-recover-pace) ;;
-	*) die "ZBS_BENCH_LAT_MODES: unknown mode '$1' (known: default nopace)" ;;
+	# the copy at the pacing's floor rate all along: the client latency
+	# that recovery costs at the least bandwidth it may take
+	floor) MODE_ARGS=(--no-recover-pace) MODE_BPS=4M ;;
+	*) die "ZBS_BENCH_LAT_MODES: unknown mode '$1' (known: default nopace floor)" ;;
 	esac
 }
 for m in $LAT_MODES; do mode_args "$m"; done
@@ -317,6 +322,9 @@ for MODE in $LAT_MODES; do
 	mode_args "$MODE"
 	pfx=; [ "$MODE" = default ] || pfx=${MODE}_
 	start_cluster "$D/lat-$MODE" "${MODE_ARGS[@]}"
+	if [ -n "$MODE_BPS" ]; then
+		zc recover set --bps "$MODE_BPS" >/dev/null || die "recover set --bps $MODE_BPS"
+	fi
 	zc volume create client 1G --replica 2 >/dev/null || die "volume create client"
 	read -r _ A B <<< "$(fill_extent client 0 "$LAT_SPAN_MIB" | tr ',' ' ')"
 	[ -n "${B:-}" ] || die "fill client: no two replicas"
@@ -332,7 +340,7 @@ for MODE in $LAT_MODES; do
 			die "migrate create $MV --src $X --dst $A --replace $X"
 		wait_for 300 at "$MV" "$A" || die "mover pid $MV not moved to $A: $(loc "$MV")"
 	fi
-	echo "# mode $MODE (chunkd args: ${MODE_ARGS[*]:-none}): client pid $CP on chunks $A,$B;" \
+	echo "# mode $MODE (chunkd args: ${MODE_ARGS[*]:-none}; budget ${MODE_BPS:-none}): client pid $CP on chunks $A,$B;" \
 		"mover pid $MV (256 MiB) on $(loc "$MV")"
 	# not counted: the first run on a fresh cluster has had a p99 several
 	# times that of the later ones
