@@ -25,6 +25,39 @@ uint64_t chunk_iostat_window_ns(const struct chunk_iostat *s)
 	return s->bucket_ns * CHUNK_IOSTAT_BUCKETS;
 }
 
+unsigned chunk_iostat_slot(uint64_t lat_ns)
+{
+	uint64_t us = lat_ns / 1000;
+	unsigned e;
+
+	if (us < 4)
+		return us;
+	e = 63 - __builtin_clzll(us);		/* 2^e <= us < 2^(e+1) */
+	if (e >= 24)
+		return CHUNK_IOSTAT_SLOTS - 1;
+	return 4 + (e - 2) * 4 + ((us >> (e - 2)) & 3);
+}
+
+void chunk_iostat_slot_range(unsigned slot, uint64_t *lo_ns, uint64_t *hi_ns)
+{
+	uint64_t lo, hi;
+
+	if (slot < 4) {
+		lo = slot;
+		hi = slot + 1;
+	} else if (slot >= CHUNK_IOSTAT_SLOTS - 1) {
+		lo = 1ULL << 24;
+		hi = UINT64_MAX / 1000;
+	} else {
+		unsigned e = 2 + (slot - 4) / 4, sub = (slot - 4) % 4;
+
+		lo = (uint64_t)(4 + sub) << (e - 2);
+		hi = (uint64_t)(5 + sub) << (e - 2);
+	}
+	*lo_ns = lo * 1000;
+	*hi_ns = hi * 1000;
+}
+
 void chunk_iostat_add(struct chunk_iostat *s, uint64_t now_ns, uint64_t lat_ns)
 {
 	uint64_t idx = now_ns / s->bucket_ns;
@@ -35,24 +68,33 @@ void chunk_iostat_add(struct chunk_iostat *s, uint64_t now_ns, uint64_t lat_ns)
 		b->idx = idx;
 		b->n = 0;
 		b->sum_ns = 0;
+		memset(b->hist, 0, sizeof(b->hist));
 	}
 	b->n++;
 	b->sum_ns += lat_ns;
+	b->hist[chunk_iostat_slot(lat_ns)]++;
 	if (now_ns > s->last_ns)
 		s->last_ns = now_ns;
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* bucket i holds samples of the last window at now_ns (lock held) */
+static bool in_window(const struct chunk_iostat *s, int i, uint64_t now_ns)
+{
+	uint64_t idx = now_ns / s->bucket_ns;
+
+	/* buckets idx - BUCKETS + 1 .. idx (a sample stamped later than now,
+	 * from a clock read just after ours, counts too) */
+	return s->b[i].n && s->b[i].idx + CHUNK_IOSTAT_BUCKETS > idx && s->b[i].idx <= idx + 1;
+}
+
 void chunk_iostat_read(struct chunk_iostat *s, uint64_t now_ns, uint64_t *avg_ns, uint64_t *n)
 {
-	uint64_t idx = now_ns / s->bucket_ns, cnt = 0, sum = 0;
+	uint64_t cnt = 0, sum = 0;
 
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < CHUNK_IOSTAT_BUCKETS; i++) {
-		/* buckets idx - BUCKETS + 1 .. idx (a sample stamped later than
-		 * now, from a clock read just after ours, counts too) */
-		if (s->b[i].n && s->b[i].idx + CHUNK_IOSTAT_BUCKETS > idx &&
-		    s->b[i].idx <= idx + 1) {
+		if (in_window(s, i, now_ns)) {
 			cnt += s->b[i].n;
 			sum += s->b[i].sum_ns;
 		}
@@ -70,6 +112,39 @@ uint64_t chunk_iostat_avg_ns(struct chunk_iostat *s, uint64_t now_ns)
 
 	chunk_iostat_read(s, now_ns, &avg, NULL);
 	return avg;
+}
+
+uint64_t chunk_iostat_quantile_ns(struct chunk_iostat *s, uint64_t now_ns, unsigned q_permille)
+{
+	uint64_t hist[CHUNK_IOSTAT_SLOTS] = { 0 }, cnt = 0, want, acc = 0, lo, hi;
+	unsigned slot;
+
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < CHUNK_IOSTAT_BUCKETS; i++) {
+		if (!in_window(s, i, now_ns))
+			continue;
+		cnt += s->b[i].n;
+		for (int j = 0; j < CHUNK_IOSTAT_SLOTS; j++)
+			hist[j] += s->b[i].hist[j];
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!cnt)
+		return 0;
+	if (q_permille > 1000)
+		q_permille = 1000;
+	/* the rank of the quantile, 1-based: ceil(q x n), at least 1 */
+	want = (cnt * q_permille + 999) / 1000;
+	if (!want)
+		want = 1;
+	for (slot = 0; slot < CHUNK_IOSTAT_SLOTS - 1; slot++) {
+		acc += hist[slot];
+		if (acc >= want)
+			break;
+	}
+	chunk_iostat_slot_range(slot, &lo, &hi);
+	if (slot == CHUNK_IOSTAT_SLOTS - 1)
+		return lo;
+	return lo + (hi - lo) / 2;
 }
 
 uint64_t chunk_iostat_last_ns(struct chunk_iostat *s)

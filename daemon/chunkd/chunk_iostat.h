@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * IO latency statistics of the chunk: a windowed average of latencies, and
- * the failslow judge built on it (SPEC 4.7 "slow disk II": average latency
- * at or above a threshold, 2 s by default).
+ * IO latency statistics of the chunk: a windowed average and quantiles of
+ * latencies, and the failslow judge built on the average (SPEC 4.7 "slow
+ * disk II": average latency at or above a threshold, 2 s by default).
  *
  * chunk_iostat: the average latency of the samples added over the last
  * window (e.g. 10 s). The window is cut into CHUNK_IOSTAT_BUCKETS buckets
@@ -10,7 +10,13 @@
  * time, and "the last window" is the bucket of `now` and the ones before it
  * up to CHUNK_IOSTAT_BUCKETS in all: a sample counts for between
  * (BUCKETS - 1) / BUCKETS of a window and a whole window after it was
- * added. Times are any monotonic clock in ns (the caller's; tests pass
+ * added. Each bucket also keeps a histogram of its samples in
+ * CHUNK_IOSTAT_SLOTS log-spaced slots (4 per power of two of microseconds,
+ * from 1 us to 16 s; a slot is at most 25% of its lower bound wide), so a quantile of the
+ * window (chunk_iostat_quantile_ns) is known within a slot: the recovery
+ * gate watches the clients' tail, which an average hides (a few requests
+ * stalled behind a copy barely move the mean of thousands). Times are any
+ * monotonic clock in ns (the caller's; tests pass
  * their own). Every function is thread-safe (one mutex, held for a few
  * additions); adding costs no allocation. It knows nothing of what the
  * samples are: the data server feeds it the foreground (client) replica
@@ -40,6 +46,8 @@
 
 #define CHUNK_IOSTAT_BUCKETS		10
 #define CHUNK_IOSTAT_WINDOW_NS		(10ULL * 1000000000ULL)	/* the default window */
+/* slots 0-3: 0-3 us; then 4 per octave up to 2^24 us; the last: above */
+#define CHUNK_IOSTAT_SLOTS		93
 
 struct chunk_iostat {
 	pthread_mutex_t lock;
@@ -48,6 +56,7 @@ struct chunk_iostat {
 	struct {
 		uint64_t idx;		/* now_ns / bucket_ns of its samples */
 		uint64_t n, sum_ns;
+		uint32_t hist[CHUNK_IOSTAT_SLOTS];
 	} b[CHUNK_IOSTAT_BUCKETS];
 };
 
@@ -61,6 +70,16 @@ void chunk_iostat_add(struct chunk_iostat *s, uint64_t now_ns, uint64_t lat_ns);
 uint64_t chunk_iostat_avg_ns(struct chunk_iostat *s, uint64_t now_ns);
 /* both at once: the average and the number of samples of the last window */
 void chunk_iostat_read(struct chunk_iostat *s, uint64_t now_ns, uint64_t *avg_ns, uint64_t *n);
+/*
+ * The q_permille/1000 quantile of the samples of the last window, ns (0
+ * when there is none): the middle of the histogram slot that holds it, so
+ * within half a slot (12.5%) of the true one. q_permille 1000: the slot of
+ * the largest sample.
+ */
+uint64_t chunk_iostat_quantile_ns(struct chunk_iostat *s, uint64_t now_ns, unsigned q_permille);
+/* The slot of a latency and the range [lo, hi) of a slot, ns (pure; tests) */
+unsigned chunk_iostat_slot(uint64_t lat_ns);
+void chunk_iostat_slot_range(unsigned slot, uint64_t *lo_ns, uint64_t *hi_ns);
 /* time of the newest sample ever added (0: none) */
 uint64_t chunk_iostat_last_ns(struct chunk_iostat *s);
 

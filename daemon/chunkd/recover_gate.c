@@ -8,7 +8,7 @@
 
 static uint64_t client_lat(void *arg, uint64_t now_ns)
 {
-	return chunk_iostat_avg_ns(arg, now_ns);
+	return chunk_iostat_quantile_ns(arg, now_ns, RECOVER_GATE_QUANTILE);
 }
 
 void recover_gate_init(struct recover_gate *g, bool on, const struct recover_pace_cfg *cfg)

@@ -13,9 +13,13 @@
  * the chunk (READ, WRITE, WRITE_ZEROES of clients) is fed in as it
  * completes (recover_gate_client).
  *
- * The rate: recover_pace.h (AIMD) on the average latency of the client IO
- * over the last RECOVER_GATE_WINDOW_NS, decided every interval (the same
- * length: a decision sees the IO since the one before); unlimited while clients do not suffer (or
+ * The rate: recover_pace.h (AIMD) on the 95th percentile latency of the
+ * client IO over the last RECOVER_GATE_WINDOW_NS (RECOVER_GATE_QUANTILE),
+ * decided every interval (the same length: a decision sees the IO since
+ * the one before). The tail, not the average: a copy hurts clients by the
+ * few requests that queue behind its IO (a journal commit, a socket
+ * buffer), and their p99 is what they see, while a mean over thousands of
+ * fast requests hardly moves. Unlimited while clients do not suffer (or
  * there is no client IO), halved while their latency is above 1.5x the
  * baseline, never below the floor (4 MiB/s). Meta's budget
  * (`zbsctl recover set --bps`) is applied by the executor, not here.
@@ -43,6 +47,7 @@
 
 #define RECOVER_GATE_WINDOW_NS		RECOVER_PACE_INTERVAL_NS /* client latency */
 #define RECOVER_GATE_MAX_WAIT_NS	2000000000ULL	/* per request */
+#define RECOVER_GATE_QUANTILE		950	/* permille: the clients' p95 */
 
 struct recover_gate {
 	pthread_mutex_t lock;

@@ -49,7 +49,8 @@ struct recover_pace_cfg {
 	uint64_t interval_ns;	/* one decision per interval (0: default) */
 };
 
-/* The chunk's windowed average client IO latency at now_ns; 0: no IO. */
+/* The chunk's windowed client IO latency at now_ns (an average or a
+ * quantile: the gate passes the p95); 0: no IO. */
 typedef uint64_t (*recover_pace_latency_fn)(void *arg, uint64_t now_ns);
 
 struct recover_pace {

@@ -52,6 +52,83 @@ static void test_window(void **state)
 	chunk_iostat_destroy(&s);
 }
 
+/* The histogram's slots: a table of latencies and their slots, and every
+ * slot's range maps back to it, the ranges tiling 0 .. 2^24 us. */
+static void test_hist_slots(void **state)
+{
+	static const struct {
+		uint64_t lat_ns;
+		unsigned slot;
+	} rows[] = {
+		{ 0, 0 }, { 999, 0 }, { 1000, 1 }, { 3999, 3 }, { 4000, 4 }, { 5000, 5 },
+		{ 7999, 7 }, { 8000, 8 }, { 9999, 8 }, { 10000, 9 }, { 100000, 22 },
+		{ 1000 * 1000, 35 }, { 16777215ULL * 1000, 91 }, { 16777216ULL * 1000, 92 },
+		{ UINT64_MAX, 92 },
+	};
+	uint64_t lo, hi, prev_hi = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (chunk_iostat_slot(rows[i].lat_ns) != rows[i].slot) {
+			print_error("row %zu: %llu ns in slot %u, want %u\n", i,
+				    (unsigned long long)rows[i].lat_ns,
+				    chunk_iostat_slot(rows[i].lat_ns), rows[i].slot);
+			fail();
+		}
+	}
+	for (unsigned slot = 0; slot < CHUNK_IOSTAT_SLOTS; slot++) {
+		chunk_iostat_slot_range(slot, &lo, &hi);
+		assert_int_equal(lo, prev_hi);
+		assert_true(hi > lo);
+		assert_int_equal(chunk_iostat_slot(lo), slot);
+		assert_int_equal(chunk_iostat_slot(hi - 1), slot);
+		if (slot >= 4 && slot < CHUNK_IOSTAT_SLOTS - 1)
+			assert_true((hi - lo) * 4 <= lo);	/* <= 25% wide */
+		prev_hi = hi;
+	}
+}
+
+/* A quantile of the window: the tail an average hides, within half a slot;
+ * samples leave it with their bucket. */
+static void test_quantile(void **state)
+{
+	struct chunk_iostat s;
+	uint64_t q, avg;
+
+	(void)state;
+	chunk_iostat_init(&s, 10 * S);
+	assert_int_equal(chunk_iostat_quantile_ns(&s, 100 * S, 950), 0);	/* none */
+	/* 94 at 100 us, 6 at 20 ms */
+	for (int i = 0; i < 94; i++)
+		chunk_iostat_add(&s, 100 * S + i, 100000);
+	for (int i = 0; i < 6; i++)
+		chunk_iostat_add(&s, 101 * S + i, 20 * MS);
+	q = chunk_iostat_quantile_ns(&s, 101 * S, 500);
+	assert_true(q >= 100000 * 7 / 8 && q <= 100000 * 9 / 8);
+	q = chunk_iostat_quantile_ns(&s, 101 * S, 950);	/* rank 95: a slow one */
+	assert_true(q >= 20 * MS * 7 / 8 && q <= 20 * MS * 9 / 8);
+	q = chunk_iostat_quantile_ns(&s, 101 * S, 940);	/* rank 94: a fast one */
+	assert_true(q <= 100000 * 9 / 8);
+	q = chunk_iostat_quantile_ns(&s, 101 * S, 1000);
+	assert_true(q >= 20 * MS * 7 / 8);
+	q = chunk_iostat_quantile_ns(&s, 101 * S, 0);		/* the smallest */
+	assert_true(q <= 100000 * 9 / 8);
+	/* the average sits far from both: 1.29 ms */
+	avg = chunk_iostat_avg_ns(&s, 101 * S);
+	assert_true(avg > 1 * MS && avg < 2 * MS);
+	/* 110.5 s: the bucket of 100 s left the window, the slow ones remain */
+	q = chunk_iostat_quantile_ns(&s, 110 * S + 500 * MS, 500);
+	assert_true(q >= 20 * MS * 7 / 8);
+	/* a reused bucket starts with an empty histogram */
+	chunk_iostat_add(&s, 120 * S, 100000);
+	q = chunk_iostat_quantile_ns(&s, 120 * S, 1000);
+	assert_true(q <= 100000 * 9 / 8);
+	/* above 2^24 us: the last slot, its lower bound */
+	chunk_iostat_add(&s, 120 * S, 100 * S);
+	assert_int_equal(chunk_iostat_quantile_ns(&s, 120 * S, 1000), (1ULL << 24) * 1000);
+	chunk_iostat_destroy(&s);
+}
+
 struct adder {
 	struct chunk_iostat *s;
 	uint64_t lat;
@@ -177,6 +254,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_hist_slots),
+		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_failslow_hysteresis),
 		cmocka_unit_test(test_failslow_no_flap),
