@@ -58,13 +58,20 @@ struct recover_gate {
 	uint64_t cuts_logged, rate_logged;
 	uint64_t last_now_ns;		/* now never goes back (threads race to the lock) */
 	uint64_t waited_ns;		/* total imposed (stats, tests) */
+	_Atomic uint64_t idle_fed_ns;	/* last baseline sample while idle */
 };
 
 /* on false: recover_gate_delay is always 0 (zbs-chunkd --no-recover-pace).
  * cfg NULL: recover_pace's defaults. */
 void recover_gate_init(struct recover_gate *g, bool on, const struct recover_pace_cfg *cfg);
 void recover_gate_destroy(struct recover_gate *g);
-/* A client IO completed at now_ns after lat_ns. */
+/* A client IO completed at now_ns after lat_ns. While no copy has come
+ * for 2 intervals, once a window (with at least
+ * RECOVER_GATE_IDLE_MIN_SAMPLES client IOs in it) the window's p95 is a
+ * baseline sample (recover_pace_idle): the baseline follows the clients'
+ * load while recovery sleeps, so a copy that starts after the load grew is
+ * not blamed for it. */
+#define RECOVER_GATE_IDLE_MIN_SAMPLES	16
 void recover_gate_client(struct recover_gate *g, uint64_t now_ns, uint64_t lat_ns);
 /* `bytes` of recovery IO arrive at now_ns: how long to wait before serving
  * them (ns, at most RECOVER_GATE_MAX_WAIT_NS). Logs each cut of the rate. */

@@ -63,7 +63,14 @@ static void baseline_sample(struct recover_pace *p, uint64_t lat, unsigned shift
 
 void recover_pace_idle(struct recover_pace *p, uint64_t lat_ns)
 {
-	baseline_sample(p, lat_ns, 3);
+	if (!lat_ns)
+		return;
+	if (!p->baseline_ns)
+		p->baseline_ns = lat_ns;
+	else if (lat_ns < p->baseline_ns)
+		p->baseline_ns -= (p->baseline_ns - lat_ns) >> 3;
+	else
+		p->baseline_ns += (lat_ns - p->baseline_ns) >> 3;
 }
 
 static bool congested(const struct recover_pace *p, uint64_t lat)
@@ -99,16 +106,21 @@ static void decide(struct recover_pace *p, uint64_t now, uint64_t lat)
 			p->rate = f;
 		p->hold_until_ns = now + 2 * p->cfg.interval_ns;
 		p->cuts++;
+		p->slow = false;
 		return;
 	}
 	if (!p->rate)
 		return;			/* unlimited and fine */
 	p->raises++;
-	if (!c && p->rate > 2 * seen) {	/* the limit does not bind: none */
-		p->rate = 0;
+	if (!c && p->rate >= RECOVER_PACE_UNBOUND_BPS && p->rate > 2 * seen) {
+		p->rate = 0;		/* the limit does not bind: none */
+		p->slow = false;
 		return;
 	}
-	p->rate += p->cfg.step_bps;
+	if (p->slow)
+		p->rate *= 2;
+	else
+		p->rate += p->cfg.step_bps;
 	if (c && p->rate > c)
 		p->rate = c;
 }
@@ -129,6 +141,10 @@ uint64_t recover_pace_tick(struct recover_pace *p, uint64_t now_ns, uint64_t byt
 
 		p->last_lat_ns = lat;
 		baseline_sample(p, lat, 3);
+		if (!cap(p)) {		/* clients: slow start; none: unlimited */
+			p->rate = lat ? RECOVER_PACE_START_BPS : 0;
+			p->slow = lat;
+		}
 		p->last_ns = now_ns;
 		p->bytes = bytes;
 		return p->rate;

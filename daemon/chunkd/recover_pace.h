@@ -7,20 +7,33 @@
  *
  * The rule, decided once per interval while recovery copies:
  *   - the ceiling is meta's budget (KeepAliveResponse.recover_bps); when
- *     that is 0 (unlimited), cfg.max_bps, and when that is 0 too the rate
- *     is unlimited until the first cut;
+ *     that is 0 (unlimited), cfg.max_bps, and when that is 0 too there is
+ *     none;
+ *   - slow start: with no ceiling, a copy that starts (the first tick
+ *     after 2 idle intervals) while clients do IO starts at
+ *     RECOVER_PACE_START_BPS and doubles every interval the clients do
+ *     not suffer, until the first cut or until the limit does not bind
+ *     (unlimited). A copy that starts at full speed lands its first
+ *     hundreds of MiB on the clients before the latency window shows it;
+ *     without client IO there is nothing to protect: unlimited;
  *   - congested: the windowed average client latency is above
  *     k_permille/1000 x the baseline, or above abs_ns (when set);
  *   - congested: rate = max(floor, rate x cut_permille/1000), where an
  *     unlimited rate is first replaced by the copy rate measured over the
  *     last interval; then no other cut for one interval (the latency
  *     window lags the change);
- *   - not congested (or no client IO, latency 0): rate += step_bps, up to
- *     the ceiling (back to unlimited when there is none);
+ *   - not congested (or no client IO, latency 0): rate += step_bps (x2
+ *     in slow start), up to the ceiling; with none, back to unlimited
+ *     once the limit does not bind: the rate is at least
+ *     RECOVER_PACE_UNBOUND_BPS and above 2x the copy rate seen (a low
+ *     limit that a bursty copy does not fill is no sign that the copy
+ *     would be harmless without it);
  *   - the baseline is the client latency without recovery: the first
  *     sample after recovery was idle for 2 intervals (the window still saw
- *     no copy), recover_pace_idle() samples, and any lower sample (it
- *     falls to the minimum at once); with none of these yet (a source
+ *     no copy) and any lower sample (it falls to the minimum at once);
+ *     recover_pace_idle() samples, taken while no copy runs, move it 1/8
+ *     of the way either way (the gate feeds one per window: the baseline
+ *     follows the clients' load while recovery sleeps); with none of these yet (a source
  *     that needs two calls for a window), the first sample. While the rate sits at the floor
  *     recovery is too small to matter, so the baseline follows the
  *     latency (EWMA 1/8): a lasting change of the client load is not
@@ -38,6 +51,8 @@
 #define RECOVER_PACE_CUT_PERMILLE	500
 #define RECOVER_PACE_K_PERMILLE		1500
 #define RECOVER_PACE_INTERVAL_NS	250000000ULL
+#define RECOVER_PACE_START_BPS		(16ULL << 20)	/* slow start */
+#define RECOVER_PACE_UNBOUND_BPS	(64ULL << 20)	/* unlimited only from here */
 
 struct recover_pace_cfg {
 	uint64_t floor_bps;	/* never below (0: RECOVER_PACE_FLOOR_BPS) */
@@ -65,6 +80,7 @@ struct recover_pace {
 	uint64_t bytes;		/* copied since the last decision */
 	uint64_t hold_until_ns;	/* no cut before (after a cut) */
 	uint64_t last_lat_ns;	/* the last latency sample */
+	bool slow;		/* in slow start */
 	uint64_t cuts, raises;	/* counters, for logs and tests */
 };
 

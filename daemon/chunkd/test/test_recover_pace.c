@@ -162,26 +162,37 @@ static void test_abs_bound(void **state)
 	run(&p, s, sizeof(s) / sizeof(s[0]));
 }
 
-/* No ceiling (meta's budget unlimited, no max_bps): unlimited until the
- * first cut, which halves the copy rate measured over the interval; back
- * to unlimited once the limit does not bind (above 2x what was copied). */
+/* No ceiling (meta's budget unlimited, no max_bps): slow start while
+ * clients do IO (16 MiB/s, x2 per calm interval); unlimited once the limit
+ * does not bind (at least 64 MiB/s and above 2x what was copied); the
+ * first cut halves the copy rate measured over the interval, then +8 per
+ * interval, and a limit below 64 MiB/s stays even when the copy is slower. */
 static void test_unlimited(void **state)
 {
-	/* 20 MiB per 250 ms interval = 80 MiB/s */
+	/* bytes: copied at the tick, counted in the interval after it */
 	static const struct step s[] = {
-		{ 0, 1000, 10 * MIB, 0 },
-		{ IV / 2, 1000, 10 * MIB, 0 },
-		{ IV / 2, 3000, 10 * MIB, 40 },	/* 80 MiB/s seen: 40 */
-		{ IV, 1000, 12 * MIB, 48 },	/* seen 40, fine: + 8 */
-		{ IV, 1000, 2 * MIB, 56 },	/* seen 48 */
-		{ IV, 1000, 0, 0 },		/* seen 8 < 56 / 2: unlimited */
+		{ 0, 1000, 4 * MIB, 16 },	/* a copy starts, clients: slow */
+		{ IV, 1000, 8 * MIB, 32 },	/* seen 16: x2 */
+		{ IV, 1000, 16 * MIB, 64 },	/* seen 32 */
+		{ IV, 1000, 2 * MIB, 128 },	/* seen 64: binds */
+		{ IV, 1000, 20 * MIB, 0 },	/* seen 8 < 128 / 2: unlimited */
+		{ IV, 3000, 2 * MIB, 40 },	/* seen 80: 40 */
+		{ IV, 1000, 2 * MIB, 48 },	/* seen 8: + 8 (< 64, kept) */
+		{ IV, 1000, 2 * MIB, 56 },
+		{ IV, 1000, 2 * MIB, 64 },
+		{ IV, 1000, 0, 0 },		/* 64, seen 8: unlimited */
+		{ 4 * IV, 0, 0, 0 },		/* idle; starts without clients */
 		{ IV, 1000, 0, 0 },
+		{ 4 * IV, 1000, 0, 16 },	/* idle; starts with clients */
+		{ IV, 3000, 0, 8 },		/* cut: slow start ends */
+		{ IV, 1000, 0, 16 },		/* held from cuts, raised: + 8 */
+		{ IV, 1000, 0, 24 },
 	};
 	struct recover_pace p;
 
 	recover_pace_init(&p, NULL, fake_lat, NULL);
 	run(&p, s, sizeof(s) / sizeof(s[0]));
-	assert_int_equal(p.cuts, 1);
+	assert_int_equal(p.cuts, 2);
 }
 
 /* max_bps is the ceiling when meta's budget is unlimited. */
@@ -216,8 +227,13 @@ static void test_idle_is_baseline(void **state)
 	recover_pace_set_ceiling(&p, 64 * MIB);
 	run(&p, s, sizeof(s) / sizeof(s[0]));
 	assert_int_equal(p.baseline_ns, 900 * US);
+	/* samples while no copy runs: 1/8 of the way, either way */
 	recover_pace_idle(&p, 100 * US);
-	assert_int_equal(p.baseline_ns, 100 * US);
+	assert_int_equal(p.baseline_ns, 800 * US);
+	recover_pace_idle(&p, 1600 * US);
+	assert_int_equal(p.baseline_ns, 900 * US);
+	recover_pace_idle(&p, 0);			/* no client IO: nothing */
+	assert_int_equal(p.baseline_ns, 900 * US);
 }
 
 /* A source that has no window at its first call (0): the first sample of
@@ -321,8 +337,10 @@ static void test_gate_backs_off(void **state)
 	recover_gate_init(&g, true, NULL);
 	for (uint64_t t = now - 1000 * MS; t < now; t += 10 * MS)
 		recover_gate_client(&g, t, 100 * US);	/* the baseline: 100 us */
-	mib = gate_phase(&g, &now, 2, 100, &waited);
-	assert_false(waited);
+	mib = gate_phase(&g, &now, 3, 100, &waited);
+	recover_gate_stat(&g, &rate, &cuts);
+	assert_int_equal(rate, 0);		/* out of slow start: unlimited */
+	assert_int_equal(cuts, 0);
 	assert_true(mib > 500);
 	mib = gate_phase(&g, &now, 5, 1000, &waited);
 	assert_true(waited);
@@ -366,6 +384,62 @@ static void test_gate_tail(void **state)
 	recover_gate_stat(&g, &rate, &cuts);
 	assert_true(cuts >= 3);
 	assert_true(rate && rate <= 64 * MIB);
+	recover_gate_destroy(&g);
+}
+
+/* A copy that starts while clients do IO starts at 16 MiB/s and doubles
+ * while they do not suffer: its first interval lets through 1/4 s of
+ * 16 MiB/s (and the request that opens it), not what the chunk can copy. */
+static void test_gate_slow_start(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS, end, next_client, mib = 0, rate;
+
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	for (uint64_t t = now - 1000 * MS; t < now; t += 10 * MS)
+		recover_gate_client(&g, t, 100 * US);
+	next_client = now;
+	end = now + IV * MS;
+	while (now < end) {
+		while (next_client <= now) {
+			recover_gate_client(&g, next_client, 100 * US);
+			next_client += 10 * MS;
+		}
+		now += recover_gate_delay(&g, now, MIB) + MS;
+		mib++;
+	}
+	assert_in_range(mib, 4, 6);
+	recover_gate_stat(&g, &rate, NULL);
+	assert_int_equal(rate, RECOVER_PACE_START_BPS);
+	recover_gate_destroy(&g);
+}
+
+/*
+ * The baseline follows the clients while no copy runs: they were at
+ * 100 us, their load grows to 400 us for 10 s with no recovery, then a copy
+ * starts. It is not blamed for the 400 us (no cut), while 4x above that
+ * still is.
+ */
+static void test_gate_clients_return(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS, rate, cuts;
+	bool waited;
+
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	gate_phase(&g, &now, 2, 100, &waited);		/* a first copy */
+	for (uint64_t end = now + 10000 * MS; now < end; now += MS)
+		recover_gate_client(&g, now, 400 * US);	/* no copy, more load */
+	assert_true(g.pace.baseline_ns >= 350 * US);
+	gate_phase(&g, &now, 3, 400, &waited);
+	recover_gate_stat(&g, &rate, &cuts);
+	assert_int_equal(cuts, 0);
+	assert_int_equal(rate, 0);
+	gate_phase(&g, &now, 2, 1600, &waited);
+	recover_gate_stat(&g, &rate, &cuts);
+	assert_true(cuts >= 1);
 	recover_gate_destroy(&g);
 }
 
@@ -419,7 +493,8 @@ static void test_gate_wait_bounded(void **state)
 	now += 3000 * MS;		/* the bucket is empty again */
 	recover_gate_client(&g, now, 2000 * US);
 	assert_int_equal(recover_gate_delay(&g, now, MIB), 0);
-	assert_int_equal(recover_gate_delay(&g, now, MIB), 250 * MS);	/* 1 MiB at 4 MiB/s */
+	/* a new copy: slow start, 1 MiB at 16 MiB/s */
+	assert_int_equal(recover_gate_delay(&g, now, MIB), 1000 * MS / 16);
 	for (int i = 0; i < 64; i++)
 		assert_true(recover_gate_delay(&g, now, MIB) <= RECOVER_GATE_MAX_WAIT_NS);
 	assert_int_equal(recover_gate_delay(&g, now, MIB), RECOVER_GATE_MAX_WAIT_NS);
@@ -465,6 +540,8 @@ int main(void)
 		cmocka_unit_test(test_ceiling_changes),
 		cmocka_unit_test(test_gate_backs_off),
 		cmocka_unit_test(test_gate_tail),
+		cmocka_unit_test(test_gate_slow_start),
+		cmocka_unit_test(test_gate_clients_return),
 		cmocka_unit_test(test_gate_no_clients),
 		cmocka_unit_test(test_gate_off),
 		cmocka_unit_test(test_gate_wait_bounded),
