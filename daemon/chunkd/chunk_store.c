@@ -20,12 +20,15 @@
  * listings, then delete its record, durably, and its file: GC deletes in
  * batches of up to GC_BATCH on the store's GC thread (st->gc_lock protects
  * its queue), so a large volume delete costs one sync per batch and never
- * blocks the meta session's thread.
+ * blocks the meta session's thread. On a filesystem mounted with online
+ * discard a file is cut in paced steps before its unlink (gc_free_file).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,8 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 #define HASH_NONFATAL_OOM 1	/* an insert that cannot allocate fails, see below */
 #include <uthash.h>
@@ -53,6 +58,9 @@
 #define DIRTY_LAYOUT		2	/* holes punched: fsync (file block map) */
 #define ZERO_BUF		(1U << 20)	/* zeros written per call where holes fail */
 #define GC_BATCH		1024	/* GC deletes per metadata commit */
+#define GC_SHRINK_STEP		(16ULL << 20)	/* online discard: bytes freed per step */
+#define GC_SHRINK_PAUSE_MAX_NS	100000000LL	/* ... and the most a pause after one lasts */
+#define GC_SHRINK_IDLE_MS	1000	/* the longest wait for in-flight IO to end */
 
 /* LMDB records, host byte order (the store is local to this machine). */
 struct super_rec {
@@ -121,6 +129,8 @@ struct chunk_store {
 	unsigned nreplicas;
 	bool opened;			/* fully opened: close persists */
 	bool direct;			/* the data dir takes O_DIRECT */
+	bool online_discard;		/* its filesystem discards freed blocks at
+					 * commit: GC frees files in steps */
 	uint64_t capacity;		/* bytes this chunk may hold, 0: the filesystem's */
 	_Atomic uint64_t used_blocks;	/* thin allocated blocks + thick extents */
 	void (*space_hook)(void *);	/* space changed: tell meta soon */
@@ -137,6 +147,7 @@ struct chunk_store {
 	bool gc_started, gc_stop;	/* gc_lock */
 	pthread_t gc_thread;
 	_Atomic uint64_t gc_commits;	/* metadata commits of deletes (tests) */
+	_Atomic uint64_t gc_shrink_syncs; /* synced steps of cutting files (tests) */
 };
 
 /* Free space a write must leave on the filesystem (LMDB, other files). */
@@ -264,6 +275,179 @@ static bool probe_direct(int dirfd)
 bool chunk_store_direct(const struct chunk_store *st)
 {
 	return st->direct;
+}
+
+/*
+ * Online discard. Fields of a /proc/self/mountinfo line (proc(5)): mount
+ * id, parent id, major:minor, root, mount point, mount options, optional
+ * fields, "-", filesystem type, source, superblock options; a space, tab,
+ * newline or backslash in a field is written as \ooo (octal).
+ */
+#define MI_FIELDS	64
+
+/* Field f[0..len) of mountinfo into out (outlen bytes), unescaped; false
+ * when it does not fit. */
+static bool mi_unescape(const char *f, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = f[i];
+
+		if (c == '\\' && i + 3 < len &&
+		    f[i + 1] >= '0' && f[i + 1] <= '3' && f[i + 2] >= '0' && f[i + 2] <= '7' &&
+		    f[i + 3] >= '0' && f[i + 3] <= '7') {
+			c = (char)((f[i + 1] - '0') << 6 | (f[i + 2] - '0') << 3 | (f[i + 3] - '0'));
+			i += 3;
+		}
+		if (o + 1 >= outlen)
+			return false;
+		out[o++] = c;
+	}
+	out[o] = 0;
+	return true;
+}
+
+/*
+ * Does the option list opts[0..len) turn on online discard? Whole
+ * comma-separated options only ("nodiscard" does not); "discard=sync" is
+ * btrfs's name for it, its "discard=async" queues discards off the commit.
+ */
+static bool mi_discard_opt(const char *opts, size_t len)
+{
+	const char *p = opts, *end = opts + len;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t n = (size_t)((comma ? comma : end) - p);
+
+		if ((n == 7 && !memcmp(p, "discard", 7)) || (n == 12 && !memcmp(p, "discard=sync", 12)))
+			return true;
+		p += n + 1;
+	}
+	return false;
+}
+
+/* The length of mount point mp when it holds path (absolute), else 0. */
+static size_t mi_covers(const char *mp, const char *path)
+{
+	size_t n = strlen(mp);
+
+	if (!strcmp(mp, "/"))
+		return path[0] == '/';
+	if (strncmp(path, mp, n) || (path[n] && path[n] != '/'))
+		return 0;
+	return n;
+}
+
+int chunk_store_mount_discard(const char *mountinfo, const char *path)
+{
+	const char *line = mountinfo;
+	size_t best = 0;
+	int discard = 0;
+
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		const char *end = eol ? eol : line + strlen(line);
+		const char *f[MI_FIELDS], *p = line;
+		size_t fl[MI_FIELDS], covers;
+		unsigned n = 0, sep = 0;
+		char mp[4096];
+
+		while (n < MI_FIELDS) {
+			while (p < end && *p == ' ')
+				p++;
+			if (p == end)
+				break;
+			f[n] = p;
+			while (p < end && *p != ' ')
+				p++;
+			fl[n] = (size_t)(p - f[n]);
+			n++;
+		}
+		line = eol ? eol + 1 : NULL;
+		for (unsigned i = 6; i < n && !sep; i++)
+			if (fl[i] == 1 && f[i][0] == '-')
+				sep = i;
+		if (!sep || sep + 3 >= n || !mi_unescape(f[4], fl[4], mp, sizeof(mp)))
+			continue;	/* not a mount line */
+		covers = mi_covers(mp, path);
+		/* the longest mount point wins; of two alike the later one,
+		 * mounted over the first */
+		if (covers && covers >= best) {
+			best = covers;
+			discard = mi_discard_opt(f[5], fl[5]) || mi_discard_opt(f[sep + 3], fl[sep + 3]);
+		}
+	}
+	return discard;
+}
+
+/* The whole of a /proc file (no size to stat), NUL-terminated; NULL on error. */
+static char *read_proc_text(const char *path)
+{
+	size_t len = 0, cap = 16384;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (!buf || fd < 0)
+		goto fail;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			char *b = realloc(buf, 2 * cap);
+
+			if (!b)
+				goto fail;
+			buf = b;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Is the data dir on a filesystem mounted with online discard (see
+ * gc_free_file)? ZBS_CHUNKD_TEST_ONLINE_DISCARD=1 or 0 says yes or no
+ * whatever the mount (tests).
+ */
+static bool probe_online_discard(const char *dir)
+{
+	const char *force = getenv("ZBS_CHUNKD_TEST_ONLINE_DISCARD");
+	char *real, *text;
+	bool on = false;
+
+	if (force && *force) {
+		on = strcmp(force, "0") != 0;
+		log_warn("%s: online discard taken as %s (ZBS_CHUNKD_TEST_ONLINE_DISCARD, tests)",
+			 dir, on ? "on" : "off");
+		return on;
+	}
+	real = realpath(dir, NULL);
+	text = real ? read_proc_text("/proc/self/mountinfo") : NULL;
+	if (text)
+		on = chunk_store_mount_discard(text, real) == 1;
+	else
+		log_warn("%s: cannot tell whether its filesystem discards online (%m); "
+			 "taken as not", dir);
+	free(text);
+	free(real);
+	return on;
 }
 
 static struct chunk_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, bool thick)
@@ -740,9 +924,160 @@ static void replica_undoom(struct chunk_store *st, struct chunk_replica **reps, 
 }
 
 /*
+ * Freeing a deleted replica's file. On a filesystem mounted with online
+ * discard (ext4 -o discard) the blocks a transaction frees are discarded
+ * when it commits, and the commit waits for that: unlinking a file of 256
+ * MiB held every other fdatasync on the filesystem (the clients' writes)
+ * for 75-125 ms, against 5 ms without discard; cut in steps, under 10 ms
+ * (ext4, fio 4k random writes with fdatasync beside). There the file is cut
+ * from its end in steps of GC_SHRINK_STEP first, each made durable (its
+ * own small commit and discard) and followed by a pause as long as it took
+ * (at most GC_SHRINK_PAUSE_MAX_NS), so the clients' syncs get in between.
+ */
+
+/* The GC thread is asked to stop (the store is closing). */
+static bool gc_stopping(struct chunk_store *st)
+{
+	bool stop;
+
+	pthread_mutex_lock(&st->gc_lock);
+	stop = st->gc_stop;
+	pthread_mutex_unlock(&st->gc_lock);
+	return stop;
+}
+
+/*
+ * Wait until no IO holds r (deleted: none can start), so cutting its file
+ * takes no data from under a read accepted before the delete; false when
+ * some IO still does after GC_SHRINK_IDLE_MS. The caller's reference and
+ * the table's are the only ones left then.
+ */
+static bool gc_replica_idle(struct chunk_replica *r)
+{
+	for (int ms = 0; atomic_load(&r->refs) > 2; ms++) {
+		if (ms == GC_SHRINK_IDLE_MS)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
+/*
+ * The end of the last extent the filesystem holds for fd (written or only
+ * allocated, which SEEK_DATA does not see), at most size: the tail beyond
+ * it is a hole, where a step would free nothing. size when the filesystem
+ * has no FIEMAP (tmpfs).
+ */
+static off_t alloc_end(int fd, off_t size)
+{
+	uint64_t buf[(sizeof(struct fiemap) + 32 * sizeof(struct fiemap_extent)) / 8];
+	struct fiemap *fm = (struct fiemap *)buf;
+	uint64_t start = 0, end = 0;
+
+	for (;;) {
+		const struct fiemap_extent *e;
+
+		memset(buf, 0, sizeof(buf));
+		fm->fm_start = start;
+		fm->fm_length = FIEMAP_MAX_OFFSET - start;
+		fm->fm_extent_count = 32;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0)
+			return size;
+		if (!fm->fm_mapped_extents)
+			break;
+		e = &fm->fm_extents[fm->fm_mapped_extents - 1];
+		end = e->fe_logical + e->fe_length;
+		if ((e->fe_flags & FIEMAP_EXTENT_LAST) || end >= (uint64_t)size)
+			break;
+		start = end;
+	}
+	return end < (uint64_t)size ? (off_t)end : size;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Cut the file of replica r (name in the replicas dir) from its end until
+ * at most GC_SHRINK_STEP of it is allocated; the unlink frees the rest.
+ * Errors are logged: the unlink then frees what is left at once.
+ */
+static void gc_shrink(struct chunk_store *st, struct chunk_replica *r, const char *name)
+{
+	int fd = r->fd, own = -1;
+
+	if (!gc_replica_idle(r)) {
+		log_info("replica %" PRIu64 ": IO still in flight after %d ms; its file is "
+			 "unlinked at once", r->pid, GC_SHRINK_IDLE_MS);
+		return;
+	}
+	if (fd < 0) {		/* loaded broken, or never opened (tests) */
+		fd = own = openat(st->rep_dirfd, name, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT)
+				log_warn("replica %" PRIu64 ": open to free it in steps: %m", r->pid);
+			return;
+		}
+	}
+	for (;;) {
+		struct timespec pause;
+		struct stat sb;
+		int64_t t0, took;
+		off_t end;
+
+		if (gc_stopping(st))
+			break;	/* closing: no client left to make room for */
+		if (fstat(fd, &sb) < 0) {
+			log_warn("replica %" PRIu64 ": stat to free it in steps: %m", r->pid);
+			break;
+		}
+		if ((uint64_t)sb.st_blocks * 512 <= GC_SHRINK_STEP || !sb.st_size)
+			break;	/* (the size: a filesystem slow to count blocks freed) */
+		end = alloc_end(fd, sb.st_size);
+		t0 = mono_ns();
+		if (ftruncate(fd, end > (off_t)GC_SHRINK_STEP ? end - (off_t)GC_SHRINK_STEP : 0) < 0 ||
+		    fdatasync(fd) < 0) {
+			log_warn("replica %" PRIu64 ": freeing its file in steps: %m; unlinking it "
+				 "at once", r->pid);
+			break;
+		}
+		atomic_fetch_add(&st->gc_shrink_syncs, 1);
+		took = mono_ns() - t0;
+		if (took > GC_SHRINK_PAUSE_MAX_NS)
+			took = GC_SHRINK_PAUSE_MAX_NS;
+		pause.tv_sec = 0;
+		pause.tv_nsec = (long)took;
+		nanosleep(&pause, NULL);
+	}
+	if (own >= 0)
+		close(own);
+}
+
+/*
+ * Remove the file of replica r, whose record is durably gone (a crash from
+ * here on leaves an orphan file, of any size, that the next open removes).
+ * Runs without store locks: the data path never waits for it.
+ */
+static void gc_free_file(struct chunk_store *st, struct chunk_replica *r)
+{
+	char name[32];
+
+	rep_name(r->pid, name, sizeof(name));
+	if (st->online_discard)
+		gc_shrink(st, r, name);
+	if (unlinkat(st->rep_dirfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("replica %" PRIu64 ": unlink: %m", r->pid);
+}
+
+/*
  * Finish the deletes of n replicas marked deleted: remove their records in
- * one transaction made durable with one sync, unlink their files, then drop
- * them from the table. Takes over the callers' references. When the
+ * one transaction made durable with one sync, then free each one's file
+ * and drop it from the table. Takes over the callers' references. When the
  * metadata store fails the replicas are kept (served and listed again, so
  * meta sends its GC again) and -EIO is returned.
  */
@@ -779,19 +1114,15 @@ static int gc_commit(struct chunk_store *st, struct chunk_replica **reps, size_t
 			replica_put(reps[i]);
 		return -EIO;
 	}
-	/* a crash from here on leaves orphan files, removed at the next open */
 	for (size_t i = 0; i < n; i++) {
-		char name[32];
-
-		rep_name(reps[i]->pid, name, sizeof(name));
-		if (unlinkat(st->rep_dirfd, name, 0) < 0 && errno != ENOENT)
-			log_warn("replica %" PRIu64 ": unlink: %m", reps[i]->pid);
-	}
-	pthread_mutex_lock(&st->ddl_lock);
-	for (size_t i = 0; i < n; i++)
+		gc_free_file(st, reps[i]);
+		/* one by one: freeing in steps takes a while per file, and a
+		 * create of this pid waits only for this one */
+		pthread_mutex_lock(&st->ddl_lock);
 		table_remove(st, reps[i]);
-	pthread_cond_broadcast(&st->gc_gone);
-	pthread_mutex_unlock(&st->ddl_lock);
+		pthread_cond_broadcast(&st->gc_gone);
+		pthread_mutex_unlock(&st->ddl_lock);
+	}
 	if (n == 1)
 		log_info("replica %" PRIu64 " epoch %" PRIu64 " deleted", reps[0]->pid,
 			 reps[0]->epoch);
@@ -2054,6 +2385,12 @@ int chunk_store_open(const char *dir, const char *expect_uuid, struct chunk_stor
 			log_info("%s: chunk %s, %u replicas", dir, st->uuid, st->nreplicas);
 	}
 	st->direct = probe_direct(dfd);
+	st->online_discard = probe_online_discard(dir);
+	if (st->online_discard)
+		log_info("%s: data dir on a filesystem mounted with online discard: deleted "
+			 "replicas are freed in steps of %llu MiB; periodic fstrim (fstrim.timer) "
+			 "instead of the discard mount option frees space without stalling writes",
+			 dir, GC_SHRINK_STEP >> 20);
 	close(dfd);
 	st->opened = true;
 	*out = st;

@@ -91,7 +91,8 @@ int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t ep
  * gone) and not listed by chunk_store_foreach_replica() or
  * chunk_store_space(). The store's GC thread then deletes the accepted
  * replicas in order, up to 1024 per durable metadata commit, and unlinks
- * their files. A crash before that commit leaves the replica in place (it
+ * their files (where the filesystem discards online, after cutting each in
+ * paced steps: see chunk_store_mount_discard()). A crash before that commit leaves the replica in place (it
  * is listed after the restart, so meta sends the GC again); one after it
  * leaves at most orphan files, removed at the next open. If the commit
  * fails the replicas are kept and listed again. 0 (accepted), -ENOENT (no
@@ -160,6 +161,17 @@ void chunk_store_io_end(struct chunk_store *st, struct chunk_store_batch *b,
  * worker thread, so the server runs it synchronously instead.
  */
 bool chunk_store_direct(const struct chunk_store *st);
+
+/*
+ * Whether the filesystem holding path (absolute, symlinks resolved) is
+ * mounted with online discard, from the text of /proc/self/mountinfo: the
+ * mount whose mount point is the longest prefix of path has the option
+ * "discard" among its mount or superblock options. 1 or 0. There the store
+ * frees a deleted replica's file in steps, since an unlink of one would
+ * hold the filesystem's commits, and so the clients' syncs, while its
+ * blocks are discarded.
+ */
+int chunk_store_mount_discard(const char *mountinfo, const char *path);
 
 int chunk_store_batch_commit(struct chunk_store *st, struct chunk_store_batch *b);
 

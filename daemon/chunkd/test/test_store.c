@@ -32,6 +32,7 @@ static int setup(void **state)
 	assert_int_equal(harness_tmpdir(f->tmp, sizeof(f->tmp)), 0);
 	snprintf(f->dir, sizeof(f->dir), "%s/data", f->tmp);
 	zbs_log_init("test_store", ZBS_LOG_WARN);
+	unsetenv("ZBS_CHUNKD_TEST_ONLINE_DISCARD");	/* a failed test may leave it */
 	assert_int_equal(chunk_store_open(f->dir, NULL, &f->st), 0);
 	*state = f;
 	return 0;
@@ -703,6 +704,179 @@ static void test_bad_key_keeps_files(void **state)
 	assert_int_equal(access(p, F_OK), 0);
 }
 
+/* Create thin replica pid (epoch 1) and write mib MiB of 0x77 from offset 0. */
+static void write_mib(struct chunk_store *st, uint64_t pid, unsigned mib)
+{
+	uint8_t *buf = malloc(ZBS_WIRE_MAX_IO);
+
+	assert_non_null(buf);
+	memset(buf, 0x77, ZBS_WIRE_MAX_IO);
+	assert_int_equal(run(st, ZBS_OP_SYNC, pid, 1, 1, 0, 0, 0, ZBS_SF_CREATE, NULL, NULL), 0);
+	for (unsigned i = 0; i < mib; i++)
+		assert_int_equal(run(st, ZBS_OP_WRITE, pid, 1, 1, i, (uint64_t)i << 20,
+				     ZBS_WIRE_MAX_IO, 0, buf, NULL), 0);
+	free(buf);
+}
+
+static uint64_t file_blocks(const char *dir, uint64_t pid)
+{
+	char p[700];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/replicas/%" PRIu64, dir, pid);
+	assert_int_equal(stat(p, &sb), 0);
+	return (uint64_t)sb.st_blocks * 512;
+}
+
+/*
+ * With online discard (forced here: the test's filesystem may have it or
+ * not) the GC cuts a deleted replica's file in steps of GC_SHRINK_STEP,
+ * each synced, before the unlink: a thin one from its last allocated
+ * block, a thick one from its end; one within a step is just unlinked.
+ * Without it, only unlinks.
+ */
+static void test_gc_shrinks_in_steps(void **state)
+{
+	struct fix *f = *state;
+	struct chunk_replica_info ri;
+	uint64_t s0, s1, s2;
+	int n = 0;
+
+	setenv("ZBS_CHUNKD_TEST_ONLINE_DISCARD", "1", 1);
+	reopen(f);
+	assert_true(f->st->online_discard);
+	write_mib(f->st, 1, 40);
+	assert_true(file_blocks(f->dir, 1) >= 40ULL << 20);
+	assert_int_equal(run(f->st, ZBS_OP_SYNC, 2, 1, 1, 0, 0, 0, ZBS_SF_THICK | ZBS_SF_CREATE,
+			     NULL, NULL), 0);
+	write_mib(f->st, 3, 1);
+
+	/* thin, 40 MiB written: 40 -> 24 -> 8 MiB, or more steps where the
+	 * filesystem cannot tell where its data ends (no FIEMAP: tmpfs) */
+	assert_int_equal(chunk_store_gc_delete(f->st, 1, 1), 0);
+	chunk_store_gc_wait(f->st);
+	s0 = atomic_load(&f->st->gc_shrink_syncs);
+	assert_true(s0 >= 2 && s0 <= ZBS_EXTENT_SIZE / GC_SHRINK_STEP);
+	/* thick: 256 MiB allocated, 15 steps (16 if the filesystem's own
+	 * blocks for the file tip it over a step) */
+	assert_int_equal(chunk_store_gc_delete(f->st, 2, 1), 0);
+	chunk_store_gc_wait(f->st);
+	s1 = atomic_load(&f->st->gc_shrink_syncs) - s0;
+	assert_true(s1 >= ZBS_EXTENT_SIZE / GC_SHRINK_STEP - 1 && s1 <= ZBS_EXTENT_SIZE / GC_SHRINK_STEP);
+	/* 1 MiB: within one step */
+	assert_int_equal(chunk_store_gc_delete(f->st, 3, 1), 0);
+	chunk_store_gc_wait(f->st);
+	s2 = atomic_load(&f->st->gc_shrink_syncs) - s0 - s1;
+	assert_int_equal(s2, 0);
+	print_message("# online discard: %" PRIu64 " + %" PRIu64 " + %" PRIu64 " step syncs\n",
+		      s0, s1, s2);
+	assert_int_equal(store_fill_count_files(f->dir), 0);
+	assert_int_equal(chunk_store_foreach_replica(f->st, count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	for (uint64_t pid = 1; pid <= 3; pid++)
+		assert_int_equal(chunk_store_get_replica(f->st, pid, &ri), -ENOENT);
+
+	/* a crash in the middle leaves a cut file without a record: removed */
+	{
+		char p[700];
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/replicas/777", f->dir);
+		fd = open(p, O_RDWR | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, 24 << 20), 0);
+		assert_int_equal(pwrite(fd, "x", 1, 5 << 20), 1);
+		close(fd);
+		reopen(f);
+		assert_int_equal(access(p, F_OK), -1);
+		assert_int_equal(atomic_load(&f->st->gc_shrink_syncs), 0);	/* a plain unlink */
+	}
+
+	/* IO accepted before the delete still reads the data: the file is
+	 * cut only once no IO holds the replica, else just unlinked */
+	{
+		struct chunk_replica *r;
+		uint8_t c = 0;
+
+		write_mib(f->st, 6, 40);
+		r = table_lookup(f->st, 6);	/* as chunk_store_io_begin() does */
+		assert_non_null(r);
+		assert_int_equal(chunk_store_gc_delete(f->st, 6, 1), 0);
+		chunk_store_gc_wait(f->st);
+		assert_int_equal(atomic_load(&f->st->gc_shrink_syncs), 0);
+		assert_int_equal(store_fill_count_files(f->dir), 0);
+		assert_int_equal(pread(r->fd, &c, 1, 39 << 20), 1);
+		assert_int_equal(c, 0x77);
+		replica_put(r);
+	}
+
+	/* without online discard: plain unlinks */
+	setenv("ZBS_CHUNKD_TEST_ONLINE_DISCARD", "0", 1);
+	reopen(f);
+	assert_false(f->st->online_discard);
+	write_mib(f->st, 5, 40);
+	assert_int_equal(chunk_store_gc_delete(f->st, 5, 1), 0);
+	chunk_store_gc_wait(f->st);
+	assert_int_equal(atomic_load(&f->st->gc_shrink_syncs), 0);
+	assert_int_equal(store_fill_count_files(f->dir), 0);
+	unsetenv("ZBS_CHUNKD_TEST_ONLINE_DISCARD");
+}
+
+/*
+ * /proc/self/mountinfo lines: the mount of the longest mount point that
+ * holds the path decides; "discard" in its mount or superblock options,
+ * as a whole option.
+ */
+static void test_mount_discard_table(void **state)
+{
+	static const char mi[] =
+		"21 26 0:20 / /proc rw,relatime - proc proc rw\n"
+		"26 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict\n"
+		"40 26 254:1 / /data rw,noatime shared:7 - ext4 /dev/vdb rw,errors=remount-ro\n"
+		"41 40 254:2 / /data/ssd rw,noatime,discard master:1 - xfs /dev/vdc rw,attr2\n"
+		"42 26 254:3 / /srv/my\\040disk rw - ext4 /dev/vdd rw,nodiscard\n"
+		"43 26 254:4 / /srv/my\\040disk2 rw - ext4 /dev/vde rw,discard\n"
+		"44 26 0:50 / /bt rw - btrfs /dev/vdf rw,ssd,discard=async\n"
+		"45 26 0:51 / /bt/sync rw - btrfs /dev/vdg rw,ssd,discard=sync,space_cache\n"
+		"46 26 254:5 / /stack rw - ext4 /dev/vdh rw,discard\n"
+		"47 46 254:6 / /stack rw - ext4 /dev/vdi rw\n"
+		"48 26 254:7 / /odd rw - ext4 /dev/vdj rw,xdiscard,discardx,discard_max=1\n"
+		"garbage line without the separator\n"
+		"49 26 254:8 / /trunc rw - ext4";	/* cut short, no newline: skipped */
+	static const struct {
+		const char *path;
+		int discard;
+	} rows[] = {
+		{ "/", 1 },			/* super options of / */
+		{ "/var/lib/zbs", 1 },		/* under / only */
+		{ "/proc/self", 0 },
+		{ "/data", 0 },			/* its own mount, without */
+		{ "/data/x/zbs", 0 },
+		{ "/database", 1 },		/* not under /data: / */
+		{ "/data/ssd/zbs", 1 },		/* mount options of /data/ssd */
+		{ "/data/ssdx", 0 },		/* /data */
+		{ "/srv/my disk/zbs", 0 },	/* \040 is a space; nodiscard is not discard */
+		{ "/srv/my disk2", 1 },
+		{ "/srv/my", 1 },		/* no such mount point: / */
+		{ "/bt/zbs", 0 },		/* btrfs's async discard is off the commit */
+		{ "/bt/sync/zbs", 1 },
+		{ "/stack/zbs", 0 },		/* the later of two mounts on one point */
+		{ "/odd/zbs", 0 },		/* whole options only */
+		{ "/trunc/zbs", 1 },		/* the cut line is no mount: / */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int got = chunk_store_mount_discard(mi, rows[i].path);
+
+		if (got != rows[i].discard)
+			fail_msg("%s: discard %d, expected %d", rows[i].path, got, rows[i].discard);
+	}
+	assert_int_equal(chunk_store_mount_discard("", "/"), 0);
+	assert_int_equal(chunk_store_mount_discard("26 1 254:0 / / rw - ext4 /dev/vda rw,discard",
+						   "/x"), 1);	/* no trailing newline */
+}
+
 /*
  * The metadata store is opened in a mode a power cut cannot corrupt
  * (see STORE_MDB_FLAGS): neither MDB_NOSYNC nor MDB_WRITEMAP nor
@@ -734,6 +908,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_one_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_shrinks_in_steps, setup, teardown),
+		cmocka_unit_test(test_mount_discard_table),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
