@@ -86,10 +86,18 @@ static void decide(struct recover_pace *p, uint64_t now, uint64_t lat)
 {
 	uint64_t elapsed = now - p->last_ns, f = floor_bps(p), c = cap(p);
 	uint64_t seen = elapsed ? p->bytes * 1000000000ULL / elapsed : 0;
+	bool arrived = lat && p->no_clients && !c && !p->rate;
 
 	p->last_ns = now;
 	p->bytes = 0;
 	p->last_lat_ns = lat;
+	if (arrived) {
+		/* clients arrive while the copy runs unlimited: slow start
+		 * (and, if they suffer already, the cut below from it) */
+		p->rate = RECOVER_PACE_START_BPS;
+		p->slow = true;
+	}
+	p->no_clients = !lat;
 	if (!p->baseline_ns)		/* none yet (the source had no window) */
 		baseline_sample(p, lat, 3);
 	else if (p->rate && p->rate <= f)	/* at the floor: recovery hardly matters */
@@ -109,8 +117,8 @@ static void decide(struct recover_pace *p, uint64_t now, uint64_t lat)
 		p->slow = false;
 		return;
 	}
-	if (!p->rate)
-		return;			/* unlimited and fine */
+	if (!p->rate || arrived)
+		return;			/* unlimited and fine; or slow start begins */
 	p->raises++;
 	if (!c && p->rate >= RECOVER_PACE_UNBOUND_BPS && p->rate > 2 * seen) {
 		p->rate = 0;		/* the limit does not bind: none */
@@ -145,6 +153,7 @@ uint64_t recover_pace_tick(struct recover_pace *p, uint64_t now_ns, uint64_t byt
 			p->rate = lat ? RECOVER_PACE_START_BPS : 0;
 			p->slow = lat;
 		}
+		p->no_clients = !lat;
 		p->last_ns = now_ns;
 		p->bytes = bytes;
 		return p->rate;

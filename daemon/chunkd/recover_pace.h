@@ -15,7 +15,10 @@
  *     not suffer, until the first cut or until the limit does not bind
  *     (unlimited). A copy that starts at full speed lands its first
  *     hundreds of MiB on the clients before the latency window shows it;
- *     without client IO there is nothing to protect: unlimited;
+ *     without client IO there is nothing to protect: unlimited, and when
+ *     clients arrive while it runs unlimited, slow start from there (a
+ *     congested first sample cuts from RECOVER_PACE_START_BPS, not from
+ *     the full speed the copy ran at);
  *   - congested: the windowed average client latency is above
  *     k_permille/1000 x the baseline, or above abs_ns (when set);
  *   - congested: rate = max(floor, rate x cut_permille/1000), where an
@@ -81,6 +84,7 @@ struct recover_pace {
 	uint64_t hold_until_ns;	/* no cut before (after a cut) */
 	uint64_t last_lat_ns;	/* the last latency sample */
 	bool slow;		/* in slow start */
+	bool no_clients;	/* the last sample saw no client IO */
 	uint64_t cuts, raises;	/* counters, for logs and tests */
 };
 

@@ -182,7 +182,12 @@ static void test_unlimited(void **state)
 		{ IV, 1000, 2 * MIB, 64 },
 		{ IV, 1000, 0, 0 },		/* 64, seen 8: unlimited */
 		{ 4 * IV, 0, 0, 0 },		/* idle; starts without clients */
-		{ IV, 1000, 0, 0 },
+		{ IV, 0, 0, 0 },
+		{ IV, 1000, 0, 16 },		/* clients arrive: slow start */
+		{ IV, 1000, 0, 32 },
+		{ IV, 0, 0, 64 },		/* they leave: nothing to hold */
+		{ IV, 0, 0, 0 },
+		{ IV, 3000, 0, 8 },		/* they arrive suffering: from 16 */
 		{ 4 * IV, 1000, 0, 16 },	/* idle; starts with clients */
 		{ IV, 3000, 0, 8 },		/* cut: slow start ends */
 		{ IV, 1000, 0, 16 },		/* held from cuts, raised: + 8 */
@@ -192,7 +197,7 @@ static void test_unlimited(void **state)
 
 	recover_pace_init(&p, NULL, fake_lat, NULL);
 	run(&p, s, sizeof(s) / sizeof(s[0]));
-	assert_int_equal(p.cuts, 2);
+	assert_int_equal(p.cuts, 3);
 }
 
 /* max_bps is the ceiling when meta's budget is unlimited. */
