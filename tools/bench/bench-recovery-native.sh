@@ -27,6 +27,9 @@
 #   moved back and forth between A and B by migrate cmds, interleaved, for
 #   ZBS_BENCH_LAT_ROUNDS (default 3) rounds. Medians over the rounds; with
 #   the moves' copy rate and how much of each run they covered.
+#   ZBS_BENCH_SLOW_US=N: every client op of at least N us, with its wall
+#   clock time, into $CD/slow.log (keep it with ZBS_BENCH_KEEP=1): to find
+#   what the chunks' logs say happened then.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${ZBS_BIN_PLAIN:-$top/build}
@@ -39,6 +42,7 @@ LAT_ROUNDS=${ZBS_BENCH_LAT_ROUNDS:-3}
 LAT_IOPS=${ZBS_BENCH_LAT_IOPS:-1000}
 LAT_SECONDS=${ZBS_BENCH_LAT_SECONDS:-10}
 LAT_SPAN_MIB=64
+SLOW_US=${ZBS_BENCH_SLOW_US:-}
 META_PID= PORT= CD= MOVER_LOOP=
 declare -A CPID
 # stop the cluster (kill -9: nothing in it is kept)
@@ -311,7 +315,7 @@ lat_run() {
 	t0=$(now_ms)
 	out=$("$BIN/bench-clientlat" --pid "$CP" --epoch "$CE" --lease-epoch "$CL" \
 		"${CREPS[@]}" --rw "$rw" --iops "$LAT_IOPS" --seconds "$LAT_SECONDS" \
-		--span "${LAT_SPAN_MIB}M" 2>&1)
+		--span "${LAT_SPAN_MIB}M" ${SLOW_US:+--slow-us "$SLOW_US"} 2>&1)
 	st=$?
 	t1=$(now_ms)
 	if [ "$with" = 1 ]; then
@@ -320,6 +324,10 @@ lat_run() {
 		MOVER_LOOP=
 	fi
 	[ $st = 0 ] || die "bench-clientlat --rw $rw failed: $out"
+	if [ -n "$SLOW_US" ]; then
+		echo "== $MODE $rw with=$with $t0 $t1" >>"$CD/slow.log"
+		grep '^slow' <<< "$out" >>"$CD/slow.log"
+	fi
 	out=$(grep '^clientlat' <<< "$out")
 	echo "# $MODE $rw $([ "$with" = 1 ] && echo with || echo without) recovery: $out"
 	RUN="$(field p50_us "$out") $(field p99_us "$out")"

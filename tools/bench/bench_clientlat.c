@@ -60,6 +60,8 @@ struct bench {
 	int nconns;		/* connections used: all replicas (write), 1 (read) */
 	struct slot *slots, *free_slots;
 	uint64_t *lat_ns;	/* one per completed op */
+	uint64_t slow_ns;	/* print ops at least this slow (0: none) */
+	int64_t rt_off_ns;	/* CLOCK_REALTIME - zbs_now_ns() */
 	uint64_t ndone;
 	uint64_t rnd;
 };
@@ -81,6 +83,8 @@ static void usage(FILE *f)
 		"  --iodepth N          outstanding ops at most (default 8, up to %d)\n"
 		"  --span BYTES         offsets in the first BYTES of the extent (default 64M;\n"
 		"                       a multiple of 4K up to 256M)\n"
+		"  --slow-us N          print 'slow at=EPOCH_S.MS lat_us=N' for each op of at\n"
+		"                       least N us (its due time, wall clock: to find it in logs)\n"
 		"Exit status: 0 ok, 1 an op failed or a chunk could not be used, 2 usage.\n",
 		MAX_REPLICAS, MAX_DEPTH);
 }
@@ -205,7 +209,15 @@ static int reap(struct bench *b, int i)
 	}
 	s = op->priv;
 	if (--s->pending == 0) {
-		b->lat_ns[b->ndone++] = zbs_now_ns() - s->due_ns;
+		uint64_t lat = zbs_now_ns() - s->due_ns;
+
+		if (b->slow_ns && lat >= b->slow_ns) {
+			uint64_t at_ms = (uint64_t)((int64_t)s->due_ns + b->rt_off_ns) / 1000000;
+
+			printf("slow at=%" PRIu64 ".%03" PRIu64 " lat_us=%" PRIu64 "\n",
+			       at_ms / 1000, at_ms % 1000, lat / 1000);
+		}
+		b->lat_ns[b->ndone++] = lat;
 		s->next_free = b->free_slots;
 		b->free_slots = s;
 	}
@@ -217,8 +229,11 @@ static int run(struct bench *b)
 	uint64_t total = b->iops * b->seconds, issued = 0, t0, t_end;
 	uint64_t outstanding = 0;
 	struct pollfd pfd[MAX_REPLICAS];
+	struct timespec rt;
 
+	clock_gettime(CLOCK_REALTIME, &rt);
 	t0 = zbs_now_ns();
+	b->rt_off_ns = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - (int64_t)t0;
 	while (issued < total || outstanding) {
 		uint64_t now = zbs_now_ns();
 		int timeout = STALL_MS, n, any = 0;
@@ -311,6 +326,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "iodepth", required_argument, NULL, 'd' },
 		{ "span", required_argument, NULL, 'S' },
+		{ "slow-us", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -383,6 +399,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'T': {
+			uint64_t us;
+
+			if (arg_u64("slow-us", optarg, 1, 60000000, &us) < 0)
+				return 2;
+			b.slow_ns = us * 1000;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
