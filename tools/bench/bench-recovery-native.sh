@@ -27,6 +27,8 @@
 #   moved back and forth between A and B by migrate cmds, interleaved, for
 #   ZBS_BENCH_LAT_ROUNDS (default 3) rounds. Medians over the rounds; with
 #   the moves' copy rate and how much of each run they covered.
+#   ZBS_BENCH_PARTS: which of the three parts run, default "copy redundancy
+#   lat" (one part alone when looking into it).
 #   ZBS_BENCH_SLOW_US=N: every client op of at least N us, with its wall
 #   clock time, into $CD/slow.log (keep it with ZBS_BENCH_KEEP=1): to find
 #   what the chunks' logs say happened then.
@@ -43,6 +45,11 @@ LAT_IOPS=${ZBS_BENCH_LAT_IOPS:-1000}
 LAT_SECONDS=${ZBS_BENCH_LAT_SECONDS:-10}
 LAT_SPAN_MIB=64
 SLOW_US=${ZBS_BENCH_SLOW_US:-}
+PARTS=" ${ZBS_BENCH_PARTS:-copy redundancy lat} "
+part() { [[ $PARTS == *" $1 "* ]]; }
+for p in $PARTS; do
+	case $p in copy|redundancy|lat) ;; *) echo "# bench-recovery (native): ZBS_BENCH_PARTS: unknown part '$p' (known: copy redundancy lat)"; exit 1 ;; esac
+done
 META_PID= PORT= CD= MOVER_LOOP=
 declare -A CPID
 # stop the cluster (kill -9: nothing in it is kept)
@@ -163,6 +170,7 @@ fill_extent() {
 }
 
 # ---- copy rate --------------------------------------------------------------
+if part copy; then
 zc volume create copy 1G --replica 1 >/dev/null || die "volume create"
 read -r PID_C REPS_C <<< "$(fill_extent copy 0 256)" || die "fill"
 [ -n "${PID_C:-}" ] || die "fill: no pid"
@@ -194,8 +202,10 @@ el=$(grep -hE "\[(NORMAL|AGILE) RECOVER END\] .* pid $PID_C " "$CD"/chunk*.log |
 [ -n "$sl" ] && [ -n "$el" ] || die "no [RECOVER]/[RECOVER END] lines for pid $PID_C"
 echo "RESULT recover_bytes $(sed 's/.* copied \([0-9]*\).*/\1/' <<< "$el")"
 echo "RESULT recover_ms $(( $(log_ms "$el") - $(log_ms "$sl") ))"
+fi
 
 # ---- time to full redundancy ------------------------------------------------
+if part redundancy; then
 zc volume create red $((N * 256))M --replica 3 >/dev/null || die "volume create red"
 PIDS=()
 for ((v = 0; v < N; v++)); do
@@ -205,7 +215,7 @@ done
 # the victim: a chunk holding the first pid's replica other than B (so it
 # is not the copy's chunk), killed -9
 reps=$(loc "${PIDS[0]}")
-for c in ${reps//,/ }; do [ "$c" != "$B" ] && victim=$c; done
+for c in ${reps//,/ }; do [ "$c" != "${B:-}" ] && victim=$c; done
 vi=$(chunk_of_cid "$victim")
 echo "# $N extents x $EMIB MiB written on 3 replicas; killing chunk cid $victim"
 t0=$(now_ms)
@@ -233,6 +243,7 @@ echo "RESULT redundancy_extents $N"
 echo "RESULT redundancy_bytes $((N * EMIB << 20))"
 echo "RESULT redundancy_ms $((t1 - t0))"
 echo "RESULT redundancy_notice_ms $((t_notice - t0))"
+fi
 
 # ---- client latency ---------------------------------------------------------
 # Every mode runs on a fresh cluster started with its chunkd args (the one of
@@ -240,6 +251,7 @@ echo "RESULT redundancy_notice_ms $((t_notice - t0))"
 # is a new 1-replica volume whose extent is written in full on chunk A (moved
 # there if it was placed elsewhere), A and B being the client's two replicas.
 stop_cluster
+part lat || exit 0
 at() { [ "$(loc "$1")" = "$2" ]; }
 median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 int() { printf '%.0f' "$1"; }
@@ -248,17 +260,30 @@ nrecover() { cat "$CD"/chunk*.log | grep -c "\[RECOVER\] .* pid $1 "; }
 # mover_loop PID FROM TO STOPFILE: migrate PID from chunk FROM to TO, wait
 # until it is there, then back, ... until STOPFILE exists (the move under
 # way is finished first). One line per finished move.
+# It polls once a second, not every 0.1 s as wait_for does: the processes of
+# a poll (zbsctl, grep, date, sleep, subshells) every 0.1 s took 40% of a
+# core on a 2-core machine (perf sched), from the clients of the runs with
+# recovery only.
 mover_loop() {
-	local pid=$1 from=$2 to=$3 stop=$4 t
+	local pid=$1 from=$2 to=$3 stop=$4 t i
 	while [ ! -e "$stop" ]; do
 		# refused while meta still revokes the lease the last move took
 		# back ("try again"): asked again for up to 30 s
-		wait_for 30 zc migrate create "$pid" --src "$from" --dst "$to" --replace "$from" || {
+		for ((i = 0; i < 30; i++)); do
+			zc migrate create "$pid" --src "$from" --dst "$to" --replace "$from" \
+				>/dev/null 2>&1 && break
+			sleep 1
+		done
+		[ "$i" -lt 30 ] || {
 			echo "migrate create $pid --src $from --dst $to --replace $from:" \
 				"$(zc migrate create "$pid" --src "$from" --dst "$to" --replace "$from" 2>&1)"
 			return 1
 		}
-		wait_for 300 at "$pid" "$to" ||
+		for ((i = 0; i < 300; i++)); do
+			sleep 1
+			at "$pid" "$to" && break
+		done
+		[ "$i" -lt 300 ] ||
 			{ echo "pid $pid not moved to $to in 300 s: at $(loc "$pid")"; return 1; }
 		echo "moved $pid $from -> $to"
 		t=$from from=$to to=$t
