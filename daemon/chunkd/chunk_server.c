@@ -49,7 +49,15 @@
 #define RING_ENTRIES	128
 #define UD_RECV		UINT64_MAX
 #define UD_PACE		(UINT64_MAX - 1)	/* the timer of a paced request */
-#define SMALL_BUF	(64 * 1024)	/* slot buffers above this are freed after use */
+/*
+ * Slot buffers above SMALL_BUF are kept for reuse by at most KEEP_BIG slots
+ * of a connection, the others freed after use. A large buffer is an mmap of
+ * its own: allocated per request, it costs page faults on its first touch
+ * and a TLB shootdown of every CPU at its munmap (a copy's 512 KiB
+ * requests spent a third of their CPU time in those).
+ */
+#define SMALL_BUF	(64 * 1024)
+#define KEEP_BIG	8
 #define MAX_INFLIGHT_BYTES (16 * ZBS_WIRE_MAX_IO)	/* per connection */
 
 /*
@@ -219,6 +227,7 @@ struct chunk_conn_state {
 	bool timer_posted;	/* io_uring mode: a UD_PACE timer is pending */
 	bool pace_held;		/* the last process_frames stopped at a paced frame */
 	bool niced;		/* serves a copy: recover_gate_nice_thread done */
+	unsigned nbig;		/* slots holding a buffer above SMALL_BUF */
 	struct __kernel_timespec timer_ts;
 };
 
@@ -226,7 +235,8 @@ static void slot_release(struct chunk_conn_state *cs, int i)
 {
 	struct slot *s = &cs->slots[i];
 
-	if (s->cap > SMALL_BUF) {
+	if (s->cap > SMALL_BUF && cs->nbig > KEEP_BIG) {
+		cs->nbig--;
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;
@@ -250,6 +260,7 @@ static int slot_get(struct chunk_conn_state *cs, uint32_t len)
 
 		if (posix_memalign(&p, 4096, cap))
 			return -1;
+		cs->nbig += (cap > SMALL_BUF) - (s->cap > SMALL_BUF);
 		free(s->buf);
 		s->buf = p;
 		s->cap = cap;

@@ -1695,15 +1695,46 @@ static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 	chunk_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
 }
 
+/*
+ * The calling thread's aligned buffer of ZBS_WIRE_MAX_IO bytes for a
+ * RECOVER_WRITE's O_DIRECT writes (the payload sits unaligned in the
+ * connection's input), kept until the thread ends: one of that size
+ * allocated per request is an mmap of its own, with page faults at its
+ * first touch and a TLB shootdown of every CPU at its munmap. NULL when
+ * out of memory.
+ */
+static pthread_key_t rw_buf_key;
+static pthread_once_t rw_buf_once = PTHREAD_ONCE_INIT;
+
+static void rw_buf_key_init(void)
+{
+	if (pthread_key_create(&rw_buf_key, free))
+		abort();
+}
+
+static void *rw_buf(void)
+{
+	void *p;
+
+	pthread_once(&rw_buf_once, rw_buf_key_init);
+	p = pthread_getspecific(rw_buf_key);
+	if (!p && !posix_memalign(&p, 4096, ZBS_WIRE_MAX_IO) &&
+	    pthread_setspecific(rw_buf_key, p)) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
 static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
 			    struct chunk_replica *r, const struct zbs_req *req,
 			    const void *payload)
 {
 	uint64_t s0 = req->offset / ZBS_SECTOR_SIZE, n = req->length / ZBS_SECTOR_SIZE;
-	char *data;
+	char *data = rw_buf();
 	int rc = 0;
 
-	if (posix_memalign((void **)&data, 4096, req->length))
+	if (!data)
 		return ZBS_ST_IO;
 	memcpy(data, payload, req->length);
 
@@ -1713,7 +1744,6 @@ static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
 	if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
 		rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
 		pthread_mutex_unlock(&r->lock);
-		free(data);
 		return rc;
 	}
 	for (uint64_t i = 0; i < n && !rc;) {
@@ -1730,7 +1760,6 @@ static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
 				    (off_t)((s0 + i) * ZBS_SECTOR_SIZE));
 		i = j;
 	}
-	free(data);
 	atomic_fetch_or(&r->data_dirty, DIRTY_DATA);
 	if (!rc && (req->flags & ZBS_WF_FUA) && fdatasync(r->fd) < 0)
 		rc = -errno;
