@@ -1565,6 +1565,37 @@ void chunk_store_io_end(struct chunk_store *st, struct chunk_store_batch *b,
 	io->r = NULL;
 }
 
+/*
+ * The calling thread's aligned buffer of ZBS_WIRE_MAX_IO bytes for the
+ * data IO it does through a bounce buffer (a RECOVER_WRITE's payload, and
+ * READ/WRITE without io_uring, sit unaligned for O_DIRECT), kept until the
+ * thread ends: one of that size allocated per request is an mmap of its
+ * own, with page faults at its first touch and a TLB shootdown of every
+ * CPU at its munmap. NULL when out of memory.
+ */
+static pthread_key_t rw_buf_key;
+static pthread_once_t rw_buf_once = PTHREAD_ONCE_INIT;
+
+static void rw_buf_key_init(void)
+{
+	if (pthread_key_create(&rw_buf_key, free))
+		abort();
+}
+
+static void *rw_buf(void)
+{
+	void *p;
+
+	pthread_once(&rw_buf_once, rw_buf_key_init);
+	p = pthread_getspecific(rw_buf_key);
+	if (!p && !posix_memalign(&p, 4096, ZBS_WIRE_MAX_IO) &&
+	    pthread_setspecific(rw_buf_key, p)) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
 /* READ/WRITE executed synchronously through the asynchronous API. */
 static void sync_io(struct chunk_store *st, struct chunk_store_batch *b, const struct zbs_req *req,
 		    const void *payload, void *out, struct zbs_reply *rep)
@@ -1577,7 +1608,8 @@ static void sync_io(struct chunk_store *st, struct chunk_store_batch *b, const s
 		return;
 	/* through an aligned bounce buffer, so all data IO uses the same fd
 	 * (O_DIRECT) and never mixes with the page cache */
-	if (posix_memalign(&buf, 4096, req->length)) {
+	buf = rw_buf();
+	if (!buf) {
 		chunk_store_io_end(st, b, &io, out, -ENOMEM, rep);
 		return;
 	}
@@ -1592,7 +1624,6 @@ static void sync_io(struct chunk_store *st, struct chunk_store_batch *b, const s
 	chunk_store_io_end(st, b, &io, buf, res, rep);	/* finishes short transfers */
 	if (req->opcode == ZBS_OP_READ && rep->status == ZBS_ST_OK)
 		memcpy(out, buf, req->length);
-	free(buf);
 }
 
 /* Write [buf, buf+len) at off, O_DIRECT when possible (buf 4096-aligned). */
@@ -1693,37 +1724,6 @@ static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 		return;
 	res = replica_zero_range(io.r, req->offset, req->length);
 	chunk_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
-}
-
-/*
- * The calling thread's aligned buffer of ZBS_WIRE_MAX_IO bytes for a
- * RECOVER_WRITE's O_DIRECT writes (the payload sits unaligned in the
- * connection's input), kept until the thread ends: one of that size
- * allocated per request is an mmap of its own, with page faults at its
- * first touch and a TLB shootdown of every CPU at its munmap. NULL when
- * out of memory.
- */
-static pthread_key_t rw_buf_key;
-static pthread_once_t rw_buf_once = PTHREAD_ONCE_INIT;
-
-static void rw_buf_key_init(void)
-{
-	if (pthread_key_create(&rw_buf_key, free))
-		abort();
-}
-
-static void *rw_buf(void)
-{
-	void *p;
-
-	pthread_once(&rw_buf_once, rw_buf_key_init);
-	p = pthread_getspecific(rw_buf_key);
-	if (!p && !posix_memalign(&p, 4096, ZBS_WIRE_MAX_IO) &&
-	    pthread_setspecific(rw_buf_key, p)) {
-		free(p);
-		p = NULL;
-	}
-	return p;
 }
 
 static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
