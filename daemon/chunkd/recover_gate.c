@@ -38,6 +38,16 @@ void recover_gate_client(struct recover_gate *g, uint64_t now_ns, uint64_t lat_n
 	if (!atomic_load(&g->on))
 		return;
 	chunk_iostat_add(&g->client, now_ns, lat_ns);
+	if (atomic_load(&g->open)) {	/* clients arrive at an unlimited copy */
+		pthread_mutex_lock(&g->lock);
+		if (now_ns < g->last_now_ns)
+			now_ns = g->last_now_ns;
+		g->last_now_ns = now_ns;
+		if (recover_pace_client_io(&g->pace, now_ns))
+			g->next_ns = now_ns;
+		atomic_store(&g->open, false);
+		pthread_mutex_unlock(&g->lock);
+	}
 	if (now_ns < atomic_load(&g->idle_fed_ns) + RECOVER_GATE_WINDOW_NS)
 		return;			/* the common case: no lock */
 	pthread_mutex_lock(&g->lock);
@@ -71,6 +81,7 @@ uint64_t recover_gate_delay(struct recover_gate *g, uint64_t now_ns, uint64_t by
 				 (unsigned long long)g->pace.baseline_ns / 1000);
 	}
 	g->rate_logged = bps;
+	atomic_store(&g->open, !bps && g->pace.no_clients);
 	if (!bps) {
 		g->next_ns = 0;
 		pthread_mutex_unlock(&g->lock);

@@ -59,13 +59,17 @@ struct recover_gate {
 	uint64_t last_now_ns;		/* now never goes back (threads race to the lock) */
 	uint64_t waited_ns;		/* total imposed (stats, tests) */
 	_Atomic uint64_t idle_fed_ns;	/* last baseline sample while idle */
+	atomic_bool open;		/* unlimited for want of client IO */
 };
 
 /* on false: recover_gate_delay is always 0 (zbs-chunkd --no-recover-pace).
  * cfg NULL: recover_pace's defaults. */
 void recover_gate_init(struct recover_gate *g, bool on, const struct recover_pace_cfg *cfg);
 void recover_gate_destroy(struct recover_gate *g);
-/* A client IO completed at now_ns after lat_ns. While no copy has come
+/* A client IO completed at now_ns after lat_ns. When a copy runs unlimited
+ * because there was no client IO, this one ends that at once (slow start,
+ * recover_pace_client_io): the copy's next request waits its turn at
+ * RECOVER_PACE_START_BPS. While no copy has come
  * for 2 intervals, once a window (with at least
  * RECOVER_GATE_IDLE_MIN_SAMPLES client IOs in it) the window's p95 is a
  * baseline sample (recover_pace_idle): the baseline follows the clients'

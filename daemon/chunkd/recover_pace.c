@@ -133,6 +133,19 @@ static void decide(struct recover_pace *p, uint64_t now, uint64_t lat)
 		p->rate = c;
 }
 
+bool recover_pace_client_io(struct recover_pace *p, uint64_t now_ns)
+{
+	if (!p->latency || !p->no_clients || p->rate || cap(p) || !p->last_tick_ns ||
+	    now_ns < p->last_tick_ns || now_ns - p->last_tick_ns >= 2 * p->cfg.interval_ns)
+		return false;
+	p->rate = RECOVER_PACE_START_BPS;
+	p->slow = true;
+	p->no_clients = false;
+	p->last_ns = now_ns;
+	p->bytes = 0;
+	return true;
+}
+
 uint64_t recover_pace_tick(struct recover_pace *p, uint64_t now_ns, uint64_t bytes)
 {
 	bool idle = !p->last_tick_ns || now_ns - p->last_tick_ns >= 2 * p->cfg.interval_ns;

@@ -96,6 +96,16 @@ void recover_pace_set_ceiling(struct recover_pace *p, uint64_t bps);
 /* A latency sample taken while no recovery runs (feeds the baseline). */
 void recover_pace_idle(struct recover_pace *p, uint64_t lat_ns);
 /*
+ * A client IO completed at now_ns. When the copy runs unlimited because
+ * its last sample saw no client IO (it ticked within 2 intervals), the
+ * clients have arrived: slow start from RECOVER_PACE_START_BPS at once and
+ * a new interval, true (the caller restarts its pacing from now). Without
+ * this, the copy went on unlimited until its next decision, up to an
+ * interval later, and the clients' first quarter second queued behind it.
+ * false otherwise (nothing changes).
+ */
+bool recover_pace_client_io(struct recover_pace *p, uint64_t now_ns);
+/*
  * `bytes` are about to be copied at now_ns: returns the allowed rate in
  * bytes/s (0 = unlimited). Calls the latency callback at most once per
  * interval.

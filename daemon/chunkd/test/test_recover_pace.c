@@ -200,6 +200,58 @@ static void test_unlimited(void **state)
 	assert_int_equal(p.cuts, 3);
 }
 
+/*
+ * A client IO while the copy runs unlimited for want of clients: slow start
+ * at once, not at the next decision; once (the flag clears); not when the
+ * copy stopped (no tick for 2 intervals), nor under a ceiling, nor while
+ * the rate is limited already.
+ */
+static void test_client_io_arrival(void **state)
+{
+	struct recover_pace p;
+	uint64_t now = 1000 * MS;
+
+	(void)state;
+	recover_pace_init(&p, NULL, fake_lat, NULL);
+	assert_false(recover_pace_client_io(&p, now));		/* no copy yet */
+	cur_lat = 0;
+	assert_int_equal(recover_pace_tick(&p, now, MIB), 0);	/* no clients: unlimited */
+	assert_int_equal(recover_pace_tick(&p, now + 10 * MS, MIB), 0);
+	assert_true(recover_pace_client_io(&p, now + 20 * MS));
+	assert_int_equal(p.rate, RECOVER_PACE_START_BPS);
+	assert_false(recover_pace_client_io(&p, now + 21 * MS));	/* once */
+	cur_lat = 100 * US;
+	assert_int_equal(recover_pace_tick(&p, now + 30 * MS, MIB), RECOVER_PACE_START_BPS);
+	/* the interval restarted at the arrival: no decision before it ends */
+	calls = 0;
+	assert_int_equal(recover_pace_tick(&p, now + 20 * MS + IV * MS - MS, MIB),
+			 RECOVER_PACE_START_BPS);
+	assert_int_equal(calls, 0);
+	assert_int_equal(recover_pace_tick(&p, now + 20 * MS + IV * MS, MIB),
+			 2 * RECOVER_PACE_START_BPS);		/* calm: x2 */
+
+	/* the copy stopped: a client IO 2 intervals after its last tick is
+	 * no arrival (the next copy's first tick decides) */
+	recover_pace_init(&p, NULL, fake_lat, NULL);
+	cur_lat = 0;
+	recover_pace_tick(&p, now, MIB);
+	assert_false(recover_pace_client_io(&p, now + 2 * IV * MS));
+	assert_int_equal(p.rate, 0);
+
+	/* meta's budget binds: the copy was never unlimited */
+	recover_pace_init(&p, NULL, fake_lat, NULL);
+	recover_pace_set_ceiling(&p, 100 * MIB);
+	recover_pace_tick(&p, now, MIB);
+	assert_false(recover_pace_client_io(&p, now + MS));
+	assert_int_equal(p.rate, 100 * MIB);
+
+	/* clients were there when it started: slow start already */
+	recover_pace_init(&p, NULL, fake_lat, NULL);
+	cur_lat = 100 * US;
+	assert_int_equal(recover_pace_tick(&p, now, MIB), RECOVER_PACE_START_BPS);
+	assert_false(recover_pace_client_io(&p, now + MS));
+}
+
 /* max_bps is the ceiling when meta's budget is unlimited. */
 static void test_max_bps(void **state)
 {
@@ -421,6 +473,37 @@ static void test_gate_slow_start(void **state)
 }
 
 /*
+ * A copy runs unlimited on an idle chunk, then clients arrive: from their
+ * first IO the copy is held to slow start's 16 MiB/s. In the quarter second
+ * after it, about 4 MiB go (1 MiB requests), not the 250 MiB the chunk
+ * could copy before the next decision.
+ */
+static void test_gate_clients_arrive(void **state)
+{
+	struct recover_gate g;
+	uint64_t now = 10000 * MS, end, next_client, mib = 0, rate;
+
+	(void)state;
+	recover_gate_init(&g, true, NULL);
+	for (end = now + 100 * MS; now < end; now += MS)	/* no clients: unlimited */
+		assert_int_equal(recover_gate_delay(&g, now, MIB), 0);
+	next_client = now;
+	end = now + IV * MS;
+	while (now < end) {
+		while (next_client <= now) {
+			recover_gate_client(&g, next_client, 100 * US);
+			next_client += 10 * MS;
+		}
+		now += recover_gate_delay(&g, now, MIB) + MS;
+		mib++;
+	}
+	assert_in_range(mib, 4, 6);
+	recover_gate_stat(&g, &rate, NULL);
+	assert_int_equal(rate, RECOVER_PACE_START_BPS);
+	recover_gate_destroy(&g);
+}
+
+/*
  * The baseline follows the clients while no copy runs: they were at
  * 100 us, their load grows to 400 us for 10 s with no recovery, then a copy
  * starts. It is not blamed for the 400 us (no cut), while 4x above that
@@ -538,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_floor_baseline_follows),
 		cmocka_unit_test(test_abs_bound),
 		cmocka_unit_test(test_unlimited),
+		cmocka_unit_test(test_client_io_arrival),
 		cmocka_unit_test(test_max_bps),
 		cmocka_unit_test(test_idle_is_baseline),
 		cmocka_unit_test(test_first_sample_baseline),
@@ -546,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_gate_backs_off),
 		cmocka_unit_test(test_gate_tail),
 		cmocka_unit_test(test_gate_slow_start),
+		cmocka_unit_test(test_gate_clients_arrive),
 		cmocka_unit_test(test_gate_clients_return),
 		cmocka_unit_test(test_gate_no_clients),
 		cmocka_unit_test(test_gate_off),
