@@ -245,14 +245,33 @@ static void slot_release(struct chunk_conn_state *cs, int i)
 	cs->free_slot = i;
 }
 
-/* A free slot with an aligned buffer of at least len bytes, or -1. */
+/* a free slot for len: a large request takes a kept large buffer, a small
+ * one a slot without (growing a small buffer is a heap allocation, no
+ * mmap), so small requests do not use up the large buffers */
+static bool slot_fits(const struct slot *s, uint32_t len)
+{
+	return len > SMALL_BUF ? s->cap >= len : s->cap <= SMALL_BUF;
+}
+
+/*
+ * A free slot with an aligned buffer of at least len bytes, or -1: the
+ * first free one that fits (slot_fits) if any, else the list's head; its
+ * buffer grown when short.
+ */
 static int slot_get(struct chunk_conn_state *cs, uint32_t len)
 {
-	int i = cs->free_slot;
+	int i = cs->free_slot, *link = &cs->free_slot;
 	struct slot *s;
 
 	if (i < 0)
 		return -1;
+	for (int *l = link; *l >= 0; l = &cs->slots[*l].next_free) {
+		if (slot_fits(&cs->slots[*l], len)) {
+			link = l;
+			i = *l;
+			break;
+		}
+	}
 	s = &cs->slots[i];
 	if (s->cap < len) {
 		uint32_t cap = len < 4096 ? 4096 : len;
@@ -265,7 +284,7 @@ static int slot_get(struct chunk_conn_state *cs, uint32_t len)
 		s->buf = p;
 		s->cap = cap;
 	}
-	cs->free_slot = s->next_free;
+	*link = s->next_free;
 	return i;
 }
 

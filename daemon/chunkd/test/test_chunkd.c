@@ -575,6 +575,62 @@ static void test_large_buffers_reused(void **state)
 	free(rd);
 }
 
+/*
+ * Small and large requests pipelined on one connection: a small one does
+ * not take a slot's kept large buffer while a slot without one is free, so
+ * the large ones find theirs and allocate nothing after the first round
+ * (before, they landed on slots the small ones had left at the head of the
+ * free list and each allocated 512 KiB afresh, past the 8 kept).
+ */
+static void test_large_buffers_mixed(void **state)
+{
+	struct fix *f = *state;
+	enum { BIG = 8, SMALL = 24, ROUNDS = 34 };
+	struct zbs_dc_op ops[BIG + SMALL];
+	uint8_t *buf = malloc(512 * KiB), *rd = malloc((size_t)BIG * 512 * KiB);
+	uint8_t *small = malloc((size_t)SMALL * 4 * KiB);
+	unsigned long m0 = 0, m1;
+	struct zbs_reply r;
+
+	assert_non_null(buf);
+	assert_non_null(rd);
+	assert_non_null(small);
+	harness_fill(buf, 512 * KiB, 78);
+	assert_int_equal(zbs_dc_sync(f->dc, 42, 1, 1, ZBS_SF_CREATE, &r), ZBS_ST_OK);
+	assert_int_equal(zbs_dc_write(f->dc, 42, 1, 1, 0, 0, 512 * KiB, buf, 0, &r), ZBS_ST_OK);
+	for (int k = 0; k < ROUNDS; k++) {
+		if (k == 2)		/* the first ones allocate */
+			m0 = chunk_minflt(f->p.pid);
+		/* 3 small, 1 large, ... all in flight at once */
+		for (int i = 0, b = 0, s = 0; i < BIG + SMALL; i++) {
+			bool big = i % 4 == 3;
+			uint32_t len = big ? 512 * KiB : 4 * KiB;
+
+			ops[i] = (struct zbs_dc_op){
+				.req = { .opcode = ZBS_OP_READ, .pid = 42, .epoch = 1,
+					 .lease_epoch = 1, .offset = 0, .length = len },
+				.buf = big ? rd + (size_t)b++ * 512 * KiB : small + (size_t)s++ * 4 * KiB };
+			assert_int_equal(zbs_dc_submit(f->dc, &ops[i]), 0);
+		}
+		for (int i = 0; i < BIG + SMALL; i++) {
+			struct zbs_dc_op *done;
+
+			assert_int_equal(zbs_dc_complete(f->dc, &done), 0);
+			assert_int_equal(done->reply.status, ZBS_ST_OK);
+		}
+	}
+	m1 = chunk_minflt(f->p.pid);
+	print_message("minor faults for %d rounds of %d x 4 KiB + %d x 512 KiB READ: %lu\n",
+		      ROUNDS - 2, SMALL, BIG, m1 - m0);
+	assert_true(m1 - m0 < (ROUNDS - 2) * 128 / 2);
+	for (int b = 0; b < BIG; b++)
+		assert_memory_equal(rd + (size_t)b * 512 * KiB, buf, 512 * KiB);
+	assert_memory_equal(small, buf, 4 * KiB);
+	free(buf);
+	free(rd);
+	free(small);
+}
+
 /* ---- pipelining and concurrency -------------------------------------- */
 
 static void test_pipelined(void **state)
@@ -1035,6 +1091,7 @@ int main(void)
 		T(test_write_zeroes_pipelined_order),
 		T(test_write_zeroes_recovering),
 		T(test_large_buffers_reused),
+		T(test_large_buffers_mixed),
 		T(test_pipelined),
 		T(test_pipelined_overlap_order),
 		T(test_concurrent_writers),
