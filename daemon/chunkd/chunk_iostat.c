@@ -116,6 +116,14 @@ uint64_t chunk_iostat_avg_ns(struct chunk_iostat *s, uint64_t now_ns)
 
 uint64_t chunk_iostat_quantile_ns(struct chunk_iostat *s, uint64_t now_ns, unsigned q_permille)
 {
+	uint64_t n;
+
+	return chunk_iostat_quantile_n(s, now_ns, q_permille, &n);
+}
+
+uint64_t chunk_iostat_quantile_n(struct chunk_iostat *s, uint64_t now_ns, unsigned q_permille,
+				 uint64_t *n)
+{
 	uint64_t hist[CHUNK_IOSTAT_SLOTS] = { 0 }, cnt = 0, want, acc = 0, lo, hi;
 	unsigned slot;
 
@@ -128,6 +136,7 @@ uint64_t chunk_iostat_quantile_ns(struct chunk_iostat *s, uint64_t now_ns, unsig
 			hist[j] += s->b[i].hist[j];
 	}
 	pthread_mutex_unlock(&s->lock);
+	*n = cnt;
 	if (!cnt)
 		return 0;
 	if (q_permille > 1000)

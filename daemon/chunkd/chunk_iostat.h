@@ -77,6 +77,9 @@ void chunk_iostat_read(struct chunk_iostat *s, uint64_t now_ns, uint64_t *avg_ns
  * the largest sample.
  */
 uint64_t chunk_iostat_quantile_ns(struct chunk_iostat *s, uint64_t now_ns, unsigned q_permille);
+/* the same, and the number of samples it is of into *n */
+uint64_t chunk_iostat_quantile_n(struct chunk_iostat *s, uint64_t now_ns, unsigned q_permille,
+				 uint64_t *n);
 /* The slot of a latency and the range [lo, hi) of a slot, ns (pure; tests) */
 unsigned chunk_iostat_slot(uint64_t lat_ns);
 void chunk_iostat_slot_range(unsigned slot, uint64_t *lo_ns, uint64_t *hi_ns);

@@ -92,8 +92,9 @@ int chunk_store_delete_replica(struct chunk_store *st, uint64_t pid, uint64_t ep
  * chunk_store_space(). The store's GC thread then deletes the accepted
  * replicas in order, up to 1024 per durable metadata commit, and unlinks
  * their files (where the filesystem discards online, after cutting each in
- * paced steps: see chunk_store_mount_discard()). A crash before that commit leaves the replica in place (it
- * is listed after the restart, so meta sends the GC again); one after it
+ * paced steps: see chunk_store_mount_discard()). A crash before that commit
+ * leaves the replica in place (it is listed after the restart, so meta
+ * sends the GC again); one after it
  * leaves at most orphan files, removed at the next open. If the commit
  * fails the replicas are kept and listed again. 0 (accepted), -ENOENT (no
  * such pid, or its delete is already under way), -ESTALE (another epoch),
@@ -152,8 +153,6 @@ int chunk_store_io_begin(struct chunk_store *st, const struct zbs_req *req,
 void chunk_store_io_end(struct chunk_store *st, struct chunk_store_batch *b,
 			struct chunk_store_io *io, void *buf, int res, struct zbs_reply *rep);
 
-/* Persist the batch's metadata; on failure returns ZBS_ST_IO (the replies
- * of the batch must then say so). Always empties the batch. */
 /*
  * Whether the data dir's filesystem takes O_DIRECT. Where it does not
  * (tmpfs before Linux 6.6, or ZBS_CHUNKD_NO_DIRECT set) replica IO is
@@ -173,6 +172,8 @@ bool chunk_store_direct(const struct chunk_store *st);
  */
 int chunk_store_mount_discard(const char *mountinfo, const char *path);
 
+/* Persist the batch's metadata; on failure returns ZBS_ST_IO (the replies
+ * of the batch must then say so). Always empties the batch. */
 int chunk_store_batch_commit(struct chunk_store *st, struct chunk_store_batch *b);
 
 #endif

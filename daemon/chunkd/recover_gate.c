@@ -33,7 +33,7 @@ void recover_gate_set(struct recover_gate *g, bool on)
 
 void recover_gate_client(struct recover_gate *g, uint64_t now_ns, uint64_t lat_ns)
 {
-	uint64_t n, iv = g->pace.cfg.interval_ns;
+	uint64_t n, lat, iv = g->pace.cfg.interval_ns;
 
 	if (!atomic_load(&g->on))
 		return;
@@ -53,10 +53,10 @@ void recover_gate_client(struct recover_gate *g, uint64_t now_ns, uint64_t lat_n
 	pthread_mutex_lock(&g->lock);
 	if (now_ns >= g->idle_fed_ns + RECOVER_GATE_WINDOW_NS) {
 		atomic_store(&g->idle_fed_ns, now_ns);	/* copying or not: a window on */
-		chunk_iostat_read(&g->client, now_ns, NULL, &n);
+		lat = chunk_iostat_quantile_n(&g->client, now_ns, RECOVER_GATE_QUANTILE, &n);
 		if ((!g->pace.last_tick_ns || now_ns >= g->pace.last_tick_ns + 2 * iv) &&
 		    n >= RECOVER_GATE_IDLE_MIN_SAMPLES)
-			recover_pace_idle(&g->pace, client_lat(&g->client, now_ns));
+			recover_pace_idle(&g->pace, lat);
 	}
 	pthread_mutex_unlock(&g->lock);
 }

@@ -16,10 +16,11 @@
  *     (unlimited). A copy that starts at full speed lands its first
  *     hundreds of MiB on the clients before the latency window shows it;
  *     without client IO there is nothing to protect: unlimited, and when
- *     clients arrive while it runs unlimited, slow start from there (a
- *     congested first sample cuts from RECOVER_PACE_START_BPS, not from
- *     the full speed the copy ran at);
- *   - congested: the windowed average client latency is above
+ *     clients arrive while it runs unlimited, slow start from their
+ *     first IO (recover_pace_client_io; the next decision if the caller
+ *     does not call it; a congested first sample cuts from
+ *     RECOVER_PACE_START_BPS, not from the full speed the copy ran at);
+ *   - congested: the windowed client latency is above
  *     k_permille/1000 x the baseline, or above abs_ns (when set);
  *   - congested: rate = max(floor, rate x cut_permille/1000), where an
  *     unlimited rate is first replaced by the copy rate measured over the
@@ -36,11 +37,12 @@
  *     no copy) and any lower sample (it falls to the minimum at once);
  *     recover_pace_idle() samples, taken while no copy runs, move it 1/8
  *     of the way either way (the gate feeds one per window: the baseline
- *     follows the clients' load while recovery sleeps); with none of these yet (a source
- *     that needs two calls for a window), the first sample. While the rate sits at the floor
- *     recovery is too small to matter, so the baseline follows the
- *     latency (EWMA 1/8): a lasting change of the client load is not
- *     taken for recovery's fault forever.
+ *     follows the clients' load while recovery sleeps); with none of
+ *     these yet (a source that needs two calls for a window), the first
+ *     sample. While the rate sits at the floor recovery is too small to
+ *     matter, so the baseline follows the latency (EWMA 1/16): a lasting
+ *     change of the client load is not taken for recovery's fault
+ *     forever.
  * Not thread-safe: the caller serialises (chunk_recover: its tb_lock).
  */
 #ifndef ZBS_CHUNKD_RECOVER_PACE_H
