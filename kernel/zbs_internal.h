@@ -78,6 +78,7 @@
 /* Module parameters. */
 extern bool zbs_test_hooks;
 extern unsigned int zbs_map_retry_ms;	/* re-send a map request after this */
+#define ZBS_MAP_AGAIN_MS	100	/* first re-ask after an -EAGAIN answer */
 extern unsigned int zbs_reconnect_ms;	/* between connection attempts */
 extern unsigned int zbs_conn_timeout_ms;	/* a silent socket is dead after this */
 extern unsigned int zbs_op_timeout_ms;	/* one attempt of one op (zbs_io.c) */
@@ -197,6 +198,14 @@ struct zbs_ext {
 	u64			req_id;		/* wanted map request, 0 if none */
 	unsigned long		req_sent;	/* jiffies it reached the agent, 0 if not */
 	bool			req_write;	/* ask for a write lease */
+	/*
+	 * The agent answered -EAGAIN ("not now": a recovery target finishing,
+	 * meta away): req_id is asked again req_backoff jiffies after
+	 * req_sent, from ZBS_MAP_AGAIN_MS doubling up to map_retry_ms while
+	 * the answers stay -EAGAIN; 0 after any other answer.
+	 */
+	bool			req_again;
+	unsigned long		req_backoff;
 	struct list_head	parked;		/* commands waiting for a map */
 	u32			inflight;	/* commands issued under a map */
 	u64			revoke_seq;	/* last revoke that dropped its map */

@@ -18,7 +18,7 @@
 
 unsigned int zbs_map_retry_ms = 3000;
 ZBS_PARAM_RANGE(map_retry_ms, zbs_map_retry_ms, 100, 600000);
-MODULE_PARM_DESC(map_retry_ms, "Re-send an unanswered map request after this, 100-600000 (default 3000)");
+MODULE_PARM_DESC(map_retry_ms, "Re-send an unanswered map request after this, and ask again at most this long after the agent said -EAGAIN, 100-600000 (default 3000)");
 
 DECLARE_WAIT_QUEUE_HEAD(zbs_drain_wait);	/* an extent's inflight reached 0 */
 
@@ -252,6 +252,7 @@ static void __zbs_ext_want_map(struct zbs_ext *ext, bool write)
 		return;
 	ext->req_id = atomic64_inc_return(&zbs_next_req_id);
 	ext->req_sent = 0;
+	ext->req_again = false;
 	ext->req_write = write;
 	queue_work(zbs_wq, &ext->upcall_work);
 }
@@ -338,13 +339,23 @@ int zbs_map_reply(struct zbs_dev *dev, u64 vext, u64 req_id, int err,
 	ext->req_id = 0;
 	ext->req_sent = 0;
 	if (err == -EAGAIN) {
-		/* keep them parked; the tick asks again later */
+		unsigned long max = msecs_to_jiffies(zbs_map_retry_ms);
+
+		/* keep them parked; the tick asks again after the backoff (a
+		 * target finishing takes a moment, not map_retry_ms) */
 		ext->req_id = atomic64_inc_return(&zbs_next_req_id);
 		ext->req_sent = jiffies ?: 1;
+		ext->req_backoff = ext->req_backoff ? 2 * ext->req_backoff :
+				   msecs_to_jiffies(ZBS_MAP_AGAIN_MS);
+		if (ext->req_backoff > max)
+			ext->req_backoff = max;
+		ext->req_again = true;
 		spin_unlock(&ext->lock);
 		zbs_map_put(map);
 		return 0;
 	}
+	ext->req_again = false;
+	ext->req_backoff = 0;
 	if (!err) {
 		old = ext->map;
 		if (!old)
@@ -506,10 +517,14 @@ void zbs_map_tick(struct zbs_dev *dev)
 		if (resend)
 			queue_work(zbs_wq, &ext->upcall_work);
 		if (!list_empty(&ext->parked) && ext->req_id &&
-		    (!ext->req_sent || time_after_eq(jiffies, ext->req_sent + retry))) {
-			/* a new id: an answer to the old one is ignored */
+		    (!ext->req_sent ||
+		     time_after_eq(jiffies, ext->req_sent +
+				   (ext->req_again ? ext->req_backoff : retry)))) {
+			/* a new id: an answer to the old one is ignored; an
+			 * unanswered one is re-sent after map_retry_ms */
 			ext->req_id = atomic64_inc_return(&zbs_next_req_id);
 			ext->req_sent = 0;
+			ext->req_again = false;
 			queue_work(zbs_wq, &ext->upcall_work);
 		}
 		if (list_empty(&ext->parked))

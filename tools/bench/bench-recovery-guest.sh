@@ -13,10 +13,9 @@
 # (--no-recover-pace: meta's budget alone, unlimited by default; then once
 # more under a static budget, zbsctl recover set --bps $ZBS_BENCH_BUDGET),
 # with the pace (the default: each chunk holds the copy back while its
-# client IO latency rises, recover_gate.h), and with the pace once more
-# with the kernel's map_retry_ms at 200 ms. ZBS_BENCH_ROUNDS (3)
-# interleaved without/with runs of each job
-# on each cluster. Prints "RESULT key value" lines.
+# client IO latency rises, recover_gate.h). ZBS_BENCH_ROUNDS (3)
+# interleaved without/with runs of each job on each cluster. Prints
+# "RESULT key value" lines.
 . "$(dirname "$0")/../../selftests/lib.sh"
 B=$ZBS_TOP/build
 T=$(mktemp -d /tmp/zbs-benchrec.XXXXXX)
@@ -151,12 +150,4 @@ cluster_down
 cluster_up 10560
 for _ in $(seq "$ROUNDS"); do phase pbase without; phase pace with; done
 cuts pace
-cluster_down
-# where the tail comes from: the kernel asks again for a map that was
-# answered -EAGAIN (the recovering target finishing) after map_retry_ms
-# (3 s by default); once more with 200 ms
-echo 200 > /sys/module/zbs/parameters/map_retry_ms || die "map_retry_ms"
-cluster_up 10960
-for _ in $(seq "$ROUNDS"); do phase rbase without; phase rpace with; done
-cuts rpace
 cluster_down

@@ -103,8 +103,7 @@ if not modes:
     row("client p99 latency (native)", "not measured")
 for phase, base, label in (("recov", "base", "no pace, budget unlimited"),
                            ("budget", "base", "no pace, budget %s/s" % one("budget")),
-                           ("pace", "pbase", "pace on, budget unlimited"),
-                           ("rpace", "rbase", "pace on, kernel map_retry_ms 200")):
+                           ("pace", "pbase", "pace on, budget unlimited")):
     for job in ("randwrite-4k", "randread-4k"):
         b, w = num("fio_%s_%s_p99_us" % (base, job)), num("fio_%s_%s_p99_us" % (phase, job))
         if b is None or w is None:
