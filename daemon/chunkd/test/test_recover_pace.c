@@ -444,29 +444,36 @@ static void test_gate_tail(void **state)
 	recover_gate_destroy(&g);
 }
 
+/* One interval from now of 1 MiB copy requests, each served 1 ms after the
+ * gate lets it go, and client IO every 10 ms at 100 us: the MiB let through. */
+static uint64_t gate_one_interval(struct recover_gate *g, uint64_t now)
+{
+	uint64_t end = now + IV * MS, next_client = now, mib = 0;
+
+	while (now < end) {
+		while (next_client <= now) {
+			recover_gate_client(g, next_client, 100 * US);
+			next_client += 10 * MS;
+		}
+		now += recover_gate_delay(g, now, MIB) + MS;
+		mib++;
+	}
+	return mib;
+}
+
 /* A copy that starts while clients do IO starts at 16 MiB/s and doubles
  * while they do not suffer: its first interval lets through 1/4 s of
  * 16 MiB/s (and the request that opens it), not what the chunk can copy. */
 static void test_gate_slow_start(void **state)
 {
 	struct recover_gate g;
-	uint64_t now = 10000 * MS, end, next_client, mib = 0, rate;
+	uint64_t now = 10000 * MS, rate;
 
 	(void)state;
 	recover_gate_init(&g, true, NULL);
 	for (uint64_t t = now - 1000 * MS; t < now; t += 10 * MS)
 		recover_gate_client(&g, t, 100 * US);
-	next_client = now;
-	end = now + IV * MS;
-	while (now < end) {
-		while (next_client <= now) {
-			recover_gate_client(&g, next_client, 100 * US);
-			next_client += 10 * MS;
-		}
-		now += recover_gate_delay(&g, now, MIB) + MS;
-		mib++;
-	}
-	assert_in_range(mib, 4, 6);
+	assert_in_range(gate_one_interval(&g, now), 4, 6);
 	recover_gate_stat(&g, &rate, NULL);
 	assert_int_equal(rate, RECOVER_PACE_START_BPS);
 	recover_gate_destroy(&g);
@@ -481,23 +488,13 @@ static void test_gate_slow_start(void **state)
 static void test_gate_clients_arrive(void **state)
 {
 	struct recover_gate g;
-	uint64_t now = 10000 * MS, end, next_client, mib = 0, rate;
+	uint64_t now = 10000 * MS, rate;
 
 	(void)state;
 	recover_gate_init(&g, true, NULL);
-	for (end = now + 100 * MS; now < end; now += MS)	/* no clients: unlimited */
+	for (uint64_t end = now + 100 * MS; now < end; now += MS)	/* no clients: unlimited */
 		assert_int_equal(recover_gate_delay(&g, now, MIB), 0);
-	next_client = now;
-	end = now + IV * MS;
-	while (now < end) {
-		while (next_client <= now) {
-			recover_gate_client(&g, next_client, 100 * US);
-			next_client += 10 * MS;
-		}
-		now += recover_gate_delay(&g, now, MIB) + MS;
-		mib++;
-	}
-	assert_in_range(mib, 4, 6);
+	assert_in_range(gate_one_interval(&g, now), 4, 6);
 	recover_gate_stat(&g, &rate, NULL);
 	assert_int_equal(rate, RECOVER_PACE_START_BPS);
 	recover_gate_destroy(&g);
