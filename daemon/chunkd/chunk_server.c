@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -803,17 +804,74 @@ static void reap_conns(struct chunk_server *srv, bool all)
  * already sent is read away first, so the close does not reset the
  * connection before the reply is read.
  */
+/*
+ * A refused connection is read (and what comes dropped) until the peer
+ * closes it, for at most BUSY_LINGER_MS, on a thread of its own, at most
+ * BUSY_LINGER_MAX at once. Closed with requests unread, it was reset, and
+ * a reset reaching the peer before it read the BUSY (its requests were
+ * already on their way) looks like a dead chunk: the kernel failed the
+ * replica with ECONNRESET where it should have sent its legs again.
+ */
+#define BUSY_LINGER_MS		2000
+#define BUSY_LINGER_MAX		16
+static atomic_uint busy_lingering;
+
+static void busy_drain(int fd, int ms)
+{
+	uint64_t end = zbs_now_ns() + (uint64_t)ms * 1000000ULL;
+	char sink[4096];
+
+	if (!ms) {		/* what has come, no wait */
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+		return;
+	}
+	for (;;) {
+		uint64_t now = zbs_now_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000) + 1) <= 0)
+			return;
+		n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return;		/* the peer closed (or reset) it */
+	}
+}
+
+static void *busy_linger_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	busy_drain(fd, BUSY_LINGER_MS);
+	close(fd);
+	atomic_fetch_sub(&busy_lingering, 1);
+	return NULL;
+}
+
 static void refuse_busy(int fd)
 {
 	struct zbs_reply r = { .status = ZBS_ST_BUSY };
 	struct zbs_wire_reply w;
-	char sink[4096];
 
 	zbs_wire_encode_reply(&r, &w);
 	if (send(fd, &w, sizeof(w), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(w)) {
 		shutdown(fd, SHUT_WR);
-		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-			;
+		if (atomic_fetch_add(&busy_lingering, 1) < BUSY_LINGER_MAX) {
+			pthread_attr_t a;
+			pthread_t th;
+			int rc;
+
+			pthread_attr_init(&a);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			pthread_attr_setstacksize(&a, 256 * 1024);
+			rc = pthread_create(&th, &a, busy_linger_main, (void *)(intptr_t)fd);
+			pthread_attr_destroy(&a);
+			if (!rc)
+				return;
+		}
+		atomic_fetch_sub(&busy_lingering, 1);
+		busy_drain(fd, 0);	/* too many lingering: what has come */
 	}
 	close(fd);
 }

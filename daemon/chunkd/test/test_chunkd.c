@@ -16,13 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "data_client.h"
 #include "harness.h"
+#include "wire.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
@@ -631,6 +636,81 @@ static void test_large_buffers_mixed(void **state)
 	free(small);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/*
+ * A chunk at --max-conns answers a connection BUSY and closes it without a
+ * reset, even while the peer's requests keep coming (the kernel's are on
+ * their way before it reads the BUSY): it reads them until the peer
+ * closes. Before, it closed with requests unread, which resets the
+ * connection: the kernel's next send failed with ECONNRESET and it failed
+ * the replica (seen in selftests/data_busy.sh under load).
+ */
+static void test_busy_refusal_not_reset(void **state)
+{
+	struct fix *f = *state;
+	const char *args[] = { "--max-conns", "1", NULL };
+	struct zbs_req q = { .opcode = ZBS_OP_GET_INFO, .pid = 1, .epoch = 1 };
+	struct zbs_wire_req w;
+	struct zbs_wire_reply wr;
+	struct zbs_reply r;
+	int held, fd, send_err = 0;
+	size_t got = 0;
+	uint64_t end;
+	ssize_t n;
+
+	zbs_dc_close(f->dc);
+	f->dc = NULL;
+	assert_int_equal(chunkd_stop(&f->p), 0);
+	assert_int_equal(chunkd_start(&f->p, f->data, args), 0);
+	held = tcp_connect(f->p.port);	/* the one connection it serves */
+	zbs_wire_encode_req(&q, &w);
+	assert_int_equal(send(held, &w, sizeof(w), MSG_NOSIGNAL), (ssize_t)sizeof(w));
+	assert_int_equal(recv(held, &wr, sizeof(wr), MSG_WAITALL), (ssize_t)sizeof(wr));
+	fd = tcp_connect(f->p.port);
+	/* requests for 200 ms, as fast as they go */
+	for (end = mono_ms() + 200; mono_ms() < end;) {
+		n = send(fd, &w, sizeof(w), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			send_err = errno;
+			break;
+		}
+		if (n < 0)
+			usleep(1000);
+	}
+	shutdown(fd, SHUT_WR);
+	while (got < sizeof(wr) && (n = recv(fd, (char *)&wr + got, sizeof(wr) - got, 0)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, sizeof(wr));
+	assert_int_equal(zbs_wire_decode_reply(&wr, &r), ZBS_ST_OK);
+	assert_int_equal(r.status, ZBS_ST_BUSY);
+	n = recv(fd, &wr, sizeof(wr), 0);
+	print_message("after BUSY: send error %d (%s), recv %zd (%s)\n", send_err,
+		      send_err ? strerror(send_err) : "none", n, n < 0 ? strerror(errno) : "EOF");
+	assert_int_equal(send_err, 0);
+	assert_int_equal(n, 0);		/* a FIN, not a reset */
+	close(fd);
+	close(held);
+	fix_connect(f);
+}
+
 /* ---- pipelining and concurrency -------------------------------------- */
 
 static void test_pipelined(void **state)
@@ -1092,6 +1172,7 @@ int main(void)
 		T(test_write_zeroes_recovering),
 		T(test_large_buffers_reused),
 		T(test_large_buffers_mixed),
+		T(test_busy_refusal_not_reset),
 		T(test_pipelined),
 		T(test_pipelined_overlap_order),
 		T(test_concurrent_writers),
