@@ -36,7 +36,9 @@
  * Unknown opcodes never carry a payload: they get ZBS_ST_BADOP. A server at
  * its connection limit sends one reply with id 0, opcode 0 and status
  * ZBS_ST_BUSY on a new connection and closes it: the chunk is healthy, the
- * client retries later (it is not a replica failure). A reply with status
+ * client retries later (it is not a replica failure). It reads and drops
+ * what the client sends meanwhile until the client closes (at most 2 s),
+ * so the close is a FIN, not a reset. A reply with status
  * ZBS_ST_BUSY to a request means the server did not execute it (it is
  * overloaded): the client may send it again later.
  *
