@@ -58,14 +58,20 @@ copying() {
 	zc --json recover list 2>/dev/null |
 		jq_ "' '.join('%d:%d' % (c['dst_cid'], c['owner_cid']) for c in d if c['bytes_copied'] > 0)"
 }
-first_copying() { local c; c=$(copying); [ -n "$c" ] && echo "${c%% *}"; }
+# the first copy to a dst other than the kernel's agent (an extent the agent
+# holds no replica of may be copied to it first: prefer local)
+first_copying() {
+	copying | tr ' ' '\n' | grep -vE "^$agent_cid:" | grep -m1 .
+}
 n_alive3() { locs | grep -cE ':[0-9]+,[0-9]+,[0-9]+$'; }
 all3() { [ "$(n_alive3)" = 4 ]; }
 
 # ---- 1: the dst dies mid-copy
 hc_start 0
 wait_for 120 all3
-V=$(victim_of 1); vi=$(rc_index "$V")
+# V from an extent the agent holds: that extent's copy goes to a dst not the agent
+agent_line=$(locs | grep -nE "[:,]$agent_cid(,|$)" | head -1 | cut -d: -f1)
+V=$(victim_of "${agent_line:-1}"); vi=$(rc_index "$V")
 sleep 3
 rc_chunk_kill "$vi"
 ktap_info "phase 1: killed chunk $vi (cid $V)"
