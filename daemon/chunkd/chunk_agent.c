@@ -22,6 +22,12 @@
 #define CONN_DCS	16	/* cached data connections per worker */
 #define CACHE_BUCKETS	1024
 #define KEY_LOCKS	64
+#define REMAKES		CHUNK_AGENT_REMAKES	/* made under a changing state: again */
+#define PARKED_MAX	64	/* map requests waiting for a target's end */
+
+/* make_map's codes that never reach the kernel */
+#define MAP_REMAKE	(-EINTR)	/* a revoke or target change meanwhile */
+#define MAP_FINISHING	(-EINPROGRESS)	/* out->pid's target is finishing */
 
 struct job {
 	struct chunk_agent_req req;
@@ -52,6 +58,8 @@ struct target {
 	bool finishing, aborted;
 	bool committed;			/* dst is being given to meta (ok) */
 	char why[160];
+	struct job *parked;		/* map requests of pid waiting for its end */
+	unsigned nparked;
 	struct target *next;
 };
 
@@ -539,8 +547,8 @@ static bool has_recovering(const struct chunk_agent_map *m)
 	return false;
 }
 
-/* Add pid's recovering target to the map being answered: 0, or -EAGAIN
- * while it is finishing. */
+/* Add pid's recovering target to the map being answered: 0, or
+ * MAP_FINISHING while it is finishing. */
 static int target_append(struct chunk_agent *a, const char *volume, struct chunk_agent_map *m)
 {
 	struct target *t;
@@ -552,7 +560,7 @@ static int target_append(struct chunk_agent *a, const char *volume, struct chunk
 		goto out;
 	snprintf(t->volume_id, sizeof(t->volume_id), "%s", volume);
 	if (t->finishing) {
-		rc = -EAGAIN;	/* the copy ends: ask again after it */
+		rc = MAP_FINISHING;	/* the copy ends: made again after it */
 		goto out;
 	}
 	if (!t->aborted && m->lease_epoch > t->lease_epoch) {
@@ -650,6 +658,20 @@ void chunk_agent_target_finish(struct chunk_agent *a, uint64_t pid)
 	pthread_mutex_unlock(&a->tlock);
 }
 
+static int enqueue(struct chunk_agent *a, struct job *j, bool bounded);
+
+/* the map requests parked on a finishing target are made again */
+static void requeue_parked(struct chunk_agent *a, struct job *j)
+{
+	while (j) {
+		struct job *next = j->next;
+
+		j->next = NULL;
+		enqueue(a, j, false);	/* frees it when stopping */
+		j = next;
+	}
+}
+
 void chunk_agent_target_del(struct chunk_agent *a, uint64_t pid)
 {
 	struct target **pp, *t = NULL;
@@ -670,6 +692,8 @@ void chunk_agent_target_del(struct chunk_agent *a, uint64_t pid)
 		}
 	}
 	pthread_mutex_unlock(&a->tlock);
+	if (t)
+		requeue_parked(a, t->parked);
 	free(t);
 }
 
@@ -780,8 +804,9 @@ static struct chunk_session *session(struct chunk_agent *a)
 	return atomic_load(&a->ms);
 }
 
-int chunk_agent_get_map(struct chunk_agent_conn *c, const char *volume, uint64_t vextent,
-			bool write, struct chunk_agent_map *out)
+/* chunk_agent_get_map(), and MAP_REMAKE, MAP_FINISHING (out->pid set) */
+static int make_map(struct chunk_agent_conn *c, const char *volume, uint64_t vextent, bool write,
+		    struct chunk_agent_map *out)
 {
 	struct chunk_agent *a = c->a;
 	struct chunk_session *ms = session(a);
@@ -934,8 +959,12 @@ int chunk_agent_get_map(struct chunk_agent_conn *c, const char *volume, uint64_t
 		goto out;
 	/* answer only under a live lease no revoke touched meanwhile */
 	left = chunk_session_lease_left_ms(ms);
-	if (!left || chunk_session_id(ms) != sid || atomic_load(&a->revoke_seq) != seq) {
+	if (!left || chunk_session_id(ms) != sid) {
 		rc = -EAGAIN;
+		goto out;
+	}
+	if (atomic_load(&a->revoke_seq) != seq) {
+		rc = MAP_REMAKE;
 		goto out;
 	}
 	/* the kernel also stops at the end of the session (SESSION pushes) and
@@ -950,8 +979,25 @@ int chunk_agent_get_map(struct chunk_agent_conn *c, const char *volume, uint64_t
 	rc = 0;
 out:
 	zbs__get_vextent_lease_response__free_unpacked(resp, NULL);
-	if (rc)
+	if (rc) {
+		uint64_t pid = out->pid;
+
 		memset(out, 0, sizeof(*out));
+		if (rc == MAP_FINISHING)
+			out->pid = pid;
+	}
+	return rc;
+}
+
+int chunk_agent_get_map(struct chunk_agent_conn *c, const char *volume, uint64_t vextent,
+			bool write, struct chunk_agent_map *out)
+{
+	int rc = make_map(c, volume, vextent, write, out);
+
+	if (rc == MAP_REMAKE || rc == MAP_FINISHING) {
+		memset(out, 0, sizeof(*out));
+		rc = -EAGAIN;
+	}
 	return rc;
 }
 
@@ -1058,7 +1104,37 @@ static unsigned key_of(const struct chunk_agent_req *r)
 	return (unsigned)(h >> 40) % KEY_LOCKS;
 }
 
-static void run_job(struct chunk_agent *a, struct chunk_agent_conn *c, struct job *j)
+/*
+ * A map request of a pid whose target is finishing waits on the target
+ * (made again when chunk_agent_target_del() ends it) rather than being
+ * answered -EAGAIN: the kernel would ask again only after its backoff
+ * (100 ms or more), its IO on the extent parked all that time. true: j
+ * is the target's now (or queued again: the target ended meanwhile).
+ */
+static bool park(struct chunk_agent *a, struct job *j, uint64_t pid)
+{
+	struct target *t;
+	bool parked = false, gone;
+
+	pthread_mutex_lock(&a->tlock);
+	t = __target_find(a, pid);
+	gone = !t || !t->finishing;
+	if (t && t->finishing && t->nparked < PARKED_MAX) {
+		j->next = t->parked;
+		t->parked = j;
+		t->nparked++;
+		parked = true;
+	}
+	pthread_mutex_unlock(&a->tlock);
+	if (!parked && gone) {
+		enqueue(a, j, false);
+		return true;
+	}
+	return parked;
+}
+
+/* true: j was kept (parked or queued again), not to be freed */
+static bool run_job(struct chunk_agent *a, struct chunk_agent_conn *c, struct job *j)
 {
 	struct chunk_agent_map map = { 0 };
 	unsigned k;
@@ -1069,13 +1145,27 @@ static void run_job(struct chunk_agent *a, struct chunk_agent_conn *c, struct jo
 						       j->rv_pid) : 0;
 		if (j->rv_id)
 			chunk_session_revoke_done(session(a), j->rv_id, rc == 0);
-		return;
+		return false;
 	}
 	k = key_of(&j->req);
 	pthread_mutex_lock(&a->keylock[k]);
 	switch (j->req.type) {
 	case CHUNK_AREQ_MAP:
-		err = chunk_agent_get_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
+		for (unsigned i = 0;; i++) {
+			err = make_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
+			if (err != MAP_REMAKE || i >= REMAKES)
+				break;
+		}
+		if (err == MAP_FINISHING) {
+			pthread_mutex_unlock(&a->keylock[k]);
+			if (park(a, j, map.pid))
+				return true;
+			memset(&map, 0, sizeof(map));
+			push_done(a, &j->req, -EAGAIN, NULL);
+			return false;
+		}
+		if (err == MAP_REMAKE)
+			err = -EAGAIN;
 		break;
 	case CHUNK_AREQ_REPLICA_FAILED:
 		err = chunk_agent_replica_failed(c, j->req.pid, j->req.epoch, j->req.lease_epoch,
@@ -1089,6 +1179,7 @@ static void run_job(struct chunk_agent *a, struct chunk_agent_conn *c, struct jo
 	}
 	pthread_mutex_unlock(&a->keylock[k]);
 	push_done(a, &j->req, err, &map);
+	return false;
 }
 
 static void *worker(void *arg)
@@ -1116,8 +1207,8 @@ static void *worker(void *arg)
 			a->qtail = &a->qhead;
 		a->qlen--;
 		pthread_mutex_unlock(&a->qlock);
-		run_job(a, c, j);
-		free(j);
+		if (!run_job(a, c, j))
+			free(j);
 	}
 	chunk_agent_conn_free(c);
 	return NULL;
@@ -1132,6 +1223,7 @@ static int enqueue(struct chunk_agent *a, struct job *j, bool bounded)
 		free(j);
 		return rc;
 	}
+	j->next = NULL;
 	*a->qtail = j;
 	a->qtail = &j->next;
 	a->qlen++;
@@ -1266,6 +1358,11 @@ void chunk_agent_stop(struct chunk_agent *a)
 	while (a->targets) {
 		struct target *t = a->targets;
 		a->targets = t->next;
+		while (t->parked) {
+			struct job *j = t->parked;
+			t->parked = j->next;
+			free(j);
+		}
 		free(t);
 	}
 	if (a->efd >= 0)

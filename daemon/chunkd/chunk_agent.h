@@ -38,10 +38,10 @@
  * caller's thread (the netlink socket is used from one thread).
  *
  * Revokes: pass chunk_agent_revoke_hook() as the meta session's revoke op.
- * The agent drops its lease cache entries, makes maps still being built
- * answer -EAGAIN, and calls ops.revoke from a worker thread (relaying to
- * the kernel blocks until IO drained, so it must not run on the session's
- * thread).
+ * The agent drops its lease cache entries, has the workers make maps
+ * still being built again (-EAGAIN after CHUNK_AGENT_REMAKES tries), and
+ * calls ops.revoke from a worker thread (relaying to the kernel blocks
+ * until IO drained, so it must not run on the session's thread).
  */
 #ifndef ZBS_CHUNKD_CHUNK_AGENT_H
 #define ZBS_CHUNKD_CHUNK_AGENT_H
@@ -89,6 +89,7 @@ struct chunk_agent_req {
 	uint64_t pid, epoch, lease_epoch, gen;
 	uint32_t cid;
 	int32_t err;
+	uint8_t remade;		/* MAP: times made again for a target change */
 };
 
 /* A finished request: err 0 or a negative errno; map valid for MAP with err 0. */
@@ -185,16 +186,24 @@ int chunk_agent_existence(struct chunk_agent_conn *c, uint64_t pid, uint64_t epo
  * never counts it toward a write's success). One target per pid.
  *  - a map is answered with the target only under the target's own
  *    lease_epoch; a map of a newer lease_epoch aborts the target;
- *  - a finishing target makes maps of pid answer -EAGAIN (the kernel asks
- *    again), so the copy can drain the pid and end it;
+ *  - a finishing target holds the map requests of pid (so the copy can
+ *    drain the pid and end it): they wait in the agent and are made again
+ *    when chunk_agent_target_del() ends it, answered then, not -EAGAIN
+ *    (the kernel would ask again only after a backoff of 100 ms or more,
+ *    its writes on the extent parked meanwhile); more than 64 waiting on
+ *    one target are answered -EAGAIN; chunk_agent_get_map() itself, which
+ *    cannot wait, answers -EAGAIN;
  *  - the target is aborted (chunk_agent_target_aborted() says why) by a
  *    revoke covering pid (its volume, all, the session lost) and by the
  *    kernel reporting dst failed: that report is acknowledged at once
  *    without RemoveReplica (dst is not in meta's location);
  *  - a map answer prepared under another state of the pid's target is
- *    turned into -EAGAIN when it is sent (chunk_agent_map_current()), so
- *    once chunk_agent_target_add() (or _finish, _del) returned and the pid
- *    was drained, no map of the kernel is older than the change.
+ *    not sent (chunk_agent_map_current()): the request is made again (at
+ *    most CHUNK_AGENT_REMAKES times, then -EAGAIN), so once
+ *    chunk_agent_target_add() (or _finish, _del) returned and the pid was
+ *    drained, no map of the kernel is older than the change. A map whose
+ *    making a revoke or target change overlapped is made again the same
+ *    way by the worker.
  * add: 0, -EEXIST (pid has one), -EINVAL (addr not IPv4 ip:port), -ENOMEM.
  */
 int chunk_agent_target_add(struct chunk_agent *a, uint64_t pid, uint64_t epoch,
@@ -218,8 +227,11 @@ int chunk_agent_drain(struct chunk_agent *a, uint64_t pid);
 /*
  * The sender of map answers: between _answer_lock() and _answer_unlock()
  * no target changes; chunk_agent_map_current() says whether map still
- * matches its pid's target (else answer -EAGAIN instead).
+ * matches its pid's target (else submit the request again with remade
+ * incremented while it is below CHUNK_AGENT_REMAKES, answer -EAGAIN when
+ * it is not).
  */
+#define CHUNK_AGENT_REMAKES	2
 void chunk_agent_answer_lock(struct chunk_agent *a);
 void chunk_agent_answer_unlock(struct chunk_agent *a);
 bool chunk_agent_map_current(struct chunk_agent *a, const struct chunk_agent_map *map);

@@ -277,8 +277,19 @@ static void send_results(struct chunk_kchannel *k)
 			 * map was made: no target change until the kernel took it */
 			chunk_agent_answer_lock(k->agent);
 			err = r->err;
-			if (!err && !chunk_agent_map_current(k->agent, &r->map))
+			if (!err && !chunk_agent_map_current(k->agent, &r->map)) {
 				err = -EAGAIN;
+				if (r->req.remade < CHUNK_AGENT_REMAKES) {
+					/* made again now, not after the kernel's backoff */
+					struct chunk_agent_req again = r->req;
+
+					chunk_agent_answer_unlock(k->agent);
+					again.remade++;
+					if (!chunk_agent_submit(k->agent, &again))
+						continue;
+					chunk_agent_answer_lock(k->agent);
+				}
+			}
 			if (!err) {
 				m.pid = r->map.pid;
 				m.epoch = r->map.epoch;

@@ -49,7 +49,7 @@ done
 CPID[access]=$!
 healthy_is() { [ "$(zc chunk list | grep -c CONNECTED_HEALTHY)" = "$1" ]; }
 
-echo "1..30"
+echo "1..32"
 DIAG="$(zc chunk list 2>&1)"
 check "3 chunkd and 1 access-only chunkd (no --data-dir) hold sessions" wait_for 15 healthy_is 4
 ACID=$(zc --json chunk list | jq_ "[c['cid'] for c in d if c['uuid']=='33333333-3333-4333-8333-333333333333'][0]")
@@ -195,6 +195,21 @@ out=$("$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait amap v 2 2 r
 DIAG="$out"
 check "pool: read maps of unallocated vextents answer -ENODATA" \
 	test "$(grep -c 'err=-61' <<< "$out")" = 2
+
+# --- a recovering target: in the pid's maps while it copies; while it
+# finishes, the pid's map requests wait in the agent and are answered once
+# it ended (not -EAGAIN, which the kernel would ask again only after its
+# backoff, its writes on the extent parked meanwhile)
+out=$(agent $UA map big 0 w target "$ACID" 127.0.0.1:1 amap big 0 1 w \
+	target-finish target-del-after 1500 amap big 0 1 w)
+DIAG="$out"
+am=$(grep '^amap vext' <<< "$out")
+check "a recovering target is in the pid's map as one more replica (4)" \
+	test "$(grep -c '^target err=0' <<< "$out")" = 1 -a \
+	"$(field nr "$(sed -n 1p <<< "$am")")" = 4
+wms=$(grep '^amap done' <<< "$out" | sed -n '2s/.* ms //p')
+check "a map request while the target finishes waits for its end (${wms:-?} ms) and gets the 3 replicas" \
+	test "$(field nr "$(sed -n 2p <<< "$am")")" = 3 -a "${wms:-0}" -ge 1000
 
 # --- a pid asked for again whose replicas stay different: removed after settling
 "$BIN/zbs-agent-cli" --meta "127.0.0.1:$PORT" --uuid $UA wait map big 5 w sleep 1500 map big 5 w \

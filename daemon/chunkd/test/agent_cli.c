@@ -22,6 +22,10 @@
  *   lease PID                  one cached lease
  *   revokes                    revokes relayed so far
  *   drains                     drains asked for so far
+ *   target CID IP:PORT         a recovering target for the pid of the last
+ *                              map (its epoch and lease_epoch)
+ *   target-finish              that target finishes (its maps wait)
+ *   target-del-after MS        that target ends MS ms from now (a thread)
  *   sleep MS | hold | crash    (crash: _exit without leaving the session)
  */
 #include <arpa/inet.h>
@@ -162,10 +166,26 @@ static int amap(struct chunk_agent *a, const char *vol, uint64_t first, uint64_t
 		print_map(pfx, res[i].err, &res[i].map);
 		ok += !res[i].err;
 	}
-	printf("amap done %llu ok %llu retries %llu\n", (unsigned long long)got,
-	       (unsigned long long)ok, (unsigned long long)retries);
+	printf("amap done %llu ok %llu retries %llu ms %llu\n", (unsigned long long)got,
+	       (unsigned long long)ok, (unsigned long long)retries,
+	       (unsigned long long)(zbs_now_ns() + 60000000000ULL - deadline) / 1000000);
 	free(res);
 	return got == count ? 0 : -1;
+}
+
+struct del_after {
+	struct chunk_agent *a;
+	uint64_t pid;
+	unsigned ms;
+};
+
+static void *del_after(void *arg)
+{
+	struct del_after *d = arg;
+
+	usleep(d->ms * 1000);
+	chunk_agent_target_del(d->a, d->pid);
+	return NULL;
 }
 
 static int need(int argc, int i, int n, const char *cmd)
@@ -238,6 +258,10 @@ int main(int argc, char **argv)
 	}
 	chunk_agent_set_session(a, ms);
 	struct chunk_agent_conn *conn = chunk_agent_conn_new(a);
+	struct chunk_agent_map last = { 0 };
+	struct del_after del = { .a = a };
+	pthread_t del_thread;
+	bool del_started = false;
 
 	for (int i = optind; i < argc && !st; i++) {
 		const char *cmd = argv[i];
@@ -260,6 +284,8 @@ int main(int argc, char **argv)
 			int err = chunk_agent_get_map(conn, argv[i + 1], strtoull(argv[i + 2], NULL, 0),
 						      argv[i + 3][0] == 'w', &m);
 			print_map("map ", err, &m);
+			if (!err)
+				last = m;
 			printf("took_ms %llu\n", (unsigned long long)(zbs_now_ns() - t0) / 1000000);
 			i += 3;
 		} else if (!strcmp(cmd, "amap") || !strcmp(cmd, "amap-retry")) {
@@ -310,10 +336,30 @@ int main(int argc, char **argv)
 		} else if (!strcmp(cmd, "revokes")) {
 			pthread_mutex_lock(&rlock);
 			printf("revokes %d %s\n", nrevokes, last_revoke);
+			pthread_mutex_unlock(&rlock);
 		} else if (!strcmp(cmd, "drains")) {
 			pthread_mutex_lock(&rlock);
 			printf("drains %d\n", ndrains);
 			pthread_mutex_unlock(&rlock);
+		} else if (!strcmp(cmd, "target")) {
+			need(argc, i, 2, cmd);
+			printf("target err=%d\n",
+			       chunk_agent_target_add(a, last.pid, last.epoch, last.lease_epoch,
+						      (uint32_t)strtoul(argv[i + 1], NULL, 0),
+						      argv[i + 2]));
+			i += 2;
+		} else if (!strcmp(cmd, "target-finish")) {
+			chunk_agent_target_finish(a, last.pid);
+		} else if (!strcmp(cmd, "target-del-after")) {
+			need(argc, i, 1, cmd);
+			del.pid = last.pid;
+			del.ms = (unsigned)strtoul(argv[i + 1], NULL, 0);
+			if (del_started || pthread_create(&del_thread, NULL, del_after, &del)) {
+				fprintf(stderr, "zbs-agent-cli: target-del-after: once only\n");
+				st = 2;
+			}
+			del_started = true;
+			i += 1;
 		} else if (!strcmp(cmd, "sleep")) {
 			need(argc, i, 1, cmd);
 			usleep((useconds_t)strtoul(argv[i + 1], NULL, 0) * 1000);
@@ -331,6 +377,8 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
+	if (del_started)
+		pthread_join(del_thread, NULL);
 	chunk_agent_conn_free(conn);
 	chunk_agent_shutdown(a);
 	chunk_session_stop(ms);
