@@ -40,7 +40,9 @@ if [ -z "${ZBS_BENCH_NO_VM:-}" ]; then
 		--env ZBS_BENCH_RUNTIME="${ZBS_BENCH_RUNTIME:-10}" \
 		--env ZBS_BENCH_IOPS="${ZBS_BENCH_IOPS:-100}" \
 		--env ZBS_BENCH_BUDGET="${ZBS_BENCH_BUDGET:-8M}" \
-		--env ZBS_BENCH_ROUNDS="${ZBS_BENCH_ROUNDS:-3}" -- \
+		--env ZBS_BENCH_ROUNDS="${ZBS_BENCH_ROUNDS:-3}" \
+		--env ZBS_BENCH_VM_CLUSTERS="${ZBS_BENCH_VM_CLUSTERS:-nopace pace}" \
+		--env ZBS_BENCH_VM_JOBS="${ZBS_BENCH_VM_JOBS:-randwrite randread}" -- \
 		bash "$top/tools/bench/bench-recovery-guest.sh" | tee "$out/vm"
 	[ "${PIPESTATUS[0]}" = 0 ] || st=1
 fi
