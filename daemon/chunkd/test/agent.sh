@@ -207,7 +207,7 @@ am=$(grep '^amap vext' <<< "$out")
 check "a recovering target is in the pid's map as one more replica (4)" \
 	test "$(grep -c '^target err=0' <<< "$out")" = 1 -a \
 	"$(field nr "$(sed -n 1p <<< "$am")")" = 4
-wms=$(grep '^amap done' <<< "$out" | sed -n '2s/.* ms //p')
+wms=$(grep '^amap took_ms' <<< "$out" | sed -n '2s/.* //p')
 check "a map request while the target finishes waits for its end (${wms:-?} ms) and gets the 3 replicas" \
 	test "$(field nr "$(sed -n 2p <<< "$am")")" = 3 -a "${wms:-0}" -ge 1000
 

@@ -9,7 +9,7 @@
  *   map VOL VEXT r|w           the synchronous core: a map or an errno
  *   amap VOL FIRST COUNT r|w   COUNT map requests at once through the worker
  *                              pool; one line per answer (sorted), then a
- *                              summary line
+ *                              summary line and "amap took_ms MS"
  *   amap-retry VOL FIRST COUNT r|w   the same, but an EAGAIN answer is asked
  *                              again after 50 ms, as the kernel does with its
  *                              parked IO (bounded by 60 s); the summary line
@@ -166,8 +166,9 @@ static int amap(struct chunk_agent *a, const char *vol, uint64_t first, uint64_t
 		print_map(pfx, res[i].err, &res[i].map);
 		ok += !res[i].err;
 	}
-	printf("amap done %llu ok %llu retries %llu ms %llu\n", (unsigned long long)got,
-	       (unsigned long long)ok, (unsigned long long)retries,
+	printf("amap done %llu ok %llu retries %llu\n", (unsigned long long)got,
+	       (unsigned long long)ok, (unsigned long long)retries);
+	printf("amap took_ms %llu\n",
 	       (unsigned long long)(zbs_now_ns() + 60000000000ULL - deadline) / 1000000);
 	free(res);
 	return got == count ? 0 : -1;
