@@ -77,6 +77,11 @@ struct replica_rec {
 	uint8_t bitmap[BITMAP_BYTES];
 };
 
+struct copy_range {
+	uint64_t s0, n;			/* sectors */
+	struct copy_range *next;
+};
+
 struct chunk_replica {
 	uint64_t pid, epoch;		/* immutable */
 	int fd;				/* buffered; immutable while referenced */
@@ -96,6 +101,13 @@ struct chunk_replica {
 	uint32_t alloc_blocks;
 	uint8_t bitmap[BITMAP_BYTES];
 	uint8_t *dirty;			/* RECOVERING: 1 bit per 512 B sector */
+	/*
+	 * RECOVER_WRITEs writing now (do_recover_write): a foreground write
+	 * overlapping one waits on copy_cv after marking its sectors dirty, so
+	 * the copy's older bytes never land after it.
+	 */
+	struct copy_range *copying;
+	pthread_cond_t copy_cv;
 	/*
 	 * Agile recovery: for each 256 KiB block, the last write accepted
 	 * since trk_since, as its gen - trk_since + 1 (0: none; saturates,
@@ -464,6 +476,7 @@ static struct chunk_replica *replica_new(uint64_t pid, uint64_t epoch, int fd, b
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->data_dirty, 0);
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->copy_cv, NULL);
 	return r;
 }
 
@@ -483,6 +496,7 @@ static void replica_put(struct chunk_replica *r)
 	free(r->done);
 	free(r->dirty);
 	free(r->wgen);
+	pthread_cond_destroy(&r->copy_cv);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -1385,6 +1399,25 @@ static bool dirty_test(const struct chunk_replica *r, uint64_t s)
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
+/* A foreground write of [off, off+len) waits for the RECOVER_WRITEs writing
+ * there now (they checked its sectors before it marked them). Caller holds
+ * r->lock. */
+static void copy_wait(struct chunk_replica *r, uint64_t off, uint32_t len)
+{
+	uint64_t s0 = off / ZBS_SECTOR_SIZE, s1 = (off + len + ZBS_SECTOR_SIZE - 1) / ZBS_SECTOR_SIZE;
+
+	for (;;) {
+		struct copy_range *c;
+
+		for (c = r->copying; c; c = c->next)
+			if (c->s0 < s1 && s0 < c->s0 + c->n)
+				break;
+		if (!c)
+			return;
+		pthread_cond_wait(&r->copy_cv, &r->lock);
+	}
+}
+
 /*
  * A write with gen g accepted on [off, off+len): remember it per block for
  * agile recovery (ZBS_BF_SINCE). Caller holds r->lock.
@@ -1476,6 +1509,7 @@ int chunk_store_io_begin(struct chunk_store *st, const struct zbs_req *req,
 		}
 	} else if (r->dirty) {	/* recovering: foreground write, no gen check */
 		dirty_mark(r, req->offset, req->length);
+		copy_wait(r, req->offset, req->length);
 	}
 	if (rc == ZBS_ST_OK && req->opcode != ZBS_OP_READ)
 		replica_alloc(st, r, req->offset, req->length);	/* recovery copies it */
@@ -1726,34 +1760,56 @@ static void write_zeroes(struct chunk_store *st, struct chunk_store_batch *b,
 	chunk_store_io_end(st, b, &io, NULL, res < 0 ? res : (int)req->length, rep);
 }
 
+/* tests (test_store.c includes this file): called where a RECOVER_WRITE
+ * has checked its sectors and writes them, without r->lock */
+static void (*copy_write_hook)(void);
+
 static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
 			    struct chunk_replica *r, const struct zbs_req *req,
 			    const void *payload)
 {
 	uint64_t s0 = req->offset / ZBS_SECTOR_SIZE, n = req->length / ZBS_SECTOR_SIZE;
+	uint8_t skip[ZBS_WIRE_MAX_IO / ZBS_SECTOR_SIZE / 8] = { 0 };
+	struct copy_range self = { .s0 = s0, .n = n }, **pp;
 	char *data = rw_buf();
 	int rc = 0;
 
 	if (!data)
 		return ZBS_ST_IO;
+	if (n > sizeof(skip) * 8)
+		return ZBS_ST_INVAL;
 	memcpy(data, payload, req->length);
 
-	/* held across the writes: a foreground write marks its sectors dirty
-	 * under this lock first, so it is either skipped here or lands after */
+	/*
+	 * The sectors a foreground write marked dirty are skipped; the others
+	 * are written without the lock held (a client's write to the replica
+	 * does not wait for the copy's), and a foreground write marking one of
+	 * them meanwhile waits until these writes are done (copy_wait), so it
+	 * lands after them.
+	 */
 	pthread_mutex_lock(&r->lock);
 	if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
 		rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
 		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
+	for (uint64_t i = 0; i < n; i++)
+		if (dirty_test(r, s0 + i))
+			skip[i / 8] |= (uint8_t)(1U << (i % 8));
+	self.next = r->copying;
+	r->copying = &self;
+	pthread_mutex_unlock(&r->lock);
+	if (copy_write_hook)
+		copy_write_hook();
+
 	for (uint64_t i = 0; i < n && !rc;) {
 		uint64_t j;
 
-		if (dirty_test(r, s0 + i)) {
+		if (skip[i / 8] & (1U << (i % 8))) {
 			i++;
 			continue;
 		}
-		for (j = i; j < n && !dirty_test(r, s0 + j); j++)
+		for (j = i; j < n && !(skip[j / 8] & (1U << (j % 8))); j++)
 			;
 		rc = replica_pwrite(r, data + i * ZBS_SECTOR_SIZE,
 				    (size_t)(j - i) * ZBS_SECTOR_SIZE,
@@ -1763,6 +1819,12 @@ static int do_recover_write(struct chunk_store *st, struct chunk_store_batch *b,
 	atomic_fetch_or(&r->data_dirty, DIRTY_DATA);
 	if (!rc && (req->flags & ZBS_WF_FUA) && fdatasync(r->fd) < 0)
 		rc = -errno;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->copying; *pp != &self; pp = &(*pp)->next)
+		;
+	*pp = self.next;
+	pthread_cond_broadcast(&r->copy_cv);
 	if (rc) {
 		log_err("replica %" PRIu64 ": recovery write: %s", r->pid, strerror(-rc));
 		r->state = ZBS_RSTATE_ERROR;

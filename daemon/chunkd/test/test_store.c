@@ -14,6 +14,7 @@
 
 #include "../chunk_store.c"
 #include "harness.h"
+#include <semaphore.h>
 #include <sys/resource.h>
 
 #include "store_fill.h"
@@ -525,6 +526,100 @@ static void test_gc_never_waits_for_the_disk(void **state)
 	assert_int_equal(chunk_store_get_replica(f->st, 1000 + GC_TEST_N - 1, &ri), -ENOENT);
 }
 
+/* ---- a RECOVER_WRITE and the client's writes to the same replica ---- */
+
+static sem_t copy_in, copy_go;
+
+static void copy_pause(void)
+{
+	sem_post(&copy_in);
+	sem_wait(&copy_go);
+}
+
+struct writer {
+	struct chunk_store *st;
+	uint16_t op;
+	uint64_t off;
+	uint32_t len;
+	uint8_t *buf;
+	atomic_bool done;
+	uint32_t status;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	w->status = run(w->st, w->op, 7, 3, 1, 0, w->off, w->len, 0, w->buf, NULL);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static bool done_within(struct writer *w, int ms)
+{
+	for (int i = 0; i < ms / 10 && !atomic_load(&w->done); i++)
+		usleep(10000);
+	return atomic_load(&w->done);
+}
+
+/*
+ * A client's write to a recovering replica does not wait for a copy's
+ * RECOVER_WRITE to another range of it (the copy writes without the
+ * replica's lock); one to sectors the copy is writing waits for it and
+ * lands after it, and the copy never overwrites what a client wrote.
+ */
+static void test_copy_write_unlocked(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *copy = malloc(1 << 20), fg1[4096], fg2[4096], rd[4096];
+	struct writer c = { .st = f->st, .op = ZBS_OP_RECOVER_WRITE, .off = 0, .len = 1 << 20,
+			    .buf = copy };
+	struct writer w1 = { .st = f->st, .op = ZBS_OP_WRITE, .off = 2 << 20, .len = 4096,
+			     .buf = fg1 };
+	struct writer w2 = { .st = f->st, .op = ZBS_OP_WRITE, .off = 8192, .len = 4096,
+			     .buf = fg2 };
+	pthread_t ct, t1, t2;
+	bool w1_done, w2_early;
+
+	assert_non_null(copy);
+	memset(copy, 0xaa, 1 << 20);
+	memset(fg1, 0x11, sizeof(fg1));
+	memset(fg2, 0x22, sizeof(fg2));
+	assert_int_equal(run(f->st, ZBS_OP_RECOVER_BEGIN, 7, 3, 1, 0, 0, 0, 0, NULL, NULL), 0);
+	sem_init(&copy_in, 0, 0);
+	sem_init(&copy_go, 0, 0);
+	copy_write_hook = copy_pause;
+	assert_int_equal(pthread_create(&ct, NULL, writer_main, &c), 0);
+	sem_wait(&copy_in);		/* the copy writes [0, 1 MiB) now */
+
+	assert_int_equal(pthread_create(&t1, NULL, writer_main, &w1), 0);
+	w1_done = done_within(&w1, 3000);
+	assert_int_equal(pthread_create(&t2, NULL, writer_main, &w2), 0);
+	w2_early = done_within(&w2, 200);
+	sem_post(&copy_go);
+	pthread_join(ct, NULL);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	copy_write_hook = NULL;
+	sem_destroy(&copy_in);
+	sem_destroy(&copy_go);
+	if (!w1_done)
+		fail_msg("a client write 1 MiB away waited for the copy's write (3 s)");
+	assert_false(w2_early);		/* overlapping: after the copy's bytes */
+	assert_int_equal(c.status, ZBS_ST_OK);
+	assert_int_equal(w1.status, ZBS_ST_OK);
+	assert_int_equal(w2.status, ZBS_ST_OK);
+
+	assert_int_equal(run(f->st, ZBS_OP_RECOVER_END, 7, 3, 1, 5, 0, 0, 0, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_READ, 7, 3, 1, 0, 8192, 4096, 0, rd, NULL), 0);
+	assert_memory_equal(rd, fg2, sizeof(rd));
+	assert_int_equal(run(f->st, ZBS_OP_READ, 7, 3, 1, 0, 2 << 20, 4096, 0, rd, NULL), 0);
+	assert_memory_equal(rd, fg1, sizeof(rd));
+	assert_int_equal(run(f->st, ZBS_OP_READ, 7, 3, 1, 0, 0, 4096, 0, rd, NULL), 0);
+	assert_memory_equal(rd, copy, sizeof(rd));
+	free(copy);
+}
+
 /* Closing the store finishes the GC deletes it accepted. */
 static void test_gc_done_at_close(void **state)
 {
@@ -909,6 +1004,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_key_keeps_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_shrinks_in_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_write_unlocked, setup, teardown),
 		cmocka_unit_test(test_mount_discard_table),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
