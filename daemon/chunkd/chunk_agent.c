@@ -58,7 +58,8 @@ struct target {
 	bool finishing, aborted;
 	bool committed;			/* dst is being given to meta (ok) */
 	char why[160];
-	struct job *parked;		/* map requests of pid waiting for its end */
+	struct job *parked;		/* map requests of pid waiting for its end,
+					 * oldest first, one per extent */
 	unsigned nparked;
 	struct target *next;
 };
@@ -1113,19 +1114,39 @@ static unsigned key_of(const struct chunk_agent_req *r)
  */
 static bool park(struct chunk_agent *a, struct job *j, uint64_t pid)
 {
+	struct job **pp, *old = NULL;
 	struct target *t;
 	bool parked = false, gone;
 
+	if (!pid)
+		return false;
 	pthread_mutex_lock(&a->tlock);
 	t = __target_find(a, pid);
 	gone = !t || !t->finishing;
-	if (t && t->finishing && t->nparked < PARKED_MAX) {
-		j->next = t->parked;
-		t->parked = j;
-		t->nparked++;
-		parked = true;
+	if (t && t->finishing) {
+		/* in arrival order; a request of the same extent asked again
+		 * (the kernel's re-send after map_retry_ms) replaces the old
+		 * one, whose answer the kernel would ignore */
+		for (pp = &t->parked; *pp; pp = &(*pp)->next) {
+			if ((*pp)->req.dev_id == j->req.dev_id &&
+			    (*pp)->req.vextent == j->req.vextent &&
+			    !strcmp((*pp)->req.volume_id, j->req.volume_id)) {
+				old = *pp;
+				j->next = old->next;
+				*pp = j;
+				parked = true;
+				break;
+			}
+		}
+		if (!parked && t->nparked < PARKED_MAX) {
+			j->next = NULL;
+			*pp = j;
+			t->nparked++;
+			parked = true;
+		}
 	}
 	pthread_mutex_unlock(&a->tlock);
+	free(old);
 	if (!parked && gone) {
 		enqueue(a, j, false);
 		return true;

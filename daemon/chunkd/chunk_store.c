@@ -1399,6 +1399,15 @@ static bool dirty_test(const struct chunk_replica *r, uint64_t s)
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
+/* RECOVER_BEGIN and RECOVER_END wait for every RECOVER_WRITE writing now
+ * (one of a cmd that failed may still be on its way): none spans them.
+ * Caller holds r->lock. */
+static void copies_drain(struct chunk_replica *r)
+{
+	while (r->copying)
+		pthread_cond_wait(&r->copy_cv, &r->lock);
+}
+
 /* A foreground write of [off, off+len) waits for the RECOVER_WRITEs writing
  * there now (they checked its sectors before it marked them). Caller holds
  * r->lock. */
@@ -1919,6 +1928,7 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 			r->meta_dirty = true;
 		}
 		if (req->opcode == ZBS_OP_RECOVER_BEGIN) {
+			copies_drain(r);	/* not into the emptied replica */
 			if (r->state == ZBS_RSTATE_ERROR) {
 				rc = ZBS_ST_IO;
 			} else if ((req->flags & ZBS_RF_AGILE) &&
@@ -1948,6 +1958,7 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 		break;
 	case ZBS_OP_RECOVER_END:
 		pthread_mutex_lock(&r->lock);
+		copies_drain(r);	/* a normal replica's writes never wait for one */
 		if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
 			rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
 		} else if (fdatasync(r->fd) < 0) {

@@ -620,6 +620,59 @@ static void test_copy_write_unlocked(void **state)
 	free(copy);
 }
 
+/*
+ * RECOVER_END and RECOVER_BEGIN wait for a RECOVER_WRITE writing now (one
+ * of a failed cmd may still be on its way): a normal replica's client
+ * writes never wait for a copy, and an emptied one gets none of its bytes.
+ */
+static void test_copy_write_spans_no_end(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *copy = malloc(1 << 20), rd[4096], zero[4096] = { 0 };
+	struct writer c = { .st = f->st, .op = ZBS_OP_RECOVER_WRITE, .off = 0, .len = 1 << 20,
+			    .buf = copy };
+	struct writer e = { .st = f->st, .op = ZBS_OP_RECOVER_END };
+	struct writer b = { .st = f->st, .op = ZBS_OP_RECOVER_BEGIN };
+	pthread_t ct, et;
+	bool early;
+
+	assert_non_null(copy);
+	memset(copy, 0xaa, 1 << 20);
+	assert_int_equal(run(f->st, ZBS_OP_RECOVER_BEGIN, 7, 3, 1, 0, 0, 0, 0, NULL, NULL), 0);
+	sem_init(&copy_in, 0, 0);
+	sem_init(&copy_go, 0, 0);
+	copy_write_hook = copy_pause;
+	for (int i = 0; i < 2; i++) {
+		struct writer *w = i ? &b : &e;
+
+		atomic_store(&c.done, false);
+		assert_int_equal(pthread_create(&ct, NULL, writer_main, &c), 0);
+		sem_wait(&copy_in);
+		assert_int_equal(pthread_create(&et, NULL, writer_main, w), 0);
+		early = done_within(w, 300);
+		sem_post(&copy_go);
+		pthread_join(ct, NULL);
+		pthread_join(et, NULL);
+		if (early)
+			fail_msg("%s did not wait for the RECOVER_WRITE writing",
+				 i ? "RECOVER_BEGIN" : "RECOVER_END");
+		assert_int_equal(c.status, ZBS_ST_OK);
+		assert_int_equal(w->status, ZBS_ST_OK);
+		if (!i) {	/* recovering again, then emptied by a full BEGIN */
+			assert_int_equal(run(f->st, ZBS_OP_RECOVER_BEGIN, 7, 3, 1, 0, 0, 0, 0,
+					     NULL, NULL), 0);
+		}
+	}
+	copy_write_hook = NULL;
+	sem_destroy(&copy_in);
+	sem_destroy(&copy_go);
+	/* the second copy's bytes went in before BEGIN emptied the replica */
+	assert_int_equal(run(f->st, ZBS_OP_RECOVER_END, 7, 3, 1, 0, 0, 0, 0, NULL, NULL), 0);
+	assert_int_equal(run(f->st, ZBS_OP_READ, 7, 3, 1, 0, 0, 4096, 0, rd, NULL), 0);
+	assert_memory_equal(rd, zero, sizeof(rd));
+	free(copy);
+}
+
 /* Closing the store finishes the GC deletes it accepted. */
 static void test_gc_done_at_close(void **state)
 {
@@ -1005,6 +1058,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_safe_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_shrinks_in_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_write_unlocked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_write_spans_no_end, setup, teardown),
 		cmocka_unit_test(test_mount_discard_table),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
