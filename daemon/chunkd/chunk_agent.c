@@ -22,7 +22,6 @@
 #define CONN_DCS	16	/* cached data connections per worker */
 #define CACHE_BUCKETS	1024
 #define KEY_LOCKS	64
-#define REMAKES		CHUNK_AGENT_REMAKES	/* made under a changing state: again */
 #define PARKED_MAX	64	/* map requests waiting for a target's end */
 
 /* make_map's codes that never reach the kernel */
@@ -667,7 +666,6 @@ static void requeue_parked(struct chunk_agent *a, struct job *j)
 	while (j) {
 		struct job *next = j->next;
 
-		j->next = NULL;
 		enqueue(a, j, false);	/* frees it when stopping */
 		j = next;
 	}
@@ -1174,14 +1172,13 @@ static bool run_job(struct chunk_agent *a, struct chunk_agent_conn *c, struct jo
 	case CHUNK_AREQ_MAP:
 		for (unsigned i = 0;; i++) {
 			err = make_map(c, j->req.volume_id, j->req.vextent, j->req.write, &map);
-			if (err != MAP_REMAKE || i >= REMAKES)
+			if (err != MAP_REMAKE || i >= CHUNK_AGENT_REMAKES)
 				break;
 		}
 		if (err == MAP_FINISHING) {
 			pthread_mutex_unlock(&a->keylock[k]);
 			if (park(a, j, map.pid))
 				return true;
-			memset(&map, 0, sizeof(map));
 			push_done(a, &j->req, -EAGAIN, NULL);
 			return false;
 		}

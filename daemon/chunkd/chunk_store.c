@@ -1399,18 +1399,9 @@ static bool dirty_test(const struct chunk_replica *r, uint64_t s)
 	return r->dirty[s / 8] & (1U << (s % 8));
 }
 
-/* RECOVER_BEGIN and RECOVER_END wait for every RECOVER_WRITE writing now
- * (one of a cmd that failed may still be on its way): none spans them.
- * Caller holds r->lock. */
-static void copies_drain(struct chunk_replica *r)
-{
-	while (r->copying)
-		pthread_cond_wait(&r->copy_cv, &r->lock);
-}
-
-/* A foreground write of [off, off+len) waits for the RECOVER_WRITEs writing
- * there now (they checked its sectors before it marked them). Caller holds
- * r->lock. */
+/* Wait for the RECOVER_WRITEs writing into [off, off+len) now: a foreground
+ * write there (they checked its sectors before it marked them), RECOVER_BEGIN
+ * and RECOVER_END (the whole extent). Caller holds r->lock. */
 static void copy_wait(struct chunk_replica *r, uint64_t off, uint32_t len)
 {
 	uint64_t s0 = off / ZBS_SECTOR_SIZE, s1 = (off + len + ZBS_SECTOR_SIZE - 1) / ZBS_SECTOR_SIZE;
@@ -1928,7 +1919,9 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 			r->meta_dirty = true;
 		}
 		if (req->opcode == ZBS_OP_RECOVER_BEGIN) {
-			copies_drain(r);	/* not into the emptied replica */
+			/* every RECOVER_WRITE writing now (of a failed cmd)
+			 * ends first: none lands in the emptied replica */
+			copy_wait(r, 0, ZBS_EXTENT_SIZE);
 			if (r->state == ZBS_RSTATE_ERROR) {
 				rc = ZBS_ST_IO;
 			} else if ((req->flags & ZBS_RF_AGILE) &&
@@ -1958,7 +1951,9 @@ void chunk_store_exec(struct chunk_store *st, struct chunk_store_batch *b,
 		break;
 	case ZBS_OP_RECOVER_END:
 		pthread_mutex_lock(&r->lock);
-		copies_drain(r);	/* a normal replica's writes never wait for one */
+		/* every RECOVER_WRITE writing now ends first: a normal
+		 * replica's client writes never wait for one */
+		copy_wait(r, 0, ZBS_EXTENT_SIZE);
 		if (r->state != ZBS_RSTATE_RECOVERING || !r->dirty) {
 			rc = r->state == ZBS_RSTATE_ERROR ? ZBS_ST_IO : ZBS_ST_RECOVERING;
 		} else if (fdatasync(r->fd) < 0) {
