@@ -87,11 +87,13 @@ void recover_gate_stat(struct recover_gate *g, uint64_t *rate, uint64_t *cuts);
 
 /*
  * The calling thread carries recovery IO from now on (a connection serving
- * a copy, the executor's copy threads): it yields the CPU to the client IO
- * threads, nice RECOVER_GATE_NICE. Copying is CPU work too (socket and
- * buffer copies); on a busy machine a copy at a modest rate still delays
- * client requests by whole scheduler slices. For good: a thread does not
- * get its priority back. 0 or -errno (logged once).
+ * a copy's reads, the executor's copy threads): it yields the CPU to the
+ * client IO threads, nice RECOVER_GATE_NICE. Copying is CPU work too
+ * (socket and buffer copies); on a busy machine a copy at a modest rate
+ * still delays client requests by whole scheduler slices. Not for a thread
+ * that holds locks client IO waits for (the destination's RECOVER_WRITEs,
+ * chunk_server.c): a niced holder makes the clients wait longer. For good:
+ * a thread does not get its priority back. 0 or -errno (logged once).
  */
 #define RECOVER_GATE_NICE	10
 int recover_gate_nice_thread(void);

@@ -385,12 +385,12 @@ static void *client_main(void *arg)
  * src restarted with the test fault CONTENTION (its client IO waits 20 ms
  * while it serves recovery IO) and --no-recover-pace unless pace; a cmd
  * copies its PACE_MIB at meta's budget of 16 MiB/s while a client reads
- * from it. The copy's ms; *src_niced, *exec_niced: the most of src's
- * threads and of the executor's (this process) seen at nice
- * RECOVER_GATE_NICE meanwhile.
+ * from it. The copy's ms; *src_niced, *dst_niced, *exec_niced: the most of
+ * src's and dst's threads and of the executor's (this process) seen at
+ * nice RECOVER_GATE_NICE meanwhile.
  */
 static uint64_t contended_copy(struct fix *f, uint64_t id, bool pace, unsigned *src_niced,
-			       unsigned *exec_niced)
+			       unsigned *dst_niced, unsigned *exec_niced)
 {
 	static const char *const nopace[] = { "--no-recover-pace", NULL };
 	const char *const *extra = pace ? NULL : nopace;
@@ -420,12 +420,14 @@ static uint64_t contended_copy(struct fix *f, uint64_t id, bool pace, unsigned *
 	assert_non_null(r);
 	t0 = zbs_now_ns();
 	assert_int_equal(chunk_recover_submit(r, &c), 0);
-	*src_niced = *exec_niced = 0;
+	*src_niced = *dst_niced = *exec_niced = 0;
 	while (ndone(f) < n + 1 && zbs_now_ns() - t0 < 30000000000ULL) {
 		unsigned s = threads_at_nice(f->src.pid, RECOVER_GATE_NICE);
+		unsigned d = threads_at_nice(f->dst.pid, RECOVER_GATE_NICE);
 		unsigned e = threads_at_nice(0, RECOVER_GATE_NICE);
 
 		*src_niced = s > *src_niced ? s : *src_niced;
+		*dst_niced = d > *dst_niced ? d : *dst_niced;
 		*exec_niced = e > *exec_niced ? e : *exec_niced;
 		usleep(20000);
 	}
@@ -455,7 +457,7 @@ static void test_pace(void **state)
 	uint8_t *buf = malloc(1 << 20);
 	struct zbs_reply rep;
 	uint64_t t_off, t_on;
-	unsigned src_off, exec_off, src_on, exec_on;
+	unsigned src_off, dst_off, exec_off, src_on, dst_on, exec_on;
 
 	assert_non_null(buf);
 	for (unsigned i = 0; i < PACE_MIB; i++) {
@@ -464,21 +466,26 @@ static void test_pace(void **state)
 					      (uint64_t)i << 20, 1 << 20, buf, 0, &rep), 0);
 	}
 	free(buf);
-	t_off = contended_copy(f, 40, false, &src_off, &exec_off);
+	t_off = contended_copy(f, 40, false, &src_off, &dst_off, &exec_off);
 	assert_false(chunkd_log_has(&f->src, "recover pace: copy rate cut"));
-	t_on = contended_copy(f, 41, true, &src_on, &exec_on);
+	t_on = contended_copy(f, 41, true, &src_on, &dst_on, &exec_on);
 	assert_true(chunkd_log_has(&f->src, "recover pace: copy rate cut to 4096 KiB/s"));
 	print_message("# %u MiB at a budget of 16 MiB/s, src contended: %llu ms with the pace, "
-		      "%llu ms without; threads at nice %d: src %u, executor %u with the pace, "
-		      "%u, %u without\n", PACE_MIB, (unsigned long long)t_on,
-		      (unsigned long long)t_off, RECOVER_GATE_NICE, src_on, exec_on, src_off,
-		      exec_off);
+		      "%llu ms without; threads at nice %d: src %u, dst %u, executor %u with "
+		      "the pace, %u, %u, %u without\n", PACE_MIB, (unsigned long long)t_on,
+		      (unsigned long long)t_off, RECOVER_GATE_NICE, src_on, dst_on, exec_on,
+		      src_off, dst_off, exec_off);
 	assert_true(t_on * 2 > t_off * 3);
 	/* with the pace the copy's threads yield the CPU: src's two connections
 	 * serving the copy's lanes (not its client's, not the others) and the
-	 * executor's; without it none */
+	 * executor's; without it none. Never dst's: its connections taking
+	 * the copy's RECOVER_WRITEs hold the replica file's inode lock and the
+	 * store's LMDB writer lock, which its client writes wait for (dst runs
+	 * with the pace on in both) */
 	assert_int_equal(src_on, 2);
 	assert_true(exec_on >= 2);
+	assert_int_equal(dst_on, 0);
+	assert_int_equal(dst_off, 0);
 	assert_int_equal(src_off, 0);
 	assert_int_equal(exec_off, 0);
 }
