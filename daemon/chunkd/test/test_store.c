@@ -673,6 +673,78 @@ static void test_copy_write_spans_no_end(void **state)
 	free(copy);
 }
 
+static size_t pieces[64], npieces;
+
+static void piece_seen(size_t len)
+{
+	if (npieces < sizeof(pieces) / sizeof(pieces[0]))
+		pieces[npieces] = len;
+	npieces++;
+}
+
+/*
+ * A RECOVER_WRITE on buffered IO goes in pwrites of at most COPY_PIECE
+ * (each holds the file's inode lock, which the replica's client writes
+ * wait for); on O_DIRECT in one per run of sectors not dirty. Both skip
+ * what a client wrote meanwhile and land the same bytes.
+ */
+static void test_copy_write_pieces(void **state)
+{
+	struct fix *f = *state;
+	const uint32_t fg_off = 100 << 10;
+	uint8_t *copy = malloc(1 << 20), *rd = malloc(1 << 20), fg[4096];
+
+	assert_non_null(copy);
+	assert_non_null(rd);
+	harness_fill(copy, 1 << 20, 77);
+	memset(fg, 0x5c, sizeof(fg));
+	copy_piece_hook = piece_seen;
+	for (int buffered = 0; buffered < 2; buffered++) {
+		uint64_t pid = 20 + (uint64_t)buffered;
+		size_t sum = 0, max = 0;
+
+		if (!buffered && !chunk_store_direct(f->st)) {
+			print_message("# the test dir takes no O_DIRECT: the buffered case only\n");
+			continue;
+		}
+		if (buffered)
+			setenv("ZBS_CHUNKD_NO_DIRECT", "1", 1);
+		assert_int_equal(run(f->st, ZBS_OP_RECOVER_BEGIN, pid, 3, 1, 0, 0, 0, 0, NULL,
+				     NULL), 0);
+		unsetenv("ZBS_CHUNKD_NO_DIRECT");
+		assert_int_equal(run(f->st, ZBS_OP_WRITE, pid, 3, 1, 0, fg_off, sizeof(fg), 0, fg,
+				     NULL), 0);
+		npieces = 0;
+		assert_int_equal(run(f->st, ZBS_OP_RECOVER_WRITE, pid, 3, 1, 0, 0, 1 << 20, 0,
+				     copy, NULL), 0);
+		assert_true(npieces <= sizeof(pieces) / sizeof(pieces[0]));
+		for (size_t i = 0; i < npieces; i++) {
+			sum += pieces[i];
+			max = pieces[i] > max ? pieces[i] : max;
+		}
+		print_message("# %s: %zu pwrites, the largest %zu bytes\n",
+			      buffered ? "buffered" : "O_DIRECT", npieces, max);
+		assert_int_equal(sum, (1 << 20) - sizeof(fg));
+		if (buffered) {
+			assert_int_equal(max, COPY_PIECE);
+			assert_int_equal(npieces, 17);	/* 64+36 KiB, then 920 KiB in 15 */
+		} else {
+			assert_int_equal(npieces, 2);	/* around the client's 4 KiB */
+			assert_int_equal(pieces[0], fg_off);
+		}
+		assert_int_equal(run(f->st, ZBS_OP_RECOVER_END, pid, 3, 1, 5, 0, 0, 0, NULL, NULL),
+				 0);
+		assert_int_equal(run(f->st, ZBS_OP_READ, pid, 3, 1, 0, 0, 1 << 20, 0, rd, NULL), 0);
+		assert_memory_equal(rd, copy, fg_off);
+		assert_memory_equal(rd + fg_off, fg, sizeof(fg));
+		assert_memory_equal(rd + fg_off + sizeof(fg), copy + fg_off + sizeof(fg),
+				    (1 << 20) - fg_off - sizeof(fg));
+	}
+	copy_piece_hook = NULL;
+	free(copy);
+	free(rd);
+}
+
 /* Closing the store finishes the GC deletes it accepted. */
 static void test_gc_done_at_close(void **state)
 {
@@ -1059,6 +1131,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_shrinks_in_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_write_unlocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_write_spans_no_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_write_pieces, setup, teardown),
 		cmocka_unit_test(test_mount_discard_table),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
