@@ -132,7 +132,13 @@ print(f"RESULT fio_{phase}_{job}_p50_us {pct.get('50.000000', 0) / 1000.0:.0f}")
 print(f"RESULT fio_{phase}_{job}_p99_us {pct.get('99.000000', 0) / 1000.0:.0f}")
 PY
 }
-copied() { cat "$T"/c*.log | grep -hE "\[(NORMAL|AGILE) RECOVER END\]" | awk '{ s += $NF } END { printf "%.0f\n", s }'; }
+# bytes copied so far: the ended cmds' (their END lines) and the running
+# ones' progress (a slow budget may end none within a fio run)
+copied() {
+	{ cat "$T"/c*.log | grep -hE "\[(NORMAL|AGILE) RECOVER END\]" | awk '{ print $NF }'
+	  zc recover list --json | grep -oE '"bytes_copied": *[0-9]+' | grep -oE '[0-9]+$'
+	} | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
 phase() {	# phase NAME with|without
 	local j before t0
 	for j in $JOBS; do
