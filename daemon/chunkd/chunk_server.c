@@ -227,7 +227,7 @@ struct chunk_conn_state {
 	uint64_t paced_until;	/* it may run from then on (io_uring mode) */
 	bool timer_posted;	/* io_uring mode: a UD_PACE timer is pending */
 	bool pace_held;		/* the last process_frames stopped at a paced frame */
-	bool niced;		/* serves a copy: recover_gate_nice_thread done */
+	bool niced;		/* serves a copy's reads: recover_gate_nice_thread done */
 	unsigned nbig;		/* slots holding a buffer above SMALL_BUF */
 	struct __kernel_timespec timer_ts;
 };
